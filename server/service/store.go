@@ -1,0 +1,59 @@
+package service
+
+import (
+	"context"
+
+	"github.com/flagpole/flagpole/server"
+)
+
+// Store is the persistence the service needs. Implementations: server/sqlite
+// (and later server/postgres), all run against the shared contract suite.
+//
+// Update runs fn in one read-write transaction and commits when fn returns
+// nil; any error rolls everything back, so nothing half-written remains.
+// View runs fn in a read-only transaction.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is one transaction. Lookups of missing rows return a *server.Error with
+// code ENOTFOUND; inserts of existing keys return EEXISTS. Tx methods do no
+// validation and no revision checks beyond that: the service does both.
+type Tx interface {
+	ListEnvironments() ([]server.Environment, error)
+	GetEnvironment(name string) (server.Environment, error)
+	CreateEnvironment(env server.Environment) error
+	// UpdateEnvironment stores description and protected of an existing environment.
+	UpdateEnvironment(env server.Environment) error
+	// DeleteEnvironment removes the environment and its flag configurations.
+	DeleteEnvironment(name string) error
+	// BumpRevision increments the environment's revision and returns the new one.
+	BumpRevision(env string) (int64, error)
+
+	GetFlag(key string) (server.Flag, error)
+	ListFlags(filter server.FlagFilter) ([]server.Flag, error)
+	CreateFlag(f server.Flag) error
+	// UpdateFlag replaces the stored definition (matched by key), including
+	// its Revision and UpdatedAt as given.
+	UpdateFlag(f server.Flag) error
+	// DeleteFlag removes the flag and its configurations in every environment.
+	DeleteFlag(key string) error
+
+	GetConfig(env, flagKey string) (server.FlagConfig, error)
+	// ListConfigs returns every flag configuration of an environment.
+	ListConfigs(env string) ([]server.FlagConfig, error)
+	// PutConfig inserts or replaces a configuration, Revision as given.
+	PutConfig(c server.FlagConfig) error
+
+	GetSegment(key string) (server.Segment, error)
+	ListSegments() ([]server.Segment, error)
+	CreateSegment(s server.Segment) error
+	UpdateSegment(s server.Segment) error
+	DeleteSegment(key string) error
+
+	// AppendAudit stores an entry and returns its ID.
+	AppendAudit(e server.AuditEntry) (int64, error)
+	// ListAudit returns matching entries, newest first.
+	ListAudit(f server.AuditFilter) ([]server.AuditEntry, error)
+}
