@@ -1,8 +1,3 @@
-// Package engine is Flagpole's one evaluation engine: the flag definition
-// types, their validation, compilation into an immutable Snapshot, and
-// evaluation against a context. The server and the Go SDK both import it, so a
-// flag evaluates the same way in-process and remotely. It depends on the
-// standard library and a murmur3 hash only.
 package engine
 
 // FlagType is the type of every variant value of a flag.
@@ -32,7 +27,7 @@ type Flag struct {
 
 // Variant is one named value a flag can serve. Value holds a bool, string,
 // int64, float64 or map[string]any according to the flag's type (JSON numbers
-// decoded as float64 are accepted and normalised by Normalize).
+// decoded as float64 are accepted and normalised by ValidateFlag).
 type Variant struct {
 	Key   string `json:"key"`
 	Value any    `json:"value"`

@@ -1,0 +1,344 @@
+package engine
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"time"
+)
+
+// Result is the outcome of one evaluation.
+type Result struct {
+	FlagKey      string
+	Value        any // bool, string, int64, float64 or map[string]any; nil on error
+	Variant      string
+	Reason       Reason
+	ErrorCode    ErrorCode
+	ErrorMessage string
+}
+
+const flagNotFound = "flag not found"
+
+// Evaluate evaluates a flag for a flattened context (attribute → value, the
+// targeting key under TargetingKey). want is the type the caller expects;
+// "" accepts any type. Evaluate never panics and does not allocate on the
+// common paths.
+func (s *Snapshot) Evaluate(flagKey string, want FlagType, ctx map[string]any) Result {
+	var f *flag
+	if s != nil {
+		f = s.flags[flagKey]
+	}
+	if f == nil {
+		return Result{FlagKey: flagKey, Reason: ReasonError, ErrorCode: ErrorFlagNotFound, ErrorMessage: flagNotFound}
+	}
+	if want != "" && want != f.typ {
+		return Result{FlagKey: flagKey, Reason: ReasonError, ErrorCode: ErrorTypeMismatch, ErrorMessage: f.mismatched}
+	}
+	return f.evaluate(ctx)
+}
+
+// EvaluateAll evaluates every non-archived flag, in key order.
+func (s *Snapshot) EvaluateAll(ctx map[string]any) []Result {
+	if s == nil {
+		return nil
+	}
+	out := make([]Result, len(s.ordered))
+	for i, f := range s.ordered {
+		out[i] = f.evaluate(ctx)
+	}
+	return out
+}
+
+func (f *flag) evaluate(ctx map[string]any) Result {
+	if !f.enabled {
+		return f.result(f.off, ReasonDisabled)
+	}
+	for i := range f.rules {
+		r := &f.rules[i]
+		if allHold(r.conds, ctx) {
+			return f.serve(&r.serve, ReasonTargetingMatch, ctx)
+		}
+	}
+	return f.serve(&f.def, f.defReason, ctx)
+}
+
+func (f *flag) result(variant int, reason Reason) Result {
+	v := &f.variants[variant]
+	return Result{FlagKey: f.key, Value: v.value, Variant: v.key, Reason: reason}
+}
+
+func (f *flag) serve(sv *serve, reason Reason, ctx map[string]any) Result {
+	sp := sv.split
+	if sp == nil {
+		return f.result(sv.variant, reason)
+	}
+	h, ok := bucketHash(f.key, ctx[sp.bucketBy])
+	if !ok {
+		return Result{FlagKey: f.key, Reason: ReasonError, ErrorCode: ErrorTargetingKeyMissing, ErrorMessage: sp.missing}
+	}
+	return f.result(sp.pick(h), ReasonSplit)
+}
+
+// pick walks the weights in order with cumulative sums.
+func (sp *split) pick(h uint32) int {
+	b := bucketOf(h, sp.total)
+	for i, c := range sp.cum {
+		if b < c {
+			return sp.variants[i]
+		}
+	}
+	return sp.variants[len(sp.variants)-1] // unreachable: b < total
+}
+
+func allHold(conds []cond, ctx map[string]any) bool {
+	for i := range conds {
+		if !conds[i].holds(ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+func (sg *segment) contains(ctx map[string]any) bool {
+	if key, ok := ctx[TargetingKey].(string); ok {
+		if _, out := sg.excluded[key]; out {
+			return false
+		}
+		if _, in := sg.included[key]; in {
+			return true
+		}
+	}
+	if len(sg.conds) == 0 {
+		return false
+	}
+	if !sg.any {
+		return allHold(sg.conds, ctx)
+	}
+	for i := range sg.conds {
+		if sg.conds[i].holds(ctx) {
+			return true
+		}
+	}
+	return false
+}
+
+// holds evaluates a condition. A missing (or nil) attribute makes every
+// operator false except not_exists; a value of the wrong type makes it false.
+func (c *cond) holds(ctx map[string]any) bool {
+	switch c.op {
+	case opInSegment:
+		for _, sg := range c.segs {
+			if sg.contains(ctx) {
+				return true
+			}
+		}
+		return false
+	case opNotInSegment:
+		for _, sg := range c.segs {
+			if sg.contains(ctx) {
+				return false
+			}
+		}
+		return true
+	}
+	v, ok := ctx[c.attr]
+	if !ok || v == nil {
+		return c.op == opNotExists
+	}
+	switch c.op {
+	case opExists:
+		return true
+	case opNotExists:
+		return false
+	case opIn, opNotIn:
+		found, comparable := c.in(v)
+		return comparable && found == (c.op == opIn)
+	case opContains, opStartsWith, opEndsWith:
+		s, ok := v.(string)
+		return ok && c.stringOp(s)
+	case opMatches:
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		for _, re := range c.res {
+			if re.MatchString(s) {
+				return true
+			}
+		}
+		return false
+	case opLT, opLTE, opGT, opGTE:
+		return c.compareNumber(v)
+	case opSemverEQ, opSemverLT, opSemverLTE, opSemverGT, opSemverGTE:
+		return c.compareSemver(v)
+	case opBefore, opAfter:
+		return c.compareTime(v)
+	}
+	return false
+}
+
+// in reports whether v equals one of the values; comparable is false for
+// types in/not_in do not compare (maps, slices, non-finite numbers...).
+func (c *cond) in(v any) (found, comparable bool) {
+	switch x := v.(type) {
+	case string:
+		if c.set != nil {
+			_, found = c.set[x]
+			return found, true
+		}
+		for i := range c.scalars {
+			if c.scalars[i].s == x {
+				return true, true
+			}
+		}
+		return false, true
+	case bool:
+		for i := range c.scalars {
+			if sc := &c.scalars[i]; sc.isBool && sc.b == x {
+				return true, true
+			}
+		}
+		return false, true
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return c.inInt(i), true
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return false, false
+		}
+		return c.inFloat(f)
+	case float64:
+		return c.inFloat(x)
+	case float32:
+		return c.inFloat(float64(x))
+	}
+	i, u, isInt, isUint := integer(v)
+	switch {
+	case isInt:
+		return c.inInt(i), true
+	case isUint && u <= math.MaxInt64:
+		return c.inInt(int64(u)), true
+	case isUint:
+		return c.inFloat(float64(u))
+	}
+	return false, false
+}
+
+func (c *cond) inInt(i int64) bool {
+	for k := range c.scalars {
+		sc := &c.scalars[k]
+		if sc.isInt && sc.i == i || !sc.isInt && sc.isNum && sc.f == float64(i) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cond) inFloat(f float64) (found, comparable bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return false, false
+	}
+	for k := range c.scalars {
+		if sc := &c.scalars[k]; sc.isNum && sc.f == f {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+func (c *cond) stringOp(s string) bool {
+	for _, v := range c.strs {
+		var ok bool
+		switch c.op {
+		case opContains:
+			ok = strings.Contains(s, v)
+		case opStartsWith:
+			ok = strings.HasPrefix(s, v)
+		case opEndsWith:
+			ok = strings.HasSuffix(s, v)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cond) compareNumber(v any) bool {
+	f, ok := toFloat(v)
+	if !ok || math.IsNaN(f) {
+		return false
+	}
+	for _, n := range c.nums {
+		var ok bool
+		switch c.op {
+		case opLT:
+			ok = f < n
+		case opLTE:
+			ok = f <= n
+		case opGT:
+			ok = f > n
+		case opGTE:
+			ok = f >= n
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cond) compareSemver(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	sv, ok := parseSemver(s)
+	if !ok {
+		return false
+	}
+	for _, w := range c.vers {
+		if holdsCmp(c.op, compareSemver(sv, w)) {
+			return true
+		}
+	}
+	return false
+}
+
+func holdsCmp(op opcode, cmp int) bool {
+	switch op {
+	case opSemverEQ:
+		return cmp == 0
+	case opSemverLT:
+		return cmp < 0
+	case opSemverLTE:
+		return cmp <= 0
+	case opSemverGT:
+		return cmp > 0
+	case opSemverGTE:
+		return cmp >= 0
+	}
+	return false
+}
+
+func (c *cond) compareTime(v any) bool {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case string:
+		var err error
+		if t, err = time.Parse(time.RFC3339, x); err != nil {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, w := range c.times {
+		if c.op == opBefore && t.Before(w) || c.op == opAfter && t.After(w) {
+			return true
+		}
+	}
+	return false
+}

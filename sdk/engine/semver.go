@@ -1,0 +1,183 @@
+package engine
+
+// semver is a parsed Semantic Version 2.0.0. pre holds the pre-release
+// identifiers without the leading '-' ("" when there are none); it is a
+// substring of the parsed text, so parsing does not allocate.
+type semver struct {
+	major, minor, patch uint64
+	pre                 string
+}
+
+// parseSemver parses a Semantic Version 2.0.0 string, with an optional
+// leading "v". Build metadata is validated and dropped.
+func parseSemver(s string) (semver, bool) {
+	var v semver
+	if len(s) > 0 && s[0] == 'v' {
+		s = s[1:]
+	}
+	var ok bool
+	if v.major, s, ok = semverNumber(s); !ok || len(s) == 0 || s[0] != '.' {
+		return semver{}, false
+	}
+	if v.minor, s, ok = semverNumber(s[1:]); !ok || len(s) == 0 || s[0] != '.' {
+		return semver{}, false
+	}
+	if v.patch, s, ok = semverNumber(s[1:]); !ok {
+		return semver{}, false
+	}
+	if len(s) > 0 && s[0] == '-' {
+		end := len(s)
+		for i := 1; i < len(s); i++ {
+			if s[i] == '+' {
+				end = i
+				break
+			}
+		}
+		v.pre = s[1:end]
+		if !semverIdentifiers(v.pre, true) {
+			return semver{}, false
+		}
+		s = s[end:]
+	}
+	if len(s) > 0 {
+		if s[0] != '+' || !semverIdentifiers(s[1:], false) {
+			return semver{}, false
+		}
+	}
+	return v, true
+}
+
+// semverNumber reads a numeric identifier without leading zeros.
+func semverNumber(s string) (uint64, string, bool) {
+	i := 0
+	var n uint64
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		d := uint64(s[i] - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, s, false
+		}
+		n = n*10 + d
+		i++
+	}
+	if i == 0 || (i > 1 && s[0] == '0') {
+		return 0, s, false
+	}
+	return n, s[i:], true
+}
+
+// semverIdentifiers checks dot-separated, non-empty [0-9A-Za-z-]
+// identifiers; numeric pre-release identifiers must not have leading zeros.
+func semverIdentifiers(s string, pre bool) bool {
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			c := s[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+				return false
+			}
+			continue
+		}
+		id := s[start:i]
+		if id == "" || (pre && len(id) > 1 && id[0] == '0' && isDigits(id)) {
+			return false
+		}
+		start = i + 1
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+// compareSemver orders two versions by SemVer 2.0.0 precedence.
+func compareSemver(a, b semver) int {
+	switch {
+	case a.major != b.major:
+		return cmpUint(a.major, b.major)
+	case a.minor != b.minor:
+		return cmpUint(a.minor, b.minor)
+	case a.patch != b.patch:
+		return cmpUint(a.patch, b.patch)
+	}
+	switch {
+	case a.pre == b.pre:
+		return 0
+	case a.pre == "":
+		return 1
+	case b.pre == "":
+		return -1
+	}
+	return comparePre(a.pre, b.pre)
+}
+
+func comparePre(a, b string) int {
+	for {
+		ia, ra, moreA := nextIdentifier(a)
+		ib, rb, moreB := nextIdentifier(b)
+		if c := compareIdentifier(ia, ib); c != 0 {
+			return c
+		}
+		switch {
+		case !moreA && !moreB:
+			return 0
+		case !moreA:
+			return -1
+		case !moreB:
+			return 1
+		}
+		a, b = ra, rb
+	}
+}
+
+func nextIdentifier(s string) (id, rest string, more bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// compareIdentifier compares pre-release identifiers: numeric ones
+// numerically (by length first, as they have no leading zeros), numeric
+// before alphanumeric, alphanumeric ones in ASCII order.
+func compareIdentifier(a, b string) int {
+	na, nb := isDigits(a), isDigits(b)
+	switch {
+	case na && nb:
+		if len(a) != len(b) {
+			return cmpInt(len(a), len(b))
+		}
+	case na:
+		return -1
+	case nb:
+		return 1
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpUint(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+func cmpInt(a, b int) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
