@@ -1,0 +1,324 @@
+// Package fanout delivers committed changes to every sync stream of an
+// environment. Writers publish after commit and never wait for readers: each
+// change is encoded once per environment, appended to a short log that lets
+// a reconnecting client resume, and offered to every subscriber's bounded
+// queue. A subscriber whose queue is full is dropped and told to resync, so a
+// slow or stuck stream costs neither the writers nor the other streams
+// anything, and the server never buffers without bound.
+package fanout
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flagpole/flagpole/server"
+)
+
+// Event is one published change of an environment, encoded once and shared
+// read-only by every subscriber.
+type Event struct {
+	Revision int64
+	Change   server.Change
+	// Payload is the change in the wire encoding (see Encoder).
+	Payload []byte
+}
+
+// Encoder turns a change into the bytes sent to every subscriber.
+type Encoder func(server.Change) ([]byte, error)
+
+// Defaults.
+const (
+	DefaultLogSize    = 256
+	DefaultQueueSize  = 64
+	DefaultReorderFor = 200 * time.Millisecond
+)
+
+// Option configures a Hub.
+type Option func(*Hub)
+
+// WithLogSize sets how many recent changes per environment are kept for
+// resuming clients.
+func WithLogSize(n int) Option { return func(h *Hub) { h.logSize = max(n, 1) } }
+
+// WithQueueSize sets the per-subscriber queue length; a subscriber that falls
+// further behind is dropped to a resync.
+func WithQueueSize(n int) Option { return func(h *Hub) { h.queueSize = max(n, 1) } }
+
+// WithReorderWindow sets how long a change that arrives ahead of a missing
+// revision is held back waiting for it before subscribers are resynced.
+func WithReorderWindow(d time.Duration) Option {
+	return func(h *Hub) { h.reorderNanos.Store(int64(d)) }
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(h *Hub) { h.log = l } }
+
+// Hub keeps one topic per environment. It implements the service's
+// Publisher. The zero value is not usable; call New.
+type Hub struct {
+	encode       Encoder
+	logSize      int
+	queueSize    int
+	reorderNanos atomic.Int64
+	log          *slog.Logger
+
+	mu     sync.Mutex
+	topics map[string]*topic
+}
+
+// New returns a hub that encodes changes with encode.
+func New(encode Encoder, opts ...Option) *Hub {
+	h := &Hub{
+		encode:    encode,
+		logSize:   DefaultLogSize,
+		queueSize: DefaultQueueSize,
+		log:       slog.Default(),
+		topics:    make(map[string]*topic),
+	}
+	h.reorderNanos.Store(int64(DefaultReorderFor))
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+func (h *Hub) reorderWindow() time.Duration { return time.Duration(h.reorderNanos.Load()) }
+
+func (h *Hub) topic(env string) *topic {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.topics[env]
+	if t == nil {
+		t = &topic{hub: h, env: env, subs: make(map[*Subscription]struct{}), pending: make(map[int64]*Event)}
+		h.topics[env] = t
+	}
+	return t
+}
+
+// Publish encodes a committed change once and offers it to every subscriber
+// of its environment. It never blocks on subscribers. Changes may arrive out
+// of revision order (concurrent writers publish after their own commits);
+// they are delivered in order.
+func (h *Hub) Publish(c server.Change) {
+	payload, err := h.encode(c)
+	if err != nil {
+		// Subscribers cannot be given this change: resync them instead.
+		h.log.Error("fanout: encode change", "environment", c.Environment, "revision", c.Revision, "err", err)
+		h.topic(c.Environment).resync(c.Revision)
+		return
+	}
+	h.topic(c.Environment).publish(&Event{Revision: c.Revision, Change: c, Payload: payload})
+}
+
+// Subscribe starts a subscription to env for a client at revision have
+// (0 for none). It returns the logged events after have when the log can
+// bring the client up to date without a snapshot (ok is true); otherwise the
+// caller must send a snapshot and skip queued events at or below it.
+func (h *Hub) Subscribe(env string, have int64) (sub *Subscription, backlog []*Event, ok bool) {
+	return h.topic(env).subscribe(have)
+}
+
+// Revision returns the last revision delivered for env, 0 if none is known.
+func (h *Hub) Revision(env string) int64 {
+	t := h.topic(env)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+// Close stops the hub's reorder timers. Publishing after Close still works
+// but no longer waits for missing revisions.
+func (h *Hub) Close() {
+	h.reorderNanos.Store(0)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.topics {
+		t.mu.Lock()
+		if t.timer != nil {
+			t.timer.Stop()
+			t.timer = nil
+		}
+		t.mu.Unlock()
+	}
+}
+
+// Subscribers returns how many subscriptions env has.
+func (h *Hub) Subscribers(env string) int {
+	t := h.topic(env)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.subs)
+}
+
+// Subscription is one stream's place in a topic.
+type Subscription struct {
+	t       *topic
+	queue   chan *Event
+	dropped chan struct{}
+}
+
+// Events delivers the subscription's events in revision order.
+func (s *Subscription) Events() <-chan *Event { return s.queue }
+
+// Dropped is closed when the subscription fell behind (its queue was full)
+// or missed a change: the subscriber must resync from a snapshot and
+// subscribe again. No more events arrive after it is closed.
+func (s *Subscription) Dropped() <-chan struct{} { return s.dropped }
+
+// Close ends the subscription. It is safe to call more than once.
+func (s *Subscription) Close() {
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	delete(s.t.subs, s)
+}
+
+type topic struct {
+	hub *Hub
+	env string
+
+	mu      sync.Mutex
+	last    int64    // last delivered revision, 0 if unknown
+	log     []*Event // ring of recent contiguous events, oldest first
+	subs    map[*Subscription]struct{}
+	pending map[int64]*Event // arrived ahead of a missing revision
+	timer   *time.Timer      // flushes pending after the reorder window
+}
+
+func (t *topic) subscribe(have int64) (*Subscription, []*Event, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &Subscription{t: t, queue: make(chan *Event, t.hub.queueSize), dropped: make(chan struct{})}
+	t.subs[s] = struct{}{}
+	if have <= 0 || t.last == 0 || have > t.last {
+		return s, nil, false
+	}
+	if have == t.last {
+		return s, nil, true
+	}
+	if len(t.log) == 0 || t.log[0].Revision > have+1 {
+		return s, nil, false
+	}
+	i := int(have + 1 - t.log[0].Revision)
+	return s, append([]*Event(nil), t.log[i:]...), true
+}
+
+func (t *topic) publish(e *Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.last == 0 || e.Revision == t.last+1:
+		t.deliver(e)
+		t.drainPending()
+	case e.Revision <= t.last:
+		if t.logged(e.Revision) {
+			return // a duplicate
+		}
+		// A change older than what subscribers already have arrived late:
+		// they cannot apply it in order any more.
+		t.hub.log.Warn("fanout: late change, resyncing subscribers", "environment", t.env, "revision", e.Revision, "last", t.last)
+		t.dropAll()
+	default:
+		t.pending[e.Revision] = e
+		if t.hub.reorderWindow() <= 0 {
+			t.flushPendingLocked()
+			return
+		}
+		if t.timer == nil {
+			t.timer = time.AfterFunc(t.hub.reorderWindow(), t.flushPending)
+		}
+	}
+}
+
+func (t *topic) logged(rev int64) bool {
+	return len(t.log) > 0 && rev >= t.log[0].Revision && rev <= t.log[len(t.log)-1].Revision
+}
+
+// deliver appends e to the log and offers it to every subscriber. t.mu held.
+func (t *topic) deliver(e *Event) {
+	if t.last != 0 && e.Revision != t.last+1 {
+		t.log = t.log[:0] // the log must stay contiguous
+	}
+	t.last = e.Revision
+	if len(t.log) == t.hub.logSize {
+		copy(t.log, t.log[1:])
+		t.log = t.log[:len(t.log)-1]
+	}
+	t.log = append(t.log, e)
+	for s := range t.subs {
+		select {
+		case s.queue <- e:
+		default:
+			t.drop(s)
+		}
+	}
+}
+
+func (t *topic) drainPending() {
+	for {
+		e, ok := t.pending[t.last+1]
+		if !ok {
+			break
+		}
+		delete(t.pending, e.Revision)
+		t.deliver(e)
+	}
+	if len(t.pending) == 0 && t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+}
+
+// flushPending gives up waiting for a missing revision: subscribers are
+// resynced and the held changes delivered in order.
+func (t *topic) flushPending() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.flushPendingLocked()
+}
+
+func (t *topic) flushPendingLocked() {
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+	if len(t.pending) == 0 {
+		return
+	}
+	t.hub.log.Warn("fanout: revision missing, resyncing subscribers", "environment", t.env, "missing", t.last+1)
+	t.dropAll()
+	for len(t.pending) > 0 {
+		next := int64(0)
+		for r := range t.pending {
+			if next == 0 || r < next {
+				next = r
+			}
+		}
+		e := t.pending[next]
+		delete(t.pending, next)
+		t.deliver(e)
+	}
+}
+
+func (t *topic) resync(rev int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.dropAll()
+	t.log = t.log[:0]
+	if rev > t.last {
+		t.last = rev
+	}
+}
+
+func (t *topic) dropAll() {
+	for s := range t.subs {
+		t.drop(s)
+	}
+}
+
+// drop removes s and tells it to resync. t.mu held.
+func (t *topic) drop(s *Subscription) {
+	delete(t.subs, s)
+	close(s.dropped)
+}

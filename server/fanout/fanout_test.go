@@ -1,0 +1,177 @@
+package fanout
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/server"
+)
+
+func encodeRevision(c server.Change) ([]byte, error) { return fmt.Appendf(nil, "%d", c.Revision), nil }
+
+func change(rev int64) server.Change { return server.Change{Environment: "production", Revision: rev} }
+
+func revisions(t *testing.T, sub *Subscription, n int) []int64 {
+	t.Helper()
+	var out []int64
+	for len(out) < n {
+		select {
+		case e := <-sub.Events():
+			out = append(out, e.Revision)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %v, want %d events", out, n)
+		}
+	}
+	return out
+}
+
+func TestPublishEncodesOnceAndDeliversInOrder(t *testing.T) {
+	encodes := 0
+	h := New(func(c server.Change) ([]byte, error) { encodes++; return encodeRevision(c) })
+	t.Cleanup(h.Close)
+	a, _, _ := h.Subscribe("production", 0)
+	b, _, _ := h.Subscribe("production", 0)
+	other, _, _ := h.Subscribe("staging", 0)
+	for r := int64(1); r <= 3; r++ {
+		h.Publish(change(r))
+	}
+	ea, eb := revisions(t, a, 3), revisions(t, b, 3)
+	if fmt.Sprint(ea) != "[1 2 3]" || fmt.Sprint(eb) != "[1 2 3]" {
+		t.Fatalf("a=%v b=%v", ea, eb)
+	}
+	if encodes != 3 {
+		t.Fatalf("encoded %d times for 3 changes and 2 subscribers, want 3", encodes)
+	}
+	if len(other.Events()) != 0 {
+		t.Fatal("staging subscriber got a production change")
+	}
+}
+
+func TestOutOfOrderChangesAreReordered(t *testing.T) {
+	h := New(encodeRevision, WithReorderWindow(time.Minute))
+	t.Cleanup(h.Close)
+	h.Publish(change(1))
+	sub, _, _ := h.Subscribe("production", 1)
+	h.Publish(change(3))
+	h.Publish(change(2))
+	if got := fmt.Sprint(revisions(t, sub, 2)); got != "[2 3]" {
+		t.Fatalf("got %s, want [2 3]", got)
+	}
+}
+
+func TestMissingRevisionResyncsAfterWindow(t *testing.T) {
+	h := New(encodeRevision, WithReorderWindow(10*time.Millisecond))
+	t.Cleanup(h.Close)
+	h.Publish(change(1))
+	sub, _, _ := h.Subscribe("production", 1)
+	h.Publish(change(3)) // 2 never comes
+	select {
+	case <-sub.Dropped():
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscriber not resynced after a missing revision")
+	}
+	if _, _, ok := h.Subscribe("production", 1); ok {
+		t.Fatal("log claims to bring revision 1 up to date across the gap")
+	}
+	if _, _, ok := h.Subscribe("production", 3); !ok {
+		t.Fatal("a client at the latest revision needs no snapshot")
+	}
+}
+
+func TestFullQueueDropsOnlyThatSubscriber(t *testing.T) {
+	h := New(encodeRevision, WithQueueSize(2))
+	t.Cleanup(h.Close)
+	slow, _, _ := h.Subscribe("production", 0)
+	fast, _, _ := h.Subscribe("production", 0)
+	for r := int64(1); r <= 10; r++ {
+		h.Publish(change(r))
+		<-fast.Events()
+	}
+	select {
+	case <-slow.Dropped():
+	default:
+		t.Fatal("slow subscriber not dropped")
+	}
+	select {
+	case <-fast.Dropped():
+		t.Fatal("fast subscriber dropped")
+	default:
+	}
+	if n := h.Subscribers("production"); n != 1 {
+		t.Fatalf("subscribers = %d, want 1", n)
+	}
+}
+
+func TestResumeFromLog(t *testing.T) {
+	h := New(encodeRevision, WithLogSize(3))
+	t.Cleanup(h.Close)
+	for r := int64(1); r <= 5; r++ {
+		h.Publish(change(r))
+	}
+	tests := []struct {
+		have int64
+		ok   bool
+		want string
+	}{
+		{have: 0, ok: false},
+		{have: 1, ok: false}, // 2 fell out of the log
+		{have: 2, ok: true, want: "[3 4 5]"},
+		{have: 4, ok: true, want: "[5]"},
+		{have: 5, ok: true, want: "[]"},
+		{have: 9, ok: false}, // ahead of the server: another history
+	}
+	for _, tt := range tests {
+		sub, backlog, ok := h.Subscribe("production", tt.have)
+		sub.Close()
+		if ok != tt.ok {
+			t.Errorf("have %d: ok = %v, want %v", tt.have, ok, tt.ok)
+			continue
+		}
+		var revs []int64
+		for _, e := range backlog {
+			revs = append(revs, e.Revision)
+		}
+		if ok && fmt.Sprint(revs) != tt.want {
+			t.Errorf("have %d: backlog %v, want %s", tt.have, revs, tt.want)
+		}
+	}
+}
+
+func TestLateChangeResyncs(t *testing.T) {
+	h := New(encodeRevision)
+	t.Cleanup(h.Close)
+	h.Publish(change(6)) // first seen: baseline
+	sub, _, _ := h.Subscribe("production", 6)
+	h.Publish(change(5)) // committed before 6 but published after it
+	select {
+	case <-sub.Dropped():
+	default:
+		t.Fatal("late change did not resync subscribers")
+	}
+	h.Publish(change(6)) // a duplicate is ignored
+}
+
+func TestRegistry(t *testing.T) {
+	var r Registry
+	now := time.Now()
+	a := &Client{InstanceID: "b", ServiceName: "checkout", Environment: "production", ConnectedAt: now}
+	b := &Client{InstanceID: "a", ServiceName: "checkout", Environment: "production", ConnectedAt: now}
+	c := &Client{InstanceID: "c", ServiceName: "search", Environment: "staging", ConnectedAt: now}
+	r.Add(a)
+	r.Add(b)
+	r.Add(c)
+	a.Ack(7, now.Add(time.Second))
+	a.Ack(5, now.Add(2*time.Second)) // an older ack never moves the revision back
+	got := r.List("production")
+	if len(got) != 2 || got[0].InstanceID != "a" || got[1].InstanceID != "b" {
+		t.Fatalf("list = %+v", got)
+	}
+	if got[1].AppliedRevision != 7 || !got[1].LastSeen.Equal(now.Add(2*time.Second)) {
+		t.Fatalf("b = %+v", got[1])
+	}
+	r.Remove(a)
+	if n := len(r.List("production")); n != 1 {
+		t.Fatalf("after remove: %d clients", n)
+	}
+}

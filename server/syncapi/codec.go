@@ -1,0 +1,41 @@
+package syncapi
+
+import (
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	protoenc "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+)
+
+// encoded is a message already in its wire form. Changes are encoded once
+// per environment and the same bytes are written to every stream.
+type encoded []byte
+
+// codec is the proto codec plus a pass-through for encoded messages.
+type codec struct{ proto encoding.CodecV2 }
+
+func (c codec) Marshal(v any) (mem.BufferSlice, error) {
+	if b, ok := v.(encoded); ok {
+		// SliceBuffer's Free is a no-op, so shared bytes stay intact.
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	return c.proto.Marshal(v)
+}
+
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error { return c.proto.Unmarshal(data, v) }
+
+func (c codec) Name() string { return protoenc.Name }
+
+// ServerOptions returns the options a grpc.Server that serves the
+// SyncService needs: a codec that writes pre-encoded changes without
+// marshalling them again (every other message goes through the standard
+// proto codec unchanged), and small per-connection buffers, so thousands of
+// mostly idle streams stay cheap.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(codec{proto: encoding.GetCodecV2(protoenc.Name)}),
+		grpc.SharedWriteBuffer(true),
+		grpc.ReadBufferSize(4 << 10),
+		grpc.WriteBufferSize(16 << 10),
+	}
+}

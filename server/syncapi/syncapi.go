@@ -1,0 +1,311 @@
+// Package syncapi implements the flagpole.v1 SyncService: the long-lived
+// stream over which SDK instances receive their environment's flags (a
+// snapshot, then every committed change, then heartbeats) and acknowledge
+// what they applied, and the list of connected instances built from those
+// acknowledgements.
+//
+// Which environment a stream serves is decided by an EnvironmentResolver.
+// The default reads the x-flagpole-environment metadata; the auth layer
+// replaces it with one that derives the environment from the caller's token
+// (see WithEnvironmentResolver), without this package knowing about tokens.
+package syncapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/sdk/enginepb"
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/fanout"
+)
+
+// EnvironmentHeader is the metadata key naming the environment a stream
+// serves until tokens decide it.
+const EnvironmentHeader = "x-flagpole-environment"
+
+// Source gives a consistent view of an environment: its record, every
+// flag with its configuration there, and every segment, all at the
+// environment's revision. *service.Service implements it.
+type Source interface {
+	EnvironmentState(ctx context.Context, env string) (server.Environment, []engine.FlagState, []engine.Segment, error)
+}
+
+// EnvironmentResolver returns the environment a call may stream, or an
+// error that becomes the call's status (a *server.Error or a gRPC status).
+type EnvironmentResolver func(ctx context.Context) (string, error)
+
+// MetadataEnvironment resolves the environment from the
+// x-flagpole-environment metadata of the call.
+func MetadataEnvironment(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(EnvironmentHeader); len(v) > 0 && v[0] != "" {
+		return v[0], nil
+	}
+	return "", server.Invalid(EnvironmentHeader, "required: the environment to stream")
+}
+
+// Defaults.
+const (
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultHelloTimeout = 10 * time.Second
+	snapshotCacheTTL    = 2 * time.Second
+)
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithEnvironmentResolver sets how a stream's environment is decided.
+func WithEnvironmentResolver(r EnvironmentResolver) Option {
+	return func(s *Server) { s.resolve = r }
+}
+
+// WithHeartbeat sets the heartbeat interval.
+func WithHeartbeat(d time.Duration) Option { return func(s *Server) { s.heartbeat = d } }
+
+// WithHelloTimeout sets how long a new stream may take to say hello.
+func WithHelloTimeout(d time.Duration) Option { return func(s *Server) { s.helloTimeout = d } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithUsageSink receives the evaluation counts SDKs report. By default they
+// are counted and logged at debug level.
+func WithUsageSink(f func(ctx context.Context, env string, c fanout.ClientInfo, r *pb.UsageReport)) Option {
+	return func(s *Server) { s.usage = f }
+}
+
+// WithTrackSink receives the tracking events SDKs send. By default they are
+// counted and logged at debug level.
+func WithTrackSink(f func(ctx context.Context, env string, c fanout.ClientInfo, r *pb.TrackReport)) Option {
+	return func(s *Server) { s.track = f }
+}
+
+// Server implements pb.SyncServiceServer.
+type Server struct {
+	pb.UnimplementedSyncServiceServer
+
+	src          Source
+	hub          *fanout.Hub
+	clients      fanout.Registry
+	resolve      EnvironmentResolver
+	heartbeat    time.Duration
+	helloTimeout time.Duration
+	log          *slog.Logger
+	usage        func(context.Context, string, fanout.ClientInfo, *pb.UsageReport)
+	track        func(context.Context, string, fanout.ClientInfo, *pb.TrackReport)
+
+	snapMu  sync.Mutex
+	snaps   map[string]*snapshot // latest encoded snapshot per environment
+	loading singleflight.Group
+
+	usageReports atomic.Int64
+	trackEvents  atomic.Int64
+}
+
+type snapshot struct {
+	revision int64
+	payload  encoded
+	loadedAt time.Time
+}
+
+// NewHub returns the fan-out hub whose changes a Server streams. Give it to
+// the service as its Publisher.
+func NewHub(opts ...fanout.Option) *fanout.Hub { return fanout.New(EncodeChange, opts...) }
+
+// New returns a SyncService streaming src's environments and the changes
+// published to hub (made by NewHub).
+func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
+	s := &Server{
+		src:          src,
+		hub:          hub,
+		resolve:      MetadataEnvironment,
+		heartbeat:    DefaultHeartbeat,
+		helloTimeout: DefaultHelloTimeout,
+		log:          slog.Default(),
+		snaps:        make(map[string]*snapshot),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Register registers the service on g; g must be built with ServerOptions.
+func (s *Server) Register(g *grpc.Server) { pb.RegisterSyncServiceServer(g, s) }
+
+// Clients returns the instances connected to env.
+func (s *Server) Clients(env string) []fanout.ClientInfo { return s.clients.List(env) }
+
+// TrackEvents returns how many tracking events were received since start.
+func (s *Server) TrackEvents() int64 { return s.trackEvents.Load() }
+
+// UsageReports returns how many usage reports were received since start.
+func (s *Server) UsageReports() int64 { return s.usageReports.Load() }
+
+// EncodeChange encodes a committed change as the SyncResponse streams send.
+func EncodeChange(c server.Change) ([]byte, error) {
+	m := &pb.Change{
+		Environment:     c.Environment,
+		Revision:        c.Revision,
+		DeletedFlags:    c.DeletedFlags,
+		DeletedSegments: c.DeletedSegments,
+		CommitTime:      timestamppb.New(c.Time),
+	}
+	for _, f := range c.Flags {
+		fs, err := enginepb.FlagState(c.Environment, f)
+		if err != nil {
+			return nil, err
+		}
+		m.Flags = append(m.Flags, fs)
+	}
+	for _, sg := range c.Segments {
+		m.Segments = append(m.Segments, enginepb.Segment(sg))
+	}
+	return proto.Marshal(&pb.SyncResponse{Message: &pb.SyncResponse_Change{Change: m}})
+}
+
+func encodeSnapshot(env server.Environment, flags []engine.FlagState, segments []engine.Segment) (encoded, error) {
+	m := &pb.Snapshot{Environment: env.Name, Revision: env.Revision}
+	for _, f := range flags {
+		fs, err := enginepb.FlagState(env.Name, f)
+		if err != nil {
+			return nil, err
+		}
+		m.Flags = append(m.Flags, fs)
+	}
+	for _, sg := range segments {
+		m.Segments = append(m.Segments, enginepb.Segment(sg))
+	}
+	return proto.Marshal(&pb.SyncResponse{Message: &pb.SyncResponse_Snapshot{Snapshot: m}})
+}
+
+// snapshotFor returns an encoded snapshot of env that includes every change
+// the hub delivered so far. Call it after subscribing: whatever the hub
+// delivers later reaches the subscription. Concurrent callers share one
+// load, so a reconnect storm reads the store once.
+func (s *Server) snapshotFor(ctx context.Context, env string) (*snapshot, error) {
+	delivered := s.hub.Revision(env)
+	s.snapMu.Lock()
+	c := s.snaps[env]
+	s.snapMu.Unlock()
+	if c != nil && c.revision >= delivered && time.Since(c.loadedAt) < snapshotCacheTTL {
+		return c, nil
+	}
+	v, err, _ := s.loading.Do(env, func() (any, error) {
+		e, flags, segments, err := s.src.EnvironmentState(context.WithoutCancel(ctx), env)
+		if err != nil {
+			return nil, err
+		}
+		payload, err := encodeSnapshot(e, flags, segments)
+		if err != nil {
+			return nil, err
+		}
+		n := &snapshot{revision: e.Revision, payload: payload, loadedAt: time.Now()}
+		s.snapMu.Lock()
+		if old := s.snaps[env]; old == nil || old.revision <= n.revision {
+			s.snaps[env] = n
+		}
+		s.snapMu.Unlock()
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := v.(*snapshot)
+	if n.revision < delivered {
+		// A load that started before the last delivery: read again.
+		return s.snapshotFor(ctx, env)
+	}
+	return n, nil
+}
+
+// ListClients lists the instances connected to an environment.
+func (s *Server) ListClients(ctx context.Context, req *pb.ListClientsRequest) (*pb.ListClientsResponse, error) {
+	if req.GetEnvironment() == "" {
+		return nil, toStatus(server.Invalid("environment", "required"))
+	}
+	env, _, _, err := s.src.EnvironmentState(ctx, req.GetEnvironment())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &pb.ListClientsResponse{Revision: env.Revision}
+	for _, c := range s.clients.List(env.Name) {
+		out.Clients = append(out.Clients, &pb.Client{
+			InstanceId:      c.InstanceID,
+			ServiceName:     c.ServiceName,
+			SdkName:         c.SDKName,
+			SdkVersion:      c.SDKVersion,
+			Environment:     c.Environment,
+			AppliedRevision: c.AppliedRevision,
+			ConnectTime:     timestamppb.New(c.ConnectedAt),
+			LastSeenTime:    timestamppb.New(c.LastSeen),
+			PeerAddress:     c.PeerAddress,
+		})
+	}
+	return out, nil
+}
+
+// toStatus maps an error to a gRPC status: *server.Error by code, gRPC
+// statuses as they are, anything else as an internal error.
+func toStatus(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return status.Error(codes.Canceled, "canceled")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	code := codes.Internal
+	switch server.ErrorCode(err) {
+	case server.EINVALID:
+		code = codes.InvalidArgument
+	case server.ENOTFOUND:
+		code = codes.NotFound
+	case server.EUNAUTHORIZED:
+		code = codes.Unauthenticated
+	case server.EFORBIDDEN:
+		code = codes.PermissionDenied
+	case server.EUNAVAILABLE:
+		code = codes.Unavailable
+	}
+	return status.Error(code, server.ErrorMessage(err))
+}
+
+func peerAddress(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+func validateHello(h *pb.Hello) error {
+	switch {
+	case h == nil:
+		return server.Invalid("hello", "required as the first message")
+	case h.GetInstanceId() == "":
+		return server.Invalid("hello.instance_id", "required")
+	case h.GetRevision() < 0:
+		return server.Invalid("hello.revision", "must not be negative, got %d", h.GetRevision())
+	}
+	return nil
+}
+
+var errHelloTimeout = fmt.Errorf("syncapi: no hello")

@@ -1,0 +1,288 @@
+package syncapi
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/fanout"
+)
+
+// fakeSource is an in-memory environment that publishes its changes to a
+// hub after "committing" them, as the service does.
+type fakeSource struct {
+	hub *fanout.Hub
+
+	mu    sync.Mutex
+	rev   int64
+	flags map[string]engine.FlagState
+	loads int
+}
+
+func (f *fakeSource) EnvironmentState(ctx context.Context, env string) (server.Environment, []engine.FlagState, []engine.Segment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.loads++
+	if env != "production" {
+		return server.Environment{}, nil, nil, server.Errorf(server.ENOTFOUND, "environment %q not found", env)
+	}
+	var flags []engine.FlagState
+	for _, fs := range f.flags {
+		flags = append(flags, fs)
+	}
+	return server.Environment{Name: env, Revision: f.rev}, flags, nil, nil
+}
+
+// set commits a flag with the given description and publishes the change.
+func (f *fakeSource) set(key, description string) int64 {
+	f.mu.Lock()
+	f.rev++
+	fs := engine.FlagState{
+		Flag:   engine.Flag{Key: key, Type: engine.TypeBoolean, Description: description, Variants: []engine.Variant{{Key: "on", Value: true}, {Key: "off", Value: false}}},
+		Config: engine.Config{Enabled: true, OffVariant: "off", Default: engine.Serve{Variant: "on"}},
+	}
+	f.flags[key] = fs
+	c := server.Change{Environment: "production", Revision: f.rev, Flags: []engine.FlagState{fs}, Time: time.Now()}
+	f.mu.Unlock()
+	f.hub.Publish(c)
+	return c.Revision
+}
+
+type testServer struct {
+	src  *fakeSource
+	hub  *fanout.Hub
+	sync *Server
+	addr string
+}
+
+func startServer(t *testing.T, opts ...Option) *testServer {
+	t.Helper()
+	hub := NewHub()
+	t.Cleanup(hub.Close)
+	src := &fakeSource{hub: hub, flags: map[string]engine.FlagState{}}
+	srv := New(src, hub, opts...)
+	g := grpc.NewServer(ServerOptions()...)
+	srv.Register(g)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = g.Serve(lis) }()
+	t.Cleanup(func() { g.Stop(); <-done })
+	return &testServer{src: src, hub: hub, sync: srv, addr: lis.Addr().String()}
+}
+
+func dial(t *testing.T, addr string) pb.SyncServiceClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return pb.NewSyncServiceClient(cc)
+}
+
+func open(t *testing.T, c pb.SyncServiceClient, env, instance string, have int64) pb.SyncService_SyncClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ctx = metadata.AppendToOutgoingContext(ctx, EnvironmentHeader, env)
+	st, err := c.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := &pb.Hello{SdkName: "test", SdkVersion: "0", ServiceName: "svc", InstanceId: instance, Revision: have}
+	if err := st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: hello}}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func recv(t *testing.T, st pb.SyncService_SyncClient) *pb.SyncResponse {
+	t.Helper()
+	m, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestSnapshotThenChanges(t *testing.T) {
+	ts := startServer(t)
+	ts.src.set("checkout", "")
+	st := open(t, dial(t, ts.addr), "production", "i-1", 0)
+	snap := recv(t, st).GetSnapshot()
+	if snap.GetRevision() != 1 || len(snap.GetFlags()) != 1 || snap.GetFlags()[0].GetFlag().GetKey() != "checkout" {
+		t.Fatalf("snapshot = %v", snap)
+	}
+	rev := ts.src.set("search", "new")
+	ch := recv(t, st).GetChange()
+	if ch.GetRevision() != rev || ch.GetFlags()[0].GetFlag().GetKey() != "search" || ch.GetFlags()[0].GetFlag().GetDescription() != "new" {
+		t.Fatalf("change = %v", ch)
+	}
+}
+
+func TestResumeGetsOnlyChangesSince(t *testing.T) {
+	ts := startServer(t)
+	for i := range 3 {
+		ts.src.set(fmt.Sprintf("f%d", i), "")
+	}
+	st := open(t, dial(t, ts.addr), "production", "i-1", 1)
+	for want := int64(2); want <= 3; want++ {
+		m := recv(t, st)
+		if m.GetChange().GetRevision() != want {
+			t.Fatalf("want change %d, got %v", want, m)
+		}
+	}
+	// A revision the log cannot serve gets a snapshot.
+	st = open(t, dial(t, ts.addr), "production", "i-2", 99)
+	if m := recv(t, st); m.GetSnapshot().GetRevision() != 3 {
+		t.Fatalf("want snapshot at 3, got %v", m)
+	}
+}
+
+func TestAcksReachListClients(t *testing.T) {
+	ts := startServer(t)
+	ts.src.set("checkout", "")
+	c := dial(t, ts.addr)
+	st := open(t, c, "production", "i-1", 0)
+	recv(t, st)
+	if err := st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := c.ListClients(context.Background(), &pb.ListClientsRequest{Environment: "production"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetClients()) == 1 && resp.GetClients()[0].GetAppliedRevision() == 1 {
+			cl := resp.GetClients()[0]
+			if cl.GetInstanceId() != "i-1" || cl.GetServiceName() != "svc" || cl.GetPeerAddress() == "" || resp.GetRevision() != 1 {
+				t.Fatalf("client = %v", resp)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ack not recorded: %v", resp)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err := c.ListClients(context.Background(), &pb.ListClientsRequest{})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "environment") {
+		t.Fatalf("missing environment: %v", err)
+	}
+}
+
+func TestBadStreams(t *testing.T) {
+	ts := startServer(t, WithHelloTimeout(200*time.Millisecond))
+	c := dial(t, ts.addr)
+	tests := []struct {
+		name string
+		env  string
+		msg  *pb.SyncRequest
+		code codes.Code
+		text string
+	}{
+		{"no environment", "", &pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{InstanceId: "x"}}}, codes.InvalidArgument, EnvironmentHeader},
+		{"unknown environment", "nope", &pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{InstanceId: "x"}}}, codes.NotFound, "nope"},
+		{"ack before hello", "production", &pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{}}}, codes.InvalidArgument, "hello"},
+		{"no instance id", "production", &pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{}}}, codes.InvalidArgument, "hello.instance_id"},
+		{"no hello at all", "production", nil, codes.DeadlineExceeded, "hello"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.env != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, EnvironmentHeader, tt.env)
+			}
+			st, err := c.Sync(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.msg != nil {
+				_ = st.Send(tt.msg)
+			}
+			_, err = st.Recv()
+			if status.Code(err) != tt.code || !strings.Contains(err.Error(), tt.text) {
+				t.Fatalf("got %v, want %v mentioning %q", err, tt.code, tt.text)
+			}
+		})
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	ts := startServer(t, WithHeartbeat(20*time.Millisecond))
+	st := open(t, dial(t, ts.addr), "production", "i-1", 0)
+	recv(t, st)
+	if hb := recv(t, st).GetHeartbeat(); hb == nil {
+		t.Fatal("no heartbeat")
+	}
+}
+
+// A stream whose client never reads must not delay the others: the server
+// keeps publishing, drops the stuck subscriber to a resync once its queue is
+// full, and every other stream receives every change.
+func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
+	ts := startServer(t)
+	ts.src.set("big", "")
+	stuck := open(t, dial(t, ts.addr), "production", "stuck", 0) // never read after this
+	_ = stuck
+	const others = 5
+	var streams []pb.SyncService_SyncClient
+	for i := range others {
+		st := open(t, dial(t, ts.addr), "production", fmt.Sprintf("ok-%d", i), 0)
+		recv(t, st) // snapshot
+		streams = append(streams, st)
+	}
+	// Changes of 64 KiB each fill the stuck stream's flow-control window
+	// after a few sends; the hub's queue (64) overflows after that.
+	big := strings.Repeat("x", 64<<10)
+	const changes = 200
+	got := make(chan int, others)
+	for _, st := range streams {
+		go func() {
+			n := 0
+			for n < changes {
+				m, err := st.Recv()
+				if err != nil {
+					break
+				}
+				if m.GetChange() != nil {
+					n++
+				}
+			}
+			got <- n
+		}()
+	}
+	for i := range changes {
+		ts.src.set("big", fmt.Sprintf("%d%s", i, big))
+	}
+	for range others {
+		select {
+		case n := <-got:
+			if n != changes {
+				t.Fatalf("a healthy stream got %d of %d changes", n, changes)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("healthy streams were delayed by the stuck one")
+		}
+	}
+	if n := ts.hub.Subscribers("production"); n != others {
+		t.Fatalf("subscribers = %d, want the %d healthy ones (stuck one dropped)", n, others)
+	}
+}
