@@ -9,6 +9,7 @@ tool (
 )
 
 require (
+	github.com/twmb/murmur3 v1.2.2
 	golang.org/x/sync v0.24.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.13-0.20261016172727-e9ee2a76ab8e
