@@ -223,7 +223,11 @@ type ListFlagsRequest struct {
 	Query           string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
 	IncludeArchived bool   `protobuf:"varint,3,opt,name=include_archived,json=includeArchived,proto3" json:"include_archived,omitempty"`
 	// environment, when set, fills each item's configs with that environment only.
-	Environment   string `protobuf:"bytes,4,opt,name=environment,proto3" json:"environment,omitempty"`
+	Environment string `protobuf:"bytes,4,opt,name=environment,proto3" json:"environment,omitempty"`
+	// stale_only keeps flags that are stale (see UsageService) in the
+	// environment, or in any environment when none is given; each item's usage
+	// is then filled.
+	StaleOnly     bool `protobuf:"varint,5,opt,name=stale_only,json=staleOnly,proto3" json:"stale_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -286,6 +290,13 @@ func (x *ListFlagsRequest) GetEnvironment() string {
 	return ""
 }
 
+func (x *ListFlagsRequest) GetStaleOnly() bool {
+	if x != nil {
+		return x.StaleOnly
+	}
+	return false
+}
+
 type ListFlagsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Flags         []*FlagWithConfigs     `protobuf:"bytes,1,rep,name=flags,proto3" json:"flags,omitempty"`
@@ -332,9 +343,11 @@ func (x *ListFlagsResponse) GetFlags() []*FlagWithConfigs {
 
 // FlagWithConfigs is a flag and its configuration per environment.
 type FlagWithConfigs struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Flag          *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
-	Configs       []*FlagConfig          `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Flag    *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Configs []*FlagConfig          `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
+	// usage per environment, filled when stale_only is set.
+	Usage         []*FlagUsage `protobuf:"bytes,3,rep,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -379,6 +392,13 @@ func (x *FlagWithConfigs) GetFlag() *Flag {
 func (x *FlagWithConfigs) GetConfigs() []*FlagConfig {
 	if x != nil {
 		return x.Configs
+	}
+	return nil
+}
+
+func (x *FlagWithConfigs) GetUsage() []*FlagUsage {
+	if x != nil {
+		return x.Usage
 	}
 	return nil
 }
@@ -1100,7 +1120,7 @@ var File_flagpole_v1_flag_service_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\":\n" +
+	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x17flagpole/v1/usage.proto\":\n" +
 	"\x11CreateFlagRequest\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"n\n" +
 	"\x12CreateFlagResponse\x12%\n" +
@@ -1110,17 +1130,20 @@ const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\"k\n" +
 	"\x0fGetFlagResponse\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\x121\n" +
-	"\aconfigs\x18\x02 \x03(\v2\x17.flagpole.v1.FlagConfigR\aconfigs\"\x87\x01\n" +
+	"\aconfigs\x18\x02 \x03(\v2\x17.flagpole.v1.FlagConfigR\aconfigs\"\xa6\x01\n" +
 	"\x10ListFlagsRequest\x12\x10\n" +
 	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12)\n" +
 	"\x10include_archived\x18\x03 \x01(\bR\x0fincludeArchived\x12 \n" +
-	"\venvironment\x18\x04 \x01(\tR\venvironment\"G\n" +
+	"\venvironment\x18\x04 \x01(\tR\venvironment\x12\x1d\n" +
+	"\n" +
+	"stale_only\x18\x05 \x01(\bR\tstaleOnly\"G\n" +
 	"\x11ListFlagsResponse\x122\n" +
-	"\x05flags\x18\x01 \x03(\v2\x1c.flagpole.v1.FlagWithConfigsR\x05flags\"k\n" +
+	"\x05flags\x18\x01 \x03(\v2\x1c.flagpole.v1.FlagWithConfigsR\x05flags\"\x99\x01\n" +
 	"\x0fFlagWithConfigs\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\x121\n" +
-	"\aconfigs\x18\x02 \x03(\v2\x17.flagpole.v1.FlagConfigR\aconfigs\":\n" +
+	"\aconfigs\x18\x02 \x03(\v2\x17.flagpole.v1.FlagConfigR\aconfigs\x12,\n" +
+	"\x05usage\x18\x03 \x03(\v2\x16.flagpole.v1.FlagUsageR\x05usage\":\n" +
 	"\x11UpdateFlagRequest\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\";\n" +
 	"\x12UpdateFlagResponse\x12%\n" +
@@ -1214,6 +1237,7 @@ var file_flagpole_v1_flag_service_proto_goTypes = []any{
 	(*SetRolloutResponse)(nil),        // 20: flagpole.v1.SetRolloutResponse
 	(*Flag)(nil),                      // 21: flagpole.v1.Flag
 	(*FlagConfig)(nil),                // 22: flagpole.v1.FlagConfig
+	(*FlagUsage)(nil),                 // 23: flagpole.v1.FlagUsage
 }
 var file_flagpole_v1_flag_service_proto_depIdxs = []int32{
 	21, // 0: flagpole.v1.CreateFlagRequest.flag:type_name -> flagpole.v1.Flag
@@ -1224,39 +1248,40 @@ var file_flagpole_v1_flag_service_proto_depIdxs = []int32{
 	6,  // 5: flagpole.v1.ListFlagsResponse.flags:type_name -> flagpole.v1.FlagWithConfigs
 	21, // 6: flagpole.v1.FlagWithConfigs.flag:type_name -> flagpole.v1.Flag
 	22, // 7: flagpole.v1.FlagWithConfigs.configs:type_name -> flagpole.v1.FlagConfig
-	21, // 8: flagpole.v1.UpdateFlagRequest.flag:type_name -> flagpole.v1.Flag
-	21, // 9: flagpole.v1.UpdateFlagResponse.flag:type_name -> flagpole.v1.Flag
-	21, // 10: flagpole.v1.ArchiveFlagResponse.flag:type_name -> flagpole.v1.Flag
-	22, // 11: flagpole.v1.GetFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
-	22, // 12: flagpole.v1.ReplaceFlagConfigRequest.config:type_name -> flagpole.v1.FlagConfig
-	22, // 13: flagpole.v1.ReplaceFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
-	22, // 14: flagpole.v1.SetEnabledResponse.config:type_name -> flagpole.v1.FlagConfig
-	22, // 15: flagpole.v1.SetRolloutResponse.config:type_name -> flagpole.v1.FlagConfig
-	0,  // 16: flagpole.v1.FlagService.CreateFlag:input_type -> flagpole.v1.CreateFlagRequest
-	2,  // 17: flagpole.v1.FlagService.GetFlag:input_type -> flagpole.v1.GetFlagRequest
-	4,  // 18: flagpole.v1.FlagService.ListFlags:input_type -> flagpole.v1.ListFlagsRequest
-	7,  // 19: flagpole.v1.FlagService.UpdateFlag:input_type -> flagpole.v1.UpdateFlagRequest
-	9,  // 20: flagpole.v1.FlagService.ArchiveFlag:input_type -> flagpole.v1.ArchiveFlagRequest
-	11, // 21: flagpole.v1.FlagService.DeleteFlag:input_type -> flagpole.v1.DeleteFlagRequest
-	13, // 22: flagpole.v1.FlagService.GetFlagConfig:input_type -> flagpole.v1.GetFlagConfigRequest
-	15, // 23: flagpole.v1.FlagService.ReplaceFlagConfig:input_type -> flagpole.v1.ReplaceFlagConfigRequest
-	17, // 24: flagpole.v1.FlagService.SetEnabled:input_type -> flagpole.v1.SetEnabledRequest
-	19, // 25: flagpole.v1.FlagService.SetRollout:input_type -> flagpole.v1.SetRolloutRequest
-	1,  // 26: flagpole.v1.FlagService.CreateFlag:output_type -> flagpole.v1.CreateFlagResponse
-	3,  // 27: flagpole.v1.FlagService.GetFlag:output_type -> flagpole.v1.GetFlagResponse
-	5,  // 28: flagpole.v1.FlagService.ListFlags:output_type -> flagpole.v1.ListFlagsResponse
-	8,  // 29: flagpole.v1.FlagService.UpdateFlag:output_type -> flagpole.v1.UpdateFlagResponse
-	10, // 30: flagpole.v1.FlagService.ArchiveFlag:output_type -> flagpole.v1.ArchiveFlagResponse
-	12, // 31: flagpole.v1.FlagService.DeleteFlag:output_type -> flagpole.v1.DeleteFlagResponse
-	14, // 32: flagpole.v1.FlagService.GetFlagConfig:output_type -> flagpole.v1.GetFlagConfigResponse
-	16, // 33: flagpole.v1.FlagService.ReplaceFlagConfig:output_type -> flagpole.v1.ReplaceFlagConfigResponse
-	18, // 34: flagpole.v1.FlagService.SetEnabled:output_type -> flagpole.v1.SetEnabledResponse
-	20, // 35: flagpole.v1.FlagService.SetRollout:output_type -> flagpole.v1.SetRolloutResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	23, // 8: flagpole.v1.FlagWithConfigs.usage:type_name -> flagpole.v1.FlagUsage
+	21, // 9: flagpole.v1.UpdateFlagRequest.flag:type_name -> flagpole.v1.Flag
+	21, // 10: flagpole.v1.UpdateFlagResponse.flag:type_name -> flagpole.v1.Flag
+	21, // 11: flagpole.v1.ArchiveFlagResponse.flag:type_name -> flagpole.v1.Flag
+	22, // 12: flagpole.v1.GetFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
+	22, // 13: flagpole.v1.ReplaceFlagConfigRequest.config:type_name -> flagpole.v1.FlagConfig
+	22, // 14: flagpole.v1.ReplaceFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
+	22, // 15: flagpole.v1.SetEnabledResponse.config:type_name -> flagpole.v1.FlagConfig
+	22, // 16: flagpole.v1.SetRolloutResponse.config:type_name -> flagpole.v1.FlagConfig
+	0,  // 17: flagpole.v1.FlagService.CreateFlag:input_type -> flagpole.v1.CreateFlagRequest
+	2,  // 18: flagpole.v1.FlagService.GetFlag:input_type -> flagpole.v1.GetFlagRequest
+	4,  // 19: flagpole.v1.FlagService.ListFlags:input_type -> flagpole.v1.ListFlagsRequest
+	7,  // 20: flagpole.v1.FlagService.UpdateFlag:input_type -> flagpole.v1.UpdateFlagRequest
+	9,  // 21: flagpole.v1.FlagService.ArchiveFlag:input_type -> flagpole.v1.ArchiveFlagRequest
+	11, // 22: flagpole.v1.FlagService.DeleteFlag:input_type -> flagpole.v1.DeleteFlagRequest
+	13, // 23: flagpole.v1.FlagService.GetFlagConfig:input_type -> flagpole.v1.GetFlagConfigRequest
+	15, // 24: flagpole.v1.FlagService.ReplaceFlagConfig:input_type -> flagpole.v1.ReplaceFlagConfigRequest
+	17, // 25: flagpole.v1.FlagService.SetEnabled:input_type -> flagpole.v1.SetEnabledRequest
+	19, // 26: flagpole.v1.FlagService.SetRollout:input_type -> flagpole.v1.SetRolloutRequest
+	1,  // 27: flagpole.v1.FlagService.CreateFlag:output_type -> flagpole.v1.CreateFlagResponse
+	3,  // 28: flagpole.v1.FlagService.GetFlag:output_type -> flagpole.v1.GetFlagResponse
+	5,  // 29: flagpole.v1.FlagService.ListFlags:output_type -> flagpole.v1.ListFlagsResponse
+	8,  // 30: flagpole.v1.FlagService.UpdateFlag:output_type -> flagpole.v1.UpdateFlagResponse
+	10, // 31: flagpole.v1.FlagService.ArchiveFlag:output_type -> flagpole.v1.ArchiveFlagResponse
+	12, // 32: flagpole.v1.FlagService.DeleteFlag:output_type -> flagpole.v1.DeleteFlagResponse
+	14, // 33: flagpole.v1.FlagService.GetFlagConfig:output_type -> flagpole.v1.GetFlagConfigResponse
+	16, // 34: flagpole.v1.FlagService.ReplaceFlagConfig:output_type -> flagpole.v1.ReplaceFlagConfigResponse
+	18, // 35: flagpole.v1.FlagService.SetEnabled:output_type -> flagpole.v1.SetEnabledResponse
+	20, // 36: flagpole.v1.FlagService.SetRollout:output_type -> flagpole.v1.SetRolloutResponse
+	27, // [27:37] is the sub-list for method output_type
+	17, // [17:27] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_flagpole_v1_flag_service_proto_init() }
@@ -1265,6 +1290,7 @@ func file_flagpole_v1_flag_service_proto_init() {
 		return
 	}
 	file_flagpole_v1_flag_proto_init()
+	file_flagpole_v1_usage_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,0 +1,152 @@
+package usage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+)
+
+// Limits on what one report may carry; anything beyond is dropped so that a
+// misbehaving client cannot grow the server's memory or the database.
+const (
+	maxKeyLen         = 128
+	maxCountsPerFlush = 100_000
+)
+
+// Aggregator sums usage in memory until Flush writes it to the Store. It is
+// safe for concurrent use.
+type Aggregator struct {
+	store  Store
+	now    func() time.Time
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	pending map[countKey]*Count
+	dropped int64
+}
+
+type countKey struct {
+	env, flag, service, variant string
+	hour                        int64
+}
+
+// Option configures an Aggregator.
+type Option func(*Aggregator)
+
+// WithClock replaces time.Now (tests inject a clock).
+func WithClock(now func() time.Time) Option { return func(a *Aggregator) { a.now = now } }
+
+// WithLogger sets where flush errors are logged.
+func WithLogger(l *slog.Logger) Option { return func(a *Aggregator) { a.logger = l } }
+
+// NewAggregator returns an Aggregator that flushes to store.
+func NewAggregator(store Store, opts ...Option) *Aggregator {
+	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[countKey]*Count)}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// Record adds count evaluations of flag that served variant to service,
+// now.
+func (a *Aggregator) Record(environment, service, flag, variant string, count int64) {
+	a.add(environment, service, flag, variant, count, a.now())
+}
+
+// Report adds an SDK's usage report from a sync stream. The evaluations are
+// placed at the report's end time, or now when that is missing or in the
+// future.
+func (a *Aggregator) Report(environment, service string, r *flagpolev1.UsageReport) {
+	now := a.now()
+	at := now
+	if end := r.GetEndTime(); end != nil && end.IsValid() && !end.AsTime().After(now) {
+		at = end.AsTime()
+	}
+	for _, c := range r.GetCounts() {
+		a.add(environment, service, c.GetFlagKey(), c.GetVariant(), c.GetCount(), at)
+	}
+}
+
+func (a *Aggregator) add(env, service, flag, variant string, n int64, at time.Time) {
+	if n <= 0 || flag == "" || len(flag) > maxKeyLen || len(variant) > maxKeyLen || len(env) > maxKeyLen {
+		return
+	}
+	if len(service) > maxKeyLen {
+		service = service[:maxKeyLen]
+	}
+	at = at.UTC()
+	hour := at.Truncate(time.Hour)
+	k := countKey{env, flag, service, variant, hour.Unix()}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.pending[k]
+	if c == nil {
+		if len(a.pending) >= maxCountsPerFlush {
+			a.dropped++
+			return
+		}
+		c = &Count{Environment: env, FlagKey: flag, Service: service, Variant: variant, Hour: hour, First: at, Last: at}
+		a.pending[k] = c
+	}
+	c.Count += n
+	if at.Before(c.First) {
+		c.First = at
+	}
+	if at.After(c.Last) {
+		c.Last = at
+	}
+}
+
+// Flush writes what was recorded since the last flush. On error the counts
+// are put back, to be written by the next flush.
+func (a *Aggregator) Flush(ctx context.Context) error {
+	a.mu.Lock()
+	pending := a.pending
+	a.pending = make(map[countKey]*Count, len(pending))
+	a.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	counts := make([]Count, 0, len(pending))
+	for _, c := range pending {
+		counts = append(counts, *c)
+	}
+	if err := a.store.AddUsage(ctx, counts, a.now().Add(-Retention).Truncate(time.Hour)); err != nil {
+		a.restore(counts)
+		return fmt.Errorf("usage: flush: %w", err)
+	}
+	return nil
+}
+
+func (a *Aggregator) restore(counts []Count) {
+	for _, c := range counts {
+		a.add(c.Environment, c.Service, c.FlagKey, c.Variant, c.Count, c.Last)
+	}
+}
+
+// Run flushes every interval until ctx is done, then flushes once more with
+// a short deadline so that nothing recorded before shutdown is lost.
+func (a *Aggregator) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := a.Flush(ctx); err != nil {
+				a.logger.Error("usage flush failed", "err", err)
+			}
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := a.Flush(final); err != nil {
+				a.logger.Error("usage flush at shutdown failed", "err", err)
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package usage_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/usage"
+)
+
+// clock is an injectable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// batchStore is a hand-written Store that keeps the batches it was given.
+type batchStore struct {
+	mu      sync.Mutex
+	batches [][]usage.Count
+	fail    error
+}
+
+func (s *batchStore) AddUsage(_ context.Context, counts []usage.Count, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.batches = append(s.batches, counts)
+	return nil
+}
+
+func (s *batchStore) ListUsage(context.Context, string, time.Time) ([]usage.FlagUsage, error) {
+	return nil, nil
+}
+
+func TestAggregatorSumsPerHourAndService(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 3, 1, 10, 59, 0, 0, time.UTC)}
+	st := &batchStore{}
+	a := usage.NewAggregator(st, usage.WithClock(clk.Now))
+	a.Record("production", "ofrep", "checkout", "on", 1)
+	a.Record("production", "ofrep", "checkout", "on", 2)
+	a.Report("production", "billing", &flagpolev1.UsageReport{
+		Counts:  []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "off", Count: 5}, {FlagKey: "", Count: 3}, {FlagKey: "x", Count: -1}},
+		EndTime: timestamppb.New(clk.now.Add(-time.Minute)),
+	})
+	clk.Advance(2 * time.Minute) // next hour
+	a.Record("production", "ofrep", "checkout", "on", 1)
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.batches) != 1 {
+		t.Fatalf("%d batches", len(st.batches))
+	}
+	got := map[string]int64{}
+	for _, c := range st.batches[0] {
+		got[c.Service+"/"+c.Variant+"/"+c.Hour.Format("15")] = c.Count
+	}
+	want := map[string]int64{"ofrep/on/10": 3, "billing/off/10": 5, "ofrep/on/11": 1}
+	if len(got) != len(want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d", k, got[k], v)
+		}
+	}
+	if err := a.Flush(context.Background()); err != nil || len(st.batches) != 1 {
+		t.Errorf("empty flush wrote a batch: %v %d", err, len(st.batches))
+	}
+}
+
+func TestAggregatorKeepsCountsWhenFlushFails(t *testing.T) {
+	st := &batchStore{fail: errors.New("database is locked")}
+	a := usage.NewAggregator(st)
+	a.Record("production", "svc", "checkout", "on", 4)
+	if err := a.Flush(context.Background()); err == nil {
+		t.Fatal("flush error swallowed")
+	}
+	st.fail = nil
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.batches) != 1 || st.batches[0][0].Count != 4 {
+		t.Fatalf("counts lost after a failed flush: %v", st.batches)
+	}
+}
+
+func TestAggregatorRunFlushesOnStop(t *testing.T) {
+	st := &batchStore{}
+	a := usage.NewAggregator(st)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx, time.Hour); close(done) }()
+	a.Record("production", "svc", "checkout", "on", 1)
+	cancel()
+	<-done
+	if len(st.batches) != 1 {
+		t.Fatalf("final flush missing: %v", st.batches)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	week := 7 * 24 * time.Hour
+	created := now.Add(-30 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name    string
+		u       usage.FlagUsage
+		created time.Time
+		stale   bool
+		reason  string
+	}{
+		{"new and unevaluated", usage.FlagUsage{}, now.Add(-time.Hour), false, ""},
+		{"old and never evaluated", usage.FlagUsage{}, created, true, usage.StaleNeverEvaluated},
+		{"evaluated yesterday with a mix", usage.FlagUsage{LastEvaluated: now.Add(-24 * time.Hour)}, created, false, ""},
+		{"last evaluated 8 days ago", usage.FlagUsage{LastEvaluated: now.Add(-8 * 24 * time.Hour)}, created, true, usage.StaleNotEvaluated},
+		{"one variant for 10 days", usage.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-10 * 24 * time.Hour)}, created, true, usage.StaleSingleVariant},
+		{"one variant for 2 days", usage.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-2 * 24 * time.Hour)}, created, false, ""},
+	} {
+		stale, reason := usage.Judge(tc.u, tc.created, now, week)
+		if stale != tc.stale || reason != tc.reason {
+			t.Errorf("%s: got %v %q, want %v %q", tc.name, stale, reason, tc.stale, tc.reason)
+		}
+	}
+}
+
+// listStore serves fixed usage; flagList fixed flags.
+type listStore struct{ list []usage.FlagUsage }
+
+func (s listStore) AddUsage(context.Context, []usage.Count, time.Time) error { return nil }
+func (s listStore) ListUsage(_ context.Context, env string, _ time.Time) ([]usage.FlagUsage, error) {
+	var out []usage.FlagUsage
+	for _, u := range s.list {
+		if env == "" || u.Environment == env {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+type flagList []server.Flag
+
+func (f flagList) ListFlags(context.Context) ([]server.Flag, error) { return f, nil }
+func (f flagList) ListEnvironments(context.Context) ([]string, error) {
+	return []string{"production", "staging"}, nil
+}
+
+func TestInsightsList(t *testing.T) {
+	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	old := now.Add(-30 * 24 * time.Hour)
+	flags := flagList{
+		{Flag: engine.Flag{Key: "used"}, CreatedAt: old},
+		{Flag: engine.Flag{Key: "unused"}, CreatedAt: old},
+		{Flag: engine.Flag{Key: "retired", Archived: true}, CreatedAt: old},
+	}
+	st := listStore{list: []usage.FlagUsage{
+		{Environment: "production", FlagKey: "used", LastEvaluated: now.Add(-time.Hour),
+			Hourly: []usage.HourlyCount{{Hour: now.Add(-time.Hour), Variant: "on", Count: 3}, {Hour: now.Add(-time.Hour), Variant: "off", Count: 4}}},
+		{Environment: "staging", FlagKey: "used", LastEvaluated: now.Add(-9 * 24 * time.Hour)},
+	}}
+	in := &usage.Insights{Store: st, Flags: flags, Now: func() time.Time { return now }}
+	all, err := in.List(context.Background(), usage.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("want 2 flags × 2 environments (archived left out), got %d: %+v", len(all), all)
+	}
+	stale, err := in.List(context.Background(), usage.Query{Environment: "production", StaleOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) != 1 || stale[0].FlagKey != "unused" || stale[0].StaleReason != usage.StaleNeverEvaluated {
+		t.Errorf("stale in production: %+v", stale)
+	}
+	used, err := in.List(context.Background(), usage.Query{FlagKey: "used"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(used) != 2 || used[0].Stale || used[0].EvaluationsLastDay != 7 || !used[1].Stale || used[1].StaleReason != usage.StaleNotEvaluated {
+		t.Errorf("used: %+v", used)
+	}
+	if _, err := in.List(context.Background(), usage.Query{FlagKey: "ghost"}); server.ErrorCode(err) != server.ENOTFOUND {
+		t.Errorf("unknown flag: %v", err)
+	}
+	if _, err := in.List(context.Background(), usage.Query{Environment: "qa"}); server.ErrorCode(err) != server.ENOTFOUND {
+		t.Errorf("unknown environment: %v", err)
+	}
+}
