@@ -1,0 +1,63 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/flagpole/flagpole/server"
+)
+
+// codeOf is the one table from service error codes to gRPC codes. Codes
+// missing here (EINTERNAL) and errors that are not *server.Error reach the
+// caller as Internal "internal error"; the detail goes to the log only.
+var codeOf = map[string]codes.Code{
+	server.EINVALID:      codes.InvalidArgument,
+	server.ENOTFOUND:     codes.NotFound,
+	server.EEXISTS:       codes.AlreadyExists,
+	server.ECONFLICT:     codes.Aborted,
+	server.EUNAUTHORIZED: codes.Unauthenticated,
+	server.EFORBIDDEN:    codes.PermissionDenied,
+	server.EUNAVAILABLE:  codes.Unavailable,
+}
+
+// ToStatus converts a service error into a gRPC status error. EINVALID
+// carries a google.rpc.BadRequest naming the field and the reason.
+func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *server.Error
+	if errors.As(err, &e) {
+		if code, ok := codeOf[e.Code]; ok {
+			return withField(status.New(code, e.Error()), e).Err()
+		}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	method, _ := grpc.Method(ctx)
+	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
+	return status.Error(codes.Internal, "internal error")
+}
+
+func withField(st *status.Status, e *server.Error) *status.Status {
+	if e.Code != server.EINVALID || e.Field == "" {
+		return st
+	}
+	detailed, err := st.WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: e.Field, Description: e.Message}},
+	})
+	if err != nil {
+		return st
+	}
+	return detailed
+}

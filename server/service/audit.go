@@ -1,0 +1,130 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/server"
+)
+
+// Audit page sizes.
+const (
+	DefaultAuditPageSize = 100
+	MaxAuditPageSize     = 1000
+)
+
+// The JSON documents stored as an audit entry's before and after.
+type (
+	flagDoc struct {
+		engine.Flag
+		Revision int64 `json:"revision"`
+	}
+	configDoc struct {
+		FlagKey     string `json:"flagKey"`
+		Environment string `json:"environment"`
+		engine.Config
+		Revision int64 `json:"revision"`
+	}
+	segmentDoc struct {
+		engine.Segment
+		Revision int64 `json:"revision"`
+	}
+	environmentDoc struct {
+		Name        string `json:"name"`
+		Description string `json:"description,omitempty"`
+		Protected   bool   `json:"protected"`
+	}
+)
+
+func docOfFlag(f server.Flag) flagDoc { return flagDoc{f.Flag, f.Revision} }
+func docOfConfig(c server.FlagConfig) configDoc {
+	return configDoc{c.FlagKey, c.Environment, c.Config, c.Revision}
+}
+func docOfSegment(s server.Segment) segmentDoc { return segmentDoc{s.Segment, s.Revision} }
+func docOfEnvironment(e server.Environment) environmentDoc {
+	return environmentDoc{e.Name, e.Description, e.Protected}
+}
+
+// audit appends the change's audit entry; before is nil on create, after
+// nil on delete.
+func (o *op) audit(action, resource, key, env string, before, after any) error {
+	b, err := json.Marshal(before)
+	if err != nil {
+		return err
+	}
+	a, err := json.Marshal(after)
+	if err != nil {
+		return err
+	}
+	_, err = o.tx.AppendAudit(server.AuditEntry{
+		Time: o.now, Actor: o.actor, Action: action, Resource: resource,
+		Key: key, Environment: env, Before: b, After: a,
+	})
+	return err
+}
+
+// ListAudit returns one page of matching audit entries, newest first, and
+// the token of the next page ("" on the last). f.Limit is the page size
+// (0 means DefaultAuditPageSize, at most MaxAuditPageSize); pageToken is a
+// token a previous call returned, or "".
+func (s *Service) ListAudit(ctx context.Context, f server.AuditFilter, pageToken string) ([]server.AuditEntry, string, error) {
+	switch {
+	case f.Limit < 0:
+		return nil, "", server.Invalid("page_size", "must not be negative, got %d", f.Limit)
+	case f.Limit == 0:
+		f.Limit = DefaultAuditPageSize
+	case f.Limit > MaxAuditPageSize:
+		f.Limit = MaxAuditPageSize
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return nil, "", server.Invalid("until", "is before since")
+	}
+	if pageToken != "" {
+		id, ok := decodePageToken(pageToken)
+		if !ok {
+			return nil, "", server.Invalid("page_token", "is not a page token this server issued")
+		}
+		f.BeforeID = id
+	}
+	size := f.Limit
+	f.Limit = size + 1 // one more tells whether another page follows
+	var entries []server.AuditEntry
+	err := s.view(ctx, func(tx Tx) (err error) {
+		entries, err = tx.ListAudit(f)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(entries) <= size {
+		return entries, "", nil
+	}
+	entries = entries[:size]
+	return entries, encodePageToken(entries[size-1].ID), nil
+}
+
+const pageTokenPrefix = "audit-before:"
+
+func encodePageToken(beforeID int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(pageTokenPrefix + strconv.FormatInt(beforeID, 10)))
+}
+
+func decodePageToken(token string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(string(b), pageTokenPrefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}

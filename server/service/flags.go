@@ -1,0 +1,308 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/server"
+)
+
+// FlagWithConfigs is a flag and its configuration per environment.
+type FlagWithConfigs struct {
+	Flag    server.Flag
+	Configs []server.FlagConfig
+}
+
+// CreateFlag validates and creates a flag, with a disabled configuration in
+// every environment serving its off variant.
+func (s *Service) CreateFlag(ctx context.Context, f engine.Flag) (server.Flag, []server.FlagConfig, error) {
+	if err := engine.ValidateFlag(&f); err != nil {
+		return server.Flag{}, nil, fieldError("flag", err)
+	}
+	var created server.Flag
+	var configs []server.FlagConfig
+	err := s.update(ctx, func(o *op) error {
+		created = server.Flag{Flag: f, Revision: 1, CreatedAt: o.now, UpdatedAt: o.now}
+		if err := o.tx.CreateFlag(created); err != nil {
+			if server.ErrorCode(err) == server.EEXISTS {
+				return server.Errorf(server.EEXISTS, "flag %q already exists", f.Key)
+			}
+			return err
+		}
+		configs = configs[:0]
+		err := o.touchAll(func(env string, c *server.Change) error {
+			cfg := server.FlagConfig{FlagKey: f.Key, Environment: env, Config: defaultConfig(f), Revision: 1, UpdatedAt: o.now}
+			if err := o.tx.PutConfig(cfg); err != nil {
+				return err
+			}
+			configs = append(configs, cfg)
+			c.Flags = append(c.Flags, flagState(created, cfg))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return o.audit("flag.create", "flag", f.Key, "", nil, docOfFlag(created))
+	})
+	if err != nil {
+		return server.Flag{}, nil, err
+	}
+	return created, configs, nil
+}
+
+// defaultConfig is the configuration of a new flag: disabled, serving the
+// off variant ("off", or the false variant, for a boolean flag; the first
+// variant otherwise) both while disabled and by default.
+func defaultConfig(f engine.Flag) engine.Config {
+	off := ""
+	if f.Type == engine.TypeBoolean {
+		off = booleanVariant(f, false)
+	}
+	if off == "" && len(f.Variants) > 0 {
+		off = f.Variants[0].Key
+	}
+	return engine.Config{Enabled: false, OffVariant: off, Default: engine.Serve{Variant: off}}
+}
+
+// booleanVariant returns the key of a boolean flag's variant for v,
+// preferring the conventional "on" / "off".
+func booleanVariant(f engine.Flag, v bool) string {
+	conventional := map[bool]string{true: "on", false: "off"}[v]
+	found := ""
+	for _, variant := range f.Variants {
+		if b, ok := variant.Value.(bool); ok && b == v {
+			if variant.Key == conventional {
+				return variant.Key
+			}
+			if found == "" {
+				found = variant.Key
+			}
+		}
+	}
+	return found
+}
+
+func flagState(f server.Flag, c server.FlagConfig) engine.FlagState {
+	return engine.FlagState{Flag: f.Flag, Config: c.Config}
+}
+
+// GetFlag returns a flag and its configuration in every environment.
+func (s *Service) GetFlag(ctx context.Context, key string) (server.Flag, []server.FlagConfig, error) {
+	if err := required("key", key); err != nil {
+		return server.Flag{}, nil, err
+	}
+	var f server.Flag
+	var configs []server.FlagConfig
+	err := s.view(ctx, func(tx Tx) (err error) {
+		if f, err = getFlag(tx, key); err != nil {
+			return err
+		}
+		envs, err := tx.ListEnvironments()
+		if err != nil {
+			return err
+		}
+		for _, e := range envs {
+			c, err := getConfig(tx, e.Name, key)
+			if err != nil {
+				return err
+			}
+			configs = append(configs, c)
+		}
+		return nil
+	})
+	return f, configs, err
+}
+
+// ListFlags returns the flags that match filter with their configuration in
+// env, or in every environment when env is "".
+func (s *Service) ListFlags(ctx context.Context, filter server.FlagFilter, env string) ([]FlagWithConfigs, error) {
+	var out []FlagWithConfigs
+	err := s.view(ctx, func(tx Tx) error {
+		envs, err := listOrGetEnvironment(tx, env)
+		if err != nil {
+			return err
+		}
+		flags, err := tx.ListFlags(filter)
+		if err != nil {
+			return err
+		}
+		byKey := make(map[string][]server.FlagConfig, len(flags))
+		for _, e := range envs {
+			configs, err := tx.ListConfigs(e.Name)
+			if err != nil {
+				return err
+			}
+			for _, c := range configs {
+				byKey[c.FlagKey] = append(byKey[c.FlagKey], c)
+			}
+		}
+		out = make([]FlagWithConfigs, 0, len(flags))
+		for _, f := range flags {
+			out = append(out, FlagWithConfigs{Flag: f, Configs: byKey[f.Key]})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func listOrGetEnvironment(tx Tx, env string) ([]server.Environment, error) {
+	if env == "" {
+		return tx.ListEnvironments()
+	}
+	e, err := getEnvironment(tx, env)
+	return []server.Environment{e}, err
+}
+
+// UpdateFlag replaces a flag's definition. expected is the revision the
+// update is based on (0 skips the check). The type cannot change, and a
+// variant still used by a configuration cannot be removed.
+func (s *Service) UpdateFlag(ctx context.Context, f engine.Flag, expected int64) (server.Flag, error) {
+	if err := engine.ValidateFlag(&f); err != nil {
+		return server.Flag{}, fieldError("flag", err)
+	}
+	var updated server.Flag
+	err := s.update(ctx, func(o *op) error {
+		cur, err := getFlag(o.tx, f.Key)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(fmt.Sprintf("flag %q", f.Key), cur.Revision, expected); err != nil {
+			return err
+		}
+		if cur.Type != f.Type {
+			return server.Invalid("flag.type", "cannot change the type of flag %q from %s to %s; create a new flag instead", f.Key, cur.Type, f.Type)
+		}
+		updated, err = o.changeFlag(cur, f, "flag.update")
+		return err
+	})
+	return updated, err
+}
+
+// ArchiveFlag archives a flag (archived false restores it). An archived
+// flag is not served: evaluating it gives FLAG_NOT_FOUND.
+func (s *Service) ArchiveFlag(ctx context.Context, key string, archived bool, expected int64) (server.Flag, error) {
+	if err := required("key", key); err != nil {
+		return server.Flag{}, err
+	}
+	action := "flag.archive"
+	if !archived {
+		action = "flag.unarchive"
+	}
+	var updated server.Flag
+	err := s.update(ctx, func(o *op) error {
+		cur, err := getFlag(o.tx, key)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
+			return err
+		}
+		next := cur.Flag
+		next.Archived = archived
+		updated, err = o.changeFlag(cur, next, action)
+		return err
+	})
+	return updated, err
+}
+
+// changeFlag stores next as cur's new definition unless nothing changed,
+// bumping every environment.
+func (o *op) changeFlag(cur server.Flag, next engine.Flag, action string) (server.Flag, error) {
+	if same(cur.Flag, next) {
+		return cur, nil
+	}
+	updated := cur
+	updated.Flag, updated.Revision, updated.UpdatedAt = next, cur.Revision+1, o.now
+	configs := map[string]server.FlagConfig{}
+	envs, err := o.tx.ListEnvironments()
+	if err != nil {
+		return cur, err
+	}
+	for _, e := range envs {
+		c, err := getConfig(o.tx, e.Name, cur.Key)
+		if err != nil {
+			return cur, err
+		}
+		if err := checkVariantsKept(next, c); err != nil {
+			return cur, err
+		}
+		configs[e.Name] = c
+	}
+	if err := o.tx.UpdateFlag(updated); err != nil {
+		return cur, err
+	}
+	err = o.touchAll(func(env string, c *server.Change) error {
+		c.Flags = append(c.Flags, flagState(updated, configs[env]))
+		return nil
+	})
+	if err != nil {
+		return cur, err
+	}
+	return updated, o.audit(action, "flag", cur.Key, "", docOfFlag(cur), docOfFlag(updated))
+}
+
+// checkVariantsKept refuses a definition that drops a variant c still uses.
+func checkVariantsKept(f engine.Flag, c server.FlagConfig) error {
+	have := make(map[string]bool, len(f.Variants))
+	for _, v := range f.Variants {
+		have[v.Key] = true
+	}
+	for _, ref := range variantRefs(c.Config) {
+		if ref.variant != "" && !have[ref.variant] {
+			return server.Invalid("flag.variants", "variant %q is still used by environment %q (config.%s); change that configuration first",
+				ref.variant, c.Environment, ref.field)
+		}
+	}
+	return nil
+}
+
+type variantRef struct{ field, variant string }
+
+// variantRefs lists every place a configuration names a variant.
+func variantRefs(c engine.Config) []variantRef {
+	refs := []variantRef{{"offVariant", c.OffVariant}}
+	refs = append(refs, serveRefs("default", c.Default)...)
+	for i, r := range c.Rules {
+		refs = append(refs, serveRefs(fmt.Sprintf("rules[%d].serve", i), r.Serve)...)
+	}
+	return refs
+}
+
+func serveRefs(field string, s engine.Serve) []variantRef {
+	if s.Split == nil {
+		return []variantRef{{field + ".variant", s.Variant}}
+	}
+	refs := make([]variantRef, 0, len(s.Split.Weights))
+	for i, w := range s.Split.Weights {
+		refs = append(refs, variantRef{fmt.Sprintf("%s.split.weights[%d].variant", field, i), w.Variant})
+	}
+	return refs
+}
+
+// DeleteFlag deletes a flag and its configurations in every environment.
+func (s *Service) DeleteFlag(ctx context.Context, key string, expected int64) error {
+	if err := required("key", key); err != nil {
+		return err
+	}
+	return s.update(ctx, func(o *op) error {
+		cur, err := getFlag(o.tx, key)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
+			return err
+		}
+		if err := o.tx.DeleteFlag(key); err != nil {
+			return err
+		}
+		err = o.touchAll(func(_ string, c *server.Change) error {
+			c.DeletedFlags = append(c.DeletedFlags, key)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return o.audit("flag.delete", "flag", key, "", docOfFlag(cur), nil)
+	})
+}
