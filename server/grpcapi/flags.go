@@ -18,7 +18,11 @@ func (s *flags) CreateFlag(ctx context.Context, req *pb.CreateFlagRequest) (*pb.
 	if err != nil {
 		return nil, ToStatus(ctx, s.log, err)
 	}
-	return &pb.CreateFlagResponse{Flag: FlagToProto(f), Configs: configsToProto(configs)}, nil
+	pf, err := FlagToProto(f)
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	return &pb.CreateFlagResponse{Flag: pf, Configs: configsToProto(configs)}, nil
 }
 
 func (s *flags) GetFlag(ctx context.Context, req *pb.GetFlagRequest) (*pb.GetFlagResponse, error) {
@@ -26,7 +30,11 @@ func (s *flags) GetFlag(ctx context.Context, req *pb.GetFlagRequest) (*pb.GetFla
 	if err != nil {
 		return nil, ToStatus(ctx, s.log, err)
 	}
-	return &pb.GetFlagResponse{Flag: FlagToProto(f), Configs: configsToProto(configs)}, nil
+	pf, err := FlagToProto(f)
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	return &pb.GetFlagResponse{Flag: pf, Configs: configsToProto(configs)}, nil
 }
 
 func (s *flags) ListFlags(ctx context.Context, req *pb.ListFlagsRequest) (*pb.ListFlagsResponse, error) {
@@ -37,7 +45,11 @@ func (s *flags) ListFlags(ctx context.Context, req *pb.ListFlagsRequest) (*pb.Li
 	}
 	resp := &pb.ListFlagsResponse{Flags: make([]*pb.FlagWithConfigs, len(list))}
 	for i, f := range list {
-		resp.Flags[i] = &pb.FlagWithConfigs{Flag: FlagToProto(f.Flag), Configs: configsToProto(f.Configs)}
+		pf, err := FlagToProto(f.Flag)
+		if err != nil {
+			return nil, ToStatus(ctx, s.log, err)
+		}
+		resp.Flags[i] = &pb.FlagWithConfigs{Flag: pf, Configs: configsToProto(f.Configs)}
 	}
 	return resp, nil
 }
@@ -47,7 +59,11 @@ func (s *flags) UpdateFlag(ctx context.Context, req *pb.UpdateFlagRequest) (*pb.
 	if err != nil {
 		return nil, ToStatus(ctx, s.log, err)
 	}
-	return &pb.UpdateFlagResponse{Flag: FlagToProto(f)}, nil
+	pf, err := FlagToProto(f)
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	return &pb.UpdateFlagResponse{Flag: pf}, nil
 }
 
 func (s *flags) ArchiveFlag(ctx context.Context, req *pb.ArchiveFlagRequest) (*pb.ArchiveFlagResponse, error) {
@@ -55,7 +71,11 @@ func (s *flags) ArchiveFlag(ctx context.Context, req *pb.ArchiveFlagRequest) (*p
 	if err != nil {
 		return nil, ToStatus(ctx, s.log, err)
 	}
-	return &pb.ArchiveFlagResponse{Flag: FlagToProto(f)}, nil
+	pf, err := FlagToProto(f)
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	return &pb.ArchiveFlagResponse{Flag: pf}, nil
 }
 
 func (s *flags) DeleteFlag(ctx context.Context, req *pb.DeleteFlagRequest) (*pb.DeleteFlagResponse, error) {
