@@ -1,0 +1,167 @@
+// api.js is the UI's only way to the server: the HTTP JSON API under
+// /api/v1 (protobuf JSON mapping, lowerCamelCase fields), the same API the
+// CLI and scripts use. Every route the UI calls is in the `routes` table
+// below, which mirrors the server's route table (server/httpapi).
+
+const base = '/api/v1';
+
+// CSRF: the session cookie is HttpOnly; state-changing requests carry the
+// CSRF token in a header. The token comes from the sign-in/who-am-i answer
+// or, failing that, from a cookie the server sets readable for this purpose.
+export const csrfHeader = 'X-CSRF-Token';
+let csrfToken = '';
+
+export function setCsrfToken(token) {
+  csrfToken = token || '';
+}
+
+function csrfFromCookie() {
+  for (const part of document.cookie.split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (/csrf/i.test(name)) return decodeURIComponent(rest.join('='));
+  }
+  return '';
+}
+
+const enc = encodeURIComponent;
+
+// routes maps each call to [method, path, body?]. Keep in step with
+// server/httpapi's route table.
+export const routes = {
+  signIn: (username, password) => ['POST', '/auth/sign-in', { username, password }],
+  signOut: () => ['POST', '/auth/sign-out', {}],
+  whoAmI: () => ['GET', '/auth/whoami'],
+
+  listEnvironments: () => ['GET', '/environments'],
+  createEnvironment: (environment) => ['POST', '/environments', { environment }],
+  updateEnvironment: (environment) => ['PATCH', `/environments/${enc(environment.name)}`, { environment }],
+  deleteEnvironment: (name) => ['DELETE', `/environments/${enc(name)}`],
+
+  listFlags: (q = {}) => ['GET', '/flags' + query({ includeArchived: q.includeArchived ? 'true' : '' })],
+  getFlag: (key) => ['GET', `/flags/${enc(key)}`],
+  createFlag: (flag) => ['POST', '/flags', { flag }],
+  updateFlag: (flag) => ['PATCH', `/flags/${enc(flag.key)}`, { flag }],
+  archiveFlag: (key, archived, expectedRevision) =>
+    ['POST', `/flags/${enc(key)}:archive`, { archived, expectedRevision: String(expectedRevision || 0) }],
+  deleteFlag: (key, expectedRevision) =>
+    ['DELETE', `/flags/${enc(key)}` + query({ expectedRevision: expectedRevision || '' })],
+  getFlagConfig: (key, env) => ['GET', `/flags/${enc(key)}/configs/${enc(env)}`],
+  replaceFlagConfig: (config) =>
+    ['PUT', `/flags/${enc(config.flagKey)}/configs/${enc(config.environment)}`, { config }],
+  setEnabled: (key, env, enabled, expectedRevision) =>
+    ['POST', `/flags/${enc(key)}/configs/${enc(env)}:setEnabled`,
+      { enabled, expectedRevision: String(expectedRevision || 0) }],
+  setRollout: (key, env, percent, expectedRevision, variant = '', restVariant = '') =>
+    ['POST', `/flags/${enc(key)}/configs/${enc(env)}:setRollout`,
+      { percent, variant, restVariant, expectedRevision: String(expectedRevision || 0) }],
+
+  listSegments: () => ['GET', '/segments'],
+  createSegment: (segment) => ['POST', '/segments', { segment }],
+  updateSegment: (segment) => ['PATCH', `/segments/${enc(segment.key)}`, { segment }],
+  deleteSegment: (key, expectedRevision) =>
+    ['DELETE', `/segments/${enc(key)}` + query({ expectedRevision: expectedRevision || '' })],
+
+  listAudit: (q = {}) => ['GET', '/audit' + query({ flagKey: q.flagKey, environment: q.environment, pageSize: q.pageSize, pageToken: q.pageToken })],
+
+  listClients: (env) => ['GET', `/environments/${enc(env)}/clients`],
+
+  listTokens: () => ['GET', '/tokens'],
+  createToken: (t) => ['POST', '/tokens', t],
+  revokeToken: (name) => ['POST', `/tokens/${enc(name)}:revoke`, {}],
+
+  flagUsage: () => ['GET', '/flags:usage'],
+};
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+// ApiError is a failed call: HTTP status, the server's code and message, and
+// for 400s the field violations ({field, description}) of the body.
+export class ApiError extends Error {
+  constructor(status, body) {
+    const message = pickMessage(body) || `request failed (HTTP ${status})`;
+    super(message);
+    this.status = status;
+    this.body = body;
+    this.code = (body && (body.code ?? body.error?.code)) || '';
+    this.fieldViolations = findFieldViolations(body);
+  }
+
+  get conflict() { return this.status === 409 && !/exist/i.test(String(this.code) + this.message); }
+  get unauthenticated() { return this.status === 401; }
+}
+
+function pickMessage(body) {
+  if (!body || typeof body !== 'object') return typeof body === 'string' ? body : '';
+  return body.message || body.error?.message || (typeof body.error === 'string' ? body.error : '');
+}
+
+// findFieldViolations collects {field, description} pairs wherever the body
+// has them: top level, under error, or in google.rpc.BadRequest details.
+export function findFieldViolations(body) {
+  const out = [];
+  const seen = new Set();
+  const walk = (v, depth) => {
+    if (!v || typeof v !== 'object' || depth > 5 || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v.fieldViolations)) {
+      for (const fv of v.fieldViolations) {
+        out.push({ field: String(fv.field || ''), description: String(fv.description || fv.reason || fv.message || '') });
+      }
+    }
+    for (const child of Object.values(v)) walk(child, depth + 1);
+  };
+  walk(body, 0);
+  if (out.length === 0 && body && typeof body === 'object' && body.field) {
+    out.push({ field: String(body.field), description: pickMessage(body) });
+  }
+  return out;
+}
+
+// onUnauthenticated is called when any call answers 401 (session gone).
+let unauthenticatedHook = () => {};
+export function onUnauthenticated(fn) { unauthenticatedHook = fn; }
+
+// call performs one route. Resolves with the decoded JSON body ({} for
+// empty bodies) or rejects with an ApiError.
+export async function call(route, { signal } = {}) {
+  const [method, path, body] = route;
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') {
+    const token = csrfToken || csrfFromCookie();
+    if (token) headers[csrfHeader] = token;
+  }
+  const init = { method, headers, credentials: 'same-origin', signal };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(base + path, init);
+  const text = await resp.text();
+  let data = {};
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = text; }
+  }
+  if (!resp.ok) {
+    const err = new ApiError(resp.status, data);
+    if (err.unauthenticated && path !== '/auth/sign-in') unauthenticatedHook(err);
+    throw err;
+  }
+  return data;
+}
+
+// api is the typed surface the views use: api.getFlag(key) etc.
+export const api = Object.fromEntries(
+  Object.entries(routes).map(([name, build]) => [name, (...args) => call(build(...args))]),
+);
+
+// withSignal calls a route with an AbortSignal (for polling that a view stops).
+export function withSignal(signal, name, ...args) {
+  return call(routes[name](...args), { signal });
+}

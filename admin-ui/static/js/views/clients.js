@@ -1,0 +1,62 @@
+// clients.js is "who has it": the SDK instances connected to an environment
+// and whether each applied the environment's latest revision. It polls the
+// server while shown; the returned stop function ends the polling.
+
+import { withSignal } from '../api.js';
+import { h, clear, fmtTime } from '../dom.js';
+import { num } from '../model.js';
+
+const interval = 1500;
+
+export function whoHasIt(env) {
+  const status = h('p', { class: 'muted', 'aria-live': 'polite', dataset: { clientsSummary: '' } }, 'Loading connected instances…');
+  const tbody = h('tbody');
+  const table = h('table', { class: 'clients', hidden: true },
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Instance'),
+      h('th', { scope: 'col' }, 'SDK'), h('th', { scope: 'col' }, 'Revision'),
+      h('th', { scope: 'col' }, 'Connected'))),
+    tbody);
+  const el = h('section', { class: 'panel', 'aria-labelledby': `who-${env}`, dataset: { who: env } },
+    h('h3', { id: `who-${env}` }, `Who has it in ${env}`),
+    status,
+    h('div', { class: 'table-wrap' }, table));
+
+  const ctrl = new AbortController();
+  let timer = null;
+  const poll = async () => {
+    try {
+      const resp = await withSignal(ctrl.signal, 'listClients', env);
+      draw(resp);
+    } catch (err) {
+      if (ctrl.signal.aborted) return;
+      status.textContent = `Could not load connected instances: ${err.message}`;
+    }
+    if (!ctrl.signal.aborted) timer = setTimeout(poll, interval);
+  };
+  const draw = (resp) => {
+    const latest = num(resp.revision);
+    const clients = resp.clients || [];
+    const current = clients.filter((c) => num(c.appliedRevision) >= latest).length;
+    status.textContent = clients.length === 0
+      ? `No SDK instance is connected to ${env}. Latest revision: ${latest}.`
+      : `${current} of ${clients.length} instance${clients.length === 1 ? '' : 's'} applied the latest revision ${latest}.`;
+    table.hidden = clients.length === 0;
+    clear(tbody);
+    for (const c of clients) {
+      const applied = num(c.appliedRevision);
+      const ok = applied >= latest;
+      tbody.append(h('tr', { dataset: { instance: c.instanceId || '' } },
+        h('td', {}, c.serviceName || '—'),
+        h('td', { class: 'mono' }, c.instanceId || ''),
+        h('td', {}, [c.sdkName, c.sdkVersion].filter(Boolean).join(' ')),
+        h('td', { class: ok ? 'ok' : 'behind' }, ok ? `${applied} ✓ latest` : `${applied} (behind ${latest - applied})`),
+        h('td', {}, fmtTime(c.connectTime))));
+    }
+  };
+  poll();
+  return {
+    el,
+    stop() { ctrl.abort(); clearTimeout(timer); },
+  };
+}

@@ -1,0 +1,59 @@
+// environments.js lists environments with their revisions and creates or
+// protects them.
+
+import { api } from '../api.js';
+import { h, field, fmtTime } from '../dom.js';
+import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
+import { num } from '../model.js';
+
+export async function render(root, _params, ctx) {
+  const resp = await api.listEnvironments();
+  const envs = resp.environments || [];
+  const msg = h('div');
+  const rows = envs.map((e) => {
+    const prot = h('input', { type: 'checkbox', checked: !!e.protected, id: `prot-${e.name}` });
+    prot.addEventListener('change', async () => {
+      try {
+        await api.updateEnvironment({ ...e, protected: prot.checked });
+        toast(`${e.name} is ${prot.checked ? 'protected' : 'no longer protected'}`);
+      } catch (err) { prot.checked = !prot.checked; errorBanner(msg, err); }
+    });
+    const del = h('button', { type: 'button', class: 'secondary small' }, 'Delete');
+    del.setAttribute('aria-label', `Delete environment ${e.name}`);
+    del.addEventListener('click', async () => {
+      if (!(await confirmDialog({ title: `Delete environment ${e.name}?`, body: `Every flag configuration in ${e.name} is deleted and its SDKs lose their flags.`, confirm: 'Delete', danger: true }))) return;
+      try { await api.deleteEnvironment(e.name); toast('Environment deleted'); ctx.navigate('#/environments'); } catch (err) { errorBanner(msg, err); }
+    });
+    return h('tr', { dataset: { environment: e.name } },
+      h('td', { class: 'key' }, h('code', {}, e.name), e.description ? h('span', { class: 'name' }, e.description) : null),
+      h('td', {}, String(num(e.revision))),
+      h('td', {}, h('label', { class: 'check', for: prot.id }, prot, 'Protected (admins only)')),
+      h('td', {}, fmtTime(e.createTime)),
+      h('td', {}, del));
+  });
+  const name = h('input', { type: 'text', spellcheck: 'false' });
+  const description = h('input', { type: 'text' });
+  const protectedBox = h('input', { type: 'checkbox', id: 'new-env-protected' });
+  const form = h('form', { class: 'panel', novalidate: true, 'aria-labelledby': 'env-new' },
+    h('h2', { id: 'env-new' }, 'New environment'),
+    h('div', { class: 'row' }, field('Name', name, { fieldPath: 'name' }), field('Description', description, { fieldPath: 'description' })),
+    h('div', { class: 'field' }, h('label', { class: 'check', for: protectedBox.id }, protectedBox, 'Protected')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create environment')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearFieldErrors(form);
+    try {
+      await api.createEnvironment({ name: name.value.trim(), description: description.value.trim(), protected: protectedBox.checked });
+      toast('Environment created');
+      ctx.navigate('#/environments');
+    } catch (err) {
+      const rest = showFieldErrors(form, err.fieldViolations || []);
+      if (!err.fieldViolations?.length || rest.length) errorBanner(msg, err);
+    }
+  });
+  root.append(h('h1', {}, 'Environments'), msg,
+    h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, ['Environment', 'Revision', 'Protection', 'Created', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, rows))),
+    h('p'), form);
+}

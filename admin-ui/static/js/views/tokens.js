@@ -1,0 +1,79 @@
+// tokens.js lists machine tokens, creates one (its secret is shown once,
+// here, and never again) and revokes them.
+
+import { api } from '../api.js';
+import { h, field, select, fmtTime, clear } from '../dom.js';
+import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
+
+export async function render(root, _params, ctx) {
+  const [tokResp, envResp] = await Promise.all([api.listTokens(), api.listEnvironments()]);
+  const tokens = tokResp.tokens || [];
+  const envs = (envResp.environments || []).map((e) => e.name);
+  const msg = h('div');
+  const secretSlot = h('div');
+
+  const name = h('input', { type: 'text', spellcheck: 'false', autocomplete: 'off' });
+  const scope = select([['sdk', 'sdk: one environment, stream and evaluate'], ['ci', 'ci: read; toggle, rollout, apply in chosen environments'], ['admin', 'admin: everything']], 'sdk', {});
+  const envBoxes = envs.map((e) => h('input', { type: 'checkbox', value: e, id: `tok-env-${e}` }));
+  const envField = h('fieldset', { class: 'field', dataset: { field: 'environments' } },
+    h('legend', {}, 'Environments'),
+    envBoxes.map((b) => h('label', { class: 'check', for: b.id }, b, b.value)));
+  const envErr = h('p', { class: 'field-error', id: 'tok-env-err', hidden: true, role: 'alert' });
+  envField.setAttribute('aria-describedby', envErr.id);
+  envField.append(envErr);
+  const syncScope = () => { envField.hidden = scope.value === 'admin'; };
+  scope.addEventListener('change', syncScope);
+  syncScope();
+
+  const form = h('form', { class: 'panel', novalidate: true, 'aria-labelledby': 'tok-new' },
+    h('h2', { id: 'tok-new' }, 'New token'),
+    h('div', { class: 'row' }, field('Name', name, { fieldPath: 'name' }), field('Scope', scope, { fieldPath: 'scope' })),
+    envField,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', dataset: { action: 'create-token' } }, 'Create token')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearFieldErrors(form);
+    errorBanner(msg, null);
+    const environments = scope.value === 'admin' ? [] : envBoxes.filter((b) => b.checked).map((b) => b.value);
+    try {
+      const resp = await api.createToken({ name: name.value.trim(), scope: scope.value, environments });
+      showSecret(secretSlot, resp, ctx);
+    } catch (err) {
+      const rest = showFieldErrors(form, err.fieldViolations || []);
+      if (!err.fieldViolations?.length || rest.length) errorBanner(msg, err);
+    }
+  });
+
+  const rows = tokens.map((t) => {
+    const revoke = h('button', { type: 'button', class: 'secondary small', disabled: !!t.revokeTime }, t.revokeTime ? 'Revoked' : 'Revoke');
+    revoke.setAttribute('aria-label', `Revoke token ${t.name}`);
+    revoke.addEventListener('click', async () => {
+      if (!(await confirmDialog({ title: `Revoke ${t.name}?`, body: 'Anything using this token loses access at once. This cannot be undone.', confirm: 'Revoke', danger: true }))) return;
+      try { await api.revokeToken(t.name); toast(`${t.name} revoked`); ctx.navigate('#/tokens'); } catch (err) { errorBanner(msg, err); }
+    });
+    return h('tr', { dataset: { token: t.name } },
+      h('td', { class: 'key' }, h('code', {}, t.name), t.hint ? h('span', { class: 'name mono' }, `${t.hint}…`) : null),
+      h('td', {}, t.scope),
+      h('td', {}, (t.environments || []).join(', ') || '—'),
+      h('td', {}, fmtTime(t.createTime), t.createdBy ? h('span', { class: 'name' }, `by ${t.createdBy}`) : null),
+      h('td', {}, fmtTime(t.lastUsedTime) || 'never'),
+      h('td', {}, t.expireTime ? fmtTime(t.expireTime) : 'never'),
+      h('td', {}, revoke));
+  });
+  root.append(h('h1', {}, 'Tokens'), msg, secretSlot, form,
+    tokens.length === 0 ? h('p', { class: 'muted' }, 'No tokens.') : h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, ['Token', 'Scope', 'Environments', 'Created', 'Last used', 'Expires', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, rows))));
+}
+
+function showSecret(slot, resp, ctx) {
+  clear(slot);
+  const done = h('button', { type: 'button' }, 'I have copied it');
+  done.addEventListener('click', () => ctx.navigate('#/tokens'));
+  slot.append(h('div', { class: 'panel', role: 'status', dataset: { secretShown: '' } },
+    h('h2', {}, `Token ${resp.token?.name || ''} created`),
+    h('p', {}, 'Copy the secret now. It is shown only this once and cannot be recovered.'),
+    h('p', { class: 'secret', tabindex: '0', 'aria-label': 'Token secret', dataset: { secret: '' } }, resp.secret || ''),
+    h('div', { class: 'actions' }, done)));
+  done.focus();
+}
