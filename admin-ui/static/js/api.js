@@ -6,9 +6,10 @@
 const base = '/api/v1';
 
 // CSRF: the session cookie is HttpOnly; state-changing requests carry the
-// CSRF token in a header. The token comes from the sign-in/who-am-i answer
-// or, failing that, from a cookie the server sets readable for this purpose.
+// session's CSRF token in a header. The server sets it in a cookie that
+// scripts may read (flagpole_csrf) and in the sign-in answer.
 export const csrfHeader = 'X-CSRF-Token';
+const csrfCookie = 'flagpole_csrf';
 let csrfToken = '';
 
 export function setCsrfToken(token) {
@@ -18,7 +19,7 @@ export function setCsrfToken(token) {
 function csrfFromCookie() {
   for (const part of document.cookie.split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (/csrf/i.test(name)) return decodeURIComponent(rest.join('='));
+    if (name === csrfCookie) return decodeURIComponent(rest.join('='));
   }
   return '';
 }
@@ -30,34 +31,34 @@ const enc = encodeURIComponent;
 export const routes = {
   signIn: (username, password) => ['POST', '/auth/sign-in', { username, password }],
   signOut: () => ['POST', '/auth/sign-out', {}],
-  whoAmI: () => ['GET', '/auth/whoami'],
+  whoAmI: () => ['GET', '/whoami'],
 
   listEnvironments: () => ['GET', '/environments'],
-  createEnvironment: (environment) => ['POST', '/environments', { environment }],
-  updateEnvironment: (environment) => ['PATCH', `/environments/${enc(environment.name)}`, { environment }],
+  createEnvironment: (environment) => ['POST', '/environments', environment],
+  updateEnvironment: (environment) => ['PUT', `/environments/${enc(environment.name)}`, environment],
   deleteEnvironment: (name) => ['DELETE', `/environments/${enc(name)}`],
 
   listFlags: (q = {}) => ['GET', '/flags' + query({ includeArchived: q.includeArchived ? 'true' : '' })],
   getFlag: (key) => ['GET', `/flags/${enc(key)}`],
-  createFlag: (flag) => ['POST', '/flags', { flag }],
-  updateFlag: (flag) => ['PATCH', `/flags/${enc(flag.key)}`, { flag }],
+  createFlag: (flag) => ['POST', '/flags', flag],
+  updateFlag: (flag) => ['PUT', `/flags/${enc(flag.key)}`, flag],
   archiveFlag: (key, archived, expectedRevision) =>
-    ['POST', `/flags/${enc(key)}:archive`, { archived, expectedRevision: String(expectedRevision || 0) }],
+    ['POST', `/flags/${enc(key)}/archive`, { archived, expectedRevision: String(expectedRevision || 0) }],
   deleteFlag: (key, expectedRevision) =>
     ['DELETE', `/flags/${enc(key)}` + query({ expectedRevision: expectedRevision || '' })],
-  getFlagConfig: (key, env) => ['GET', `/flags/${enc(key)}/configs/${enc(env)}`],
+  getFlagConfig: (key, env) => ['GET', `/flags/${enc(key)}/environments/${enc(env)}`],
   replaceFlagConfig: (config) =>
-    ['PUT', `/flags/${enc(config.flagKey)}/configs/${enc(config.environment)}`, { config }],
+    ['PUT', `/flags/${enc(config.flagKey)}/environments/${enc(config.environment)}`, config],
   setEnabled: (key, env, enabled, expectedRevision) =>
-    ['POST', `/flags/${enc(key)}/configs/${enc(env)}:setEnabled`,
+    ['POST', `/flags/${enc(key)}/environments/${enc(env)}/enabled`,
       { enabled, expectedRevision: String(expectedRevision || 0) }],
   setRollout: (key, env, percent, expectedRevision, variant = '', restVariant = '') =>
-    ['POST', `/flags/${enc(key)}/configs/${enc(env)}:setRollout`,
+    ['POST', `/flags/${enc(key)}/environments/${enc(env)}/rollout`,
       { percent, variant, restVariant, expectedRevision: String(expectedRevision || 0) }],
 
   listSegments: () => ['GET', '/segments'],
-  createSegment: (segment) => ['POST', '/segments', { segment }],
-  updateSegment: (segment) => ['PATCH', `/segments/${enc(segment.key)}`, { segment }],
+  createSegment: (segment) => ['POST', '/segments', segment],
+  updateSegment: (segment) => ['PUT', `/segments/${enc(segment.key)}`, segment],
   deleteSegment: (key, expectedRevision) =>
     ['DELETE', `/segments/${enc(key)}` + query({ expectedRevision: expectedRevision || '' })],
 
@@ -65,11 +66,12 @@ export const routes = {
 
   listClients: (env) => ['GET', `/environments/${enc(env)}/clients`],
 
+  listUsage: (q = {}) => ['GET', '/usage' + query({ environment: q.environment, staleOnly: q.staleOnly ? 'true' : '' })],
+  getFlagUsage: (key, env) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env })],
+
   listTokens: () => ['GET', '/tokens'],
   createToken: (t) => ['POST', '/tokens', t],
-  revokeToken: (name) => ['POST', `/tokens/${enc(name)}:revoke`, {}],
-
-  flagUsage: () => ['GET', '/flags:usage'],
+  revokeToken: (name) => ['POST', `/tokens/${enc(name)}/revoke`, {}],
 };
 
 function query(params) {
@@ -93,7 +95,8 @@ export class ApiError extends Error {
     this.fieldViolations = findFieldViolations(body);
   }
 
-  get conflict() { return this.status === 409 && !/exist/i.test(String(this.code) + this.message); }
+  // conflict: a stale revision (409 aborted), not a duplicate (409 already_exists).
+  get conflict() { return this.status === 409 && this.code !== 'already_exists'; }
   get unauthenticated() { return this.status === 401; }
 }
 
@@ -134,7 +137,7 @@ export async function call(route, { signal } = {}) {
   const [method, path, body] = route;
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') {
-    const token = csrfToken || csrfFromCookie();
+    const token = csrfFromCookie() || csrfToken;
     if (token) headers[csrfHeader] = token;
   }
   const init = { method, headers, credentials: 'same-origin', signal };

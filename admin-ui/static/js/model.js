@@ -51,12 +51,13 @@ export function rollout(flag, config) {
   return out;
 }
 
-// statusOf tells whether a flag with its configs matches a status filter in
-// an environment ('' = any environment).
-export function matchesStatus(item, status, env, staleKeys) {
+// matchesStatus tells whether a flag with its configs matches a status
+// filter in an environment ('' = any environment). stale maps flag key →
+// Map(environment → reason).
+export function matchesStatus(item, status, env, stale) {
   const flag = item.flag || {};
   if (status === 'archived') return !!flag.archived;
-  if (status === 'stale') return staleKeys.has(flag.key);
+  if (status === 'stale') return stale.has(flag.key) && (!env || stale.get(flag.key).has(env));
   if (flag.archived) return false;
   const configs = (item.configs || []).filter((c) => !env || c.environment === env);
   const states = configs.map((c) => rollout(flag, c));

@@ -5,7 +5,7 @@
 import { api, ApiError } from '../api.js';
 import { h, field, select, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, toast } from '../ui.js';
-import { rollout, matchesStatus, matchesSearch } from '../model.js';
+import { rollout, matchesStatus, matchesSearch, num } from '../model.js';
 import { variantsEditor } from './variants.js';
 
 const statuses = [['', 'Any status'], ['on', 'On'], ['off', 'Off'], ['rolling', 'Rolling out'], ['archived', 'Archived'], ['stale', 'Stale']];
@@ -71,7 +71,7 @@ function row(item, envs, usage) {
   const byEnv = new Map((item.configs || []).map((c) => [c.environment, c]));
   const state = [];
   if (f.archived) state.push(h('span', { class: 'badge warn' }, 'Archived'));
-  if (usage.stale.has(f.key)) state.push(h('span', { class: 'badge warn' }, 'Stale'));
+  if (usage.stale.has(f.key)) state.push(staleBadge(usage.stale.get(f.key)));
   if (f.temporary) state.push(h('span', { class: 'badge' }, 'Temporary'));
   return h('tr', { dataset: { flag: f.key } },
     h('td', { class: 'key' },
@@ -103,18 +103,31 @@ function meterBar(percent) {
   return bar;
 }
 
+// loadUsage asks which flags are stale (not evaluated, or serving one
+// variant to everyone, for the server's stale period), per environment.
 async function loadUsage() {
   try {
-    const resp = await api.flagUsage();
-    const stale = new Set();
-    for (const u of resp.flags || resp.usage || []) {
-      if (u.stale) stale.add(u.flagKey || u.key);
+    const resp = await api.listUsage({ staleOnly: true });
+    const stale = new Map();
+    for (const u of resp.usage || []) {
+      if (!u.stale) continue;
+      if (!stale.has(u.flagKey)) stale.set(u.flagKey, new Map());
+      stale.get(u.flagKey).set(u.environment, u.staleReason || '');
     }
-    return { available: true, stale, raw: resp };
+    return { available: true, stale, staleAfter: num(resp.staleAfterSeconds) };
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    return { available: false, stale: new Set() };
+    return { available: false, stale: new Map() };
   }
+}
+
+const staleReasons = {
+  never_evaluated: 'never evaluated', not_evaluated: 'not evaluated lately', single_variant: 'serves one variant to everyone',
+};
+
+function staleBadge(envs) {
+  const text = [...envs].map(([env, reason]) => `${env}: ${staleReasons[reason] || reason || 'stale'}`).join('; ');
+  return h('span', { class: 'badge warn', title: text }, 'Stale', h('span', { class: 'visually-hidden' }, ` (${text})`));
 }
 
 const types = ['boolean', 'string', 'integer', 'float', 'object'];
