@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flagpole/flagpole/server"
 )
 
 // The sync stream calls these hooks (see SyncObserver in server/syncapi):
@@ -164,3 +166,7 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(behindDesc, prometheus.GaugeValue, float64(behind[env]), env)
 	}
 }
+
+// Publish records a committed change's revision and commit time; Metrics is
+// a service.Publisher so that propagation is measured from the commit.
+func (m *Metrics) Publish(c server.Change) { m.Published(c.Environment, c.Revision, c.Time) }

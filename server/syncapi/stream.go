@@ -63,6 +63,10 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 	close(registered)
 	s.clients.Add(client)
 	defer s.clients.Remove(client)
+	if s.observer != nil {
+		s.observer.StreamOpened(env, client.InstanceID, hello.GetRevision())
+		defer s.observer.StreamClosed(env, client.InstanceID)
+	}
 
 	err = s.serve(ctx, stream, env, hello.GetRevision())
 	if ctx.Err() != nil {
@@ -108,6 +112,9 @@ func (s *Server) receive(ctx context.Context, stream grpc.BidiStreamingServer[pb
 		switch m := req.GetMessage().(type) {
 		case *pb.SyncRequest_Ack:
 			c.Ack(m.Ack.GetRevision(), time.Now())
+			if s.observer != nil {
+				s.observer.Acked(env, c.InstanceID, m.Ack.GetRevision())
+			}
 		case *pb.SyncRequest_Usage:
 			c.Seen(time.Now())
 			s.usageReports.Add(1)

@@ -96,6 +96,18 @@ func WithTrackSink(f func(ctx context.Context, env string, c fanout.ClientInfo, 
 	return func(s *Server) { s.track = f }
 }
 
+// Observer is told about streams as they come and go and about every
+// acknowledgement (server/metrics implements it for the connected-streams,
+// revision-lag and propagation series). Calls must not block.
+type Observer interface {
+	StreamOpened(environment, instance string, revision int64)
+	StreamClosed(environment, instance string)
+	Acked(environment, instance string, revision int64)
+}
+
+// WithObserver sets the Observer of streams and acknowledgements.
+func WithObserver(o Observer) Option { return func(s *Server) { s.observer = o } }
+
 // Server implements pb.SyncServiceServer.
 type Server struct {
 	pb.UnimplementedSyncServiceServer
@@ -109,6 +121,7 @@ type Server struct {
 	log          *slog.Logger
 	usage        func(context.Context, string, fanout.ClientInfo, *pb.UsageReport)
 	track        func(context.Context, string, fanout.ClientInfo, *pb.TrackReport)
+	observer     Observer
 
 	snapMu  sync.Mutex
 	snaps   map[string]*snapshot // latest encoded snapshot per environment
