@@ -16,18 +16,19 @@ type Server struct {
 	flagpolev1.UnimplementedUsageServiceServer
 	Insights *Insights
 	// MapError converts a domain error to the gRPC status error (the
-	// transport's one mapping table). Nil returns errors unchanged.
-	MapError func(error) error
+	// transport's one mapping table, grpcapi.ToStatus). Nil returns errors
+	// unchanged.
+	MapError func(context.Context, error) error
 }
 
 // GetFlagUsage returns a flag's usage per environment.
 func (s *Server) GetFlagUsage(ctx context.Context, r *flagpolev1.GetFlagUsageRequest) (*flagpolev1.GetFlagUsageResponse, error) {
 	if r.GetFlagKey() == "" {
-		return nil, s.mapError(server.Invalid("flag_key", "is required"))
+		return nil, s.mapError(ctx, server.Invalid("flag_key", "is required"))
 	}
 	vs, err := s.Insights.List(ctx, Query{Environment: r.GetEnvironment(), FlagKey: r.GetFlagKey()})
 	if err != nil {
-		return nil, s.mapError(err)
+		return nil, s.mapError(ctx, err)
 	}
 	return &flagpolev1.GetFlagUsageResponse{Usage: ToProto(vs)}, nil
 }
@@ -36,7 +37,7 @@ func (s *Server) GetFlagUsage(ctx context.Context, r *flagpolev1.GetFlagUsageReq
 func (s *Server) ListFlagUsage(ctx context.Context, r *flagpolev1.ListFlagUsageRequest) (*flagpolev1.ListFlagUsageResponse, error) {
 	vs, err := s.Insights.List(ctx, Query{Environment: r.GetEnvironment(), StaleOnly: r.GetStaleOnly()})
 	if err != nil {
-		return nil, s.mapError(err)
+		return nil, s.mapError(ctx, err)
 	}
 	after := s.Insights.StaleAfter
 	if after <= 0 {
@@ -45,11 +46,11 @@ func (s *Server) ListFlagUsage(ctx context.Context, r *flagpolev1.ListFlagUsageR
 	return &flagpolev1.ListFlagUsageResponse{Usage: ToProto(vs), StaleAfterSeconds: int64(after / time.Second)}, nil
 }
 
-func (s *Server) mapError(err error) error {
+func (s *Server) mapError(ctx context.Context, err error) error {
 	if s.MapError == nil {
 		return err
 	}
-	return s.MapError(err)
+	return s.MapError(ctx, err)
 }
 
 // ToProto converts verdicts to their wire form.
@@ -91,7 +92,7 @@ func ts(t time.Time) *timestamppb.Timestamp {
 type StaleFlags struct {
 	flagpolev1.FlagServiceServer
 	Insights *Insights
-	MapError func(error) error
+	MapError func(context.Context, error) error
 }
 
 // ListFlags lists flags, keeping only the stale ones when asked.
@@ -103,7 +104,7 @@ func (s *StaleFlags) ListFlags(ctx context.Context, r *flagpolev1.ListFlagsReque
 	vs, err := s.Insights.List(ctx, Query{Environment: r.GetEnvironment(), StaleOnly: true})
 	if err != nil {
 		if s.MapError != nil {
-			err = s.MapError(err)
+			err = s.MapError(ctx, err)
 		}
 		return nil, err
 	}
