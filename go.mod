@@ -10,6 +10,7 @@ tool (
 
 require (
 	github.com/chromedp/chromedp v0.23.0
+	github.com/open-feature/go-sdk v1.20.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0

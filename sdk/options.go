@@ -1,0 +1,125 @@
+package sdk
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// Option configures a Provider.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	token         string
+	environment   string
+	serviceName   string
+	instanceID    string
+	cacheFile     string
+	tls           *tls.Config
+	dialOptions   []grpc.DialOption
+	initTimeout   time.Duration
+	errorGrace    time.Duration
+	idleTimeout   time.Duration
+	backoffMin    time.Duration
+	backoffMax    time.Duration
+	usageInterval time.Duration
+	trackInterval time.Duration
+	trackBatch    int
+	trackBuffer   int
+	logger        *slog.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		initTimeout:   10 * time.Second,
+		errorGrace:    30 * time.Second,
+		idleTimeout:   45 * time.Second,
+		backoffMin:    250 * time.Millisecond,
+		backoffMax:    30 * time.Second,
+		usageInterval: 5 * time.Second,
+		trackInterval: 2 * time.Second,
+		trackBatch:    500,
+		trackBuffer:   10000,
+		logger:        slog.Default(),
+	}
+}
+
+// WithToken sets the SDK token, sent as "authorization: Bearer <token>". The
+// server derives the environment from it.
+func WithToken(token string) Option { return optionFunc(func(o *options) { o.token = token }) }
+
+// WithEnvironment names the environment to stream, sent as the
+// x-flagpole-environment header, for servers that do not derive it from the
+// token.
+func WithEnvironment(env string) Option {
+	return optionFunc(func(o *options) { o.environment = env })
+}
+
+// WithServiceName names the service this instance belongs to, as shown in
+// the server's list of connected clients (default: the program's name).
+func WithServiceName(name string) Option {
+	return optionFunc(func(o *options) { o.serviceName = name })
+}
+
+// WithInstanceID sets this instance's id (default: host name and a random
+// suffix).
+func WithInstanceID(id string) Option { return optionFunc(func(o *options) { o.instanceID = id }) }
+
+// WithCacheFile keeps the last received flags in a file and serves them at
+// start when the server cannot be reached.
+func WithCacheFile(path string) Option { return optionFunc(func(o *options) { o.cacheFile = path }) }
+
+// WithTLS connects over TLS with the given configuration. Without it the
+// connection is plaintext (for a server on the same host or network).
+func WithTLS(c *tls.Config) Option { return optionFunc(func(o *options) { o.tls = c }) }
+
+// WithDialOptions adds gRPC dial options (applied after the SDK's own).
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return optionFunc(func(o *options) { o.dialOptions = append(o.dialOptions, opts...) })
+}
+
+// WithInitTimeout bounds how long initialisation waits for the first
+// snapshot when the caller's context has no earlier deadline (default 10s).
+func WithInitTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.initTimeout = d })
+}
+
+// WithErrorGracePeriod sets how long the provider stays STALE after the
+// stream drops before it reports PROVIDER_ERROR (default 30s).
+func WithErrorGracePeriod(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.errorGrace = d })
+}
+
+// WithIdleTimeout sets how long a stream may stay silent (the server sends
+// heartbeats) before it is considered dead and reconnected (default 45s).
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.idleTimeout = d })
+}
+
+// WithReconnectBackoff sets the first and the largest delay between
+// reconnection attempts (defaults 250ms and 30s); each delay doubles and is
+// jittered.
+func WithReconnectBackoff(first, largest time.Duration) Option {
+	return optionFunc(func(o *options) { o.backoffMin, o.backoffMax = first, max(first, largest) })
+}
+
+// WithUsageInterval sets how often evaluation counts are reported (default
+// 5s).
+func WithUsageInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.usageInterval = d })
+}
+
+// WithTrackFlushInterval sets how often tracking events are sent (default
+// 2s); a full batch is sent at once.
+func WithTrackFlushInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.trackInterval = d })
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }

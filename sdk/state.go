@@ -1,0 +1,124 @@
+package sdk
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/flagpole/flagpole/sdk/engine"
+)
+
+// state is what evaluations read: swapped whole, never changed in place.
+type state struct {
+	snap     *engine.Snapshot
+	meta     openfeature.FlagMetadata // flagSetId and version, shared by every result
+	counters map[string]*flagCounters // evaluation counts per flag
+}
+
+// flagCounters counts the evaluations of one flag per variant, without
+// allocating: the variants are fixed when the state is built.
+type flagCounters struct {
+	flag     string
+	variants []string
+	counts   []atomic.Int64
+}
+
+func (c *flagCounters) add(variant string) {
+	for i, v := range c.variants {
+		if v == variant {
+			c.counts[i].Add(1)
+			return
+		}
+	}
+}
+
+// usage owns every flagCounters ever handed to a state, so counts made
+// against an older state are still reported.
+type usage struct {
+	mu      sync.Mutex
+	current map[string]*flagCounters
+	retired []*flagCounters
+}
+
+// countersFor returns counters for the flags of flags, reusing those whose
+// variants did not change.
+func (u *usage) countersFor(flags map[string]*entry) map[string]*flagCounters {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	next := make(map[string]*flagCounters, len(flags))
+	for key, e := range flags {
+		variants := make([]string, len(e.def.Flag.Variants))
+		for i, v := range e.def.Flag.Variants {
+			variants[i] = v.Key
+		}
+		if c, ok := u.current[key]; ok && slices.Equal(c.variants, variants) {
+			next[key] = c
+			continue
+		}
+		next[key] = &flagCounters{flag: key, variants: variants, counts: make([]atomic.Int64, len(variants))}
+	}
+	for key, c := range u.current {
+		if next[key] != c {
+			u.retired = append(u.retired, c)
+		}
+	}
+	u.current = next
+	return next
+}
+
+// usageCount is one reported count.
+type usageCount struct {
+	flag, variant string
+	count         int64
+}
+
+// take returns and resets every non-zero count.
+func (u *usage) take() []usageCount {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []usageCount
+	collect := func(c *flagCounters) {
+		for i := range c.counts {
+			if n := c.counts[i].Swap(0); n > 0 {
+				out = append(out, usageCount{flag: c.flag, variant: c.variants[i], count: n})
+			}
+		}
+	}
+	for _, c := range u.current {
+		collect(c)
+	}
+	for _, c := range u.retired {
+		collect(c)
+	}
+	u.retired = nil
+	return out
+}
+
+// giveBack re-adds counts that could not be sent.
+func (u *usage) giveBack(counts []usageCount) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, uc := range counts {
+		c := u.current[uc.flag]
+		if c == nil {
+			c = &flagCounters{flag: uc.flag, variants: []string{uc.variant}, counts: make([]atomic.Int64, 1)}
+			u.retired = append(u.retired, c)
+		}
+		found := false
+		for i, v := range c.variants {
+			if v == uc.variant {
+				c.counts[i].Add(uc.count)
+				found = true
+				break
+			}
+		}
+		if !found {
+			r := &flagCounters{flag: uc.flag, variants: []string{uc.variant}, counts: make([]atomic.Int64, 1)}
+			r.counts[0].Store(uc.count)
+			u.retired = append(u.retired, r)
+		}
+	}
+}
+

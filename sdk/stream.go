@@ -1,0 +1,348 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/sdk/enginepb"
+)
+
+// errNotConnected is returned by send while there is no stream.
+var errNotConnected = errors.New("sdk: not connected")
+
+// run keeps a stream open until ctx ends or the credentials are refused.
+func (p *Provider) run(ctx context.Context) {
+	var grace *time.Timer
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+	attempt := 0
+	for {
+		applied, err := p.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if isFatal(err) {
+			p.setFatal(err)
+			return
+		}
+		p.o.logger.Warn("sdk: stream ended, reconnecting", "address", p.addr, "err", err)
+		if applied {
+			attempt = 0
+		}
+		if p.disconnected() && p.o.errorGrace >= 0 {
+			if grace != nil {
+				grace.Stop()
+			}
+			grace = time.AfterFunc(p.o.errorGrace, p.graceOver)
+		}
+		select {
+		case <-time.After(backoffDelay(attempt, p.o.backoffMin, p.o.backoffMax)):
+		case <-ctx.Done():
+			return
+		}
+		attempt++
+	}
+}
+
+// backoffDelay doubles from first up to largest and jitters the result by
+// ±20% so that instances restarted together do not reconnect in lockstep.
+func backoffDelay(attempt int, first, largest time.Duration) time.Duration {
+	d := first
+	for range min(attempt, 32) {
+		d *= 2
+		if d >= largest {
+			d = largest
+			break
+		}
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// isFatal reports whether err means that retrying cannot help.
+func isFatal(err error) bool {
+	switch status.Code(err) {
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return true
+	}
+	return false
+}
+
+func (p *Provider) setFatal(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fatalErr = fmt.Errorf("sdk: credentials refused by %s: %s", p.addr, status.Convert(err).Message())
+	close(p.fatal)
+	if p.initDone {
+		p.emit(openfeature.ProviderError, p.fatalErr.Error(), nil, openfeature.ProviderFatalCode)
+	}
+	p.o.logger.Error("sdk: giving up", "err", p.fatalErr)
+}
+
+// disconnected records a lost or failed stream. It reports STALE to
+// OpenFeature when it last heard READY, and whether the grace period towards
+// ERROR should start.
+func (p *Provider) disconnected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.failedOnce:
+	default:
+		close(p.failedOnce)
+	}
+	if !p.initDone || p.announced != announcedReady {
+		return false
+	}
+	p.announced = announcedStale
+	p.emit(openfeature.ProviderStale, "stream to "+p.addr+" lost; serving the last flags", nil, "")
+	return true
+}
+
+// graceOver reports ERROR when the provider is still stale.
+func (p *Provider) graceOver() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.announced != announcedStale {
+		return
+	}
+	p.announced = announcedError
+	p.emit(openfeature.ProviderError, "no stream to "+p.addr+" for "+p.o.errorGrace.String()+"; serving the last flags", nil, openfeature.GeneralCode)
+}
+
+// session runs one stream. applied reports whether anything was applied.
+func (p *Provider) session(ctx context.Context) (applied bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var md []string
+	if p.o.token != "" {
+		md = append(md, "authorization", "Bearer "+p.o.token)
+	}
+	if p.o.environment != "" {
+		md = append(md, "x-flagpole-environment", p.o.environment)
+	}
+	if len(md) > 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, md...)
+	}
+	stream, err := p.sync.Sync(ctx)
+	if err != nil {
+		return false, err
+	}
+	hello := &pb.Hello{SdkName: Name, SdkVersion: Version, ServiceName: p.o.serviceName, InstanceId: p.o.instanceID, Revision: p.revision}
+	if err := stream.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: hello}}); err != nil {
+		_, err = stream.Recv() // the status says why
+		return false, err
+	}
+	p.sendMu.Lock()
+	p.stream = stream
+	p.sendMu.Unlock()
+	defer func() {
+		p.sendMu.Lock()
+		p.stream = nil
+		p.sendMu.Unlock()
+	}()
+
+	idle := time.AfterFunc(p.o.idleTimeout, func() { cancel(errIdle) })
+	defer idle.Stop()
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			if errors.Is(context.Cause(ctx), errIdle) {
+				err = fmt.Errorf("sdk: no message for %s: %w", p.o.idleTimeout, err)
+			}
+			return applied, err
+		}
+		idle.Reset(p.o.idleTimeout)
+		var changed []string
+		first := p.state.Load() == nil
+		switch msg := m.GetMessage().(type) {
+		case *pb.SyncResponse_Snapshot:
+			changed, err = p.applySnapshot(msg.Snapshot)
+		case *pb.SyncResponse_Change:
+			changed, err = p.applyChange(msg.Change)
+		case *pb.SyncResponse_Heartbeat:
+			// Acknowledged again below, so the server sees the instance alive.
+		default:
+			continue
+		}
+		if err != nil {
+			return applied, err
+		}
+		// Acks are best effort: a failed send surfaces as a failed Recv.
+		_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: p.revision}}})
+		if !applied && m.GetHeartbeat() == nil {
+			applied = true
+			p.connected()
+		}
+		if !first && len(changed) > 0 {
+			p.emit(openfeature.ProviderConfigChange, fmt.Sprintf("revision %d", p.revision), changed, "")
+		}
+	}
+}
+
+// errIdle ends a stream on which the server went silent.
+var errIdle = errors.New("sdk: stream idle")
+
+// send writes one message on the live stream.
+func (p *Provider) send(m *pb.SyncRequest) error {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if p.stream == nil {
+		return errNotConnected
+	}
+	return p.stream.Send(m)
+}
+
+// connected records that a stream delivered its first update: the first
+// one completes initialisation (OpenFeature then says READY itself); later
+// ones report the recovery.
+func (p *Provider) connected() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.ready:
+	default:
+		close(p.ready)
+	}
+	if p.initDone && p.announced != announcedReady {
+		p.announced = announcedReady
+		p.emit(openfeature.ProviderReady, "stream to "+p.addr+" established", nil, "")
+	}
+}
+
+// applySnapshot replaces every flag and segment.
+func (p *Provider) applySnapshot(s *pb.Snapshot) ([]string, error) {
+	flags := make(map[string]*entry, len(s.GetFlags()))
+	for _, f := range s.GetFlags() {
+		e, err := newEntry(f)
+		if err != nil {
+			return nil, err
+		}
+		flags[f.GetFlag().GetKey()] = e
+	}
+	segments := make(map[string]*pb.Segment, len(s.GetSegments()))
+	for _, sg := range s.GetSegments() {
+		segments[sg.GetKey()] = sg
+	}
+	var changed []string
+	for key, e := range flags {
+		if old, ok := p.flags[key]; !ok || !proto.Equal(old.wire, e.wire) {
+			changed = append(changed, key)
+		}
+	}
+	for key := range p.flags {
+		if _, ok := flags[key]; !ok {
+			changed = append(changed, key)
+		}
+	}
+	var segChanged []string
+	for key, sg := range segments {
+		if old, ok := p.segments[key]; !ok || !proto.Equal(old, sg) {
+			segChanged = append(segChanged, key)
+		}
+	}
+	for key := range p.segments {
+		if _, ok := segments[key]; !ok {
+			segChanged = append(segChanged, key)
+		}
+	}
+	p.env, p.revision, p.flags, p.segments = s.GetEnvironment(), s.GetRevision(), flags, segments
+	changed = append(changed, p.usingSegments(segChanged)...)
+	return p.applied(changed)
+}
+
+// applyChange applies one committed change.
+func (p *Provider) applyChange(c *pb.Change) ([]string, error) {
+	if c.GetRevision() <= p.revision {
+		return nil, nil // already have it
+	}
+	var changed []string
+	for _, f := range c.GetFlags() {
+		e, err := newEntry(f)
+		if err != nil {
+			return nil, err
+		}
+		p.flags[f.GetFlag().GetKey()] = e
+		changed = append(changed, f.GetFlag().GetKey())
+	}
+	for _, key := range c.GetDeletedFlags() {
+		delete(p.flags, key)
+		changed = append(changed, key)
+	}
+	var segChanged []string
+	for _, sg := range c.GetSegments() {
+		p.segments[sg.GetKey()] = sg
+		segChanged = append(segChanged, sg.GetKey())
+	}
+	for _, key := range c.GetDeletedSegments() {
+		delete(p.segments, key)
+		segChanged = append(segChanged, key)
+	}
+	p.revision = c.GetRevision()
+	changed = append(changed, p.usingSegments(segChanged)...)
+	return p.applied(changed)
+}
+
+// applied compiles and swaps in the new flags, saves the cache and returns
+// the changed keys, sorted.
+func (p *Provider) applied(changed []string) ([]string, error) {
+	if err := p.swap(); err != nil {
+		p.revision = 0 // ask for a fresh snapshot on the next stream
+		return nil, err
+	}
+	if p.o.cacheFile != "" {
+		if err := p.saveCache(); err != nil {
+			p.o.logger.Warn("sdk: cache not written", "file", p.o.cacheFile, "err", err)
+		}
+	}
+	slices.Sort(changed)
+	return slices.Compact(changed), nil
+}
+
+// usingSegments returns the flags whose rules refer to one of segments.
+func (p *Provider) usingSegments(segments []string) []string {
+	if len(segments) == 0 {
+		return nil
+	}
+	var out []string
+	for key, e := range p.flags {
+	rules:
+		for _, r := range e.def.Config.Rules {
+			for _, c := range r.Conditions {
+				if c.Operator != engine.OpInSegment && c.Operator != engine.OpNotInSegment {
+					continue
+				}
+				for _, v := range c.Values {
+					if slices.Contains(segments, v) {
+						out = append(out, key)
+						break rules
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func newEntry(f *pb.FlagState) (*entry, error) {
+	def, err := enginepb.ToFlagState(f)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: %w", err)
+	}
+	return &entry{wire: f, def: def}, nil
+}
+
+func segmentOf(s *pb.Segment) engine.Segment { return enginepb.ToSegment(s) }
