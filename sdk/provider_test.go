@@ -1,0 +1,247 @@
+package sdk
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/sdk/enginepb"
+)
+
+func testFlags(t testing.TB) *pb.Snapshot {
+	t.Helper()
+	states := []engine.FlagState{
+		{
+			Flag: engine.Flag{Key: "checkout", Type: engine.TypeBoolean},
+			Config: engine.Config{Enabled: true, OffVariant: "off", Rules: []engine.Rule{{
+				Conditions: []engine.Condition{{Attribute: "country", Operator: engine.OpIn, Values: []string{"de", "fr"}}},
+				Serve:      engine.Serve{Split: &engine.Split{Weights: []engine.Weight{{Variant: "on", Weight: 50}, {Variant: "off", Weight: 50}}}},
+			}}, Default: engine.Serve{Variant: "off"}},
+		},
+		{
+			Flag:   engine.Flag{Key: "banner", Type: engine.TypeString, Variants: []engine.Variant{{Key: "a", Value: "hello"}, {Key: "b", Value: "hi"}}},
+			Config: engine.Config{Enabled: true, OffVariant: "a", Default: engine.Serve{Variant: "b"}},
+		},
+		{
+			Flag:   engine.Flag{Key: "limit", Type: engine.TypeInteger, Variants: []engine.Variant{{Key: "low", Value: int64(10)}}},
+			Config: engine.Config{Enabled: false, OffVariant: "low", Default: engine.Serve{Variant: "low"}},
+		},
+		{
+			Flag:   engine.Flag{Key: "ratio", Type: engine.TypeFloat, Variants: []engine.Variant{{Key: "x", Value: 0.5}}},
+			Config: engine.Config{Enabled: true, OffVariant: "x", Default: engine.Serve{Variant: "x"}},
+		},
+		{
+			Flag:   engine.Flag{Key: "theme", Type: engine.TypeObject, Variants: []engine.Variant{{Key: "dark", Value: map[string]any{"bg": "#000"}}}},
+			Config: engine.Config{Enabled: true, OffVariant: "dark", Default: engine.Serve{Variant: "dark"}},
+		},
+	}
+	s := &pb.Snapshot{Environment: "production", Revision: 7}
+	for _, st := range states {
+		if err := engine.ValidateFlag(&st.Flag); err != nil {
+			t.Fatal(err)
+		}
+		f, err := enginepb.FlagState("production", st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Flags = append(s.Flags, f)
+	}
+	return s
+}
+
+// offlineProvider is a provider holding flags without a server: it never
+// starts its stream.
+func offlineProvider(t testing.TB, opts ...Option) *Provider {
+	t.Helper()
+	p, err := NewProvider("127.0.0.1:1", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.startOnce.Do(func() {})
+	if _, err := p.applySnapshot(testFlags(t)); err != nil {
+		t.Fatal(err)
+	}
+	close(p.ready)
+	t.Cleanup(p.Shutdown)
+	return p
+}
+
+func TestEvaluateAllTypes(t *testing.T) {
+	p := offlineProvider(t)
+	ctx := context.Background()
+	de := openfeature.FlattenedContext{"targetingKey": "user-1", "country": "de"}
+	if r := p.BooleanEvaluation(ctx, "checkout", true, openfeature.FlattenedContext{"targetingKey": "u", "country": "us"}); r.Value || r.Variant != "off" || r.Reason != openfeature.DefaultReason {
+		t.Errorf("checkout (us) = %+v", r)
+	}
+	if r := p.BooleanEvaluation(ctx, "checkout", false, de); r.Reason != openfeature.SplitReason || r.Error() != nil {
+		t.Errorf("checkout (de) = %+v", r)
+	}
+	if r := p.StringEvaluation(ctx, "banner", "", de); r.Value != "hi" || r.Reason != openfeature.StaticReason {
+		t.Errorf("banner = %+v", r)
+	}
+	if r := p.IntEvaluation(ctx, "limit", 0, de); r.Value != 10 || r.Reason != openfeature.DisabledReason {
+		t.Errorf("limit = %+v", r)
+	}
+	if r := p.FloatEvaluation(ctx, "ratio", 0, de); r.Value != 0.5 {
+		t.Errorf("ratio = %+v", r)
+	}
+	r := p.ObjectEvaluation(ctx, "theme", nil, de)
+	m, ok := r.Value.(map[string]any)
+	if !ok || m["bg"] != "#000" || r.FlagMetadata["version"] != int64(7) || r.FlagMetadata["flagSetId"] != "production" {
+		t.Fatalf("theme = %+v", r)
+	}
+	m["bg"] = "changed" // the caller's copy; the snapshot must not change
+	if r := p.ObjectEvaluation(ctx, "theme", nil, de); r.Value.(map[string]any)["bg"] != "#000" {
+		t.Error("object value shared with the snapshot")
+	}
+	if r := p.BooleanEvaluation(ctx, "nope", true, de); !r.Value || r.ResolutionDetail().ErrorCode != openfeature.FlagNotFoundCode {
+		t.Errorf("missing flag = %+v", r)
+	}
+	if r := p.IntEvaluation(ctx, "banner", 3, de); r.Value != 3 || r.ResolutionDetail().ErrorCode != openfeature.TypeMismatchCode {
+		t.Errorf("wrong type = %+v", r)
+	}
+	if r := p.BooleanEvaluation(ctx, "checkout", true, openfeature.FlattenedContext{"country": "de"}); !r.Value || r.ResolutionDetail().ErrorCode != openfeature.TargetingKeyMissingCode {
+		t.Errorf("no targeting key = %+v", r)
+	}
+}
+
+func TestNotReady(t *testing.T) {
+	p, err := NewProvider("127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Shutdown)
+	r := p.StringEvaluation(context.Background(), "banner", "dflt", nil)
+	if r.Value != "dflt" || r.ResolutionDetail().ErrorCode != openfeature.ProviderNotReadyCode {
+		t.Fatalf("before the first snapshot: %+v", r)
+	}
+}
+
+func TestUsageCounts(t *testing.T) {
+	p := offlineProvider(t)
+	ctx := context.Background()
+	for range 3 {
+		p.StringEvaluation(ctx, "banner", "", nil)
+	}
+	p.IntEvaluation(ctx, "limit", 0, nil)
+	p.BooleanEvaluation(ctx, "missing", false, nil) // errors are not counted
+	got := map[string]int64{}
+	for _, c := range p.usage.take() {
+		got[c.flag+"/"+c.variant] = c.count
+	}
+	if len(got) != 2 || got["banner/b"] != 3 || got["limit/low"] != 1 {
+		t.Fatalf("usage = %v", got)
+	}
+	if again := p.usage.take(); len(again) != 0 {
+		t.Fatalf("counts not reset: %v", again)
+	}
+	// Counts survive a new snapshot of the same flags.
+	p.StringEvaluation(ctx, "banner", "", nil)
+	if _, err := p.applySnapshot(testFlags(t)); err != nil {
+		t.Fatal(err)
+	}
+	p.StringEvaluation(ctx, "banner", "", nil)
+	if c := p.usage.take(); len(c) != 1 || c[0].count != 2 {
+		t.Fatalf("after swap: %v", c)
+	}
+}
+
+func TestCacheRoundTrip(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "flags.cache")
+	p := offlineProvider(t, WithCacheFile(file))
+	if err := p.saveCache(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := NewProvider("127.0.0.1:1", WithCacheFile(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Shutdown)
+	q.loadCache()
+	if !q.cacheLoaded || q.Revision() != 7 {
+		t.Fatalf("cache not loaded: revision %d", q.Revision())
+	}
+	if r := q.StringEvaluation(context.Background(), "banner", "", nil); r.Value != "hi" {
+		t.Fatalf("from cache: %+v", r)
+	}
+	if err := os.WriteFile(file, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewProvider("127.0.0.1:1", WithCacheFile(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Shutdown)
+	r.loadCache()
+	if r.cacheLoaded || r.Revision() != 0 {
+		t.Fatal("a corrupt cache was used")
+	}
+}
+
+func TestTrackerNeverBlocks(t *testing.T) {
+	p := offlineProvider(t)
+	p.track = newTracker(3, 2)
+	ec := openfeature.NewEvaluationContext("user-1", map[string]any{"plan": "pro"})
+	for range 5 {
+		p.Track(context.Background(), "checkout", ec, openfeature.NewTrackingEventDetails(9.5).Add("currency", "EUR"))
+	}
+	if len(p.track.events) != 3 || p.track.dropped != 2 {
+		t.Fatalf("buffered %d, dropped %d", len(p.track.events), p.track.dropped)
+	}
+	e := p.track.events[0]
+	if e.GetTargetingKey() != "user-1" || e.GetValue() != 9.5 || e.GetDetails().GetFields()["currency"].GetStringValue() != "EUR" ||
+		e.GetContext().GetFields()["plan"].GetStringValue() != "pro" {
+		t.Fatalf("event = %v", e)
+	}
+	if err := p.sendTracking(); err != errNotConnected {
+		t.Fatalf("send while disconnected: %v", err)
+	}
+	if len(p.track.events) != 3 {
+		t.Fatalf("unsent events lost: %d left", len(p.track.events))
+	}
+}
+
+func TestNewProviderErrors(t *testing.T) {
+	if _, err := NewProvider(""); err == nil {
+		t.Error("empty address accepted")
+	}
+	if _, err := NewProvider("x:1", WithInitTimeout(0)); err == nil {
+		t.Error("zero init timeout accepted")
+	}
+}
+
+func BenchmarkEvaluation(b *testing.B) {
+	p := offlineProvider(b)
+	ctx := context.Background()
+	evalCtx := openfeature.NewEvaluationContext("user-42", map[string]any{"country": "de"})
+	for _, tc := range []struct {
+		name     string
+		provider openfeature.FeatureProvider
+	}{
+		{"provider=noop", openfeature.NoopProvider{}},
+		{"provider=flagpole", p},
+	} {
+		if err := openfeature.SetNamedProviderWithContextAndWait(ctx, tc.name, tc.provider); err != nil {
+			b.Fatal(err)
+		}
+		client := openfeature.NewClient(tc.name)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				client.BooleanValue(ctx, "checkout", false, evalCtx)
+			}
+		})
+	}
+	b.Run("provider=flagpole/direct", func(b *testing.B) {
+		flat := openfeature.FlattenedContext{"targetingKey": "user-42", "country": "de"}
+		b.ReportAllocs()
+		for b.Loop() {
+			p.BooleanEvaluation(ctx, "checkout", false, flat)
+		}
+	})
+}
