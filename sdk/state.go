@@ -121,4 +121,3 @@ func (u *usage) giveBack(counts []usageCount) {
 		}
 	}
 }
-
