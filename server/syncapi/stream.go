@@ -20,6 +20,11 @@ import (
 func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncResponse]) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
+	select {
+	case <-s.closing:
+		return errClosing
+	default:
+	}
 	env, err := s.resolve(ctx)
 	if err != nil {
 		return toStatus(err)
@@ -215,6 +220,8 @@ func (s *Server) follow(ctx context.Context, stream grpc.ServerStream, sub *fano
 			}
 		case <-ctx.Done():
 			return have, false, ctx.Err()
+		case <-s.closing:
+			return have, false, errClosing
 		}
 	}
 }

@@ -123,6 +123,9 @@ type Server struct {
 	track        func(context.Context, string, fanout.ClientInfo, *pb.TrackReport)
 	observer     Observer
 
+	closing   chan struct{} // closed by Close: every stream ends
+	closeOnce sync.Once
+
 	snapMu  sync.Mutex
 	snaps   map[string]*snapshot // latest encoded snapshot per environment
 	loading singleflight.Group
@@ -152,6 +155,7 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 		helloTimeout: DefaultHelloTimeout,
 		log:          slog.Default(),
 		snaps:        make(map[string]*snapshot),
+		closing:      make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -161,6 +165,15 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 
 // Register registers the service on g; g must be built with ServerOptions.
 func (s *Server) Register(g *grpc.Server) { pb.RegisterSyncServiceServer(g, s) }
+
+// Close ends every stream with UNAVAILABLE (SDKs reconnect, to this server
+// when it comes back or to another replica) and refuses new ones. Call it
+// before grpc.Server.GracefulStop, which otherwise waits for streams that
+// never end on their own.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+// errClosing ends streams when the server shuts down.
+var errClosing = status.Error(codes.Unavailable, "server shutting down")
 
 // Clients returns the instances connected to env.
 func (s *Server) Clients(env string) []fanout.ClientInfo { return s.clients.List(env) }

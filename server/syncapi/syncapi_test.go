@@ -286,3 +286,17 @@ func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
 		t.Fatalf("subscribers = %d, want the %d healthy ones (stuck one dropped)", n, others)
 	}
 }
+
+func TestCloseEndsStreams(t *testing.T) {
+	ts := startServer(t)
+	st := open(t, dial(t, ts.addr), "production", "i-1", 0)
+	recv(t, st)
+	ts.sync.Close()
+	if _, err := st.Recv(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("after Close: %v", err)
+	}
+	st = open(t, dial(t, ts.addr), "production", "i-2", 0)
+	if _, err := st.Recv(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("new stream after Close: %v", err)
+	}
+}
