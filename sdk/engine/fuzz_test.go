@@ -14,22 +14,25 @@ type fuzzEnv struct {
 	Segments []Segment   `json:"segments"`
 }
 
-// addGoldenSeeds seeds a fuzz target with every environment of the golden
-// files, so the corpus starts from valid definitions of every feature.
+// addGoldenSeeds seeds a fuzz target with each flag of the golden files
+// (with the segments of its file) and a context of its first case, so the
+// corpus starts small and covers every feature.
 func addGoldenSeeds(f *testing.F, add func(env []byte, ctx []byte)) {
 	for _, path := range goldenFiles(f) {
 		g := loadGolden(f, path)
-		env, err := json.Marshal(fuzzEnv{Flags: g.Flags, Segments: g.Segments})
-		if err != nil {
-			f.Fatal(err)
-		}
-		for i, c := range g.Cases {
-			if i%7 != 0 {
-				continue
-			}
-			ctx, err := json.Marshal(c.Context)
+		for _, fs := range g.Flags {
+			env, err := json.Marshal(fuzzEnv{Flags: []FlagState{fs}, Segments: g.Segments})
 			if err != nil {
 				f.Fatal(err)
+			}
+			ctx := []byte(`{}`)
+			for _, c := range g.Cases {
+				if c.Flag == fs.Flag.Key {
+					if ctx, err = json.Marshal(c.Context); err != nil {
+						f.Fatal(err)
+					}
+					break
+				}
 			}
 			add(env, ctx)
 		}

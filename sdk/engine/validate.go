@@ -122,11 +122,27 @@ func normalizeValue(t FlagType, v any) (any, string) {
 	return nil, fmt.Sprintf("must be a %s, got %s", t, describe(v))
 }
 
+// describe names a value's JSON kind (and short scalars) for messages.
 func describe(v any) string {
-	if v == nil {
+	switch x := v.(type) {
+	case nil:
 		return "null"
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "..."
+		}
+		return fmt.Sprintf("string %q", x)
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
 	}
-	return fmt.Sprintf("%T %v", v, v)
+	if f, ok := toFloat(v); ok {
+		return fmt.Sprintf("number %v", f)
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // toInt64 converts integers, whole floats and json.Numbers within int64.
