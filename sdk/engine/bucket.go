@@ -30,7 +30,7 @@ func Hash(flagKey, value string) uint32 {
 
 // hashBufSize holds a flag key (at most 128 bytes) and a typical bucket
 // value on the stack; longer inputs spill to the heap.
-const hashBufSize = 320
+const hashBufSize = 256
 
 func bucketOf(h uint32, totalWeight uint64) uint64 {
 	return uint64(h) * totalWeight >> 32

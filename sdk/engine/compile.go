@@ -28,6 +28,7 @@ type flag struct {
 	enabled    bool
 	variants   []variant
 	off        int
+	offResult  Result // precomputed results, returned by copy
 	rules      []rule
 	def        serve
 	defReason  Reason
@@ -48,6 +49,7 @@ type rule struct {
 type serve struct {
 	variant int
 	split   *split
+	res     Result // the result of a fixed variant
 }
 
 type split struct {
@@ -56,6 +58,8 @@ type split struct {
 	cum      []uint64 // cumulative weights
 	variants []int    // variant index per weight
 	missing  string   // TARGETING_KEY_MISSING message
+	results  []Result // SPLIT result per weight
+	failed   Result   // TARGETING_KEY_MISSING result
 }
 
 // segment is a compiled segment.
@@ -205,7 +209,32 @@ func compileConfig(f Flag, c Config, segs segmentLookup) (*flag, *FieldError) {
 	default:
 		cf.defReason = ReasonDefault
 	}
+	cf.offResult = cf.result(cf.off, ReasonDisabled)
+	for i := range cf.rules {
+		cf.precompute(&cf.rules[i].serve, ReasonTargetingMatch)
+	}
+	cf.precompute(&cf.def, cf.defReason)
 	return cf, nil
+}
+
+func (f *flag) result(variant int, reason Reason) Result {
+	v := &f.variants[variant]
+	return Result{FlagKey: f.key, Value: v.value, Variant: v.key, Reason: reason}
+}
+
+// precompute fills in the results a serve can return, so that evaluation
+// only copies them.
+func (f *flag) precompute(sv *serve, reason Reason) {
+	sp := sv.split
+	if sp == nil {
+		sv.res = f.result(sv.variant, reason)
+		return
+	}
+	sp.results = make([]Result, len(sp.variants))
+	for i, v := range sp.variants {
+		sp.results[i] = f.result(v, ReasonSplit)
+	}
+	sp.failed = Result{FlagKey: f.key, Reason: ReasonError, ErrorCode: ErrorTargetingKeyMissing, ErrorMessage: sp.missing}
 }
 
 func compileServe(path, flagKey string, s Serve, index map[string]int) (serve, *FieldError) {

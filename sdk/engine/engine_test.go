@@ -226,7 +226,7 @@ func TestSemver(t *testing.T) {
 			} else if i > j {
 				want = 1
 			}
-			if got := compareSemver(a, b); got != want {
+			if got := compareSemver(&a, &b); got != want {
 				t.Errorf("compare(%s, %s) = %d, want %d", order[i], order[j], got, want)
 			}
 		}

@@ -34,7 +34,7 @@ func (s *Snapshot) Evaluate(flagKey string, want FlagType, ctx map[string]any) R
 	if want != "" && want != f.typ {
 		return Result{FlagKey: flagKey, Reason: ReasonError, ErrorCode: ErrorTypeMismatch, ErrorMessage: f.mismatched}
 	}
-	return f.evaluate(ctx)
+	return *f.evaluate(ctx)
 }
 
 // EvaluateAll evaluates every non-archived flag, in key order.
@@ -44,50 +44,47 @@ func (s *Snapshot) EvaluateAll(ctx map[string]any) []Result {
 	}
 	out := make([]Result, len(s.ordered))
 	for i, f := range s.ordered {
-		out[i] = f.evaluate(ctx)
+		out[i] = *f.evaluate(ctx)
 	}
 	return out
 }
 
-func (f *flag) evaluate(ctx map[string]any) Result {
+// evaluate returns one of the flag's precomputed results; callers copy it.
+func (f *flag) evaluate(ctx map[string]any) *Result {
 	if !f.enabled {
-		return f.result(f.off, ReasonDisabled)
+		return &f.offResult
 	}
 	for i := range f.rules {
 		r := &f.rules[i]
 		if allHold(r.conds, ctx) {
-			return f.serve(&r.serve, ReasonTargetingMatch, ctx)
+			return r.serve.result(f.key, ctx)
 		}
 	}
-	return f.serve(&f.def, f.defReason, ctx)
+	return f.def.result(f.key, ctx)
 }
 
-func (f *flag) result(variant int, reason Reason) Result {
-	v := &f.variants[variant]
-	return Result{FlagKey: f.key, Value: v.value, Variant: v.key, Reason: reason}
-}
-
-func (f *flag) serve(sv *serve, reason Reason, ctx map[string]any) Result {
+func (sv *serve) result(flagKey string, ctx map[string]any) *Result {
 	sp := sv.split
 	if sp == nil {
-		return f.result(sv.variant, reason)
+		return &sv.res
 	}
-	h, ok := bucketHash(f.key, ctx[sp.bucketBy])
+	h, ok := bucketHash(flagKey, ctx[sp.bucketBy])
 	if !ok {
-		return Result{FlagKey: f.key, Reason: ReasonError, ErrorCode: ErrorTargetingKeyMissing, ErrorMessage: sp.missing}
+		return &sp.failed
 	}
-	return f.result(sp.pick(h), ReasonSplit)
+	return &sp.results[sp.pick(h)]
 }
 
-// pick walks the weights in order with cumulative sums.
+// pick walks the weights in order with cumulative sums and returns the
+// index of the weight the hash falls in.
 func (sp *split) pick(h uint32) int {
 	b := bucketOf(h, sp.total)
 	for i, c := range sp.cum {
 		if b < c {
-			return sp.variants[i]
+			return i
 		}
 	}
-	return sp.variants[len(sp.variants)-1] // unreachable: b < total
+	return len(sp.cum) - 1 // unreachable: b < total
 }
 
 func allHold(conds []cond, ctx map[string]any) bool {
@@ -298,8 +295,8 @@ func (c *cond) compareSemver(v any) bool {
 	if !ok {
 		return false
 	}
-	for _, w := range c.vers {
-		if holdsCmp(c.op, compareSemver(sv, w)) {
+	for i := range c.vers {
+		if holdsCmp(c.op, compareSemver(&sv, &c.vers[i])) {
 			return true
 		}
 	}

@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // semver is a parsed Semantic Version 2.0.0. pre holds the pre-release
 // identifiers without the leading '-' ("" when there are none); it is a
 // substring of the parsed text, so parsing does not allocate.
@@ -53,7 +55,7 @@ func semverNumber(s string) (uint64, string, bool) {
 	var n uint64
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 		d := uint64(s[i] - '0')
-		if n > (1<<64-1-d)/10 {
+		if n > math.MaxUint64/10 || n*10 > math.MaxUint64-d {
 			return 0, s, false
 		}
 		n = n*10 + d
@@ -96,7 +98,7 @@ func isDigits(s string) bool {
 }
 
 // compareSemver orders two versions by SemVer 2.0.0 precedence.
-func compareSemver(a, b semver) int {
+func compareSemver(a, b *semver) int {
 	switch {
 	case a.major != b.major:
 		return cmpUint(a.major, b.major)
