@@ -73,14 +73,14 @@ type AuditEntry struct {
 
 // AuditFilter selects audit entries; zero fields match everything.
 type AuditFilter struct {
-	FlagKey     string
+	FlagKey     string // resource "flag" or "config" with this key
 	Resource    string
 	Key         string
 	Environment string
-	Since       time.Time
-	Until       time.Time
-	Limit       int   // 0 means a default of 100
-	BeforeID    int64 // page: only entries with ID < BeforeID
+	Since       time.Time // inclusive
+	Until       time.Time // exclusive
+	Limit       int       // 0 means a default of 100
+	BeforeID    int64     // page: only entries with ID < BeforeID
 }
 
 // FlagFilter selects flags; zero fields match everything.

@@ -11,7 +11,9 @@ import (
 //
 // Update runs fn in one read-write transaction and commits when fn returns
 // nil; any error rolls everything back, so nothing half-written remains.
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction. Updates are serializable:
+// concurrent read-modify-write Updates all commit and lose nothing; a View
+// never sees uncommitted writes. server/storetest checks all of this.
 type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	View(ctx context.Context, fn func(Tx) error) error
@@ -21,6 +23,7 @@ type Store interface {
 // code ENOTFOUND; inserts of existing keys return EEXISTS. Tx methods do no
 // validation and no revision checks beyond that: the service does both.
 type Tx interface {
+	// ListEnvironments returns every environment, oldest first.
 	ListEnvironments() ([]server.Environment, error)
 	GetEnvironment(name string) (server.Environment, error)
 	CreateEnvironment(env server.Environment) error
@@ -32,23 +35,28 @@ type Tx interface {
 	BumpRevision(env string) (int64, error)
 
 	GetFlag(key string) (server.Flag, error)
+	// ListFlags returns the flags passing filter, sorted by key.
 	ListFlags(filter server.FlagFilter) ([]server.Flag, error)
 	CreateFlag(f server.Flag) error
 	// UpdateFlag replaces the stored definition (matched by key), including
-	// its Revision and UpdatedAt as given.
+	// its Revision and UpdatedAt as given; CreatedAt keeps its stored value.
 	UpdateFlag(f server.Flag) error
 	// DeleteFlag removes the flag and its configurations in every environment.
 	DeleteFlag(key string) error
 
 	GetConfig(env, flagKey string) (server.FlagConfig, error)
-	// ListConfigs returns every flag configuration of an environment.
+	// ListConfigs returns every flag configuration of an environment, sorted
+	// by flag key (none for an unknown environment).
 	ListConfigs(env string) ([]server.FlagConfig, error)
-	// PutConfig inserts or replaces a configuration, Revision as given.
+	// PutConfig inserts or replaces a configuration, Revision as given. A
+	// missing environment or flag is ENOTFOUND.
 	PutConfig(c server.FlagConfig) error
 
 	GetSegment(key string) (server.Segment, error)
+	// ListSegments returns every segment, sorted by key.
 	ListSegments() ([]server.Segment, error)
 	CreateSegment(s server.Segment) error
+	// UpdateSegment replaces the stored segment like UpdateFlag.
 	UpdateSegment(s server.Segment) error
 	DeleteSegment(key string) error
 

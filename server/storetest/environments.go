@@ -1,0 +1,123 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/service"
+)
+
+func testEnvironments(t *testing.T, s service.Store) {
+	prod := env("production", 2)
+	prod.Protected = true
+	prod.Revision = 7
+	created := []server.Environment{env("staging", 1), prod, env("development", 0)}
+	update(t, s, func(tx service.Tx) error {
+		for _, e := range created {
+			if err := tx.CreateEnvironment(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	view(t, s, func(tx service.Tx) error {
+		got, err := tx.GetEnvironment("production")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(prod, got, cmpOpts); diff != "" {
+			t.Errorf("GetEnvironment (-want +got):\n%s", diff)
+		}
+		wantUTC(t, "GetEnvironment", got.CreatedAt)
+		list, err := tx.ListEnvironments()
+		if err != nil {
+			return err
+		}
+		want := []server.Environment{created[2], created[0], created[1]} // oldest first
+		if diff := cmp.Diff(want, list, cmpOpts); diff != "" {
+			t.Errorf("ListEnvironments (-want +got):\n%s", diff)
+		}
+		_, err = tx.GetEnvironment("qa")
+		wantError(t, "GetEnvironment(qa)", err, server.ENOTFOUND, `"qa"`, "not found")
+		return nil
+	})
+
+	err := s.Update(t.Context(), func(tx service.Tx) error { return tx.CreateEnvironment(env("staging", 9)) })
+	wantError(t, "CreateEnvironment(staging) again", err, server.EEXISTS, `"staging"`)
+
+	// UpdateEnvironment stores description and protected, nothing else.
+	changed := prod
+	changed.Description = "live traffic"
+	changed.Protected = false
+	changed.Revision = 99
+	changed.CreatedAt = at(50)
+	update(t, s, func(tx service.Tx) error { return tx.UpdateEnvironment(changed) })
+	view(t, s, func(tx service.Tx) error {
+		got, err := tx.GetEnvironment("production")
+		want := prod
+		want.Description, want.Protected = "live traffic", false
+		if diff := cmp.Diff(want, got, cmpOpts); err == nil && diff != "" {
+			t.Errorf("after UpdateEnvironment (-want +got):\n%s", diff)
+		}
+		return err
+	})
+	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.UpdateEnvironment(env("qa", 0)) })
+	wantError(t, "UpdateEnvironment(qa)", err, server.ENOTFOUND, `"qa"`)
+
+	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
+	view(t, s, func(tx service.Tx) error {
+		_, err := tx.GetEnvironment("staging")
+		wantError(t, "GetEnvironment after delete", err, server.ENOTFOUND, `"staging"`)
+		list, err := tx.ListEnvironments()
+		if len(list) != 2 {
+			t.Errorf("ListEnvironments after delete: %d environments, want 2", len(list))
+		}
+		return err
+	})
+	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
+	wantError(t, "DeleteEnvironment(staging) again", err, server.ENOTFOUND, `"staging"`)
+}
+
+func testBumpRevision(t *testing.T, s service.Store) {
+	seed(t, s, []string{"development", "production"}, nil)
+	for want := int64(1); want <= 3; want++ {
+		update(t, s, func(tx service.Tx) error {
+			got, err := tx.BumpRevision("development")
+			if err == nil && got != want {
+				t.Errorf("BumpRevision = %d, want %d", got, want)
+			}
+			return err
+		})
+	}
+	// Two bumps in one transaction count twice.
+	update(t, s, func(tx service.Tx) error {
+		if _, err := tx.BumpRevision("production"); err != nil {
+			return err
+		}
+		got, err := tx.BumpRevision("production")
+		if err == nil && got != 2 {
+			t.Errorf("second BumpRevision in one Update = %d, want 2", got)
+		}
+		return err
+	})
+	view(t, s, func(tx service.Tx) error {
+		for name, want := range map[string]int64{"development": 3, "production": 2} {
+			e, err := tx.GetEnvironment(name)
+			if err != nil {
+				return err
+			}
+			if e.Revision != want {
+				t.Errorf("%s revision = %d, want %d", name, e.Revision, want)
+			}
+		}
+		return nil
+	})
+	err := s.Update(t.Context(), func(tx service.Tx) error {
+		_, err := tx.BumpRevision("qa")
+		return err
+	})
+	wantError(t, "BumpRevision(qa)", err, server.ENOTFOUND, `"qa"`)
+}
