@@ -66,6 +66,9 @@ func decodeQuery(r *http.Request, msg proto.Message) error {
 			return invalid(name, "given more than once")
 		}
 		for _, s := range values {
+			if s == "" && fd.Kind() != protoreflect.StringKind {
+				continue // an empty value leaves the field unset
+			}
 			v, err := parseScalar(m, fd, s)
 			if err != nil {
 				return invalid(name, err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
@@ -121,4 +122,21 @@ func (s *StaleFlags) ListFlags(ctx context.Context, r *flagpolev1.ListFlagsReque
 	}
 	resp.Flags = kept
 	return resp, nil
+}
+
+// Registrar passes registrations on to a grpc.ServiceRegistrar, wrapping the
+// FlagService implementation in StaleFlags on the way, so that the usual
+// registration function (grpcapi.Register) serves stale_only unchanged.
+type Registrar struct {
+	grpc.ServiceRegistrar
+	Insights *Insights
+	MapError func(context.Context, error) error
+}
+
+// RegisterService registers impl, decorated when it is the FlagService.
+func (r Registrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	if fs, ok := impl.(flagpolev1.FlagServiceServer); ok && desc.ServiceName == flagpolev1.FlagService_ServiceDesc.ServiceName {
+		impl = &StaleFlags{FlagServiceServer: fs, Insights: r.Insights, MapError: r.MapError}
+	}
+	r.ServiceRegistrar.RegisterService(desc, impl)
 }
