@@ -66,17 +66,14 @@ func (a *Aggregator) Record(environment, service, flag, variant string, count in
 	a.add(environment, service, flag, variant, count, a.now())
 }
 
-// Report adds an SDK's usage report from a sync stream. The evaluations are
-// placed at the report's end time, or now when that is missing or in the
-// future.
+// Report adds an SDK's usage report from a sync stream. The evaluations
+// are placed at the time the server receives the report: the report covers
+// the last few seconds, and the server's clock is the one staleness is
+// judged by (SDK hosts' clocks may be off).
 func (a *Aggregator) Report(environment, service string, r *flagpolev1.UsageReport) {
 	now := a.now()
-	at := now
-	if end := r.GetEndTime(); end != nil && end.IsValid() && !end.AsTime().After(now) {
-		at = end.AsTime()
-	}
 	for _, c := range r.GetCounts() {
-		a.add(environment, service, c.GetFlagKey(), c.GetVariant(), c.GetCount(), at)
+		a.add(environment, service, c.GetFlagKey(), c.GetVariant(), c.GetCount(), now)
 	}
 }
 
