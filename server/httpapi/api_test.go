@@ -218,4 +218,3 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("SetEnabled operation: %v", setEnabled)
 	}
 }
-
