@@ -11,8 +11,13 @@
 // ("rules[0].serve.split.weights") and the reason. Compile validates an
 // environment's flags and segments again and compiles them once into a
 // Snapshot: regular expressions compiled, numbers, semantic versions and
-// times parsed, variant values boxed. A Snapshot is immutable and safe for
-// concurrent use; Evaluate does not allocate on the common paths.
+// times parsed, variant values boxed, results precomputed. Compile is all or
+// nothing: one invalid flag or segment fails the whole snapshot, so callers
+// keep serving their previous snapshot. Archived flags are left out without
+// being checked. A Snapshot is immutable and safe for concurrent use;
+// Evaluate does not allocate on the common paths (no rule or a rule with
+// string, number and semver conditions, a fixed variant or a split on a
+// string or number bucket value of ordinary length).
 //
 // # Evaluation
 //
