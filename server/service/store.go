@@ -23,7 +23,8 @@ type Store interface {
 // code ENOTFOUND; inserts of existing keys return EEXISTS. Tx methods do no
 // validation and no revision checks beyond that: the service does both.
 type Tx interface {
-	// ListEnvironments returns every environment, oldest first.
+	// ListEnvironments returns every environment, oldest first (ties in the
+	// order of creation).
 	ListEnvironments() ([]server.Environment, error)
 	GetEnvironment(name string) (server.Environment, error)
 	CreateEnvironment(env server.Environment) error

@@ -67,9 +67,10 @@ func scanEnvironment(s scanner) (server.Environment, error) {
 	return env, err
 }
 
-// ListEnvironments returns every environment in order of creation.
+// ListEnvironments returns every environment, oldest first; environments
+// created at the same time come in the order they were created.
 func (t *tx) ListEnvironments() ([]server.Environment, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+environmentColumns+" FROM environments ORDER BY created_at, name")
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+environmentColumns+" FROM environments ORDER BY created_at, rowid")
 	if err != nil {
 		return nil, wrap("list environments", err)
 	}

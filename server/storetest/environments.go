@@ -81,6 +81,35 @@ func testEnvironments(t *testing.T, s service.Store) {
 	wantError(t, "DeleteEnvironment(staging) again", err, server.ENOTFOUND, `"staging"`)
 }
 
+// testEnvironmentsSameTime creates environments with one timestamp, as a
+// bootstrap does: they list in the order they were created, not by name.
+func testEnvironmentsSameTime(t *testing.T, s service.Store) {
+	names := []string{"development", "staging", "production", "alpha"}
+	seedAt := func(names []string, minute int) {
+		update(t, s, func(tx service.Tx) error {
+			for _, name := range names {
+				if err := tx.CreateEnvironment(env(name, minute)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	seedAt(names[:3], 0)
+	seedAt(names[3:], 0)
+	view(t, s, func(tx service.Tx) error {
+		list, err := tx.ListEnvironments()
+		var got []string
+		for _, e := range list {
+			got = append(got, e.Name)
+		}
+		if diff := cmp.Diff(names, got); err == nil && diff != "" {
+			t.Errorf("ListEnvironments (-want +got):\n%s", diff)
+		}
+		return err
+	})
+}
+
 func testBumpRevision(t *testing.T, s service.Store) {
 	seed(t, s, []string{"development", "production"}, nil)
 	for want := int64(1); want <= 3; want++ {

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) service.Store) {
 		fn   func(t *testing.T, s service.Store)
 	}{
 		{"Environments", testEnvironments},
+		{"EnvironmentsSameTime", testEnvironmentsSameTime},
 		{"BumpRevision", testBumpRevision},
 		{"Flags", testFlags},
 		{"FlagValueTypes", testFlagValueTypes},
