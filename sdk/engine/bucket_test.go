@@ -276,3 +276,55 @@ func mustCompile(t testing.TB, flags ...FlagState) *Snapshot {
 	}
 	return s
 }
+
+// TestSplitVectorsMatchReference recomputes the variant of every string-keyed
+// SPLIT case of testdata/splits.json with the independent murmur3 and the
+// bucketing formula written out, so the vectors are not merely what the
+// engine happened to return.
+func TestSplitVectorsMatchReference(t *testing.T) {
+	g := loadGolden(t, filepath.Join("testdata", "splits.json"))
+	splits := map[string]*Split{}
+	for _, fs := range g.Flags {
+		splits[fs.Flag.Key] = fs.Config.Default.Split
+		for _, r := range fs.Config.Rules {
+			if r.Serve.Split != nil {
+				splits[fs.Flag.Key] = r.Serve.Split
+			}
+		}
+	}
+	checked := 0
+	for _, c := range g.Cases {
+		sp := splits[c.Flag]
+		if c.Reason != ReasonSplit || sp == nil {
+			continue
+		}
+		attr := sp.BucketBy
+		if attr == "" {
+			attr = TargetingKey
+		}
+		value, ok := c.Context[attr].(string)
+		if !ok {
+			continue
+		}
+		total := 0
+		for _, w := range sp.Weights {
+			total += w.Weight
+		}
+		bucket := int(uint64(refMurmur3([]byte(c.Flag+value), 0)) * uint64(total) >> 32)
+		want, cum := "", 0
+		for _, w := range sp.Weights {
+			cum += w.Weight
+			if bucket < cum {
+				want = w.Variant
+				break
+			}
+		}
+		if want != c.Variant {
+			t.Errorf("%s: reference bucketing gives %q, vector says %q", c.Name, want, c.Variant)
+		}
+		checked++
+	}
+	if checked < 10 {
+		t.Errorf("only %d split vectors checked", checked)
+	}
+}
