@@ -181,8 +181,6 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 		if err != nil {
 			return applied, err
 		}
-		// Acks are best effort: a failed send surfaces as a failed Recv.
-		_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: p.revision}}})
 		if !applied && m.GetHeartbeat() == nil {
 			applied = true
 			p.connected()
@@ -190,6 +188,8 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 		if !first && len(changed) > 0 {
 			p.emit(openfeature.ProviderConfigChange, fmt.Sprintf("revision %d", p.revision), changed, "")
 		}
+		// Acks are best effort: a failed send surfaces as a failed Recv.
+		_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: p.revision}}})
 	}
 }
 
