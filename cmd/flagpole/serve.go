@@ -1,0 +1,61 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flagpole/flagpole/cmd/flagpole/internal/usage"
+	"github.com/flagpole/flagpole/server/serve"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		cfg       serve.Config
+		logLevel  string
+		logFormat string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Flagpole server",
+		Long: "Run the Flagpole server: the gRPC API on --grpc-addr and HTTP (health, later the JSON API\n" +
+			"and the admin UI) on --http-addr, storing everything in the SQLite file --db. The first\n" +
+			"start creates the environments development, staging and production. SIGINT or SIGTERM\n" +
+			"stop it gracefully, letting in-flight calls finish.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			return serve.New(cfg).Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DBPath, "db", serve.DefaultDBPath, "SQLite database file")
+	f.StringVar(&cfg.GRPCAddr, "grpc-addr", serve.DefaultGRPCAddr, "gRPC listen address")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", serve.DefaultHTTPAddr, "HTTP listen address")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight calls may finish after SIGINT/SIGTERM")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usage.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, usage.Errorf("--log-format: %q is not one of text, json", format)
+	}
+}

@@ -1,0 +1,36 @@
+package serve
+
+import (
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/flagpole/flagpole/server/grpcapi"
+	"github.com/flagpole/flagpole/server/service"
+)
+
+// serviceOptions configures the service layer; publishers of committed
+// changes (the sync hub) are added here.
+func (s *Server) serviceOptions() []service.Option {
+	return nil
+}
+
+// newGRPCServer builds the gRPC server: interceptors, every flagpole.v1
+// service, health (SERVING for the server and each service) and reflection.
+// Add further services (sync) and interceptors (auth) here.
+func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
+	gs := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(grpcapi.UnaryLogger(s.log)),
+		grpc.ChainStreamInterceptor(grpcapi.StreamLogger(s.log)),
+	)
+	grpcapi.Register(gs, s.Service, s.log)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for name := range gs.GetServiceInfo() {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	return gs, hs
+}

@@ -1,0 +1,41 @@
+package serve
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// httpHandler assembles everything served on the HTTP port. Mount further
+// handlers (JSON API, OFREP, metrics, UI) here.
+func (s *Server) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return mux
+}
+
+// readyz answers 200 while the server accepts calls and its store answers,
+// 503 otherwise (starting, shutting down, store unreachable).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeText(w, http.StatusServiceUnavailable, "not ready")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Service.ListEnvironments(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		writeText(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	writeText(w, http.StatusOK, "ready")
+}
+
+func writeText(w http.ResponseWriter, code int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write([]byte(text + "\n"))
+}

@@ -1,0 +1,225 @@
+// Package serve wires the Flagpole server program: it opens the store,
+// builds the service, and runs the gRPC and HTTP listeners until it is told
+// to stop, then shuts everything down gracefully. cmd/flagpole's serve
+// command and the end-to-end tests both run it, so tests exercise the real
+// program on port 0 with a temporary database.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+
+	"github.com/flagpole/flagpole/server/service"
+)
+
+// Defaults of Config.
+const (
+	DefaultDBPath          = "flagpole.db"
+	DefaultGRPCAddr        = ":9090"
+	DefaultHTTPAddr        = ":8080"
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config is what the program is told on the command line. The zero value
+// means every default.
+type Config struct {
+	DBPath   string // SQLite file (default DefaultDBPath)
+	GRPCAddr string // default DefaultGRPCAddr; port 0 picks a free port
+	HTTPAddr string // default DefaultHTTPAddr; port 0 picks a free port
+	// ShutdownTimeout bounds how long in-flight calls may take to finish
+	// after the server is told to stop (default DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger // default slog.Default()
+}
+
+// Store is a service.Store the server owns and closes.
+type Store interface {
+	service.Store
+	Close() error
+}
+
+// Server is the running program. Create it with New, then Start it (or Run
+// it, which also waits and shuts down).
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store Store
+
+	// Service is the service layer every transport calls; set by Start.
+	Service *service.Service
+
+	grpc   *grpc.Server
+	health *health.Server
+	http   *http.Server
+	grpcLn net.Listener
+	httpLn net.Listener
+
+	ready    atomic.Bool
+	serving  sync.WaitGroup
+	failed   chan error // a listener that stopped on its own
+	shutdown sync.Once
+	closeErr error
+}
+
+// New returns a server with cfg's defaults filled in. It opens nothing yet.
+func New(cfg Config) *Server {
+	if cfg.DBPath == "" {
+		cfg.DBPath = DefaultDBPath
+	}
+	if cfg.GRPCAddr == "" {
+		cfg.GRPCAddr = DefaultGRPCAddr
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = DefaultHTTPAddr
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, failed: make(chan error, 2)}
+}
+
+// WithStore makes Start use store instead of opening cfg.DBPath; the server
+// closes it on shutdown. It exists for tests that wrap the real store.
+func (s *Server) WithStore(store Store) *Server {
+	s.store = store
+	return s
+}
+
+// Start opens the store, creates the default environments on an empty
+// database, binds both listeners and starts serving. It returns once the
+// server accepts calls; Shutdown stops it.
+func (s *Server) Start(ctx context.Context) (err error) {
+	if s.store == nil {
+		if s.store, err = openStore(ctx, s.cfg.DBPath); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if err != nil {
+			s.closeListeners()
+			s.store.Close()
+		}
+	}()
+	s.Service = service.New(s.store, s.serviceOptions()...)
+	if err := s.Service.EnsureDefaults(ctx); err != nil {
+		return fmt.Errorf("serve: create default environments: %w", err)
+	}
+	if s.grpcLn, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("serve: grpc: %w", err)
+	}
+	if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("serve: http: %w", err)
+	}
+	s.grpc, s.health = s.newGRPCServer()
+	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.serving.Add(2)
+	go s.serveGRPC()
+	go s.serveHTTP()
+	s.ready.Store(true)
+	s.log.Info("flagpole serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "db", s.cfg.DBPath)
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range []net.Listener{s.grpcLn, s.httpLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+func (s *Server) serveGRPC() {
+	defer s.serving.Done()
+	if err := s.grpc.Serve(s.grpcLn); err != nil {
+		s.failed <- fmt.Errorf("serve: grpc: %w", err)
+	}
+}
+
+func (s *Server) serveHTTP() {
+	defer s.serving.Done()
+	if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.failed <- fmt.Errorf("serve: http: %w", err)
+	}
+}
+
+// GRPCAddr is the address the gRPC listener is bound to.
+func (s *Server) GRPCAddr() net.Addr { return s.grpcLn.Addr() }
+
+// HTTPAddr is the address the HTTP listener is bound to.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+
+// Run starts the server, serves until ctx is done (cmd/flagpole cancels it
+// on SIGINT and SIGTERM) or a listener fails, and then shuts down.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	var failure error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down", "cause", context.Cause(ctx))
+	case failure = <-s.failed:
+		s.log.Error("listener failed, shutting down", "err", failure)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(failure, s.Shutdown(shutdownCtx))
+}
+
+// Shutdown stops the server gracefully: health turns NOT_SERVING, new calls
+// are refused, in-flight calls may finish until ctx is done (then they are
+// cut off), and the store is closed. Calling it again returns the first
+// result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Do(func() { s.closeErr = s.stop(ctx) })
+	return s.closeErr
+}
+
+func (s *Server) stop(ctx context.Context) error {
+	s.ready.Store(false)
+	s.health.Shutdown()
+	var wg sync.WaitGroup
+	var httpErr error
+	wg.Go(func() { httpErr = s.http.Shutdown(ctx) })
+	wg.Go(func() { stopGRPC(ctx, s.grpc) })
+	wg.Wait()
+	if httpErr != nil {
+		s.http.Close()
+		httpErr = fmt.Errorf("serve: http shutdown: %w", httpErr)
+	}
+	s.serving.Wait()
+	var storeErr error
+	if err := s.store.Close(); err != nil {
+		storeErr = fmt.Errorf("serve: %w", err)
+	}
+	s.log.Info("flagpole stopped")
+	return errors.Join(httpErr, storeErr)
+}
+
+// stopGRPC lets in-flight calls finish until ctx is done, then cuts them off.
+func stopGRPC(ctx context.Context, gs *grpc.Server) {
+	done := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		gs.Stop()
+		<-done
+	}
+}
