@@ -128,4 +128,3 @@ func TestBinary(t *testing.T) {
 		t.Error("no shutdown log line")
 	}
 }
-

@@ -186,7 +186,7 @@ func TestFlagConfigCalls(t *testing.T) {
 
 	replaced, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
 		FlagKey: "checkout", Environment: "production", Enabled: true, OffVariant: "off", Revision: 1,
-		Rules: []*pb.Rule{{Id: "staff", Conditions: []*pb.Condition{{Attribute: "email", Operator: "ends_with", Values: []string{"@flagpole.dev"}}}, Serve: variantServe("on")}},
+		Rules:        []*pb.Rule{{Id: "staff", Conditions: []*pb.Condition{{Attribute: "email", Operator: "ends_with", Values: []string{"@flagpole.dev"}}}, Serve: variantServe("on")}},
 		DefaultServe: splitServe("on", 25, "off", 75),
 	}})
 	if err != nil {

@@ -110,7 +110,7 @@ func TestEndToEndRestart(t *testing.T) {
 		t.Fatalf("FlagService health %v", hc.GetStatus())
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp := must(http.Get("http://"+first.HTTPAddr().String()+path))(t)
+		resp := must(http.Get("http://" + first.HTTPAddr().String() + path))(t)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %d", path, resp.StatusCode)
