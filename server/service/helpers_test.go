@@ -35,7 +35,7 @@ func (r *recorder) take() []server.Change {
 }
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	db  *sqlite.DB
 	svc *service.Service
@@ -44,7 +44,7 @@ type fixture struct {
 
 // newFixture opens a real SQLite file in t.TempDir with the default
 // environments created.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flagpole.db"))
