@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/flagpole/flagpole/server"
@@ -41,8 +42,12 @@ func WithClock(now func() time.Time) Option {
 type Service struct {
 	store      Store
 	publishers []Publisher
-	now        func() time.Time
-	snapshots  snapshotCache
+	// commits serializes commit and publication, so that publishers see
+	// each environment's changes in revision order. SQLite has one writer
+	// anyway, so this costs no concurrency.
+	commits   sync.Mutex
+	now       func() time.Time
+	snapshots snapshotCache
 }
 
 // New returns a Service over store.
@@ -68,6 +73,8 @@ type op struct {
 // update runs fn in one store transaction and, after the commit, drops the
 // stale snapshots and publishes one Change per environment fn touched.
 func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
+	s.commits.Lock()
+	defer s.commits.Unlock()
 	var done *op
 	err := s.store.Update(ctx, func(tx Tx) error {
 		o := &op{tx: tx, actor: server.ActorFromContext(ctx), now: s.now(), changes: map[string]*server.Change{}}
