@@ -38,6 +38,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.AddCommand(newServeCommand())
+	// The client commands join here, e.g. root.AddCommand(cli.Commands()...).
 	return root
 }
 

@@ -134,6 +134,11 @@ func (s *Service) Snapshot(ctx context.Context, env string) (*engine.Snapshot, e
 	return snap, nil
 }
 
+// Invalidate drops env's cached snapshot so the next evaluation compiles the
+// stored state. Changes made through this Service do it themselves; call it
+// for changes committed elsewhere (another server replica).
+func (s *Service) Invalidate(env string) { s.snapshots.invalidate(env) }
+
 // snapshotCache holds the compiled snapshot of each environment.
 type snapshotCache struct {
 	entries sync.Map // environment name → *cacheEntry
