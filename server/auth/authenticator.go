@@ -1,0 +1,195 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flagpole/flagpole/server"
+)
+
+// Defaults of an Authenticator.
+const (
+	DefaultSessionTTL = 12 * time.Hour
+	// touchEvery throttles the recording of a token's last-used time.
+	touchEvery = time.Minute
+)
+
+// Authenticator checks credentials against a Store and enforces the
+// permission table. It is safe for concurrent use.
+type Authenticator struct {
+	store        Store
+	log          *slog.Logger
+	now          func() time.Time
+	sessionTTL   time.Duration
+	secureCookie bool
+	params       PasswordParams
+	users, ips   *limiter
+	dummyHash    string // verified for unknown users, so timing does not tell
+
+	mu      sync.Mutex
+	touched map[string]time.Time // token name → last recorded use
+}
+
+// Option configures an Authenticator.
+type Option func(*Authenticator)
+
+// WithLogger sets the logger (default: discard). Nothing secret is logged.
+func WithLogger(l *slog.Logger) Option { return func(a *Authenticator) { a.log = l } }
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
+
+// WithSessionTTL sets how long a UI session lasts after sign-in.
+func WithSessionTTL(d time.Duration) Option { return func(a *Authenticator) { a.sessionTTL = d } }
+
+// WithSecureCookies marks session cookies Secure; set it when serving TLS.
+func WithSecureCookies(secure bool) Option {
+	return func(a *Authenticator) { a.secureCookie = secure }
+}
+
+// WithPasswordParams sets the argon2id cost of new password hashes.
+func WithPasswordParams(p PasswordParams) Option { return func(a *Authenticator) { a.params = p } }
+
+// WithSignInLimit sets the sign-in token buckets: per username, burst
+// attempts then one more every userEvery; per client IP, ipBurst then one
+// every ipEvery.
+func WithSignInLimit(burst int, userEvery time.Duration, ipBurst int, ipEvery time.Duration) Option {
+	return func(a *Authenticator) {
+		a.users = newLimiter(burst, userEvery)
+		a.ips = newLimiter(ipBurst, ipEvery)
+	}
+}
+
+// New returns an Authenticator over store.
+func New(store Store, opts ...Option) *Authenticator {
+	a := &Authenticator{
+		store:      store,
+		log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:        time.Now,
+		sessionTTL: DefaultSessionTTL,
+		params:     DefaultPasswordParams,
+		users:      newLimiter(5, 20*time.Second),
+		ips:        newLimiter(20, 3*time.Second),
+		touched:    map[string]time.Time{},
+	}
+	for _, opt := range opts {
+		opt(a)
+	}
+	a.dummyHash = HashPassword("not a password of anyone", a.params)
+	return a
+}
+
+var (
+	errNoCredential  = server.Errorf(server.EUNAUTHORIZED, "authentication required: send \"authorization: Bearer <token>\"")
+	errBadToken      = server.Errorf(server.EUNAUTHORIZED, "invalid token")
+	errBadSession    = server.Errorf(server.EUNAUTHORIZED, "invalid session: sign in again")
+	errSessionExpiry = server.Errorf(server.EUNAUTHORIZED, "session expired: sign in again")
+)
+
+// AuthenticateToken returns the principal of a token secret, or an
+// EUNAUTHORIZED error if it is unknown, revoked or expired.
+func (a *Authenticator) AuthenticateToken(ctx context.Context, secret string) (Principal, error) {
+	if secret == "" {
+		return Principal{}, errNoCredential
+	}
+	var t Token
+	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+		var err error
+		t, err = tx.GetTokenByHash(HashSecret(secret))
+		return err
+	})
+	switch {
+	case server.ErrorCode(err) == server.ENOTFOUND:
+		return Principal{}, errBadToken
+	case err != nil:
+		return Principal{}, err
+	case !t.RevokedAt.IsZero():
+		return Principal{}, server.Errorf(server.EUNAUTHORIZED, "token %q is revoked", t.Name)
+	case !t.ExpiresAt.IsZero() && !a.now().Before(t.ExpiresAt):
+		return Principal{}, server.Errorf(server.EUNAUTHORIZED, "token %q expired at %s", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	a.touch(ctx, t)
+	return Principal{Kind: KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// touch records the token's last use, at most once per touchEvery per token
+// and process; a failure is logged, never the caller's problem.
+func (a *Authenticator) touch(ctx context.Context, t Token) {
+	now := a.now()
+	a.mu.Lock()
+	last, ok := a.touched[t.Name]
+	if !ok {
+		last = t.LastUsedAt
+	}
+	due := now.Sub(last) >= touchEvery
+	if due {
+		a.touched[t.Name] = now
+	}
+	a.mu.Unlock()
+	if !due {
+		return
+	}
+	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+		cur, err := tx.GetToken(t.Name)
+		if err != nil {
+			return err
+		}
+		cur.LastUsedAt = now
+		return tx.UpdateToken(cur)
+	})
+	if err != nil {
+		a.log.Warn("auth: record token use", "token", t.Name, "err", err)
+	}
+}
+
+// AuthenticateSession returns the principal of a session cookie value, or
+// an EUNAUTHORIZED error if the session is unknown or expired.
+func (a *Authenticator) AuthenticateSession(ctx context.Context, secret string) (Principal, error) {
+	if secret == "" {
+		return Principal{}, errNoCredential
+	}
+	hash := HashSecret(secret)
+	var s Session
+	var u User
+	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+		var err error
+		if s, err = tx.GetSession(hash); err != nil {
+			return err
+		}
+		u, err = tx.GetUser(s.Username)
+		return err
+	})
+	switch {
+	case server.ErrorCode(err) == server.ENOTFOUND:
+		return Principal{}, errBadSession
+	case err != nil:
+		return Principal{}, err
+	case !a.now().Before(s.ExpiresAt):
+		a.deleteSession(ctx, hash)
+		return Principal{}, errSessionExpiry
+	}
+	return Principal{Kind: KindUser, Name: u.Username, Role: u.Role, ExpiresAt: s.ExpiresAt,
+		Session: true, csrf: csrfToken(secret), session: hash}, nil
+}
+
+func (a *Authenticator) deleteSession(ctx context.Context, hash []byte) {
+	err := a.store.UpdateAuth(ctx, func(tx Tx) error { return tx.DeleteSession(hash) })
+	if err != nil && server.ErrorCode(err) != server.ENOTFOUND {
+		a.log.Warn("auth: delete session", "err", err)
+	}
+}
+
+// csrfToken derives a session's CSRF token from its secret: only someone
+// who holds the session cookie's value can compute it, and nothing has to
+// be stored.
+func csrfToken(sessionSecret string) string {
+	mac := hmac.New(sha256.New, []byte(sessionSecret))
+	mac.Write([]byte("flagpole csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}

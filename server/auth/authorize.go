@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/flagpole/flagpole/server"
+)
+
+// Authorize checks that the principal in ctx may call method (a gRPC full
+// method name or an HTTP-only key of Rules) with req, the decoded request
+// (nil when there is none). It returns nil or a *server.Error: EUNAUTHORIZED
+// without a principal, EFORBIDDEN when the principal may not.
+//
+// For an sdk token, a request to evaluate without an environment gets the
+// token's environment filled in.
+func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.Message) error {
+	rule, ok := Rules[method]
+	if !ok {
+		return server.Errorf(server.EFORBIDDEN, "%s has no access rule", method)
+	}
+	if rule.Access == Public {
+		return nil
+	}
+	p, ok := FromContext(ctx)
+	if !ok {
+		return errNoCredential
+	}
+	env := ""
+	if rule.Env != nil {
+		env = rule.Env(ctx, req)
+	}
+	if rule.Access == Evaluate && p.Kind == KindToken && p.Scope == ScopeSDK && env == "" && req != nil {
+		env = p.sdkEnvironment()
+		fillEnvironment(req, env)
+	}
+	return a.allow(ctx, p, rule.Access, env, req)
+}
+
+// allow applies one access level to a principal.
+func (a *Authenticator) allow(ctx context.Context, p Principal, access Access, env string, req proto.Message) error {
+	sdk := p.Kind == KindToken && p.Scope == ScopeSDK
+	switch {
+	case access == Authenticated:
+		return nil
+	case access == Evaluate && sdk:
+		if p.HasEnvironment(env) {
+			return nil
+		}
+		return forbidden(p, "is bound to environment %q, not %q", p.sdkEnvironment(), env)
+	case sdk:
+		return forbidden(p, "may only stream and evaluate flags")
+	case p.IsAdmin() || access == Read || access == Evaluate:
+		return nil
+	case access == Self && p.Kind == KindUser && p.Name == selfUser(req):
+		return nil
+	case access == Define && p.Role == RoleEditor:
+		return nil
+	case access == Configure && p.Scope == ScopeCI:
+		if p.HasEnvironment(env) {
+			return nil
+		}
+		return forbidden(p, "may not change environment %q", env)
+	case access == Configure && p.Role == RoleEditor:
+		return a.unprotected(ctx, p, env)
+	}
+	return forbidden(p, "may not %s", access)
+}
+
+// unprotected refuses changes to a protected environment. An unknown
+// environment is let through, for the service to report as not found.
+func (a *Authenticator) unprotected(ctx context.Context, p Principal, env string) error {
+	var e server.Environment
+	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+		var err error
+		e, err = tx.GetEnvironment(env)
+		return err
+	})
+	switch {
+	case server.ErrorCode(err) == server.ENOTFOUND:
+		return nil
+	case err != nil:
+		return fmt.Errorf("auth: environment %q: %w", env, err)
+	case e.Protected:
+		return forbidden(p, "may not change protected environment %q: admins only", env)
+	}
+	return nil
+}
+
+func forbidden(p Principal, format string, args ...any) error {
+	var who string
+	if p.Kind == KindUser {
+		who = fmt.Sprintf("%s %q (%s)", p.Kind, p.Name, p.Role)
+	} else {
+		who = fmt.Sprintf("%s token %q", p.Scope, p.Name)
+	}
+	return server.Errorf(server.EFORBIDDEN, "%s %s", who, fmt.Sprintf(format, args...))
+}
+
+// fillEnvironment sets an empty top-level "environment" string field of req.
+func fillEnvironment(req proto.Message, env string) {
+	m := req.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName("environment")
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() {
+		return
+	}
+	if m.Get(fd).String() == "" {
+		m.Set(fd, protoreflect.ValueOfString(env))
+	}
+}

@@ -1,0 +1,67 @@
+package auth
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter is a set of token buckets by key (a username or a client IP):
+// each holds up to burst tokens and regains one every interval.
+type limiter struct {
+	burst    float64
+	interval time.Duration
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// maxBuckets bounds memory: past it, buckets that have refilled are dropped.
+const maxBuckets = 10000
+
+func newLimiter(burst int, interval time.Duration) *limiter {
+	return &limiter{burst: float64(burst), interval: interval, buckets: map[string]*bucket{}}
+}
+
+// take spends one token of key's bucket at now. When the bucket is empty it
+// reports false and how long until a token is back.
+func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxBuckets {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+	}
+	b.refill(now, l.burst, l.interval)
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) * float64(l.interval))
+	}
+	b.tokens--
+	return true, 0
+}
+
+func (b *bucket) refill(now time.Time, burst float64, interval time.Duration) {
+	if elapsed := now.Sub(b.at); elapsed > 0 {
+		b.tokens = min(burst, b.tokens+float64(elapsed)/float64(interval))
+		b.at = now
+	}
+}
+
+// prune drops the buckets that are full again: they hold no memory of
+// recent attempts.
+func (l *limiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		b.refill(now, l.burst, l.interval)
+		if b.tokens >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+}
