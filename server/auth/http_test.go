@@ -2,9 +2,9 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -276,7 +276,8 @@ func TestNoSecretInLogsOrAudit(t *testing.T) {
 	f.signIn(t, c, "vi", pw+"2") // right
 	f.toggle(t, http.DefaultClient, "staging", "", http.Header{"Authorization": {"Bearer " + secret}})
 	var b bytes.Buffer
-	if err := f.a.Bootstrap(context.Background(), "", "", &b); err != nil {
+	fresh := New(newMemStore(), WithLogger(f.a.log), WithPasswordParams(f.a.params))
+	if err := fresh.Bootstrap(context.Background(), "", "", &b); err != nil {
 		t.Fatal(err)
 	}
 	audit, logs := f.store.auditText(), f.logs.String()

@@ -33,11 +33,10 @@ func newMemStore() *memStore {
 func (m *memStore) UpdateAuth(_ context.Context, fn func(Tx) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	saved := *m
-	saved.tokens, saved.users = slices.Clone(m.tokens), slices.Clone(m.users)
-	saved.sessions, saved.audit = slices.Clone(m.sessions), slices.Clone(m.audit)
+	tokens, users := slices.Clone(m.tokens), slices.Clone(m.users)
+	sessions, audit := slices.Clone(m.sessions), slices.Clone(m.audit)
 	if err := fn(memTx{m}); err != nil {
-		m.tokens, m.users, m.sessions, m.audit = saved.tokens, saved.users, saved.sessions, saved.audit
+		m.tokens, m.users, m.sessions, m.audit = tokens, users, sessions, audit
 		return err
 	}
 	return nil

@@ -1,8 +1,11 @@
 package auth
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/flagpole/flagpole/server"
 )
 
 func TestTokenSecretFormat(t *testing.T) {
@@ -74,3 +77,5 @@ func TestPasswordHash(t *testing.T) {
 		}
 	}
 }
+
+func errorAs(err error, target **server.Error) bool { return errors.As(err, target) }
