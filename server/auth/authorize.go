@@ -111,3 +111,23 @@ func fillEnvironment(req proto.Message, env string) {
 		m.Set(fd, protoreflect.ValueOfString(env))
 	}
 }
+
+// EvaluationEnvironment resolves where a remote evaluation (OFREP) of the
+// principal in ctx runs: an sdk token's own environment (requested, when
+// given, must match), or for other callers the requested one, which they
+// must then name. It returns an EUNAUTHORIZED, EFORBIDDEN or EINVALID error
+// otherwise.
+func (a *Authenticator) EvaluationEnvironment(ctx context.Context, requested string) (string, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return "", errNoCredential
+	}
+	env := requested
+	if p.Kind == KindToken && p.Scope == ScopeSDK && env == "" {
+		env = p.sdkEnvironment()
+	}
+	if env == "" {
+		return "", server.Invalid("environment", "required: only sdk tokens imply one")
+	}
+	return env, a.allow(ctx, p, Evaluate, env, nil)
+}

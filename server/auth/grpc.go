@@ -14,7 +14,8 @@ import (
 )
 
 // UnaryInterceptor authenticates the caller of every unary call from its
-// "authorization: Bearer <token>" metadata, checks the permission table and
+// "authorization: Bearer <token>" (or "x-api-key") metadata, unless the
+// HTTP Middleware already put a principal into the context, checks the permission table and
 // puts the principal and the audit actor into the handler's context.
 func (a *Authenticator) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -61,7 +62,11 @@ func (a *Authenticator) admit(ctx context.Context, method string, req proto.Mess
 	}
 	if _, ok := FromContext(ctx); !ok {
 		md, _ := metadata.FromIncomingContext(ctx)
-		p, err := a.AuthenticateToken(ctx, bearer(first(md, "authorization")))
+		secret := bearer(first(md, "authorization"))
+		if secret == "" {
+			secret = strings.TrimSpace(first(md, strings.ToLower(APIKeyHeader)))
+		}
+		p, err := a.AuthenticateToken(ctx, secret)
 		if err != nil {
 			return ctx, err
 		}

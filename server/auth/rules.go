@@ -5,6 +5,8 @@ import (
 
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
@@ -137,12 +139,18 @@ var Rules = map[string]Rule{
 	v1.TokenService_ListTokens_FullMethodName:  {Access: Administer},
 	v1.TokenService_RevokeToken_FullMethodName: {Access: Administer},
 
-	v1.UserService_CreateUser_FullMethodName: {Access: Administer},
-	v1.UserService_ListUsers_FullMethodName:  {Access: Administer},
-	v1.UserService_DeleteUser_FullMethodName: {Access: Administer},
-	v1.UserService_SetRole_FullMethodName:    {Access: Administer},
-	v1.UserService_SetPassword_FullMethodName: {Access: Self,
-		Env: nil},
+	v1.UserService_CreateUser_FullMethodName:  {Access: Administer},
+	v1.UserService_ListUsers_FullMethodName:   {Access: Administer},
+	v1.UserService_DeleteUser_FullMethodName:  {Access: Administer},
+	v1.UserService_SetRole_FullMethodName:     {Access: Administer},
+	v1.UserService_SetPassword_FullMethodName: {Access: Self},
+
+	v1.UsageService_ListFlagUsage_FullMethodName: {Access: Read},
+	v1.UsageService_GetFlagUsage_FullMethodName:  {Access: Read},
+
+	// Reflection describes the API (no data): readers may use it (grpcurl).
+	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      {Access: Read},
+	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: {Access: Read},
 }
 
 // selfUser is the user a Self request names.

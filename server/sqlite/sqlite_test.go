@@ -219,8 +219,8 @@ func TestMigrationsEachInOwnTransaction(t *testing.T) {
 	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
 	base := len(migrations)
 	ms := append(migrations[:base:base],
-		migration{version: base + 1, name: "good", sql: "CREATE TABLE tokens (id INTEGER PRIMARY KEY)"},
-		migration{version: base + 2, name: "bad", sql: "CREATE TABLE users (id INTEGER PRIMARY KEY); SELECT no_such_function()"},
+		migration{version: base + 1, name: "good", sql: "CREATE TABLE probe_first (id INTEGER PRIMARY KEY)"},
+		migration{version: base + 2, name: "bad", sql: "CREATE TABLE probe_second (id INTEGER PRIMARY KEY); SELECT no_such_function()"},
 	)
 	err := migrate(t.Context(), db.writer, ms)
 	if err == nil || !strings.Contains(err.Error(), "_bad") {
@@ -229,16 +229,16 @@ func TestMigrationsEachInOwnTransaction(t *testing.T) {
 	if v, _ := db.SchemaVersion(t.Context()); v != base+1 {
 		t.Errorf("schema version %d, want %d", v, base+1)
 	}
-	if tableExists(t, db, "users") || !tableExists(t, db, "tokens") {
-		t.Errorf("after the failure: users exists %v (want false), tokens %v (want true)",
-			tableExists(t, db, "users"), tableExists(t, db, "tokens"))
+	if tableExists(t, db, "probe_second") || !tableExists(t, db, "probe_first") {
+		t.Errorf("after the failure: probe_second exists %v (want false), probe_first %v (want true)",
+			tableExists(t, db, "probe_second"), tableExists(t, db, "probe_first"))
 	}
-	ms[base+1].sql = "CREATE TABLE users (id INTEGER PRIMARY KEY)"
+	ms[base+1].sql = "CREATE TABLE probe_second (id INTEGER PRIMARY KEY)"
 	if err := migrate(t.Context(), db.writer, ms); err != nil {
 		t.Fatalf("migrate with the fix: %v", err)
 	}
-	if v, _ := db.SchemaVersion(t.Context()); v != base+2 || !tableExists(t, db, "users") {
-		t.Errorf("after the fix: version %d, users exists %v", v, tableExists(t, db, "users"))
+	if v, _ := db.SchemaVersion(t.Context()); v != base+2 || !tableExists(t, db, "probe_second") {
+		t.Errorf("after the fix: version %d, probe_second exists %v", v, tableExists(t, db, "probe_second"))
 	}
 }
 
