@@ -22,8 +22,12 @@ import (
 	adminui "github.com/flagpole/flagpole/admin-ui"
 )
 
-// browserTimeout bounds one browser test from first navigation to last check.
-const browserTimeout = 90 * time.Second
+// browserTimeout bounds one browser test from first navigation to last
+// check; stepTimeout bounds each step, so a missing element fails fast.
+const (
+	browserTimeout = 90 * time.Second
+	stepTimeout    = 15 * time.Second
+)
 
 var browser struct {
 	once    sync.Once
@@ -177,9 +181,26 @@ next:
 // do runs steps and fails the test naming step on error.
 func (tb *tab) do(step string, steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, steps...); err != nil {
-		tb.t.Fatalf("%s: %v\npage errors: %q", step, err, tb.pageErrors())
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tb.t.Fatalf("%s: %v\npage errors: %q%s", step, err, tb.pageErrors(), tb.failureShot())
 	}
+}
+
+// failureShot saves the page as it was when a step failed, for the log.
+func (tb *tab) failureShot() string {
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return ""
+	}
+	name := filepath.Join(os.TempDir(), fmt.Sprintf("flagpole-ui-%s-%d.png", strings.ReplaceAll(tb.t.Name(), "/", "_"), time.Now().UnixNano()))
+	if os.WriteFile(name, png, 0o644) != nil {
+		return ""
+	}
+	return "\nscreenshot of the failure: " + name
 }
 
 // eval evaluates a JavaScript expression in the page.
@@ -195,7 +216,9 @@ func eval[T any](tb *tab, expr string) T {
 // text returns the text content of the first visible node matching sel.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	s, err := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
 	if err != nil {
 		tb.t.Fatalf("read %s: %v\npage errors: %q", sel, err, tb.pageErrors())
 	}
@@ -206,9 +229,9 @@ func (tb *tab) text(sel string) string {
 func (tb *tab) waitJS(step, expr string) {
 	tb.t.Helper()
 	_, err := chromedp.Run(tb.ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
 	if err != nil {
-		tb.t.Fatalf("%s: %v\npage errors: %q", step, err, tb.pageErrors())
+		tb.t.Fatalf("%s: %v\npage errors: %q%s", step, err, tb.pageErrors(), tb.failureShot())
 	}
 }
 

@@ -54,6 +54,7 @@ async function route() {
   }
   if (typeof cleanup === 'function') cleanup();
   cleanup = null;
+  document.getElementById('toast').textContent = '';
   clear(main);
   showShell(found.view !== signin);
   markNav(hash);

@@ -8,26 +8,33 @@ import { num } from '../model.js';
 
 const interval = 1500;
 
-export function whoHasIt(env) {
+export function whoHasIt(env, flagKey) {
+  const usageLine = h('p', { class: 'hint', dataset: { usage: '' } });
   const status = h('p', { class: 'muted', 'aria-live': 'polite', dataset: { clientsSummary: '' } }, 'Loading connected instances…');
   const tbody = h('tbody');
-  const table = h('table', { class: 'clients', hidden: true },
+  const table = h('table', { class: 'clients' },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Instance'),
       h('th', { scope: 'col' }, 'SDK'), h('th', { scope: 'col' }, 'Revision'),
       h('th', { scope: 'col' }, 'Connected'))),
     tbody);
+  const wrap = h('div', { class: 'table-wrap', hidden: true }, table);
   const el = h('section', { class: 'panel', 'aria-labelledby': `who-${env}`, dataset: { who: env } },
     h('h3', { id: `who-${env}` }, `Who has it in ${env}`),
     status,
-    h('div', { class: 'table-wrap' }, table));
+    wrap,
+    usageLine);
 
   const ctrl = new AbortController();
   let timer = null;
+  let rounds = 0;
   const poll = async () => {
     try {
       const resp = await withSignal(ctrl.signal, 'listClients', env);
       draw(resp);
+      if (rounds++ % 10 === 0) {
+        drawUsage(await withSignal(ctrl.signal, 'getFlagUsage', flagKey, env).catch(() => null));
+      }
     } catch (err) {
       if (ctrl.signal.aborted) return;
       status.textContent = `Could not load connected instances: ${err.message}`;
@@ -41,7 +48,7 @@ export function whoHasIt(env) {
     status.textContent = clients.length === 0
       ? `No SDK instance is connected to ${env}. Latest revision: ${latest}.`
       : `${current} of ${clients.length} instance${clients.length === 1 ? '' : 's'} applied the latest revision ${latest}.`;
-    table.hidden = clients.length === 0;
+    wrap.hidden = clients.length === 0;
     clear(tbody);
     for (const c of clients) {
       const applied = num(c.appliedRevision);
@@ -53,6 +60,15 @@ export function whoHasIt(env) {
         h('td', { class: ok ? 'ok' : 'behind' }, ok ? `${applied} ✓ latest` : `${applied} (behind ${latest - applied})`),
         h('td', {}, fmtTime(c.connectTime))));
     }
+  };
+  const drawUsage = (resp) => {
+    const u = resp?.usage?.find((x) => x.environment === env);
+    if (!u) { usageLine.textContent = ''; return; }
+    const services = (u.services || []).map((x) => x.name).filter(Boolean);
+    usageLine.textContent = u.lastEvaluateTime
+      ? `Last evaluated ${fmtTime(u.lastEvaluateTime)}${services.length ? ` by ${services.join(', ')}` : ''}; ${num(u.evaluationsLastDay)} evaluations in the last day.`
+      : 'Never evaluated here.';
+    if (u.stale) usageLine.textContent += ` Stale (${String(u.staleReason || '').replace(/_/g, ' ')}).`;
   };
   poll();
   return {

@@ -2,7 +2,7 @@
 // default serve, and the ordered rules with their conditions. It edits a
 // draft (a copy of the configuration) and hands it back on save.
 
-import { h, field, select, clear, uid } from '../dom.js';
+import { h, field, select, clear, uid, append } from '../dom.js';
 
 export const operators = [
   ['in', 'is one of'], ['not_in', 'is not one of'], ['contains', 'contains'],
@@ -31,7 +31,7 @@ export function configEditor({ draft, variants, segments, onSave }) {
 
   const redraw = (focusSel) => {
     clear(body);
-    body.append(
+    append(body, [
       h('div', { class: 'row' },
         field('Off variant (served while off)', offSelect(draft, variants), { fieldPath: 'offVariant' })),
       h('h3', {}, 'Rules'),
@@ -41,7 +41,7 @@ export function configEditor({ draft, variants, segments, onSave }) {
       addRuleButton(draft, variants, redraw),
       h('h3', {}, 'Default serve'),
       h('p', { class: 'hint' }, 'Served when no rule holds.'),
-      serveEditor(draft, 'defaultServe', draft.defaultServe, variants, 'defaultServe', redraw));
+      serveEditor(draft, 'defaultServe', draft.defaultServe, variants, 'defaultServe', redraw)]);
     if (focusSel) body.querySelector(focusSel)?.focus();
   };
 
@@ -109,7 +109,6 @@ function ruleEditor(draft, rule, i, variants, segments, redraw) {
     field('Description', desc, { fieldPath: `${p}.description` }),
     (rule.conditions || []).map((c, j) => conditionEditor(rule, c, `${p}.conditions[${j}]`, j, segments, redraw)),
     addCond,
-    h('h4', {}, 'Serve'),
     serveEditor(rule, 'serve', rule.serve || {}, variants, `${p}.serve`, redraw));
 }
 
@@ -179,12 +178,13 @@ function serveEditor(owner, prop, serve, variants, p, redraw) {
       input.addEventListener('input', () => { w.weight = input.value === '' ? 0 : Number(input.value); });
       return field(`Weight of ${v}`, input, { fieldPath: `${p}.split.weights[${k}].weight` });
     });
-    parts.push(h('div', { class: 'weights' }, weights), field('Bucket by attribute', bucket, { fieldPath: `${p}.split.bucketBy` }));
+    parts.push(h('div', { class: 'weights' }, weights),
+      field('Bucket by attribute', bucket, { fieldPath: `${p}.split.bucketBy`, hint: 'Empty: the targeting key.' }));
   } else {
     const v = select(variants, serve.variant ?? variants[0] ?? '', {});
     if (serve.variant === undefined) serve.variant = v.value;
     v.addEventListener('change', () => { serve.variant = v.value; });
     parts.push(field('Variant', v, { fieldPath: `${p}.variant` }));
   }
-  return h('div', { class: 'row serve' }, parts);
+  return h('div', { class: 'serve' }, parts);
 }

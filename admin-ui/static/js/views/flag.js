@@ -151,15 +151,24 @@ function variantList(flag) {
   return h('ul', {}, vars.map((v) => h('li', {}, h('code', {}, v.key), ' = ', h('code', {}, JSON.stringify(v.value)))));
 }
 
+function tabLabel(state, name) {
+  return `${name} · ${rollout(state.flag, state.configs.get(name)).label}`;
+}
+
+// refreshTab updates an environment tab's at-a-glance label after a change.
+function refreshTab(state, name) {
+  const tab = document.querySelector(`[data-env-tab="${CSS.escape(name)}"]`);
+  if (tab) tab.textContent = tabLabel(state, name);
+}
+
 function envTabs(state, current, ctx) {
   const list = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Environments' });
   const names = state.envs.map((e) => e.name).filter((n) => state.configs.has(n));
   names.forEach((name, i) => {
-    const r = rollout(state.flag, state.configs.get(name));
     const tab = h('button', {
       type: 'button', role: 'tab', id: `tab-${name}`, 'aria-selected': name === current ? 'true' : 'false',
       'aria-controls': 'env-panel', tabindex: name === current ? '0' : '-1', dataset: { envTab: name },
-    }, `${name} · ${r.label}`);
+    }, tabLabel(state, name));
     tab.addEventListener('click', () => ctx.navigate(`#/flags/${encodeURIComponent(state.flag.key)}/env/${encodeURIComponent(name)}`));
     tab.addEventListener('keydown', (ev) => {
       const d = ev.key === 'ArrowRight' ? 1 : ev.key === 'ArrowLeft' ? -1 : 0;
@@ -198,6 +207,7 @@ function envPanel(state, envName, page, reload) {
     draft.revision = next.revision;
     drawQuick();
     editor.redraw();
+    refreshTab(state, envName);
     toast(what);
   };
 
@@ -298,6 +308,7 @@ function envPanel(state, envName, page, reload) {
         draft.rules = draft.rules || [];
         drawQuick();
         editor.redraw();
+        refreshTab(state, envName);
         toast(`Targeting saved in ${envName}`);
         msg.append(h('div', { class: 'banner ok', role: 'status', dataset: { saved: '' } }, `Saved (revision ${num(next.revision)}).`));
       } catch (err) {
@@ -309,7 +320,7 @@ function envPanel(state, envName, page, reload) {
   });
 
   drawQuick();
-  const who = whoHasIt(envName);
+  const who = whoHasIt(envName, flag.key);
   page.stopWho = who.stop;
   panel.append(
     h('div', { class: 'env-grid' },

@@ -77,19 +77,19 @@ function row(item, envs, usage) {
     h('td', { class: 'key' },
       h('a', { href: `#/flags/${encodeURIComponent(f.key)}` }, f.key),
       f.name ? h('span', { class: 'name' }, f.name) : null),
-    h('td', {}, (f.tags || []).map((t) => h('span', { class: 'tag' }, t))),
-    h('td', {}, state),
+    h('td', { 'data-label': 'Tags' }, (f.tags || []).map((t) => h('span', { class: 'tag' }, t))),
+    h('td', { 'data-label': 'Status' }, state),
     envs.map((env) => envCell(f, byEnv.get(env), env)));
 }
 
 function envCell(flag, config, env) {
-  if (!config) return h('td', { class: 'muted' }, '—');
+  if (!config) return h('td', { class: 'muted', 'data-label': env }, '—');
   const r = rollout(flag, config);
   const cls = !r.enabled ? 'badge' : r.rolling ? 'badge rolling' : 'badge on';
   const meter = r.enabled && r.percent !== null
     ? h('span', { class: 'meter', role: 'img', 'aria-label': `${r.percent}% rolled out` },
       meterBar(r.percent)) : null;
-  return h('td', { dataset: { env } },
+  return h('td', { dataset: { env }, 'data-label': env },
     h('span', { class: cls }, r.label),
     meter,
     r.rules ? h('span', { class: 'hint' }, `${r.rules} rule${r.rules === 1 ? '' : 's'}`) : null);

@@ -2,7 +2,7 @@
 // and explicit include / exclude lists of targeting keys.
 
 import { api } from '../api.js';
-import { h, field, select, clear } from '../dom.js';
+import { h, field, select, clear, append } from '../dom.js';
 import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearFieldErrors, toast } from '../ui.js';
 import { num } from '../model.js';
 import { conditionEditor } from './config.js';
@@ -51,7 +51,7 @@ function edit(slot, seg, segments, ctx) {
   const conds = h('div');
   const drawConds = (focusSel) => {
     clear(conds);
-    conds.append(draft.conditions.map((c, j) => conditionEditor(draft, c, `conditions[${j}]`, j, segments.filter((s) => s.key !== draft.key), drawConds)));
+    append(conds, draft.conditions.map((c, j) => conditionEditor(draft, c, `conditions[${j}]`, j, segments.filter((s) => s.key !== draft.key), drawConds)));
     const add = h('button', { type: 'button', class: 'secondary small' }, 'Add condition');
     add.addEventListener('click', () => { draft.conditions.push({ attribute: '', operator: 'in', values: [] }); drawConds(`[data-field="conditions[${draft.conditions.length - 1}].attribute"]`); });
     conds.append(add);
