@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+)
+
+func (a *app) applyCmd() *cobra.Command {
+	var file string
+	var dryRun, prune bool
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE",
+		Short: "Make the server match a declarative YAML file of flags and segments",
+		Long: `Apply reads a YAML file of flags (definition and configuration per environment)
+and segments, compares it with the server and changes only what differs,
+printing each change as a diff. Applying the same file twice changes nothing
+the second time and writes no audit entry.
+
+Environments the file does not name under a flag keep their configuration.
+With --prune, flags and segments on the server that the file lacks are
+deleted. With --dry-run, the diff is printed and nothing is changed.
+'-f -' reads the file from standard input. 'flagpole export' writes this format.`,
+		Example: `  flagpole apply -f flags.yaml --dry-run
+  flagpole apply -f flags.yaml --prune --wait=2m`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlag("file", file); err != nil {
+				return err
+			}
+			b, err := readInput(cmd.InOrStdin(), file)
+			if err != nil {
+				return err
+			}
+			f, err := parseFile(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				return a.apply(ctx, cmd, c, f, dryRun, prune, wait)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "YAML file to apply ('-' for standard input)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes without making them")
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete flags and segments that the file lacks")
+	addWaitFlag(cmd, &wait)
+	return cmd
+}
+
+func readInput(stdin io.Reader, file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(stdin)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--file: %w", err)
+	}
+	return b, nil
+}
+
+// applyResult is apply's machine-readable output.
+type applyResult struct {
+	DryRun  bool     `json:"dryRun"`
+	Changes []change `json:"changes"`
+	Applied int      `json:"applied"`
+}
+
+func (a *app) apply(ctx context.Context, cmd *cobra.Command, c *clients, f *File, dryRun, prune bool, wait time.Duration) error {
+	st, err := readState(ctx, c, "")
+	if err != nil {
+		return err
+	}
+	changes, err := plan(f, st, prune)
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	res := applyResult{DryRun: dryRun, Changes: changes}
+	if res.Changes == nil {
+		res.Changes = []change{}
+	}
+	if a.output == "table" {
+		printDiff(out, changes)
+	}
+	if !dryRun {
+		for i, ch := range changes {
+			if err := ch.run(ctx, c); err != nil {
+				return fmt.Errorf("apply: %s %s %s: %w (%d of %d changes applied)",
+					ch.Action, ch.Kind, ch.target(), err, i, len(changes))
+			}
+			res.Applied++
+		}
+	}
+	if a.output == "table" {
+		switch {
+		case len(changes) == 0:
+			fmt.Fprintln(out, "No changes: the server matches the file.")
+		case dryRun:
+			fmt.Fprintf(out, "Dry run: %d change(s) planned, nothing changed.\n", len(changes))
+		default:
+			fmt.Fprintf(out, "Applied %d change(s).\n", res.Applied)
+		}
+	} else if err := a.printer(out).emit(res, nil); err != nil {
+		return err
+	}
+	if dryRun || len(changes) == 0 || wait <= 0 {
+		return nil
+	}
+	return a.waitAll(ctx, cmd, c, affectedEnvs(changes, st.envs), wait)
+}
+
+func (ch change) target() string {
+	if ch.Environment != "" {
+		return ch.Key + " [" + ch.Environment + "]"
+	}
+	return ch.Key
+}
+
+// affectedEnvs lists the environments whose served state the changes alter.
+func affectedEnvs(changes []change, all []string) []string {
+	set := map[string]bool{}
+	for _, ch := range changes {
+		if ch.allEnvs {
+			return slices.Clone(all)
+		}
+		set[ch.Environment] = true
+	}
+	envs := sortedKeys(set)
+	sort.Strings(envs)
+	return envs
+}
+
+// printDiff writes the changes as a readable diff: + create, ~ update,
+// - delete, with one line per changed field.
+func printDiff(w io.Writer, changes []change) {
+	for _, ch := range changes {
+		sign := map[string]string{"create": "+", "update": "~", "delete": "-"}[ch.Action]
+		fmt.Fprintf(w, "%s %s %s\n", sign, ch.Kind, ch.target())
+		for _, f := range ch.Fields {
+			if ch.fresh {
+				fmt.Fprintf(w, "    %s: %s\n", f.Field, compact(f.To))
+			} else {
+				fmt.Fprintf(w, "    %s: %s -> %s\n", f.Field, compact(f.From), compact(f.To))
+			}
+		}
+	}
+}
+
+func (a *app) exportCmd() *cobra.Command {
+	var env string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write every flag and segment as a YAML file that apply accepts",
+		Long: `Export writes the server's flags (with their configuration in every
+environment, or only in --env) and segments in the declarative format of
+'flagpole apply'. Applying the output again changes nothing.
+The default format is YAML; -o json writes the same document as JSON.`,
+		Example: `  flagpole export > flags.yaml
+  flagpole export --env production -o json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				f, err := export(ctx, c, env)
+				if err != nil {
+					return err
+				}
+				if a.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), f)
+				}
+				return writeFileYAML(cmd.OutOrStdout(), f)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "", "export the configuration of this environment only")
+	return cmd
+}
+
+func export(ctx context.Context, c *clients, env string) (*File, error) {
+	if env != "" {
+		if _, err := c.env.GetEnvironment(ctx, &flagpolev1.GetEnvironmentRequest{Name: env}); err != nil {
+			return nil, fmt.Errorf("--env %s: %w", env, err)
+		}
+	}
+	st, err := readState(ctx, c, env)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{}
+	for _, key := range sortedKeys(st.flags) {
+		fw := st.flags[key]
+		fs := flagFromProto(fw.GetFlag())
+		for _, cfg := range fw.GetConfigs() {
+			if env != "" && cfg.GetEnvironment() != env {
+				continue
+			}
+			if fs.Environments == nil {
+				fs.Environments = map[string]*ConfigSpec{}
+			}
+			fs.Environments[cfg.GetEnvironment()] = configFromProto(cfg)
+		}
+		f.Flags = append(f.Flags, fs)
+	}
+	for _, key := range sortedKeys(st.segments) {
+		f.Segments = append(f.Segments, segmentFromProto(st.segments[key]))
+	}
+	return f, nil
+}
+
+// writeFileYAML writes a declarative file with the spec types' own YAML
+// forms (plain-string serves, one-line splits).
+func writeFileYAML(w io.Writer, f *File) error {
+	var b strings.Builder
+	if err := encodeYAML(&b, f); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

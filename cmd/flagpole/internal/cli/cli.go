@@ -1,0 +1,205 @@
+// Package cli holds the client commands of the flagpole binary: the commands
+// CI scripts and operators run against a Flagpole server over gRPC (env, flag,
+// segment, eval, apply, export, audit, clients, token, user). The server
+// command lives elsewhere; main wires both into one cobra root.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Exit codes of every client command.
+const (
+	ExitOK          = 0 // success
+	ExitError       = 1 // any error: server unreachable, not found, invalid, denied
+	ExitUsage       = 2 // bad command line: unknown command or flag, missing or bad argument
+	ExitConflict    = 3 // stale revision: someone changed the object since it was read
+	ExitWaitTimeout = 4 // --wait timed out before every connected instance applied the change
+)
+
+// exitCodesHelp is appended to the help text of every client command.
+const exitCodesHelp = `
+Exit codes:
+  0  success
+  1  error (server unreachable, not found, invalid input, permission denied)
+  2  usage error (unknown command or flag, missing or malformed argument)
+  3  conflict: the object changed since the revision you sent (re-read and retry)
+  4  --wait timed out: some connected instances have not applied the change`
+
+// UsageError is a bad command line. It maps to exit code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// WaitTimeoutError says --wait gave up. It maps to exit code 4.
+type WaitTimeoutError struct {
+	Environment string
+	Revision    int64
+	Pending     []string // instances that have not applied Revision
+}
+
+func (e *WaitTimeoutError) Error() string {
+	return fmt.Sprintf("wait: timed out: %d instance(s) in %s have not applied revision %d: %s",
+		len(e.Pending), e.Environment, e.Revision, strings.Join(e.Pending, ", "))
+}
+
+// ExitCode maps an error returned by a command to the documented exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return ExitUsage
+	}
+	var we *WaitTimeoutError
+	if errors.As(err, &we) {
+		return ExitWaitTimeout
+	}
+	if st, ok := status.FromError(unwrapAll(err)); ok && st.Code() == codes.Aborted {
+		return ExitConflict
+	}
+	return ExitError
+}
+
+// unwrapAll returns the innermost error that carries a gRPC status, or err.
+func unwrapAll(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, ok := e.(interface{ GRPCStatus() *status.Status }); ok {
+			return e
+		}
+	}
+	return err
+}
+
+// isCobraUsage recognises the errors cobra itself returns for a bad command
+// line on commands this package does not own (the root).
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag",
+		"invalid argument", "flag needs an argument", "accepts ", "requires at least",
+		"requires at most", "required flag"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Execute runs root, prints any error to stderr and returns the exit code.
+// main calls os.Exit(cli.Execute(root)).
+func Execute(root *cobra.Command) int {
+	root.SilenceErrors = true
+	root.SilenceUsage = true
+	if !strings.Contains(root.Long, "Exit codes:") {
+		root.Long = strings.TrimRight(root.Long, "\n") + "\n" + exitCodesHelp
+	}
+	root.SetFlagErrorFunc(flagError)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	printError(root.ErrOrStderr(), cmd, err)
+	return ExitCode(err)
+}
+
+func printError(w io.Writer, cmd *cobra.Command, err error) {
+	fmt.Fprintf(w, "Error: %v\n", err)
+	if ExitCode(err) == ExitUsage && cmd != nil {
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+}
+
+func flagError(_ *cobra.Command, err error) error { return &UsageError{Err: err} }
+
+// Commands returns the client commands, ready to be added to the root command.
+// Each carries the connection and output flags (--addr, --token, --tls-*,
+// -o) as persistent flags.
+func Commands() []*cobra.Command {
+	a := &app{}
+	cmds := []*cobra.Command{
+		a.envCmd(), a.flagCmd(), a.segmentCmd(), a.evalCmd(), a.applyCmd(),
+		a.exportCmd(), a.auditCmd(), a.clientsCmd(),
+	}
+	cmds = append(cmds, a.authCmds()...)
+	for _, c := range cmds {
+		a.addGlobalFlags(c)
+		c.SetFlagErrorFunc(flagError)
+		c.Long = strings.TrimRight(c.Long, "\n") + "\n" + exitCodesHelp
+	}
+	return cmds
+}
+
+// Main runs the client commands under a root of their own; it exists so
+// tests and tools can run the CLI without the server command.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := &cobra.Command{Use: "flagpole", Short: "Flagpole feature flags"}
+	root.AddCommand(Commands()...)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return Execute(root)
+}
+
+// group returns a parent command that only holds subcommands: without
+// arguments it prints help, with an unknown subcommand it is a usage error.
+func group(use, short, long string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+	}
+}
+
+// exactArgs is cobra.ExactArgs returning a UsageError that names the arguments.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != len(names) {
+			return usagef("%s takes %d argument(s) (%s), got %d", cmd.CommandPath(),
+				len(names), strings.Join(names, " "), len(args))
+		}
+		return nil
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+	}
+	return nil
+}
+
+// requireFlag returns a usage error when a required flag is empty.
+func requireFlag(name, value string) error {
+	if value == "" {
+		return usagef("--%s is required", name)
+	}
+	return nil
+}
+
+// getenv is os.Getenv, a seam for tests.
+var getenv = os.Getenv

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+)
+
+// envView is an environment as the CLI prints it.
+type envView struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Protected   bool       `json:"protected"`
+	Revision    int64      `json:"revision"`
+	CreateTime  *time.Time `json:"createTime,omitempty"`
+}
+
+func envFromProto(e *flagpolev1.Environment) envView {
+	return envView{Name: e.GetName(), Description: e.GetDescription(), Protected: e.GetProtected(),
+		Revision: e.GetRevision(), CreateTime: timeOf(e.GetCreateTime())}
+}
+
+func timeOf(t *timestamppb.Timestamp) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.AsTime().UTC()
+	return &v
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func (a *app) envCmd() *cobra.Command {
+	cmd := group("env", "List, create and delete environments",
+		"Environments (development, staging, production, ...) each serve their own configuration of every flag.")
+	cmd.AddCommand(a.envListCmd(), a.envCreateCmd(), a.envDeleteCmd())
+	return cmd
+}
+
+func (a *app) envListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List environments with their current revision",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				res, err := c.env.ListEnvironments(ctx, &flagpolev1.ListEnvironmentsRequest{})
+				if err != nil {
+					return fmt.Errorf("list environments: %w", err)
+				}
+				views := []envView{}
+				for _, e := range res.GetEnvironments() {
+					views = append(views, envFromProto(e))
+				}
+				return a.printer(cmd.OutOrStdout()).emit(views, func(t *tabwriter.Writer) {
+					row(t, "NAME", "REVISION", "PROTECTED", "DESCRIPTION")
+					for _, v := range views {
+						row(t, v.Name, v.Revision, v.Protected, orDash(v.Description))
+					}
+				})
+			})
+		},
+	}
+}
+
+func (a *app) envCreateCmd() *cobra.Command {
+	var description string
+	var protected bool
+	cmd := &cobra.Command{
+		Use:     "create NAME",
+		Short:   "Create an environment; every existing flag gets a disabled configuration in it",
+		Example: "  flagpole env create qa --description 'QA cluster'",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				res, err := c.env.CreateEnvironment(ctx, &flagpolev1.CreateEnvironmentRequest{
+					Environment: &flagpolev1.Environment{Name: args[0], Description: description, Protected: protected}})
+				if err != nil {
+					return fmt.Errorf("create environment %s: %w", args[0], err)
+				}
+				v := envFromProto(res.GetEnvironment())
+				return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
+					row(t, "Created environment "+v.Name+".")
+				})
+			})
+		},
+	}
+	cmd.Flags().StringVar(&description, "description", "", "what the environment is for")
+	cmd.Flags().BoolVar(&protected, "protected", false, "only admins may change it")
+	return cmd
+}
+
+func (a *app) envDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete an environment and every flag configuration in it",
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				if _, err := c.env.DeleteEnvironment(ctx, &flagpolev1.DeleteEnvironmentRequest{Name: args[0]}); err != nil {
+					return fmt.Errorf("delete environment %s: %w", args[0], err)
+				}
+				return a.printer(cmd.OutOrStdout()).emit(map[string]any{"deleted": args[0]}, func(t *tabwriter.Writer) {
+					row(t, "Deleted environment "+args[0]+".")
+				})
+			})
+		},
+	}
+}

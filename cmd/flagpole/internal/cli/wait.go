@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+)
+
+// defaultWait is the timeout of a bare --wait.
+const defaultWait = 2 * time.Minute
+
+// pollInterval is how often --wait asks the server which instances applied
+// what.
+const pollInterval = 100 * time.Millisecond
+
+func addWaitFlag(cmd *cobra.Command, wait *time.Duration) {
+	cmd.Flags().DurationVar(wait, "wait", 0,
+		"after the change, wait until every SDK instance connected to the environment has applied it; "+
+			"--wait alone waits up to "+defaultWait.String()+", --wait=30s sets the timeout (exit code 4 on timeout)")
+	cmd.Flags().Lookup("wait").NoOptDefVal = defaultWait.String()
+}
+
+// waitAll waits for every environment in turn, sharing one deadline.
+func (a *app) waitAll(ctx context.Context, cmd *cobra.Command, c *clients, envs []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for _, env := range envs {
+		if err := a.waitEnv(ctx, cmd, c, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitEnv reads the environment's revision after a change and polls the
+// connected instances until each has acknowledged at least that revision.
+func (a *app) waitEnv(ctx context.Context, cmd *cobra.Command, c *clients, env string) error {
+	start := time.Now()
+	e, err := c.env.GetEnvironment(ctx, &flagpolev1.GetEnvironmentRequest{Name: env})
+	if err != nil {
+		return fmt.Errorf("wait: %w", err)
+	}
+	rev := e.GetEnvironment().GetRevision()
+	// Progress goes to stdout in table mode and to stderr otherwise, so that
+	// -o json output stays one JSON document.
+	w := cmd.OutOrStdout()
+	if a.output != "table" {
+		w = cmd.ErrOrStderr()
+	}
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	var pending []string
+	for {
+		// Each poll gets its own short deadline so a timeout is reported as
+		// a wait timeout, not as a failed call.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.callTimeout)
+		res, err := c.sync.ListClients(pctx, &flagpolev1.ListClientsRequest{Environment: env})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("wait: list clients of %s: %w", env, err)
+		}
+		total := 0
+		pending = pending[:0]
+		for _, cl := range res.GetClients() {
+			if cl.GetEnvironment() != "" && cl.GetEnvironment() != env {
+				continue
+			}
+			total++
+			if cl.GetAppliedRevision() < rev {
+				pending = append(pending, describeClient(cl))
+			}
+		}
+		if len(pending) == 0 {
+			printWaited(w, env, rev, total, time.Since(start))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if cmd.Context().Err() != nil {
+				return fmt.Errorf("wait: %w", cmd.Context().Err())
+			}
+			sort.Strings(pending)
+			return &WaitTimeoutError{Environment: env, Revision: rev, Pending: pending}
+		case <-tick.C:
+		}
+	}
+}
+
+func describeClient(cl *flagpolev1.Client) string {
+	s := cl.GetInstanceId()
+	if cl.GetServiceName() != "" {
+		s = cl.GetServiceName() + "/" + s
+	}
+	return fmt.Sprintf("%s (applied %d)", s, cl.GetAppliedRevision())
+}
+
+func printWaited(w io.Writer, env string, rev int64, n int, d time.Duration) {
+	if n == 0 {
+		fmt.Fprintf(w, "%s: revision %d, no SDK instances connected\n", env, rev)
+		return
+	}
+	fmt.Fprintf(w, "%s: revision %d applied by %d/%d instance(s) in %s\n", env, rev, n, n, d.Round(time.Millisecond))
+}
