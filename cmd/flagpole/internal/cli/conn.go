@@ -88,6 +88,8 @@ type clients struct {
 	eval flagpolev1.EvaluationServiceClient
 	aud  flagpolev1.AuditServiceClient
 	sync flagpolev1.SyncServiceClient
+	tok  flagpolev1.TokenServiceClient
+	user flagpolev1.UserServiceClient
 }
 
 // connect resolves the flags and opens a connection. The connection is
@@ -133,6 +135,8 @@ func (a *app) connect() (*clients, error) {
 		eval: flagpolev1.NewEvaluationServiceClient(conn),
 		aud:  flagpolev1.NewAuditServiceClient(conn),
 		sync: flagpolev1.NewSyncServiceClient(conn),
+		tok:  flagpolev1.NewTokenServiceClient(conn),
+		user: flagpolev1.NewUserServiceClient(conn),
 	}, nil
 }
 
