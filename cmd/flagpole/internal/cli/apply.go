@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -200,6 +201,9 @@ func export(ctx context.Context, c *clients, env string) (*File, error) {
 	for _, key := range sortedKeys(st.flags) {
 		fw := st.flags[key]
 		fs := flagFromProto(fw.GetFlag())
+		if reflect.DeepEqual(fs.Variants, defaultVariants(fs.Type)) {
+			fs.Variants = nil // apply fills them in again
+		}
 		for _, cfg := range fw.GetConfigs() {
 			if env != "" && cfg.GetEnvironment() != env {
 				continue

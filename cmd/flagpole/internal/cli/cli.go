@@ -143,9 +143,22 @@ func Commands() []*cobra.Command {
 	for _, c := range cmds {
 		a.addGlobalFlags(c)
 		c.SetFlagErrorFunc(flagError)
-		c.Long = strings.TrimRight(c.Long, "\n") + "\n" + exitCodesHelp
+		documentExitCodes(c)
 	}
 	return cmds
+}
+
+// documentExitCodes appends the exit codes to the help of c and every
+// command under it.
+func documentExitCodes(c *cobra.Command) {
+	long := c.Long
+	if long == "" {
+		long = c.Short + "."
+	}
+	c.Long = strings.TrimRight(long, "\n") + "\n" + exitCodesHelp
+	for _, sub := range c.Commands() {
+		documentExitCodes(sub)
+	}
 }
 
 // Main runs the client commands under a root of their own; it exists so
