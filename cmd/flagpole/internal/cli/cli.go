@@ -191,9 +191,12 @@ func group(use, short, long string) *cobra.Command {
 // exactArgs is cobra.ExactArgs returning a UsageError that names the arguments.
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != len(names) {
-			return usagef("%s takes %d argument(s) (%s), got %d", cmd.CommandPath(),
-				len(names), strings.Join(names, " "), len(args))
+		switch {
+		case len(args) < len(names):
+			return usagef("%s: missing %s", cmd.CommandPath(), strings.Join(names[len(args):], " "))
+		case len(args) > len(names):
+			return usagef("%s: unexpected argument %q (takes %s)", cmd.CommandPath(), args[len(names)],
+				strings.Join(names, " "))
 		}
 		return nil
 	}

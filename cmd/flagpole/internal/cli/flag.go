@@ -48,9 +48,6 @@ func configViewOf(c *flagpolev1.FlagConfig) configView {
 // serving summarises what a configuration serves: "off (disabled)",
 // "on", "on 10% / off 90%", plus the number of rules.
 func (c configView) serving() string {
-	if !c.Enabled {
-		return orDash(c.OffVariant) + " (disabled)"
-	}
 	s := "-"
 	if d := c.Default; d != nil {
 		s = d.Variant
@@ -68,6 +65,9 @@ func (c configView) serving() string {
 	}
 	if n := len(c.Rules); n > 0 {
 		s += fmt.Sprintf(" (+%d rule(s))", n)
+	}
+	if !c.Enabled {
+		return fmt.Sprintf("%s (disabled; enabled: %s)", orDash(c.OffVariant), s)
 	}
 	return s
 }
