@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flagpole/flagpole/cmd/flagpole/internal/cli"
 	"github.com/flagpole/flagpole/cmd/flagpole/internal/usage"
 )
 
@@ -38,12 +39,13 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.AddCommand(newServeCommand())
-	// The client commands join here, e.g. root.AddCommand(cli.Commands()...).
+	root.AddCommand(cli.Commands()...)
 	return root
 }
 
 // run executes the command line and returns the exit status: 0 on success,
-// 2 for a usage error (unknown command or flag, bad arguments), 1 otherwise.
+// 2 for a usage error (unknown command or flag, bad arguments), otherwise
+// cli.ExitCode: 3 for a conflict, 4 for a --wait timeout, 1 for the rest.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot()
 	root.SetArgs(args)
@@ -62,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return 2
 	}
-	return 1
+	return cli.ExitCode(err)
 }
 
 // trackStart wraps the RunE of every command so that run can tell errors

@@ -5,18 +5,16 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/flagpole/flagpole/cmd/flagpole/internal/usage"
 )
 
 // Exit codes of every client command.
@@ -37,15 +35,7 @@ Exit codes:
   3  conflict: the object changed since the revision you sent (re-read and retry)
   4  --wait timed out: some connected instances have not applied the change`
 
-// UsageError is a bad command line. It maps to exit code 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Err: fmt.Errorf(format, args...)}
-}
+func usagef(format string, args ...any) error { return usage.Errorf(format, args...) }
 
 // WaitTimeoutError says --wait gave up. It maps to exit code 4.
 type WaitTimeoutError struct {
@@ -60,12 +50,12 @@ func (e *WaitTimeoutError) Error() string {
 }
 
 // ExitCode maps an error returned by a command to the documented exit code.
+// main uses it for every error of a command that ran.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ue *UsageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if usage.Is(err) {
 		return ExitUsage
 	}
 	var we *WaitTimeoutError
@@ -88,48 +78,6 @@ func unwrapAll(err error) error {
 	return err
 }
 
-// isCobraUsage recognises the errors cobra itself returns for a bad command
-// line on commands this package does not own (the root).
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag",
-		"invalid argument", "flag needs an argument", "accepts ", "requires at least",
-		"requires at most", "required flag"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// Execute runs root, prints any error to stderr and returns the exit code.
-// main calls os.Exit(cli.Execute(root)).
-func Execute(root *cobra.Command) int {
-	root.SilenceErrors = true
-	root.SilenceUsage = true
-	if !strings.Contains(root.Long, "Exit codes:") {
-		root.Long = strings.TrimRight(root.Long, "\n") + "\n" + exitCodesHelp
-	}
-	root.SetFlagErrorFunc(flagError)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cmd, err := root.ExecuteContextC(ctx)
-	if err == nil {
-		return ExitOK
-	}
-	printError(root.ErrOrStderr(), cmd, err)
-	return ExitCode(err)
-}
-
-func printError(w io.Writer, cmd *cobra.Command, err error) {
-	fmt.Fprintf(w, "Error: %v\n", err)
-	if ExitCode(err) == ExitUsage && cmd != nil {
-		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
-	}
-}
-
-func flagError(_ *cobra.Command, err error) error { return &UsageError{Err: err} }
-
 // Commands returns the client commands, ready to be added to the root command.
 // Each carries the connection and output flags (--addr, --token, --tls-*,
 // -o) as persistent flags.
@@ -142,7 +90,7 @@ func Commands() []*cobra.Command {
 	cmds = append(cmds, a.authCmds()...)
 	for _, c := range cmds {
 		a.addGlobalFlags(c)
-		c.SetFlagErrorFunc(flagError)
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage.Wrap(err) })
 		documentExitCodes(c)
 	}
 	return cmds
@@ -159,17 +107,6 @@ func documentExitCodes(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		documentExitCodes(sub)
 	}
-}
-
-// Main runs the client commands under a root of their own; it exists so
-// tests and tools can run the CLI without the server command.
-func Main(args []string, stdout, stderr io.Writer) int {
-	root := &cobra.Command{Use: "flagpole", Short: "Flagpole feature flags"}
-	root.AddCommand(Commands()...)
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	return Execute(root)
 }
 
 // group returns a parent command that only holds subcommands: without

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -196,6 +198,8 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{nil, ExitOK},
 		{usagef("x"), ExitUsage},
+		{fmt.Errorf("wrapped: %w", usagef("x")), ExitUsage},
+		{errors.New("plain"), ExitError},
 		{&WaitTimeoutError{}, ExitWaitTimeout},
 	} {
 		if got := ExitCode(tc.err); got != tc.want {

@@ -1,0 +1,302 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+)
+
+// bin is the flagpole binary built once for the whole test run.
+var bin string
+
+// adminToken bootstraps the server's admin credential (FLAGPOLE_ADMIN_TOKEN)
+// and is what the CLI sends (FLAGPOLE_TOKEN).
+const adminToken = "e2e-admin-token-0123456789abcdef0123456789"
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "flagpole-cli-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "flagpole")
+	build := exec.Command("go", "build", "-o", bin, "github.com/flagpole/flagpole/cmd/flagpole")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build ./cmd/flagpole: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a real `flagpole serve` process on a temporary SQLite file.
+type server struct {
+	addr string // gRPC host:port
+	log  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServer runs `flagpole serve` on 127.0.0.1 port 0 and reads the bound
+// gRPC address from its JSON log. Cleanup stops it with SIGINT.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--db", filepath.Join(dir, "flagpole.db"),
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	cmd.Env = append(os.Environ(), "FLAGPOLE_ADMIN_TOKEN="+adminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{log: &syncBuffer{}}
+	addrc := make(chan string, 1)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Bytes()
+			s.log.Write(append(line, '\n'))
+			var rec struct {
+				Msg  string `json:"msg"`
+				GRPC string `json:"grpc"`
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "flagpole serving" && rec.GRPC != "" {
+				select {
+				case addrc <- rec.GRPC:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		<-drained
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log.String())
+		}
+	})
+	select {
+	case s.addr = <-addrc:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("flagpole serve did not report its address; log:\n%s", s.log.String())
+	}
+	return s
+}
+
+// result is one CLI run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// run runs the CLI against the server with FLAGPOLE_ADDR and FLAGPOLE_TOKEN set.
+func (s *server) run(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCLI(t, []string{"FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken}, "", args...)
+}
+
+func runCLI(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("flagpole %s: %v", strings.Join(args, " "), err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// cleanEnv is the test's environment without FLAGPOLE_* variables.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLAGPOLE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// ok runs the CLI and fails the test unless it exits 0.
+func (s *server) ok(t *testing.T, args ...string) string {
+	t.Helper()
+	r := s.run(t, args...)
+	if r.code != 0 {
+		t.Fatalf("flagpole %s: %s", strings.Join(args, " "), r)
+	}
+	return r.stdout
+}
+
+// json runs the CLI with -o json and decodes stdout into v.
+func (s *server) json(t *testing.T, v any, args ...string) {
+	t.Helper()
+	out := s.ok(t, append(args, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("flagpole %s -o json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// expectCode runs the CLI and fails unless it exits with code.
+func (s *server) expectCode(t *testing.T, code int, args ...string) result {
+	t.Helper()
+	r := s.run(t, args...)
+	if r.code != code {
+		t.Fatalf("flagpole %s: want exit %d, got %s", strings.Join(args, " "), code, r)
+	}
+	return r
+}
+
+// auditCount is the number of audit entries on the server.
+func (s *server) auditCount(t *testing.T) int {
+	t.Helper()
+	var entries []map[string]any
+	s.json(t, &entries, "audit", "--limit", "0")
+	return len(entries)
+}
+
+// instance is a raw SDK sync stream: it says hello and, if acking, acks
+// every snapshot and change it receives. A non-acking instance is stuck.
+type instance struct {
+	id   string
+	done chan struct{}
+}
+
+func (s *server) connectInstance(t *testing.T, env, id string, ack bool) *instance {
+	t.Helper()
+	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-flagpole-environment", env,
+		"authorization", "Bearer "+adminToken)
+	stream, err := flagpolev1.NewSyncServiceClient(conn).Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{id: id, done: make(chan struct{})}
+	hello := &flagpolev1.SyncRequest{Message: &flagpolev1.SyncRequest_Hello{Hello: &flagpolev1.Hello{
+		SdkName: "e2e-raw", SdkVersion: "0", ServiceName: "checkout", InstanceId: id}}}
+	if err := stream.Send(hello); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(in.done)
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			var rev int64
+			switch m := msg.GetMessage().(type) {
+			case *flagpolev1.SyncResponse_Snapshot:
+				rev = m.Snapshot.GetRevision()
+			case *flagpolev1.SyncResponse_Change:
+				rev = m.Change.GetRevision()
+			}
+			if ack && rev > 0 {
+				_ = stream.Send(&flagpolev1.SyncRequest{Message: &flagpolev1.SyncRequest_Ack{Ack: &flagpolev1.Ack{Revision: rev}}})
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-in.done
+		conn.Close()
+	})
+	s.waitConnected(t, env, id)
+	return in
+}
+
+// waitConnected polls `flagpole clients` until the instance is listed.
+func (s *server) waitConnected(t *testing.T, env, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var v struct {
+			Clients []struct {
+				InstanceID string `json:"instanceId"`
+			} `json:"clients"`
+		}
+		s.json(t, &v, "clients", "--env", env)
+		for _, c := range v.Clients {
+			if c.InstanceID == id {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("instance %s never appeared in flagpole clients --env %s", id, env)
+}
+
+// freePort returns an address on 127.0.0.1 where nothing listens.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
