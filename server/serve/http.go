@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	adminui "github.com/flagpole/flagpole/admin-ui"
 )
 
 // httpHandler assembles everything served on the HTTP port. Mount further
@@ -14,6 +16,8 @@ func (s *Server) httpHandler() http.Handler {
 		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	// The admin UI: public static assets; its API calls authenticate.
+	mux.Handle("/", adminui.Handler())
 	return mux
 }
 
