@@ -113,6 +113,9 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 			Backoff:           backoff.Config{BaseDelay: o.backoffMin, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoffMax},
 			MinConnectTimeout: 5 * time.Second,
 		}),
+		// Fixed windows: no bandwidth-estimation ping per received message.
+		grpc.WithInitialWindowSize(1 << 20),
+		grpc.WithInitialConnWindowSize(1 << 20),
 		grpc.WithReadBufferSize(16 << 10),
 		grpc.WithWriteBufferSize(16 << 10),
 	}, o.dialOptions...)

@@ -29,13 +29,17 @@ func (c codec) Name() string { return protoenc.Name }
 // ServerOptions returns the options a grpc.Server that serves the
 // SyncService needs: a codec that writes pre-encoded changes without
 // marshalling them again (every other message goes through the standard
-// proto codec unchanged), and small per-connection buffers, so thousands of
-// mostly idle streams stay cheap.
+// proto codec unchanged), small per-connection buffers, and fixed
+// flow-control windows (which turns off bandwidth-estimation pings, one
+// more write per message on every connection), so thousands of mostly idle
+// streams stay cheap.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ForceServerCodecV2(codec{proto: encoding.GetCodecV2(protoenc.Name)}),
 		grpc.SharedWriteBuffer(true),
 		grpc.ReadBufferSize(4 << 10),
 		grpc.WriteBufferSize(16 << 10),
+		grpc.InitialWindowSize(1 << 20),
+		grpc.InitialConnWindowSize(1 << 20),
 	}
 }

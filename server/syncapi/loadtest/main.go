@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,7 @@ func main() {
 		toggles = flag.Int("toggles", 20, "toggles to measure")
 		timeout = flag.Duration("timeout", 10*time.Minute, "stop the whole run after this long")
 		child   = flag.String("child", "", "internal: run as the client process against this address")
+		profile = flag.String("cpuprofile", "", "write a CPU profile of the server process during the toggles to this file")
 	)
 	flag.Parse()
 	raiseFileLimit()
@@ -70,7 +72,7 @@ func main() {
 	if *child != "" {
 		err = runClients(ctx, *child, *streams)
 	} else {
-		err = run(ctx, *streams, *toggles)
+		err = run(ctx, *streams, *toggles, *profile)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -95,7 +97,7 @@ type report struct {
 	Applied  int64 `json:"applied,omitempty"` // unix ns when the last stream applied Revision
 }
 
-func run(ctx context.Context, streams, toggles int) error {
+func run(ctx context.Context, streams, toggles int, profile string) error {
 	dir, err := os.MkdirTemp("", "flagpole-loadtest-")
 	if err != nil {
 		return err
@@ -149,6 +151,17 @@ func run(ctx context.Context, streams, toggles int) error {
 	time.Sleep(2 * time.Second) // let connection set-up garbage settle
 	after := memory()
 
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var lat, writes []time.Duration
 	enabled := false
 	for i := range toggles {
