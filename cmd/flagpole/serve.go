@@ -9,6 +9,7 @@ import (
 
 	"github.com/flagpole/flagpole/cmd/flagpole/internal/usage"
 	"github.com/flagpole/flagpole/server/serve"
+	flagusage "github.com/flagpole/flagpole/server/usage"
 )
 
 func newServeCommand() *cobra.Command {
@@ -38,6 +39,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.DBPath, "db", serve.DefaultDBPath, "SQLite database file")
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", serve.DefaultGRPCAddr, "gRPC listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", serve.DefaultHTTPAddr, "HTTP listen address")
+	f.DurationVar(&cfg.StaleAfter, "stale-after", flagusage.DefaultStaleAfter, "a flag not evaluated, or serving a single variant, for this long is stale")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight calls may finish after SIGINT/SIGTERM")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

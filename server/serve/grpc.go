@@ -8,23 +8,28 @@ import (
 
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server/syncapi"
 )
 
 // serviceOptions configures the service layer; publishers of committed
 // changes (the sync hub) are added here.
 func (s *Server) serviceOptions() []service.Option {
-	return nil
+	s.hub = syncapi.NewHub()
+	return []service.Option{service.WithPublisher(s.hub)}
 }
 
 // newGRPCServer builds the gRPC server: interceptors, every flagpole.v1
 // service, health (SERVING for the server and each service) and reflection.
 // Add further services (sync) and interceptors (auth) here.
 func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
-	gs := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcapi.UnaryLogger(s.log)),
-		grpc.ChainStreamInterceptor(grpcapi.StreamLogger(s.log)),
-	)
-	grpcapi.Register(gs, s.Service, s.log)
+	unary, stream := s.observeInterceptors()
+	gs := grpc.NewServer(append(syncapi.ServerOptions(),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...)...),
+	)...)
+	s.registerAPI(gs)
+	s.sync = syncapi.New(s.Service, s.hub, s.observeSyncOptions()...)
+	s.sync.Register(gs)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)

@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"time"
 
+	"google.golang.org/grpc"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+
 	adminui "github.com/flagpole/flagpole/admin-ui"
 )
 
@@ -16,6 +20,7 @@ func (s *Server) httpHandler() http.Handler {
 		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.mountObserve(mux, nil, func(api grpc.ServiceRegistrar) { pb.RegisterSyncServiceServer(api, s.sync) })
 	// The admin UI: public static assets; its API calls authenticate.
 	mux.Handle("/", adminui.Handler())
 	return mux

@@ -19,7 +19,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server/syncapi"
 )
 
 // Defaults of Config.
@@ -40,6 +42,14 @@ type Config struct {
 	// after the server is told to stop (default DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger // default slog.Default()
+	// StaleAfter is how long a flag may go unevaluated, or serve a single
+	// variant, before it counts as stale (default usage.DefaultStaleAfter).
+	StaleAfter time.Duration
+	// UsageFlushInterval is how often usage counts are written to the
+	// store (default DefaultUsageFlushInterval).
+	UsageFlushInterval time.Duration
+	// Now is the clock of usage insights (default time.Now); tests move it.
+	Now func() time.Time
 }
 
 // Store is a service.Store the server owns and closes.
@@ -57,6 +67,10 @@ type Server struct {
 
 	// Service is the service layer every transport calls; set by Start.
 	Service *service.Service
+
+	observe *observe
+	hub     *fanout.Hub
+	sync    *syncapi.Server
 
 	grpc   *grpc.Server
 	health *health.Server
@@ -107,13 +121,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	s.startObserve()
 	defer func() {
 		if err != nil {
 			s.closeListeners()
+			s.stopObserve()
 			s.store.Close()
 		}
 	}()
-	s.Service = service.New(s.store, s.serviceOptions()...)
+	s.Service = service.New(s.observedStore(), append(s.serviceOptions(), s.observeServiceOptions()...)...)
 	if err := s.Service.EnsureDefaults(ctx); err != nil {
 		return fmt.Errorf("serve: create default environments: %w", err)
 	}
@@ -194,6 +210,7 @@ func (s *Server) stop(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var httpErr error
 	wg.Go(func() { httpErr = s.http.Shutdown(ctx) })
+	s.sync.Close() // sync streams never end on their own
 	wg.Go(func() { stopGRPC(ctx, s.grpc) })
 	wg.Wait()
 	if httpErr != nil {
@@ -201,6 +218,7 @@ func (s *Server) stop(ctx context.Context) error {
 		httpErr = fmt.Errorf("serve: http shutdown: %w", httpErr)
 	}
 	s.serving.Wait()
+	s.stopObserve()
 	var storeErr error
 	if err := s.store.Close(); err != nil {
 		storeErr = fmt.Errorf("serve: %w", err)

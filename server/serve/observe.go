@@ -1,0 +1,156 @@
+package serve
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/fanout"
+	"github.com/flagpole/flagpole/server/grpcapi"
+	"github.com/flagpole/flagpole/server/httpapi"
+	"github.com/flagpole/flagpole/server/metrics"
+	"github.com/flagpole/flagpole/server/ofrep"
+	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server/syncapi"
+	"github.com/flagpole/flagpole/server/usage"
+)
+
+// DefaultUsageFlushInterval is how often usage counts are written.
+const DefaultUsageFlushInterval = 5 * time.Second
+
+// observe is the server's metrics and flag usage insights.
+type observe struct {
+	metrics  *metrics.Metrics
+	usage    *usage.Aggregator // nil when the store keeps no usage
+	insights *usage.Insights
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// startObserve creates the metrics and, when the store keeps usage, the
+// usage aggregator with its flushing goroutine (stopped by stopObserve).
+func (s *Server) startObserve() {
+	o := &observe{metrics: metrics.New()}
+	s.observe = o
+	us, ok := s.store.(usage.Store)
+	if !ok {
+		return
+	}
+	now := s.cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	o.usage = usage.NewAggregator(us, usage.WithClock(now), usage.WithLogger(s.log),
+		usage.WithFlushObserver(func(d time.Duration, err error) { o.metrics.ObserveStore("usage_flush", d, err) }))
+	o.insights = &usage.Insights{Store: us, Flags: flagSource{s}, StaleAfter: s.cfg.StaleAfter, Now: now}
+	interval := s.cfg.UsageFlushInterval
+	if interval <= 0 {
+		interval = DefaultUsageFlushInterval
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o.stop, o.done = cancel, make(chan struct{})
+	go func() {
+		defer close(o.done)
+		o.usage.Run(ctx, interval)
+	}()
+}
+
+// stopObserve flushes the last usage counts; call it before the store closes.
+func (s *Server) stopObserve() {
+	if s.observe != nil && s.observe.stop != nil {
+		s.observe.stop()
+		<-s.observe.done
+	}
+}
+
+// observedStore times every store transaction.
+func (s *Server) observedStore() service.Store { return s.observe.metrics.Store(s.store) }
+
+// observeServiceOptions makes the metrics see every commit's time.
+func (s *Server) observeServiceOptions() []service.Option {
+	return []service.Option{service.WithPublisher(s.observe.metrics)}
+}
+
+// observeInterceptors are the metrics interceptors of the gRPC server.
+func (s *Server) observeInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	m := s.observe.metrics
+	return []grpc.UnaryServerInterceptor{m.UnaryServerInterceptor(), m.EvaluationInterceptor("grpc")},
+		[]grpc.StreamServerInterceptor{m.StreamServerInterceptor()}
+}
+
+// registerAPI registers the admin and evaluation services, with ListFlags'
+// stale_only and the UsageService when usage is kept, on gs (the gRPC
+// server or the HTTP API).
+func (s *Server) registerAPI(gs grpc.ServiceRegistrar) {
+	mapError := func(ctx context.Context, err error) error { return grpcapi.ToStatus(ctx, s.log, err) }
+	if s.observe.insights == nil {
+		grpcapi.Register(gs, s.Service, s.log)
+		return
+	}
+	grpcapi.Register(usage.Registrar{ServiceRegistrar: gs, Insights: s.observe.insights, MapError: mapError}, s.Service, s.log)
+	pb.RegisterUsageServiceServer(gs, &usage.Server{Insights: s.observe.insights, MapError: mapError})
+}
+
+// observeSyncOptions feed the sync stream's events to metrics and usage.
+func (s *Server) observeSyncOptions() []syncapi.Option {
+	o := s.observe
+	opts := []syncapi.Option{syncapi.WithObserver(o.metrics)}
+	if o.usage != nil {
+		opts = append(opts, syncapi.WithUsageSink(func(_ context.Context, env string, c fanout.ClientInfo, r *pb.UsageReport) {
+			o.metrics.UsageReported(env)
+			o.usage.Report(env, c.ServiceName, r)
+		}))
+	}
+	return opts
+}
+
+// mountObserve mounts the JSON API, OFREP and /metrics on mux. extra are
+// registered on the JSON API as well (services defined outside grpcapi,
+// e.g. sync's ListClients); interceptors run around every JSON API call.
+func (s *Server) mountObserve(mux *http.ServeMux, interceptors []grpc.UnaryServerInterceptor, extra func(grpc.ServiceRegistrar)) {
+	m := s.observe.metrics
+	api := httpapi.New(httpapi.WithLogger(s.log),
+		httpapi.WithInterceptors(append(interceptors, m.EvaluationInterceptor("http"))...))
+	s.registerAPI(api)
+	if extra != nil {
+		extra(api)
+	}
+	api.Register(mux, httpapi.Wrap(m.HTTP))
+	h := &ofrep.Handler{Snapshots: s.Service, Authenticate: ofrep.HeaderAuthenticator, Counter: m, Logger: s.log}
+	if s.observe.usage != nil {
+		h.Usage = s.observe.usage
+	}
+	h.Register(mux, m.HTTP)
+	mux.Handle("GET /metrics", m.Handler())
+}
+
+// flagSource lists flags and environments for usage insights.
+type flagSource struct{ s *Server }
+
+func (f flagSource) ListFlags(ctx context.Context) ([]server.Flag, error) {
+	list, err := f.s.Service.ListFlags(ctx, server.FlagFilter{IncludeArchived: true}, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.Flag, len(list))
+	for i, fc := range list {
+		out[i] = fc.Flag
+	}
+	return out, nil
+}
+
+func (f flagSource) ListEnvironments(ctx context.Context) ([]string, error) {
+	envs, err := f.s.Service.ListEnvironments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(envs))
+	for i, e := range envs {
+		out[i] = e.Name
+	}
+	return out, nil
+}

@@ -1,0 +1,167 @@
+package serve_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server/serve"
+)
+
+// benchServer runs the real server on loopback with a flag that has a rule
+// and a 30/70 split, so every evaluation walks conditions and hashes.
+func benchServer(b *testing.B) *serve.Server {
+	b.Helper()
+	srv := serve.New(serve.Config{
+		DBPath: filepath.Join(b.TempDir(), "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err := srv.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Shutdown(context.Background()) })
+	conn := dial(b, srv)
+	ctx := context.Background()
+	flags := pb.NewFlagServiceClient(conn)
+	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}); err != nil {
+		b.Fatal(err)
+	}
+	_, err := flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+		FlagKey: "checkout", Environment: "production", Enabled: true, OffVariant: "off",
+		Rules: []*pb.Rule{{Conditions: []*pb.Condition{{Attribute: "plan", Operator: "in", Values: []string{"enterprise"}}},
+			Serve: &pb.Serve{Kind: &pb.Serve_Variant{Variant: "on"}}}},
+		DefaultServe: &pb.Serve{Kind: &pb.Serve_Split{Split: &pb.Split{Weights: []*pb.Weight{{Variant: "on", Weight: 30}, {Variant: "off", Weight: 70}}}}},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv
+}
+
+func dial(b *testing.B, srv *serve.Server) *grpc.ClientConn {
+	b.Helper()
+	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// latencies collects per-call durations from parallel workers and reports
+// throughput and percentiles as benchmark metrics.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(ds []time.Duration) {
+	l.mu.Lock()
+	l.all = append(l.all, ds...)
+	l.mu.Unlock()
+}
+
+func (l *latencies) report(b *testing.B, elapsed time.Duration) {
+	slices.Sort(l.all)
+	pct := func(p float64) float64 {
+		if len(l.all) == 0 {
+			return 0
+		}
+		return float64(l.all[int(p*float64(len(l.all)-1))].Microseconds())
+	}
+	b.ReportMetric(float64(len(l.all))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.90), "p90-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+}
+
+// BenchmarkRemoteEvaluationGRPC measures EvaluationService/Evaluate over a
+// real gRPC connection on loopback, from parallel callers.
+func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
+	srv := benchServer(b)
+	client := pb.NewEvaluationServiceClient(dial(b, srv))
+	ctx := context.Background()
+	var lat latencies
+	var failed atomic.Int64
+	var worker atomic.Int64
+	b.SetParallelism(8) // 8 callers per CPU
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb_ *testing.PB) {
+		w := worker.Add(1)
+		attrs, _ := structpb.NewStruct(map[string]any{"plan": "pro"})
+		var ds []time.Duration
+		for i := 0; pb_.Next(); i++ {
+			t0 := time.Now()
+			resp, err := client.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "checkout",
+				TargetingKey: fmt.Sprintf("user-%d-%d", w, i), Context: attrs})
+			ds = append(ds, time.Since(t0))
+			if err != nil || resp.GetEvaluation().GetErrorCode() != "" {
+				failed.Add(1)
+			}
+		}
+		lat.add(ds)
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d evaluations failed", n)
+	}
+	lat.report(b, elapsed)
+}
+
+// BenchmarkRemoteEvaluationOFREP measures POST /ofrep/v1/evaluate/flags/{key}
+// over real HTTP/1.1 keep-alive connections on loopback.
+func BenchmarkRemoteEvaluationOFREP(b *testing.B) {
+	srv := benchServer(b)
+	url := "http://" + srv.HTTPAddr().String() + "/ofrep/v1/evaluate/flags/checkout"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+	b.Cleanup(client.CloseIdleConnections)
+	var lat latencies
+	var failed atomic.Int64
+	var worker atomic.Int64
+	b.SetParallelism(8) // 8 callers per CPU
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb_ *testing.PB) {
+		w := worker.Add(1)
+		var ds []time.Duration
+		for i := 0; pb_.Next(); i++ {
+			body := fmt.Sprintf(`{"context":{"targetingKey":"user-%d-%d","plan":"pro"}}`, w, i)
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Flagpole-Environment", "production")
+			t0 := time.Now()
+			resp, err := client.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			ds = append(ds, time.Since(t0))
+			if err != nil || resp.StatusCode != http.StatusOK {
+				failed.Add(1)
+			}
+		}
+		lat.add(ds)
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d evaluations failed", n)
+	}
+	lat.report(b, elapsed)
+}
