@@ -7,9 +7,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
-
 	adminui "github.com/flagpole/flagpole/admin-ui"
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 )
 
 // httpHandler assembles everything served on the HTTP port. Mount further
