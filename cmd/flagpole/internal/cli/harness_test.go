@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -15,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk"
 )
 
 // bin is the flagpole binary built once for the whole test run.
@@ -214,14 +218,9 @@ func (s *server) auditCount(t *testing.T) int {
 	return len(entries)
 }
 
-// instance is a raw SDK sync stream: it says hello and, if acking, acks
-// every snapshot and change it receives. A non-acking instance is stuck.
-type instance struct {
-	id   string
-	done chan struct{}
-}
-
-func (s *server) connectInstance(t *testing.T, env, id string, ack bool) *instance {
+// connectStuck opens a raw sync stream that says hello and never
+// acknowledges anything: an instance stuck on an old revision.
+func (s *server) connectStuck(t *testing.T, env, id string) {
 	t.Helper()
 	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -229,43 +228,51 @@ func (s *server) connectInstance(t *testing.T, env, id string, ack bool) *instan
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-flagpole-environment", env,
-		"authorization", "Bearer "+adminToken)
+		"authorization", "Bearer "+s.sdkToken(t, env))
 	stream, err := flagpolev1.NewSyncServiceClient(conn).Sync(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{id: id, done: make(chan struct{})}
 	hello := &flagpolev1.SyncRequest{Message: &flagpolev1.SyncRequest_Hello{Hello: &flagpolev1.Hello{
 		SdkName: "e2e-raw", SdkVersion: "0", ServiceName: "checkout", InstanceId: id}}}
 	if err := stream.Send(hello); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		defer close(in.done)
+	done := make(chan struct{})
+	go func() { // read and drop everything, ack nothing
+		defer close(done)
 		for {
-			msg, err := stream.Recv()
-			if err != nil {
+			if _, err := stream.Recv(); err != nil {
 				return
-			}
-			var rev int64
-			switch m := msg.GetMessage().(type) {
-			case *flagpolev1.SyncResponse_Snapshot:
-				rev = m.Snapshot.GetRevision()
-			case *flagpolev1.SyncResponse_Change:
-				rev = m.Change.GetRevision()
-			}
-			if ack && rev > 0 {
-				_ = stream.Send(&flagpolev1.SyncRequest{Message: &flagpolev1.SyncRequest_Ack{Ack: &flagpolev1.Ack{Revision: rev}}})
 			}
 		}
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-in.done
+		<-done
 		conn.Close()
 	})
 	s.waitConnected(t, env, id)
-	return in
+}
+
+// connectSDK starts a real SDK provider for env and waits until the server
+// lists it.
+func (s *server) connectSDK(t *testing.T, env, id string) *sdk.Provider {
+	t.Helper()
+	p, err := sdk.NewProvider(s.addr, sdk.WithToken(s.sdkToken(t, env)), sdk.WithEnvironment(env),
+		sdk.WithServiceName("checkout"), sdk.WithInstanceID(id),
+		sdk.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
+		t.Fatalf("sdk provider %s: %v", id, err)
+	}
+	t.Cleanup(p.Shutdown)
+	s.waitConnected(t, env, id)
+	return p
 }
 
 // waitConnected polls `flagpole clients` until the instance is listed.
@@ -299,4 +306,12 @@ func freePort(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// sdkToken is the credential SDK streams of env present. The server derives
+// the stream's environment from it once tokens exist; until then the
+// x-flagpole-environment header names it and the admin token is sent.
+func (s *server) sdkToken(t *testing.T, env string) string {
+	t.Helper()
+	return adminToken
 }
