@@ -1,0 +1,122 @@
+package cli_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/flagpole/flagpole/sdk"
+)
+
+func TestClientsAndWait(t *testing.T) {
+	s := startServer(t)
+	s.ok(t, "flag", "create", "w", "--type", "boolean")
+	s.ok(t, "flag", "default", "w", "--env", "production", "--variant", "on")
+	sdk1 := s.connectSDK(t, "production", "ok-1")
+	sdk2 := s.connectSDK(t, "production", "ok-2")
+
+	r := s.expectCode(t, 0, "flag", "enable", "w", "--env", "production", "--wait=20s")
+	if !strings.Contains(r.stdout, "applied by 2/2 instance(s)") {
+		t.Errorf("enable --wait output lacks the count:\n%s", r.stdout)
+	}
+	// --wait returned: both SDKs serve the change without any further wait.
+	for _, p := range []*sdk.Provider{sdk1, sdk2} {
+		if d := p.BooleanEvaluation(context.Background(), "w", false, openfeature.FlattenedContext{"targetingKey": "u1"}); !d.Value {
+			t.Errorf("SDK serves %v right after enable --wait returned, want true", d.Value)
+		}
+	}
+	var cl struct {
+		Revision int64 `json:"revision"`
+		Clients  []struct {
+			InstanceID      string `json:"instanceId"`
+			ServiceName     string `json:"serviceName"`
+			AppliedRevision int64  `json:"appliedRevision"`
+			UpToDate        bool   `json:"upToDate"`
+		} `json:"clients"`
+	}
+	s.json(t, &cl, "clients", "--env", "production")
+	if len(cl.Clients) != 2 {
+		t.Fatalf("clients --env production = %+v, want 2 instances", cl)
+	}
+	for _, c := range cl.Clients {
+		if !c.UpToDate || c.AppliedRevision != cl.Revision || c.ServiceName != "checkout" {
+			t.Errorf("client %+v after --wait, want applied revision %d", c, cl.Revision)
+		}
+	}
+	// -o json keeps stdout one document; the wait report goes to stderr.
+	var cfg configJSON
+	s.json(t, &cfg, "flag", "rollout", "w", "--env", "production", "--percent", "50", "--wait")
+
+	s.connectStuck(t, "production", "stuck-1")
+	r = s.expectCode(t, 4, "flag", "disable", "w", "--env", "production", "--wait=1s")
+	if !strings.Contains(r.stderr, "stuck-1") || strings.Contains(r.stderr, "ok-1") {
+		t.Errorf("wait timeout should name stuck-1 only:\n%s", r.stderr)
+	}
+	// The change itself committed: only the wait failed.
+	if ev := s.eval(t, "w", "production"); ev["reason"] != "DISABLED" {
+		t.Errorf("after the timed-out wait the flag serves %v, want DISABLED", ev)
+	}
+	// Another environment's instances are not waited for.
+	s.expectCode(t, 0, "flag", "enable", "w", "--env", "staging", "--wait=5s")
+}
+
+func TestApplyWait(t *testing.T) {
+	s := startServer(t)
+	s.connectSDK(t, "production", "svc-1")
+	file := writeFile(t, "f.yaml", applyFile)
+	r := s.expectCode(t, 0, "apply", "-f", file, "--wait=20s")
+	if !strings.Contains(r.stdout, "production: revision") || !strings.Contains(r.stdout, "1/1 instance(s)") {
+		t.Errorf("apply --wait output:\n%s", r.stdout)
+	}
+}
+
+func TestReleaseScript(t *testing.T) {
+	s := startServer(t)
+	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean")
+	s.ok(t, "flag", "default", "new-checkout", "--env", "production", "--variant", "on")
+	s.connectSDK(t, "production", "checkout-1")
+	script, err := filepath.Abs("../../../../examples/release/release.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FLAGPOLE=" + bin, "FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken,
+		"WAIT=20s", "HEALTH_RETRIES=2", "HEALTH_INTERVAL=0"}
+
+	// A failing health check rolls the release back.
+	r := runScript(t, script, append(env, "HEALTH_CMD=false"), "new-checkout", "production")
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "rolling back") {
+		t.Errorf("release with a failing check: %s", r)
+	}
+	if ev := s.eval(t, "new-checkout", "production"); ev["reason"] != "DISABLED" {
+		t.Errorf("after rollback the flag serves %v, want DISABLED", ev)
+	}
+	// A passing check leaves it released.
+	r = runScript(t, script, append(env, "HEALTH_CMD=true"), "new-checkout", "production")
+	if r.code != 0 || !strings.Contains(r.stdout, "1/1 instance(s)") {
+		t.Errorf("release with a passing check: %s", r)
+	}
+	if ev := s.eval(t, "new-checkout", "production"); ev["value"] != true {
+		t.Errorf("after release the flag serves %v, want true", ev)
+	}
+}
+
+// runScript runs a shell script with the given environment.
+func runScript(t *testing.T, script string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{script}, args...)...)
+	cmd.Env = append(cleanEnv(), env...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
