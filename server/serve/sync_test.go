@@ -1,0 +1,129 @@
+package serve_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/server/serve"
+)
+
+// events collects a client's provider events by type.
+type events map[openfeature.EventType]chan openfeature.EventDetails
+
+func watch(client *openfeature.Client) events {
+	ev := events{}
+	for _, typ := range []openfeature.EventType{openfeature.ProviderReady, openfeature.ProviderConfigChange, openfeature.ProviderStale, openfeature.ProviderError} {
+		ch := make(chan openfeature.EventDetails, 32)
+		ev[typ] = ch
+		cb := func(d openfeature.EventDetails) { ch <- d }
+		client.AddHandler(typ, &cb)
+	}
+	return ev
+}
+
+func (ev events) wait(t *testing.T, typ openfeature.EventType) openfeature.EventDetails {
+	t.Helper()
+	select {
+	case d := <-ev[typ]:
+		return d
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no %s event", typ)
+		return openfeature.EventDetails{}
+	}
+}
+
+// The SDK against the real server program (server/serve, as `flagpole
+// serve` runs it): ready, a change made through
+// the admin API arrives as CONFIGURATION_CHANGED naming the flag, a stopped
+// server makes the provider STALE (then ERROR) while it keeps serving the
+// last values, and a restarted one makes it READY again with the changes
+// made meanwhile.
+func TestSDKEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "flagpole.db")
+	srv := serve.New(config(db))
+	conn := start(t, srv)
+	c := clientsOf(conn)
+	addr := srv.GRPCAddr().String()
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
+	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+
+	p, err := sdk.NewProvider(addr, sdk.WithEnvironment("production"), sdk.WithServiceName("e2e"),
+		sdk.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond), sdk.WithErrorGracePeriod(300*time.Millisecond),
+		sdk.WithCacheFile(filepath.Join(t.TempDir(), "flags.cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	domain := t.Name()
+	client := openfeature.NewClient(domain)
+	ev := watch(client)
+	if err := openfeature.SetNamedProviderWithContextAndWait(ctx, domain, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Shutdown() })
+	ev.wait(t, openfeature.ProviderReady)
+	userCtx := openfeature.NewEvaluationContext("user-1", nil)
+	if on, err := client.BooleanValue(ctx, "new-checkout", false, userCtx); !on || err != nil {
+		t.Fatalf("new-checkout = %v, %v; want true", on, err)
+	}
+
+	// A change through the admin API.
+	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
+	if d := ev.wait(t, openfeature.ProviderConfigChange); !slices.Equal(d.FlagChanges, []string{"new-checkout"}) {
+		t.Fatalf("changed flags = %v", d.FlagChanges)
+	}
+	if on, _ := client.BooleanValue(ctx, "new-checkout", true, userCtx); on {
+		t.Fatal("disabled flag still on")
+	}
+	// The server knows this instance applied the change.
+	waitFor(t, "the instance to acknowledge the change", func() bool {
+		resp, err := pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+		return err == nil && len(resp.GetClients()) == 1 && resp.GetClients()[0].GetAppliedRevision() == resp.GetRevision() &&
+			resp.GetClients()[0].GetServiceName() == "e2e"
+	})
+
+	// Server stopped: STALE, then ERROR; evaluations keep the last values.
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(t, openfeature.ProviderStale)
+	ev.wait(t, openfeature.ProviderError)
+	d, err := client.BooleanValueDetails(ctx, "new-checkout", true, userCtx)
+	if d.Value || d.Reason != openfeature.DisabledReason || err != nil {
+		t.Fatalf("while the server is down: %+v, %v", d, err)
+	}
+
+	// Meanwhile, a change is made (through another listener on the same
+	// database), then the server comes back on the original address.
+	other := serve.New(config(db))
+	oc := clientsOf(start(t, other))
+	must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	must(oc.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	if err := other.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(db)
+	cfg.GRPCAddr = addr
+	restarted := serve.New(cfg)
+	start(t, restarted)
+	ev.wait(t, openfeature.ProviderReady)
+	if d := ev.wait(t, openfeature.ProviderConfigChange); !slices.Equal(d.FlagChanges, []string{"banner", "new-checkout"}) {
+		t.Fatalf("changed while away = %v", d.FlagChanges)
+	}
+	if on, err := client.BooleanValue(ctx, "new-checkout", false, userCtx); !on || err != nil {
+		t.Fatalf("after restart new-checkout = %v, %v; want true", on, err)
+	}
+	select {
+	case <-ev[openfeature.ProviderReady]:
+		t.Fatal("a second READY after recovery")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
