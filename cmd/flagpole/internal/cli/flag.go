@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +21,9 @@ type flagView struct {
 	CreateTime *time.Time   `json:"createTime,omitempty"`
 	UpdateTime *time.Time   `json:"updateTime,omitempty"`
 	Configs    []configView `json:"configs"`
+	// Stale maps each environment where the flag is stale to why
+	// (never_evaluated, not_evaluated, single_variant); set by list --stale.
+	Stale map[string]string `json:"stale,omitempty"`
 }
 
 // configView is a flag's configuration in one environment.
@@ -95,7 +99,7 @@ variant, targeting rules and the default serve.`)
 
 func (a *app) flagListCmd() *cobra.Command {
 	var env, tag, query string
-	var archived bool
+	var archived, stale bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List flags, with their state in every environment or in --env",
@@ -103,13 +107,22 @@ func (a *app) flagListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
 				res, err := c.flag.ListFlags(ctx, &flagpolev1.ListFlagsRequest{Tag: tag, Query: query,
-					IncludeArchived: archived, Environment: env})
+					IncludeArchived: archived, Environment: env, StaleOnly: stale})
 				if err != nil {
 					return fmt.Errorf("list flags: %w", err)
 				}
 				views := []flagView{}
 				for _, f := range res.GetFlags() {
-					views = append(views, flagViewOf(f.GetFlag(), f.GetConfigs()))
+					v := flagViewOf(f.GetFlag(), f.GetConfigs())
+					for _, u := range f.GetUsage() {
+						if u.GetStale() {
+							if v.Stale == nil {
+								v.Stale = map[string]string{}
+							}
+							v.Stale[u.GetEnvironment()] = u.GetStaleReason()
+						}
+					}
+					views = append(views, v)
 				}
 				return a.printer(cmd.OutOrStdout()).emit(views, func(t *tabwriter.Writer) {
 					if env != "" {
@@ -121,6 +134,9 @@ func (a *app) flagListCmd() *cobra.Command {
 						key := v.Key
 						if v.Archived {
 							key += " (archived)"
+						}
+						if len(v.Stale) > 0 {
+							key += " (stale: " + staleText(v.Stale) + ")"
 						}
 						tags := orDash(strings.Join(v.Tags, ","))
 						if env != "" {
@@ -143,6 +159,7 @@ func (a *app) flagListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&tag, "tag", "", "only flags with this tag")
 	cmd.Flags().StringVar(&query, "query", "", "only flags whose key, name or description contains this")
 	cmd.Flags().BoolVar(&archived, "archived", false, "include archived flags")
+	cmd.Flags().BoolVar(&stale, "stale", false, "only flags that are stale (not evaluated, or serving one variant to everyone, for serve --stale-after) in --env or in any environment")
 	return cmd
 }
 
@@ -448,4 +465,17 @@ func (a *app) flagDefaultCmd() *cobra.Command {
 	cc.register(cmd)
 	cmd.Flags().StringVar(&variant, "variant", "", "variant served by default (required)")
 	return cmd
+}
+
+// staleText lists environment=reason pairs in environment order.
+func staleText(stale map[string]string) string {
+	envs := make([]string, 0, len(stale))
+	for env := range stale {
+		envs = append(envs, env)
+	}
+	sort.Strings(envs)
+	for i, env := range envs {
+		envs[i] = env + "=" + stale[env]
+	}
+	return strings.Join(envs, " ")
 }

@@ -74,13 +74,14 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startServer runs `flagpole serve` on 127.0.0.1 port 0 and reads the bound
-// gRPC address from its JSON log. Cleanup stops it with SIGINT.
-func startServer(t *testing.T) *server {
+// startServer runs `flagpole serve` on 127.0.0.1 port 0 (with extra serve
+// flags) and reads the bound gRPC address from its JSON log. Cleanup stops
+// it with SIGINT.
+func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--db", filepath.Join(dir, "flagpole.db"),
-		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(bin, append([]string{"serve", "--db", filepath.Join(dir, "flagpole.db"),
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, extra...)...)
 	cmd.Env = append(os.Environ(), "FLAGPOLE_ADMIN_TOKEN="+adminToken)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
