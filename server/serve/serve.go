@@ -218,6 +218,7 @@ func (s *Server) stop(ctx context.Context) error {
 		httpErr = fmt.Errorf("serve: http shutdown: %w", httpErr)
 	}
 	s.serving.Wait()
+	s.hub.Close() // stops the sync hub's reorder timers
 	s.stopObserve()
 	var storeErr error
 	if err := s.store.Close(); err != nil {

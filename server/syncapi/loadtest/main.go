@@ -1,9 +1,9 @@
 // Command loadtest measures how fast a committed change reaches many SDK
 // streams and what each stream costs the server.
 //
-// It runs the real server components as the serve program wires them
-// (SQLite in a temporary directory, the service publishing to the sync hub,
-// the admin gRPC API and the SyncService on 127.0.0.1 port 0) in this process and starts a child process
+// It runs the real server program (server/serve, as `flagpole serve` runs
+// it: SQLite in a temporary directory, gRPC and HTTP on 127.0.0.1 port 0)
+// in this process and starts a child process
 // that connects -streams SDK providers (package sdk, one gRPC connection
 // each) over loopback. It then toggles a flag -toggles times through the
 // admin gRPC API and, for each toggle, takes the time from just before the
@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,10 +44,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
-	"github.com/flagpole/flagpole/server/grpcapi"
-	"github.com/flagpole/flagpole/server/service"
-	"github.com/flagpole/flagpole/server/sqlite"
-	"github.com/flagpole/flagpole/server/syncapi"
+	"github.com/flagpole/flagpole/server/serve"
 )
 
 const (
@@ -103,11 +99,15 @@ func run(ctx context.Context, streams, toggles int, profile string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, stop, err := startServer(ctx, filepath.Join(dir, "flagpole.db"))
-	if err != nil {
+	srv := serve.New(serve.Config{
+		DBPath: filepath.Join(dir, "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	defer stop()
+	defer srv.Shutdown(context.Background())
+	addr := srv.GRPCAddr().String()
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -191,40 +191,6 @@ func run(ctx context.Context, streams, toggles int, profile string) error {
 		float64(after.heap-before.heap)/n/1024, float64(after.stack-before.stack)/n/1024,
 		float64(after.goroutines-before.goroutines)/n, before.heap>>20, after.heap>>20)
 	return nil
-}
-
-// startServer starts the server on 127.0.0.1 and returns its address and a
-// function that stops it.
-func startServer(ctx context.Context, db string) (string, func(), error) {
-	store, err := sqlite.Open(ctx, db)
-	if err != nil {
-		return "", nil, err
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := syncapi.NewHub()
-	svc := service.New(store, service.WithPublisher(hub))
-	if err := svc.EnsureDefaults(ctx); err != nil {
-		store.Close()
-		return "", nil, err
-	}
-	gs := grpc.NewServer(syncapi.ServerOptions()...)
-	grpcapi.Register(gs, svc, log)
-	sync := syncapi.New(svc, hub, syncapi.WithLogger(log))
-	sync.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		store.Close()
-		return "", nil, err
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	return lis.Addr().String(), func() {
-		sync.Close()
-		gs.Stop()
-		<-done
-		hub.Close()
-		store.Close()
-	}, nil
 }
 
 // pct is the nearest-rank percentile of sorted durations.
