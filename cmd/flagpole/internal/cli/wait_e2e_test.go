@@ -2,10 +2,14 @@ package cli_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
 
@@ -119,4 +123,64 @@ func runScript(t *testing.T, script string, env []string, args ...string) result
 		t.Fatal(err)
 	}
 	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// TestQuickstart follows the README quickstart: the example service gated
+// by a flag changes behaviour when the CLI flips the flag, with no restart.
+func TestQuickstart(t *testing.T) {
+	s := startServer(t)
+	svcBin := filepath.Join(t.TempDir(), "flagged-service")
+	if out, err := exec.Command("go", "build", "-o", svcBin, "github.com/flagpole/flagpole/examples/flagged-service").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./examples/flagged-service: %v\n%s", err, out)
+	}
+	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean", "--description", "New checkout flow")
+	s.ok(t, "flag", "default", "new-checkout", "--env", "production", "--variant", "on")
+
+	httpAddr := freePort(t)
+	svc := exec.Command(svcBin)
+	svc.Env = append(cleanEnv(), "FLAGPOLE_ADDR="+s.addr, "FLAGPOLE_TOKEN="+s.sdkToken(t, "production"),
+		"FLAGPOLE_ENV=production", "FLAGPOLE_CACHE="+filepath.Join(t.TempDir(), "flags.cache"), "ADDR="+httpAddr)
+	var svcLog syncBuffer
+	svc.Stdout, svc.Stderr = &svcLog, &svcLog
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = svc.Process.Signal(os.Interrupt)
+		_ = svc.Wait()
+		if t.Failed() {
+			t.Logf("flagged-service log:\n%s", svcLog.String())
+		}
+	})
+	checkout := func() string {
+		resp, err := http.Get("http://" + httpAddr + "/checkout?user=alice")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for checkout() == "" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := checkout(); got != "old checkout for alice" {
+		t.Fatalf("before the release: %q", got)
+	}
+	r := s.expectCode(t, 0, "flag", "enable", "new-checkout", "--env", "production", "--wait=20s")
+	if !strings.Contains(r.stdout, "1/1 instance(s)") {
+		t.Errorf("enable --wait: %s", r)
+	}
+	// --wait returned, so the running service already serves the change.
+	if got := checkout(); got != "new checkout for alice" {
+		t.Errorf("right after enable --wait: %q", got)
+	}
+	if out := s.ok(t, "clients", "--env", "production"); !strings.Contains(out, "flagged-service") {
+		t.Errorf("clients lacks the service:\n%s", out)
+	}
+	s.ok(t, "flag", "disable", "new-checkout", "--env", "production", "--wait=20s")
+	if got := checkout(); got != "old checkout for alice" {
+		t.Errorf("after the kill switch: %q", got)
+	}
 }
