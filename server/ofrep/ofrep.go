@@ -84,6 +84,24 @@ func HeaderAuthenticator(r *http.Request) (Caller, error) {
 	return Caller{Environment: env, Service: r.Header.Get("X-Flagpole-Service")}, nil
 }
 
+// ContextAuthenticator resolves the caller from what an HTTP authentication
+// middleware put in the request context: resolve (auth.Authenticator's
+// EvaluationEnvironment) gets the environment the request names, if any,
+// and returns the one the credential may evaluate in, or a *server.Error.
+func ContextAuthenticator(resolve func(ctx context.Context, requested string) (string, error)) Authenticator {
+	return func(r *http.Request) (Caller, error) {
+		requested := r.Header.Get(EnvironmentHeader)
+		if requested == "" {
+			requested = r.URL.Query().Get("environment")
+		}
+		env, err := resolve(r.Context(), requested)
+		if err != nil {
+			return Caller{}, err
+		}
+		return Caller{Environment: env, Service: r.Header.Get("X-Flagpole-Service")}, nil
+	}
+}
+
 // Register mounts the OFREP routes on mux. wrap, when not nil, wraps each
 // route's handler with the route name (for metrics middleware).
 func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, next http.Handler) http.Handler) {

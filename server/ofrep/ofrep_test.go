@@ -262,3 +262,40 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+type tokenKey struct{}
+
+// TestContextAuthenticator: the environment comes from the credential a
+// middleware resolved; a missing one is 401, a forbidden environment 403.
+func TestContextAuthenticator(t *testing.T) {
+	resolve := func(ctx context.Context, requested string) (string, error) {
+		tok, _ := ctx.Value(tokenKey{}).(string)
+		switch {
+		case tok == "":
+			return "", server.Errorf(server.EUNAUTHORIZED, "no credential")
+		case requested != "" && requested != "production":
+			return "", server.Errorf(server.EFORBIDDEN, "token is for production")
+		}
+		return "production", nil
+	}
+	h := &ofrep.Handler{Snapshots: snapshots{"production": testSnapshot(t, 3)}, Authenticate: ofrep.ContextAuthenticator(resolve)}
+	mux := http.NewServeMux()
+	h.Register(mux, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if k := r.Header.Get("X-API-Key"); k != "" {
+			r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, k))
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/ofrep/v1/evaluate/flags/color"
+	if resp, body := post(t, url, "", `{}`, "X-API-Key", "sdk-secret"); resp.StatusCode != 200 || body["value"] != "#f00" {
+		t.Errorf("token: %d %v", resp.StatusCode, body)
+	}
+	if resp, _ := post(t, url, "", `{}`); resp.StatusCode != 401 {
+		t.Errorf("no token: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := post(t, url, "staging", `{}`, "X-API-Key", "sdk-secret"); resp.StatusCode != 403 {
+		t.Errorf("other environment: %d, want 403", resp.StatusCode)
+	}
+}
