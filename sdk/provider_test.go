@@ -230,10 +230,16 @@ func BenchmarkEvaluation(b *testing.B) {
 			b.Fatal(err)
 		}
 		client := openfeature.NewClient(tc.name)
-		b.Run(tc.name, func(b *testing.B) {
+		b.Run(tc.name+"/flag=split", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				client.BooleanValue(ctx, "checkout", false, evalCtx)
+			}
+		})
+		b.Run(tc.name+"/flag=static", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				client.StringValue(ctx, "banner", "", evalCtx)
 			}
 		})
 	}
