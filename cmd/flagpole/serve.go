@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,9 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the Flagpole server",
 		Long: "Run the Flagpole server: the gRPC API on --grpc-addr and HTTP (health, later the JSON API\n" +
 			"and the admin UI) on --http-addr, storing everything in the SQLite file --db. The first\n" +
-			"start creates the environments development, staging and production. SIGINT or SIGTERM\n" +
+			"start creates the environments development, staging and production (protected), an admin\n" +
+			"user and an admin token, and prints their secrets once on stdout; FLAGPOLE_ADMIN_PASSWORD and\n" +
+			"FLAGPOLE_ADMIN_TOKEN (at least 32 characters) set them instead. SIGINT or SIGTERM\n" +
 			"stop it gracefully, letting in-flight calls finish.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -32,6 +35,9 @@ func newServeCommand() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			cfg.AdminPassword = os.Getenv("FLAGPOLE_ADMIN_PASSWORD")
+			cfg.AdminToken = os.Getenv("FLAGPOLE_ADMIN_TOKEN")
+			cfg.Out = cmd.OutOrStdout()
 			return serve.New(cfg).Run(cmd.Context())
 		},
 	}
@@ -41,6 +47,8 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.HTTPAddr, "http-addr", serve.DefaultHTTPAddr, "HTTP listen address")
 	f.DurationVar(&cfg.StaleAfter, "stale-after", flagusage.DefaultStaleAfter, "a flag not evaluated, or serving a single variant, for this long is stale")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight calls may finish after SIGINT/SIGTERM")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file: serve both ports over TLS (with --tls-key)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -97,6 +99,20 @@ func bearer(h string) string {
 	return strings.TrimSpace(cred)
 }
 
+// invalid is InvalidArgument with the offending field as a BadRequest
+// detail, as the rest of the API reports bad input.
+func invalid(err error) error {
+	st := status.New(codes.InvalidArgument, server.ErrorMessage(err))
+	var e *server.Error
+	if errors.As(err, &e) && e.Field != "" {
+		v := &errdetails.BadRequest_FieldViolation{Field: e.Field, Description: e.Message}
+		if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{v}}); derr == nil {
+			st = d
+		}
+	}
+	return st.Err()
+}
+
 // grpcStatus maps an authentication or authorization error to its status.
 func grpcStatus(err error) error {
 	switch server.ErrorCode(err) {
@@ -105,7 +121,7 @@ func grpcStatus(err error) error {
 	case server.EFORBIDDEN:
 		return status.Error(codes.PermissionDenied, server.ErrorMessage(err))
 	case server.EINVALID:
-		return status.Error(codes.InvalidArgument, server.ErrorMessage(err))
+		return invalid(err)
 	case server.ENOTFOUND:
 		return status.Error(codes.NotFound, server.ErrorMessage(err))
 	case server.EEXISTS:

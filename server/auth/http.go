@@ -163,7 +163,7 @@ func (a *Authenticator) signIn(w http.ResponseWriter, r *http.Request) {
 	var limited *RateLimitError
 	if errors.As(err, &limited) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(limited.RetryAfter.Seconds()+0.999)))
-		writeJSONError(w, http.StatusTooManyRequests, "too_many_requests", limited.Error())
+		writeJSONError(w, http.StatusTooManyRequests, "resource_exhausted", limited.Error())
 		return
 	}
 	if err != nil {
@@ -205,37 +205,36 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// writeError answers with the HTTP status of err's code and a JSON body
-// {"error": {"code", "message"}}; unexpected errors are logged.
+// writeError answers with the HTTP status of err's code and the JSON API's
+// error body {"code", "message"}; unexpected errors are logged.
 func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := server.ErrorCode(err)
-	if code == server.EINTERNAL {
+	st, ok := httpStatuses[code]
+	if !ok {
 		a.log.Error("auth: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
 	}
-	writeJSONError(w, httpStatus(code), code, server.ErrorMessage(err))
+	writeJSONError(w, st.status, st.name, server.ErrorMessage(err))
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	body := map[string]map[string]string{"error": {"code": code, "message": message}}
-	json.NewEncoder(w).Encode(body)
+	json.NewEncoder(w).Encode(map[string]string{"code": code, "message": message})
 }
 
-func httpStatus(code string) int {
-	switch code {
-	case server.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case server.EFORBIDDEN:
-		return http.StatusForbidden
-	case server.EINVALID:
-		return http.StatusBadRequest
-	case server.ENOTFOUND:
-		return http.StatusNotFound
-	case server.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+// httpStatuses maps error codes to statuses and the code names of the
+// JSON API's error bodies (those of the gRPC codes).
+var httpStatuses = map[string]struct {
+	status int
+	name   string
+}{
+	server.EUNAUTHORIZED: {http.StatusUnauthorized, "unauthenticated"},
+	server.EFORBIDDEN:    {http.StatusForbidden, "permission_denied"},
+	server.EINVALID:      {http.StatusBadRequest, "invalid_argument"},
+	server.ENOTFOUND:     {http.StatusNotFound, "not_found"},
+	server.EUNAVAILABLE:  {http.StatusServiceUnavailable, "unavailable"},
 }
 
 // RateLimitError is returned by SignIn when attempts come too fast.
@@ -253,7 +252,8 @@ var errBadPassword = server.Errorf(server.EUNAUTHORIZED, "invalid username or pa
 // the session secret (the cookie value), the user and the session. Each
 // attempt spends a token of the username's and of the client IP's bucket;
 // when either is empty the attempt is refused with a *RateLimitError before
-// the password is looked at.
+// the password is looked at. A successful sign-in refills the username's
+// bucket, so only failures add up against a user.
 func (a *Authenticator) SignIn(ctx context.Context, username, password, ip string) (string, User, Session, error) {
 	now := a.now()
 	okIP, waitIP := a.ips.take(ip, now)
@@ -291,6 +291,7 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	if err != nil {
 		return "", User{}, Session{}, err
 	}
+	a.users.reset(strings.ToLower(username)) // only failures count against a user
 	a.log.Info("auth: signed in", "user", u.Username, "ip", ip)
 	return secret, u, s, nil
 }

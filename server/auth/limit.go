@@ -48,6 +48,13 @@ func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// reset forgets key's attempts.
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	delete(l.buckets, key)
+	l.mu.Unlock()
+}
+
 func (b *bucket) refill(now time.Time, burst float64, interval time.Duration) {
 	if elapsed := now.Sub(b.at); elapsed > 0 {
 		b.tokens = min(burst, b.tokens+float64(elapsed)/float64(interval))

@@ -62,6 +62,7 @@ const (
 	MethodReady   = "HTTP /readyz"
 	MethodMetrics = "HTTP /metrics"
 	MethodUI      = "HTTP /ui"
+	MethodOpenAPI = "HTTP /api/v1/openapi.json"
 )
 
 // field adapts a typed getter to a Rule's Env.
@@ -96,6 +97,7 @@ var Rules = map[string]Rule{
 	MethodUI:      {Access: Public},
 	MethodSignOut: {Access: Authenticated},
 	MethodMetrics: {Access: Read},
+	MethodOpenAPI: {Access: Authenticated},
 
 	v1.AuthService_WhoAmI_FullMethodName: {Access: Authenticated},
 

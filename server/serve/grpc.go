@@ -2,6 +2,7 @@ package serve
 
 import (
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -23,11 +24,16 @@ func (s *Server) serviceOptions() []service.Option {
 // Add further services (sync) and interceptors (auth) here.
 func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	unary, stream := s.observeInterceptors()
-	gs := grpc.NewServer(append(syncapi.ServerOptions(),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...)...),
-	)...)
+	opts := append(syncapi.ServerOptions(),
+		grpc.ChainUnaryInterceptor(append(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...), s.Auth.UnaryInterceptor())...),
+		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), s.Auth.StreamInterceptor())...),
+	)
+	if s.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
+	}
+	gs := grpc.NewServer(opts...)
 	s.registerAPI(gs)
+	s.Auth.Register(gs)
 	s.sync = syncapi.New(s.Service, s.hub, s.observeSyncOptions()...)
 	s.sync.Register(gs)
 	hs := health.NewServer()

@@ -19,10 +19,14 @@ func (s *Server) httpHandler() http.Handler {
 		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.mountObserve(mux, nil, func(api grpc.ServiceRegistrar) { pb.RegisterSyncServiceServer(api, s.sync) })
+	s.mountObserve(mux, []grpc.UnaryServerInterceptor{s.Auth.UnaryInterceptor()}, func(api grpc.ServiceRegistrar) {
+		pb.RegisterSyncServiceServer(api, s.sync)
+		s.Auth.Register(api)
+	})
 	// The admin UI: public static assets; its API calls authenticate.
 	mux.Handle("/", adminui.Handler())
-	return mux
+	s.Auth.Routes(mux)
+	return s.Auth.Middleware(publicHTTP, mux)
 }
 
 // readyz answers 200 while the server accepts calls and its store answers,

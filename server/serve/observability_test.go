@@ -55,6 +55,7 @@ func startHTTP(t *testing.T, clk *testClock) httpServer {
 		StaleAfter:         7 * 24 * time.Hour,
 		UsageFlushInterval: 20 * time.Millisecond,
 		Now:                clk.Now,
+		AdminToken:         testAdminToken, Out: io.Discard,
 	})
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -71,6 +72,7 @@ func (h httpServer) do(method, path, body string, want int, header ...string) ma
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -98,7 +100,7 @@ func (h httpServer) ofrep(flag, targetingKey string) map[string]any {
 
 func connectSDK(t *testing.T, addr, service string) *sdk.Provider {
 	t.Helper()
-	p, err := sdk.NewProvider(addr, sdk.WithEnvironment("production"), sdk.WithServiceName(service),
+	p, err := sdk.NewProvider(addr, sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"), sdk.WithServiceName(service),
 		sdk.WithUsageInterval(20*time.Millisecond), sdk.WithInitTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +309,9 @@ func TestMetricsAfterTraffic(t *testing.T) {
 
 func scrapeMetrics(t *testing.T, base string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

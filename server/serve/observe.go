@@ -9,6 +9,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/httpapi"
@@ -120,12 +121,12 @@ func (s *Server) mountObserve(mux *http.ServeMux, interceptors []grpc.UnaryServe
 		extra(api)
 	}
 	api.Register(mux, httpapi.Wrap(m.HTTP))
-	h := &ofrep.Handler{Snapshots: s.Service, Authenticate: ofrep.HeaderAuthenticator, Counter: m, Logger: s.log}
+	h := &ofrep.Handler{Snapshots: s.Service, Authenticate: s.ofrepCaller, Counter: m, Logger: s.log}
 	if s.observe.usage != nil {
 		h.Usage = s.observe.usage
 	}
 	h.Register(mux, m.HTTP)
-	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /metrics", s.Auth.Require(auth.MethodMetrics, m.Handler()))
 }
 
 // flagSource lists flags and environments for usage insights.

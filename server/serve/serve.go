@@ -7,11 +7,14 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
@@ -50,11 +54,20 @@ type Config struct {
 	UsageFlushInterval time.Duration
 	// Now is the clock of usage insights (default time.Now); tests move it.
 	Now func() time.Time
+
+	// TLSCert and TLSKey, both set, serve both ports over TLS.
+	TLSCert, TLSKey string
+	// AdminPassword and AdminToken (FLAGPOLE_ADMIN_PASSWORD and
+	// FLAGPOLE_ADMIN_TOKEN) are the credentials of the admin user and token
+	// an empty database gets; empty ones are generated and printed to Out.
+	AdminPassword, AdminToken string
+	Out                       io.Writer // default os.Stdout
 }
 
 // Store is a service.Store the server owns and closes.
 type Store interface {
 	service.Store
+	auth.Store
 	Close() error
 }
 
@@ -67,6 +80,9 @@ type Server struct {
 
 	// Service is the service layer every transport calls; set by Start.
 	Service *service.Service
+	// Auth authenticates and authorizes every call; set by Start.
+	Auth *auth.Authenticator
+	tls  *tls.Config
 
 	observe *observe
 	hub     *fanout.Hub
@@ -102,6 +118,9 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
 	return &Server{cfg: cfg, log: cfg.Logger, failed: make(chan error, 2)}
 }
 
@@ -116,6 +135,9 @@ func (s *Server) WithStore(store Store) *Server {
 // database, binds both listeners and starts serving. It returns once the
 // server accepts calls; Shutdown stops it.
 func (s *Server) Start(ctx context.Context) (err error) {
+	if s.tls, err = loadTLS(s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
+		return err
+	}
 	if s.store == nil {
 		if s.store, err = openStore(ctx, s.cfg.DBPath); err != nil {
 			return err
@@ -132,6 +154,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.Service = service.New(s.observedStore(), append(s.serviceOptions(), s.observeServiceOptions()...)...)
 	if err := s.Service.EnsureDefaults(ctx); err != nil {
 		return fmt.Errorf("serve: create default environments: %w", err)
+	}
+	if err := s.startAuth(ctx); err != nil {
+		return err
 	}
 	if s.grpcLn, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
 		return fmt.Errorf("serve: grpc: %w", err)
@@ -166,7 +191,12 @@ func (s *Server) serveGRPC() {
 
 func (s *Server) serveHTTP() {
 	defer s.serving.Done()
-	if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	serve := s.http.Serve
+	if s.tls != nil {
+		s.http.TLSConfig = s.tls.Clone()
+		serve = func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }
+	}
+	if err := serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.failed <- fmt.Errorf("serve: http: %w", err)
 	}
 }

@@ -19,15 +19,20 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/sqlite"
 )
 
+// testAdminToken is the bootstrap admin token of the test servers.
+const testAdminToken = "test-admin-token-0123456789abcdefghij"
+
 func config(dbPath string) serve.Config {
 	return serve.Config{
 		DBPath: dbPath, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AdminToken: testAdminToken, AdminPassword: "test-admin-password", Out: io.Discard,
 	}
 }
 
@@ -39,7 +44,8 @@ func start(t *testing.T, srv *serve.Server) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: testAdminToken, Insecure: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +149,9 @@ func TestEndToEndRestart(t *testing.T) {
 	if ev.GetEvaluation().GetVariant() != "green" {
 		t.Fatalf("banner for staff: %v", ev.GetEvaluation())
 	}
-	if n := len(before[3].(*pb.ListAuditEntriesResponse).GetEntries()); n != 3+1+3+1+1+2+2+1+1+1 {
-		t.Errorf("%d audit entries before restart, want 16", n)
+	// 2 more: the bootstrap admin user and token.
+	if n := len(before[3].(*pb.ListAuditEntriesResponse).GetEntries()); n != 3+1+3+1+1+2+2+1+1+1+2 {
+		t.Errorf("%d audit entries before restart, want 18", n)
 	}
 	if err := first.Shutdown(ctx); err != nil {
 		t.Fatal(err)

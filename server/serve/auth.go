@@ -1,0 +1,87 @@
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/ofrep"
+)
+
+// startAuth creates the authenticator and gives an empty database its first
+// credentials (printed once to Config.Out unless given in Config).
+func (s *Server) startAuth(ctx context.Context) error {
+	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithSecureCookies(s.tls != nil))
+	if err := s.Auth.Bootstrap(ctx, s.cfg.AdminPassword, s.cfg.AdminToken, s.cfg.Out); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// loadTLS reads the certificate and key of --tls-cert and --tls-key, which
+// go together; without both the server speaks plaintext.
+func loadTLS(cert, key string) (*tls.Config, error) {
+	switch {
+	case cert == "" && key == "":
+		return nil, nil
+	case cert == "":
+		return nil, fmt.Errorf("serve: --tls-cert: required with --tls-key")
+	case key == "":
+		return nil, fmt.Errorf("serve: --tls-key: required with --tls-cert")
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// publicHTTP admits, without a credential, the health endpoints and the
+// admin UI's static files (its sign-in page); auth.Middleware also admits
+// the sign-in endpoint. The API, OFREP and /metrics need a credential.
+func publicHTTP(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	p := r.URL.Path
+	return !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/ofrep/") && p != "/metrics"
+}
+
+// ofrepCaller resolves the environment of an OFREP request from the
+// principal the middleware authenticated: an sdk token's own, or for other
+// credentials the X-Flagpole-Environment header (or ?environment=).
+func (s *Server) ofrepCaller(r *http.Request) (ofrep.Caller, error) {
+	env := r.Header.Get(ofrep.EnvironmentHeader)
+	if env == "" {
+		env = r.URL.Query().Get("environment")
+	}
+	env, err := s.Auth.EvaluationEnvironment(r.Context(), env)
+	if err != nil {
+		return ofrep.Caller{}, err
+	}
+	p, _ := auth.FromContext(r.Context())
+	return ofrep.Caller{Environment: env, Service: p.Name}, nil
+}
+
+// Method is one RPC the gRPC server serves.
+type Method struct {
+	FullName string // e.g. /flagpole.v1.FlagService/SetEnabled
+	Stream   bool
+}
+
+// Methods lists every RPC registered on the gRPC server, sorted, for tests
+// that check each against the permission table.
+func (s *Server) Methods() []Method {
+	var ms []Method
+	for svc, info := range s.grpc.GetServiceInfo() {
+		for _, m := range info.Methods {
+			ms = append(ms, Method{FullName: "/" + svc + "/" + m.Name, Stream: m.IsClientStream || m.IsServerStream})
+		}
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].FullName < ms[j].FullName })
+	return ms
+}
