@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/flagpole/flagpole/server/auth"
-	"github.com/flagpole/flagpole/server/ofrep"
 )
 
 // startAuth creates the authenticator and gives an empty database its first
@@ -49,22 +48,6 @@ func publicHTTP(r *http.Request) bool {
 	}
 	p := r.URL.Path
 	return !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/ofrep/") && p != "/metrics"
-}
-
-// ofrepCaller resolves the environment of an OFREP request from the
-// principal the middleware authenticated: an sdk token's own, or for other
-// credentials the X-Flagpole-Environment header (or ?environment=).
-func (s *Server) ofrepCaller(r *http.Request) (ofrep.Caller, error) {
-	env := r.Header.Get(ofrep.EnvironmentHeader)
-	if env == "" {
-		env = r.URL.Query().Get("environment")
-	}
-	env, err := s.Auth.EvaluationEnvironment(r.Context(), env)
-	if err != nil {
-		return ofrep.Caller{}, err
-	}
-	p, _ := auth.FromContext(r.Context())
-	return ofrep.Caller{Environment: env, Service: p.Name}, nil
 }
 
 // Method is one RPC the gRPC server serves.

@@ -121,7 +121,7 @@ func (s *Server) mountObserve(mux *http.ServeMux, interceptors []grpc.UnaryServe
 		extra(api)
 	}
 	api.Register(mux, httpapi.Wrap(m.HTTP))
-	h := &ofrep.Handler{Snapshots: s.Service, Authenticate: s.ofrepCaller, Counter: m, Logger: s.log}
+	h := &ofrep.Handler{Snapshots: s.Service, Authenticate: ofrep.ContextAuthenticator(s.Auth.EvaluationEnvironment), Counter: m, Logger: s.log}
 	if s.observe.usage != nil {
 		h.Usage = s.observe.usage
 	}

@@ -56,7 +56,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
 	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 
-	p, err := sdk.NewProvider(addr, sdk.WithEnvironment("production"), sdk.WithServiceName("e2e"),
+	p, err := sdk.NewProvider(addr, sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"), sdk.WithServiceName("e2e"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond), sdk.WithErrorGracePeriod(300*time.Millisecond),
 		sdk.WithCacheFile(filepath.Join(t.TempDir(), "flags.cache")))
 	if err != nil {
