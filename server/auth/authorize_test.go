@@ -11,7 +11,7 @@ import (
 	"github.com/flagpole/flagpole/server"
 )
 
-func testAuthenticator(t *testing.T, opts ...Option) (*Authenticator, *memStore) {
+func testAuthenticator(t testing.TB, opts ...Option) (*Authenticator, *memStore) {
 	t.Helper()
 	st := newMemStore()
 	opts = append([]Option{WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1})}, opts...)

@@ -1,0 +1,36 @@
+package auth
+
+import (
+	"context"
+	"testing"
+
+	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+)
+
+// BenchmarkAuthorize is the permission check of one call (table lookup and
+// rule), without the credential lookup.
+func BenchmarkAuthorize(b *testing.B) {
+	a, _ := testAuthenticator(b)
+	ctx := NewContext(context.Background(), ciStaging)
+	req := &v1.SetEnabledRequest{FlagKey: "f", Environment: "staging"}
+	for b.Loop() {
+		if err := a.Authorize(ctx, v1.FlagService_SetEnabled_FullMethodName, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHashPassword is one argon2id hash at the default cost: the work
+// of a sign-in attempt.
+func BenchmarkHashPassword(b *testing.B) {
+	for b.Loop() {
+		HashPassword("correct horse battery staple", DefaultPasswordParams)
+	}
+}
+
+// BenchmarkNewTokenSecret is the generation of one token secret.
+func BenchmarkNewTokenSecret(b *testing.B) {
+	for b.Loop() {
+		NewTokenSecret(ScopeCI)
+	}
+}
