@@ -1,0 +1,82 @@
+package adminui_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/server/serve"
+)
+
+// testServer is the real server program (server/serve: SQLite, gRPC, the
+// HTTP API with authentication, sync, the UI) on 127.0.0.1 ports chosen
+// by the system, with a temporary database and known bootstrap credentials.
+type testServer struct {
+	URL           string // http://127.0.0.1:port
+	GRPCAddr      string
+	AdminToken    string
+	AdminPassword string
+}
+
+// logBuffer keeps the server's log and prints it when the test failed.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	logs := &logBuffer{}
+	ts := &testServer{AdminPassword: "pw-" + randomHex(t, 12), AdminToken: "admin-" + randomHex(t, 24)}
+	srv := serve.New(serve.Config{
+		DBPath:        filepath.Join(t.TempDir(), "flagpole.db"),
+		GRPCAddr:      "127.0.0.1:0",
+		HTTPAddr:      "127.0.0.1:0",
+		AdminPassword: ts.AdminPassword,
+		AdminToken:    ts.AdminToken,
+		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatalf("start server: %v\n%s", err, logs)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs)
+		}
+	})
+	ts.URL = "http://" + srv.HTTPAddr().String()
+	ts.GRPCAddr = srv.GRPCAddr().String()
+	return ts
+}
