@@ -230,7 +230,7 @@ func TestSegmentCommands(t *testing.T) {
 	s.expectCode(t, 1, "segment", "get", "beta")
 }
 
-func TestAudit(t *testing.T) {
+func TestAuditRecordsCLISource(t *testing.T) {
 	s := startServer(t)
 	s.ok(t, "flag", "create", "audited", "--type", "boolean")
 	s.ok(t, "flag", "enable", "audited", "--env", "staging")
@@ -245,8 +245,8 @@ func TestAudit(t *testing.T) {
 	if len(entries) < 2 {
 		t.Fatalf("audit --flag audited listed %d entries, want at least 2", len(entries))
 	}
-	if e := entries[0]; e.Environment != "staging" || e.Action != "config.set_enabled" || e.After == nil {
-		t.Errorf("newest audit entry = %+v, want the enable in staging", e)
+	if e := entries[0]; e.Environment != "staging" || e.Action != "config.set_enabled" || e.Source != "cli" || e.After == nil {
+		t.Errorf("newest audit entry = %+v, want the enable in staging from source cli", e)
 	}
 	entries = nil
 	s.json(t, &entries, "audit", "--flag", "audited", "--env", "production")

@@ -55,6 +55,9 @@ func TestMain(m *testing.M) {
 type server struct {
 	addr string // gRPC host:port
 	log  *syncBuffer
+
+	mu        sync.Mutex
+	sdkTokens map[string]string // environment → sdk token
 }
 
 type syncBuffer struct {
@@ -309,10 +312,19 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-// sdkToken is the credential SDK streams of env present. The server derives
-// the stream's environment from it once tokens exist; until then the
-// x-flagpole-environment header names it and the admin token is sent.
+// sdkToken returns an sdk-scope token for env, created once per server with
+// `flagpole token create`: the server derives a stream's environment from it.
 func (s *server) sdkToken(t *testing.T, env string) string {
 	t.Helper()
-	return adminToken
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tok, ok := s.sdkTokens[env]; ok {
+		return tok
+	}
+	tok := strings.TrimSpace(s.ok(t, "token", "create", "sdk-"+env, "--scope", "sdk", "--env", env))
+	if s.sdkTokens == nil {
+		s.sdkTokens = map[string]string{}
+	}
+	s.sdkTokens[env] = tok
+	return tok
 }
