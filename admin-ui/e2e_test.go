@@ -20,6 +20,7 @@ import (
 
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/server/serve"
 )
 
 // call sends one JSON API request with the admin token and decodes the
@@ -427,6 +428,58 @@ func TestBrowserSegmentsRulesKeyboard(t *testing.T) {
 	if first["description"] != "Beta testers" || len(conds) != 1 || conds[0].(map[string]any)["operator"] != "in_segment" {
 		t.Errorf("first saved rule %v, want the segment rule", first)
 	}
+	if errs := tb.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}
+
+// TestBrowserSearchAndStatusFilters checks the overview's search and its
+// status filter, stale included: with a stale period of one millisecond
+// every live flag nobody evaluates is stale, an archived one is not.
+func TestBrowserSearchAndStatusFilters(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t, func(c *serve.Config) { c.StaleAfter = time.Millisecond })
+	s.createFlag(t, "old-banner", "Old banner", "")
+	s.createFlag(t, "new-pricing", "New pricing", "")
+	s.createFlag(t, "gone-promo", "Gone promo", "")
+	s.mustCall(t, "POST", "/api/v1/flags/new-pricing/environments/staging/enabled", map[string]any{"enabled": true})
+	s.mustCall(t, "POST", "/api/v1/flags/new-pricing/environments/staging/rollout", map[string]any{"percent": 30})
+	s.mustCall(t, "POST", "/api/v1/flags/gone-promo/archive", map[string]any{"archived": true})
+	time.Sleep(5 * time.Millisecond) // past the stale period
+
+	signIn(tb, s, "#/flags")
+	tb.do("table", chromedp.WaitVisible(chromedp.CSS(`tr[data-flag=old-banner]`)))
+	shown := func() string {
+		return eval[string](tb, `[...document.querySelectorAll('tr[data-flag]')].map((r) => r.dataset.flag).sort().join(',')`)
+	}
+	filter := func(status, env, query string) string {
+		tb.t.Helper()
+		tb.setValue(`select[name=status]`, status)
+		tb.setValue(`select[name=env]`, env)
+		tb.setValue(`input[name=q]`, query)
+		return shown()
+	}
+	for _, c := range []struct{ status, env, query, want string }{
+		{"", "", "", "new-pricing,old-banner"},
+		{"", "", "pricing", "new-pricing"},
+		{"", "", "TEST", "new-pricing,old-banner"}, // the tag, case-insensitive
+		{"rolling", "", "", "new-pricing"},
+		{"rolling", "production", "", ""},
+		{"on", "staging", "", "new-pricing"},
+		{"off", "", "", "old-banner"},
+		{"archived", "", "", "gone-promo"},
+		{"stale", "", "", "new-pricing,old-banner"},
+		{"stale", "production", "banner", "old-banner"},
+	} {
+		if got := filter(c.status, c.env, c.query); got != c.want {
+			t.Errorf("status %q, environment %q, search %q: shows %q, want %q", c.status, c.env, c.query, got, c.want)
+		}
+	}
+	filter("stale", "", "")
+	if got := tb.text(`tr[data-flag=old-banner] td[data-label=Status]`); !strings.Contains(got, "Stale") {
+		t.Errorf("status cell %q lacks the stale badge", got)
+	}
+	tb.screenshot("flags-stale", 1280)
 	if errs := tb.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
 	}

@@ -51,18 +51,23 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-func startServer(t *testing.T) *testServer {
+// startServer starts the server program; options adjust its Config.
+func startServer(t *testing.T, options ...func(*serve.Config)) *testServer {
 	t.Helper()
 	logs := &logBuffer{}
 	ts := &testServer{AdminPassword: "pw-" + randomHex(t, 12), AdminToken: "admin-" + randomHex(t, 24)}
-	srv := serve.New(serve.Config{
+	cfg := serve.Config{
 		DBPath:        filepath.Join(t.TempDir(), "flagpole.db"),
 		GRPCAddr:      "127.0.0.1:0",
 		HTTPAddr:      "127.0.0.1:0",
 		AdminPassword: ts.AdminPassword,
 		AdminToken:    ts.AdminToken,
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	srv := serve.New(cfg)
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatalf("start server: %v\n%s", err, logs)
 	}
