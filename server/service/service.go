@@ -81,6 +81,13 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 		if err := fn(o); err != nil {
 			return err
 		}
+		if r, ok := tx.(ChangeRecorder); ok {
+			for _, env := range o.order {
+				if err := r.RecordChange(*o.changes[env]); err != nil {
+					return err
+				}
+			}
+		}
 		done = o
 		return nil
 	})

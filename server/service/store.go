@@ -66,3 +66,12 @@ type Tx interface {
 	// ListAudit returns matching entries, newest first.
 	ListAudit(f server.AuditFilter) ([]server.AuditEntry, error)
 }
+
+// ChangeRecorder is an optional capability of a Tx. A store that several
+// server replicas share implements it to keep each committed Change, written
+// in the transaction that makes it, so that the other replicas can publish
+// it to their own sync streams. The service calls RecordChange once per
+// Change, after the change's work and before the commit.
+type ChangeRecorder interface {
+	RecordChange(c server.Change) error
+}

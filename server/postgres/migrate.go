@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Migrations are the files migrations/NNNN_name.sql, applied in order of
+// their number, each in its own transaction together with its row in
+// schema_migrations. A new schema change is a new file with the next number;
+// an applied file is never edited.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrations is the parsed content of migrationFiles.
+var migrations = mustLoadMigrations(migrationFiles, "migrations")
+
+// ErrSchemaNewer is returned by Open for a database migrated by a newer
+// Flagpole than this binary.
+var ErrSchemaNewer = errors.New("database schema is newer than this binary supports")
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
+
+// loadMigrations reads dir of fsys. Versions must run 1, 2, 3, ... without
+// gaps or duplicates.
+func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries { // ReadDir sorts by name
+		m := migrationName.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("postgres: migrations: file %q: name must be NNNN_name.sql", e.Name())
+		}
+		version, _ := strconv.Atoi(m[1])
+		if version != len(ms)+1 {
+			return nil, fmt.Errorf("postgres: migrations: file %q: version %d, want %d", e.Name(), version, len(ms)+1)
+		}
+		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("postgres: migrations: %w", err)
+		}
+		ms = append(ms, migration{version: version, name: m[2], sql: string(body)})
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("postgres: migrations: none in %s", dir)
+	}
+	return ms, nil
+}
+
+func mustLoadMigrations(fsys fs.FS, dir string) []migration {
+	ms, err := loadMigrations(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return ms
+}
+
+// latestVersion is the schema version this binary migrates to.
+func latestVersion() int { return migrations[len(migrations)-1].version }
+
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer PRIMARY KEY,
+	name       text NOT NULL,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`
+
+// migrate applies every migration of ms the schema lacks. Each runs in its
+// own transaction that first takes an advisory lock for the schema and
+// re-reads the version, so replicas starting at once apply each migration
+// once and the others wait for it.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, ms []migration) error {
+	current, err := lockedVersion(ctx, pool, schema, func(pgx.Tx, int) error { return nil })
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if latest := ms[len(ms)-1].version; current > latest {
+		return fmt.Errorf("postgres: %w: the database is at version %d, this binary knows up to %d; run a newer flagpole",
+			ErrSchemaNewer, current, latest)
+	}
+	for _, m := range ms[current:] {
+		_, err := lockedVersion(ctx, pool, schema, func(tx pgx.Tx, v int) error {
+			if v >= m.version {
+				return nil // another replica applied it meanwhile
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// lockedVersion runs fn in a transaction that holds the schema's migration
+// lock, with the schema version read under that lock, and commits.
+func lockedVersion(ctx context.Context, pool *pgxpool.Pool, schema string, fn func(tx pgx.Tx, version int) error) (int, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// The lock is the database's, so its key names the schema: two
+	// Flagpole schemas in one database migrate independently.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('flagpole migrate ' || $1, 0))", schema); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, createSchemaMigrations); err != nil {
+		return 0, err
+	}
+	v, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	if err := fn(tx, v); err != nil {
+		return 0, err
+	}
+	return v, tx.Commit(ctx)
+}
+
+type queryer interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// schemaVersion is the highest applied migration, 0 for a new schema.
+func schemaVersion(ctx context.Context, q queryer) (int, error) {
+	var v int
+	if err := q.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return v, nil
+}
+
+// SchemaVersion returns the highest migration applied to the database.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	v, err := schemaVersion(ctx, db.pool)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %w", err)
+	}
+	return v, nil
+}
+
+// Migrated reports whether the database answers and carries every migration
+// this binary knows; a readiness check.
+func (db *DB) Migrated(ctx context.Context) error {
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if latest := latestVersion(); v != latest {
+		return fmt.Errorf("postgres: schema at version %d, want %d", v, latest)
+	}
+	return nil
+}
