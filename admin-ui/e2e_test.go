@@ -218,6 +218,7 @@ func TestBrowserReleaseFlow(t *testing.T) {
 	})()`)
 	tb.screenshot("flag", 1280)
 	tb.screenshot("flag-phone", 390)
+	tb.checkLabels("flag page")
 
 	// History shows the changes with a readable diff.
 	tb.do("history", chromedp.Navigate(s.URL+"/#/flags/"+key+"/history"), chromedp.WaitVisible(chromedp.CSS(`article.audit-entry`)))
@@ -234,6 +235,7 @@ func TestBrowserReleaseFlow(t *testing.T) {
 	}
 	tb.screenshot("flags", 1280)
 	tb.screenshot("flags-phone", 390)
+	tb.checkLabels("flags page")
 
 	// Segments and environments screens render.
 	tb.do("segments", chromedp.Navigate(s.URL+"/#/segments"), chromedp.WaitVisible(chromedp.CSS(`[data-action=new-segment]`)))
@@ -480,6 +482,68 @@ func TestBrowserSearchAndStatusFilters(t *testing.T) {
 		t.Errorf("status cell %q lacks the stale badge", got)
 	}
 	tb.screenshot("flags-stale", 1280)
+	if errs := tb.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}
+
+// checkLabels fails the test for every visible control without an
+// accessible name (a label, aria-label or aria-labelledby, or button text).
+func (tb *tab) checkLabels(where string) {
+	tb.t.Helper()
+	missing := eval[[]string](tb, `[...document.querySelectorAll('input, select, textarea, button')]
+		.filter((el) => el.offsetParent !== null)
+		.filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+			(el.tagName === 'BUTTON' && el.textContent.trim())))
+		.map((el) => el.outerHTML.slice(0, 120))`)
+	for _, m := range missing {
+		tb.t.Errorf("%s: control without a label: %s", where, m)
+	}
+}
+
+// TestBrowserStringFlagVariants creates a string flag with its variants in
+// the UI, edits the definition, and rolls a variant out.
+func TestBrowserStringFlagVariants(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t)
+	signIn(tb, s, "#/flags/new")
+	tb.do("new string flag", chromedp.WaitVisible(chromedp.CSS(`input[name=key]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=key]`), "button-color"),
+		chromedp.SetValue(chromedp.CSS(`select[name=type]`), "string"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-action=add-variant]`)),
+		chromedp.Click(chromedp.CSS(`[data-action=add-variant]`)),
+		chromedp.Click(chromedp.CSS(`[data-action=add-variant]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-field="variants[0].key"]`), "blue"),
+		chromedp.SendKeys(chromedp.CSS(`[data-field="variants[0].value"]`), "#0000ff"),
+		chromedp.SendKeys(chromedp.CSS(`[data-field="variants[1].key"]`), "green"),
+		chromedp.SendKeys(chromedp.CSS(`[data-field="variants[1].value"]`), "#00ff00"))
+	tb.checkLabels("new flag form")
+	tb.do("create", chromedp.Click(chromedp.CSS(`form[aria-label="New flag"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`h1[data-flag-key]`)))
+	flag := s.mustCall(t, "GET", "/api/v1/flags/button-color", nil)["flag"].(map[string]any)
+	if vs, _ := flag["variants"].([]any); len(vs) != 2 || vs[1].(map[string]any)["value"] != "#00ff00" {
+		t.Fatalf("variants %v", flag["variants"])
+	}
+	tb.do("edit definition", chromedp.Click(chromedp.CSS(`[data-action=edit-definition]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-action=save-definition]`)),
+		chromedp.SendKeys(chromedp.CSS(`form [data-field=owner]`), "team-web"),
+		chromedp.Click(chromedp.CSS(`[data-action=save-definition]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-action=edit-definition]`)))
+	tb.waitText(`dl.def`, "team-web")
+	tb.do("roll green out in development",
+		chromedp.Click(chromedp.CSS(`[data-action=toggle][data-env=development]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-state=on]`)),
+		chromedp.SetValue(chromedp.CSS(`select[name=rollout-variant]`), "green"),
+		chromedp.SetValue(chromedp.CSS(`select[name=rollout-rest]`), "blue"))
+	tb.setValue(`input[name=percent-number]`, "40")
+	tb.do("apply", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)))
+	tb.waitText(`[data-env-tab=development]`, "40% green")
+	cfg := s.config(t, "button-color", "development")
+	split, _ := cfg["defaultServe"].(map[string]any)["split"].(map[string]any)
+	ws, _ := split["weights"].([]any)
+	if len(ws) != 2 || ws[0].(map[string]any)["variant"] != "green" {
+		t.Errorf("default serve %v, want green first in a split", cfg["defaultServe"])
+	}
 	if errs := tb.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
 	}
