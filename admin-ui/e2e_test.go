@@ -360,7 +360,7 @@ func TestBrowserScriptInjectionShownAsText(t *testing.T) {
 // does not yet take it from an sdk token alone.
 func connectSDK(t *testing.T, s *testServer, token string) *sdk.Provider {
 	t.Helper()
-	p, err := sdk.NewProvider(s.GRPCAddr, sdk.WithToken(token), sdk.WithEnvironment("production"),
+	p, err := sdk.NewProvider(s.GRPCAddr, sdk.WithToken(token),
 		sdk.WithServiceName("checkout"), sdk.WithInstanceID("checkout-1"))
 	if err != nil {
 		t.Fatalf("sdk provider: %v", err)

@@ -34,11 +34,17 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	provider, err := sdk.NewProvider(env("FLAGPOLE_ADDR", "localhost:9090"),
+	opts := []sdk.Option{
 		sdk.WithToken(os.Getenv("FLAGPOLE_TOKEN")),
-		sdk.WithEnvironment(env("FLAGPOLE_ENV", "production")),
 		sdk.WithServiceName("flagged-service"),
-		sdk.WithCacheFile(env("FLAGPOLE_CACHE", os.TempDir()+"/flagged-service.flags")))
+		sdk.WithCacheFile(env("FLAGPOLE_CACHE", os.TempDir()+"/flagged-service.flags")),
+	}
+	if e := os.Getenv("FLAGPOLE_ENV"); e != "" {
+		// Only needed with an admin or ci token; an sdk token names its
+		// environment itself.
+		opts = append(opts, sdk.WithEnvironment(e))
+	}
+	provider, err := sdk.NewProvider(env("FLAGPOLE_ADDR", "localhost:9090"), opts...)
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,8 @@ import (
 // (nil when there is none). It returns nil or a *server.Error: EUNAUTHORIZED
 // without a principal, EFORBIDDEN when the principal may not.
 //
-// For an sdk token, a request to evaluate without an environment gets the
-// token's environment filled in.
+// For an sdk token, a stream or a request to evaluate without an
+// environment gets the token's environment.
 func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.Message) error {
 	rule, ok := Rules[method]
 	if !ok {
@@ -33,9 +33,13 @@ func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.
 	if rule.Env != nil {
 		env = rule.Env(ctx, req)
 	}
-	if rule.Access == Evaluate && p.Kind == KindToken && p.Scope == ScopeSDK && env == "" && req != nil {
+	if rule.Access == Evaluate && p.Kind == KindToken && p.Scope == ScopeSDK && env == "" {
+		// The token names the environment: a sync stream or evaluation
+		// that names none gets the token's own.
 		env = p.sdkEnvironment()
-		fillEnvironment(req, env)
+		if req != nil {
+			fillEnvironment(req, env)
+		}
 	}
 	return a.allow(ctx, p, rule.Access, env, req)
 }

@@ -52,17 +52,22 @@ func (s *Service) CreateFlag(ctx context.Context, f engine.Flag) (server.Flag, [
 }
 
 // defaultConfig is the configuration of a new flag: disabled, serving the
-// off variant ("off", or the false variant, for a boolean flag; the first
-// variant otherwise) both while disabled and by default.
+// off variant while disabled ("off", or the false variant, for a boolean
+// flag; the first variant otherwise). A boolean flag serves its true variant
+// by default, so that enabling it turns it on, as in LaunchDarkly and
+// Unleash; other types serve their first variant until told otherwise.
 func defaultConfig(f engine.Flag) engine.Config {
-	off := ""
+	off, serve := "", ""
 	if f.Type == engine.TypeBoolean {
-		off = booleanVariant(f, false)
+		off, serve = booleanVariant(f, false), booleanVariant(f, true)
 	}
 	if off == "" && len(f.Variants) > 0 {
 		off = f.Variants[0].Key
 	}
-	return engine.Config{Enabled: false, OffVariant: off, Default: engine.Serve{Variant: off}}
+	if serve == "" {
+		serve = off
+	}
+	return engine.Config{Enabled: false, OffVariant: off, Default: engine.Serve{Variant: serve}}
 }
 
 // booleanVariant returns the key of a boolean flag's variant for v,

@@ -61,8 +61,8 @@ func TestCreateFlag(t *testing.T) {
 		t.Fatalf("configs = %d, want one per environment", len(configs))
 	}
 	for _, c := range configs {
-		if c.Enabled || c.OffVariant != "off" || c.Default.Variant != "off" || c.Revision != 1 {
-			t.Errorf("%s: config %+v, want disabled serving off", c.Environment, c.Config)
+		if c.Enabled || c.OffVariant != "off" || c.Default.Variant != "on" || c.Revision != 1 {
+			t.Errorf("%s: config %+v, want disabled, off while disabled, on by default", c.Environment, c.Config)
 		}
 	}
 	for env, rev := range f.revisions() {
@@ -466,7 +466,7 @@ func TestEnvironments(t *testing.T) {
 	if _, err := f.svc.SetEnabled(f.ctx, "qa", "a", true, 0); err != nil {
 		t.Fatal(err)
 	}
-	if ev, _ := f.svc.Evaluate(f.ctx, "qa", "a", "", nil); ev.Value != false || ev.Reason != engine.ReasonStatic {
+	if ev, _ := f.svc.Evaluate(f.ctx, "qa", "a", "", nil); ev.Value != true || ev.Reason != engine.ReasonStatic {
 		t.Fatalf("qa before delete: %+v", ev)
 	}
 	if err := f.svc.DeleteEnvironment(f.ctx, "qa"); err != nil {
