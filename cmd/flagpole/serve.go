@@ -42,7 +42,7 @@ func newServeCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DBPath, "db", serve.DefaultDBPath, "SQLite database file")
+	f.StringVar(&cfg.DBPath, "db", serve.DefaultDBPath, "SQLite database file, or a postgres:// URL to share one PostgreSQL database among replicas")
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", serve.DefaultGRPCAddr, "gRPC listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", serve.DefaultHTTPAddr, "HTTP listen address")
 	f.DurationVar(&cfg.StaleAfter, "stale-after", flagusage.DefaultStaleAfter, "a flag not evaluated, or serving a single variant, for this long is stale")

@@ -132,7 +132,10 @@ func (db *DB) Watch(h Handler) error {
 
 // listen opens a connection of its own that LISTENs on Channel.
 func (db *DB) listen(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	cfg := db.pool.Config().ConnConfig.Copy()
+	// Named so an operator (or a test) can tell it in pg_stat_activity.
+	cfg.RuntimeParams["application_name"] = listenerName(db.replica)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: watch: %w", err)
 	}
@@ -142,6 +145,10 @@ func (db *DB) listen(ctx context.Context) (*pgx.Conn, error) {
 	}
 	return conn, nil
 }
+
+// listenerName is the application_name of a replica's listening
+// connection.
+func listenerName(replica string) string { return "flagpole-watch-" + replica }
 
 type watcher struct {
 	db *DB

@@ -7,7 +7,7 @@
 // Every Update runs SERIALIZABLE and is retried when PostgreSQL reports a
 // serialization failure, so concurrent writers, on one replica or several,
 // never lose an update. Writers also queue on a transaction-scoped advisory
-// lock first, as SQLite's writers queue on its one write lock: nearly every
+// lock before they begin, as SQLite's writers queue on its one write lock: nearly every
 // change bumps an environment's revision, so concurrent writers would
 // conflict anyway, and queueing spares them the aborted work and the retry
 // storms of a hot row. Views never wait for it. Each committed change is also written to a change
@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +52,7 @@ type DB struct {
 	// writeLock is the key of the advisory lock writers queue on.
 	writeLock int64
 	log       *slog.Logger
+	retries   atomic.Int64 // transactions run again after a conflict
 
 	mu      sync.Mutex
 	closed  bool
@@ -159,6 +161,7 @@ func (db *DB) update(ctx context.Context, fn func(*tx) error) error {
 		if !retryable(err) {
 			return err
 		}
+		db.retries.Add(1)
 		if attempt == maxAttempts {
 			return server.Errorf(server.EUNAVAILABLE, "postgres: transaction lost %d serialization conflicts in a row, try again", attempt)
 		}
@@ -182,22 +185,32 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(*tx) error) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	pgTx, err := db.pool.BeginTx(ctx, opts)
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return wrapCtx(ctx, "begin", err)
+	}
+	defer conn.Release()
+	write := opts.AccessMode != pgx.ReadOnly
+	if write {
+		// The lock is taken before BEGIN: a SERIALIZABLE transaction's
+		// snapshot dates from its first statement, so waiting inside it
+		// would leave it with a snapshot older than the writer before it.
+		if err := db.lockWriters(ctx, conn); err != nil {
+			return err
+		}
+		defer db.unlockWriters(ctx, conn)
+	}
+	pgTx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		return wrapCtx(ctx, "begin", err)
 	}
 	// After Commit a no-op; on an error or a panic it undoes everything.
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	if opts.AccessMode != pgx.ReadOnly {
-		if _, err := pgTx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", db.writeLock); err != nil {
-			return wrapCtx(ctx, "begin", err)
-		}
-	}
 	t := &tx{ctx: ctx, tx: pgTx, db: db}
 	if err := fn(t); err != nil {
 		return err
 	}
-	if opts.AccessMode != pgx.ReadOnly {
+	if write {
 		if err := t.notify(); err != nil {
 			return err
 		}
@@ -206,6 +219,24 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(*tx) error) e
 		return wrapCtx(ctx, "commit", err)
 	}
 	return nil
+}
+
+// lockWriters waits for the writer lock on conn's session.
+func (db *DB) lockWriters(ctx context.Context, conn *pgxpool.Conn) error {
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", db.writeLock); err != nil {
+		conn.Conn().Close(context.WithoutCancel(ctx)) // it may hold the lock after all
+		return wrapCtx(ctx, "lock writers", err)
+	}
+	return nil
+}
+
+// unlockWriters releases the writer lock; a connection that cannot say so
+// is closed, which releases it too, so no pooled session keeps it.
+func (db *DB) unlockWriters(ctx context.Context, conn *pgxpool.Conn) {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", db.writeLock); err != nil {
+		conn.Conn().Close(ctx)
+	}
 }
 
 // wrapCtx prefers the context's error: a canceled call reports

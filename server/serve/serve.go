@@ -39,7 +39,7 @@ const (
 // Config is what the program is told on the command line. The zero value
 // means every default.
 type Config struct {
-	DBPath   string // SQLite file (default DefaultDBPath)
+	DBPath   string // SQLite file or postgres:// URL (default DefaultDBPath)
 	GRPCAddr string // default DefaultGRPCAddr; port 0 picks a free port
 	HTTPAddr string // default DefaultHTTPAddr; port 0 picks a free port
 	// ShutdownTimeout bounds how long in-flight calls may take to finish
@@ -139,7 +139,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if s.store == nil {
-		if s.store, err = openStore(ctx, s.cfg.DBPath); err != nil {
+		if s.store, err = openStore(ctx, s.cfg.DBPath, s.log); err != nil {
 			return err
 		}
 	}
@@ -152,6 +152,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	s.Service = service.New(s.observedStore(), append(s.serviceOptions(), s.observeServiceOptions()...)...)
+	if err := s.watchReplicas(); err != nil {
+		return err
+	}
 	if err := s.Service.EnsureDefaults(ctx); err != nil {
 		return fmt.Errorf("serve: create default environments: %w", err)
 	}
@@ -170,7 +173,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	go s.serveGRPC()
 	go s.serveHTTP()
 	s.ready.Store(true)
-	s.log.Info("flagpole serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "db", s.cfg.DBPath)
+	s.log.Info("flagpole serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "db", displayDB(s.cfg.DBPath))
 	return nil
 }
 
