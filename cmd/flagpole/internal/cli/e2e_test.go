@@ -128,6 +128,9 @@ func TestFlagCommands(t *testing.T) {
 	if ev["reason"] != "SPLIT" {
 		t.Errorf("eval after rollout = %v, want reason SPLIT", ev)
 	}
+	if out := s.ok(t, "flag", "list"); !strings.Contains(out, "production=on 25%") || !strings.Contains(out, "staging=off") {
+		t.Errorf("flag list after rollout 25 in production:\n%s\nwant production=on 25%% and staging=off", out)
+	}
 
 	s.json(t, &cfg, "flag", "default", "button-color", "--env", "staging", "--variant", "green")
 	if string(cfg.Default) != `"green"` {

@@ -68,12 +68,55 @@ func (c configView) serving() string {
 		}
 	}
 	if n := len(c.Rules); n > 0 {
-		s += fmt.Sprintf(" (+%d rule(s))", n)
+		s += " (+" + rulesText(n) + ")"
 	}
 	if !c.Enabled {
 		return fmt.Sprintf("%s (disabled; enabled: %s)", orDash(c.OffVariant), s)
 	}
 	return s
+}
+
+// glance is the configuration at a glance, as the admin UI's flag list
+// shows it: "off" while disabled, else "on" with the share its default
+// serve gives the first variant ("on 25%", "on 100%" for a boolean flag
+// serving on, "on 50% green" for a split of other variants, "on green" for
+// one fixed variant of a non-boolean flag), and the number of rules.
+func (c configView) glance(flagType string) string {
+	if !c.Enabled {
+		return "off"
+	}
+	s := "on"
+	if d := c.Default; d != nil {
+		variant, share := d.Variant, ""
+		if len(d.Split) > 0 {
+			total := 0
+			for _, w := range d.Split {
+				total += w.Weight
+			}
+			variant, share = d.Split[0].Variant, percent(d.Split[0].Weight, total)
+		} else if flagType == "boolean" && (variant == "on" || variant == "off") {
+			share = map[string]string{"on": "100%", "off": "0%"}[variant]
+		}
+		if share != "" {
+			s += " " + share
+		}
+		// A boolean flag's share is of "on" unless the split starts elsewhere.
+		implied := flagType == "boolean" && (variant == "on" || len(d.Split) == 0 && share != "")
+		if variant != "" && !implied {
+			s += " " + variant
+		}
+	}
+	if n := len(c.Rules); n > 0 {
+		s += " (" + rulesText(n) + ")"
+	}
+	return s
+}
+
+func rulesText(n int) string {
+	if n == 1 {
+		return "1 rule"
+	}
+	return fmt.Sprintf("%d rules", n)
 }
 
 func percent(w, total int) string {
@@ -147,9 +190,9 @@ func (a *app) flagListCmd() *cobra.Command {
 						}
 						envs := make([]string, len(v.Configs))
 						for i, c := range v.Configs {
-							envs[i] = c.Environment + "=" + map[bool]string{true: "on", false: "off"}[c.Enabled]
+							envs[i] = c.Environment + "=" + c.glance(v.Type)
 						}
-						row(t, key, v.Type, orDash(strings.Join(envs, " ")), tags)
+						row(t, key, v.Type, orDash(strings.Join(envs, ", ")), tags)
 					}
 				})
 			})
