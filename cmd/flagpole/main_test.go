@@ -32,6 +32,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "extra"}, 2, "unknown command"},
 		{[]string{"serve", "--log-format", "xml"}, 2, "--log-format"},
 		{[]string{"serve", "--log-level", "loud"}, 2, "--log-level"},
+		{[]string{"serve", "--stale-after", "1y"}, 2, `--stale-after: "1y" is not a duration`},
+		{[]string{"serve", "--stale-after", "0"}, 2, "--stale-after: must be more than 0"},
+		{[]string{"serve", "--shutdown-timeout", "-1s"}, 2, "--shutdown-timeout: -1s is negative"},
 		{[]string{"serve", "--db", missingDir, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, 1, "sqlite"},
 	} {
 		var out bytes.Buffer

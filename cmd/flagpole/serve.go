@@ -22,14 +22,21 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Flagpole server",
-		Long: "Run the Flagpole server: the gRPC API on --grpc-addr and HTTP (health, later the JSON API\n" +
-			"and the admin UI) on --http-addr, storing everything in the SQLite file --db. The first\n" +
+		Long: "Run the Flagpole server: the gRPC API on --grpc-addr and HTTP (the JSON API, OFREP, the\n" +
+			"admin UI, /metrics, /healthz, /readyz) on --http-addr, storing everything in the SQLite file\n" +
+			"--db or in the PostgreSQL database of a postgres:// URL. The first\n" +
 			"start creates the environments development, staging and production (protected), an admin\n" +
 			"user and an admin token, and prints their secrets once on stdout; FLAGPOLE_ADMIN_PASSWORD and\n" +
 			"FLAGPOLE_ADMIN_TOKEN (at least 32 characters) set them instead. SIGINT or SIGTERM\n" +
 			"stop it gracefully, letting in-flight calls finish.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.StaleAfter <= 0 {
+				return usage.Errorf("--stale-after: must be more than 0, got %s", cfg.StaleAfter)
+			}
+			if cfg.ShutdownTimeout < 0 {
+				return usage.Errorf("--shutdown-timeout: %s is negative; give a duration of 0 or more", cfg.ShutdownTimeout)
+			}
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
 				return err

@@ -90,7 +90,7 @@ func Commands() []*cobra.Command {
 	cmds = append(cmds, a.authCmds()...)
 	for _, c := range cmds {
 		a.addGlobalFlags(c)
-		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage.Wrap(err) })
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage.FlagError(err) })
 		documentExitCodes(c)
 	}
 	return cmds

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -72,6 +73,12 @@ func (a *app) resolve() error {
 	case "table", "json", "yaml":
 	default:
 		return usagef("-o/--output: must be table, json or yaml, got %q", a.output)
+	}
+	if a.connectTimeout <= 0 {
+		return usagef("--connect-timeout: must be more than 0, got %s", a.connectTimeout)
+	}
+	if a.callTimeout <= 0 {
+		return usagef("--timeout: must be more than 0, got %s", a.callTimeout)
 	}
 	if _, _, err := net.SplitHostPort(a.addr); err != nil {
 		return usagef("--addr: %q is not host:port: %v", a.addr, err)
@@ -204,10 +211,29 @@ func (e *rpcError) Error() string {
 // run connects, runs fn with a context bound to the command, and closes the
 // connection.
 func (a *app) run(cmd *cobra.Command, fn func(ctx context.Context, c *clients) error) error {
+	if err := noNegativeDurations(cmd); err != nil {
+		return err
+	}
 	c, err := a.connect()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	return fn(cmd.Context(), c)
+}
+
+// noNegativeDurations refuses a negative value of any duration flag of cmd
+// (--wait, --since, --expires, --timeout, ...): none of them means
+// anything below zero.
+func noNegativeDurations(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Value.Type() != "duration" {
+			return
+		}
+		if d, perr := time.ParseDuration(f.Value.String()); perr == nil && d < 0 {
+			err = usagef("--%s: %s is negative; give a duration of 0 or more", f.Name, d)
+		}
+	})
+	return err
 }

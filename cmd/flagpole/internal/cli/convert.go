@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -66,25 +67,58 @@ func normalizeValue(typ string, v any) (any, error) {
 	return nil, fmt.Errorf("want a %s value, got %s", typ, compact(v))
 }
 
-// parseVariantValue parses the value of --variant name=value by flag type.
+// parseVariantValue parses the value of --variant name=value by flag type;
+// its errors say in plain words what the value is not.
 func parseVariantValue(typ, s string) (any, error) {
 	switch typ {
 	case "boolean":
-		return strconv.ParseBool(s)
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a boolean (true or false)", s)
+		}
+		return b, nil
 	case "string":
 		return s, nil
 	case "integer":
-		return strconv.ParseInt(s, 10, 64)
-	case "float":
-		return strconv.ParseFloat(s, 64)
-	case "object":
-		var m map[string]any
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			return nil, fmt.Errorf("not a JSON object: %w", err)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("%q is out of range for an integer (a 64-bit whole number)", s)
+		} else if err != nil {
+			return nil, fmt.Errorf("%q is not an integer (a whole number such as 10 or -3)", s)
 		}
-		return m, nil
+		return n, nil
+	case "float":
+		f, err := strconv.ParseFloat(s, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("%q is out of range for a float", s)
+		} else if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%q is not a number (such as 0.5 or 10)", s)
+		}
+		return f, nil
+	case "object":
+		return parseJSONObject(s)
 	}
 	return nil, fmt.Errorf("unknown flag type %q (want boolean, string, integer, float or object)", typ)
+}
+
+// parseJSONObject parses s as a JSON object, with an error that says what
+// is wrong and where.
+func parseJSONObject(s string) (map[string]any, error) {
+	var m map[string]any
+	err := json.Unmarshal([]byte(s), &m)
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return nil, fmt.Errorf("%q is not valid JSON: %v (at byte %d)", s, syntax, syntax.Offset)
+	case errors.As(err, &typeErr):
+		return nil, fmt.Errorf("%q is not a JSON object: it is a JSON %s", s, typeErr.Value)
+	case err != nil:
+		return nil, fmt.Errorf("%q is not a JSON object: %v", s, err)
+	case m == nil:
+		return nil, fmt.Errorf("%q is not a JSON object: it is null", s)
+	}
+	return m, nil
 }
 
 // defaultVariants are what the server gives a boolean flag without variants.

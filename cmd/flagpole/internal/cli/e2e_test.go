@@ -330,6 +330,43 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestUsageErrorsSayWhy checks that a value that does not parse is named
+// with its flag and the reason in plain words, never a Go parser's message.
+func TestUsageErrorsSayWhy(t *testing.T) {
+	s := startServer(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"flag", "create", "x", "--type", "boolean", "--variant", "on=maybe"}, `--variant on: "maybe" is not a boolean (true or false)`},
+		{[]string{"flag", "create", "x", "--type", "integer", "--variant", "a=1.5"}, `--variant a: "1.5" is not an integer`},
+		{[]string{"flag", "create", "x", "--type", "integer", "--variant", "a=99999999999999999999"}, `--variant a: "99999999999999999999" is out of range for an integer`},
+		{[]string{"flag", "create", "x", "--type", "float", "--variant", "a=fast"}, `--variant a: "fast" is not a number`},
+		{[]string{"flag", "create", "x", "--type", "object", "--variant", "a={bad"}, `--variant a: "{bad" is not valid JSON`},
+		{[]string{"flag", "create", "x", "--type", "object", "--variant", "a=[1]"}, `--variant a: "[1]" is not a JSON object: it is a JSON array`},
+		{[]string{"eval", "x", "--env", "production", "--context", "{not json"}, `--context: "{not json" is not valid JSON`},
+		{[]string{"eval", "x", "--env", "production", "--context", `"text"`}, `--context: "\"text\"" is not a JSON object: it is a JSON string`},
+		{[]string{"flag", "rollout", "x", "--env", "production", "--percent", "ten"}, `--percent: "ten" is not a whole number`},
+		{[]string{"flag", "rollout", "x", "--env", "production", "--percent", "200"}, "--percent: must be 0 to 100, got 200"},
+		{[]string{"flag", "enable", "x", "--env", "production", "--wait=5x"}, `--wait: "5x" is not a duration`},
+		{[]string{"flag", "enable", "x", "--env", "production", "--wait=-5s"}, "--wait: -5s is negative"},
+		{[]string{"flag", "enable", "x", "--env", "production", "--expected-revision", "latest"}, `--expected-revision: "latest" is not a whole number`},
+		{[]string{"audit", "--since", "yesterday"}, `--since: "yesterday" is not a duration`},
+		{[]string{"audit", "--since", "-1h"}, "--since: -1h0m0s is negative"},
+		{[]string{"token", "create", "t", "--scope", "ci", "--expires", "1y"}, `--expires: "1y" is not a duration`},
+		{[]string{"flag", "list", "--archived=maybe"}, `--archived: "maybe" is not a boolean (true or false)`},
+		{[]string{"flag", "list", "--timeout", "0s"}, "--timeout: must be more than 0"},
+	} {
+		r := s.run(t, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("flagpole %s: want exit 2 saying %q, got %s", strings.Join(tc.args, " "), tc.want, r)
+		}
+		if strings.Contains(r.stderr, "strconv.") || strings.Contains(r.stderr, "time: ") || strings.Contains(r.stderr, "Go value") {
+			t.Errorf("flagpole %s: a Go parser's message reaches the user:\n%s", strings.Join(tc.args, " "), r.stderr)
+		}
+	}
+}
+
 func TestHelpDocumentsExitCodes(t *testing.T) {
 	for _, args := range [][]string{{"flag", "enable", "--help"}, {"apply", "--help"}, {"eval", "--help"}} {
 		r := runCLI(t, nil, "", args...)

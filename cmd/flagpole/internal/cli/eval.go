@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -39,9 +38,9 @@ TYPE_MISMATCH, ...) is a result, not a failure: the exit code is 0.`,
 			}
 			var evalCtx *structpb.Struct
 			if contextJSON != "" {
-				var m map[string]any
-				if err := json.Unmarshal([]byte(contextJSON), &m); err != nil {
-					return usagef("--context: not a JSON object: %v", err)
+				m, err := parseJSONObject(contextJSON)
+				if err != nil {
+					return usagef("--context: %v", err)
 				}
 				s, err := structpb.NewStruct(m)
 				if err != nil {
