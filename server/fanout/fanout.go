@@ -23,6 +23,8 @@ type Event struct {
 	Change   server.Change
 	// Payload is the change in the wire encoding (see Encoder).
 	Payload []byte
+	// Published is when the hub received the change from the writer.
+	Published time.Time
 }
 
 // Encoder turns a change into the bytes sent to every subscriber.
@@ -102,6 +104,7 @@ func (h *Hub) topic(env string) *topic {
 // of revision order (concurrent writers publish after their own commits);
 // they are delivered in order.
 func (h *Hub) Publish(c server.Change) {
+	published := time.Now()
 	payload, err := h.encode(c)
 	if err != nil {
 		// Subscribers cannot be given this change: resync them instead.
@@ -109,7 +112,7 @@ func (h *Hub) Publish(c server.Change) {
 		h.topic(c.Environment).resync(c.Revision)
 		return
 	}
-	h.topic(c.Environment).publish(&Event{Revision: c.Revision, Change: c, Payload: payload})
+	h.topic(c.Environment).publish(&Event{Revision: c.Revision, Change: c, Payload: payload, Published: published})
 }
 
 // Subscribe starts a subscription to env for a client at revision have

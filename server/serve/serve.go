@@ -207,6 +207,10 @@ func (s *Server) serveHTTP() {
 // GRPCAddr is the address the gRPC listener is bound to.
 func (s *Server) GRPCAddr() net.Addr { return s.grpcLn.Addr() }
 
+// SyncHub is the hub that fans committed changes out to sync streams; set
+// by Start. The sync load test subscribes to it to time publication.
+func (s *Server) SyncHub() *fanout.Hub { return s.hub }
+
 // HTTPAddr is the address the HTTP listener is bound to.
 func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
 

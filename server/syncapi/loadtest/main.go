@@ -3,19 +3,26 @@
 //
 // It runs the real server program (server/serve, as `flagpole serve` runs
 // it: SQLite in a temporary directory, gRPC and HTTP on 127.0.0.1 port 0)
-// in this process and starts a child process
-// that connects -streams SDK providers (package sdk, one gRPC connection
-// each) over loopback. It then toggles a flag -toggles times through the
-// admin gRPC API and, for each toggle, takes the time from just before the
-// SetEnabled call until the last of the streams has applied the new
-// revision (the provider's swap, observed through its
-// PROVIDER_CONFIGURATION_CHANGED event). It prints p50, p99 and max over the
-// toggles and the server's heap and stack growth per connected stream.
+// in this process, creates an sdk token for the production environment and
+// starts a child process that connects -streams SDK providers (package sdk,
+// one gRPC connection each, authenticated by that token) over loopback. It
+// then toggles a flag -toggles times through the admin gRPC API. For each
+// toggle it records, from t0 just before the SetEnabled call:
+//
+//   - write: until the SetEnabled call returned (store commit, response);
+//   - publish: when the server's fan-out hub received the committed change;
+//   - publish→applied: for every stream, from publish until that provider
+//     applied the revision (its PROVIDER_CONFIGURATION_CHANGED event);
+//   - end-to-end: from t0 until the last stream applied it.
+//
+// It prints p50, p90, p99 and max of each, the load average, and the server's
+// heap, stack and goroutines per connected stream.
 //
 //	go run ./server/syncapi/loadtest -streams 1000 -toggles 20
 //
-// The run is bounded: every wait has a deadline and the whole run stops
-// after -timeout.
+// Server and client processes share the machine, so client cost counts. The
+// run is bounded: every wait has a deadline and the whole run stops after
+// -timeout.
 package main
 
 import (
@@ -27,12 +34,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +50,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
@@ -50,15 +60,21 @@ import (
 const (
 	flagKey     = "loadtest.toggle"
 	environment = "production"
+	// adminToken is the bootstrap admin credential of the in-process server.
+	adminToken = "fp_loadtest_admin_token_0123456789abcdef"
+	tokenEnv   = "FLAGPOLE_TOKEN"
 )
 
 func main() {
 	var (
-		streams = flag.Int("streams", 1000, "SDK streams to connect")
-		toggles = flag.Int("toggles", 20, "toggles to measure")
-		timeout = flag.Duration("timeout", 10*time.Minute, "stop the whole run after this long")
-		child   = flag.String("child", "", "internal: run as the client process against this address")
-		profile = flag.String("cpuprofile", "", "write a CPU profile of the server process during the toggles to this file")
+		streams   = flag.Int("streams", 1000, "SDK streams to connect")
+		toggles   = flag.Int("toggles", 20, "toggles to measure")
+		timeout   = flag.Duration("timeout", 10*time.Minute, "stop the whole run after this long")
+		child     = flag.String("child", "", "internal: run as the client process against this address")
+		profile   = flag.String("cpuprofile", "", "write a CPU profile of the server process during the toggles to this file")
+		cprofile  = flag.String("client-cpuprofile", "", "write a CPU profile of the client process during the toggles to this file")
+		pause     = flag.Duration("pause", 200*time.Millisecond, "pause between toggles")
+		snapFlags = flag.Int("flags", 0, "extra flags in the environment (snapshot size)")
 	)
 	flag.Parse()
 	raiseFileLimit()
@@ -66,14 +82,20 @@ func main() {
 	defer cancel()
 	var err error
 	if *child != "" {
-		err = runClients(ctx, *child, *streams)
+		err = runClients(ctx, *child, *streams, *cprofile)
 	} else {
-		err = run(ctx, *streams, *toggles, *profile)
+		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, pause: *pause, flags: *snapFlags})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
+}
+
+type config struct {
+	streams, toggles, flags int
+	profile, clientProfile  string
+	pause                   time.Duration
 }
 
 // raiseFileLimit lifts the soft open-file limit to the hard one: each
@@ -86,14 +108,15 @@ func raiseFileLimit() {
 	}
 }
 
-// report is one line the client process writes.
+// report is one line the client process writes: once Ready, then for every
+// revision the time (unix ns) each stream applied it, once all have.
 type report struct {
-	Ready    int   `json:"ready,omitempty"`
-	Revision int64 `json:"revision,omitempty"`
-	Applied  int64 `json:"applied,omitempty"` // unix ns when the last stream applied Revision
+	Ready    int     `json:"ready,omitempty"`
+	Revision int64   `json:"revision,omitempty"`
+	Applied  []int64 `json:"applied,omitempty"`
 }
 
-func run(ctx context.Context, streams, toggles int, profile string) error {
+func run(ctx context.Context, cfg config) error {
 	dir, err := os.MkdirTemp("", "flagpole-loadtest-")
 	if err != nil {
 		return err
@@ -101,7 +124,7 @@ func run(ctx context.Context, streams, toggles int, profile string) error {
 	defer os.RemoveAll(dir)
 	srv := serve.New(serve.Config{
 		DBPath: filepath.Join(dir, "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminToken: adminToken, Out: io.Discard,
 	})
 	if err := srv.Start(ctx); err != nil {
 		return err
@@ -114,15 +137,33 @@ func run(ctx context.Context, streams, toggles int, profile string) error {
 		return err
 	}
 	defer conn.Close()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
 	flags := pb.NewFlagServiceClient(conn)
-	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: flagKey, Type: "boolean"}}); err != nil {
+	for i := range cfg.flags {
+		if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: fmt.Sprintf("loadtest.extra-%d", i), Type: "boolean"}}); err != nil {
+			return fmt.Errorf("create flag: %w", err)
+		}
+	}
+	if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: flagKey, Type: "boolean"}}); err != nil {
 		return fmt.Errorf("create flag: %w", err)
+	}
+	tok, err := pb.NewTokenServiceClient(conn).CreateToken(actx, &pb.CreateTokenRequest{Name: "loadtest", Scope: "sdk", Environments: []string{environment}})
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
 	}
 
 	before := memory()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-child", addr, "-streams", fmt.Sprint(streams))
+	args := []string{"-child", addr, "-streams", fmt.Sprint(cfg.streams)}
+	if cfg.clientProfile != "" {
+		args = append(args, "-client-cpuprofile", cfg.clientProfile)
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), tokenEnv+"="+tok.GetSecret())
 	cmd.Stderr = os.Stderr
-	cmd.Stdin = nil
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -130,11 +171,18 @@ func run(ctx context.Context, streams, toggles int, profile string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	childDone := false
+	defer func() {
+		if !childDone {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
 	reports := make(chan report, 64)
 	go func() {
 		defer close(reports)
 		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 64<<20)
 		for sc.Scan() {
 			var r report
 			if json.Unmarshal(sc.Bytes(), &r) == nil {
@@ -145,14 +193,19 @@ func run(ctx context.Context, streams, toggles int, profile string) error {
 
 	start := time.Now()
 	if _, err := next(ctx, reports, 5*time.Minute); err != nil {
-		return fmt.Errorf("connecting %d streams: %w", streams, err)
+		return fmt.Errorf("connecting %d streams: %w", cfg.streams, err)
 	}
 	connectTime := time.Since(start)
 	time.Sleep(2 * time.Second) // let connection set-up garbage settle
 	after := memory()
 
-	if profile != "" {
-		f, err := os.Create(profile)
+	// The hub stamps each change when the service hands it over after the
+	// commit; a subscription of this process reads that stamp.
+	sub, _, _ := srv.SyncHub().Subscribe(environment, 0)
+	defer sub.Close()
+
+	if cfg.profile != "" {
+		f, err := os.Create(cfg.profile)
 		if err != nil {
 			return err
 		}
@@ -162,41 +215,86 @@ func run(ctx context.Context, streams, toggles int, profile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var lat, writes []time.Duration
+	var writes, publishes, e2e, pubLast, pubEach []time.Duration
 	enabled := false
-	for i := range toggles {
+	loadBefore := loadavg()
+	for i := range cfg.toggles {
 		enabled = !enabled
 		t0 := time.Now()
-		resp, err := flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: flagKey, Environment: environment, Enabled: enabled})
-		if err != nil {
+		if _, err := flags.SetEnabled(actx, &pb.SetEnabledRequest{FlagKey: flagKey, Environment: environment, Enabled: enabled}); err != nil {
 			return fmt.Errorf("toggle %d: %w", i, err)
 		}
-		_ = resp
 		writes = append(writes, time.Since(t0))
+		var published time.Time
+		select {
+		case e := <-sub.Events():
+			published = e.Published
+		case <-sub.Dropped():
+			return errors.New("the load test's own subscription was dropped")
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("toggle %d: not published", i)
+		}
+		publishes = append(publishes, published.Sub(t0))
 		r, err := next(ctx, reports, 60*time.Second)
 		if err != nil {
 			return fmt.Errorf("toggle %d: %w", i, err)
 		}
-		lat = append(lat, time.Unix(0, r.Applied).Sub(t0))
-		time.Sleep(200 * time.Millisecond)
+		last := int64(0)
+		for _, ns := range r.Applied {
+			pubEach = append(pubEach, time.Unix(0, ns).Sub(published))
+			last = max(last, ns)
+		}
+		e2e = append(e2e, time.Unix(0, last).Sub(t0))
+		pubLast = append(pubLast, time.Unix(0, last).Sub(published))
+		time.Sleep(cfg.pause)
 	}
-	slices.Sort(lat)
-	slices.Sort(writes)
-	fmt.Printf("streams=%d toggles=%d connect=%s\n", streams, toggles, connectTime.Round(time.Millisecond))
-	fmt.Printf("propagation commit->all applied: p50=%s p99=%s max=%s min=%s\n",
-		pct(lat, 0.50), pct(lat, 0.99), lat[len(lat)-1].Round(10*time.Microsecond), lat[0].Round(10*time.Microsecond))
-	fmt.Printf("of which the SetEnabled call (write, commit, response): p50=%s p99=%s\n", pct(writes, 0.50), pct(writes, 0.99))
-	n := float64(streams)
-	fmt.Printf("server per stream: heap=%.1f KiB stack=%.1f KiB goroutines=%.2f (heap %d→%d MiB)\n",
-		float64(after.heap-before.heap)/n/1024, float64(after.stack-before.stack)/n/1024,
-		float64(after.goroutines-before.goroutines)/n, before.heap>>20, after.heap>>20)
+	loadAfter := loadavg()
+	_ = stdin.Close() // the client process stops (and writes its profile)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("client process: %w", err)
+	}
+	childDone = true
+
+	fmt.Printf("streams=%d toggles=%d connect=%s load average before/after: %s / %s\n",
+		cfg.streams, cfg.toggles, connectTime.Round(time.Millisecond), loadBefore, loadAfter)
+	fmt.Printf("%-36s %9s %9s %9s %9s\n", "from t0 (before SetEnabled)", "p50", "p90", "p99", "max")
+	line := func(name string, d []time.Duration) {
+		slices.Sort(d)
+		fmt.Printf("%-36s %9s %9s %9s %9s\n", name, pct(d, 0.50), pct(d, 0.90), pct(d, 0.99), pct(d, 1))
+	}
+	line("write (SetEnabled returned)", writes)
+	line("publish (hub got the change)", publishes)
+	line("publish→applied, each stream", pubEach)
+	line("publish→applied, last stream", pubLast)
+	line("end-to-end t0→all applied", e2e)
+	n := float64(cfg.streams)
+	heap := float64(after.heap-before.heap) / n / 1024
+	stack := float64(after.stack-before.stack) / n / 1024
+	fmt.Printf("server per stream: heap=%.1f KiB stack=%.1f KiB total=%.1f KiB goroutines=%.2f (heap %d→%d MiB)\n",
+		heap, stack, heap+stack, float64(after.goroutines-before.goroutines)/n, before.heap>>20, after.heap>>20)
 	return nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // pct is the nearest-rank percentile of sorted durations.
 func pct(sorted []time.Duration, p float64) time.Duration {
-	i := int(float64(len(sorted))*p+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)].Round(10 * time.Microsecond)
+	i := int(math.Ceil(float64(len(sorted))*p)) - 1
+	d := sorted[min(max(i, 0), len(sorted)-1)]
+	if d > 10*time.Millisecond {
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Microsecond)
 }
 
 func next(ctx context.Context, reports <-chan report, d time.Duration) (report, error) {
@@ -224,20 +322,24 @@ func memory() mem {
 }
 
 // runClients connects the providers, says when all are ready, then reports
-// for every revision when the last provider applied it.
-func runClients(ctx context.Context, addr string, n int) error {
+// for every revision when each provider applied it. It stops when its
+// standard input closes.
+func runClients(ctx context.Context, addr string, n int, profile string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	out := json.NewEncoder(os.Stdout)
 	var (
 		mu      sync.Mutex
-		applied = map[int64]int{}
+		applied = map[int64][]int64{}
 		ready   atomic.Int64
 	)
+	token := os.Getenv(tokenEnv)
 	providers := make([]*sdk.Provider, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64) // connect in waves
 	errs := make(chan error, n)
 	for i := range n {
-		p, err := sdk.NewProvider(addr, sdk.WithEnvironment(environment), sdk.WithServiceName("loadtest"),
+		p, err := sdk.NewProvider(addr, sdk.WithToken(token), sdk.WithServiceName("loadtest"),
 			sdk.WithInstanceID(fmt.Sprintf("load-%d", i)), sdk.WithInitTimeout(2*time.Minute),
 			sdk.WithUsageInterval(time.Hour))
 		if err != nil {
@@ -264,9 +366,10 @@ func runClients(ctx context.Context, addr string, n int) error {
 					now := time.Now().UnixNano()
 					rev, _ := ev.EventMetadata["revision"].(int64)
 					mu.Lock()
-					applied[rev]++
-					if applied[rev] == n {
-						_ = out.Encode(report{Revision: rev, Applied: now})
+					applied[rev] = append(applied[rev], now)
+					if len(applied[rev]) == n {
+						_ = out.Encode(report{Revision: rev, Applied: applied[rev]})
+						delete(applied, rev)
 					}
 					mu.Unlock()
 				case <-ctx.Done():
@@ -285,10 +388,30 @@ func runClients(ctx context.Context, addr string, n int) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	mu.Lock()
 	_ = out.Encode(report{Ready: n})
 	mu.Unlock()
-	<-ctx.Done()
+	stopped := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+	}
+	cancel()
 	wg.Wait()
+	for _, p := range providers {
+		go p.Shutdown()
+	}
 	return nil
 }
