@@ -34,6 +34,8 @@ type Authenticator struct {
 
 	mu      sync.Mutex
 	touched map[string]time.Time // token name → last recorded use
+
+	onRevoke []func(name string)
 }
 
 // Option configures an Authenticator.
@@ -41,6 +43,13 @@ type Option func(*Authenticator)
 
 // WithLogger sets the logger (default: discard). Nothing secret is logged.
 func WithLogger(l *slog.Logger) Option { return func(a *Authenticator) { a.log = l } }
+
+// WithRevokeHook adds f, called with a token's name after its revocation
+// commits, so that long-lived calls authenticated by the token (sync
+// streams) can be ended; f must not block.
+func WithRevokeHook(f func(name string)) Option {
+	return func(a *Authenticator) { a.onRevoke = append(a.onRevoke, f) }
+}
 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }

@@ -104,7 +104,9 @@ func (a *Authenticator) ListTokens(ctx context.Context, includeRevoked bool) ([]
 // RevokeToken makes a token unusable from now on; revoking twice is a no-op.
 func (a *Authenticator) RevokeToken(ctx context.Context, name string) (Token, error) {
 	var t Token
+	revoked := false
 	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+		revoked = false
 		var err error
 		if t, err = tx.GetToken(name); err != nil || !t.RevokedAt.IsZero() {
 			return err
@@ -114,10 +116,14 @@ func (a *Authenticator) RevokeToken(ctx context.Context, name string) (Token, er
 		if err := tx.UpdateToken(t); err != nil {
 			return err
 		}
+		revoked = true
 		return audit(tx, server.ActorFromContext(ctx), a.now(), "token.revoke", "token", name, before, tokenDoc(t))
 	})
-	if err == nil {
+	if err == nil && revoked {
 		a.log.Info("auth: token revoked", "token", name)
+		for _, f := range a.onRevoke {
+			f(name)
+		}
 	}
 	return t, err
 }

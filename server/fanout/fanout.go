@@ -120,12 +120,26 @@ func (h *Hub) Publish(c server.Change) {
 // bring the client up to date without a snapshot (ok is true); otherwise the
 // caller must send a snapshot and skip queued events at or below it.
 func (h *Hub) Subscribe(env string, have int64) (sub *Subscription, backlog []*Event, ok bool) {
-	return h.topic(env).subscribe(have)
+	return h.topic(env).subscribe(have, nil)
+}
+
+// SubscribeNotify is Subscribe with a callback instead of a waiting
+// reader: notify is called, with the hub's lock held, after every event
+// queued to the subscription and when it is dropped, so it must only note
+// that there is work (e.g. start a writer if none runs) and never block or
+// call back into the hub.
+func (h *Hub) SubscribeNotify(env string, have int64, notify func()) (sub *Subscription, backlog []*Event, ok bool) {
+	return h.topic(env).subscribe(have, notify)
 }
 
 // Revision returns the last revision delivered for env, 0 if none is known.
 func (h *Hub) Revision(env string) int64 {
-	t := h.topic(env)
+	h.mu.Lock()
+	t := h.topics[env]
+	h.mu.Unlock()
+	if t == nil {
+		return 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.last
@@ -147,9 +161,22 @@ func (h *Hub) Close() {
 	}
 }
 
+// Has reports whether env has a topic: a subscription or a published
+// change created it.
+func (h *Hub) Has(env string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.topics[env] != nil
+}
+
 // Subscribers returns how many subscriptions env has.
 func (h *Hub) Subscribers(env string) int {
-	t := h.topic(env)
+	h.mu.Lock()
+	t := h.topics[env]
+	h.mu.Unlock()
+	if t == nil {
+		return 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.subs)
@@ -160,6 +187,30 @@ type Subscription struct {
 	t       *topic
 	queue   chan *Event
 	dropped chan struct{}
+	notify  func()
+}
+
+// Next returns the next queued event without waiting, or nil.
+func (s *Subscription) Next() *Event {
+	select {
+	case e := <-s.queue:
+		return e
+	default:
+		return nil
+	}
+}
+
+// Pending reports whether events are queued.
+func (s *Subscription) Pending() bool { return len(s.queue) > 0 }
+
+// IsDropped reports whether Dropped is closed.
+func (s *Subscription) IsDropped() bool {
+	select {
+	case <-s.dropped:
+		return true
+	default:
+		return false
+	}
 }
 
 // Events delivers the subscription's events in revision order.
@@ -189,10 +240,10 @@ type topic struct {
 	timer   *time.Timer      // flushes pending after the reorder window
 }
 
-func (t *topic) subscribe(have int64) (*Subscription, []*Event, bool) {
+func (t *topic) subscribe(have int64, notify func()) (*Subscription, []*Event, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &Subscription{t: t, queue: make(chan *Event, t.hub.queueSize), dropped: make(chan struct{})}
+	s := &Subscription{t: t, queue: make(chan *Event, t.hub.queueSize), dropped: make(chan struct{}), notify: notify}
 	t.subs[s] = struct{}{}
 	if have <= 0 || t.last == 0 || have > t.last {
 		return s, nil, false
@@ -252,6 +303,9 @@ func (t *topic) deliver(e *Event) {
 	for s := range t.subs {
 		select {
 		case s.queue <- e:
+			if s.notify != nil {
+				s.notify()
+			}
 		default:
 			t.drop(s)
 		}
@@ -324,4 +378,7 @@ func (t *topic) dropAll() {
 func (t *topic) drop(s *Subscription) {
 	delete(t.subs, s)
 	close(s.dropped)
+	if s.notify != nil {
+		s.notify()
+	}
 }

@@ -14,11 +14,23 @@ import (
 // startAuth creates the authenticator and gives an empty database its first
 // credentials (printed once to Config.Out unless given in Config).
 func (s *Server) startAuth(ctx context.Context) error {
-	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithSecureCookies(s.tls != nil))
+	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithSecureCookies(s.tls != nil),
+		// A revoked token's sync streams end at once (s.sync exists before
+		// any call is served).
+		auth.WithRevokeHook(func(name string) { s.sync.CloseCredential(name) }))
 	if err := s.Auth.Bootstrap(ctx, s.cfg.AdminPassword, s.cfg.AdminToken, s.cfg.Out); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// streamCredential names the token a sync stream was opened with, so that
+// revoking the token ends the stream.
+func streamCredential(ctx context.Context) string {
+	if p, ok := auth.FromContext(ctx); ok && p.Kind == auth.KindToken {
+		return p.Name
+	}
+	return ""
 }
 
 // loadTLS reads the certificate and key of --tls-cert and --tls-key, which

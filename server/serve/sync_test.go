@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,58 @@ func TestSDKEndToEnd(t *testing.T) {
 	case <-ev[openfeature.ProviderReady]:
 		t.Fatal("a second READY after recovery")
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// Revoking an sdk token ends the streams opened with it at once (not at
+// the next reconnect): the SDK reports a fatal ERROR and does not connect
+// again.
+func TestRevokedTokenEndsSyncStream(t *testing.T) {
+	ctx := context.Background()
+	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
+	conn := start(t, srv)
+	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "checkout-sdk", Scope: "sdk", Environments: []string{"production"}}))(t)
+	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok.GetSecret()), sdk.WithServiceName("revoked"),
+		sdk.WithReconnectBackoff(20*time.Millisecond, 100*time.Millisecond), sdk.WithErrorGracePeriod(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	domain := t.Name()
+	client := openfeature.NewClient(domain)
+	ev := watch(client)
+	if err := openfeature.SetNamedProviderWithContextAndWait(ctx, domain, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Shutdown() })
+	ev.wait(t, openfeature.ProviderReady)
+	sync := pb.NewSyncServiceClient(conn)
+	connected := func() int {
+		resp, err := sync.ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.GetClients())
+	}
+	waitFor(t, "the stream to register", func() bool { return connected() == 1 })
+
+	revoked := time.Now()
+	must(pb.NewTokenServiceClient(conn).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "checkout-sdk"}))(t)
+	d := ev.wait(t, openfeature.ProviderError)
+	// Heartbeats come every 15 s and the error grace period is a minute:
+	// only the revocation can have ended the stream this soon.
+	if took := time.Since(revoked); took > 5*time.Second {
+		t.Fatalf("stream ended %s after the revocation", took)
+	}
+	if !strings.Contains(d.Message, "revoked") {
+		t.Fatalf("error event %+v, want it to say the credential was revoked", d.ProviderEventDetails)
+	}
+	waitFor(t, "the stream to unregister", func() bool { return connected() == 0 })
+	// Several reconnect backoffs later the instance has not come back.
+	time.Sleep(500 * time.Millisecond)
+	if n := connected(); n != 0 {
+		t.Fatalf("%d streams connected after the revocation", n)
+	}
+	if st := client.State(); st != openfeature.FatalState {
+		t.Fatalf("client state %s, want %s", st, openfeature.FatalState)
 	}
 }

@@ -64,6 +64,7 @@ func MetadataEnvironment(ctx context.Context) (string, error) {
 const (
 	DefaultHeartbeat    = 15 * time.Second
 	DefaultHelloTimeout = 10 * time.Second
+	DefaultSendTimeout  = 10 * time.Second
 	snapshotCacheTTL    = 2 * time.Second
 )
 
@@ -80,6 +81,18 @@ func WithHeartbeat(d time.Duration) Option { return func(s *Server) { s.heartbea
 
 // WithHelloTimeout sets how long a new stream may take to say hello.
 func WithHelloTimeout(d time.Duration) Option { return func(s *Server) { s.helloTimeout = d } }
+
+// WithSendTimeout sets how long one message may take to be taken by the
+// client (gRPC flow control blocks a send to a client that stopped
+// reading); a stream whose send takes longer is ended.
+func WithSendTimeout(d time.Duration) Option { return func(s *Server) { s.sendTimeout = d } }
+
+// WithCredential names the credential a stream was opened with (the auth
+// layer returns the token's name), so that CloseCredential can end the
+// streams of a revoked credential. Streams without one return "".
+func WithCredential(f func(ctx context.Context) string) Option {
+	return func(s *Server) { s.credential = f }
+}
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
@@ -118,10 +131,15 @@ type Server struct {
 	resolve      EnvironmentResolver
 	heartbeat    time.Duration
 	helloTimeout time.Duration
+	sendTimeout  time.Duration
+	credential   func(context.Context) string
 	log          *slog.Logger
 	usage        func(context.Context, string, fanout.ClientInfo, *pb.UsageReport)
 	track        func(context.Context, string, fanout.ClientInfo, *pb.TrackReport)
 	observer     Observer
+
+	streamsMu sync.Mutex
+	streams   map[string]map[*syncStream]struct{} // by credential
 
 	closing   chan struct{} // closed by Close: every stream ends
 	closeOnce sync.Once
@@ -153,6 +171,8 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 		resolve:      MetadataEnvironment,
 		heartbeat:    DefaultHeartbeat,
 		helloTimeout: DefaultHelloTimeout,
+		sendTimeout:  DefaultSendTimeout,
+		streams:      make(map[string]map[*syncStream]struct{}),
 		log:          slog.Default(),
 		snaps:        make(map[string]*snapshot),
 		closing:      make(chan struct{}),
@@ -171,6 +191,52 @@ func (s *Server) Register(g *grpc.Server) { pb.RegisterSyncServiceServer(g, s) }
 // before grpc.Server.GracefulStop, which otherwise waits for streams that
 // never end on their own.
 func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+// CloseCredential ends, with UNAUTHENTICATED, every stream opened with the
+// credential (see WithCredential). The auth layer calls it after a token's
+// revocation commits; the SDK treats the status as fatal, and its
+// reconnection is refused by authentication anyway.
+func (s *Server) CloseCredential(credential string) int {
+	if credential == "" {
+		return 0
+	}
+	s.streamsMu.Lock()
+	streams := make([]*syncStream, 0, len(s.streams[credential]))
+	for st := range s.streams[credential] {
+		streams = append(streams, st)
+	}
+	s.streamsMu.Unlock()
+	for _, st := range streams {
+		st.finish(status.Error(codes.Unauthenticated, "credential revoked"))
+	}
+	return len(streams)
+}
+
+func (s *Server) addStream(credential string, st *syncStream) {
+	if credential == "" {
+		return
+	}
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	m := s.streams[credential]
+	if m == nil {
+		m = make(map[*syncStream]struct{})
+		s.streams[credential] = m
+	}
+	m[st] = struct{}{}
+}
+
+func (s *Server) removeStream(credential string, st *syncStream) {
+	if credential == "" {
+		return
+	}
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	delete(s.streams[credential], st)
+	if len(s.streams[credential]) == 0 {
+		delete(s.streams, credential)
+	}
+}
 
 // errClosing ends streams when the server shuts down.
 var errClosing = status.Error(codes.Unavailable, "server shutting down")

@@ -223,6 +223,9 @@ func TestBadStreams(t *testing.T) {
 			}
 		})
 	}
+	if ts.hub.Has("nope") {
+		t.Fatal("a stream for an unknown environment created a hub topic for it")
+	}
 }
 
 func TestHeartbeat(t *testing.T) {
@@ -238,7 +241,7 @@ func TestHeartbeat(t *testing.T) {
 // keeps publishing, drops the stuck subscriber to a resync once its queue is
 // full, and every other stream receives every change.
 func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
-	ts := startServer(t)
+	ts := startServer(t, WithSendTimeout(time.Second))
 	ts.src.set("big", "")
 	stuck := open(t, dial(t, ts.addr), "production", "stuck", 0) // never read after this
 	_ = stuck
@@ -284,6 +287,62 @@ func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
 	}
 	if n := ts.hub.Subscribers("production"); n != others {
 		t.Fatalf("subscribers = %d, want the %d healthy ones (stuck one dropped)", n, others)
+	}
+	// The stuck stream's send blocked on flow control; after the send
+	// timeout the server ended the stream instead of waiting forever.
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := stuck.Recv(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-ended:
+		if status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "send") {
+			t.Fatalf("stuck stream ended with %v, want DeadlineExceeded naming the send", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stuck stream was never ended")
+	}
+}
+
+func TestCloseCredentialEndsItsStreams(t *testing.T) {
+	ts := startServer(t, WithCredential(func(ctx context.Context) string {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if v := md.Get("x-test-credential"); len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}))
+	c := dial(t, ts.addr)
+	openAs := func(cred, instance string) pb.SyncService_SyncClient {
+		ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), EnvironmentHeader, "production", "x-test-credential", cred))
+		t.Cleanup(cancel)
+		st, err := c.Sync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{InstanceId: instance}}}); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, st) // snapshot
+		return st
+	}
+	a1, a2, b := openAs("a", "a-1"), openAs("a", "a-2"), openAs("b", "b-1")
+	if n := ts.sync.CloseCredential("a"); n != 2 {
+		t.Fatalf("closed %d streams, want 2", n)
+	}
+	for _, st := range []pb.SyncService_SyncClient{a1, a2} {
+		if _, err := st.Recv(); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("stream of the closed credential: %v, want Unauthenticated", err)
+		}
+	}
+	rev := ts.src.set("f", "still here")
+	if m := recv(t, b); m.GetChange().GetRevision() != rev {
+		t.Fatalf("other credential's stream got %v, want change %d", m, rev)
 	}
 }
 
