@@ -354,7 +354,13 @@ func TestCloseEndsStreams(t *testing.T) {
 	if _, err := st.Recv(); status.Code(err) != codes.Unavailable {
 		t.Fatalf("after Close: %v", err)
 	}
-	st = open(t, dial(t, ts.addr), "production", "i-2", 0)
+	// The server may end the new stream before its hello is sent (the Send
+	// then fails with EOF); the status tells why.
+	st, err := dial(t, ts.addr).Sync(metadata.AppendToOutgoingContext(context.Background(), EnvironmentHeader, "production"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{InstanceId: "i-2"}}})
 	if _, err := st.Recv(); status.Code(err) != codes.Unavailable {
 		t.Fatalf("new stream after Close: %v", err)
 	}
