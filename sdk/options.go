@@ -26,6 +26,7 @@ type options struct {
 	initTimeout   time.Duration
 	errorGrace    time.Duration
 	idleTimeout   time.Duration
+	ackDelay      time.Duration
 	backoffMin    time.Duration
 	backoffMax    time.Duration
 	usageInterval time.Duration
@@ -35,11 +36,25 @@ type options struct {
 	logger        *slog.Logger
 }
 
+// DefaultAckDelay is how long the provider waits before acknowledging
+// what it applied; see WithAckDelay.
+const DefaultAckDelay = 50 * time.Millisecond
+
+// WithAckDelay sets how long after applying a change the provider
+// acknowledges it (default DefaultAckDelay; 0 acknowledges every message at
+// once). Acknowledgements within the delay are coalesced into one for the
+// latest revision, and they are kept out of the moment a change reaches
+// every instance, when the server and the instances are busiest.
+func WithAckDelay(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.ackDelay = max(d, 0) })
+}
+
 func defaultOptions() options {
 	return options{
 		initTimeout:   10 * time.Second,
 		errorGrace:    30 * time.Second,
 		idleTimeout:   45 * time.Second,
+		ackDelay:      DefaultAckDelay,
 		backoffMin:    250 * time.Millisecond,
 		backoffMax:    30 * time.Second,
 		usageInterval: 5 * time.Second,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -157,6 +158,17 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 
 	idle := time.AfterFunc(p.o.idleTimeout, func() { cancel(errIdle) })
 	defer idle.Stop()
+	// Acknowledgements are coalesced: the first applied message arms the
+	// timer, which acknowledges the latest revision when it fires.
+	var ackRev atomic.Int64
+	var ackArmed atomic.Bool
+	ackTimer := time.AfterFunc(time.Hour, func() {
+		ackArmed.Store(false)
+		// Best effort: a failed send surfaces as a failed Recv.
+		_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: ackRev.Load()}}})
+	})
+	ackTimer.Stop()
+	defer ackTimer.Stop()
 	for {
 		m, err := stream.Recv()
 		if err != nil {
@@ -188,8 +200,12 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 		if !first && len(changed) > 0 {
 			p.emit(openfeature.ProviderConfigChange, fmt.Sprintf("revision %d", p.revision), changed, "")
 		}
-		// Acks are best effort: a failed send surfaces as a failed Recv.
-		_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: p.revision}}})
+		ackRev.Store(p.revision)
+		if p.o.ackDelay <= 0 {
+			_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: p.revision}}})
+		} else if ackArmed.CompareAndSwap(false, true) {
+			ackTimer.Reset(p.o.ackDelay)
+		}
 	}
 }
 
