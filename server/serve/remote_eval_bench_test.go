@@ -19,24 +19,26 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
 // benchServer runs the real server on loopback with a flag that has a rule
-// and a 30/70 split, so every evaluation walks conditions and hashes.
-func benchServer(b *testing.B) *serve.Server {
+// and a 30/70 split, so every evaluation walks conditions and hashes. It
+// returns the secret of an sdk token of production: every benchmarked call
+// authenticates with it, as a service's calls do.
+func benchServer(b *testing.B) (*serve.Server, string) {
 	b.Helper()
-	srv := serve.New(serve.Config{
-		DBPath: filepath.Join(b.TempDir(), "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
+	cfg := config(filepath.Join(b.TempDir(), "flagpole.db"))
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv := serve.New(cfg)
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { srv.Shutdown(context.Background()) })
-	conn := dial(b, srv)
+	admin := dial(b, srv, testAdminToken)
 	ctx := context.Background()
-	flags := pb.NewFlagServiceClient(conn)
+	flags := pb.NewFlagServiceClient(admin)
 	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}); err != nil {
 		b.Fatal(err)
 	}
@@ -49,12 +51,19 @@ func benchServer(b *testing.B) *serve.Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv
+	tok, err := pb.NewTokenServiceClient(admin).CreateToken(ctx, &pb.CreateTokenRequest{Name: "bench", Scope: "sdk",
+		Environments: []string{"production"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, tok.GetSecret()
 }
 
-func dial(b *testing.B, srv *serve.Server) *grpc.ClientConn {
+// dial connects to srv's gRPC port, sending token with every call.
+func dial(b *testing.B, srv *serve.Server, token string) *grpc.ClientConn {
 	b.Helper()
-	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: token, Insecure: true}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,8 +101,8 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 // BenchmarkRemoteEvaluationGRPC measures EvaluationService/Evaluate over a
 // real gRPC connection on loopback, from parallel callers.
 func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
-	srv := benchServer(b)
-	client := pb.NewEvaluationServiceClient(dial(b, srv))
+	srv, token := benchServer(b)
+	client := pb.NewEvaluationServiceClient(dial(b, srv, token))
 	ctx := context.Background()
 	var lat latencies
 	var failed atomic.Int64
@@ -127,7 +136,7 @@ func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
 // BenchmarkRemoteEvaluationOFREP measures POST /ofrep/v1/evaluate/flags/{key}
 // over real HTTP/1.1 keep-alive connections on loopback.
 func BenchmarkRemoteEvaluationOFREP(b *testing.B) {
-	srv := benchServer(b)
+	srv, token := benchServer(b)
 	url := "http://" + srv.HTTPAddr().String() + "/ofrep/v1/evaluate/flags/checkout"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	b.Cleanup(client.CloseIdleConnections)
@@ -145,6 +154,7 @@ func BenchmarkRemoteEvaluationOFREP(b *testing.B) {
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("X-Flagpole-Environment", "production")
+			req.Header.Set("Authorization", "Bearer "+token)
 			t0 := time.Now()
 			resp, err := client.Do(req)
 			if err == nil {
