@@ -32,6 +32,8 @@ type Authenticator struct {
 	users, ips   *limiter
 	dummyHash    string // verified for unknown users, so timing does not tell
 
+	tokens *tokenCache
+
 	mu      sync.Mutex
 	touched map[string]time.Time // token name → last recorded use
 
@@ -53,6 +55,14 @@ func WithRevokeHook(f func(name string)) Option {
 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
+
+// WithTokenCacheTTL sets how long a token read from the store is used
+// without reading it again (default DefaultTokenCacheTTL; 0 reads it on
+// every call). It bounds how late this process notices a revocation made
+// through another replica; its own revocations apply at once.
+func WithTokenCacheTTL(d time.Duration) Option {
+	return func(a *Authenticator) { a.tokens = newTokenCache(d) }
+}
 
 // WithSessionTTL sets how long a UI session lasts after sign-in.
 func WithSessionTTL(d time.Duration) Option { return func(a *Authenticator) { a.sessionTTL = d } }
@@ -86,6 +96,7 @@ func New(store Store, opts ...Option) *Authenticator {
 		users:      newLimiter(5, 20*time.Second),
 		ips:        newLimiter(20, 3*time.Second),
 		touched:    map[string]time.Time{},
+		tokens:     newTokenCache(DefaultTokenCacheTTL),
 	}
 	for _, opt := range opts {
 		opt(a)
@@ -107,12 +118,7 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, secret string) (P
 	if secret == "" {
 		return Principal{}, errNoCredential
 	}
-	var t Token
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
-		var err error
-		t, err = tx.GetTokenByHash(HashSecret(secret))
-		return err
-	})
+	t, err := a.lookupToken(ctx, secret)
 	switch {
 	case server.ErrorCode(err) == server.ENOTFOUND:
 		return Principal{}, errBadToken
@@ -125,6 +131,25 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, secret string) (P
 	}
 	a.touch(ctx, t)
 	return Principal{Kind: KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// lookupToken returns the token of secret from the cache, or from the
+// store when it is not cached or was read too long ago.
+func (a *Authenticator) lookupToken(ctx context.Context, secret string) (Token, error) {
+	hash, now := sha256.Sum256([]byte(secret)), a.now()
+	t, ok, gen := a.tokens.get(hash, now)
+	if ok {
+		return t, nil
+	}
+	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+		var err error
+		t, err = tx.GetTokenByHash(hash[:])
+		return err
+	})
+	if err == nil {
+		a.tokens.put(hash, t, now, gen)
+	}
+	return t, err
 }
 
 // touch records the token's last use, at most once per touchEvery per token

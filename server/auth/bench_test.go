@@ -34,3 +34,21 @@ func BenchmarkNewTokenSecret(b *testing.B) {
 		NewTokenSecret(ScopeCI)
 	}
 }
+
+// BenchmarkAuthenticateTokenCached is the credential check of a call whose
+// token was read from the store less than DefaultTokenCacheTTL ago: a hash
+// and a map lookup, no store read (the SQLite read it saves is
+// server/sqlite's BenchmarkGetTokenByHash).
+func BenchmarkAuthenticateTokenCached(b *testing.B) {
+	a, _ := testAuthenticator(b)
+	ctx := NewContext(context.Background(), adminUser)
+	_, secret, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: ScopeSDK, Environments: []string{"production"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := a.AuthenticateToken(ctx, secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -119,6 +119,9 @@ func (a *Authenticator) RevokeToken(ctx context.Context, name string) (Token, er
 		revoked = true
 		return audit(tx, server.ActorFromContext(ctx), a.now(), "token.revoke", "token", name, before, tokenDoc(t))
 	})
+	if err == nil {
+		a.tokens.invalidate(t.Hash)
+	}
 	if err == nil && revoked {
 		a.log.Info("auth: token revoked", "token", name)
 		for _, f := range a.onRevoke {

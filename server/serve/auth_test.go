@@ -484,3 +484,42 @@ func selfSigned(t *testing.T, dir string) (certPEM []byte, certFile, keyFile str
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return certPEM, certFile, keyFile
 }
+
+// TestRevokedTokenRefusedOnNextCall: a token in use (so cached by the
+// server) is refused on the very next call after its revocation returns,
+// over gRPC and over HTTP.
+func TestRevokedTokenRefusedOnNextCall(t *testing.T) {
+	f := startAuthFixture(t)
+	ctx := context.Background()
+	secret := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"production"}})
+	eval := pb.NewEvaluationServiceClient(f.dial(t, secret))
+	url := "http://" + f.srv.HTTPAddr().String() + "/ofrep/v1/evaluate/flags"
+	ofrep := func() int {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"context":{"targetingKey":"u1"}}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 3 {
+		if _, err := eval.EvaluateAll(ctx, &pb.EvaluateAllRequest{TargetingKey: "u1"}); err != nil {
+			t.Fatalf("evaluate with a valid sdk token: %v", err)
+		}
+		if code := ofrep(); code != http.StatusOK {
+			t.Fatalf("OFREP with a valid sdk token: HTTP %d", code)
+		}
+	}
+	if _, err := pb.NewTokenServiceClient(f.admin).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "svc"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eval.EvaluateAll(ctx, &pb.EvaluateAllRequest{TargetingKey: "u1"}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("evaluate right after revoke: %v, want Unauthenticated", err)
+	}
+	if code := ofrep(); code != http.StatusUnauthorized {
+		t.Fatalf("OFREP right after revoke: HTTP %d, want 401", code)
+	}
+}

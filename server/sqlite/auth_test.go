@@ -228,18 +228,27 @@ func TestAuthenticatorOnSQLite(t *testing.T) {
 }
 
 // BenchmarkAuthenticateToken is the credential check of one call against a
-// real database file: SHA-256 of the secret and a lookup by hash.
+// real database file: SHA-256 of the secret and a lookup by hash (uncached),
+// or within auth.DefaultTokenCacheTTL of the last lookup (cached).
 func BenchmarkAuthenticateToken(b *testing.B) {
-	db := mustOpen(b, filepath.Join(b.TempDir(), "flagpole.db"))
-	ctx := context.Background()
-	a := auth.New(db, auth.WithPasswordParams(auth.PasswordParams{Time: 1, Memory: 64, Threads: 1}))
-	token := "an-admin-token-of-at-least-32-characters"
-	if err := a.Bootstrap(ctx, "admin-password-1", token, &bytes.Buffer{}); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := a.AuthenticateToken(ctx, token); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"uncached", 0}, {"cached", auth.DefaultTokenCacheTTL}} {
+		b.Run(bc.name, func(b *testing.B) {
+			db := mustOpen(b, filepath.Join(b.TempDir(), "flagpole.db"))
+			ctx := context.Background()
+			a := auth.New(db, auth.WithPasswordParams(auth.PasswordParams{Time: 1, Memory: 64, Threads: 1}),
+				auth.WithTokenCacheTTL(bc.ttl))
+			token := "an-admin-token-of-at-least-32-characters"
+			if err := a.Bootstrap(ctx, "admin-password-1", token, &bytes.Buffer{}); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := a.AuthenticateToken(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
