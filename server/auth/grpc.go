@@ -2,17 +2,14 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/grpcapi"
 )
 
 // UnaryInterceptor authenticates the caller of every unary call from its
@@ -24,7 +21,7 @@ func (a *Authenticator) UnaryInterceptor() grpc.UnaryServerInterceptor {
 		msg, _ := req.(proto.Message)
 		ctx, err := a.admit(ctx, info.FullMethod, msg)
 		if err != nil {
-			return nil, grpcStatus(err)
+			return nil, grpcapi.ToStatus(ctx, a.log, err)
 		}
 		return handler(ctx, req)
 	}
@@ -37,7 +34,7 @@ func (a *Authenticator) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := a.admit(ss.Context(), info.FullMethod, nil)
 		if err != nil {
-			return grpcStatus(err)
+			return grpcapi.ToStatus(ctx, a.log, err)
 		}
 		if p, ok := FromContext(ctx); ok && p.Kind == KindToken && p.Scope == ScopeSDK {
 			md, _ := metadata.FromIncomingContext(ctx)
@@ -97,39 +94,4 @@ func bearer(h string) string {
 		return ""
 	}
 	return strings.TrimSpace(cred)
-}
-
-// invalid is InvalidArgument with the offending field as a BadRequest
-// detail, as the rest of the API reports bad input.
-func invalid(err error) error {
-	st := status.New(codes.InvalidArgument, server.ErrorMessage(err))
-	var e *server.Error
-	if errors.As(err, &e) && e.Field != "" {
-		v := &errdetails.BadRequest_FieldViolation{Field: e.Field, Description: e.Message}
-		if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{v}}); derr == nil {
-			st = d
-		}
-	}
-	return st.Err()
-}
-
-// grpcStatus maps an authentication or authorization error to its status.
-func grpcStatus(err error) error {
-	switch server.ErrorCode(err) {
-	case server.EUNAUTHORIZED:
-		return status.Error(codes.Unauthenticated, server.ErrorMessage(err))
-	case server.EFORBIDDEN:
-		return status.Error(codes.PermissionDenied, server.ErrorMessage(err))
-	case server.EINVALID:
-		return invalid(err)
-	case server.ENOTFOUND:
-		return status.Error(codes.NotFound, server.ErrorMessage(err))
-	case server.EEXISTS:
-		return status.Error(codes.AlreadyExists, server.ErrorMessage(err))
-	case server.ECONFLICT:
-		return status.Error(codes.Aborted, server.ErrorMessage(err))
-	case server.EUNAVAILABLE:
-		return status.Error(codes.Unavailable, server.ErrorMessage(err))
-	}
-	return status.Error(codes.Internal, "internal error")
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -10,6 +9,7 @@ import (
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/grpcapi"
 )
 
 // Register registers TokenService, UserService and AuthService on s.
@@ -19,12 +19,10 @@ func (a *Authenticator) Register(s grpc.ServiceRegistrar) {
 	v1.RegisterAuthServiceServer(s, authServer{a: a})
 }
 
-// rpcError maps err to a gRPC status, logging what the caller cannot see.
-func (a *Authenticator) rpcError(ctx context.Context, method string, err error) error {
-	if server.ErrorCode(err) == server.EINTERNAL {
-		a.log.LogAttrs(ctx, slog.LevelError, "auth: call failed", slog.String("method", method), slog.Any("err", err))
-	}
-	return grpcStatus(err)
+// rpcError maps err to a gRPC status through the API's one table of codes,
+// logging what the caller cannot see.
+func (a *Authenticator) rpcError(ctx context.Context, err error) error {
+	return grpcapi.ToStatus(ctx, a.log, err)
 }
 
 type tokenServer struct {
@@ -36,13 +34,13 @@ func (s tokenServer) CreateToken(ctx context.Context, req *v1.CreateTokenRequest
 	nt := NewToken{Name: req.GetName(), Scope: req.GetScope(), Environments: req.GetEnvironments()}
 	if req.ExpireTime != nil {
 		if err := req.ExpireTime.CheckValid(); err != nil {
-			return nil, grpcStatus(server.Invalid("expire_time", "%v", err))
+			return nil, s.a.rpcError(ctx, server.Invalid("expire_time", "%v", err))
 		}
 		nt.ExpiresAt = req.ExpireTime.AsTime()
 	}
 	t, secret, err := s.a.CreateToken(ctx, nt)
 	if err != nil {
-		return nil, s.a.rpcError(ctx, "CreateToken", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	return &v1.CreateTokenResponse{Token: tokenProto(t), Secret: secret}, nil
 }
@@ -50,7 +48,7 @@ func (s tokenServer) CreateToken(ctx context.Context, req *v1.CreateTokenRequest
 func (s tokenServer) ListTokens(ctx context.Context, req *v1.ListTokensRequest) (*v1.ListTokensResponse, error) {
 	ts, err := s.a.ListTokens(ctx, req.GetIncludeRevoked())
 	if err != nil {
-		return nil, s.a.rpcError(ctx, "ListTokens", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	resp := &v1.ListTokensResponse{}
 	for _, t := range ts {
@@ -62,7 +60,7 @@ func (s tokenServer) ListTokens(ctx context.Context, req *v1.ListTokensRequest) 
 func (s tokenServer) RevokeToken(ctx context.Context, req *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error) {
 	t, err := s.a.RevokeToken(ctx, req.GetName())
 	if err != nil {
-		return nil, s.a.rpcError(ctx, "RevokeToken", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	return &v1.RevokeTokenResponse{Token: tokenProto(t)}, nil
 }
@@ -75,7 +73,7 @@ type userServer struct {
 func (s userServer) CreateUser(ctx context.Context, req *v1.CreateUserRequest) (*v1.CreateUserResponse, error) {
 	u, err := s.a.CreateUser(ctx, req.GetUsername(), req.GetPassword(), req.GetRole())
 	if err != nil {
-		return nil, s.a.rpcError(ctx, "CreateUser", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	return &v1.CreateUserResponse{User: userProto(u)}, nil
 }
@@ -83,7 +81,7 @@ func (s userServer) CreateUser(ctx context.Context, req *v1.CreateUserRequest) (
 func (s userServer) ListUsers(ctx context.Context, _ *v1.ListUsersRequest) (*v1.ListUsersResponse, error) {
 	us, err := s.a.ListUsers(ctx)
 	if err != nil {
-		return nil, s.a.rpcError(ctx, "ListUsers", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	resp := &v1.ListUsersResponse{}
 	for _, u := range us {
@@ -94,14 +92,14 @@ func (s userServer) ListUsers(ctx context.Context, _ *v1.ListUsersRequest) (*v1.
 
 func (s userServer) DeleteUser(ctx context.Context, req *v1.DeleteUserRequest) (*v1.DeleteUserResponse, error) {
 	if err := s.a.DeleteUser(ctx, req.GetUsername()); err != nil {
-		return nil, s.a.rpcError(ctx, "DeleteUser", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	return &v1.DeleteUserResponse{}, nil
 }
 
 func (s userServer) SetPassword(ctx context.Context, req *v1.SetPasswordRequest) (*v1.SetPasswordResponse, error) {
 	if err := s.a.SetPassword(ctx, req.GetUsername(), req.GetPassword(), req.GetCurrentPassword()); err != nil {
-		return nil, s.a.rpcError(ctx, "SetPassword", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	return &v1.SetPasswordResponse{}, nil
 }
@@ -109,7 +107,7 @@ func (s userServer) SetPassword(ctx context.Context, req *v1.SetPasswordRequest)
 func (s userServer) SetRole(ctx context.Context, req *v1.SetRoleRequest) (*v1.SetRoleResponse, error) {
 	u, err := s.a.SetRole(ctx, req.GetUsername(), req.GetRole())
 	if err != nil {
-		return nil, s.a.rpcError(ctx, "SetRole", err)
+		return nil, s.a.rpcError(ctx, err)
 	}
 	return &v1.SetRoleResponse{User: userProto(u)}, nil
 }
@@ -122,7 +120,7 @@ type authServer struct {
 func (s authServer) WhoAmI(ctx context.Context, _ *v1.WhoAmIRequest) (*v1.WhoAmIResponse, error) {
 	p, ok := FromContext(ctx)
 	if !ok {
-		return nil, grpcStatus(errNoCredential)
+		return nil, s.a.rpcError(ctx, errNoCredential)
 	}
 	return &v1.WhoAmIResponse{Kind: p.Kind, Name: p.Name, Role: p.Role, Scope: p.Scope,
 		Environments: p.Environments, ExpireTime: timestamp(p.ExpiresAt)}, nil

@@ -7,7 +7,7 @@ import (
 )
 
 // Store is the persistence the service needs. Implementations: server/sqlite
-// (and later server/postgres), all run against the shared contract suite.
+// and server/postgres, both run against the shared contract suite.
 //
 // Update runs fn in one read-write transaction and commits when fn returns
 // nil; any error rolls everything back, so nothing half-written remains.
