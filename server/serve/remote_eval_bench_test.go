@@ -98,29 +98,27 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(pct(0.99), "p99-µs")
 }
 
-// BenchmarkRemoteEvaluationGRPC measures EvaluationService/Evaluate over a
-// real gRPC connection on loopback, from parallel callers.
-func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
-	srv, token := benchServer(b)
-	client := pb.NewEvaluationServiceClient(dial(b, srv, token))
-	ctx := context.Background()
+// callers runs call from 8 parallel callers per CPU, each call with a
+// distinct targeting key, and reports throughput and latency percentiles.
+// It fails with the first error if any call failed.
+func callers(b *testing.B, call func(targetingKey string) error) {
 	var lat latencies
 	var failed atomic.Int64
+	var firstErr atomic.Value
 	var worker atomic.Int64
-	b.SetParallelism(8) // 8 callers per CPU
+	b.SetParallelism(8)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb_ *testing.PB) {
 		w := worker.Add(1)
-		attrs, _ := structpb.NewStruct(map[string]any{"plan": "pro"})
 		var ds []time.Duration
 		for i := 0; pb_.Next(); i++ {
 			t0 := time.Now()
-			resp, err := client.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "checkout",
-				TargetingKey: fmt.Sprintf("user-%d-%d", w, i), Context: attrs})
+			err := call(fmt.Sprintf("user-%d-%d", w, i))
 			ds = append(ds, time.Since(t0))
-			if err != nil || resp.GetEvaluation().GetErrorCode() != "" {
+			if err != nil {
 				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
 			}
 		}
 		lat.add(ds)
@@ -128,9 +126,25 @@ func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
-		b.Fatalf("%d evaluations failed", n)
+		b.Fatalf("%d evaluations failed, the first with: %v", n, firstErr.Load())
 	}
 	lat.report(b, elapsed)
+}
+
+// BenchmarkRemoteEvaluationGRPC measures EvaluationService/Evaluate over a
+// real gRPC connection on loopback, from parallel callers.
+func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
+	srv, token := benchServer(b)
+	client := pb.NewEvaluationServiceClient(dial(b, srv, token))
+	attrs, _ := structpb.NewStruct(map[string]any{"plan": "pro"})
+	callers(b, func(key string) error {
+		resp, err := client.Evaluate(context.Background(), &pb.EvaluateRequest{Environment: "production",
+			FlagKey: "checkout", TargetingKey: key, Context: attrs})
+		if err == nil && resp.GetEvaluation().GetErrorCode() != "" {
+			err = fmt.Errorf("error code %s", resp.GetEvaluation().GetErrorCode())
+		}
+		return err
+	})
 }
 
 // BenchmarkRemoteEvaluationOFREP measures POST /ofrep/v1/evaluate/flags/{key}
@@ -140,38 +154,21 @@ func BenchmarkRemoteEvaluationOFREP(b *testing.B) {
 	url := "http://" + srv.HTTPAddr().String() + "/ofrep/v1/evaluate/flags/checkout"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	b.Cleanup(client.CloseIdleConnections)
-	var lat latencies
-	var failed atomic.Int64
-	var worker atomic.Int64
-	b.SetParallelism(8) // 8 callers per CPU
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb_ *testing.PB) {
-		w := worker.Add(1)
-		var ds []time.Duration
-		for i := 0; pb_.Next(); i++ {
-			body := fmt.Sprintf(`{"context":{"targetingKey":"user-%d-%d","plan":"pro"}}`, w, i)
-			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Flagpole-Environment", "production")
-			req.Header.Set("Authorization", "Bearer "+token)
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			ds = append(ds, time.Since(t0))
-			if err != nil || resp.StatusCode != http.StatusOK {
-				failed.Add(1)
-			}
+	callers(b, func(key string) error {
+		body := fmt.Sprintf(`{"context":{"targetingKey":%q,"plan":"pro"}}`, key)
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Flagpole-Environment", "production")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
 		}
-		lat.add(ds)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return nil
 	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if n := failed.Load(); n > 0 {
-		b.Fatalf("%d evaluations failed", n)
-	}
-	lat.report(b, elapsed)
 }
