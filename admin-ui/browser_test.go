@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	adminui "github.com/flagpole/flagpole/admin-ui"
@@ -128,7 +130,16 @@ func newTab(t *testing.T) *tab {
 	ctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
 	ctx, cancelTimeout := context.WithTimeout(ctx, browserTimeout)
 	tb := &tab{ctx: ctx, t: t}
-	if err := chromedp.Do(ctx); err != nil {
+	// One locale and time zone wherever the tests run, so times read alike
+	// (and steadyPage finds them).
+	steady := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en_US"}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "UTC"})
+		return err
+	})
+	if err := chromedp.Do(ctx, steady); err != nil {
 		cancelTimeout()
 		cancel()
 		t.Fatalf("open tab: %v", err)
@@ -242,12 +253,42 @@ func (tb *tab) waitText(sel, want string) {
 		`(() => { const el = document.querySelector(%q); return !!el && el.textContent.includes(%q); })()`, sel, want))
 }
 
+// steadyPage makes the page look the same on every run while a screenshot
+// is taken: times (en-US, as newTab sets the locale) read 1/2/2030,
+// 3:04:05 PM, token secrets are x'd out and the toast, whose presence
+// depends on timing, is hidden. unsteadyPage puts everything back, so the
+// test goes on with the real page. The screenshots in git then change only
+// when the UI does.
+const (
+	steadyPage = `(() => {
+  const time = /\d{1,2}\/\d{1,2}\/\d{4}, \d{1,2}:\d{2}:\d{2}\s?[AP]M/g;
+  const secret = /fp_(sdk|ci|admin)_[A-Za-z0-9]{16,}/g;
+  const changed = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const v = n.nodeValue.replace(time, '1/2/2030, 3:04:05 PM')
+      .replace(secret, (m, scope) => 'fp_' + scope + '_' + 'x'.repeat(m.length - scope.length - 4));
+    if (v !== n.nodeValue) { changed.push([n, n.nodeValue]); n.nodeValue = v; }
+  }
+  const toast = document.getElementById('toast');
+  if (toast) { toast.style.visibility = 'hidden'; }
+  window.__unsteady = () => {
+    for (const [n, v] of changed) n.nodeValue = v;
+    if (toast) { toast.style.visibility = ''; }
+  };
+  return true;
+})()`
+	unsteadyPage = `(() => { if (window.__unsteady) { window.__unsteady(); delete window.__unsteady; } return true; })()`
+)
+
 // screenshot writes the full page as admin-ui/screenshots/NAME.png at the
 // given viewport width, then restores 1280 × 900.
 func (tb *tab) screenshot(name string, width int64) {
 	tb.t.Helper()
 	tb.do("resize for "+name, chromedp.EmulateViewport(width, 900), chromedp.Sleep(150*time.Millisecond))
+	eval[bool](tb, steadyPage)
 	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	eval[bool](tb, unsteadyPage)
 	if err != nil {
 		tb.t.Fatalf("screenshot %s: %v", name, err)
 	}
