@@ -211,11 +211,15 @@ func TestBrowserReleaseFlow(t *testing.T) {
 		return d.Value && d.Reason == openfeature.TargetingMatchReason, fmt.Sprintf("%+v", d.ProviderResolutionDetail)
 	})
 
-	// Who has it: the connected provider applied the latest revision.
-	tb.waitJS("who has it shows the provider up to date", `(() => {
+	// Who has it: the connected provider applied the latest revision, that
+	// of the rule (an earlier poll may still show an earlier one).
+	envRev := s.mustCall(t, "GET", "/api/v1/environments/production", nil)["environment"].(map[string]any)["revision"]
+	tb.waitJS("who has it shows the provider up to date", fmt.Sprintf(`(() => {
 		const row = document.querySelector('[data-who=production] tr[data-instance]');
-		return !!row && row.textContent.includes('checkout') && row.textContent.includes('latest');
-	})()`)
+		const summary = document.querySelector('[data-who=production] [data-clients-summary]');
+		return !!row && row.textContent.includes('checkout') && row.textContent.includes('latest') &&
+			!!summary && summary.textContent.includes('the latest revision ' + %q + '.');
+	})()`, envRev))
 	tb.screenshot("flag", 1280)
 	tb.screenshot("flag-phone", 390)
 	tb.checkLabels("flag page")
