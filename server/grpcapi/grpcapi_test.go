@@ -50,6 +50,13 @@ func TestEnvironmentService(t *testing.T) {
 		_, err := a.envs.UpdateEnvironment(a.ctx, &pb.UpdateEnvironmentRequest{Environment: &pb.Environment{Name: "nope"}})
 		return err
 	})
+	a.unchanged(codes.InvalidArgument, "name", func() error {
+		_, err := a.envs.DeleteEnvironment(a.ctx, &pb.DeleteEnvironmentRequest{Name: "qa"})
+		return err
+	})
+	if _, err := a.envs.UpdateEnvironment(a.ctx, &pb.UpdateEnvironmentRequest{Environment: &pb.Environment{Name: "qa", Description: "quality"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.envs.DeleteEnvironment(a.ctx, &pb.DeleteEnvironmentRequest{Name: "qa"}); err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,11 @@ func (s *Service) DeleteEnvironment(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
+		if cur.Protected {
+			// Deleting an environment drops every flag configuration in it;
+			// a protected one must be unprotected first, deliberately.
+			return server.Invalid("name", "environment %q is protected: unprotect it before deleting it", name)
+		}
 		if err := o.tx.DeleteEnvironment(name); err != nil {
 			return err
 		}

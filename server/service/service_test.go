@@ -469,6 +469,11 @@ func TestEnvironments(t *testing.T) {
 	if ev, _ := f.svc.Evaluate(f.ctx, "qa", "a", "", nil); ev.Value != true || ev.Reason != engine.ReasonStatic {
 		t.Fatalf("qa before delete: %+v", ev)
 	}
+	err = f.unchanged(func() error { return f.svc.DeleteEnvironment(f.ctx, "qa") })
+	wantCode(t, err, server.EINVALID, "name")
+	if _, err := f.svc.UpdateEnvironment(f.ctx, server.Environment{Name: "qa", Description: "quality"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.svc.DeleteEnvironment(f.ctx, "qa"); err != nil {
 		t.Fatal(err)
 	}
