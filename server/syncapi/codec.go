@@ -29,13 +29,16 @@ func (c codec) Name() string { return protoenc.Name }
 // ServerOptions returns the options a grpc.Server that serves the
 // SyncService needs: a codec that writes pre-encoded changes without
 // marshalling them again (every other message goes through the standard
-// proto codec unchanged), small per-connection buffers, and fixed
+// proto codec unchanged), a tap handle that makes each Sync stream's
+// context cancellable by its handler (how a stream is ended while its
+// handler waits in Recv), small per-connection buffers, and fixed
 // flow-control windows (which turns off bandwidth-estimation pings, one
 // more write per message on every connection), so thousands of mostly idle
 // streams stay cheap.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ForceServerCodecV2(codec{proto: encoding.GetCodecV2(protoenc.Name)}),
+		grpc.InTapHandle(tapCancel),
 		grpc.SharedWriteBuffer(true),
 		grpc.ReadBufferSize(4 << 10),
 		grpc.WriteBufferSize(16 << 10),

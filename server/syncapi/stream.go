@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server/fanout"
@@ -19,55 +22,49 @@ import (
 // the instance's revision, then every change as it is published, and a
 // heartbeat whenever the stream is otherwise quiet.
 //
-// Each stream has two goroutines of its own while idle: this handler, which
-// only waits for the stream to end (gRPC ends a server stream when its
-// handler returns, so the handler must stay free to return: on shutdown, on
-// a revoked credential, on a send that does not complete), and the
-// receiver of acknowledgements. Messages are written by a writer goroutine
-// that runs only while there is something to send: the hub's notification
-// starts it, it drains the subscription's queue and exits.
+// Each stream has one goroutine of its own while idle: this handler, which
+// reads the client's messages (hello, acknowledgements, usage and tracking
+// reports). gRPC ends a server stream only when its handler returns, so
+// every other reason to end one (shutdown, a revoked credential, a send
+// that does not complete, no hello in time) cancels the stream's context,
+// which the tap handle installed by ServerOptions made cancellable: the
+// blocked Recv (and any blocked send) returns and the handler returns the
+// reason. Messages are written by a writer goroutine that runs only while
+// there is something to send: the hub's notification starts it, it drains
+// the subscription's queue and exits.
 func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncResponse]) error {
-	ctx, cancel := context.WithCancel(stream.Context())
-	defer cancel()
-	select {
-	case <-s.closing:
-		return errClosing
-	default:
+	ctx := stream.Context()
+	cancel, _ := ctx.Value(cancelKey{}).(context.CancelFunc)
+	if cancel == nil {
+		return status.Error(codes.Internal, "syncapi: the gRPC server was not built with syncapi.ServerOptions")
 	}
+	defer cancel()
 	env, err := s.resolve(ctx)
 	if err != nil {
 		return toStatus(err)
 	}
-	st := &syncStream{s: s, grpc: stream, env: env, end: make(chan struct{})}
+	st := &syncStream{s: s, grpc: stream, env: env, cancel: cancel}
 	credential := ""
 	if s.credential != nil {
 		credential = s.credential(ctx)
 	}
 	s.addStream(credential, st)
 	defer s.removeStream(credential, st)
-
-	// The receiver owns Recv for the stream's whole life; it ends when the
-	// client goes away or when this handler returns and gRPC ends the stream.
-	hellos := make(chan *pb.Hello, 1)
-	registered := make(chan struct{})
-	recvErr := make(chan error, 1)
-	go func() {
-		recvErr <- s.receive(ctx, stream, env, hellos, registered, &st.client)
-		cancel()
-	}()
-
-	var hello *pb.Hello
-	timer := time.NewTimer(s.helloTimeout)
 	select {
-	case hello = <-hellos:
-		timer.Stop()
-	case <-timer.C:
-		return status.Error(codes.DeadlineExceeded, "hello: not received in time")
-	case <-ctx.Done():
-		return s.endError(ctx, recvErr)
-	case <-st.end:
-		return st.endErr
+	case <-s.closing:
+		return errClosing // Close ran before the stream was added
+	default:
 	}
+
+	helloTimer := time.AfterFunc(s.helloTimeout, func() {
+		st.finish(status.Error(codes.DeadlineExceeded, "hello: not received in time"))
+	})
+	req, err := stream.Recv()
+	helloTimer.Stop()
+	if err != nil {
+		return st.endError(err)
+	}
+	hello := req.GetHello() // nil when the first message is not a hello
 	if err := validateHello(hello); err != nil {
 		return toStatus(err)
 	}
@@ -87,8 +84,6 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 		ConnectedAt: now,
 	}
 	client.Seen(now)
-	st.client = client
-	close(registered)
 	s.clients.Add(client)
 	defer s.clients.Remove(client)
 	if s.observer != nil {
@@ -98,17 +93,22 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 
 	st.start(ctx, hello.GetRevision())
 	defer st.stop()
-	select {
-	case <-ctx.Done():
-		return s.endError(ctx, recvErr)
-	case <-s.closing:
-		return errClosing
-	case <-st.end:
-		if ctx.Err() != nil {
-			return s.endError(ctx, recvErr)
-		}
-		return st.endErr
+	return st.endError(s.receive(ctx, stream, env, client))
+}
+
+// cancelKey is the context key of the cancel function of a Sync stream's
+// context (see tapCancel).
+type cancelKey struct{}
+
+// tapCancel makes every Sync stream's context cancellable by its handler.
+// It runs when the stream's headers arrive, before the handler; the context
+// it returns is the one Recv and Send wait on.
+func tapCancel(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if info.FullMethodName != pb.SyncService_Sync_FullMethodName {
+		return ctx, nil
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	return context.WithValue(ctx, cancelKey{}, cancel), nil
 }
 
 // syncStream is the sending side of one stream.
@@ -117,10 +117,9 @@ type syncStream struct {
 	grpc   grpc.ServerStream
 	env    string
 	ctx    context.Context
-	client *fanout.Client // set before the receiver reads it (registered)
+	cancel context.CancelFunc // ends the stream: Recv and Send return
 
-	end    chan struct{} // closed by finish: the handler returns endErr
-	endErr error
+	endErr error // set by finish: the handler returns it
 
 	mu        sync.Mutex
 	ended     bool
@@ -163,16 +162,69 @@ func (st *syncStream) stop() {
 	}
 }
 
-// finish makes the handler return err (the first error wins).
+// finish makes the handler return err (the first error wins): it cancels
+// the stream's context, so its blocked Recv and any blocked send return.
+// gRPC then ends the stream with CANCELLED (Recv writes that status as soon
+// as the context is done, before the handler can return its own), so the
+// real status travels in the EndCodeTrailer and EndMessageTrailer trailers,
+// which the SDK turns back into the status (see EndStatus).
 func (st *syncStream) finish(err error) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.endErr != nil {
-		return
+	first := st.endErr == nil
+	if first {
+		st.endErr = err
+		st.ended = true
 	}
-	st.endErr = err
-	st.ended = true
-	close(st.end)
+	st.mu.Unlock()
+	if first {
+		s := status.Convert(err)
+		st.grpc.SetTrailer(metadata.Pairs(EndCodeTrailer, strconv.Itoa(int(s.Code())), EndMessageTrailer, s.Message()))
+	}
+	st.cancel()
+}
+
+// Trailers that carry the status a stream was ended with by the server
+// (shutdown, revoked credential, send or hello timeout) while gRPC reports
+// CANCELLED. The SDK reads them under the same names.
+const (
+	EndCodeTrailer    = "flagpole-end-code"
+	EndMessageTrailer = "flagpole-end-message"
+)
+
+// EndStatus returns the status a stream really ended with: err, or, when
+// err is CANCELLED and the trailer names the server's reason, that reason.
+func EndStatus(err error, trailer metadata.MD) error {
+	if status.Code(err) != codes.Canceled {
+		return err
+	}
+	v := trailer.Get(EndCodeTrailer)
+	if len(v) == 0 {
+		return err
+	}
+	code, cerr := strconv.ParseUint(v[0], 10, 32)
+	if cerr != nil {
+		return err
+	}
+	msg := ""
+	if m := trailer.Get(EndMessageTrailer); len(m) > 0 {
+		msg = m[0]
+	}
+	return status.Error(codes.Code(code), msg)
+}
+
+// endError is the status the handler returns once receiving stopped with
+// err: the reason the stream was ended, if it was, or the client's.
+func (st *syncStream) endError(err error) error {
+	st.mu.Lock()
+	end := st.endErr
+	st.mu.Unlock()
+	switch {
+	case end != nil:
+		return end
+	case err == nil || errors.Is(err, io.EOF):
+		return nil
+	}
+	return toStatus(err)
 }
 
 // notify is the hub's callback: there is an event or the subscription was
@@ -316,40 +368,15 @@ func (st *syncStream) send(m any) error {
 	return err
 }
 
-// endError is the status to end with once the stream's context is done.
-func (s *Server) endError(ctx context.Context, recvErr <-chan error) error {
-	select {
-	case err := <-recvErr:
-		if err != nil && !errors.Is(err, io.EOF) {
-			return toStatus(err)
-		}
-		return nil
-	default:
-		return toStatus(ctx.Err())
-	}
-}
-
-// receive reads the client's messages: the hello, then acks, usage and
-// tracking reports.
+// receive reads the client's messages after the hello: acks, usage and
+// tracking reports, until the stream ends.
 func (s *Server) receive(ctx context.Context, stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncResponse],
-	env string, hellos chan<- *pb.Hello, registered <-chan struct{}, client **fanout.Client) error {
-	first := true
+	env string, c *fanout.Client) error {
 	for {
 		req, err := stream.Recv()
 		if err != nil {
 			return err
 		}
-		if first {
-			first = false
-			hellos <- req.GetHello() // nil when the first message is not a hello
-			select {
-			case <-registered:
-			case <-ctx.Done():
-				return nil
-			}
-			continue
-		}
-		c := *client
 		switch m := req.GetMessage().(type) {
 		case *pb.SyncRequest_Ack:
 			c.Ack(m.Ack.GetRevision(), time.Now())

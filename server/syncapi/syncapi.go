@@ -139,7 +139,7 @@ type Server struct {
 	observer     Observer
 
 	streamsMu sync.Mutex
-	streams   map[string]map[*syncStream]struct{} // by credential
+	streams   map[string]map[*syncStream]struct{} // by credential ("" for none)
 
 	closing   chan struct{} // closed by Close: every stream ends
 	closeOnce sync.Once
@@ -190,7 +190,22 @@ func (s *Server) Register(g *grpc.Server) { pb.RegisterSyncServiceServer(g, s) }
 // when it comes back or to another replica) and refuses new ones. Call it
 // before grpc.Server.GracefulStop, which otherwise waits for streams that
 // never end on their own.
-func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.streamsMu.Lock()
+		var streams []*syncStream
+		for _, m := range s.streams {
+			for st := range m {
+				streams = append(streams, st)
+			}
+		}
+		s.streamsMu.Unlock()
+		for _, st := range streams {
+			st.finish(errClosing)
+		}
+	})
+}
 
 // CloseCredential ends, with UNAUTHENTICATED, every stream opened with the
 // credential (see WithCredential). The auth layer calls it after a token's
@@ -213,9 +228,6 @@ func (s *Server) CloseCredential(credential string) int {
 }
 
 func (s *Server) addStream(credential string, st *syncStream) {
-	if credential == "" {
-		return
-	}
 	s.streamsMu.Lock()
 	defer s.streamsMu.Unlock()
 	m := s.streams[credential]
@@ -227,9 +239,6 @@ func (s *Server) addStream(credential string, st *syncStream) {
 }
 
 func (s *Server) removeStream(credential string, st *syncStream) {
-	if credential == "" {
-		return
-	}
 	s.streamsMu.Lock()
 	defer s.streamsMu.Unlock()
 	delete(s.streams[credential], st)

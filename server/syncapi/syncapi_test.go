@@ -218,6 +218,7 @@ func TestBadStreams(t *testing.T) {
 				_ = st.Send(tt.msg)
 			}
 			_, err = st.Recv()
+			err = EndStatus(err, st.Trailer())
 			if status.Code(err) != tt.code || !strings.Contains(err.Error(), tt.text) {
 				t.Fatalf("got %v, want %v mentioning %q", err, tt.code, tt.text)
 			}
@@ -294,7 +295,7 @@ func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
 	go func() {
 		for {
 			if _, err := stuck.Recv(); err != nil {
-				ended <- err
+				ended <- EndStatus(err, stuck.Trailer())
 				return
 			}
 		}
@@ -336,7 +337,7 @@ func TestCloseCredentialEndsItsStreams(t *testing.T) {
 		t.Fatalf("closed %d streams, want 2", n)
 	}
 	for _, st := range []pb.SyncService_SyncClient{a1, a2} {
-		if _, err := st.Recv(); status.Code(err) != codes.Unauthenticated {
+		if _, err := st.Recv(); status.Code(EndStatus(err, st.Trailer())) != codes.Unauthenticated {
 			t.Fatalf("stream of the closed credential: %v, want Unauthenticated", err)
 		}
 	}
@@ -351,7 +352,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	st := open(t, dial(t, ts.addr), "production", "i-1", 0)
 	recv(t, st)
 	ts.sync.Close()
-	if _, err := st.Recv(); status.Code(err) != codes.Unavailable {
+	if _, err := st.Recv(); status.Code(EndStatus(err, st.Trailer())) != codes.Unavailable {
 		t.Fatalf("after Close: %v", err)
 	}
 	// The server may end the new stream before its hello is sent (the Send
@@ -361,7 +362,7 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{InstanceId: "i-2"}}})
-	if _, err := st.Recv(); status.Code(err) != codes.Unavailable {
+	if _, err := st.Recv(); status.Code(EndStatus(err, st.Trailer())) != codes.Unavailable {
 		t.Fatalf("new stream after Close: %v", err)
 	}
 }
