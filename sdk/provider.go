@@ -295,6 +295,23 @@ func (p *Provider) swap() error {
 	return nil
 }
 
+// swapFlags makes current a snapshot that is the current one with the
+// flags of defs compiled and replaced and those of deleted removed (keys
+// names them all), compiling nothing else.
+func (p *Provider) swapFlags(defs []engine.FlagState, deleted, keys []string) error {
+	cur := p.state.Load()
+	snap, err := cur.snap.Apply(p.revision, defs, deleted)
+	if err != nil {
+		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
+	}
+	p.state.Store(&state{
+		snap:     snap,
+		meta:     openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision},
+		counters: p.usage.countersUpdate(p.flags, keys),
+	})
+	return nil
+}
+
 // cloneObject copies an object value so callers cannot change the snapshot.
 func cloneObject(v any) any {
 	switch t := v.(type) {

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,41 @@ func (u *usage) countersFor(flags map[string]*entry) map[string]*flagCounters {
 		if next[key] != c {
 			u.retired = append(u.retired, c)
 		}
+	}
+	u.current = next
+	return next
+}
+
+// countersUpdate is countersFor when only the flags named in keys changed
+// (or were deleted): the counters of every other flag are kept as they are.
+func (u *usage) countersUpdate(flags map[string]*entry, keys []string) map[string]*flagCounters {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	next := maps.Clone(u.current)
+	if next == nil {
+		next = make(map[string]*flagCounters, len(keys))
+	}
+	for _, key := range keys {
+		c := u.current[key]
+		e, ok := flags[key]
+		if !ok {
+			if c != nil {
+				u.retired = append(u.retired, c)
+				delete(next, key)
+			}
+			continue
+		}
+		variants := make([]string, len(e.def.Flag.Variants))
+		for i, v := range e.def.Flag.Variants {
+			variants[i] = v.Key
+		}
+		if c != nil && slices.Equal(c.variants, variants) {
+			continue
+		}
+		if c != nil {
+			u.retired = append(u.retired, c)
+		}
+		next[key] = &flagCounters{flag: key, variants: variants, counts: make([]atomic.Int64, len(variants))}
 	}
 	u.current = next
 	return next

@@ -310,18 +310,23 @@ func (p *Provider) applySnapshot(s *pb.Snapshot) ([]string, error) {
 	return p.applied(changed)
 }
 
-// applyChange applies one committed change.
+// applyChange applies one committed change. A change of flags only is
+// compiled incrementally: the changed flags are compiled and every other
+// flag of the current snapshot is reused; a change of segments recompiles
+// everything (flags refer to segments).
 func (p *Provider) applyChange(c *pb.Change) ([]string, error) {
 	if c.GetRevision() <= p.revision {
 		return nil, nil // already have it
 	}
 	var changed []string
+	defs := make([]engine.FlagState, 0, len(c.GetFlags()))
 	for _, f := range c.GetFlags() {
 		e, err := newEntry(f)
 		if err != nil {
 			return nil, err
 		}
 		p.flags[f.GetFlag().GetKey()] = e
+		defs = append(defs, e.def)
 		changed = append(changed, f.GetFlag().GetKey())
 	}
 	for _, key := range c.GetDeletedFlags() {
@@ -338,8 +343,15 @@ func (p *Provider) applyChange(c *pb.Change) ([]string, error) {
 		segChanged = append(segChanged, key)
 	}
 	p.revision = c.GetRevision()
-	changed = append(changed, p.usingSegments(segChanged)...)
-	return p.applied(changed)
+	if len(segChanged) > 0 || p.state.Load() == nil || p.env != c.GetEnvironment() {
+		changed = append(changed, p.usingSegments(segChanged)...)
+		return p.applied(changed)
+	}
+	if err := p.swapFlags(defs, c.GetDeletedFlags(), changed); err != nil {
+		p.revision = 0 // ask for a fresh snapshot on the next stream
+		return nil, err
+	}
+	return p.finishApply(changed)
 }
 
 // applied compiles and swaps in the new flags, saves the cache and returns
@@ -349,13 +361,21 @@ func (p *Provider) applied(changed []string) ([]string, error) {
 		p.revision = 0 // ask for a fresh snapshot on the next stream
 		return nil, err
 	}
+	return p.finishApply(changed)
+}
+
+// finishApply saves the cache and returns the changed keys, sorted.
+func (p *Provider) finishApply(changed []string) ([]string, error) {
 	if p.o.cacheFile != "" {
 		if err := p.saveCache(); err != nil {
 			p.o.logger.Warn("sdk: cache not written", "file", p.o.cacheFile, "err", err)
 		}
 	}
-	slices.Sort(changed)
-	return slices.Compact(changed), nil
+	if len(changed) > 1 {
+		slices.Sort(changed)
+		changed = slices.Compact(changed)
+	}
+	return changed, nil
 }
 
 // usingSegments returns the flags whose rules refer to one of segments.

@@ -18,6 +18,7 @@ type Snapshot struct {
 	revision    int64
 	flags       map[string]*flag // non-archived flags only
 	ordered     []*flag          // by key
+	segments    map[string]*segment
 }
 
 // flag is a compiled flag: its definition and its configuration in the
@@ -94,7 +95,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		sg, ok := segs[key]
 		return sg, ok
 	}
-	s := &Snapshot{environment: environment, revision: revision, flags: make(map[string]*flag, len(flags))}
+	s := &Snapshot{environment: environment, revision: revision, flags: make(map[string]*flag, len(flags)), segments: segs}
 	seen := make(map[string]bool, len(flags))
 	for i, st := range flags {
 		def := st.Flag
@@ -116,16 +117,73 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		s.flags[f.key] = f
 		s.ordered = append(s.ordered, f)
 	}
-	slices.SortFunc(s.ordered, func(a, b *flag) int {
-		switch {
-		case a.key < b.key:
-			return -1
-		case a.key > b.key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(s.ordered, byKey)
 	return s, nil
+}
+
+func byKey(a, b *flag) int { return strings.Compare(a.key, b.key) }
+
+// Apply returns a snapshot at revision that is s with the flags of changed
+// added or replaced and the flags named in deleted removed, as Compile of
+// the resulting set of flags with s's segments would return it. Only the
+// changed flags are compiled; the others are shared with s, which is not
+// modified. A change to segments needs Compile (flags refer to them). Like
+// Compile it is all or nothing: on error s stays as it was and nothing is
+// returned.
+func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) (*Snapshot, error) {
+	if s == nil {
+		return Compile("", revision, changed, nil)
+	}
+	lookup := func(key string) (*segment, bool) {
+		sg, ok := s.segments[key]
+		return sg, ok
+	}
+	compiled := make([]*flag, len(changed))
+	gone := make(map[string]bool, len(changed)+len(deleted))
+	for _, key := range deleted {
+		gone[key] = true
+	}
+	seen := make(map[string]bool, len(changed))
+	for i, st := range changed {
+		def := st.Flag
+		def.Variants = slices.Clone(def.Variants)
+		if seen[def.Key] {
+			return nil, fmt.Errorf("engine: flags[%d]: %w", i, fieldErr("key", "duplicate flag key %q", def.Key))
+		}
+		seen[def.Key] = true
+		gone[def.Key] = true
+		if def.Archived {
+			continue
+		}
+		if err := ValidateFlag(&def); err != nil {
+			return nil, fmt.Errorf("engine: flag %q: %w", def.Key, err)
+		}
+		f, err := compileConfig(def, st.Config, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("engine: flag %q config: %w", def.Key, err)
+		}
+		compiled[i] = f
+	}
+	n := &Snapshot{environment: s.environment, revision: revision, segments: s.segments,
+		flags: make(map[string]*flag, len(s.flags)+len(changed)), ordered: make([]*flag, 0, len(s.ordered)+len(changed))}
+	for _, f := range s.ordered {
+		if !gone[f.key] {
+			n.flags[f.key] = f
+			n.ordered = append(n.ordered, f)
+		}
+	}
+	added := false
+	for _, f := range compiled {
+		if f != nil {
+			n.flags[f.key] = f
+			n.ordered = append(n.ordered, f)
+			added = true
+		}
+	}
+	if added {
+		slices.SortFunc(n.ordered, byKey)
+	}
+	return n, nil
 }
 
 // Environment returns the environment the snapshot was compiled for.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -224,4 +225,54 @@ func asFieldError(err error, fe **FieldError) bool {
 	e, ok := err.(*FieldError)
 	*fe = e
 	return ok
+}
+
+// TestApplyMatchesCompile builds each golden environment by Apply, flag by
+// flag onto a snapshot of its segments alone, and checks every golden case
+// against it; then removes one flag and archives another.
+func TestApplyMatchesCompile(t *testing.T) {
+	for _, path := range goldenFiles(t) {
+		g := loadGolden(t, path)
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			snap, err := Compile(g.Environment, 1, nil, g.Segments)
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			for i := len(g.Flags) - 1; i >= 0; i-- { // out of key order
+				if snap, err = snap.Apply(int64(len(g.Flags)-i+1), g.Flags[i:i+1], nil); err != nil {
+					t.Fatalf("apply %q: %v", g.Flags[i].Flag.Key, err)
+				}
+			}
+			want, err := Compile(g.Environment, g.Revision, g.Flags, g.Segments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(snap.Keys(), want.Keys()) {
+				t.Fatalf("keys %v, want %v", snap.Keys(), want.Keys())
+			}
+			for _, c := range g.Cases {
+				checkGolden(t, c, snap.Evaluate(c.Flag, c.Type, c.Context))
+			}
+			if len(g.Flags) < 2 {
+				return
+			}
+			archived := g.Flags[1]
+			archived.Flag.Archived = true
+			next, err := snap.Apply(100, []FlagState{archived}, []string{g.Flags[0].Flag.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range g.Flags[:2] {
+				if r := next.Evaluate(f.Flag.Key, f.Flag.Type, nil); r.ErrorCode != ErrorFlagNotFound {
+					t.Errorf("%q after delete/archive: %+v, want FLAG_NOT_FOUND", f.Flag.Key, r)
+				}
+				if r := snap.Evaluate(f.Flag.Key, f.Flag.Type, nil); r.ErrorCode == ErrorFlagNotFound {
+					t.Errorf("%q gone from the original snapshot", f.Flag.Key)
+				}
+			}
+			if got, want := len(next.Keys()), len(snap.Keys())-2; got != want || next.Revision() != 100 {
+				t.Errorf("after apply: %d keys at %d, want %d at 100", got, next.Revision(), want)
+			}
+		})
+	}
 }
