@@ -76,6 +76,7 @@ func main() {
 		pause     = flag.Duration("pause", 200*time.Millisecond, "pause between toggles")
 		snapFlags = flag.Int("flags", 0, "extra flags in the environment (snapshot size)")
 		memprof   = flag.String("memprofile", "", "write a heap profile of the server process, streams connected, to this file")
+		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement delay (sdk.WithAckDelay)")
 	)
 	flag.Parse()
 	raiseFileLimit()
@@ -83,9 +84,9 @@ func main() {
 	defer cancel()
 	var err error
 	if *child != "" {
-		err = runClients(ctx, *child, *streams, *cprofile)
+		err = runClients(ctx, *child, *streams, *cprofile, *ackDelay)
 	} else {
-		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof})
+		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof, ackDelay: *ackDelay})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -97,7 +98,7 @@ type config struct {
 	streams, toggles, flags int
 	profile, clientProfile  string
 	memProfile              string
-	pause                   time.Duration
+	pause, ackDelay         time.Duration
 }
 
 // raiseFileLimit lifts the soft open-file limit to the hard one: each
@@ -155,7 +156,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	before := memory()
-	args := []string{"-child", addr, "-streams", fmt.Sprint(cfg.streams)}
+	args := []string{"-child", addr, "-streams", fmt.Sprint(cfg.streams), "-ack-delay", cfg.ackDelay.String()}
 	if cfg.clientProfile != "" {
 		args = append(args, "-client-cpuprofile", cfg.clientProfile)
 	}
@@ -353,7 +354,7 @@ func memory() mem {
 // runClients connects the providers, says when all are ready, then reports
 // for every revision when each provider applied it. It stops when its
 // standard input closes.
-func runClients(ctx context.Context, addr string, n int, profile string) error {
+func runClients(ctx context.Context, addr string, n int, profile string, ackDelay time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := json.NewEncoder(os.Stdout)
@@ -370,7 +371,7 @@ func runClients(ctx context.Context, addr string, n int, profile string) error {
 	for i := range n {
 		p, err := sdk.NewProvider(addr, sdk.WithToken(token), sdk.WithServiceName("loadtest"),
 			sdk.WithInstanceID(fmt.Sprintf("load-%d", i)), sdk.WithInitTimeout(2*time.Minute),
-			sdk.WithUsageInterval(time.Hour))
+			sdk.WithUsageInterval(time.Hour), sdk.WithAckDelay(ackDelay))
 		if err != nil {
 			return err
 		}
