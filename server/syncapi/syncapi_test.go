@@ -286,11 +286,20 @@ func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
 			t.Fatal("healthy streams were delayed by the stuck one")
 		}
 	}
+	// The stuck stream's send blocked on flow control; after the send
+	// timeout the server ends the stream instead of waiting forever. Wait
+	// for the server to end it before reading: a client that started
+	// reading earlier would unblock the send, and the stream would go on.
+	deadline := time.Now().Add(20 * time.Second)
+	for connected(ts.sync.Clients("production"), "stuck") {
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck stream was never ended")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := ts.hub.Subscribers("production"); n != others {
 		t.Fatalf("subscribers = %d, want the %d healthy ones (stuck one dropped)", n, others)
 	}
-	// The stuck stream's send blocked on flow control; after the send
-	// timeout the server ended the stream instead of waiting forever.
 	ended := make(chan error, 1)
 	go func() {
 		for {
@@ -306,8 +315,18 @@ func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
 			t.Fatalf("stuck stream ended with %v, want DeadlineExceeded naming the send", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("the stuck stream was never ended")
+		t.Fatal("the stuck stream ended on the server, but its client never saw the end")
 	}
+}
+
+// connected reports whether the instance is among the clients.
+func connected(clients []fanout.ClientInfo, instance string) bool {
+	for _, c := range clients {
+		if c.InstanceID == instance {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCloseCredentialEndsItsStreams(t *testing.T) {
