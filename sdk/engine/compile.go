@@ -421,7 +421,7 @@ var opcodes = map[Operator]opcode{
 type cond struct {
 	attr    string
 	op      opcode
-	strs    []string
+	strs    []string            // contains, starts_with, ends_with; in, not_in (compact scan)
 	set     map[string]struct{} // in, not_in with many values
 	scalars []scalar            // in, not_in
 	nums    []float64
@@ -503,6 +503,7 @@ func compileCond(path string, c Condition, segs segmentLookup) (cond, *FieldErro
 		switch op {
 		case opIn, opNotIn:
 			cc.scalars = append(cc.scalars, newScalar(v))
+			cc.strs = append(cc.strs, v) // scanned for string attributes
 		case opContains, opStartsWith, opEndsWith:
 			cc.strs = append(cc.strs, v)
 		case opMatches:

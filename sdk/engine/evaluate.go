@@ -183,8 +183,8 @@ func (c *cond) in(v any) (found, comparable bool) {
 			_, found = c.set[x]
 			return found, true
 		}
-		for i := range c.scalars {
-			if c.scalars[i].s == x {
+		for _, s := range c.strs {
+			if s == x {
 				return true, true
 			}
 		}
