@@ -21,6 +21,7 @@ type options struct {
 	serviceName   string
 	instanceID    string
 	cacheFile     string
+	caFile        string
 	tls           *tls.Config
 	dialOptions   []grpc.DialOption
 	initTimeout   time.Duration
@@ -93,6 +94,12 @@ func WithCacheFile(path string) Option { return optionFunc(func(o *options) { o.
 // WithTLS connects over TLS with the given configuration. Without it the
 // connection is plaintext (for a server on the same host or network).
 func WithTLS(c *tls.Config) Option { return optionFunc(func(o *options) { o.tls = c }) }
+
+// WithCAFile connects over TLS and verifies the server against the PEM
+// certificates in the file (for a server run with --tls-cert signed by a
+// private CA). NewProvider fails when the file cannot be read or holds no
+// certificate. It may be combined with WithTLS, whose RootCAs it replaces.
+func WithCAFile(path string) Option { return optionFunc(func(o *options) { o.caFile = path }) }
 
 // WithDialOptions adds gRPC dial options (applied after the SDK's own).
 func WithDialOptions(opts ...grpc.DialOption) Option {

@@ -3,6 +3,8 @@ package sdk
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -102,6 +104,13 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 	}
 	if o.instanceID == "" {
 		o.instanceID = newInstanceID()
+	}
+	if o.caFile != "" {
+		cfg, err := caConfig(o.tls, o.caFile)
+		if err != nil {
+			return nil, err
+		}
+		o.tls = cfg
 	}
 	creds := insecure.NewCredentials()
 	if o.tls != nil {
@@ -330,4 +339,23 @@ func cloneObject(v any) any {
 	default:
 		return v
 	}
+}
+
+// caConfig returns a copy of base (or a new TLS configuration) that trusts
+// the PEM certificates in caFile.
+func caConfig(base *tls.Config, caFile string) (*tls.Config, error) {
+	pemData, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("sdk: CA file %s: no PEM certificate in it", caFile)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if base != nil {
+		cfg = base.Clone()
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -36,6 +37,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -434,6 +436,19 @@ func TestTLS(t *testing.T) {
 	}
 	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)
+	}
+	// The SDK trusts the server through a CA file.
+	provider, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(testAdminToken),
+		sdk.WithEnvironment("production"), sdk.WithCAFile(certFile), sdk.WithInitTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provider.Init(openfeature.EvaluationContext{}); err != nil {
+		t.Fatalf("SDK over TLS with a CA file: %v", err)
+	}
+	provider.Shutdown()
+	if _, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithCAFile(keyFile)); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("SDK with a CA file holding no certificate: %v", err)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
 	resp, err := client.Get("https://" + srv.HTTPAddr().String() + "/healthz")
