@@ -28,22 +28,28 @@ func (a *Authenticator) UnaryInterceptor() grpc.UnaryServerInterceptor {
 }
 
 // StreamInterceptor does for streams what UnaryInterceptor does for unary
-// calls. A stream of an sdk token is bound to the token's environment: its
-// x-flagpole-environment metadata is set to it (and another is refused).
+// calls. A stream of an sdk token is bound to the token's environment
+// (another named in its x-flagpole-environment metadata is refused), which
+// StreamEnvironment returns to the handler.
 func (a *Authenticator) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := a.admit(ss.Context(), info.FullMethod, nil)
 		if err != nil {
 			return grpcapi.ToStatus(ctx, a.log, err)
 		}
-		if p, ok := FromContext(ctx); ok && p.Kind == KindToken && p.Scope == ScopeSDK {
-			md, _ := metadata.FromIncomingContext(ctx)
-			md = md.Copy()
-			md.Set(EnvironmentHeader, p.sdkEnvironment())
-			ctx = metadata.NewIncomingContext(ctx, md)
-		}
 		return handler(srv, &stream{ServerStream: ss, ctx: ctx})
 	}
+}
+
+// StreamEnvironment returns the environment the sdk token of ctx's caller
+// is bound to; ok is false for any other caller. Sync streams resolve their
+// environment with it rather than from rewritten metadata, which would keep
+// a copy of every header for the life of each stream.
+func StreamEnvironment(ctx context.Context) (env string, ok bool) {
+	if p, ok := FromContext(ctx); ok && p.Kind == KindToken && p.Scope == ScopeSDK {
+		return p.sdkEnvironment(), true
+	}
+	return "", false
 }
 
 type stream struct {

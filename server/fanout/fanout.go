@@ -183,25 +183,73 @@ func (h *Hub) Subscribers(env string) int {
 }
 
 // Subscription is one stream's place in a topic.
+//
+// A subscription made by Subscribe queues events in a channel of the
+// queue size (Events). One made by SubscribeNotify has no channel: its
+// events wait in a slice that grows only while they are pending and is
+// read with Next, so an idle stream holds no queue at all.
 type Subscription struct {
 	t       *topic
-	queue   chan *Event
+	queue   chan *Event // Subscribe only
 	dropped chan struct{}
-	notify  func()
+	notify  func() // SubscribeNotify only
+
+	mu      sync.Mutex
+	pending []*Event // SubscribeNotify only
+}
+
+// offer queues e; false when the queue is full. t.mu held.
+func (s *Subscription) offer(e *Event, limit int) bool {
+	if s.notify == nil {
+		select {
+		case s.queue <- e:
+			return true
+		default:
+			return false
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) >= limit {
+		return false
+	}
+	s.pending = append(s.pending, e)
+	return true
 }
 
 // Next returns the next queued event without waiting, or nil.
 func (s *Subscription) Next() *Event {
-	select {
-	case e := <-s.queue:
-		return e
-	default:
+	if s.notify == nil {
+		select {
+		case e := <-s.queue:
+			return e
+		default:
+			return nil
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
 		return nil
 	}
+	e := s.pending[0]
+	s.pending[0] = nil
+	s.pending = s.pending[1:]
+	if len(s.pending) == 0 {
+		s.pending = nil // an idle subscription keeps no queue
+	}
+	return e
 }
 
 // Pending reports whether events are queued.
-func (s *Subscription) Pending() bool { return len(s.queue) > 0 }
+func (s *Subscription) Pending() bool {
+	if s.notify == nil {
+		return len(s.queue) > 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0
+}
 
 // IsDropped reports whether Dropped is closed.
 func (s *Subscription) IsDropped() bool {
@@ -213,7 +261,8 @@ func (s *Subscription) IsDropped() bool {
 	}
 }
 
-// Events delivers the subscription's events in revision order.
+// Events delivers the subscription's events in revision order. It is nil
+// for a subscription made by SubscribeNotify (read those with Next).
 func (s *Subscription) Events() <-chan *Event { return s.queue }
 
 // Dropped is closed when the subscription fell behind (its queue was full)
@@ -243,7 +292,10 @@ type topic struct {
 func (t *topic) subscribe(have int64, notify func()) (*Subscription, []*Event, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &Subscription{t: t, queue: make(chan *Event, t.hub.queueSize), dropped: make(chan struct{}), notify: notify}
+	s := &Subscription{t: t, dropped: make(chan struct{}), notify: notify}
+	if notify == nil {
+		s.queue = make(chan *Event, t.hub.queueSize)
+	}
 	t.subs[s] = struct{}{}
 	if have <= 0 || t.last == 0 || have > t.last {
 		return s, nil, false
@@ -301,13 +353,12 @@ func (t *topic) deliver(e *Event) {
 	}
 	t.log = append(t.log, e)
 	for s := range t.subs {
-		select {
-		case s.queue <- e:
-			if s.notify != nil {
-				s.notify()
-			}
-		default:
+		if !s.offer(e, t.hub.queueSize) {
 			t.drop(s)
+			continue
+		}
+		if s.notify != nil {
+			s.notify()
 		}
 	}
 }

@@ -175,3 +175,43 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("after remove: %d clients", n)
 	}
 }
+
+func TestNotifySubscriptionQueuesUntilFull(t *testing.T) {
+	h := New(encodeRevision, WithQueueSize(2))
+	t.Cleanup(h.Close)
+	var slowCalls, fastCalls int // notify runs with the hub's lock held, on Publish's goroutine
+	slow, _, _ := h.SubscribeNotify("production", 0, func() { slowCalls++ })
+	fast, _, _ := h.SubscribeNotify("production", 0, func() { fastCalls++ })
+	if slow.Events() != nil || slow.Pending() || slow.Next() != nil {
+		t.Fatal("a new notify subscription has something queued")
+	}
+	for r := int64(1); r <= 3; r++ {
+		h.Publish(change(r))
+		if !fast.Pending() {
+			t.Fatalf("revision %d: nothing pending", r)
+		}
+		if e := fast.Next(); e == nil || e.Revision != r {
+			t.Fatalf("revision %d: Next = %v", r, e)
+		}
+		if fast.Pending() || fast.pending != nil {
+			t.Fatalf("revision %d: the drained queue is kept: %v", r, fast.pending)
+		}
+	}
+	if fastCalls != 3 {
+		t.Fatalf("fast notified %d times, want 3", fastCalls)
+	}
+	// The slow one held revisions 1 and 2 (the queue size); 3 dropped it.
+	if !slow.IsDropped() || slowCalls != 3 {
+		t.Fatalf("slow: dropped=%v notified=%d, want dropped after 2 queued and 3 calls", slow.IsDropped(), slowCalls)
+	}
+	var got []int64
+	for e := slow.Next(); e != nil; e = slow.Next() {
+		got = append(got, e.Revision)
+	}
+	if fmt.Sprint(got) != "[1 2]" {
+		t.Fatalf("slow queued %v, want [1 2]", got)
+	}
+	if fast.IsDropped() || h.Subscribers("production") != 1 {
+		t.Fatalf("fast dropped=%v subscribers=%d", fast.IsDropped(), h.Subscribers("production"))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/syncapi"
 )
 
 // startAuth creates the authenticator and gives an empty database its first
@@ -31,6 +32,15 @@ func streamCredential(ctx context.Context) string {
 		return p.Name
 	}
 	return ""
+}
+
+// streamEnvironment is the environment a sync stream serves: its sdk
+// token's, else the one its metadata names.
+func streamEnvironment(ctx context.Context) (string, error) {
+	if env, ok := auth.StreamEnvironment(ctx); ok {
+		return env, nil
+	}
+	return syncapi.MetadataEnvironment(ctx)
 }
 
 // loadTLS reads the certificate and key of --tls-cert and --tls-key, which

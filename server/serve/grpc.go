@@ -34,7 +34,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	gs := grpc.NewServer(opts...)
 	s.registerAPI(gs)
 	s.Auth.Register(gs)
-	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithCredential(streamCredential))...)
+	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithCredential(streamCredential), syncapi.WithEnvironmentResolver(streamEnvironment))...)
 	s.sync.Register(gs)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)

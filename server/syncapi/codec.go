@@ -44,5 +44,9 @@ func ServerOptions() []grpc.ServerOption {
 		grpc.WriteBufferSize(16 << 10),
 		grpc.InitialWindowSize(1 << 20),
 		grpc.InitialConnWindowSize(1 << 20),
+		// No HPACK dynamic table for request headers: a connection carries
+		// one long-lived stream, so the table would only keep its headers
+		// (the credential among them) for the life of the connection.
+		grpc.HeaderTableSize(0),
 	}
 }

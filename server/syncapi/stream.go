@@ -121,15 +121,18 @@ type syncStream struct {
 
 	endErr error // set by finish: the handler returns it
 
-	mu        sync.Mutex
-	ended     bool
-	busy      bool // a writer goroutine runs
-	beat      bool // a heartbeat is due
-	sub       *fanout.Subscription
-	have      int64 // revision the client holds
-	snapshot  bool  // the next subscription must start with a snapshot
-	heartbeat *time.Timer
-	deadline  *time.Timer // armed while a send is in progress
+	mu       sync.Mutex
+	ended    bool
+	busy     bool // a writer goroutine runs
+	beat     bool // a heartbeat is due
+	sub      *fanout.Subscription
+	have     int64 // revision the client holds
+	snapshot bool  // the next subscription must start with a snapshot
+	// timer is the heartbeat timer while no send is in progress and the
+	// send timeout while one is (one timer per stream, not two): sendBy
+	// is zero, or when the send in progress must have completed.
+	timer  *time.Timer
+	sendBy time.Time
 }
 
 // start subscribes and sends what the client lacks, on a writer goroutine.
@@ -138,11 +141,7 @@ func (st *syncStream) start(ctx context.Context, have int64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.have = have
-	st.heartbeat = time.AfterFunc(st.s.heartbeat, st.beatDue)
-	st.deadline = time.AfterFunc(time.Hour, func() {
-		st.finish(status.Errorf(codes.DeadlineExceeded, "send: the client did not take a message within %s", st.s.sendTimeout))
-	})
-	st.deadline.Stop()
+	st.timer = time.AfterFunc(st.s.heartbeat, st.timerFired)
 	st.busy = true
 	go st.write()
 }
@@ -154,8 +153,7 @@ func (st *syncStream) stop() {
 	st.ended = true
 	sub := st.sub
 	st.sub = nil
-	st.heartbeat.Stop()
-	st.deadline.Stop()
+	st.timer.Stop()
 	st.mu.Unlock()
 	if sub != nil {
 		sub.Close()
@@ -240,8 +238,20 @@ func (st *syncStream) notify() {
 	go st.write()
 }
 
-func (st *syncStream) beatDue() {
+// timerFired ends the stream when a send is overdue; otherwise a
+// heartbeat is due. A firing that raced with the start of a send (the
+// heartbeat timer expired just as the send re-armed it) finds the send
+// not yet overdue and does nothing.
+func (st *syncStream) timerFired() {
 	st.mu.Lock()
+	if !st.sendBy.IsZero() {
+		overdue := !time.Now().Before(st.sendBy)
+		st.mu.Unlock()
+		if overdue {
+			st.finish(status.Errorf(codes.DeadlineExceeded, "send: the client did not take a message within %s", st.s.sendTimeout))
+		}
+		return
+	}
 	defer st.mu.Unlock()
 	if st.ended {
 		return
@@ -361,10 +371,17 @@ func (st *syncStream) subscribe(old *fanout.Subscription) error {
 // send writes one message; a send that does not complete within the send
 // timeout (a client that stopped reading) ends the stream.
 func (st *syncStream) send(m any) error {
-	st.deadline.Reset(st.s.sendTimeout)
+	st.mu.Lock()
+	st.sendBy = time.Now().Add(st.s.sendTimeout)
+	st.timer.Reset(st.s.sendTimeout)
+	st.mu.Unlock()
 	err := st.grpc.SendMsg(m)
-	st.deadline.Stop()
-	st.heartbeat.Reset(st.s.heartbeat)
+	st.mu.Lock()
+	st.sendBy = time.Time{}
+	if !st.ended {
+		st.timer.Reset(st.s.heartbeat)
+	}
+	st.mu.Unlock()
 	return err
 }
 

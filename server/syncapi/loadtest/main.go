@@ -77,8 +77,12 @@ func main() {
 		snapFlags = flag.Int("flags", 0, "extra flags in the environment (snapshot size)")
 		memprof   = flag.String("memprofile", "", "write a heap profile of the server process, streams connected, to this file")
 		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement delay (sdk.WithAckDelay)")
+		memRate   = flag.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (1 records every allocation; 0 keeps the default)")
 	)
 	flag.Parse()
+	if *memRate > 0 && *child == "" {
+		runtime.MemProfileRate = *memRate
+	}
 	raiseFileLimit()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
