@@ -48,9 +48,6 @@ func TestExitCodes(t *testing.T) {
 // TestBinary builds the real binary, runs `flagpole serve` on port 0, checks
 // its health over gRPC, sends SIGTERM and expects a clean exit.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "flagpole")
 	build := exec.Command("go", "build", "-o", bin, ".")
