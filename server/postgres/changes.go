@@ -294,11 +294,11 @@ func (db *DB) change(ctx context.Context, env string, rev int64) (server.Change,
 // decodeChange reads a logged Change, giving variant values their Go types.
 func decodeChange(doc []byte) (server.Change, error) {
 	var c server.Change
-	if err := decodeJSON(doc, &c); err != nil {
+	if err := server.DecodeJSON(doc, &c); err != nil {
 		return c, fmt.Errorf("decode change: %w", err)
 	}
 	for i := range c.Flags {
-		typeNumbers(&c.Flags[i].Flag)
+		server.TypeNumbers(&c.Flags[i].Flag)
 	}
 	c.Time = c.Time.UTC()
 	return c, nil

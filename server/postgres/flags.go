@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,51 +31,11 @@ func scanFlag(s pgx.Row) (server.Flag, error) {
 
 // decodeFlag reads a stored definition.
 func decodeFlag(def []byte) (engine.Flag, error) {
-	var f engine.Flag
-	if err := decodeJSON(def, &f); err != nil {
+	f, err := server.DecodeFlag(def)
+	if err != nil {
 		return f, fmt.Errorf("decode definition: %w", err)
 	}
-	typeNumbers(&f)
 	return f, nil
-}
-
-// decodeJSON decodes with numbers kept exact as json.Number; typeNumbers
-// then gives them their Go types.
-func decodeJSON(doc []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.UseNumber()
-	return d.Decode(v)
-}
-
-// typeNumbers gives the numbers among f's variant values the Go type of the
-// flag: int64 for integer flags, float64 otherwise.
-func typeNumbers(f *engine.Flag) {
-	for i := range f.Variants {
-		f.Variants[i].Value = numbersFor(f.Type, f.Variants[i].Value)
-	}
-}
-
-// numbersFor replaces the json.Numbers in v.
-func numbersFor(t engine.FlagType, v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if t == engine.TypeInteger {
-			if n, err := v.Int64(); err == nil {
-				return n
-			}
-		}
-		n, _ := v.Float64()
-		return n
-	case map[string]any:
-		for k, e := range v {
-			v[k] = numbersFor(engine.TypeObject, e)
-		}
-	case []any:
-		for i, e := range v {
-			v[i] = numbersFor(engine.TypeObject, e)
-		}
-	}
-	return v
 }
 
 func (t *tx) GetFlag(key string) (server.Flag, error) {
@@ -111,21 +69,11 @@ func (t *tx) ListFlags(filter server.FlagFilter) ([]server.Flag, error) {
 	}
 	out := flags[:0]
 	for _, f := range flags {
-		if matchesQuery(f.Flag, filter.Query) {
+		if filter.MatchesQuery(f.Flag) {
 			out = append(out, f)
 		}
 	}
 	return out, nil
-}
-
-func matchesQuery(f engine.Flag, q string) bool {
-	if q == "" {
-		return true
-	}
-	q = strings.ToLower(q)
-	return strings.Contains(strings.ToLower(f.Key), q) ||
-		strings.Contains(strings.ToLower(f.Name), q) ||
-		strings.Contains(strings.ToLower(f.Description), q)
 }
 
 func (t *tx) CreateFlag(f server.Flag) error {

@@ -1,12 +1,10 @@
 package sqlite
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
@@ -32,42 +30,13 @@ func scanFlag(s scanner) (server.Flag, error) {
 	return f, err
 }
 
-// decodeFlag reads a stored definition. Numbers are decoded exactly and
-// given the Go type of the flag: int64 for integer flags, float64 otherwise.
+// decodeFlag reads a stored definition.
 func decodeFlag(def []byte) (engine.Flag, error) {
-	var f engine.Flag
-	d := json.NewDecoder(bytes.NewReader(def))
-	d.UseNumber()
-	if err := d.Decode(&f); err != nil {
+	f, err := server.DecodeFlag(def)
+	if err != nil {
 		return f, fmt.Errorf("decode definition: %w", err)
 	}
-	for i := range f.Variants {
-		f.Variants[i].Value = numbersFor(f.Type, f.Variants[i].Value)
-	}
 	return f, nil
-}
-
-// numbersFor replaces the json.Numbers in v.
-func numbersFor(t engine.FlagType, v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if t == engine.TypeInteger {
-			if n, err := v.Int64(); err == nil {
-				return n
-			}
-		}
-		n, _ := v.Float64()
-		return n
-	case map[string]any:
-		for k, e := range v {
-			v[k] = numbersFor(engine.TypeObject, e)
-		}
-	case []any:
-		for i, e := range v {
-			v[i] = numbersFor(engine.TypeObject, e)
-		}
-	}
-	return v
 }
 
 func (t *tx) GetFlag(key string) (server.Flag, error) {
@@ -105,7 +74,7 @@ func (t *tx) ListFlags(filter server.FlagFilter) ([]server.Flag, error) {
 		if err != nil {
 			return nil, wrap("list flags", err)
 		}
-		if matchesQuery(f.Flag, filter.Query) {
+		if filter.MatchesQuery(f.Flag) {
 			flags = append(flags, f)
 		}
 	}
@@ -113,16 +82,6 @@ func (t *tx) ListFlags(filter server.FlagFilter) ([]server.Flag, error) {
 		return nil, wrap("list flags", err)
 	}
 	return flags, nil
-}
-
-func matchesQuery(f engine.Flag, q string) bool {
-	if q == "" {
-		return true
-	}
-	q = strings.ToLower(q)
-	return strings.Contains(strings.ToLower(f.Key), q) ||
-		strings.Contains(strings.ToLower(f.Name), q) ||
-		strings.Contains(strings.ToLower(f.Description), q)
 }
 
 func (t *tx) CreateFlag(f server.Flag) error {
