@@ -3,15 +3,12 @@ package postgres
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"regexp"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flagpole/flagpole/server/dbschema"
 )
 
 // Migrations are the files migrations/NNNN_name.sql, applied in order of
@@ -23,59 +20,16 @@ import (
 var migrationFiles embed.FS
 
 // migrations is the parsed content of migrationFiles.
-var migrations = mustLoadMigrations(migrationFiles, "migrations")
+var migrations = dbschema.MustLoad(migrationFiles, "migrations")
 
 // ErrSchemaNewer is returned by Open for a database migrated by a newer
 // Flagpole than this binary.
-var ErrSchemaNewer = errors.New("database schema is newer than this binary supports")
+var ErrSchemaNewer = dbschema.ErrNewer
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
-
-// loadMigrations reads dir of fsys. Versions must run 1, 2, 3, ... without
-// gaps or duplicates.
-func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name
-		m := migrationName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("postgres: migrations: file %q: name must be NNNN_name.sql", e.Name())
-		}
-		version, _ := strconv.Atoi(m[1])
-		if version != len(ms)+1 {
-			return nil, fmt.Errorf("postgres: migrations: file %q: version %d, want %d", e.Name(), version, len(ms)+1)
-		}
-		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: migrations: %w", err)
-		}
-		ms = append(ms, migration{version: version, name: m[2], sql: string(body)})
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("postgres: migrations: none in %s", dir)
-	}
-	return ms, nil
-}
-
-func mustLoadMigrations(fsys fs.FS, dir string) []migration {
-	ms, err := loadMigrations(fsys, dir)
-	if err != nil {
-		panic(err)
-	}
-	return ms
-}
+type migration = dbschema.Migration
 
 // latestVersion is the schema version this binary migrates to.
-func latestVersion() int { return migrations[len(migrations)-1].version }
+func latestVersion() int { return migrations[len(migrations)-1].Version }
 
 const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    integer PRIMARY KEY,
@@ -92,23 +46,23 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, ms []migrat
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	if latest := ms[len(ms)-1].version; current > latest {
+	if latest := ms[len(ms)-1].Version; current > latest {
 		return fmt.Errorf("postgres: %w: the database is at version %d, this binary knows up to %d; run a newer flagpole",
 			ErrSchemaNewer, current, latest)
 	}
 	for _, m := range ms[current:] {
 		_, err := lockedVersion(ctx, pool, schema, func(tx pgx.Tx, v int) error {
-			if v >= m.version {
+			if v >= m.Version {
 				return nil // another replica applied it meanwhile
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, err)
+			return fmt.Errorf("postgres: migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/dbschema"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/storetest"
@@ -115,10 +116,10 @@ func TestRefusesNewerSchema(t *testing.T) {
 }
 
 func TestLoadMigrationsRejectsGaps(t *testing.T) {
-	if _, err := loadMigrations(migrationFiles, "migrations"); err != nil {
+	if _, err := dbschema.Load(migrationFiles, "migrations"); err != nil {
 		t.Fatalf("embedded migrations: %v", err)
 	}
-	if _, err := loadMigrations(migrationFiles, "nope"); err == nil {
+	if _, err := dbschema.Load(migrationFiles, "nope"); err == nil {
 		t.Error("missing directory accepted")
 	}
 }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"regexp"
-	"strconv"
 	"time"
+
+	"github.com/flagpole/flagpole/server/dbschema"
 )
 
 // Migrations are the files migrations/NNNN_name.sql, applied in order of
@@ -22,59 +19,16 @@ import (
 var migrationFiles embed.FS
 
 // migrations is the parsed content of migrationFiles.
-var migrations = mustLoadMigrations(migrationFiles, "migrations")
+var migrations = dbschema.MustLoad(migrationFiles, "migrations")
 
 // ErrSchemaNewer is returned by Open for a database migrated by a newer
 // Flagpole than this binary.
-var ErrSchemaNewer = errors.New("database schema is newer than this binary supports")
+var ErrSchemaNewer = dbschema.ErrNewer
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
-
-// loadMigrations reads dir of fsys. Versions must run 1, 2, 3, ... without
-// gaps or duplicates.
-func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name
-		m := migrationName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("sqlite: migrations: file %q: name must be NNNN_name.sql", e.Name())
-		}
-		version, _ := strconv.Atoi(m[1])
-		if version != len(ms)+1 {
-			return nil, fmt.Errorf("sqlite: migrations: file %q: version %d, want %d", e.Name(), version, len(ms)+1)
-		}
-		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: migrations: %w", err)
-		}
-		ms = append(ms, migration{version: version, name: m[2], sql: string(body)})
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("sqlite: migrations: none in %s", dir)
-	}
-	return ms, nil
-}
-
-func mustLoadMigrations(fsys fs.FS, dir string) []migration {
-	ms, err := loadMigrations(fsys, dir)
-	if err != nil {
-		panic(err)
-	}
-	return ms
-}
+type migration = dbschema.Migration
 
 // latestVersion is the schema version this binary migrates to.
-func latestVersion() int { return migrations[len(migrations)-1].version }
+func latestVersion() int { return migrations[len(migrations)-1].Version }
 
 const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER PRIMARY KEY,
@@ -93,7 +47,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 	if err != nil {
 		return err
 	}
-	if latest := ms[len(ms)-1].version; current > latest {
+	if latest := ms[len(ms)-1].Version; current > latest {
 		return fmt.Errorf("sqlite: %w: the database is at version %d, this binary knows up to %d; run a newer flagpole",
 			ErrSchemaNewer, current, latest)
 	}
@@ -108,19 +62,19 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 func apply(ctx context.Context, db *sql.DB, m migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %04d_%s: %w", m.version, m.name, err)
+		return fmt.Errorf("sqlite: migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	defer tx.Rollback()
 	var done bool
-	err = tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)", m.version).Scan(&done)
+	err = tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)", m.Version).Scan(&done)
 	if err != nil || done {
 		return wrapMigration(m, err)
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return wrapMigration(m, err)
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, formatTime(time.Now()))
+		m.Version, m.Name, formatTime(time.Now()))
 	if err != nil {
 		return wrapMigration(m, err)
 	}
@@ -131,7 +85,7 @@ func wrapMigration(m migration, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("sqlite: migration %04d_%s: %w", m.version, m.name, err)
+	return fmt.Errorf("sqlite: migration %04d_%s: %w", m.Version, m.Name, err)
 }
 
 // schemaVersion is the highest applied migration, 0 for a new database.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -219,8 +218,8 @@ func TestMigrationsEachInOwnTransaction(t *testing.T) {
 	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
 	base := len(migrations)
 	ms := append(migrations[:base:base],
-		migration{version: base + 1, name: "good", sql: "CREATE TABLE probe_first (id INTEGER PRIMARY KEY)"},
-		migration{version: base + 2, name: "bad", sql: "CREATE TABLE probe_second (id INTEGER PRIMARY KEY); SELECT no_such_function()"},
+		migration{Version: base + 1, Name: "good", SQL: "CREATE TABLE probe_first (id INTEGER PRIMARY KEY)"},
+		migration{Version: base + 2, Name: "bad", SQL: "CREATE TABLE probe_second (id INTEGER PRIMARY KEY); SELECT no_such_function()"},
 	)
 	err := migrate(t.Context(), db.writer, ms)
 	if err == nil || !strings.Contains(err.Error(), "_bad") {
@@ -233,7 +232,7 @@ func TestMigrationsEachInOwnTransaction(t *testing.T) {
 		t.Errorf("after the failure: probe_second exists %v (want false), probe_first %v (want true)",
 			tableExists(t, db, "probe_second"), tableExists(t, db, "probe_first"))
 	}
-	ms[base+1].sql = "CREATE TABLE probe_second (id INTEGER PRIMARY KEY)"
+	ms[base+1].SQL = "CREATE TABLE probe_second (id INTEGER PRIMARY KEY)"
 	if err := migrate(t.Context(), db.writer, ms); err != nil {
 		t.Fatalf("migrate with the fix: %v", err)
 	}
@@ -249,26 +248,6 @@ func tableExists(t *testing.T, db *DB, name string) bool {
 		t.Fatal(err)
 	}
 	return n == 1
-}
-
-func TestLoadMigrations(t *testing.T) {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	good := fstest.MapFS{"m/0001_init.sql": file("A"), "m/0002_auth.sql": file("B")}
-	ms, err := loadMigrations(good, "m")
-	if err != nil || len(ms) != 2 || ms[1].version != 2 || ms[1].name != "auth" || ms[1].sql != "B" {
-		t.Errorf("loadMigrations = %+v, %v", ms, err)
-	}
-	for name, fsys := range map[string]fstest.MapFS{
-		"gap":       {"m/0001_init.sql": file("A"), "m/0003_x.sql": file("B")},
-		"duplicate": {"m/0001_init.sql": file("A"), "m/0001_again.sql": file("B")},
-		"not one":   {"m/0002_init.sql": file("A")},
-		"bad name":  {"m/0001_init.sql": file("A"), "m/2_auth.sql": file("B")},
-		"empty":     {"m/.keep": file("")},
-	} {
-		if _, err := loadMigrations(fsys, "m"); err == nil {
-			t.Errorf("%s: loadMigrations succeeded, want an error", name)
-		}
-	}
 }
 
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
