@@ -1,146 +1,24 @@
 package postgres
 
 import (
-	"encoding/json"
-	"fmt"
 	"testing"
-	"time"
 
-	"github.com/flagpole/flagpole/sdk/engine"
-	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
 	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server/storetest"
 )
 
-// The benchmarks are server/sqlite's, run on PostgreSQL: the same data and
-// the same transactions, so the two stores compare directly.
+// The write and list benchmarks are storetest's, the same data and the same
+// transactions as server/sqlite's, so the two stores compare directly.
 
-// benchDB opens a database with the production environment and n boolean
-// flags, each configured there with a rule and a split.
-func benchDB(b *testing.B, n int) *DB {
-	db := mustOpen(b, pgtest.Schema(b))
-	now := time.Now()
-	err := db.Update(b.Context(), func(tx service.Tx) error {
-		if err := tx.CreateEnvironment(server.Environment{Name: "production", CreatedAt: now}); err != nil {
-			return err
-		}
-		for i := range n {
-			key := fmt.Sprintf("flag-%04d", i)
-			f := server.Flag{
-				Flag: engine.Flag{Key: key, Name: key, Tags: []string{"bench"}, Type: engine.TypeBoolean,
-					Variants: []engine.Variant{{Key: "on", Value: true}, {Key: "off", Value: false}}},
-				Revision: 1, CreatedAt: now, UpdatedAt: now,
-			}
-			if err := tx.CreateFlag(f); err != nil {
-				return err
-			}
-			if err := tx.PutConfig(benchConfig(key, now)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return db
-}
+func benchStore(b *testing.B) service.Store { return mustOpen(b, pgtest.Schema(b)) }
 
-func benchConfig(key string, now time.Time) server.FlagConfig {
-	return server.FlagConfig{
-		FlagKey: key, Environment: "production", Revision: 1, UpdatedAt: now,
-		Config: engine.Config{
-			Enabled: true, OffVariant: "off",
-			Rules: []engine.Rule{{
-				Conditions: []engine.Condition{{Attribute: "email", Operator: engine.OpEndsWith, Values: []string{"@example.com"}}},
-				Serve:      engine.Serve{Variant: "on"},
-			}},
-			Default: engine.Serve{Split: &engine.Split{Weights: []engine.Weight{{Variant: "on", Weight: 10}, {Variant: "off", Weight: 90}}}},
-		},
-	}
-}
+func BenchmarkWriteTransaction(b *testing.B) { storetest.BenchmarkWriteTransaction(b, benchStore) }
 
-// setEnabled is a typical write: read the configuration, write it back
-// changed, bump the environment's revision, append the audit entry.
-func setEnabled(key string) func(service.Tx) error {
-	return func(tx service.Tx) error {
-		c, err := tx.GetConfig("production", key)
-		if err != nil {
-			return err
-		}
-		before, _ := json.Marshal(c.Config)
-		c.Enabled = !c.Enabled
-		c.Revision++
-		c.UpdatedAt = time.Now()
-		if err := tx.PutConfig(c); err != nil {
-			return err
-		}
-		if _, err := tx.BumpRevision("production"); err != nil {
-			return err
-		}
-		after, _ := json.Marshal(c.Config)
-		_, err = tx.AppendAudit(server.AuditEntry{
-			Time: c.UpdatedAt, Actor: server.Actor{Kind: "token", Name: "ci", Source: "cli"},
-			Action: "config.set_enabled", Resource: "config", Key: key, Environment: "production",
-			Before: before, After: after,
-		})
-		return err
-	}
-}
-
-func BenchmarkWriteTransaction(b *testing.B) {
-	db := benchDB(b, 10)
-	fn := setEnabled("flag-0003")
-	for b.Loop() {
-		if err := db.Update(b.Context(), fn); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkWriteTransactionParallel measures write throughput when many
-// goroutines write at once (they queue on the writer lock).
+// BenchmarkWriteTransactionParallel: the writers queue on the writer lock.
 func BenchmarkWriteTransactionParallel(b *testing.B) {
-	db := benchDB(b, 10)
-	b.RunParallel(func(pb *testing.PB) {
-		fn := setEnabled("flag-0003")
-		for pb.Next() {
-			if err := db.Update(b.Context(), fn); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	storetest.BenchmarkWriteTransactionParallel(b, benchStore)
 }
 
-func BenchmarkListConfigs1000(b *testing.B) {
-	db := benchDB(b, 1000)
-	for b.Loop() {
-		err := db.View(b.Context(), func(tx service.Tx) error {
-			configs, err := tx.ListConfigs("production")
-			if err == nil && len(configs) != 1000 {
-				err = fmt.Errorf("%d configs, want 1000", len(configs))
-			}
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkListFlags1000(b *testing.B) {
-	db := benchDB(b, 1000)
-	for b.Loop() {
-		err := db.View(b.Context(), func(tx service.Tx) error {
-			flags, err := tx.ListFlags(server.FlagFilter{Tag: "bench"})
-			if err == nil && len(flags) != 1000 {
-				err = fmt.Errorf("%d flags, want 1000", len(flags))
-			}
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkListConfigs1000(b *testing.B) { storetest.BenchmarkListConfigs1000(b, benchStore) }
+func BenchmarkListFlags1000(b *testing.B)   { storetest.BenchmarkListFlags1000(b, benchStore) }

@@ -1,113 +1,14 @@
-package sqlite_test
+package sqlite
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/flagpole/flagpole/sdk/engine"
-	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
-	"github.com/flagpole/flagpole/server/sqlite"
-	"github.com/flagpole/flagpole/server/usage"
+	"github.com/flagpole/flagpole/server/storetest"
 )
 
-func usageDB(t *testing.T) *sqlite.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "usage.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	now := time.Now()
-	err = db.Update(ctx, func(tx service.Tx) error {
-		if err := tx.CreateEnvironment(server.Environment{Name: "production", CreatedAt: now}); err != nil {
-			return err
-		}
-		f := server.Flag{Flag: engine.Flag{Key: "checkout", Type: engine.TypeBoolean,
-			Variants: []engine.Variant{{Key: "on", Value: true}, {Key: "off", Value: false}}}, Revision: 1, CreatedAt: now, UpdatedAt: now}
-		if err := tx.CreateFlag(f); err != nil {
-			return err
-		}
-		return tx.PutConfig(server.FlagConfig{FlagKey: "checkout", Environment: "production",
-			Config: engine.Config{OffVariant: "off", Default: engine.Serve{Variant: "on"}}, Revision: 1, UpdatedAt: now})
+func TestUsage(t *testing.T) {
+	storetest.RunUsage(t, func(t *testing.T) storetest.UsageStore {
+		return mustOpen(t, filepath.Join(t.TempDir(), "usage.db"))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-func count(svc, variant string, at time.Time, n int64) usage.Count {
-	return usage.Count{Environment: "production", FlagKey: "checkout", Service: svc, Variant: variant,
-		Hour: at.Truncate(time.Hour), Count: n, First: at, Last: at}
-}
-
-func TestUsageRoundTrip(t *testing.T) {
-	db := usageDB(t)
-	ctx := context.Background()
-	t0 := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
-	prune := t0.Add(-usage.Retention)
-	if err := db.AddUsage(ctx, []usage.Count{
-		count("billing", "on", t0, 5),
-		count("search", "on", t0.Add(time.Minute), 2),
-		{Environment: "production", FlagKey: "ghost", Service: "x", Variant: "on", Hour: t0.Truncate(time.Hour), Count: 1, First: t0, Last: t0},
-		{Environment: "nowhere", FlagKey: "checkout", Service: "x", Variant: "on", Hour: t0.Truncate(time.Hour), Count: 1, First: t0, Last: t0},
-	}, prune); err != nil {
-		t.Fatal(err)
-	}
-	list, err := db.ListUsage(ctx, "", prune)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list) != 1 {
-		t.Fatalf("usage of unknown flags or environments was kept: %+v", list)
-	}
-	u := list[0]
-	if !u.LastEvaluated.Equal(t0.Add(time.Minute)) || !u.FirstEvaluated.Equal(t0) || len(u.Services) != 2 ||
-		u.SingleVariant != "on" || !u.SingleVariantSince.Equal(t0) {
-		t.Fatalf("after first flush: %+v", u)
-	}
-	if len(u.Hourly) != 1 || u.Hourly[0].Count != 7 {
-		t.Fatalf("hourly: %+v", u.Hourly)
-	}
-
-	// Still only "on" a day later: the streak goes on. Then "off" breaks it.
-	t1 := t0.Add(25 * time.Hour)
-	if err := db.AddUsage(ctx, []usage.Count{count("billing", "on", t1, 1)}, t1.Add(-usage.Retention)); err != nil {
-		t.Fatal(err)
-	}
-	list, _ = db.ListUsage(ctx, "production", t1.Add(-usage.Retention))
-	u = list[0]
-	if u.SingleVariant != "on" || !u.SingleVariantSince.Equal(t0) || !u.LastEvaluated.Equal(t1) {
-		t.Fatalf("streak should continue: %+v", u)
-	}
-	if len(u.Hourly) != 1 || !u.Hourly[0].Hour.Equal(t1.Truncate(time.Hour)) {
-		t.Fatalf("hourly counts older than a day should be pruned: %+v", u.Hourly)
-	}
-	t2 := t1.Add(time.Hour)
-	if err := db.AddUsage(ctx, []usage.Count{count("billing", "off", t2, 1)}, t2.Add(-usage.Retention)); err != nil {
-		t.Fatal(err)
-	}
-	list, _ = db.ListUsage(ctx, "production", t2.Add(-usage.Retention))
-	if u = list[0]; u.SingleVariant != "off" || !u.SingleVariantSince.Equal(t2) {
-		t.Fatalf("a new variant restarts the streak: %+v", u)
-	}
-	if err := db.AddUsage(ctx, []usage.Count{count("billing", "off", t2, 1), count("billing", "on", t2, 1)}, t2.Add(-usage.Retention)); err != nil {
-		t.Fatal(err)
-	}
-	list, _ = db.ListUsage(ctx, "production", t2.Add(-usage.Retention))
-	if u = list[0]; u.SingleVariant != "" {
-		t.Fatalf("two variants in a flush break the streak: %+v", u)
-	}
-
-	// Usage goes with its flag.
-	if err := db.Update(ctx, func(tx service.Tx) error { return tx.DeleteFlag("checkout") }); err != nil {
-		t.Fatal(err)
-	}
-	if list, _ = db.ListUsage(ctx, "", time.Time{}); len(list) != 0 {
-		t.Fatalf("usage of a deleted flag remains: %+v", list)
-	}
 }

@@ -1,13 +1,17 @@
 // Package storetest is the contract suite of service.Store: one set of tests
 // that every store (SQLite and PostgreSQL) runs, so the service
 // can rely on the same behaviour from each. A store's own test calls Run
-// with a function that opens a fresh, empty, migrated store.
+// with a function that opens a fresh, empty, migrated store; RunAuth and
+// RunUsage do the same for the auth.Store and usage.Store each store also
+// implements, and the Benchmark functions run the same workloads on each,
+// so their numbers compare directly.
 //
 // Beyond the Tx method contracts it checks that an Update is atomic (an
 // error or panic leaves no trace), isolated (a View never sees uncommitted
 // writes) and serializable (concurrent read-modify-write Updates lose
-// nothing). Times are compared at microsecond precision, the finest
-// PostgreSQL keeps; stored JSON is compared by meaning, not bytes.
+// nothing). Run compares times at microsecond precision, the finest
+// PostgreSQL keeps (RunAuth at the precision the store names); stored JSON
+// is compared by meaning, not bytes.
 package storetest
 
 import (
