@@ -16,11 +16,11 @@ var _ usage.Store = (*DB)(nil)
 // AddUsage merges counts in one write transaction, retried like Update.
 // Counts of flags or environments that do not exist (any more) are dropped.
 func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore time.Time) error {
-	groups := groupCounts(counts)
+	groups := usage.GroupByFlag(counts)
 	return db.update(ctx, func(t *tx) error {
 		for _, g := range groups {
 			if err := t.addFlagUsage(g); err != nil {
-				return fmt.Errorf("postgres: add usage of %q in %q: %w", g.flag, g.env, err)
+				return fmt.Errorf("postgres: add usage of %q in %q: %w", g.FlagKey, g.Environment, err)
 			}
 		}
 		if _, err := t.exec("DELETE FROM flag_usage_hourly WHERE hour < $1", pruneBefore.Unix()); err != nil {
@@ -30,42 +30,9 @@ func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore ti
 	})
 }
 
-// flagCounts are one flush's counts of one flag in one environment.
-type flagCounts struct {
-	env, flag   string
-	first, last time.Time
-	variants    map[string]bool // served variants ("" for errors excluded)
-	counts      []usage.Count
-}
-
-func groupCounts(counts []usage.Count) []*flagCounts {
-	byKey := map[[2]string]*flagCounts{}
-	var out []*flagCounts
-	for _, c := range counts {
-		k := [2]string{c.Environment, c.FlagKey}
-		g := byKey[k]
-		if g == nil {
-			g = &flagCounts{env: c.Environment, flag: c.FlagKey, first: c.First, last: c.Last, variants: map[string]bool{}}
-			byKey[k] = g
-			out = append(out, g)
-		}
-		if c.First.Before(g.first) {
-			g.first = c.First
-		}
-		if c.Last.After(g.last) {
-			g.last = c.Last
-		}
-		if c.Variant != "" {
-			g.variants[c.Variant] = true
-		}
-		g.counts = append(g.counts, c)
-	}
-	return out
-}
-
-func (t *tx) addFlagUsage(g *flagCounts) error {
+func (t *tx) addFlagUsage(g *usage.FlagCounts) error {
 	var one int
-	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM flag_configs WHERE environment = $1 AND flag_key = $2", g.env, g.flag).Scan(&one)
+	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM flag_configs WHERE environment = $1 AND flag_key = $2", g.Environment, g.FlagKey).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // unknown flag or environment: nothing to keep
 	}
@@ -73,47 +40,47 @@ func (t *tx) addFlagUsage(g *flagCounts) error {
 		return err
 	}
 	single := ""
-	if len(g.variants) == 1 {
-		for v := range g.variants {
+	if len(g.Variants) == 1 {
+		for v := range g.Variants {
 			single = v
 		}
 	}
 	var curSingle string
 	var curSince time.Time
 	err = t.tx.QueryRow(t.ctx, "SELECT single_variant, single_variant_since FROM flag_usage WHERE environment = $1 AND flag_key = $2",
-		g.env, g.flag).Scan(&curSingle, &curSince)
+		g.Environment, g.FlagKey).Scan(&curSingle, &curSince)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		_, err = t.exec(`INSERT INTO flag_usage (environment, flag_key, first_evaluated, last_evaluated, single_variant, single_variant_since)
-			VALUES ($1, $2, $3, $4, $5, $6)`, g.env, g.flag, g.first, g.last, single, g.first)
+			VALUES ($1, $2, $3, $4, $5, $6)`, g.Environment, g.FlagKey, g.First, g.Last, single, g.First)
 	case err != nil:
 		return err
 	default:
 		since := curSince
 		switch {
-		case len(g.variants) == 0: // only errors: the streak goes on
+		case len(g.Variants) == 0: // only errors: the streak goes on
 			single = curSingle
 		case single == "" || single != curSingle:
-			since = g.first
+			since = g.First
 		}
 		_, err = t.exec(`UPDATE flag_usage SET
 			first_evaluated = LEAST(first_evaluated, $1), last_evaluated = GREATEST(last_evaluated, $2),
 			single_variant = $3, single_variant_since = $4
 			WHERE environment = $5 AND flag_key = $6`,
-			g.first, g.last, single, since, g.env, g.flag)
+			g.First, g.Last, single, since, g.Environment, g.FlagKey)
 	}
 	if err != nil {
 		return err
 	}
-	for _, c := range g.counts {
+	for _, c := range g.Counts {
 		if _, err := t.exec(`INSERT INTO flag_usage_services (environment, flag_key, service, last_seen) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (environment, flag_key, service) DO UPDATE SET last_seen = GREATEST(flag_usage_services.last_seen, excluded.last_seen)`,
-			g.env, g.flag, c.Service, c.Last); err != nil {
+			g.Environment, g.FlagKey, c.Service, c.Last); err != nil {
 			return err
 		}
 		if _, err := t.exec(`INSERT INTO flag_usage_hourly (environment, flag_key, hour, variant, count) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (environment, flag_key, hour, variant) DO UPDATE SET count = flag_usage_hourly.count + excluded.count`,
-			g.env, g.flag, c.Hour.Unix(), c.Variant, c.Count); err != nil {
+			g.Environment, g.FlagKey, c.Hour.Unix(), c.Variant, c.Count); err != nil {
 			return err
 		}
 	}

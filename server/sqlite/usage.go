@@ -15,7 +15,7 @@ var _ usage.Store = (*DB)(nil)
 // AddUsage merges counts in one write transaction. Counts of flags or
 // environments that do not exist (any more) are dropped.
 func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore time.Time) error {
-	groups := groupCounts(counts)
+	groups := usage.GroupByFlag(counts)
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: add usage: %w", err)
@@ -23,7 +23,7 @@ func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore ti
 	defer tx.Rollback()
 	for _, g := range groups {
 		if err := addFlagUsage(ctx, tx, g); err != nil {
-			return fmt.Errorf("sqlite: add usage of %q in %q: %w", g.flag, g.env, err)
+			return fmt.Errorf("sqlite: add usage of %q in %q: %w", g.FlagKey, g.Environment, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM flag_usage_hourly WHERE hour < ?", pruneBefore.Unix()); err != nil {
@@ -35,42 +35,9 @@ func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore ti
 	return nil
 }
 
-// flagCounts are one flush's counts of one flag in one environment.
-type flagCounts struct {
-	env, flag   string
-	first, last time.Time
-	variants    map[string]bool // served variants ("" for errors excluded)
-	counts      []usage.Count
-}
-
-func groupCounts(counts []usage.Count) []*flagCounts {
-	byKey := map[[2]string]*flagCounts{}
-	var out []*flagCounts
-	for _, c := range counts {
-		k := [2]string{c.Environment, c.FlagKey}
-		g := byKey[k]
-		if g == nil {
-			g = &flagCounts{env: c.Environment, flag: c.FlagKey, first: c.First, last: c.Last, variants: map[string]bool{}}
-			byKey[k] = g
-			out = append(out, g)
-		}
-		if c.First.Before(g.first) {
-			g.first = c.First
-		}
-		if c.Last.After(g.last) {
-			g.last = c.Last
-		}
-		if c.Variant != "" {
-			g.variants[c.Variant] = true
-		}
-		g.counts = append(g.counts, c)
-	}
-	return out
-}
-
-func addFlagUsage(ctx context.Context, tx *sql.Tx, g *flagCounts) error {
+func addFlagUsage(ctx context.Context, tx *sql.Tx, g *usage.FlagCounts) error {
 	var exists int
-	err := tx.QueryRowContext(ctx, "SELECT 1 FROM flag_configs WHERE environment = ? AND flag_key = ?", g.env, g.flag).Scan(&exists)
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM flag_configs WHERE environment = ? AND flag_key = ?", g.Environment, g.FlagKey).Scan(&exists)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // unknown flag or environment: nothing to keep
 	}
@@ -78,46 +45,46 @@ func addFlagUsage(ctx context.Context, tx *sql.Tx, g *flagCounts) error {
 		return err
 	}
 	single := ""
-	if len(g.variants) == 1 {
-		for v := range g.variants {
+	if len(g.Variants) == 1 {
+		for v := range g.Variants {
 			single = v
 		}
 	}
 	var curSingle, curSince string
 	err = tx.QueryRowContext(ctx, "SELECT single_variant, single_variant_since FROM flag_usage WHERE environment = ? AND flag_key = ?",
-		g.env, g.flag).Scan(&curSingle, &curSince)
+		g.Environment, g.FlagKey).Scan(&curSingle, &curSince)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		_, err = tx.ExecContext(ctx, `INSERT INTO flag_usage (environment, flag_key, first_evaluated, last_evaluated, single_variant, single_variant_since)
-			VALUES (?, ?, ?, ?, ?, ?)`, g.env, g.flag, formatTime(g.first), formatTime(g.last), single, formatTime(g.first))
+			VALUES (?, ?, ?, ?, ?, ?)`, g.Environment, g.FlagKey, formatTime(g.First), formatTime(g.Last), single, formatTime(g.First))
 	case err != nil:
 		return err
 	default:
 		since := curSince
 		switch {
-		case len(g.variants) == 0: // only errors: the streak goes on
+		case len(g.Variants) == 0: // only errors: the streak goes on
 			single = curSingle
 		case single == "" || single != curSingle:
-			since = formatTime(g.first)
+			since = formatTime(g.First)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE flag_usage SET
 			first_evaluated = min(first_evaluated, ?), last_evaluated = max(last_evaluated, ?),
 			single_variant = ?, single_variant_since = ?
 			WHERE environment = ? AND flag_key = ?`,
-			formatTime(g.first), formatTime(g.last), single, since, g.env, g.flag)
+			formatTime(g.First), formatTime(g.Last), single, since, g.Environment, g.FlagKey)
 	}
 	if err != nil {
 		return err
 	}
-	for _, c := range g.counts {
+	for _, c := range g.Counts {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO flag_usage_services (environment, flag_key, service, last_seen) VALUES (?, ?, ?, ?)
 			ON CONFLICT (environment, flag_key, service) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)`,
-			g.env, g.flag, c.Service, formatTime(c.Last)); err != nil {
+			g.Environment, g.FlagKey, c.Service, formatTime(c.Last)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO flag_usage_hourly (environment, flag_key, hour, variant, count) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (environment, flag_key, hour, variant) DO UPDATE SET count = count + excluded.count`,
-			g.env, g.flag, c.Hour.Unix(), c.Variant, c.Count); err != nil {
+			g.Environment, g.FlagKey, c.Hour.Unix(), c.Variant, c.Count); err != nil {
 			return err
 		}
 	}

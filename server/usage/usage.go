@@ -72,3 +72,40 @@ type Store interface {
 
 // Retention is how long hourly counts are kept.
 const Retention = 24 * time.Hour
+
+// FlagCounts are the counts of one flag in one environment from one batch,
+// as a store writes them: the time span they cover and the variants served
+// (errors, with an empty variant, excluded).
+type FlagCounts struct {
+	Environment, FlagKey string
+	First, Last          time.Time
+	Variants             map[string]bool
+	Counts               []Count
+}
+
+// GroupByFlag groups a batch of counts by environment and flag, in the
+// order each pair first appears.
+func GroupByFlag(counts []Count) []*FlagCounts {
+	byKey := map[[2]string]*FlagCounts{}
+	var out []*FlagCounts
+	for _, c := range counts {
+		k := [2]string{c.Environment, c.FlagKey}
+		g := byKey[k]
+		if g == nil {
+			g = &FlagCounts{Environment: c.Environment, FlagKey: c.FlagKey, First: c.First, Last: c.Last, Variants: map[string]bool{}}
+			byKey[k] = g
+			out = append(out, g)
+		}
+		if c.First.Before(g.First) {
+			g.First = c.First
+		}
+		if c.Last.After(g.Last) {
+			g.Last = c.Last
+		}
+		if c.Variant != "" {
+			g.Variants[c.Variant] = true
+		}
+		g.Counts = append(g.Counts, c)
+	}
+	return out
+}
