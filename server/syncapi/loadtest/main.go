@@ -39,6 +39,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -78,19 +79,24 @@ func main() {
 		memprof   = flag.String("memprofile", "", "write a heap profile of the server process, streams connected, to this file")
 		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement delay (sdk.WithAckDelay)")
 		memRate   = flag.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (1 records every allocation; 0 keeps the default)")
+		aprofile  = flag.String("client-allocprofile", "", "write the client process's allocations during the toggles to this file (its allocation profile at the end; FILE.base at the start, for pprof -base)")
+		verbose   = flag.Bool("v", false, "print every toggle: end-to-end time and the garbage collections each process ran meanwhile")
 	)
 	flag.Parse()
 	if *memRate > 0 && *child == "" {
 		runtime.MemProfileRate = *memRate
+	}
+	if *aprofile != "" && *child != "" {
+		runtime.MemProfileRate = 1 // every allocation, for an exact difference
 	}
 	raiseFileLimit()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	var err error
 	if *child != "" {
-		err = runClients(ctx, *child, *streams, *cprofile, *ackDelay)
+		err = runClients(ctx, *child, *streams, *cprofile, *aprofile, *ackDelay)
 	} else {
-		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof, ackDelay: *ackDelay})
+		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, clientAllocProfile: *aprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof, ackDelay: *ackDelay, verbose: *verbose})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -101,8 +107,10 @@ func main() {
 type config struct {
 	streams, toggles, flags int
 	profile, clientProfile  string
+	clientAllocProfile      string
 	memProfile              string
 	pause, ackDelay         time.Duration
+	verbose                 bool
 }
 
 // raiseFileLimit lifts the soft open-file limit to the hard one: each
@@ -121,6 +129,9 @@ type report struct {
 	Ready    int     `json:"ready,omitempty"`
 	Revision int64   `json:"revision,omitempty"`
 	Applied  []int64 `json:"applied,omitempty"`
+	// GCs is the client process's count of completed collections when
+	// the last stream applied the revision.
+	GCs uint64 `json:"gcs,omitempty"`
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -163,6 +174,9 @@ func run(ctx context.Context, cfg config) error {
 	args := []string{"-child", addr, "-streams", fmt.Sprint(cfg.streams), "-ack-delay", cfg.ackDelay.String()}
 	if cfg.clientProfile != "" {
 		args = append(args, "-client-cpuprofile", cfg.clientProfile)
+	}
+	if cfg.clientAllocProfile != "" {
+		args = append(args, "-client-allocprofile", cfg.clientAllocProfile)
 	}
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(os.Environ(), tokenEnv+"="+tok.GetSecret())
@@ -232,6 +246,7 @@ func run(ctx context.Context, cfg config) error {
 	loadBefore := loadavg()
 	for i := range cfg.toggles {
 		enabled = !enabled
+		gcBefore := gcCount()
 		t0 := time.Now()
 		if _, err := flags.SetEnabled(actx, &pb.SetEnabledRequest{FlagKey: flagKey, Environment: environment, Enabled: enabled}); err != nil {
 			return fmt.Errorf("toggle %d: %w", i, err)
@@ -258,6 +273,10 @@ func run(ctx context.Context, cfg config) error {
 		}
 		e2e = append(e2e, time.Unix(0, last).Sub(t0))
 		pubLast = append(pubLast, time.Unix(0, last).Sub(published))
+		if cfg.verbose {
+			fmt.Printf("toggle %2d: end-to-end %9s  server GCs %d  client GCs so far %d\n", i,
+				time.Unix(0, last).Sub(t0).Round(10*time.Microsecond), gcCount()-gcBefore, r.GCs)
+		}
 		time.Sleep(cfg.pause)
 	}
 	loadAfter := loadavg()
@@ -304,6 +323,18 @@ func writeHeapProfile(path string) error {
 	return pprof.Lookup("goroutine").WriteTo(g, 1)
 }
 
+// writeProfile writes the named profile after a collection (the
+// allocation profile is published at the end of one).
+func writeProfile(name, path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup(name).WriteTo(f, 0)
+}
+
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -340,6 +371,27 @@ func next(ctx context.Context, reports <-chan report, d time.Duration) (report, 
 	}
 }
 
+// gcCount is the number of garbage collections this process completed.
+func gcCount() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// allocated is the number of heap bytes this process allocated so far.
+func allocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// liveHeap is the heap the last collection found live.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 type mem struct{ heap, stack, goroutines int64 }
 
 // memory is the process's live heap, stack and goroutine count. Several
@@ -358,7 +410,7 @@ func memory() mem {
 // runClients connects the providers, says when all are ready, then reports
 // for every revision when each provider applied it. It stops when its
 // standard input closes.
-func runClients(ctx context.Context, addr string, n int, profile string, ackDelay time.Duration) error {
+func runClients(ctx context.Context, addr string, n int, profile, allocProfile string, ackDelay time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := json.NewEncoder(os.Stdout)
@@ -402,7 +454,7 @@ func runClients(ctx context.Context, addr string, n int, profile string, ackDela
 					mu.Lock()
 					applied[rev] = append(applied[rev], now)
 					if len(applied[rev]) == n {
-						_ = out.Encode(report{Revision: rev, Applied: applied[rev]})
+						_ = out.Encode(report{Revision: rev, Applied: applied[rev], GCs: gcCount()})
 						delete(applied, rev)
 					}
 					mu.Unlock()
@@ -432,6 +484,17 @@ func runClients(ctx context.Context, addr string, n int, profile string, ackDela
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	allocsBefore, gcsBefore := allocated(), gcCount()
+	defer func() {
+		fmt.Fprintf(os.Stderr, "client process during the toggles: allocated %d MiB, %d collections, live heap after the last %d MiB\n",
+			(allocated()-allocsBefore)>>20, gcCount()-gcsBefore, liveHeap()>>20)
+	}()
+	if allocProfile != "" {
+		if err := writeProfile("allocs", allocProfile+".base"); err != nil {
+			return err
+		}
+		defer func() { _ = writeProfile("allocs", allocProfile) }()
 	}
 	mu.Lock()
 	_ = out.Encode(report{Ready: n})
