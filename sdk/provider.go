@@ -117,7 +117,7 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 		creds = credentials.NewTLS(o.tls)
 	}
 	dial := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
+		grpc.WithTransportCredentials(headerTableCreds{creds}),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: o.backoffMin, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoffMax},
 			MinConnectTimeout: 5 * time.Second,
@@ -137,7 +137,7 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 		o:          o,
 		conn:       conn,
 		sync:       pb.NewSyncServiceClient(conn),
-		events:     make(chan openfeature.Event, 256),
+		events:     make(chan openfeature.Event, eventBuffer),
 		ready:      make(chan struct{}),
 		failedOnce: make(chan struct{}),
 		fatal:      make(chan struct{}),
@@ -147,6 +147,12 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 	p.track = newTracker(o.trackBuffer, o.trackBatch)
 	return p, nil
 }
+
+// eventBuffer is how many events wait for OpenFeature's event executor,
+// which reads them as they come; a full buffer drops the event (and logs
+// it) rather than stall the stream. The buffer is scanned by every garbage
+// collection of the host process, so it is kept small.
+const eventBuffer = 32
 
 func newInstanceID() string {
 	host, _ := os.Hostname()
