@@ -24,7 +24,9 @@ import (
 
 // headerTableCreds are transport credentials (insecure or TLS) whose
 // connections announce a header table size of 0 to the server.
-type headerTableCreds struct{ credentials.TransportCredentials }
+type headerTableCreds struct {
+	credentials.TransportCredentials
+}
 
 func (c headerTableCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
