@@ -190,9 +190,10 @@ func (h *Hub) Subscribers(env string) int {
 // read with Next, so an idle stream holds no queue at all.
 type Subscription struct {
 	t       *topic
-	queue   chan *Event // Subscribe only
-	dropped chan struct{}
-	notify  func() // SubscribeNotify only
+	queue   chan *Event   // Subscribe only
+	dropped chan struct{} // Subscribe only; closed when dropped
+	gone    atomic.Bool   // dropped (every subscription)
+	notify  func()        // SubscribeNotify only
 
 	mu      sync.Mutex
 	pending []*Event // SubscribeNotify only
@@ -251,15 +252,9 @@ func (s *Subscription) Pending() bool {
 	return len(s.pending) > 0
 }
 
-// IsDropped reports whether Dropped is closed.
-func (s *Subscription) IsDropped() bool {
-	select {
-	case <-s.dropped:
-		return true
-	default:
-		return false
-	}
-}
+// IsDropped reports whether the subscription was dropped (for one made by
+// Subscribe: whether Dropped is closed).
+func (s *Subscription) IsDropped() bool { return s.gone.Load() }
 
 // Events delivers the subscription's events in revision order. It is nil
 // for a subscription made by SubscribeNotify (read those with Next).
@@ -267,7 +262,9 @@ func (s *Subscription) Events() <-chan *Event { return s.queue }
 
 // Dropped is closed when the subscription fell behind (its queue was full)
 // or missed a change: the subscriber must resync from a snapshot and
-// subscribe again. No more events arrive after it is closed.
+// subscribe again. No more events arrive after it is closed. It is nil for
+// a subscription made by SubscribeNotify, whose callback is told instead
+// (and IsDropped reports it): an idle stream keeps no channel.
 func (s *Subscription) Dropped() <-chan struct{} { return s.dropped }
 
 // Close ends the subscription. It is safe to call more than once.
@@ -292,9 +289,10 @@ type topic struct {
 func (t *topic) subscribe(have int64, notify func()) (*Subscription, []*Event, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &Subscription{t: t, dropped: make(chan struct{}), notify: notify}
+	s := &Subscription{t: t, notify: notify}
 	if notify == nil {
 		s.queue = make(chan *Event, t.hub.queueSize)
+		s.dropped = make(chan struct{})
 	}
 	t.subs[s] = struct{}{}
 	if have <= 0 || t.last == 0 || have > t.last {
@@ -428,7 +426,10 @@ func (t *topic) dropAll() {
 // drop removes s and tells it to resync. t.mu held.
 func (t *topic) drop(s *Subscription) {
 	delete(t.subs, s)
-	close(s.dropped)
+	s.gone.Store(true)
+	if s.dropped != nil {
+		close(s.dropped)
+	}
 	if s.notify != nil {
 		s.notify()
 	}

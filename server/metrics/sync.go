@@ -21,14 +21,13 @@ const keepCommits = 256
 
 type syncState struct {
 	mu      sync.Mutex
-	clients map[string]*clientState      // by instance key
+	clients map[clientKey]int64          // connected instance → revision it applied
 	envs    map[string]*environmentState // by environment
 }
 
-type clientState struct {
-	env     string
-	applied int64
-}
+// clientKey names a connected instance; the map holds the strings the
+// stream already has, so a connected stream costs one map slot here.
+type clientKey struct{ env, instance string }
 
 type environmentState struct {
 	current int64
@@ -37,7 +36,7 @@ type environmentState struct {
 }
 
 func (s *syncState) init() {
-	s.clients = make(map[string]*clientState)
+	s.clients = make(map[clientKey]int64)
 	s.envs = make(map[string]*environmentState)
 }
 
@@ -59,7 +58,7 @@ func (m *Metrics) StreamOpened(environment, instance string, revision int64) {
 	m.streams.WithLabelValues(environment).Inc()
 	m.sync.mu.Lock()
 	defer m.sync.mu.Unlock()
-	m.sync.clients[environment+"\x00"+instance] = &clientState{env: environment, applied: revision}
+	m.sync.clients[clientKey{environment, instance}] = revision
 	m.sync.env(environment)
 }
 
@@ -71,7 +70,7 @@ func (m *Metrics) StreamClosed(environment, instance string) {
 	m.streams.WithLabelValues(environment).Dec()
 	m.sync.mu.Lock()
 	defer m.sync.mu.Unlock()
-	delete(m.sync.clients, environment+"\x00"+instance)
+	delete(m.sync.clients, clientKey{environment, instance})
 }
 
 // Published records that environment is now at revision, committed at
@@ -113,12 +112,12 @@ func (m *Metrics) Acked(environment, instance string, revision int64) {
 	if revision > e.current {
 		e.current = revision
 	}
-	c := m.sync.clients[environment+"\x00"+instance]
-	if c != nil {
-		if revision <= c.applied {
+	k := clientKey{environment, instance}
+	if applied, ok := m.sync.clients[k]; ok {
+		if revision <= applied {
 			return
 		}
-		c.applied = revision
+		m.sync.clients[k] = revision
 	}
 	if at, ok := e.commits[revision]; ok {
 		m.propagation.WithLabelValues(environment).Observe(now.Sub(at).Seconds())
@@ -147,8 +146,8 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 	c.s.mu.Lock()
 	lag := make(map[string]int64, len(c.s.envs))
 	behind := make(map[string]int, len(c.s.envs))
-	for _, cl := range c.s.clients {
-		d := c.s.envs[cl.env].current - cl.applied
+	for cl, applied := range c.s.clients {
+		d := c.s.envs[cl.env].current - applied
 		if d > lag[cl.env] {
 			lag[cl.env] = d
 		}
