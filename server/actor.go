@@ -14,10 +14,20 @@ func NewContextWithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
+// NewContextWithSharedActor is NewContextWithActor for an actor shared by
+// many contexts, which must not change: the context keeps the pointer, not
+// a copy (a long-lived stream then costs one context node).
+func NewContextWithSharedActor(ctx context.Context, a *Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
 // ActorFromContext returns the actor ctx carries, or Anonymous.
 func ActorFromContext(ctx context.Context) Actor {
-	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+	switch a := ctx.Value(actorKey{}).(type) {
+	case Actor:
 		return a
+	case *Actor:
+		return *a
 	}
 	return Anonymous
 }

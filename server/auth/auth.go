@@ -101,13 +101,52 @@ type principalKey struct{}
 
 // NewContext returns ctx carrying p.
 func NewContext(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	return context.WithValue(ctx, principalKey{}, &p)
 }
 
 // FromContext returns the principal of ctx, if any.
 func FromContext(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
+	p, ok := ctx.Value(principalKey{}).(*Principal)
+	if !ok {
+		return Principal{}, false
+	}
+	return *p, true
+}
+
+// identity is an authenticated caller as the contexts of its calls carry
+// it: the principal and its audit actor for each source. A cached token's
+// identity is built once per cache entry and shared by every call made
+// with the token meanwhile (it never changes), so a long-lived sync stream
+// keeps two context nodes, not its own copy of principal and actor.
+type identity struct {
+	principal Principal
+	actors    [3]server.Actor // by source: api, cli, ui
+}
+
+func newIdentity(p Principal) *identity {
+	id := &identity{principal: p}
+	for i, src := range []string{SourceAPI, SourceCLI, SourceUI} {
+		id.actors[i] = p.Actor(src)
+	}
+	return id
+}
+
+// actor returns the audit actor for source, one of the known sources.
+func (id *identity) actor(source string) *server.Actor {
+	switch source {
+	case SourceCLI:
+		return &id.actors[1]
+	case SourceUI:
+		return &id.actors[2]
+	}
+	return &id.actors[0]
+}
+
+// withIdentity returns ctx carrying id's principal and its audit actor for
+// source (one of the known sources).
+func withIdentity(ctx context.Context, id *identity, source string) context.Context {
+	ctx = context.WithValue(ctx, principalKey{}, &id.principal)
+	return server.NewContextWithSharedActor(ctx, id.actor(source))
 }
 
 // normalizeSource maps a client-supplied source to one of the known ones.

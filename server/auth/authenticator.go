@@ -115,41 +115,58 @@ var (
 // AuthenticateToken returns the principal of a token secret, or an
 // EUNAUTHORIZED error if it is unknown, revoked or expired.
 func (a *Authenticator) AuthenticateToken(ctx context.Context, secret string) (Principal, error) {
-	if secret == "" {
-		return Principal{}, errNoCredential
+	id, err := a.authenticateToken(ctx, secret)
+	if err != nil {
+		return Principal{}, err
 	}
-	t, err := a.lookupToken(ctx, secret)
+	return id.principal, nil
+}
+
+// authenticateToken is AuthenticateToken returning the identity, shared
+// with the token's other calls while it is cached.
+func (a *Authenticator) authenticateToken(ctx context.Context, secret string) (*identity, error) {
+	if secret == "" {
+		return nil, errNoCredential
+	}
+	t, id, err := a.lookupToken(ctx, secret)
 	switch {
 	case server.ErrorCode(err) == server.ENOTFOUND:
-		return Principal{}, errBadToken
+		return nil, errBadToken
 	case err != nil:
-		return Principal{}, err
+		return nil, err
 	case !t.RevokedAt.IsZero():
-		return Principal{}, server.Errorf(server.EUNAUTHORIZED, "token %q is revoked", t.Name)
+		return nil, server.Errorf(server.EUNAUTHORIZED, "token %q is revoked", t.Name)
 	case !t.ExpiresAt.IsZero() && !a.now().Before(t.ExpiresAt):
-		return Principal{}, server.Errorf(server.EUNAUTHORIZED, "token %q expired at %s", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
+		return nil, server.Errorf(server.EUNAUTHORIZED, "token %q expired at %s", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	a.touch(ctx, t)
-	return Principal{Kind: KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt}, nil
+	return id, nil
+}
+
+// tokenIdentity is the identity of a token's calls.
+func tokenIdentity(t Token) *identity {
+	return newIdentity(Principal{Kind: KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt})
 }
 
 // lookupToken returns the token of secret from the cache, or from the
 // store when it is not cached or was read too long ago.
-func (a *Authenticator) lookupToken(ctx context.Context, secret string) (Token, error) {
+func (a *Authenticator) lookupToken(ctx context.Context, secret string) (Token, *identity, error) {
 	hash, now := sha256.Sum256([]byte(secret)), a.now()
-	t, ok, gen := a.tokens.get(hash, now)
+	t, id, ok, gen := a.tokens.get(hash, now)
 	if ok {
-		return t, nil
+		return t, id, nil
 	}
 	err := a.store.ViewAuth(ctx, func(tx Tx) error {
 		var err error
 		t, err = tx.GetTokenByHash(hash[:])
 		return err
 	})
-	if err == nil {
-		a.tokens.put(hash, t, now, gen)
+	if err != nil {
+		return t, nil, err
 	}
-	return t, err
+	id = tokenIdentity(t)
+	a.tokens.put(hash, t, id, now, gen)
+	return t, id, nil
 }
 
 // touch records the token's last use, at most once per touchEvery per token

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/grpcapi"
 )
 
@@ -71,19 +70,18 @@ func (a *Authenticator) admit(ctx context.Context, method string, req proto.Mess
 		if secret == "" {
 			secret = strings.TrimSpace(first(md, strings.ToLower(APIKeyHeader)))
 		}
-		p, err := a.AuthenticateToken(ctx, secret)
+		id, err := a.authenticateToken(ctx, secret)
 		if err != nil {
 			return ctx, err
 		}
-		ctx = withPrincipal(ctx, p, normalizeSource(first(md, SourceHeader), SourceAPI))
+		ctx = withIdentity(ctx, id, normalizeSource(first(md, SourceHeader), SourceAPI))
 	}
 	return ctx, a.Authorize(ctx, method, req)
 }
 
 // withPrincipal returns ctx carrying p and its audit actor.
 func withPrincipal(ctx context.Context, p Principal, source string) context.Context {
-	ctx = NewContext(ctx, p)
-	return server.NewContextWithActor(ctx, p.Actor(source))
+	return withIdentity(ctx, newIdentity(p), source)
 }
 
 func first(md metadata.MD, key string) string {

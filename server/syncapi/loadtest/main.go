@@ -78,6 +78,9 @@ func main() {
 		snapFlags = flag.Int("flags", 0, "extra flags in the environment (snapshot size)")
 		memprof   = flag.String("memprofile", "", "write a heap profile of the server process, streams connected, to this file")
 		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement delay (sdk.WithAckDelay)")
+		warmup    = flag.Int("warmup", 8, "streams connected (from a process of their own) before the server's memory is first measured, so one-time set-up is not counted per stream")
+		procs     = flag.Int("client-procs", 1, "client processes the streams are spread over (each SDK instance is its own process in production; a collection in a client process delays all of its streams)")
+		firstInst = flag.Int("first-instance", 0, "internal: number of the child's first instance id")
 		memRate   = flag.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (1 records every allocation; 0 keeps the default)")
 		aprofile  = flag.String("client-allocprofile", "", "write the client process's allocations during the toggles to this file (its allocation profile at the end; FILE.base at the start, for pprof -base)")
 		verbose   = flag.Bool("v", false, "print every toggle: end-to-end time and the garbage collections each process ran meanwhile")
@@ -94,9 +97,9 @@ func main() {
 	defer cancel()
 	var err error
 	if *child != "" {
-		err = runClients(ctx, *child, *streams, *cprofile, *aprofile, *ackDelay)
+		err = runClients(ctx, *child, *streams, *firstInst, *cprofile, *aprofile, *ackDelay)
 	} else {
-		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, clientAllocProfile: *aprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof, ackDelay: *ackDelay, verbose: *verbose})
+		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, clientAllocProfile: *aprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof, ackDelay: *ackDelay, verbose: *verbose, clientProcs: *procs, warmup: *warmup})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -111,6 +114,8 @@ type config struct {
 	memProfile              string
 	pause, ackDelay         time.Duration
 	verbose                 bool
+	clientProcs, warmup     int
+	firstInstance           int
 }
 
 // raiseFileLimit lifts the soft open-file limit to the hard one: each
@@ -170,50 +175,36 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("create token: %w", err)
 	}
 
-	before := memory()
-	args := []string{"-child", addr, "-streams", fmt.Sprint(cfg.streams), "-ack-delay", cfg.ackDelay.String()}
-	if cfg.clientProfile != "" {
-		args = append(args, "-client-cpuprofile", cfg.clientProfile)
-	}
-	if cfg.clientAllocProfile != "" {
-		args = append(args, "-client-allocprofile", cfg.clientAllocProfile)
-	}
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), tokenEnv+"="+tok.GetSecret())
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	childDone := false
-	defer func() {
-		if !childDone {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+	// Warm-up streams first, from a process of their own: what the first
+	// streams set up once (lazily built descriptors and caches, the
+	// environment's topic and snapshot) is not a cost per stream.
+	if cfg.warmup > 0 {
+		wcfg := cfg
+		wcfg.streams, wcfg.clientProcs, wcfg.clientProfile, wcfg.clientAllocProfile = cfg.warmup, 1, "", ""
+		wcfg.firstInstance = 1_000_000 // instance ids apart from the measured ones
+		warm, err := startClients(ctx, wcfg, addr, tok.GetSecret())
+		if err != nil {
+			return err
 		}
-	}()
-	reports := make(chan report, 64)
-	go func() {
-		defer close(reports)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64<<10), 64<<20)
-		for sc.Scan() {
-			var r report
-			if json.Unmarshal(sc.Bytes(), &r) == nil {
-				reports <- r
+		defer warm.kill()
+		if _, err := warm.next(ctx, 5*time.Minute); err != nil {
+			return fmt.Errorf("connecting %d warm-up streams: %w", cfg.warmup, err)
+		}
+		go func() {
+			for range warm.reports { // their applied times are not measured
 			}
-		}
-	}()
+		}()
+		defer func() { _ = warm.stop() }()
+	}
+	before := memory()
+	clients, err := startClients(ctx, cfg, addr, tok.GetSecret())
+	if err != nil {
+		return err
+	}
+	defer clients.kill()
 
 	start := time.Now()
-	if _, err := next(ctx, reports, 5*time.Minute); err != nil {
+	if _, err := clients.next(ctx, 5*time.Minute); err != nil {
 		return fmt.Errorf("connecting %d streams: %w", cfg.streams, err)
 	}
 	connectTime := time.Since(start)
@@ -262,7 +253,7 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("toggle %d: not published", i)
 		}
 		publishes = append(publishes, published.Sub(t0))
-		r, err := next(ctx, reports, 60*time.Second)
+		r, err := clients.next(ctx, 60*time.Second)
 		if err != nil {
 			return fmt.Errorf("toggle %d: %w", i, err)
 		}
@@ -274,20 +265,18 @@ func run(ctx context.Context, cfg config) error {
 		e2e = append(e2e, time.Unix(0, last).Sub(t0))
 		pubLast = append(pubLast, time.Unix(0, last).Sub(published))
 		if cfg.verbose {
-			fmt.Printf("toggle %2d: end-to-end %9s  server GCs %d  client GCs so far %d\n", i,
+			fmt.Printf("toggle %2d: end-to-end %9s  server GCs %d  client GCs so far %d (summed over client processes)\n", i,
 				time.Unix(0, last).Sub(t0).Round(10*time.Microsecond), gcCount()-gcBefore, r.GCs)
 		}
 		time.Sleep(cfg.pause)
 	}
 	loadAfter := loadavg()
-	_ = stdin.Close() // the client process stops (and writes its profile)
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("client process: %w", err)
+	if err := clients.stop(); err != nil {
+		return err
 	}
-	childDone = true
 
-	fmt.Printf("streams=%d toggles=%d connect=%s load average before/after: %s / %s\n",
-		cfg.streams, cfg.toggles, connectTime.Round(time.Millisecond), loadBefore, loadAfter)
+	fmt.Printf("streams=%d client-processes=%d toggles=%d connect=%s load average before/after: %s / %s\n",
+		cfg.streams, len(clients.procs), cfg.toggles, connectTime.Round(time.Millisecond), loadBefore, loadAfter)
 	fmt.Printf("%-36s %9s %9s %9s %9s\n", "from t0 (before SetEnabled)", "p50", "p90", "p99", "max")
 	line := func(name string, d []time.Duration) {
 		slices.Sort(d)
@@ -357,18 +346,122 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return d.Round(10 * time.Microsecond)
 }
 
-func next(ctx context.Context, reports <-chan report, d time.Duration) (report, error) {
-	select {
-	case r, ok := <-reports:
-		if !ok {
-			return report{}, errors.New("client process ended")
+// clientProcs are the client processes; each reports on its own stdout.
+type clientProcs struct {
+	procs   []*exec.Cmd
+	stdins  []io.Closer
+	reports chan report
+	done    bool
+}
+
+// startClients starts cfg.clientProcs client processes that share
+// cfg.streams streams between them (the first ones get one more when the
+// division leaves a remainder).
+func startClients(ctx context.Context, cfg config, addr, token string) (*clientProcs, error) {
+	k := max(1, min(cfg.clientProcs, cfg.streams))
+	c := &clientProcs{reports: make(chan report, 64*k)}
+	var readers sync.WaitGroup
+	for i := range k {
+		n := cfg.streams / k
+		if i < cfg.streams%k {
+			n++
 		}
-		return r, nil
-	case <-time.After(d):
-		return report{}, fmt.Errorf("no report within %s", d)
-	case <-ctx.Done():
-		return report{}, ctx.Err()
+		args := []string{"-child", addr, "-streams", fmt.Sprint(n), "-first-instance", fmt.Sprint(cfg.firstInstance + i*(cfg.streams/k+1)), "-ack-delay", cfg.ackDelay.String()}
+		// Profiles are taken of the first client process only.
+		if cfg.clientProfile != "" && i == 0 {
+			args = append(args, "-client-cpuprofile", cfg.clientProfile)
+		}
+		if cfg.clientAllocProfile != "" && i == 0 {
+			args = append(args, "-client-allocprofile", cfg.clientAllocProfile)
+		}
+		cmd := exec.CommandContext(ctx, os.Args[0], args...)
+		cmd.Env = append(os.Environ(), tokenEnv+"="+token)
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			c.kill()
+			return nil, err
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			c.kill()
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			c.kill()
+			return nil, err
+		}
+		c.procs = append(c.procs, cmd)
+		c.stdins = append(c.stdins, stdin)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			sc := bufio.NewScanner(out)
+			sc.Buffer(make([]byte, 64<<10), 64<<20)
+			for sc.Scan() {
+				var r report
+				if json.Unmarshal(sc.Bytes(), &r) == nil {
+					c.reports <- r
+				}
+			}
+		}()
 	}
+	go func() { readers.Wait(); close(c.reports) }()
+	return c, nil
+}
+
+// next waits until every client process sent its next report and merges
+// them: the same revision (or readiness) from each, all applied times.
+func (c *clientProcs) next(ctx context.Context, d time.Duration) (report, error) {
+	var merged report
+	deadline := time.After(d)
+	for range c.procs {
+		select {
+		case r, ok := <-c.reports:
+			if !ok {
+				return report{}, errors.New("a client process ended")
+			}
+			if merged.Revision != 0 && r.Revision != merged.Revision {
+				return report{}, fmt.Errorf("client processes report revisions %d and %d at once", merged.Revision, r.Revision)
+			}
+			merged.Ready += r.Ready
+			merged.Revision = r.Revision
+			merged.Applied = append(merged.Applied, r.Applied...)
+			merged.GCs += r.GCs
+		case <-deadline:
+			return report{}, fmt.Errorf("no report within %s", d)
+		case <-ctx.Done():
+			return report{}, ctx.Err()
+		}
+	}
+	return merged, nil
+}
+
+// stop closes the client processes' standard input (they stop and write
+// their profiles) and waits for them.
+func (c *clientProcs) stop() error {
+	for _, in := range c.stdins {
+		_ = in.Close()
+	}
+	var errs []error
+	for _, p := range c.procs {
+		if err := p.Wait(); err != nil {
+			errs = append(errs, fmt.Errorf("client process: %w", err))
+		}
+	}
+	c.done = true
+	return errors.Join(errs...)
+}
+
+func (c *clientProcs) kill() {
+	if c.done {
+		return
+	}
+	for _, p := range c.procs {
+		_ = p.Process.Kill()
+		_ = p.Wait()
+	}
+	c.done = true
 }
 
 // gcCount is the number of garbage collections this process completed.
@@ -410,7 +503,7 @@ func memory() mem {
 // runClients connects the providers, says when all are ready, then reports
 // for every revision when each provider applied it. It stops when its
 // standard input closes.
-func runClients(ctx context.Context, addr string, n int, profile, allocProfile string, ackDelay time.Duration) error {
+func runClients(ctx context.Context, addr string, n, first int, profile, allocProfile string, ackDelay time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := json.NewEncoder(os.Stdout)
@@ -426,7 +519,7 @@ func runClients(ctx context.Context, addr string, n int, profile, allocProfile s
 	errs := make(chan error, n)
 	for i := range n {
 		p, err := sdk.NewProvider(addr, sdk.WithToken(token), sdk.WithServiceName("loadtest"),
-			sdk.WithInstanceID(fmt.Sprintf("load-%d", i)), sdk.WithInitTimeout(2*time.Minute),
+			sdk.WithInstanceID(fmt.Sprintf("load-%d", first+i)), sdk.WithInitTimeout(2*time.Minute),
 			sdk.WithUsageInterval(time.Hour), sdk.WithAckDelay(ackDelay))
 		if err != nil {
 			return err
