@@ -128,11 +128,11 @@ type syncStream struct {
 	sub      *fanout.Subscription
 	have     int64 // revision the client holds
 	snapshot bool  // the next subscription must start with a snapshot
-	// timer is the heartbeat timer while no send is in progress and the
-	// send timeout while one is (one timer per stream, not two): sendBy
-	// is zero, or when the send in progress must have completed.
-	timer  *time.Timer
-	sendBy time.Time
+	// The server's clock (see Server.clock) reads these: lastSend is when
+	// the last send completed or the stream started, sendBy is zero or when
+	// the send in progress must have completed (unix nanoseconds).
+	lastSend int64
+	sendBy   int64
 }
 
 // start subscribes and sends what the client lacks, on a writer goroutine.
@@ -141,19 +141,18 @@ func (st *syncStream) start(ctx context.Context, have int64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.have = have
-	st.timer = time.AfterFunc(st.s.heartbeat, st.timerFired)
+	st.lastSend = time.Now().UnixNano()
 	st.busy = true
 	go st.write()
 }
 
-// stop ends the stream's timers and subscription; a running writer exits
-// at its next step (its blocked send fails once gRPC ends the stream).
+// stop ends the stream's subscription; a running writer exits at its next
+// step (its blocked send fails once gRPC ends the stream).
 func (st *syncStream) stop() {
 	st.mu.Lock()
 	st.ended = true
 	sub := st.sub
 	st.sub = nil
-	st.timer.Stop()
 	st.mu.Unlock()
 	if sub != nil {
 		sub.Close()
@@ -238,14 +237,17 @@ func (st *syncStream) notify() {
 	go st.write()
 }
 
-// timerFired ends the stream when a send is overdue; otherwise a
-// heartbeat is due. A firing that raced with the start of a send (the
-// heartbeat timer expired just as the send re-armed it) finds the send
-// not yet overdue and does nothing.
-func (st *syncStream) timerFired() {
+// tick is the server clock's look at the stream at now (unix ns): it ends
+// the stream when a send is overdue, and starts a heartbeat when nothing
+// was sent for the heartbeat interval.
+func (st *syncStream) tick(now int64) {
 	st.mu.Lock()
-	if !st.sendBy.IsZero() {
-		overdue := !time.Now().Before(st.sendBy)
+	if st.ended || st.lastSend == 0 { // ended, or not started yet
+		st.mu.Unlock()
+		return
+	}
+	if st.sendBy != 0 {
+		overdue := now >= st.sendBy
 		st.mu.Unlock()
 		if overdue {
 			st.finish(status.Errorf(codes.DeadlineExceeded, "send: the client did not take a message within %s", st.s.sendTimeout))
@@ -253,14 +255,12 @@ func (st *syncStream) timerFired() {
 		return
 	}
 	defer st.mu.Unlock()
-	if st.ended {
+	if st.busy || now-st.lastSend < int64(st.s.heartbeat) {
 		return
 	}
 	st.beat = true
-	if !st.busy {
-		st.busy = true
-		go st.write()
-	}
+	st.busy = true
+	go st.write()
 }
 
 // write sends until there is nothing left to send, then exits.
@@ -372,15 +372,12 @@ func (st *syncStream) subscribe(old *fanout.Subscription) error {
 // timeout (a client that stopped reading) ends the stream.
 func (st *syncStream) send(m any) error {
 	st.mu.Lock()
-	st.sendBy = time.Now().Add(st.s.sendTimeout)
-	st.timer.Reset(st.s.sendTimeout)
+	st.sendBy = time.Now().Add(st.s.sendTimeout).UnixNano()
 	st.mu.Unlock()
 	err := st.grpc.SendMsg(m)
 	st.mu.Lock()
-	st.sendBy = time.Time{}
-	if !st.ended {
-		st.timer.Reset(st.s.heartbeat)
-	}
+	st.sendBy = 0
+	st.lastSend = time.Now().UnixNano()
 	st.mu.Unlock()
 	return err
 }

@@ -143,6 +143,7 @@ type Server struct {
 
 	closing   chan struct{} // closed by Close: every stream ends
 	closeOnce sync.Once
+	clockOnce sync.Once
 
 	snapMu  sync.Mutex
 	snaps   map[string]*snapshot // latest encoded snapshot per environment
@@ -228,6 +229,7 @@ func (s *Server) CloseCredential(credential string) int {
 }
 
 func (s *Server) addStream(credential string, st *syncStream) {
+	s.clockOnce.Do(func() { go s.clock() })
 	s.streamsMu.Lock()
 	defer s.streamsMu.Unlock()
 	m := s.streams[credential]
@@ -244,6 +246,31 @@ func (s *Server) removeStream(credential string, st *syncStream) {
 	delete(s.streams[credential], st)
 	if len(s.streams[credential]) == 0 {
 		delete(s.streams, credential)
+	}
+}
+
+// clock runs heartbeats and send timeouts of every stream: one ticker for
+// the server instead of a timer per stream (a timer costs an idle stream
+// about 130 bytes). It ticks four times per heartbeat or send timeout,
+// whichever is shorter, so both fire at most a quarter late. It stops when
+// the server closes.
+func (s *Server) clock() {
+	t := time.NewTicker(max(min(s.heartbeat, s.sendTimeout)/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case now := <-t.C:
+			ns := now.UnixNano()
+			s.streamsMu.Lock()
+			for _, m := range s.streams {
+				for st := range m {
+					st.tick(ns)
+				}
+			}
+			s.streamsMu.Unlock()
+		}
 	}
 }
 

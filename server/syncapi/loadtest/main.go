@@ -182,7 +182,7 @@ func run(ctx context.Context, cfg config) error {
 		wcfg := cfg
 		wcfg.streams, wcfg.clientProcs, wcfg.clientProfile, wcfg.clientAllocProfile = cfg.warmup, 1, "", ""
 		wcfg.firstInstance = 1_000_000 // instance ids apart from the measured ones
-		warm, err := startClients(ctx, wcfg, addr, tok.GetSecret())
+		warm, err := startClients(ctx, wcfg, addr, tok.GetSecret(), nil)
 		if err != nil {
 			return err
 		}
@@ -196,8 +196,14 @@ func run(ctx context.Context, cfg config) error {
 		}()
 		defer func() { _ = warm.stop() }()
 	}
+	// The buffers that read the client processes' reports are this
+	// process's, not the streams': made before the first measurement.
+	bufs := make([][]byte, max(1, min(cfg.clientProcs, cfg.streams)))
+	for i := range bufs {
+		bufs[i] = make([]byte, 64<<10)
+	}
 	before := memory()
-	clients, err := startClients(ctx, cfg, addr, tok.GetSecret())
+	clients, err := startClients(ctx, cfg, addr, tok.GetSecret(), bufs)
 	if err != nil {
 		return err
 	}
@@ -290,7 +296,7 @@ func run(ctx context.Context, cfg config) error {
 	n := float64(cfg.streams)
 	heap := float64(after.heap-before.heap) / n / 1024
 	stack := float64(after.stack-before.stack) / n / 1024
-	fmt.Printf("server per stream: heap=%.1f KiB stack=%.1f KiB total=%.1f KiB goroutines=%.2f (heap %d→%d MiB)\n",
+	fmt.Printf("server per stream: heap=%.2f KiB stack=%.2f KiB total=%.2f KiB goroutines=%.2f (heap %d→%d MiB)\n",
 		heap, stack, heap+stack, float64(after.goroutines-before.goroutines)/n, before.heap>>20, after.heap>>20)
 	return nil
 }
@@ -357,7 +363,7 @@ type clientProcs struct {
 // startClients starts cfg.clientProcs client processes that share
 // cfg.streams streams between them (the first ones get one more when the
 // division leaves a remainder).
-func startClients(ctx context.Context, cfg config, addr, token string) (*clientProcs, error) {
+func startClients(ctx context.Context, cfg config, addr, token string, bufs [][]byte) (*clientProcs, error) {
 	k := max(1, min(cfg.clientProcs, cfg.streams))
 	c := &clientProcs{reports: make(chan report, 64*k)}
 	var readers sync.WaitGroup
@@ -393,11 +399,15 @@ func startClients(ctx context.Context, cfg config, addr, token string) (*clientP
 		}
 		c.procs = append(c.procs, cmd)
 		c.stdins = append(c.stdins, stdin)
+		buf := make([]byte, 0)
+		if i < len(bufs) {
+			buf = bufs[i]
+		}
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
 			sc := bufio.NewScanner(out)
-			sc.Buffer(make([]byte, 64<<10), 64<<20)
+			sc.Buffer(buf, 64<<20)
 			for sc.Scan() {
 				var r report
 				if json.Unmarshal(sc.Bytes(), &r) == nil {
