@@ -16,12 +16,18 @@
 //   - end-to-end: from t0 until the last stream applied it.
 //
 // It prints p50, p90, p99 and max of each, the load average, and the server's
-// heap, stack and goroutines per connected stream.
+// heap, stack and goroutines per connected stream: the growth from before
+// the measured streams connected (after -warmup streams from a process of
+// their own, so one-time set-up is not counted) to after, each reading
+// taken after 8 collections.
 //
 //	go run ./server/syncapi/loadtest -streams 1000 -toggles 20
 //
-// Server and client processes share the machine, so client cost counts. The
-// run is bounded: every wait has a deadline and the whole run stops after
+// Server and client processes share the machine, so client cost counts. A
+// garbage collection in a client process delays every stream it holds;
+// -client-procs spreads the streams over several processes, and -v prints
+// every toggle with the collections each side ran meanwhile. The run is
+// bounded: every wait has a deadline and the whole run stops after
 // -timeout.
 package main
 
@@ -82,12 +88,16 @@ func main() {
 		procs     = flag.Int("client-procs", 1, "client processes the streams are spread over (each SDK instance is its own process in production; a collection in a client process delays all of its streams)")
 		firstInst = flag.Int("first-instance", 0, "internal: number of the child's first instance id")
 		memRate   = flag.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (1 records every allocation; 0 keeps the default)")
+		sprofile  = flag.String("allocprofile", "", "write the server process's allocations during the toggles to this file (FILE.base at the start, for pprof -base); sets the allocation profile rate to every allocation")
 		aprofile  = flag.String("client-allocprofile", "", "write the client process's allocations during the toggles to this file (its allocation profile at the end; FILE.base at the start, for pprof -base)")
 		verbose   = flag.Bool("v", false, "print every toggle: end-to-end time and the garbage collections each process ran meanwhile")
 	)
 	flag.Parse()
 	if *memRate > 0 && *child == "" {
 		runtime.MemProfileRate = *memRate
+	}
+	if *sprofile != "" && *child == "" {
+		runtime.MemProfileRate = 1
 	}
 	if *aprofile != "" && *child != "" {
 		runtime.MemProfileRate = 1 // every allocation, for an exact difference
@@ -99,7 +109,7 @@ func main() {
 	if *child != "" {
 		err = runClients(ctx, *child, *streams, *firstInst, *cprofile, *aprofile, *ackDelay)
 	} else {
-		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, clientAllocProfile: *aprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof, ackDelay: *ackDelay, verbose: *verbose, clientProcs: *procs, warmup: *warmup})
+		err = run(ctx, config{streams: *streams, toggles: *toggles, profile: *profile, clientProfile: *cprofile, clientAllocProfile: *aprofile, allocProfile: *sprofile, pause: *pause, flags: *snapFlags, memProfile: *memprof, ackDelay: *ackDelay, verbose: *verbose, clientProcs: *procs, warmup: *warmup})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -111,6 +121,7 @@ type config struct {
 	streams, toggles, flags int
 	profile, clientProfile  string
 	clientAllocProfile      string
+	allocProfile            string
 	memProfile              string
 	pause, ackDelay         time.Duration
 	verbose                 bool
@@ -237,6 +248,12 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.allocProfile != "" {
+		if err := writeProfile("allocs", cfg.allocProfile+".base"); err != nil {
+			return err
+		}
+		defer func() { _ = writeProfile("allocs", cfg.allocProfile) }()
 	}
 	var writes, publishes, e2e, pubLast, pubEach []time.Duration
 	enabled := false
