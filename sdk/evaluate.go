@@ -8,46 +8,67 @@ import (
 	"github.com/flagpole/flagpole/sdk/engine"
 )
 
+// The typed evaluation methods below share one shape: a fast path that
+// builds OpenFeature's detail straight from the engine's precomputed result
+// (no copy of it), and unserved for everything else. They are written out
+// per type because a generic helper measured slower.
+
 // evaluate evaluates against the current state and counts the served
-// variant. It allocates nothing.
-func (p *Provider) evaluate(flag string, want engine.FlagType, flatCtx openfeature.FlattenedContext) (engine.Result, *state) {
-	st := p.state.Load()
+// variant: one lookup of the flag key finds both the compiled flag and its
+// counters. r points into the snapshot and must not be modified; it is nil
+// when there is no state yet or no such flag. It allocates nothing.
+func (p *Provider) evaluate(flag string, want engine.FlagType, flatCtx openfeature.FlattenedContext) (r *engine.Result, st *state) {
+	st = p.state.Load()
 	if st == nil {
-		return engine.Result{FlagKey: flag, Reason: engine.ReasonError}, nil
+		return nil, nil
 	}
-	r := st.snap.Evaluate(flag, want, flatCtx)
-	if r.ErrorCode == engine.ErrorNone {
-		if c := st.counters[flag]; c != nil {
-			c.add(r.Variant)
-		}
+	i := st.snap.Find(flag)
+	if i < 0 {
+		return nil, st
 	}
+	r, v := st.snap.EvaluateAt(i, want, flatCtx)
+	st.count(i, v)
 	return r, st
 }
 
-// detail turns an engine result into OpenFeature's resolution detail; ok
-// is false when the caller must serve its default.
-func detail(r engine.Result, st *state) (d openfeature.ProviderResolutionDetail, ok bool) {
-	if st == nil {
-		return openfeature.ProviderResolutionDetail{
-			ResolutionError: openfeature.NewProviderNotReadyResolutionError("no flags received yet"),
-			Reason:          openfeature.ErrorReason,
-		}, false
-	}
-	if r.ErrorCode != engine.ErrorNone {
-		return openfeature.ProviderResolutionDetail{
-			ResolutionError: resolutionError(r),
-			Reason:          openfeature.ErrorReason,
-			FlagMetadata:    st.meta,
-		}, false
-	}
+// served is the detail of a successful evaluation.
+func served(r *engine.Result, st *state) openfeature.ProviderResolutionDetail {
 	return openfeature.ProviderResolutionDetail{
 		Reason:       openfeature.Reason(r.Reason),
 		Variant:      r.Variant,
 		FlagMetadata: st.meta,
-	}, true
+	}
 }
 
-func resolutionError(r engine.Result) openfeature.ResolutionError {
+// unserved is the detail of an evaluation whose caller serves its default:
+// no state yet, an engine error, or a value that does not have the
+// requested type.
+func unserved(flag string, r *engine.Result, st *state) openfeature.ProviderResolutionDetail {
+	if st == nil {
+		return openfeature.ProviderResolutionDetail{
+			ResolutionError: openfeature.NewProviderNotReadyResolutionError("no flags received yet"),
+			Reason:          openfeature.ErrorReason,
+		}
+	}
+	if r == nil {
+		notFound := st.snap.Evaluate(flag, "", nil)
+		r = &notFound
+	}
+	if r.ErrorCode == engine.ErrorNone {
+		return openfeature.ProviderResolutionDetail{
+			ResolutionError: openfeature.NewTypeMismatchResolutionError("value does not have the flag's type"),
+			Reason:          openfeature.ErrorReason,
+			FlagMetadata:    st.meta,
+		}
+	}
+	return openfeature.ProviderResolutionDetail{
+		ResolutionError: resolutionError(r),
+		Reason:          openfeature.ErrorReason,
+		FlagMetadata:    st.meta,
+	}
+}
+
+func resolutionError(r *engine.Result) openfeature.ResolutionError {
 	switch r.ErrorCode {
 	case engine.ErrorFlagNotFound:
 		return openfeature.NewFlagNotFoundResolutionError(r.ErrorMessage)
@@ -65,61 +86,53 @@ func resolutionError(r engine.Result) openfeature.ResolutionError {
 // BooleanEvaluation evaluates a boolean flag.
 func (p *Provider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
 	r, st := p.evaluate(flag, engine.TypeBoolean, flatCtx)
-	d, ok := detail(r, st)
-	if v, isBool := r.Value.(bool); ok && isBool {
-		return openfeature.BoolResolutionDetail{Value: v, ProviderResolutionDetail: d}
+	if r != nil && r.ErrorCode == engine.ErrorNone {
+		if v, ok := r.Value.(bool); ok {
+			return openfeature.BoolResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+		}
 	}
-	return openfeature.BoolResolutionDetail{Value: defaultValue, ProviderResolutionDetail: failed(d, ok)}
+	return openfeature.BoolResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
 }
 
 // StringEvaluation evaluates a string flag.
 func (p *Provider) StringEvaluation(_ context.Context, flag string, defaultValue string, flatCtx openfeature.FlattenedContext) openfeature.StringResolutionDetail {
 	r, st := p.evaluate(flag, engine.TypeString, flatCtx)
-	d, ok := detail(r, st)
-	if v, isType := r.Value.(string); ok && isType {
-		return openfeature.StringResolutionDetail{Value: v, ProviderResolutionDetail: d}
+	if r != nil && r.ErrorCode == engine.ErrorNone {
+		if v, ok := r.Value.(string); ok {
+			return openfeature.StringResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+		}
 	}
-	return openfeature.StringResolutionDetail{Value: defaultValue, ProviderResolutionDetail: failed(d, ok)}
+	return openfeature.StringResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
 }
 
 // FloatEvaluation evaluates a float flag.
 func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue float64, flatCtx openfeature.FlattenedContext) openfeature.FloatResolutionDetail {
 	r, st := p.evaluate(flag, engine.TypeFloat, flatCtx)
-	d, ok := detail(r, st)
-	if v, isType := r.Value.(float64); ok && isType {
-		return openfeature.FloatResolutionDetail{Value: v, ProviderResolutionDetail: d}
+	if r != nil && r.ErrorCode == engine.ErrorNone {
+		if v, ok := r.Value.(float64); ok {
+			return openfeature.FloatResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+		}
 	}
-	return openfeature.FloatResolutionDetail{Value: defaultValue, ProviderResolutionDetail: failed(d, ok)}
+	return openfeature.FloatResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
 }
 
 // IntEvaluation evaluates an integer flag.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) openfeature.IntResolutionDetail {
 	r, st := p.evaluate(flag, engine.TypeInteger, flatCtx)
-	d, ok := detail(r, st)
-	if v, isType := r.Value.(int64); ok && isType {
-		return openfeature.IntResolutionDetail{Value: v, ProviderResolutionDetail: d}
+	if r != nil && r.ErrorCode == engine.ErrorNone {
+		if v, ok := r.Value.(int64); ok {
+			return openfeature.IntResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+		}
 	}
-	return openfeature.IntResolutionDetail{Value: defaultValue, ProviderResolutionDetail: failed(d, ok)}
+	return openfeature.IntResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
 }
 
 // ObjectEvaluation evaluates an object flag. The value is a copy the caller
 // may change.
 func (p *Provider) ObjectEvaluation(_ context.Context, flag string, defaultValue any, flatCtx openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
 	r, st := p.evaluate(flag, engine.TypeObject, flatCtx)
-	d, ok := detail(r, st)
-	if ok && r.Value != nil {
-		return openfeature.InterfaceResolutionDetail{Value: cloneObject(r.Value), ProviderResolutionDetail: d}
+	if r != nil && r.ErrorCode == engine.ErrorNone && r.Value != nil {
+		return openfeature.InterfaceResolutionDetail{Value: cloneObject(r.Value), ProviderResolutionDetail: served(r, st)}
 	}
-	return openfeature.InterfaceResolutionDetail{Value: defaultValue, ProviderResolutionDetail: failed(d, ok)}
-}
-
-// failed makes sure a result that falls back to the default says why.
-func failed(d openfeature.ProviderResolutionDetail, ok bool) openfeature.ProviderResolutionDetail {
-	if !ok {
-		return d
-	}
-	d.ResolutionError = openfeature.NewTypeMismatchResolutionError("value does not have the flag's type")
-	d.Reason = openfeature.ErrorReason
-	d.Variant = ""
-	return d
+	return openfeature.InterfaceResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
 }

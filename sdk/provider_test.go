@@ -243,11 +243,35 @@ func BenchmarkEvaluation(b *testing.B) {
 			}
 		})
 	}
+	flat := openfeature.FlattenedContext{"targetingKey": "user-42", "country": "de"}
 	b.Run("provider=flagpole/direct", func(b *testing.B) {
-		flat := openfeature.FlattenedContext{"targetingKey": "user-42", "country": "de"}
 		b.ReportAllocs()
 		for b.Loop() {
 			p.BooleanEvaluation(ctx, "checkout", false, flat)
 		}
 	})
+	b.Run("provider=flagpole/direct-static", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p.StringEvaluation(ctx, "banner", "", flat)
+		}
+	})
+}
+
+// TestProviderZeroAllocs holds the provider's own part of an evaluation to
+// zero allocations, for every type and for a split.
+func TestProviderZeroAllocs(t *testing.T) {
+	p := offlineProvider(t)
+	ctx := context.Background()
+	flat := openfeature.FlattenedContext{"targetingKey": "user-42", "country": "de"}
+	for name, eval := range map[string]func(){
+		"split":  func() { p.BooleanEvaluation(ctx, "checkout", false, flat) },
+		"string": func() { p.StringEvaluation(ctx, "banner", "", flat) },
+		"int":    func() { p.IntEvaluation(ctx, "limit", 0, flat) },
+		"float":  func() { p.FloatEvaluation(ctx, "ratio", 0, flat) },
+	} {
+		if allocs := testing.AllocsPerRun(1000, eval); allocs != 0 {
+			t.Errorf("%s: %.1f allocations per evaluation", name, allocs)
+		}
+	}
 }

@@ -13,9 +13,53 @@ import (
 
 // state is what evaluations read: swapped whole, never changed in place.
 type state struct {
-	snap     *engine.Snapshot
-	meta     openfeature.FlagMetadata // flagSetId and version, shared by every result
-	counters map[string]*flagCounters // evaluation counts per flag
+	snap *engine.Snapshot
+	meta openfeature.FlagMetadata // flagSetId and version, shared by every result
+	// counts holds the evaluation counters of each flag by its position in
+	// snap.Keys(), so that an evaluation finds them without a second lookup
+	// by flag key.
+	counts []counterSlot
+}
+
+// counterSlot is where the evaluations of one flag are counted.
+type counterSlot struct {
+	c *flagCounters
+	// at maps the engine's variant index to the index in c.counts, -1 for a
+	// variant c does not count: the engine's variants and the streamed
+	// definition's need not be the same list.
+	at []int
+}
+
+// newState makes the state evaluations read for a snapshot and the
+// counters of its flags (by flag key).
+func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters) *state {
+	keys := snap.Keys()
+	st := &state{snap: snap, meta: meta, counts: make([]counterSlot, len(keys))}
+	for i, key := range keys {
+		c := counters[key]
+		if c == nil {
+			continue
+		}
+		variants := snap.Variants(i)
+		at := make([]int, len(variants))
+		for j, v := range variants {
+			at[j] = slices.Index(c.variants, v)
+		}
+		st.counts[i] = counterSlot{c: c, at: at}
+	}
+	return st
+}
+
+// count counts one evaluation of the flag at position i that served the
+// engine's variant v.
+func (st *state) count(i, v int) {
+	s := &st.counts[i]
+	if s.c == nil || v < 0 || v >= len(s.at) {
+		return
+	}
+	if k := s.at[v]; k >= 0 {
+		s.c.counts[k].Add(1)
+	}
 }
 
 // flagCounters counts the evaluations of one flag per variant, without
@@ -24,15 +68,6 @@ type flagCounters struct {
 	flag     string
 	variants []string
 	counts   []atomic.Int64
-}
-
-func (c *flagCounters) add(variant string) {
-	for i, v := range c.variants {
-		if v == variant {
-			c.counts[i].Add(1)
-			return
-		}
-	}
 }
 
 // usage owns every flagCounters ever handed to a state, so counts made

@@ -16,24 +16,24 @@ import (
 type Snapshot struct {
 	environment string
 	revision    int64
-	flags       map[string]*flag // non-archived flags only
-	ordered     []*flag          // by key
+	flags       map[string]int // index in ordered of each non-archived flag
+	ordered     []*flag        // by key
 	segments    map[string]*segment
 }
 
 // flag is a compiled flag: its definition and its configuration in the
 // snapshot's environment.
 type flag struct {
-	key        string
-	typ        FlagType
-	enabled    bool
-	variants   []variant
-	off        int
-	offResult  Result // precomputed results, returned by copy
-	rules      []rule
-	def        serve
-	defReason  Reason
-	mismatched string // TYPE_MISMATCH message
+	key       string
+	typ       FlagType
+	enabled   bool
+	variants  []variant
+	off       int
+	offResult Result // precomputed results: Evaluate copies them, EvaluateAt points at them
+	wrongType Result // TYPE_MISMATCH result
+	rules     []rule
+	def       serve
+	defReason Reason
 }
 
 type variant struct {
@@ -95,7 +95,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		sg, ok := segs[key]
 		return sg, ok
 	}
-	s := &Snapshot{environment: environment, revision: revision, flags: make(map[string]*flag, len(flags)), segments: segs}
+	s := &Snapshot{environment: environment, revision: revision, segments: segs}
 	seen := make(map[string]bool, len(flags))
 	for i, st := range flags {
 		def := st.Flag
@@ -114,11 +114,19 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		if err != nil {
 			return nil, fmt.Errorf("engine: flag %q config: %w", def.Key, err)
 		}
-		s.flags[f.key] = f
 		s.ordered = append(s.ordered, f)
 	}
 	slices.SortFunc(s.ordered, byKey)
+	s.index()
 	return s, nil
+}
+
+// index maps every flag key to its position in ordered.
+func (s *Snapshot) index() {
+	s.flags = make(map[string]int, len(s.ordered))
+	for i, f := range s.ordered {
+		s.flags[f.key] = i
+	}
 }
 
 func byKey(a, b *flag) int { return strings.Compare(a.key, b.key) }
@@ -165,17 +173,15 @@ func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) 
 		compiled[i] = f
 	}
 	n := &Snapshot{environment: s.environment, revision: revision, segments: s.segments,
-		flags: make(map[string]*flag, len(s.flags)+len(changed)), ordered: make([]*flag, 0, len(s.ordered)+len(changed))}
+		ordered: make([]*flag, 0, len(s.ordered)+len(changed))}
 	for _, f := range s.ordered {
 		if !gone[f.key] {
-			n.flags[f.key] = f
 			n.ordered = append(n.ordered, f)
 		}
 	}
 	added := false
 	for _, f := range compiled {
 		if f != nil {
-			n.flags[f.key] = f
 			n.ordered = append(n.ordered, f)
 			added = true
 		}
@@ -183,6 +189,7 @@ func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) 
 	if added {
 		slices.SortFunc(n.ordered, byKey)
 	}
+	n.index()
 	return n, nil
 }
 
@@ -222,11 +229,10 @@ func compileConfig(f Flag, c Config, segs segmentLookup) (*flag, *FieldError) {
 		variants = []Variant{{Key: "on", Value: true}, {Key: "off", Value: false}}
 	}
 	cf := &flag{
-		key:        f.Key,
-		typ:        f.Type,
-		enabled:    c.Enabled,
-		variants:   make([]variant, len(variants)),
-		mismatched: fmt.Sprintf("flag %q is of type %s", f.Key, f.Type),
+		key:      f.Key,
+		typ:      f.Type,
+		enabled:  c.Enabled,
+		variants: make([]variant, len(variants)),
 	}
 	index := make(map[string]int, len(variants))
 	for i, v := range variants {
@@ -268,6 +274,7 @@ func compileConfig(f Flag, c Config, segs segmentLookup) (*flag, *FieldError) {
 		cf.defReason = ReasonDefault
 	}
 	cf.offResult = cf.result(cf.off, ReasonDisabled)
+	cf.wrongType = Result{FlagKey: cf.key, Reason: ReasonError, ErrorCode: ErrorTypeMismatch, ErrorMessage: fmt.Sprintf("flag %q is of type %s", f.Key, f.Type)}
 	for i := range cf.rules {
 		cf.precompute(&cf.rules[i].serve, ReasonTargetingMatch)
 	}

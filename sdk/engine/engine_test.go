@@ -69,7 +69,7 @@ func TestGoTypedContexts(t *testing.T) {
 func TestInManyValuesUsesSet(t *testing.T) {
 	values := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "10"}
 	snap := mustCompile(t, ruleFlag("many", Condition{Attribute: "x", Operator: OpIn, Values: values}))
-	if snap.flags["many"].rules[0].conds[0].set == nil {
+	if snap.ordered[snap.flags["many"]].rules[0].conds[0].set == nil {
 		t.Fatal("no set for many values")
 	}
 	for v, want := range map[any]bool{"i": true, "z": false, 10: true, 11: false} {
@@ -251,4 +251,33 @@ func TestConcurrentEvaluate(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestEvaluateAtMatchesEvaluate checks the index-based evaluation against
+// Evaluate: the same results, and a variant index naming the served variant.
+func TestEvaluateAtMatchesEvaluate(t *testing.T) {
+	s := benchSnapshot(t)
+	ctxs := []map[string]any{benchCtx, nil, {"country": "fr", "plan": "pro", "appVersion": "2.4.1"}}
+	for i, key := range s.Keys() {
+		if got := s.Find(key); got != i {
+			t.Fatalf("Find(%s) = %d, want %d", key, got, i)
+		}
+		for _, want := range []FlagType{"", TypeBoolean, TypeString} {
+			for _, ctx := range ctxs {
+				r, v := s.EvaluateAt(i, want, ctx)
+				if e := s.Evaluate(key, want, ctx); *r != e {
+					t.Fatalf("%s: EvaluateAt %+v, Evaluate %+v", key, *r, e)
+				}
+				switch {
+				case r.ErrorCode != ErrorNone && v != -1:
+					t.Fatalf("%s: error result %+v with variant %d", key, *r, v)
+				case r.ErrorCode == ErrorNone && (v < 0 || s.Variants(i)[v] != r.Variant):
+					t.Fatalf("%s: variant %d for %+v (variants %v)", key, v, *r, s.Variants(i))
+				}
+			}
+		}
+	}
+	if s.Find("nope") != -1 || (*Snapshot)(nil).Find("dark-mode") != -1 {
+		t.Fatal("Find of a missing flag")
+	}
 }

@@ -24,17 +24,50 @@ const flagNotFound = "flag not found"
 // "" accepts any type. Evaluate never panics and does not allocate on the
 // common paths.
 func (s *Snapshot) Evaluate(flagKey string, want FlagType, ctx map[string]any) Result {
-	var f *flag
-	if s != nil {
-		f = s.flags[flagKey]
-	}
-	if f == nil {
+	i := s.Find(flagKey)
+	if i < 0 {
 		return Result{FlagKey: flagKey, Reason: ReasonError, ErrorCode: ErrorFlagNotFound, ErrorMessage: flagNotFound}
 	}
-	if want != "" && want != f.typ {
-		return Result{FlagKey: flagKey, Reason: ReasonError, ErrorCode: ErrorTypeMismatch, ErrorMessage: f.mismatched}
+	r, _ := s.EvaluateAt(i, want, ctx)
+	return *r
+}
+
+// Find returns the position of a flag in Keys(), or -1 when the snapshot
+// has no such flag (or it is archived). With EvaluateAt it lets a caller
+// that keeps data per flag (the SDK's usage counters) look the key up once
+// per evaluation instead of once in the engine and once in its own map.
+func (s *Snapshot) Find(flagKey string) int {
+	if s == nil {
+		return -1
 	}
-	return *f.evaluate(ctx)
+	if i, ok := s.flags[flagKey]; ok {
+		return i
+	}
+	return -1
+}
+
+// EvaluateAt is Evaluate for the flag at position i of Keys() (from Find).
+// It returns a result held by the snapshot, which the caller must not
+// modify, so that nothing is copied; variant is the position of the served
+// variant in Variants(i), -1 when the result is an error. It panics when i
+// is out of range.
+func (s *Snapshot) EvaluateAt(i int, want FlagType, ctx map[string]any) (r *Result, variant int) {
+	f := s.ordered[i]
+	if want != "" && want != f.typ {
+		return &f.wrongType, -1
+	}
+	return f.evaluate(ctx)
+}
+
+// Variants returns the variant keys of the flag at position i of Keys(),
+// in the order EvaluateAt's variant index refers to.
+func (s *Snapshot) Variants(i int) []string {
+	vs := s.ordered[i].variants
+	keys := make([]string, len(vs))
+	for j := range vs {
+		keys[j] = vs[j].key
+	}
+	return keys
 }
 
 // EvaluateAll evaluates every non-archived flag, in key order.
@@ -44,15 +77,17 @@ func (s *Snapshot) EvaluateAll(ctx map[string]any) []Result {
 	}
 	out := make([]Result, len(s.ordered))
 	for i, f := range s.ordered {
-		out[i] = *f.evaluate(ctx)
+		r, _ := f.evaluate(ctx)
+		out[i] = *r
 	}
 	return out
 }
 
-// evaluate returns one of the flag's precomputed results; callers copy it.
-func (f *flag) evaluate(ctx map[string]any) *Result {
+// evaluate returns one of the flag's precomputed results and the index of
+// the variant it serves (-1 for an error).
+func (f *flag) evaluate(ctx map[string]any) (*Result, int) {
 	if !f.enabled {
-		return &f.offResult
+		return &f.offResult, f.off
 	}
 	for i := range f.rules {
 		r := &f.rules[i]
@@ -63,16 +98,17 @@ func (f *flag) evaluate(ctx map[string]any) *Result {
 	return f.def.result(f.key, ctx)
 }
 
-func (sv *serve) result(flagKey string, ctx map[string]any) *Result {
+func (sv *serve) result(flagKey string, ctx map[string]any) (*Result, int) {
 	sp := sv.split
 	if sp == nil {
-		return &sv.res
+		return &sv.res, sv.variant
 	}
 	h, ok := bucketHash(flagKey, ctx[sp.bucketBy])
 	if !ok {
-		return &sp.failed
+		return &sp.failed, -1
 	}
-	return &sp.results[sp.pick(h)]
+	k := sp.pick(h)
+	return &sp.results[k], sp.variants[k]
 }
 
 // pick walks the weights in order with cumulative sums and returns the
