@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strconv"
 
 	"github.com/twmb/murmur3"
@@ -36,19 +37,101 @@ func bucketOf(h uint32, totalWeight uint64) uint64 {
 	return uint64(h) * totalWeight >> 32
 }
 
-// bucketHash hashes flagKey followed by the canonical text of a bucket
+// keyHash is murmur3_x86_32 (seed 0) of a flag key run ahead: the state
+// after the key's whole 4-byte blocks, and the 0–3 bytes left over. A split
+// hashes flagKey+value on every evaluation; continuing from here it neither
+// copies the key into a buffer nor hashes it again. Hash, which the tests
+// hold to the murmur3 library and an independent implementation, is the
+// reference it must match.
+type keyHash struct {
+	h    uint32
+	tail uint32 // the key's last len%4 bytes, little-endian
+	n    int    // len(flagKey)
+}
+
+const (
+	murmurC1 = 0xcc9e2d51
+	murmurC2 = 0x1b873593
+)
+
+func newKeyHash(flagKey string) keyHash {
+	k := keyHash{n: len(flagKey)}
+	i := 0
+	for ; i+4 <= len(flagKey); i += 4 {
+		k.h = murmurBlock(k.h, uint32(flagKey[i])|uint32(flagKey[i+1])<<8|uint32(flagKey[i+2])<<16|uint32(flagKey[i+3])<<24)
+	}
+	for j := 0; i+j < len(flagKey); j++ {
+		k.tail |= uint32(flagKey[i+j]) << (8 * j)
+	}
+	return k
+}
+
+// murmurBlock mixes one little-endian 4-byte block into h.
+func murmurBlock(h, k uint32) uint32 {
+	k *= murmurC1
+	k = bits.RotateLeft32(k, 15)
+	k *= murmurC2
+	h ^= k
+	h = bits.RotateLeft32(h, 13)
+	return h*5 + 0xe6546b64
+}
+
+// hashAfter returns murmur3_x86_32 (seed 0) of the flag key of k followed
+// by v.
+func hashAfter[T string | []byte](k *keyHash, v T) uint32 {
+	h, acc, fill := k.h, k.tail, k.n&3 // acc holds fill pending bytes
+	i := 0
+	if fill > 0 {
+		for ; fill < 4 && i < len(v); i++ {
+			acc |= uint32(v[i]) << (8 * fill)
+			fill++
+		}
+		if fill < 4 {
+			return murmurFinish(h, acc, k.n+len(v))
+		}
+		h, acc, fill = murmurBlock(h, acc), 0, 0
+	}
+	for ; i+4 <= len(v); i += 4 {
+		h = murmurBlock(h, uint32(v[i])|uint32(v[i+1])<<8|uint32(v[i+2])<<16|uint32(v[i+3])<<24)
+	}
+	for ; i < len(v); i++ {
+		acc |= uint32(v[i]) << (8 * fill)
+		fill++
+	}
+	return murmurFinish(h, acc, k.n+len(v))
+}
+
+// murmurFinish mixes in the last 0–3 bytes (tail, little-endian; mixing a
+// zero tail changes nothing) and the length, and applies the final mix.
+func murmurFinish(h, tail uint32, n int) uint32 {
+	tail *= murmurC1
+	tail = bits.RotateLeft32(tail, 15)
+	tail *= murmurC2
+	h ^= tail
+	h ^= uint32(n)
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	return h
+}
+
+// bucketHash hashes the flag key followed by the canonical text of a bucket
 // attribute value. ok is false when the value cannot be bucketed: nil, an
 // empty string, a non-finite number or a type other than string, bool and
 // numbers.
-func bucketHash(flagKey string, v any) (h uint32, ok bool) {
-	var buf [hashBufSize]byte
-	b := append(buf[:0], flagKey...)
-	switch x := v.(type) {
-	case string:
-		if x == "" {
+func (k *keyHash) bucketHash(v any) (h uint32, ok bool) {
+	if s, isString := v.(string); isString {
+		if s == "" {
 			return 0, false
 		}
-		b = append(b, x...)
+		return hashAfter(k, s), true
+	}
+	// The longest canonical number, "-0.0000012345678901234567", fits.
+	var buf [32]byte
+	b := buf[:0]
+	switch x := v.(type) {
 	case bool:
 		b = strconv.AppendBool(b, x)
 	case float64:
@@ -80,7 +163,7 @@ func bucketHash(flagKey string, v any) (h uint32, ok bool) {
 			return 0, false
 		}
 	}
-	return murmur3.Sum32(b), true
+	return hashAfter(k, b), true
 }
 
 // appendNumber appends f as JavaScript's Number.prototype.toString writes

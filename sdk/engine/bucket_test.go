@@ -127,6 +127,13 @@ func TestMurmur3MatchesReference(t *testing.T) {
 		if got := Hash(string(buf[:split]), string(buf[split:n])); got != want {
 			t.Fatalf("Hash split at %d of %x = %#x, reference %#x", split, buf[:n], got, want)
 		}
+		k := newKeyHash(string(buf[:split]))
+		if got := hashAfter(&k, buf[split:n]); got != want {
+			t.Fatalf("hashAfter split at %d of %x = %#x, reference %#x", split, buf[:n], got, want)
+		}
+		if got := hashAfter(&k, string(buf[split:n])); got != want {
+			t.Fatalf("hashAfter (string) split at %d of %x = %#x, reference %#x", split, buf[:n], got, want)
+		}
 	}
 }
 
@@ -178,8 +185,9 @@ func TestBucketCanonicalValues(t *testing.T) {
 		{json.Number("42.0"), "42"},
 		{json.Number("1e2"), "100"},
 	}
+	k := newKeyHash("flag")
 	for _, c := range cases {
-		h, ok := bucketHash("flag", c.v)
+		h, ok := k.bucketHash(c.v)
 		if !ok {
 			t.Errorf("%T %v: not bucketable", c.v, c.v)
 			continue
@@ -189,7 +197,7 @@ func TestBucketCanonicalValues(t *testing.T) {
 		}
 	}
 	for _, v := range []any{nil, "", map[string]any{}, []any{"x"}, struct{}{}, json.Number("x")} {
-		if _, ok := bucketHash("flag", v); ok {
+		if _, ok := k.bucketHash(v); ok {
 			t.Errorf("%T %v: bucketable, want missing", v, v)
 		}
 	}

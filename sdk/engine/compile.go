@@ -55,6 +55,7 @@ type serve struct {
 
 type split struct {
 	bucketBy string
+	key      keyHash // the hash of the flag key, the first part of every bucket hash
 	total    uint64
 	cum      []uint64 // cumulative weights
 	variants []int    // variant index per weight
@@ -320,7 +321,7 @@ func compileServe(path, flagKey string, s Serve, index map[string]int) (serve, *
 	if len(ws) == 0 {
 		return serve{}, fieldErr(path+".weights", "at least one weight is required")
 	}
-	sp := &split{bucketBy: s.Split.BucketBy, cum: make([]uint64, len(ws)), variants: make([]int, len(ws))}
+	sp := &split{bucketBy: s.Split.BucketBy, key: newKeyHash(flagKey), cum: make([]uint64, len(ws)), variants: make([]int, len(ws))}
 	if sp.bucketBy == "" {
 		sp.bucketBy = TargetingKey
 	}

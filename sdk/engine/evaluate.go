@@ -103,7 +103,7 @@ func (sv *serve) result(flagKey string, ctx map[string]any) (*Result, int) {
 	if sp == nil {
 		return &sv.res, sv.variant
 	}
-	h, ok := bucketHash(flagKey, ctx[sp.bucketBy])
+	h, ok := sp.key.bucketHash(ctx[sp.bucketBy])
 	if !ok {
 		return &sp.failed, -1
 	}
@@ -327,8 +327,8 @@ func (c *cond) compareSemver(v any) bool {
 	if !ok {
 		return false
 	}
-	sv, ok := parseSemver(s)
-	if !ok {
+	var sv semver
+	if !sv.parse(s) {
 		return false
 	}
 	for i := range c.vers {

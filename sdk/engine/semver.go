@@ -14,19 +14,29 @@ type semver struct {
 // leading "v". Build metadata is validated and dropped.
 func parseSemver(s string) (semver, bool) {
 	var v semver
+	ok := v.parse(s)
+	return v, ok
+}
+
+// parse is parseSemver into v, which is left partly set when it fails. The
+// evaluation of semver conditions uses it: filling the fields in place
+// avoids copying a result assembled from 8-byte stores with 16-byte loads,
+// which stalls store-to-load forwarding and cost more than the parse.
+func (v *semver) parse(s string) bool {
 	if len(s) > 0 && s[0] == 'v' {
 		s = s[1:]
 	}
 	var ok bool
 	if v.major, s, ok = semverNumber(s); !ok || len(s) == 0 || s[0] != '.' {
-		return semver{}, false
+		return false
 	}
 	if v.minor, s, ok = semverNumber(s[1:]); !ok || len(s) == 0 || s[0] != '.' {
-		return semver{}, false
+		return false
 	}
 	if v.patch, s, ok = semverNumber(s[1:]); !ok {
-		return semver{}, false
+		return false
 	}
+	v.pre = ""
 	if len(s) > 0 && s[0] == '-' {
 		end := len(s)
 		for i := 1; i < len(s); i++ {
@@ -37,16 +47,16 @@ func parseSemver(s string) (semver, bool) {
 		}
 		v.pre = s[1:end]
 		if !semverIdentifiers(v.pre, true) {
-			return semver{}, false
+			return false
 		}
 		s = s[end:]
 	}
 	if len(s) > 0 {
 		if s[0] != '+' || !semverIdentifiers(s[1:], false) {
-			return semver{}, false
+			return false
 		}
 	}
-	return v, true
+	return true
 }
 
 // semverNumber reads a numeric identifier without leading zeros.
