@@ -9,9 +9,13 @@ import (
 )
 
 // The typed evaluation methods below share one shape: a fast path that
-// builds OpenFeature's detail straight from the engine's precomputed result
-// (no copy of it), and unserved for everything else. They are written out
-// per type because a generic helper measured slower.
+// fills in OpenFeature's detail straight from the engine's precomputed
+// result, and unserved for everything else. They are written out per type
+// because a generic helper measured slower. They set the fields of a named
+// result one by one rather than return a composite literal: the literal is
+// built in a temporary from 8-byte stores and copied out with 16-byte
+// loads, which stalls store-to-load forwarding (the static flag measured
+// 67-73 ns that way, 51-60 ns this way).
 
 // evaluate evaluates against the current state and counts the served
 // variant: one lookup of the flag key finds both the compiled flag and its
@@ -29,15 +33,6 @@ func (p *Provider) evaluate(flag string, want engine.FlagType, flatCtx openfeatu
 	r, v := st.snap.EvaluateAt(i, want, flatCtx)
 	st.count(i, v)
 	return r, st
-}
-
-// served is the detail of a successful evaluation.
-func served(r *engine.Result, st *state) openfeature.ProviderResolutionDetail {
-	return openfeature.ProviderResolutionDetail{
-		Reason:       openfeature.Reason(r.Reason),
-		Variant:      r.Variant,
-		FlagMetadata: st.meta,
-	}
 }
 
 // unserved is the detail of an evaluation whose caller serves its default:
@@ -84,55 +79,85 @@ func resolutionError(r *engine.Result) openfeature.ResolutionError {
 }
 
 // BooleanEvaluation evaluates a boolean flag.
-func (p *Provider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
+func (p *Provider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) (d openfeature.BoolResolutionDetail) {
 	r, st := p.evaluate(flag, engine.TypeBoolean, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(bool); ok {
-			return openfeature.BoolResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+			d.Value = v
+			d.Reason = openfeature.Reason(r.Reason)
+			d.Variant = r.Variant
+			d.FlagMetadata = st.meta
+			return d
 		}
 	}
-	return openfeature.BoolResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
+	d.Value = defaultValue
+	d.ProviderResolutionDetail = unserved(flag, r, st)
+	return d
 }
 
 // StringEvaluation evaluates a string flag.
-func (p *Provider) StringEvaluation(_ context.Context, flag string, defaultValue string, flatCtx openfeature.FlattenedContext) openfeature.StringResolutionDetail {
+func (p *Provider) StringEvaluation(_ context.Context, flag string, defaultValue string, flatCtx openfeature.FlattenedContext) (d openfeature.StringResolutionDetail) {
 	r, st := p.evaluate(flag, engine.TypeString, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(string); ok {
-			return openfeature.StringResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+			d.Value = v
+			d.Reason = openfeature.Reason(r.Reason)
+			d.Variant = r.Variant
+			d.FlagMetadata = st.meta
+			return d
 		}
 	}
-	return openfeature.StringResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
+	d.Value = defaultValue
+	d.ProviderResolutionDetail = unserved(flag, r, st)
+	return d
 }
 
 // FloatEvaluation evaluates a float flag.
-func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue float64, flatCtx openfeature.FlattenedContext) openfeature.FloatResolutionDetail {
+func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue float64, flatCtx openfeature.FlattenedContext) (d openfeature.FloatResolutionDetail) {
 	r, st := p.evaluate(flag, engine.TypeFloat, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(float64); ok {
-			return openfeature.FloatResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+			d.Value = v
+			d.Reason = openfeature.Reason(r.Reason)
+			d.Variant = r.Variant
+			d.FlagMetadata = st.meta
+			return d
 		}
 	}
-	return openfeature.FloatResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
+	d.Value = defaultValue
+	d.ProviderResolutionDetail = unserved(flag, r, st)
+	return d
 }
 
 // IntEvaluation evaluates an integer flag.
-func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) openfeature.IntResolutionDetail {
+func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) (d openfeature.IntResolutionDetail) {
 	r, st := p.evaluate(flag, engine.TypeInteger, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(int64); ok {
-			return openfeature.IntResolutionDetail{Value: v, ProviderResolutionDetail: served(r, st)}
+			d.Value = v
+			d.Reason = openfeature.Reason(r.Reason)
+			d.Variant = r.Variant
+			d.FlagMetadata = st.meta
+			return d
 		}
 	}
-	return openfeature.IntResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
+	d.Value = defaultValue
+	d.ProviderResolutionDetail = unserved(flag, r, st)
+	return d
 }
 
 // ObjectEvaluation evaluates an object flag. The value is a copy the caller
 // may change.
-func (p *Provider) ObjectEvaluation(_ context.Context, flag string, defaultValue any, flatCtx openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
+func (p *Provider) ObjectEvaluation(_ context.Context, flag string, defaultValue any, flatCtx openfeature.FlattenedContext) (d openfeature.InterfaceResolutionDetail) {
 	r, st := p.evaluate(flag, engine.TypeObject, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone && r.Value != nil {
-		return openfeature.InterfaceResolutionDetail{Value: cloneObject(r.Value), ProviderResolutionDetail: served(r, st)}
+		d.Value = cloneObject(r.Value)
+		d.Reason = openfeature.Reason(r.Reason)
+		d.Variant = r.Variant
+		d.FlagMetadata = st.meta
+		return d
 	}
-	return openfeature.InterfaceResolutionDetail{Value: defaultValue, ProviderResolutionDetail: unserved(flag, r, st)}
+	d.Value = defaultValue
+	d.ProviderResolutionDetail = unserved(flag, r, st)
+	return d
 }
