@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -273,5 +274,30 @@ func TestProviderZeroAllocs(t *testing.T) {
 		if allocs := testing.AllocsPerRun(1000, eval); allocs != 0 {
 			t.Errorf("%s: %.1f allocations per evaluation", name, allocs)
 		}
+	}
+}
+
+// TestCountsFollowVariantKeys checks that counting maps the engine's
+// variants to the counters' by key, as when the streamed definition lists
+// variants in another order or not at all (a boolean flag's implicit
+// on/off).
+func TestCountsFollowVariantKeys(t *testing.T) {
+	p := offlineProvider(t)
+	st := p.state.Load()
+	counters := map[string]*flagCounters{
+		"banner":   {flag: "banner", variants: []string{"b", "x"}, counts: make([]atomic.Int64, 2)},
+		"checkout": {flag: "checkout", counts: nil},
+	}
+	st = newState(st.snap, st.meta, counters)
+	p.state.Store(st)
+	ctx := context.Background()
+	p.StringEvaluation(ctx, "banner", "", nil)                                                                      // serves b
+	p.BooleanEvaluation(ctx, "checkout", false, openfeature.FlattenedContext{"targetingKey": "u", "country": "us"}) // serves off, not counted
+	p.IntEvaluation(ctx, "limit", 0, nil)                                                                           // no counters
+	if n := counters["banner"].counts[0].Load(); n != 1 {
+		t.Errorf("banner/b counted %d times, want 1", n)
+	}
+	if n := counters["banner"].counts[1].Load(); n != 0 {
+		t.Errorf("banner/x counted %d times, want 0", n)
 	}
 }
