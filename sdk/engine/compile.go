@@ -16,8 +16,8 @@ import (
 type Snapshot struct {
 	environment string
 	revision    int64
-	flags       map[string]int // index in ordered of each non-archived flag
-	ordered     []*flag        // by key
+	flags       map[string]flagRef // non-archived flags only
+	ordered     []*flag            // by key
 	segments    map[string]*segment
 }
 
@@ -122,11 +122,18 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 	return s, nil
 }
 
-// index maps every flag key to its position in ordered.
+// flagRef is a flag and its position in ordered: Evaluate uses the one,
+// Find the other, each without a further indirection.
+type flagRef struct {
+	f   *flag
+	pos int
+}
+
+// index maps every flag key to the flag and its position in ordered.
 func (s *Snapshot) index() {
-	s.flags = make(map[string]int, len(s.ordered))
+	s.flags = make(map[string]flagRef, len(s.ordered))
 	for i, f := range s.ordered {
-		s.flags[f.key] = i
+		s.flags[f.key] = flagRef{f: f, pos: i}
 	}
 }
 

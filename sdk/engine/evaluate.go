@@ -24,11 +24,17 @@ const flagNotFound = "flag not found"
 // "" accepts any type. Evaluate never panics and does not allocate on the
 // common paths.
 func (s *Snapshot) Evaluate(flagKey string, want FlagType, ctx map[string]any) Result {
-	i := s.Find(flagKey)
-	if i < 0 {
+	var f *flag
+	if s != nil {
+		f = s.flags[flagKey].f
+	}
+	if f == nil {
 		return Result{FlagKey: flagKey, Reason: ReasonError, ErrorCode: ErrorFlagNotFound, ErrorMessage: flagNotFound}
 	}
-	r, _ := s.EvaluateAt(i, want, ctx)
+	if want != "" && want != f.typ {
+		return f.wrongType
+	}
+	r, _ := f.evaluate(ctx)
 	return *r
 }
 
@@ -40,8 +46,8 @@ func (s *Snapshot) Find(flagKey string) int {
 	if s == nil {
 		return -1
 	}
-	if i, ok := s.flags[flagKey]; ok {
-		return i
+	if ref, ok := s.flags[flagKey]; ok {
+		return ref.pos
 	}
 	return -1
 }
