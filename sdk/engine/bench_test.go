@@ -111,4 +111,8 @@ func TestZeroAllocs(t *testing.T) {
 	if allocs := testing.AllocsPerRun(1000, func() { sink = s.Evaluate("checkout-v2", "", numCtx) }); allocs != 0 {
 		t.Errorf("Evaluate with a numeric targeting key allocates %.1f times", allocs)
 	}
+	floatCtx := map[string]any{TargetingKey: -1.2345678901234567e-6, "country": "de", "plan": "pro", "appVersion": "2.3.0"}
+	if allocs := testing.AllocsPerRun(1000, func() { sink = s.Evaluate("checkout-v2", "", floatCtx) }); allocs != 0 {
+		t.Errorf("Evaluate with the longest float targeting key allocates %.1f times", allocs)
+	}
 }

@@ -17,7 +17,10 @@
 // being checked. A Snapshot is immutable and safe for concurrent use;
 // Evaluate does not allocate on the common paths (no rule or a rule with
 // string, number and semver conditions, a fixed variant or a split on a
-// string or number bucket value of ordinary length).
+// string, boolean or number bucket value). A caller that keeps data per flag
+// can use Find and EvaluateAt instead: one lookup of the key gives the
+// flag's position, and EvaluateAt returns the snapshot's own precomputed
+// result (not to be modified) and the position of the served variant.
 //
 // # Evaluation
 //
