@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -64,7 +65,8 @@ func TestReplicasShareChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	domain := t.Name()
+	// OpenFeature domains are process-wide: a fresh one per run (-count).
+	domain := fmt.Sprintf("%s@%d", t.Name(), time.Now().UnixNano())
 	client := openfeature.NewClient(domain)
 	changed := make(chan openfeature.EventDetails, 32)
 	onChange := func(d openfeature.EventDetails) { changed <- d }

@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,7 +64,8 @@ func TestSDKEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	domain := t.Name()
+	// OpenFeature domains are process-wide: a fresh one per run (-count).
+	domain := fmt.Sprintf("%s@%d", t.Name(), time.Now().UnixNano())
 	client := openfeature.NewClient(domain)
 	ev := watch(client)
 	if err := openfeature.SetNamedProviderWithContextAndWait(ctx, domain, p); err != nil {
@@ -142,7 +144,8 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	domain := t.Name()
+	// OpenFeature domains are process-wide: a fresh one per run (-count).
+	domain := fmt.Sprintf("%s@%d", t.Name(), time.Now().UnixNano())
 	client := openfeature.NewClient(domain)
 	ev := watch(client)
 	if err := openfeature.SetNamedProviderWithContextAndWait(ctx, domain, p); err != nil {

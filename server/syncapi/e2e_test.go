@@ -2,6 +2,7 @@ package syncapi_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -135,7 +136,8 @@ func TestSDKEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	domain := t.Name()
+	// OpenFeature domains are process-wide: a fresh one per run (-count).
+	domain := fmt.Sprintf("%s@%d", t.Name(), time.Now().UnixNano())
 	client := openfeature.NewClient(domain)
 	ev := watch(client)
 	if err := openfeature.SetNamedProviderWithContextAndWait(ctx, domain, p); err != nil {
@@ -216,7 +218,7 @@ func TestSDKInvalidTokenIsFatal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		domain := t.Name() + tc.token
+		domain := fmt.Sprintf("%s%s@%d", t.Name(), tc.token, time.Now().UnixNano())
 		err = openfeature.SetNamedProviderWithContextAndWait(ctx, domain, p)
 		state := openfeature.NewClient(domain).State()
 		if tc.fatal {
