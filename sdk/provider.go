@@ -71,8 +71,11 @@ type Provider struct {
 
 	sendMu sync.Mutex
 	stream pb.SyncService_SyncClient // the live stream, nil while disconnected
+	ack    pb.SyncRequest_Ack        // the acknowledgement sent, in ackMsg
+	ackMsg *pb.SyncRequest
 
 	// Owned by the stream goroutine.
+	defs     []engine.FlagState // scratch for applyChange
 	env      string
 	revision int64
 	flags    map[string]*entry
@@ -144,6 +147,8 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 		flags:      make(map[string]*entry),
 		segments:   make(map[string]*pb.Segment),
 	}
+	p.ack.Ack = &pb.Ack{}
+	p.ackMsg = &pb.SyncRequest{Message: &p.ack}
 	p.track = newTracker(o.trackBuffer, o.trackBatch)
 	return p, nil
 }

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -106,13 +105,16 @@ func (u *usage) countersFor(flags map[string]*entry) map[string]*flagCounters {
 
 // countersUpdate is countersFor when only the flags named in keys changed
 // (or were deleted): the counters of every other flag are kept as they are.
+// It updates the current map in place rather than copying it: the map is
+// written only by the stream goroutine (the caller), under u.mu, and read
+// by others only under u.mu, so the caller may read the result unlocked.
 func (u *usage) countersUpdate(flags map[string]*entry, keys []string) map[string]*flagCounters {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	next := maps.Clone(u.current)
-	if next == nil {
-		next = make(map[string]*flagCounters, len(keys))
+	if u.current == nil {
+		u.current = make(map[string]*flagCounters, len(keys))
 	}
+	next := u.current
 	for _, key := range keys {
 		c := u.current[key]
 		e, ok := flags[key]
@@ -123,20 +125,32 @@ func (u *usage) countersUpdate(flags map[string]*entry, keys []string) map[strin
 			}
 			continue
 		}
-		variants := make([]string, len(e.def.Flag.Variants))
-		for i, v := range e.def.Flag.Variants {
-			variants[i] = v.Key
-		}
-		if c != nil && slices.Equal(c.variants, variants) {
+		if c != nil && sameVariants(c.variants, e.def.Flag.Variants) {
 			continue
 		}
 		if c != nil {
 			u.retired = append(u.retired, c)
 		}
+		variants := make([]string, len(e.def.Flag.Variants))
+		for i, v := range e.def.Flag.Variants {
+			variants[i] = v.Key
+		}
 		next[key] = &flagCounters{flag: key, variants: variants, counts: make([]atomic.Int64, len(variants))}
 	}
-	u.current = next
 	return next
+}
+
+// sameVariants reports whether keys are the keys of variants, in order.
+func sameVariants(keys []string, variants []engine.Variant) bool {
+	if len(keys) != len(variants) {
+		return false
+	}
+	for i, v := range variants {
+		if keys[i] != v.Key {
+			return false
+		}
+	}
+	return true
 }
 
 // usageCount is one reported count.

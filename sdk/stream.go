@@ -166,7 +166,7 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 	ackTimer := time.AfterFunc(time.Hour, func() {
 		ackArmed.Store(false)
 		// Best effort: a failed send surfaces as a failed Recv.
-		_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: ackRev.Load()}}})
+		_ = p.sendAck(ackRev.Load())
 	})
 	ackTimer.Stop()
 	defer ackTimer.Stop()
@@ -200,11 +200,11 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 			p.connected()
 		}
 		if !first && len(changed) > 0 {
-			p.emit(openfeature.ProviderConfigChange, fmt.Sprintf("revision %d", p.revision), changed, "")
+			p.emit(openfeature.ProviderConfigChange, "revision "+strconv.FormatInt(p.revision, 10), changed, "")
 		}
 		ackRev.Store(p.revision)
 		if p.o.ackDelay <= 0 {
-			_ = p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: p.revision}}})
+			_ = p.sendAck(p.revision)
 		} else if ackArmed.CompareAndSwap(false, true) {
 			ackTimer.Reset(p.o.ackDelay)
 		}
@@ -250,6 +250,19 @@ func (p *Provider) send(m *pb.SyncRequest) error {
 		return errNotConnected
 	}
 	return p.stream.Send(m)
+}
+
+// sendAck acknowledges revision on the live stream. The message is the
+// provider's one acknowledgement, reused under sendMu (Send has encoded it
+// when it returns), since every applied change is acknowledged.
+func (p *Provider) sendAck(revision int64) error {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if p.stream == nil {
+		return errNotConnected
+	}
+	p.ack.Ack.Revision = revision
+	return p.stream.Send(p.ackMsg)
 }
 
 // connected records that a stream delivered its first update: the first
@@ -319,7 +332,9 @@ func (p *Provider) applyChange(c *pb.Change) ([]string, error) {
 		return nil, nil // already have it
 	}
 	var changed []string
-	defs := make([]engine.FlagState, 0, len(c.GetFlags()))
+	// The definitions are copied when compiled; their slice is reused.
+	defs := p.defs[:0]
+	defer func() { clear(defs); p.defs = defs[:0] }()
 	for _, f := range c.GetFlags() {
 		e, err := newEntry(f)
 		if err != nil {

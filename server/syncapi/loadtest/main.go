@@ -605,6 +605,9 @@ func runClients(ctx context.Context, addr string, n, first int, profile, allocPr
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// Collect the garbage of connecting now, as the server process does
+	// before it measures, so that it is not collected during a toggle.
+	runtime.GC()
 	allocsBefore, gcsBefore := allocated(), gcCount()
 	defer func() {
 		fmt.Fprintf(os.Stderr, "client process during the toggles: allocated %d MiB, %d collections, live heap after the last %d MiB\n",
