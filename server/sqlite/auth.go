@@ -7,6 +7,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/service"
 )
@@ -203,7 +206,12 @@ func (t *tx) DeleteUser(username string) error {
 func (t *tx) CreateSession(s auth.Session) error {
 	_, err := t.exec("INSERT INTO sessions (hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
 		s.Hash, s.Username, formatTime(s.CreatedAt), formatTime(s.ExpiresAt))
-	if err != nil {
+	switch {
+	case isConstraint(err, sqlite3.ErrConstraintForeignKey):
+		return notFound("user", s.Username)
+	case isUnique(err):
+		return server.Errorf(server.EEXISTS, "session already exists")
+	case err != nil:
 		return wrap("create session", err)
 	}
 	return nil
