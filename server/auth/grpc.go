@@ -79,11 +79,6 @@ func (a *Authenticator) admit(ctx context.Context, method string, req proto.Mess
 	return ctx, a.Authorize(ctx, method, req)
 }
 
-// withPrincipal returns ctx carrying p and its audit actor.
-func withPrincipal(ctx context.Context, p Principal, source string) context.Context {
-	return withIdentity(ctx, newIdentity(p), source)
-}
-
 func first(md metadata.MD, key string) string {
 	if v := md.Get(key); len(v) > 0 {
 		return v[0]

@@ -49,7 +49,7 @@ const (
 func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		isPublic := r.URL.Path == SignInPath || (public != nil && public(r))
-		p, err := a.authenticateHTTP(r)
+		id, err := a.authenticateHTTP(r)
 		switch {
 		case err != nil && isPublic:
 			next.ServeHTTP(w, r)
@@ -59,8 +59,9 @@ func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Ha
 			a.writeError(w, r, err)
 			return
 		}
+		p := &id.principal
 		if p.Session && !safeMethod(r.Method) && !isPublic {
-			if err := checkCSRF(r, p); err != nil {
+			if err := checkCSRF(r, *p); err != nil {
 				a.writeError(w, r, err)
 				return
 			}
@@ -70,7 +71,7 @@ func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Ha
 			source = SourceUI
 		}
 		source = normalizeSource(r.Header.Get(SourceHeader), source)
-		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p, source)))
+		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id, source)))
 	})
 }
 
@@ -88,18 +89,22 @@ func (a *Authenticator) Require(method string, h http.Handler) http.Handler {
 
 // authenticateHTTP finds and checks the request's credential. A bearer
 // token wins over a cookie, so token requests never need a CSRF token.
-func (a *Authenticator) authenticateHTTP(r *http.Request) (Principal, error) {
+func (a *Authenticator) authenticateHTTP(r *http.Request) (*identity, error) {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
-		return a.AuthenticateToken(ctx, bearer(h))
+		return a.authenticateToken(ctx, bearer(h))
 	}
 	if k := r.Header.Get(APIKeyHeader); k != "" {
-		return a.AuthenticateToken(ctx, strings.TrimSpace(k))
+		return a.authenticateToken(ctx, strings.TrimSpace(k))
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		return a.AuthenticateSession(ctx, c.Value)
+		p, err := a.AuthenticateSession(ctx, c.Value)
+		if err != nil {
+			return nil, err
+		}
+		return newIdentity(p), nil
 	}
-	return Principal{}, errNoCredential
+	return nil, errNoCredential
 }
 
 func safeMethod(m string) bool {
