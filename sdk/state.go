@@ -84,15 +84,11 @@ func (u *usage) countersFor(flags map[string]*entry) map[string]*flagCounters {
 	defer u.mu.Unlock()
 	next := make(map[string]*flagCounters, len(flags))
 	for key, e := range flags {
-		variants := make([]string, len(e.def.Flag.Variants))
-		for i, v := range e.def.Flag.Variants {
-			variants[i] = v.Key
-		}
-		if c, ok := u.current[key]; ok && slices.Equal(c.variants, variants) {
+		if c, ok := u.current[key]; ok && sameVariants(c.variants, e.def.Flag.Variants) {
 			next[key] = c
 			continue
 		}
-		next[key] = &flagCounters{flag: key, variants: variants, counts: make([]atomic.Int64, len(variants))}
+		next[key] = newCounters(key, e.def.Flag.Variants)
 	}
 	for key, c := range u.current {
 		if next[key] != c {
@@ -131,13 +127,18 @@ func (u *usage) countersUpdate(flags map[string]*entry, keys []string) map[strin
 		if c != nil {
 			u.retired = append(u.retired, c)
 		}
-		variants := make([]string, len(e.def.Flag.Variants))
-		for i, v := range e.def.Flag.Variants {
-			variants[i] = v.Key
-		}
-		next[key] = &flagCounters{flag: key, variants: variants, counts: make([]atomic.Int64, len(variants))}
+		next[key] = newCounters(key, e.def.Flag.Variants)
 	}
 	return next
+}
+
+// newCounters returns zeroed counters for the variants of flag key.
+func newCounters(key string, variants []engine.Variant) *flagCounters {
+	keys := make([]string, len(variants))
+	for i, v := range variants {
+		keys[i] = v.Key
+	}
+	return &flagCounters{flag: key, variants: keys, counts: make([]atomic.Int64, len(keys))}
 }
 
 // sameVariants reports whether keys are the keys of variants, in order.

@@ -246,6 +246,10 @@ var errIdle = errors.New("sdk: stream idle")
 func (p *Provider) send(m *pb.SyncRequest) error {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
+	return p.sendLocked(m)
+}
+
+func (p *Provider) sendLocked(m *pb.SyncRequest) error {
 	if p.stream == nil {
 		return errNotConnected
 	}
@@ -258,11 +262,8 @@ func (p *Provider) send(m *pb.SyncRequest) error {
 func (p *Provider) sendAck(revision int64) error {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
-	if p.stream == nil {
-		return errNotConnected
-	}
 	p.ack.Ack.Revision = revision
-	return p.stream.Send(p.ackMsg)
+	return p.sendLocked(p.ackMsg)
 }
 
 // connected records that a stream delivered its first update: the first

@@ -250,10 +250,10 @@ func run(ctx context.Context, cfg config) error {
 		defer pprof.StopCPUProfile()
 	}
 	if cfg.allocProfile != "" {
-		if err := writeProfile("allocs", cfg.allocProfile+".base"); err != nil {
+		if err := writeAllocs(cfg.allocProfile + ".base"); err != nil {
 			return err
 		}
-		defer func() { _ = writeProfile("allocs", cfg.allocProfile) }()
+		defer func() { _ = writeAllocs(cfg.allocProfile) }()
 	}
 	var writes, publishes, e2e, pubLast, pubEach []time.Duration
 	enabled := false
@@ -318,33 +318,29 @@ func run(ctx context.Context, cfg config) error {
 	return nil
 }
 
+// writeHeapProfile writes the heap profile to path and the goroutines'
+// stacks to path.goroutines.
 func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
+	if err := writeProfile("heap", path, 0); err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		return err
-	}
-	g, err := os.Create(path + ".goroutines")
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	return pprof.Lookup("goroutine").WriteTo(g, 1)
+	return writeProfile("goroutine", path+".goroutines", 1)
 }
 
-// writeProfile writes the named profile after a collection (the
-// allocation profile is published at the end of one).
-func writeProfile(name, path string) error {
+// writeAllocs writes the allocation profile after a collection (it is
+// published at the end of one).
+func writeAllocs(path string) error {
 	runtime.GC()
+	return writeProfile("allocs", path, 0)
+}
+
+func writeProfile(name, path string, debug int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return pprof.Lookup(name).WriteTo(f, 0)
+	return pprof.Lookup(name).WriteTo(f, debug)
 }
 
 func loadavg() string {
@@ -492,22 +488,16 @@ func (c *clientProcs) kill() {
 }
 
 // gcCount is the number of garbage collections this process completed.
-func gcCount() uint64 {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
+func gcCount() uint64 { return runtimeMetric("/gc/cycles/total:gc-cycles") }
 
 // allocated is the number of heap bytes this process allocated so far.
-func allocated() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
+func allocated() uint64 { return runtimeMetric("/gc/heap/allocs:bytes") }
 
 // liveHeap is the heap the last collection found live.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+func liveHeap() uint64 { return runtimeMetric("/gc/heap/live:bytes") }
+
+func runtimeMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
@@ -614,10 +604,10 @@ func runClients(ctx context.Context, addr string, n, first int, profile, allocPr
 			(allocated()-allocsBefore)>>20, gcCount()-gcsBefore, liveHeap()>>20)
 	}()
 	if allocProfile != "" {
-		if err := writeProfile("allocs", allocProfile+".base"); err != nil {
+		if err := writeAllocs(allocProfile + ".base"); err != nil {
 			return err
 		}
-		defer func() { _ = writeProfile("allocs", allocProfile) }()
+		defer func() { _ = writeAllocs(allocProfile) }()
 	}
 	mu.Lock()
 	_ = out.Encode(report{Ready: n})
