@@ -53,6 +53,11 @@ type Actor struct {
 	Kind   string // "user", "token" or "system"
 	Name   string
 	Source string // "api", "cli", "ui", "system"
+	// Restricted is set for an actor without rights on protected
+	// environments (an editor): the service refuses its changes to shared
+	// objects (flag definitions, segments) that would alter what a
+	// protected environment serves. It is not stored with audit entries.
+	Restricted bool
 }
 
 // System is the actor of changes the server makes itself (bootstrap).

@@ -94,7 +94,7 @@ func (p Principal) sdkEnvironment() string {
 
 // Actor returns the audit actor of p for the given source.
 func (p Principal) Actor(source string) server.Actor {
-	return server.Actor{Kind: p.Kind, Name: p.Name, Source: source}
+	return server.Actor{Kind: p.Kind, Name: p.Name, Source: source, Restricted: !p.IsAdmin()}
 }
 
 type principalKey struct{}

@@ -232,6 +232,9 @@ func (o *op) changeFlag(cur server.Flag, next engine.Flag, action string) (serve
 		if err := checkVariantsKept(next, c); err != nil {
 			return cur, err
 		}
+		if err := o.checkFlagChange(e, cur.Flag, next, c.Config); err != nil {
+			return cur, err
+		}
 		configs[e.Name] = c
 	}
 	if err := o.tx.UpdateFlag(updated); err != nil {
@@ -296,6 +299,9 @@ func (s *Service) DeleteFlag(ctx context.Context, key string, expected int64) er
 			return err
 		}
 		if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
+			return err
+		}
+		if err := o.checkFlagDelete(cur); err != nil {
 			return err
 		}
 		if err := o.tx.DeleteFlag(key); err != nil {

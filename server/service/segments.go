@@ -81,6 +81,9 @@ func (s *Service) UpdateSegment(ctx context.Context, seg engine.Segment, expecte
 		if same(cur.Segment, seg) {
 			return nil
 		}
+		if err := o.checkSegmentChange(cur.Segment, seg); err != nil {
+			return err
+		}
 		updated.Segment, updated.Revision, updated.UpdatedAt = seg, cur.Revision+1, o.now
 		if err := o.tx.UpdateSegment(updated); err != nil {
 			return err

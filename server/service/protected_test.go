@@ -1,0 +1,48 @@
+package service_test
+
+import (
+	"testing"
+
+	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/server"
+)
+
+// TestRestrictedActorSegmentChange: a segment an enabled production rule
+// uses is an admin's to change, one of a disabled configuration is not
+// protected (production serves the off variant either way), and the
+// refusal leaves every revision as it was.
+func TestRestrictedActorSegmentChange(t *testing.T) {
+	f := newFixture(t)
+	editor := server.NewContextWithActor(f.ctx, server.Actor{Kind: "user", Name: "ed", Source: "ui", Restricted: true})
+	if _, err := f.svc.CreateSegment(f.ctx, engine.Segment{Key: "inner", Included: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.CreateFlag(f.ctx, engine.Flag{Key: "beta", Type: engine.TypeBoolean}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Config{Enabled: false, OffVariant: "off", Default: engine.Serve{Variant: "off"},
+		Rules: []engine.Rule{{Conditions: []engine.Condition{{Attribute: "targetingKey", Operator: engine.OpInSegment, Values: []string{"inner"}}}, Serve: engine.Serve{Variant: "on"}}}}
+	put := func(enabled bool) {
+		t.Helper()
+		cfg.Enabled = enabled
+		if _, err := f.svc.ReplaceConfig(f.ctx, "production", "beta", cfg, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(false)
+	if _, err := f.svc.UpdateSegment(editor, engine.Segment{Key: "inner", Included: []string{"a", "b"}}, 0); err != nil {
+		t.Fatalf("segment of a disabled production flag: %v", err)
+	}
+	put(true)
+	before := f.revisions()
+	_, err := f.svc.UpdateSegment(editor, engine.Segment{Key: "inner", Included: []string{"a", "b", "c"}}, 0)
+	if server.ErrorCode(err) != server.EFORBIDDEN {
+		t.Fatalf("segment used by an enabled production flag: %v, want forbidden", err)
+	}
+	if after := f.revisions(); after["production"] != before["production"] || after["staging"] != before["staging"] {
+		t.Fatalf("revisions moved on a refused change: %v -> %v", before, after)
+	}
+	if _, err := f.svc.UpdateSegment(f.ctx, engine.Segment{Key: "inner", Included: []string{"a", "b", "c"}}, 0); err != nil {
+		t.Fatalf("unrestricted actor: %v", err)
+	}
+}
