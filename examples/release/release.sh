@@ -16,7 +16,9 @@
 #   HEALTH_INTERVAL  seconds between checks (default 5)
 #   WAIT             how long every instance may take to apply (default 2m)
 #
-# Exit status: 0 released; 1 rolled back (or rollback failed: see output).
+# Exit status: 0 released; 1 rolled back (or rollback failed: see output), or
+# the check failed for a flag that was already enabled before the script ran
+# (left enabled: the script only undoes what it did).
 set -euo pipefail
 
 flag=${1:?usage: release.sh FLAG [ENVIRONMENT]}
@@ -30,7 +32,15 @@ wait=${WAIT:-2m}
 
 step() { printf '==> %s\n' "$*"; }
 
+# was_on is set when the flag was already enabled before this run: then a
+# failed check is reported, but the flag is left as this script found it.
+was_on=
+
 rollback() {
+	if [[ -n $was_on ]]; then
+		echo "release.sh: $flag was enabled in $env before this release: not disabling it" >&2
+		exit 1
+	fi
 	step "rolling back: disabling $flag in $env"
 	if ! "$flagpole" flag disable "$flag" --env "$env" --wait="$wait"; then
 		echo "release.sh: ROLLBACK INCOMPLETE: check 'flagpole clients --env $env'" >&2
@@ -51,9 +61,11 @@ fi
 #    rather than run a release that only part of the fleet serves.
 step "releasing: enabling $flag in $env"
 set +e
-"$flagpole" flag enable "$flag" --env "$env" --wait="$wait"
+out=$("$flagpole" flag enable "$flag" --env "$env" --wait="$wait")
 rc=$?
 set -e
+printf '%s\n' "$out"
+if [[ $out == *"already enabled"* ]]; then was_on=1; fi
 case $rc in
 0) ;;
 4) echo "release.sh: not every instance applied $flag within $wait" >&2; rollback ;;

@@ -22,6 +22,7 @@ type configJSON struct {
 	OffVariant  string          `json:"offVariant"`
 	Default     json.RawMessage `json:"default"`
 	Revision    int64           `json:"revision"`
+	Changed     *bool           `json:"changed"`
 }
 
 type flagJSON struct {
@@ -105,8 +106,18 @@ func TestFlagCommands(t *testing.T) {
 		t.Errorf("flag default printed %+v", cfg)
 	}
 	s.json(t, &cfg, "flag", "enable", "new-checkout", "--env", "production")
-	if !cfg.Enabled || cfg.Environment != "production" {
+	if !cfg.Enabled || cfg.Environment != "production" || cfg.Changed == nil || !*cfg.Changed {
 		t.Errorf("flag enable printed %+v", cfg)
+	}
+	// Enabling again changes nothing and says so (a release script must
+	// not roll back a flag that was on before it ran).
+	rev := cfg.Revision
+	s.json(t, &cfg, "flag", "enable", "new-checkout", "--env", "production")
+	if !cfg.Enabled || cfg.Revision != rev || cfg.Changed == nil || *cfg.Changed {
+		t.Errorf("flag enable of an enabled flag printed %+v, want changed false at revision %d", cfg, rev)
+	}
+	if out := s.ok(t, "flag", "enable", "new-checkout", "--env", "production"); !strings.Contains(out, "already enabled") {
+		t.Errorf("flag enable of an enabled flag printed %q, want it to say already enabled", out)
 	}
 	ev = s.eval(t, "new-checkout", "production", "--targeting-key", "user-1")
 	if ev["value"] != true || ev["variant"] != "on" {

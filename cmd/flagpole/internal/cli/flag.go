@@ -33,6 +33,9 @@ type configView struct {
 	ConfigSpec
 	Revision   int64      `json:"revision"`
 	UpdateTime *time.Time `json:"updateTime,omitempty"`
+	// Changed is set by enable and disable: false when the flag already
+	// was in the asked state and nothing was written.
+	Changed *bool `json:"changed,omitempty"`
 }
 
 func flagViewOf(f *flagpolev1.Flag, configs []*flagpolev1.FlagConfig) flagView {
@@ -389,7 +392,10 @@ func (cc *configCmd) register(cmd *cobra.Command) {
 
 // finish prints the new configuration and waits if asked.
 func (a *app) finish(ctx context.Context, cmd *cobra.Command, c *clients, cc *configCmd, cfg *flagpolev1.FlagConfig, msg string) error {
-	v := configViewOf(cfg)
+	return a.finishView(ctx, cmd, c, cc, configViewOf(cfg), msg)
+}
+
+func (a *app) finishView(ctx context.Context, cmd *cobra.Command, c *clients, cc *configCmd, v configView, msg string) error {
 	if err := a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
 		row(t, fmt.Sprintf("%s in %s: now serving %s (config revision %d).", msg, v.Environment, v.serving(), v.Revision))
 	}); err != nil {
@@ -417,12 +423,23 @@ func (a *app) flagToggleCmd(enable bool) *cobra.Command {
 				return err
 			}
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				// Already in the asked state (and at the expected revision,
+				// if one is given): nothing to write, and the output says
+				// so, so a script can tell it did not change the flag.
+				cur, err := c.flag.GetFlagConfig(ctx, &flagpolev1.GetFlagConfigRequest{FlagKey: args[0], Environment: cc.env})
+				if err == nil && cur.GetConfig().GetEnabled() == enable && (cc.rev == 0 || cc.rev == cur.GetConfig().GetRevision()) {
+					v := configViewOf(cur.GetConfig())
+					v.Changed = new(false)
+					return a.finishView(ctx, cmd, c, cc, v, args[0]+" already "+verb+"d")
+				}
 				res, err := c.flag.SetEnabled(ctx, &flagpolev1.SetEnabledRequest{FlagKey: args[0], Environment: cc.env,
 					Enabled: enable, ExpectedRevision: cc.rev})
 				if err != nil {
 					return fmt.Errorf("%s flag %s in %s: %w", verb, args[0], cc.env, err)
 				}
-				return a.finish(ctx, cmd, c, cc, res.GetConfig(), strings.ToUpper(verb[:1])+verb[1:]+"d "+args[0])
+				v := configViewOf(res.GetConfig())
+				v.Changed = new(true)
+				return a.finishView(ctx, cmd, c, cc, v, strings.ToUpper(verb[:1])+verb[1:]+"d "+args[0])
 			})
 		},
 	}

@@ -106,6 +106,15 @@ func TestReleaseScript(t *testing.T) {
 	if ev := s.eval(t, "new-checkout", "production"); ev["value"] != true {
 		t.Errorf("after release the flag serves %v, want true", ev)
 	}
+	// Run again on the released flag with a failing check: it was on
+	// before this run, so the script reports the failure and leaves it on.
+	r = runScript(t, script, append(env, "HEALTH_CMD=false"), "new-checkout", "production")
+	if r.code == 0 || strings.Contains(r.stdout, "rolling back") || !strings.Contains(r.stderr, "before this release") {
+		t.Errorf("failing check on a flag enabled before the run: %s", r)
+	}
+	if ev := s.eval(t, "new-checkout", "production"); ev["value"] != true {
+		t.Errorf("the flag enabled before the run serves %v, want still true", ev)
+	}
 }
 
 // runScript runs a shell script with the given environment.
