@@ -47,6 +47,9 @@ deleted. With --dry-run, the diff is printed and nothing is changed.
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
+			if prune && len(f.Flags) == 0 && len(f.Segments) == 0 {
+				return usagef("--prune with %s, which defines no flags and no segments, would delete every flag and segment: refused (delete them one by one instead)", file)
+			}
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
 				return a.apply(ctx, cmd, c, f, dryRun, prune, wait)
 			})

@@ -548,6 +548,16 @@ func TestApplyExport(t *testing.T) {
 	s.expectCode(t, 1, "flag", "get", "legacy")
 	s.ok(t, "flag", "get", "new-checkout")
 
+	// --prune with a file that defines nothing would delete everything:
+	// refused as a usage error (dry run too), nothing deleted.
+	for _, args := range [][]string{{"--prune"}, {"--prune", "--dry-run"}} {
+		r := s.expectCode(t, 2, append([]string{"apply", "-f", writeFile(t, "empty.yaml", "# nothing\n")}, args...)...)
+		if !strings.Contains(r.stderr, "--prune") {
+			t.Errorf("apply %v of an empty file: %s, want a refusal naming --prune", args, r.stderr)
+		}
+	}
+	s.ok(t, "flag", "get", "new-checkout")
+
 	// Bad files fail before changing anything, naming the field.
 	before = s.auditCount(t)
 	bad := writeFile(t, "bad.yaml", "flags:\n  - key: x\n    type: boolean\n    environments:\n      mars: {enabled: true}\n")
