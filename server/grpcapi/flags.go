@@ -67,7 +67,7 @@ func (s *flags) UpdateFlag(ctx context.Context, req *pb.UpdateFlagRequest) (*pb.
 }
 
 func (s *flags) ArchiveFlag(ctx context.Context, req *pb.ArchiveFlagRequest) (*pb.ArchiveFlagResponse, error) {
-	f, err := s.svc.ArchiveFlag(ctx, req.GetKey(), req.GetArchived(), req.GetExpectedRevision())
+	f, err := s.svc.ArchiveFlag(ctx, req.GetKey(), req.GetArchived(), req.GetExpectedRevision(), req.GetForce())
 	if err != nil {
 		return nil, ToStatus(ctx, s.log, err)
 	}
@@ -79,7 +79,7 @@ func (s *flags) ArchiveFlag(ctx context.Context, req *pb.ArchiveFlagRequest) (*p
 }
 
 func (s *flags) DeleteFlag(ctx context.Context, req *pb.DeleteFlagRequest) (*pb.DeleteFlagResponse, error) {
-	if err := s.svc.DeleteFlag(ctx, req.GetKey(), req.GetExpectedRevision()); err != nil {
+	if err := s.svc.DeleteFlag(ctx, req.GetKey(), req.GetExpectedRevision(), req.GetForce()); err != nil {
 		return nil, ToStatus(ctx, s.log, err)
 	}
 	return &pb.DeleteFlagResponse{}, nil

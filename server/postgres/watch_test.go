@@ -120,7 +120,7 @@ func TestWatchDeliversOtherReplicasChanges(t *testing.T) {
 		Conditions: []engine.Condition{{Attribute: "email", Operator: engine.OpEndsWith, Values: []string{"@flagpole.dev"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.DeleteFlag(ctx, "checkout", 0); err != nil {
+	if err := svc.DeleteFlag(ctx, "checkout", 0, true); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := local.snapshot()

@@ -185,8 +185,9 @@ func (s *Service) UpdateFlag(ctx context.Context, f engine.Flag, expected int64)
 }
 
 // ArchiveFlag archives a flag (archived false restores it). An archived
-// flag is not served: evaluating it gives FLAG_NOT_FOUND.
-func (s *Service) ArchiveFlag(ctx context.Context, key string, archived bool, expected int64) (server.Flag, error) {
+// flag is not served: evaluating it gives FLAG_NOT_FOUND. Archiving a flag
+// enabled in a protected environment needs force.
+func (s *Service) ArchiveFlag(ctx context.Context, key string, archived bool, expected int64, force bool) (server.Flag, error) {
 	if err := required("key", key); err != nil {
 		return server.Flag{}, err
 	}
@@ -202,6 +203,11 @@ func (s *Service) ArchiveFlag(ctx context.Context, key string, archived bool, ex
 		}
 		if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
 			return err
+		}
+		if archived && !force {
+			if err := checkNotLive(o.tx, cur, "archive"); err != nil {
+				return err
+			}
 		}
 		next := cur.Flag
 		next.Archived = archived
@@ -289,7 +295,8 @@ func serveRefs(field string, s engine.Serve) []variantRef {
 }
 
 // DeleteFlag deletes a flag and its configurations in every environment.
-func (s *Service) DeleteFlag(ctx context.Context, key string, expected int64) error {
+// Deleting a flag enabled in a protected environment needs force.
+func (s *Service) DeleteFlag(ctx context.Context, key string, expected int64, force bool) error {
 	if err := required("key", key); err != nil {
 		return err
 	}
@@ -304,6 +311,11 @@ func (s *Service) DeleteFlag(ctx context.Context, key string, expected int64) er
 		if err := o.checkFlagDelete(cur); err != nil {
 			return err
 		}
+		if !force {
+			if err := checkNotLive(o.tx, cur, "delete"); err != nil {
+				return err
+			}
+		}
 		if err := o.tx.DeleteFlag(key); err != nil {
 			return err
 		}
@@ -316,4 +328,32 @@ func (s *Service) DeleteFlag(ctx context.Context, key string, expected int64) er
 		}
 		return o.audit("flag.delete", "flag", key, "", docOfFlag(cur), nil)
 	})
+}
+
+// checkNotLive refuses to verb (archive, delete) an unarchived flag that is
+// enabled in a protected environment unless the caller forces it: the
+// services there would stop getting it, a mistake that is easy to make
+// and hard to notice.
+func checkNotLive(tx Tx, f server.Flag, verb string) error {
+	if f.Archived {
+		return nil
+	}
+	envs, err := tx.ListEnvironments()
+	if err != nil {
+		return err
+	}
+	for _, e := range envs {
+		if !e.Protected {
+			continue
+		}
+		c, err := getConfig(tx, e.Name, f.Key)
+		if err != nil {
+			return err
+		}
+		if c.Enabled {
+			return server.Invalid("force", "flag %q is enabled in protected environment %q: services there would stop getting it; disable it first, or force the %s",
+				f.Key, e.Name, verb)
+		}
+	}
+	return nil
 }

@@ -46,3 +46,39 @@ func TestRestrictedActorSegmentChange(t *testing.T) {
 		t.Fatalf("unrestricted actor: %v", err)
 	}
 }
+
+// TestLiveFlagNeedsForce: archiving or deleting a flag enabled in a
+// protected environment is refused without force (field "force", nothing
+// written); disabled there, or forced, it goes through.
+func TestLiveFlagNeedsForce(t *testing.T) {
+	f := newFixture(t)
+	for _, key := range []string{"live", "dark"} {
+		if _, _, err := f.svc.CreateFlag(f.ctx, engine.Flag{Key: key, Type: engine.TypeBoolean}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.SetEnabled(f.ctx, "production", "live", true, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SetEnabled(f.ctx, "staging", "dark", true, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := f.revisions()
+	_, err := f.svc.ArchiveFlag(f.ctx, "live", true, 0, false)
+	if e, ok := err.(*server.Error); !ok || e.Code != server.EINVALID || e.Field != "force" {
+		t.Fatalf("archive live flag without force: %v, want invalid force", err)
+	}
+	err = f.svc.DeleteFlag(f.ctx, "live", 0, false)
+	if e, ok := err.(*server.Error); !ok || e.Code != server.EINVALID || e.Field != "force" {
+		t.Fatalf("delete live flag without force: %v, want invalid force", err)
+	}
+	if after := f.revisions(); after["production"] != before["production"] {
+		t.Fatalf("refused changes moved production: %v -> %v", before, after)
+	}
+	if _, err := f.svc.ArchiveFlag(f.ctx, "dark", true, 0, false); err != nil {
+		t.Fatalf("archive a flag enabled only in unprotected staging: %v", err)
+	}
+	if err := f.svc.DeleteFlag(f.ctx, "live", 0, true); err != nil {
+		t.Fatalf("forced delete: %v", err)
+	}
+}

@@ -169,7 +169,7 @@ func TestUpdateFlag(t *testing.T) {
 func TestArchiveAndDeleteFlag(t *testing.T) {
 	f := newFixture(t)
 	f.createFlag(boolFlag("old"))
-	fl, err := f.svc.ArchiveFlag(f.ctx, "old", true, 1)
+	fl, err := f.svc.ArchiveFlag(f.ctx, "old", true, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestArchiveAndDeleteFlag(t *testing.T) {
 	if f.audit()[0].Action != "flag.archive" {
 		t.Errorf("audit action %q", f.audit()[0].Action)
 	}
-	f.noop(func() error { _, err := f.svc.ArchiveFlag(f.ctx, "old", true, 0); return err })
+	f.noop(func() error { _, err := f.svc.ArchiveFlag(f.ctx, "old", true, 0, false); return err })
 	list, err := f.svc.ListFlags(f.ctx, server.FlagFilter{}, "")
 	if err != nil || len(list) != 0 {
 		t.Errorf("ListFlags without archived = %v, %v", list, err)
@@ -189,10 +189,10 @@ func TestArchiveAndDeleteFlag(t *testing.T) {
 		t.Errorf("evaluating an archived flag: %+v, %v", ev, err)
 	}
 
-	err = f.unchanged(func() error { return f.svc.DeleteFlag(f.ctx, "old", 1) })
+	err = f.unchanged(func() error { return f.svc.DeleteFlag(f.ctx, "old", 1, false) })
 	wantCode(t, err, server.ECONFLICT, "")
 	revs := f.revisions()
-	if err := f.svc.DeleteFlag(f.ctx, "old", 2); err != nil {
+	if err := f.svc.DeleteFlag(f.ctx, "old", 2, false); err != nil {
 		t.Fatal(err)
 	}
 	for env, rev := range f.revisions() {

@@ -42,8 +42,8 @@ export const routes = {
   getFlag: (key) => ['GET', `/flags/${enc(key)}`],
   createFlag: (flag) => ['POST', '/flags', flag],
   updateFlag: (flag) => ['PUT', `/flags/${enc(flag.key)}`, flag],
-  archiveFlag: (key, archived, expectedRevision) =>
-    ['POST', `/flags/${enc(key)}/archive`, { archived, expectedRevision: String(expectedRevision || 0) }],
+  archiveFlag: (key, archived, expectedRevision, force) =>
+    ['POST', `/flags/${enc(key)}/archive`, { archived, expectedRevision: String(expectedRevision || 0), force: !!force }],
   deleteFlag: (key, expectedRevision) =>
     ['DELETE', `/flags/${enc(key)}` + query({ expectedRevision: expectedRevision || '' })],
   getFlagConfig: (key, env) => ['GET', `/flags/${enc(key)}/environments/${enc(env)}`],

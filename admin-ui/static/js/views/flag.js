@@ -81,15 +81,20 @@ function definition(state, page, reload) {
     const archive = h('button', { type: 'button', class: 'secondary', dataset: { action: 'archive' } }, flag.archived ? 'Restore' : 'Archive');
     edit.addEventListener('click', () => editor());
     archive.addEventListener('click', async () => {
+      // The server refuses to archive a flag enabled in a protected
+      // environment unless forced: this dialog is the confirmation, and
+      // names those environments.
+      const live = state.envs.filter((e) => e.protected && state.configs.get(e.name)?.enabled).map((e) => e.name);
+      const warning = live.length ? ` It is enabled in protected ${live.join(', ')}: services there lose it now.` : '';
       const yes = await confirmDialog({
         title: flag.archived ? 'Restore flag?' : 'Archive flag?',
         body: flag.archived ? `Restore ${flag.key}? SDKs will serve it again.`
-          : `Archive ${flag.key}? SDKs will answer FLAG_NOT_FOUND for it in every environment.`,
+          : `Archive ${flag.key}? SDKs will answer FLAG_NOT_FOUND for it in every environment.${warning}`,
         confirm: flag.archived ? 'Restore' : 'Archive', danger: !flag.archived,
       });
       if (!yes) return;
       try {
-        await api.archiveFlag(flag.key, !flag.archived, num(flag.revision));
+        await api.archiveFlag(flag.key, !flag.archived, num(flag.revision), true);
         toast(flag.archived ? 'Flag restored' : 'Flag archived');
         reload();
       } catch (err) { handleWriteError(err, page, 'flag'); }

@@ -18,7 +18,7 @@ import (
 
 func (a *app) applyCmd() *cobra.Command {
 	var file string
-	var dryRun, prune bool
+	var dryRun, prune, force bool
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
@@ -51,13 +51,14 @@ deleted. With --dry-run, the diff is printed and nothing is changed.
 				return usagef("--prune with %s, which defines no flags and no segments, would delete every flag and segment: refused (delete them one by one instead)", file)
 			}
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
-				return a.apply(ctx, cmd, c, f, dryRun, prune, wait)
+				return a.apply(ctx, cmd, c, f, dryRun, planOptions{prune: prune, force: force}, wait)
 			})
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "YAML file to apply ('-' for standard input)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes without making them")
 	cmd.Flags().BoolVar(&prune, "prune", false, "delete flags and segments that the file lacks")
+	addForceFlag(cmd, &force, "archive or delete (--prune)")
 	addWaitFlag(cmd, &wait)
 	return cmd
 }
@@ -80,12 +81,12 @@ type applyResult struct {
 	Applied int      `json:"applied"`
 }
 
-func (a *app) apply(ctx context.Context, cmd *cobra.Command, c *clients, f *File, dryRun, prune bool, wait time.Duration) error {
+func (a *app) apply(ctx context.Context, cmd *cobra.Command, c *clients, f *File, dryRun bool, opts planOptions, wait time.Duration) error {
 	st, err := readState(ctx, c, "")
 	if err != nil {
 		return err
 	}
-	changes, err := plan(f, st, prune)
+	changes, err := plan(f, st, opts)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}

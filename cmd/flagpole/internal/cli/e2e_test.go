@@ -184,6 +184,21 @@ func TestFlagCommands(t *testing.T) {
 	}
 	s.ok(t, "flag", "delete", "max-items")
 	s.expectCode(t, 1, "flag", "get", "max-items")
+
+	// new-checkout is live in protected production: archive and delete
+	// are refused without --force, naming it, and nothing changes.
+	s.ok(t, "flag", "enable", "new-checkout", "--env", "production")
+	for _, verb := range []string{"archive", "delete"} {
+		r := s.expectCode(t, 1, "flag", verb, "new-checkout")
+		if !strings.Contains(r.stderr, "force") || !strings.Contains(r.stderr, `protected environment "production"`) {
+			t.Errorf("flag %s of a live flag: %s, want a refusal naming --force and production", verb, r.stderr)
+		}
+	}
+	if ev := s.eval(t, "new-checkout", "production", "--targeting-key", "user-1"); ev["errorCode"] != nil {
+		t.Errorf("after refused archive/delete new-checkout serves %v, want it served", ev)
+	}
+	s.ok(t, "flag", "archive", "new-checkout", "--force")
+	s.ok(t, "flag", "archive", "new-checkout", "--restore")
 }
 
 // eval runs `flagpole eval -o json` and checks the output has exactly the

@@ -324,7 +324,7 @@ string flag takes the text as is; object values are JSON.`,
 }
 
 func (a *app) flagArchiveCmd() *cobra.Command {
-	var restore bool
+	var restore, force bool
 	var rev int64
 	cmd := &cobra.Command{
 		Use:   "archive KEY",
@@ -333,7 +333,7 @@ func (a *app) flagArchiveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
 				res, err := c.flag.ArchiveFlag(ctx, &flagpolev1.ArchiveFlagRequest{Key: args[0], Archived: !restore,
-					ExpectedRevision: rev})
+					ExpectedRevision: rev, Force: force})
 				if err != nil {
 					return fmt.Errorf("archive flag %s: %w", args[0], err)
 				}
@@ -346,19 +346,21 @@ func (a *app) flagArchiveCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&restore, "restore", false, "restore an archived flag instead")
+	addForceFlag(cmd, &force, "archive")
 	addRevisionFlag(cmd, &rev, "flag")
 	return cmd
 }
 
 func (a *app) flagDeleteCmd() *cobra.Command {
 	var rev int64
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "delete KEY",
 		Short: "Delete a flag and its configuration in every environment",
 		Args:  exactArgs("KEY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
-				if _, err := c.flag.DeleteFlag(ctx, &flagpolev1.DeleteFlagRequest{Key: args[0], ExpectedRevision: rev}); err != nil {
+				if _, err := c.flag.DeleteFlag(ctx, &flagpolev1.DeleteFlagRequest{Key: args[0], ExpectedRevision: rev, Force: force}); err != nil {
 					return fmt.Errorf("delete flag %s: %w", args[0], err)
 				}
 				return a.printer(cmd.OutOrStdout()).emit(map[string]any{"deleted": args[0]}, func(t *tabwriter.Writer) {
@@ -367,8 +369,15 @@ func (a *app) flagDeleteCmd() *cobra.Command {
 			})
 		},
 	}
+	addForceFlag(cmd, &force, "delete")
 	addRevisionFlag(cmd, &rev, "flag")
 	return cmd
+}
+
+// addForceFlag adds --force: verb a flag even when it is enabled in a
+// protected environment (refused without it).
+func addForceFlag(cmd *cobra.Command, force *bool, verb string) {
+	cmd.Flags().BoolVar(force, "force", false, verb+" even a flag that is enabled in a protected environment")
 }
 
 func addRevisionFlag(cmd *cobra.Command, rev *int64, what string) {

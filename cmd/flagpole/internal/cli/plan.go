@@ -69,9 +69,14 @@ func readState(ctx context.Context, c *clients, env string) (*state, error) {
 
 var keyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 
+// planOptions are apply's choices: prune adds deletions of flags and
+// segments the file lacks; force archives or deletes flags even where a
+// protected environment has them enabled (the server refuses otherwise).
+type planOptions struct{ prune, force bool }
+
 // plan computes the changes that make the server match f. Only what differs
-// becomes a change; prune adds deletions of flags and segments f lacks.
-func plan(f *File, st *state, prune bool) ([]change, error) {
+// becomes a change.
+func plan(f *File, st *state, opts planOptions) ([]change, error) {
 	var segChanges, flagChanges, cfgChanges, deletions []change
 	seen := map[string]bool{}
 	for i, s := range f.Segments {
@@ -106,15 +111,15 @@ func plan(f *File, st *state, prune bool) ([]change, error) {
 				return nil, fmt.Errorf("%s.environments.%s: empty configuration (write at least enabled: false)", where, env)
 			}
 		}
-		fc, cc, err := planFlag(want, fs.Environments, st.flags[fs.Key])
+		fc, cc, err := planFlag(want, fs.Environments, st.flags[fs.Key], opts.force)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		flagChanges = append(flagChanges, fc...)
 		cfgChanges = append(cfgChanges, cc...)
 	}
-	if prune {
-		deletions = planPrune(f, st)
+	if opts.prune {
+		deletions = planPrune(f, st, opts.force)
 	}
 	return slices.Concat(segChanges, flagChanges, cfgChanges, deletions), nil
 }
@@ -185,7 +190,7 @@ func planSegment(s SegmentSpec, cur *flagpolev1.Segment) (change, bool) {
 
 // planFlag plans the definition change of one flag and its configuration
 // changes in the environments the file names.
-func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWithConfigs) (defs, cfgs []change, err error) {
+func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWithConfigs, force bool) (defs, cfgs []change, err error) {
 	key := want.Key
 	if cur == nil {
 		create := want
@@ -203,7 +208,7 @@ func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWi
 			cfgs = append(cfgs, newConfigChange(key, env, envs[env]))
 		}
 		if want.Archived {
-			defs = append(defs, archiveChange(key, true, 0))
+			defs = append(defs, archiveChange(key, true, 0, force))
 		}
 		return defs, cfgs, nil
 	}
@@ -233,7 +238,7 @@ func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWi
 		rev = 0 // the archive step below follows our own update
 	}
 	if have.Archived != want.Archived {
-		defs = append(defs, archiveChange(key, want.Archived, rev))
+		defs = append(defs, archiveChange(key, want.Archived, rev, force))
 	}
 	configs := map[string]*flagpolev1.FlagConfig{}
 	for _, c := range cur.GetConfigs() {
@@ -247,11 +252,11 @@ func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWi
 	return defs, cfgs, nil
 }
 
-func archiveChange(key string, archived bool, rev int64) change {
+func archiveChange(key string, archived bool, rev int64, force bool) change {
 	return change{Action: "update", Kind: "flag", Key: key, allEnvs: true,
 		Fields: []fieldChange{{Field: "archived", From: !archived, To: archived}},
 		run: func(ctx context.Context, c *clients) error {
-			_, err := c.flag.ArchiveFlag(ctx, &flagpolev1.ArchiveFlagRequest{Key: key, Archived: archived, ExpectedRevision: rev})
+			_, err := c.flag.ArchiveFlag(ctx, &flagpolev1.ArchiveFlagRequest{Key: key, Archived: archived, ExpectedRevision: rev, Force: force})
 			return err
 		}}
 }
@@ -313,7 +318,7 @@ func newConfigChange(key, env string, want *ConfigSpec) change {
 		}}
 }
 
-func planPrune(f *File, st *state) []change {
+func planPrune(f *File, st *state, force bool) []change {
 	var out []change
 	inFile := map[string]bool{}
 	for _, fs := range f.Flags {
@@ -326,7 +331,7 @@ func planPrune(f *File, st *state) []change {
 		rev := st.flags[key].GetFlag().GetRevision()
 		out = append(out, change{Action: "delete", Kind: "flag", Key: key, allEnvs: true,
 			run: func(ctx context.Context, c *clients) error {
-				_, err := c.flag.DeleteFlag(ctx, &flagpolev1.DeleteFlagRequest{Key: key, ExpectedRevision: rev})
+				_, err := c.flag.DeleteFlag(ctx, &flagpolev1.DeleteFlagRequest{Key: key, ExpectedRevision: rev, Force: force})
 				return err
 			}})
 	}

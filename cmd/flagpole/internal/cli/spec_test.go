@@ -132,7 +132,7 @@ func TestPlanOnlyChangesWhatDiffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, err := plan(f, st, false)
+	changes, err := plan(f, st, planOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestPlanOnlyChangesWhatDiffers(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("plan = %q, want %q (max-items matches the server: integers 10 and 10.0 are equal)", got, want)
 	}
-	pruned, err := plan(f, st, true)
+	pruned, err := plan(f, st, planOptions{prune: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestPlanRejectsBadInputNamingTheField(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = plan(f, st, false)
+		_, err = plan(f, st, planOptions{})
 		if err == nil || !strings.HasPrefix(err.Error(), field) {
 			t.Errorf("plan(%q) error = %v, want one starting with %q", doc, err, field)
 		}

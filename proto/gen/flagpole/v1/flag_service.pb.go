@@ -499,8 +499,11 @@ type ArchiveFlagRequest struct {
 	// archived false restores an archived flag.
 	Archived         bool  `protobuf:"varint,2,opt,name=archived,proto3" json:"archived,omitempty"`
 	ExpectedRevision int64 `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// force archives a flag that is enabled in a protected environment
+	// (refused without it: services there would stop getting it).
+	Force         bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ArchiveFlagRequest) Reset() {
@@ -554,6 +557,13 @@ func (x *ArchiveFlagRequest) GetExpectedRevision() int64 {
 	return 0
 }
 
+func (x *ArchiveFlagRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
 type ArchiveFlagResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Flag          *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
@@ -602,8 +612,11 @@ type DeleteFlagRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Key              string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	ExpectedRevision int64                  `protobuf:"varint,2,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// force deletes a flag that is enabled in a protected environment
+	// (refused without it: services there would stop getting it).
+	Force         bool `protobuf:"varint,3,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteFlagRequest) Reset() {
@@ -648,6 +661,13 @@ func (x *DeleteFlagRequest) GetExpectedRevision() int64 {
 		return x.ExpectedRevision
 	}
 	return 0
+}
+
+func (x *DeleteFlagRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type DeleteFlagResponse struct {
@@ -1147,16 +1167,18 @@ const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\x11UpdateFlagRequest\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\";\n" +
 	"\x12UpdateFlagResponse\x12%\n" +
-	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"o\n" +
+	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"\x85\x01\n" +
 	"\x12ArchiveFlagRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1a\n" +
 	"\barchived\x18\x02 \x01(\bR\barchived\x12+\n" +
-	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\"<\n" +
+	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\x12\x14\n" +
+	"\x05force\x18\x04 \x01(\bR\x05force\"<\n" +
 	"\x13ArchiveFlagResponse\x12%\n" +
-	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"R\n" +
+	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"h\n" +
 	"\x11DeleteFlagRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x11expected_revision\x18\x02 \x01(\x03R\x10expectedRevision\"\x14\n" +
+	"\x11expected_revision\x18\x02 \x01(\x03R\x10expectedRevision\x12\x14\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force\"\x14\n" +
 	"\x12DeleteFlagResponse\"S\n" +
 	"\x14GetFlagConfigRequest\x12\x19\n" +
 	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12 \n" +
