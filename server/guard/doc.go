@@ -1,0 +1,2 @@
+// Package guard decides guarded releases.
+package guard
