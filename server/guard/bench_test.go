@@ -23,9 +23,3 @@ func BenchmarkJudgeNumeric(b *testing.B) {
 		_ = g.JudgeNumeric(c, t)
 	}
 }
-
-func BenchmarkBoundary(b *testing.B) {
-	for b.Loop() {
-		_ = boundary(12.3, 0.025)
-	}
-}

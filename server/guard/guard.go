@@ -150,11 +150,17 @@ type Decision struct {
 	// MaxRatio × control), "diff" (new against control + MaxDiff) or
 	// "baseline" (the last step, new against a recorded baseline).
 	Test string `json:"test,omitempty"`
-	// Statistic is the z-score of the new variant's excess over the
-	// tolerated value; Threshold is the z that the always-valid boundary
-	// requires at this sample size. Regressed means Statistic ≥ Threshold.
+	// Statistic is the log of the test's mixture likelihood ratio, the
+	// evidence that the new variant is worse than the tolerance; Threshold is
+	// log(1/Alpha). Regressed means Statistic ≥ Threshold.
 	Statistic float64 `json:"statistic"`
 	Threshold float64 `json:"threshold"`
+	// PValue is the always-valid p-value exp(−Statistic) capped at 1: valid
+	// whenever it is looked at, unlike a fixed-sample p-value.
+	PValue float64 `json:"p_value"`
+	// Z is the z-score of the new variant's excess over the tolerated value
+	// (for people; the verdict comes from Statistic).
+	Z float64 `json:"z"`
 	// Alpha is the error bound this test spends (half of the Guard's Alpha
 	// when two tests share it).
 	Alpha float64 `json:"alpha"`
@@ -173,12 +179,19 @@ func (d Decision) String() string {
 	return string(b)
 }
 
-// contrast is one linear comparison θ = new − (tolerated value), positive
-// under regression, with its estimate and the estimate's variance.
-type contrast struct {
-	test     string
-	estimate float64
-	variance float64
+// test is one comparison's outcome: its name, the z-score of the excess over
+// the tolerated value and the log of its mixture likelihood ratio.
+type test struct {
+	name string
+	z    float64
+	logM float64
+}
+
+// normalTest is the normal-mixture test of the excess est (variance v) at
+// mixture time u.
+func normalTest(name string, est, v, u float64) test {
+	z := zscore(est, v)
+	return test{name, z, logMixture(z, u)}
 }
 
 // Judge decides a release step from the two variants' counts over the step's
@@ -201,12 +214,12 @@ func (g Guard) Judge(control, treatment Rates) Decision {
 	n0, n1 := float64(control.Exposures), float64(treatment.Exposures)
 	x0, x1 := float64(control.Events), float64(treatment.Events)
 	l0, l1 := x0/n0, x1/n1
-	var cs []contrast
+	var ts []test
 	if r := g.MaxRatio; r > 0 {
 		// Poisson MLE under λ1 = r·λ0 (the null's boundary), whose variance
-		// the score statistic uses.
+		// the score z uses; the verdict is the exact conditional test.
 		t0 := (x0 + x1) / (n0 + r*n1)
-		cs = append(cs, contrast{"ratio", l1 - r*l0, r*t0/n1 + r*r*t0/n0})
+		ts = append(ts, test{"ratio", zscore(l1-r*l0, r*t0/n1+r*r*t0/n0), logRatioMixture(x0, x1, n0, n1, r)})
 	}
 	if dd := g.MaxDiff; dd > 0 {
 		// Poisson MLE under λ1 = λ0 + d: the positive root of
@@ -214,10 +227,10 @@ func (g Guard) Judge(control, treatment Rates) Decision {
 		N, X := n0+n1, x0+x1
 		b := N*dd - X
 		t0 := (-b + math.Sqrt(b*b+4*N*x0*dd)) / (2 * N)
-		cs = append(cs, contrast{"diff", l1 - l0 - dd, (t0+dd)/n1 + t0/n0})
+		ts = append(ts, normalTest("diff", l1-l0-dd, (t0+dd)/n1+t0/n0, min(n0, n1)/float64(g.MinSamples)))
 	}
 	d.Limit = g.limit(l0)
-	return g.decide(d, cs, min(n0, n1), true)
+	return g.decide(d, ts, true)
 }
 
 // JudgeNumeric decides a release step from a numeric signal (e.g. latency),
@@ -238,15 +251,16 @@ func (g Guard) JudgeNumeric(control, treatment Numeric) Decision {
 	n0, n1 := float64(control.N), float64(treatment.N)
 	m0, m1 := d.Control.Rate, d.New.Rate
 	v0, v1 := d.Control.StdDev*d.Control.StdDev/n0, d.New.StdDev*d.New.StdDev/n1
-	var cs []contrast
+	u := min(n0, n1) / float64(g.MinSamples)
+	var ts []test
 	if r := g.MaxRatio; r > 0 {
-		cs = append(cs, contrast{"ratio", m1 - r*m0, v1 + r*r*v0})
+		ts = append(ts, normalTest("ratio", m1-r*m0, v1+r*r*v0, u))
 	}
 	if dd := g.MaxDiff; dd > 0 {
-		cs = append(cs, contrast{"diff", m1 - m0 - dd, v1 + v0})
+		ts = append(ts, normalTest("diff", m1-m0-dd, v1+v0, u))
 	}
 	d.Limit = g.limit(m0)
-	return g.decide(d, cs, min(n0, n1), false)
+	return g.decide(d, ts, false)
 }
 
 // JudgeBaseline decides the last step (100%, no control group left): the new
@@ -276,9 +290,9 @@ func (g Guard) JudgeBaseline(baseline, treatment Rates) Decision {
 	z := normalQuantile(1 - a)
 	upper := lb + z*z/(2*nb) + z*math.Sqrt(lb/nb+z*z/(4*nb*nb))
 	d.Limit = g.limit(upper)
-	l1 := float64(treatment.Events) / n1
-	c := contrast{"baseline", l1 - d.Limit, d.Limit / n1}
-	return g.decideAt(d, []contrast{c}, n1, a, true)
+	x1 := float64(treatment.Events)
+	t := test{"baseline", zscore(x1/n1-d.Limit, d.Limit/n1), logPoissonMixture(x1, n1*d.Limit)}
+	return g.decideAt(d, []test{t}, a, true)
 }
 
 // JudgeNumericBaseline is JudgeBaseline for a numeric signal: the bound on
@@ -300,8 +314,8 @@ func (g Guard) JudgeNumericBaseline(baseline, treatment Numeric) Decision {
 	nb, n1 := float64(baseline.N), float64(treatment.N)
 	upper := d.Control.Rate + normalQuantile(1-a)*d.Control.StdDev/math.Sqrt(nb)
 	d.Limit = g.limit(upper)
-	c := contrast{"baseline", d.New.Rate - d.Limit, d.New.StdDev * d.New.StdDev / n1}
-	return g.decideAt(d, []contrast{c}, n1, a, false)
+	t := normalTest("baseline", d.New.Rate-d.Limit, d.New.StdDev*d.New.StdDev/n1, n1/float64(g.MinSamples))
+	return g.decideAt(d, []test{t}, a, false)
 }
 
 func (g Guard) alpha() float64 {
@@ -323,31 +337,29 @@ func (g Guard) limit(c float64) float64 {
 	return l
 }
 
-// decide runs the two-sample contrasts, splitting Alpha between them.
-func (g Guard) decide(d Decision, cs []contrast, n float64, rate bool) Decision {
+// decide runs the two-sample tests, splitting Alpha between them.
+func (g Guard) decide(d Decision, ts []test, rate bool) Decision {
 	a := g.alpha()
-	if len(cs) > 1 {
-		a /= float64(len(cs))
+	if len(ts) > 1 {
+		a /= float64(len(ts))
 	}
-	return g.decideAt(d, cs, n, a, rate)
+	return g.decideAt(d, ts, a, rate)
 }
 
-// decideAt judges each contrast at level a with mixture time n/MinSamples and
-// reports the one that crossed, or else the one nearest to crossing.
-func (g Guard) decideAt(d Decision, cs []contrast, n, a float64, rate bool) Decision {
-	u := n / float64(g.MinSamples)
-	c := boundary(u, a)
-	best := -math.MaxFloat64
-	for _, k := range cs {
-		z := zscore(k.estimate, k.variance)
-		if z-c > best {
-			best = z - c
-			d.Test, d.Statistic = k.test, z
+// decideAt judges each test at level a and reports the one with the most
+// evidence of regression.
+func (g Guard) decideAt(d Decision, ts []test, a float64, rate bool) Decision {
+	best := ts[0]
+	for _, t := range ts[1:] {
+		if t.logM > best.logM {
+			best = t
 		}
 	}
-	d.Threshold, d.Alpha = c, a
-	// Decide on the mixture itself, not the rounded threshold.
-	if logMixture(d.Statistic, u) >= -math.Log(a) {
+	// log M is finite: the mixtures are sums of finite terms and z is capped.
+	d.Test, d.Z, d.Statistic = best.name, best.z, best.logM
+	d.Threshold, d.Alpha = -math.Log(a), a
+	d.PValue = math.Min(1, math.Exp(-best.logM))
+	if d.Statistic >= d.Threshold {
 		d.Verdict = Regressed
 	} else {
 		d.Verdict = Passing
@@ -432,18 +444,16 @@ func reason(d Decision, g Guard, rate bool) string {
 	val(d.Limit)
 	b = append(b, "; "...)
 	b = append(b, d.Test...)
-	b = append(b, " test z = "...)
-	num(d.Statistic, 2)
+	b = append(b, " test: z = "...)
+	num(d.Z, 2)
+	b = append(b, ", always-valid p = "...)
+	b = strconv.AppendFloat(b, d.PValue, 'g', 3, 64)
 	if d.Verdict == Regressed {
-		b = append(b, " reached"...)
+		b = append(b, " ≤ alpha "...)
 	} else {
-		b = append(b, " below"...)
+		b = append(b, " > alpha "...)
 	}
-	b = append(b, " the always-valid threshold "...)
-	num(d.Threshold, 2)
-	b = append(b, " (alpha "...)
 	b = strconv.AppendFloat(b, d.Alpha, 'g', 3, 64)
-	b = append(b, ')')
 	return string(b)
 }
 

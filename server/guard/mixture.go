@@ -2,7 +2,8 @@ package guard
 
 import "math"
 
-// The one-sided normal-mixture martingale (Robbins 1970; Howard, Ramdas,
+// The one-sided normal-mixture martingale, used for the differences and the
+// numeric signals (Robbins 1970; Howard, Ramdas,
 // McAuliffe and Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic
 // confidence sequences", the one-sided normal mixture; Johari, Pekelis and
 // Walsh 2017, "Always valid inference", the mSPRT).
@@ -41,44 +42,58 @@ func logPhi(w float64) float64 {
 	return -w*w/2 - math.Log(-w) - 0.5*math.Log(2*math.Pi) + math.Log1p(-1/(w*w))
 }
 
-// boundary returns the z that the mixture needs at time u to reach 1/α: the
-// always-valid critical value reported as the Decision's Threshold. log M is
-// increasing in z, so a safeguarded Newton iteration finds it.
-func boundary(u, alpha float64) float64 {
-	target := -math.Log(alpha)
-	k := math.Sqrt(u / (1 + u))
-	// log M ≥ −½log(1+u) + w²/2 for w ≥ 0, so this w is past the root.
-	hi := math.Sqrt(2*(target+0.5*math.Log1p(u))) / k
-	lo := 0.0
-	// Where Φ(w) ≈ 1 (always, at useful α) log M = log 2 − ½log(1+u) + w²/2,
-	// which puts the start within a hair of the root.
-	z := math.Sqrt(max(0, 2*(target-math.Ln2)+math.Log1p(u))) / k
-	if !(z > lo && z < hi) {
-		z = hi / 2
+// The count tests mix over a fixed grid of alternatives instead: each term
+// below is a likelihood ratio that is a nonnegative supermartingale under
+// every rate within the tolerance, so is their average, exactly (no normal
+// approximation; only the Poisson model of the counts). The grid is the
+// excess over the tolerated rate, as a factor: 1.1× to 10× in 12 geometric
+// steps, equally weighted.
+var excessGrid = func() [12]float64 {
+	var g [12]float64
+	for i := range g {
+		g[i] = 1.1 * math.Pow(10/1.1, float64(i)/float64(len(g)-1))
 	}
-	for range 60 {
-		f := logMixture(z, u) - target
-		if math.Abs(f) < 1e-10 {
-			return z
-		}
-		if f > 0 {
-			hi = z
-		} else {
-			lo = z
-		}
-		w := z * k
-		// d/dz log M = k·(w + φ(w)/Φ(w)).
-		d := k * (w + math.Exp(-w*w/2-0.5*math.Log(2*math.Pi)-logPhi(w)))
-		next := z - f/d
-		if !(next > lo && next < hi) || d <= 0 {
-			next = (lo + hi) / 2
-		}
-		if hi-lo < 1e-9 {
-			return next
-		}
-		z = next
+	return g
+}()
+
+// logRatioMixture is log M for "λ1 ≤ r·λ0" from Poisson counts x0, x1 over
+// exposures n0, n1. Conditional on the number of events, each event is the
+// new variant's with probability π = n1·λ1/(n1·λ1 + n0·λ0), at most
+// π0 = r·n1/(r·n1 + n0) under the null; the product of
+// (π_m/π0)^[new] · ((1−π_m)/(1−π0))^[control] over the events is a test
+// supermartingale for each alternative π_m = m·r·n1/(m·r·n1 + n0), m > 1.
+func logRatioMixture(x0, x1, n0, n1, r float64) float64 {
+	p0 := r * n1 / (r*n1 + n0)
+	var terms [len(excessGrid)]float64
+	for i, m := range excessGrid {
+		p := m * r * n1 / (m*r*n1 + n0)
+		terms[i] = x1*math.Log(p/p0) + x0*math.Log((1-p)/(1-p0))
 	}
-	return z
+	return logMean(terms[:])
+}
+
+// logPoissonMixture is log M for "λ ≤ λ0" from a Poisson count x with mean
+// mu0 = n·λ0 at the null's boundary: m^x · exp(−(m−1)·mu0) for each excess
+// factor m.
+func logPoissonMixture(x, mu0 float64) float64 {
+	var terms [len(excessGrid)]float64
+	for i, m := range excessGrid {
+		terms[i] = x*math.Log(m) - (m-1)*mu0
+	}
+	return logMean(terms[:])
+}
+
+// logMean is log(mean(exp(t))) without overflow.
+func logMean(t []float64) float64 {
+	hi := math.Inf(-1)
+	for _, v := range t {
+		hi = max(hi, v)
+	}
+	var s float64
+	for _, v := range t {
+		s += math.Exp(v - hi)
+	}
+	return hi + math.Log(s/float64(len(t)))
 }
 
 // normalQuantile returns Φ⁻¹(p) for p in (0, 1).
