@@ -99,6 +99,14 @@ func TestSimulationNullBoundary(t *testing.T) {
 			t.Errorf("null boundary at %.0f%%: rolled back %d of %d, want at most 5%%", 100*share, res.regressed, n)
 		}
 	}
+	// The difference tolerance (normal approximation): +0.2 points, new at
+	// exactly 1.2% against 1%, at the skewed split.
+	gd := Guard{MaxDiff: 0.002, MinSamples: 500, Alpha: 0.05}
+	res := simulate(22, n, plan{perTick, []step{{0.05, 360}}, 0.01, 0.012}, gd)
+	t.Logf("new at exactly control + 0.2 points (1.2%% vs 1%%), new 5%%, alpha 0.05: %d of %d rolled back (%.2f%%)", res.regressed, n, 100*float64(res.regressed)/float64(n))
+	if res.regressed > n*5/100 {
+		t.Errorf("difference null boundary: rolled back %d of %d, want at most 5%%", res.regressed, n)
+	}
 }
 
 // TestSimulationPower: the new variant at 2% errors against control's 1%
