@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -130,6 +131,9 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 		grpc.WithInitialConnWindowSize(1 << 20),
 		grpc.WithReadBufferSize(16 << 10),
 		grpc.WithWriteBufferSize(16 << 10),
+		// A snapshot is as large as the environment: accept whatever the
+		// server may send (gRPC's default would refuse over 4 MiB).
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
 	}, o.dialOptions...)
 	conn, err := grpc.NewClient(address, dial...)
 	if err != nil {

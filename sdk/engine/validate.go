@@ -84,6 +84,9 @@ func ValidateFlag(f *Flag) error {
 		}
 		v.Value = val
 	}
+	if err := checkFlagLimits(f); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -205,6 +208,9 @@ func ValidateConfig(f Flag, c Config, segmentExists func(key string) bool) error
 	lookup := func(key string) (*segment, bool) {
 		return nil, segmentExists == nil || segmentExists(key)
 	}
+	if err := checkConfigLimits(c); err != nil {
+		return err
+	}
 	if _, err := compileConfig(f, c, lookup); err != nil {
 		return err
 	}
@@ -213,6 +219,9 @@ func ValidateConfig(f Flag, c Config, segmentExists func(key string) bool) error
 
 // ValidateSegment checks a segment definition. It returns a *FieldError.
 func ValidateSegment(s Segment) error {
+	if err := checkSegmentLimits(s); err != nil {
+		return err
+	}
 	if _, err := compileSegment(s); err != nil {
 		return err
 	}
