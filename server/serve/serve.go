@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,10 @@ type Config struct {
 	UsageFlushInterval time.Duration
 	// Now is the clock of usage insights (default time.Now); tests move it.
 	Now func() time.Time
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
+	// the client address that sign-in limits count against.
+	TrustedProxies []netip.Prefix
 
 	// TLSCert and TLSKey, both set, serve both ports over TLS.
 	TLSCert, TLSKey string
