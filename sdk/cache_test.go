@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,49 @@ func TestHeartbeatWithoutFlagsIsNotReady(t *testing.T) {
 	t.Cleanup(p.Shutdown)
 	if err := p.InitWithContext(context.Background(), openfeature.EvaluationContext{}); err == nil {
 		t.Fatal("ready without any flags")
+	}
+}
+
+// WithCacheDir names one file per server and environment (or, when the
+// token decides the environment, per token); WithCacheFile wins over it.
+func TestCacheDirKeyedByServerAndEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	file := func(addr string, opts ...Option) string {
+		t.Helper()
+		p, err := NewProvider(addr, append([]Option{WithCacheDir(dir)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Shutdown)
+		if filepath.Dir(p.CacheFile()) != dir {
+			t.Fatalf("cache file %q not in %q", p.CacheFile(), dir)
+		}
+		return p.CacheFile()
+	}
+	prod := file("flags.example.com:9090", WithEnvironment("production"))
+	if again := file("flags.example.com:9090", WithEnvironment("production"), WithToken("t")); again != prod {
+		t.Errorf("same server and environment: %q and %q", prod, again)
+	}
+	distinct := map[string]string{"production": prod}
+	for name, f := range map[string]string{
+		"staging":        file("flags.example.com:9090", WithEnvironment("staging")),
+		"other server":   file("flags.example.com:9091", WithEnvironment("production")),
+		"merged address": file("flags.example.com_9090", WithEnvironment("production")),
+		"token a":        file("flags.example.com:9090", WithToken("sdk-token-a")),
+		"token b":        file("flags.example.com:9090", WithToken("sdk-token-b")),
+	} {
+		for other, g := range distinct {
+			if f == g {
+				t.Errorf("%s and %s share the cache file %q", name, other, f)
+			}
+		}
+		distinct[name] = f
+	}
+	if f := file("flags.example.com:9090", WithToken("sdk-token-a")); strings.Contains(f, "sdk-token-a") {
+		t.Errorf("the token is in the file name %q", f)
+	}
+	explicit := filepath.Join(dir, "mine.flags")
+	if f := file("flags.example.com:9090", WithCacheFile(explicit)); f != explicit {
+		t.Errorf("WithCacheFile: %q", f)
 	}
 }

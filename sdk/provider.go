@@ -108,6 +108,9 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 	if o.instanceID == "" {
 		o.instanceID = newInstanceID()
 	}
+	if o.cacheFile == "" && o.cacheDir != "" {
+		o.cacheFile = filepath.Join(o.cacheDir, cacheFileName(address, o.environment, o.token))
+	}
 	if o.caFile != "" {
 		cfg, err := caConfig(o.tls, o.caFile)
 		if err != nil {
@@ -177,6 +180,10 @@ func (p *Provider) Hooks() []openfeature.Hook { return nil }
 
 // EventChannel delivers the provider's events to OpenFeature.
 func (p *Provider) EventChannel() <-chan openfeature.Event { return p.events }
+
+// CacheFile returns the file the provider keeps its flags in (see
+// WithCacheFile and WithCacheDir), "" for none.
+func (p *Provider) CacheFile() string { return p.o.cacheFile }
 
 // Revision returns the revision of the flags being served (0 before the
 // first snapshot).
