@@ -109,6 +109,9 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 	if o.instanceID == "" {
 		o.instanceID = newInstanceID()
 	}
+	if o.cacheFile == "" && o.cacheDir != "" {
+		o.cacheFile = filepath.Join(o.cacheDir, cacheFileName(address, o.environment, o.token))
+	}
 	if o.caFile != "" {
 		cfg, err := caConfig(o.tls, o.caFile)
 		if err != nil {
@@ -181,6 +184,10 @@ func (p *Provider) Hooks() []openfeature.Hook { return nil }
 
 // EventChannel delivers the provider's events to OpenFeature.
 func (p *Provider) EventChannel() <-chan openfeature.Event { return p.events }
+
+// CacheFile returns the file the provider keeps its flags in (see
+// WithCacheFile and WithCacheDir), "" for none.
+func (p *Provider) CacheFile() string { return p.o.cacheFile }
 
 // Revision returns the revision of the flags being served (0 before the
 // first snapshot).
@@ -311,7 +318,7 @@ func (p *Provider) swap() error {
 	if err != nil {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
-	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersFor(p.flags)))
+	p.state.Store(newState(snap, p.usage.countersFor(p.flags)))
 	return nil
 }
 
@@ -324,7 +331,7 @@ func (p *Provider) swapFlags(defs []engine.FlagState, deleted, keys []string) er
 	if err != nil {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
-	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersUpdate(p.flags, keys)))
+	p.state.Store(newState(snap, p.usage.countersUpdate(p.flags, keys)))
 	return nil
 }
 

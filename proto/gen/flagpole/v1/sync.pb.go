@@ -145,8 +145,13 @@ type Hello struct {
 	ServiceName string                 `protobuf:"bytes,3,opt,name=service_name,json=serviceName,proto3" json:"service_name,omitempty"`
 	InstanceId  string                 `protobuf:"bytes,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	// revision the client already has (0 for none): the server may then send
-	// only the changes since.
-	Revision      int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	// only the changes since. A server that has nothing newer confirms it
+	// with a heartbeat carrying it.
+	Revision int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	// environment the revision is of (empty for none): a revision of another
+	// environment (a cache file shared between environments) is ignored and a
+	// snapshot sent.
+	Environment   string `protobuf:"bytes,6,opt,name=environment,proto3" json:"environment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -214,6 +219,13 @@ func (x *Hello) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *Hello) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
 }
 
 // Ack says the client applied a revision.
@@ -1088,7 +1100,7 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\x03ack\x18\x02 \x01(\v2\x10.flagpole.v1.AckH\x00R\x03ack\x120\n" +
 	"\x05usage\x18\x03 \x01(\v2\x18.flagpole.v1.UsageReportH\x00R\x05usage\x120\n" +
 	"\x05track\x18\x04 \x01(\v2\x18.flagpole.v1.TrackReportH\x00R\x05trackB\t\n" +
-	"\amessage\"\xa3\x01\n" +
+	"\amessage\"\xc5\x01\n" +
 	"\x05Hello\x12\x19\n" +
 	"\bsdk_name\x18\x01 \x01(\tR\asdkName\x12\x1f\n" +
 	"\vsdk_version\x18\x02 \x01(\tR\n" +
@@ -1096,7 +1108,8 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\fservice_name\x18\x03 \x01(\tR\vserviceName\x12\x1f\n" +
 	"\vinstance_id\x18\x04 \x01(\tR\n" +
 	"instanceId\x12\x1a\n" +
-	"\brevision\x18\x05 \x01(\x03R\brevision\"!\n" +
+	"\brevision\x18\x05 \x01(\x03R\brevision\x12 \n" +
+	"\venvironment\x18\x06 \x01(\tR\venvironment\"!\n" +
 	"\x03Ack\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\"\xb0\x01\n" +
 	"\vUsageReport\x12/\n" +
