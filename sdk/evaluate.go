@@ -53,13 +53,13 @@ func unserved(flag string, r *engine.Result, st *state) openfeature.ProviderReso
 		return openfeature.ProviderResolutionDetail{
 			ResolutionError: openfeature.NewTypeMismatchResolutionError("value does not have the flag's type"),
 			Reason:          openfeature.ErrorReason,
-			FlagMetadata:    st.metadata(),
+			FlagMetadata:    st.meta,
 		}
 	}
 	return openfeature.ProviderResolutionDetail{
 		ResolutionError: resolutionError(r),
 		Reason:          openfeature.ErrorReason,
-		FlagMetadata:    st.metadata(),
+		FlagMetadata:    st.meta,
 	}
 }
 
@@ -69,7 +69,7 @@ func unserved(flag string, r *engine.Result, st *state) openfeature.ProviderReso
 func served(d *openfeature.ProviderResolutionDetail, r *engine.Result, st *state) {
 	d.Reason = openfeature.Reason(r.Reason)
 	d.Variant = r.Variant
-	d.FlagMetadata = st.metadata()
+	d.FlagMetadata = st.meta
 }
 
 func resolutionError(r *engine.Result) openfeature.ResolutionError {

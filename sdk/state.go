@@ -13,10 +13,7 @@ import (
 // state is what evaluations read: swapped whole, never changed in place.
 type state struct {
 	snap *engine.Snapshot
-	// flagSetID and version are the values of every result's metadata,
-	// boxed once so that building a result's own metadata map (see
-	// metadata) allocates nothing more than the map.
-	flagSetID, version any
+	meta openfeature.FlagMetadata // flagSetId and version, shared by every result
 	// counts holds the evaluation counters of each flag by its position in
 	// snap.Keys(), so that an evaluation finds them without a second lookup
 	// by flag key.
@@ -34,9 +31,9 @@ type counterSlot struct {
 
 // newState makes the state evaluations read for a snapshot and the
 // counters of its flags (by flag key).
-func newState(snap *engine.Snapshot, counters map[string]*flagCounters) *state {
+func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters) *state {
 	keys := snap.Keys()
-	st := &state{snap: snap, flagSetID: snap.Environment(), version: snap.Revision(), counts: make([]counterSlot, len(keys))}
+	st := &state{snap: snap, meta: meta, counts: make([]counterSlot, len(keys))}
 	for i, key := range keys {
 		c := counters[key]
 		if c == nil {
@@ -50,14 +47,6 @@ func newState(snap *engine.Snapshot, counters map[string]*flagCounters) *state {
 		st.counts[i] = counterSlot{c: c, at: at}
 	}
 	return st
-}
-
-// metadata returns the flag metadata of a result (flagSetId: the
-// environment, version: the revision): a new map on every call, which the
-// caller owns. A map shared between results would let one caller's write
-// change every later result (and race with its readers).
-func (st *state) metadata() openfeature.FlagMetadata {
-	return openfeature.FlagMetadata{"flagSetId": st.flagSetID, "version": st.version}
 }
 
 // count counts one evaluation of the flag at position i that served the
