@@ -305,8 +305,9 @@ func (st *syncStream) step(sub *fanout.Subscription, beat bool) error {
 		if e.Revision <= st.have {
 			continue
 		}
-		if e.Revision != st.have+1 {
-			// A gap: something was never delivered. Start over from a
+		if e.Revision != st.have+1 || e.Change.Created {
+			// A gap: something was never delivered; or the environment was
+			// created anew after what the client holds. Start over from a
 			// snapshot.
 			st.mu.Lock()
 			st.snapshot = true

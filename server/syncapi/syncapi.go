@@ -154,9 +154,10 @@ type Server struct {
 }
 
 type snapshot struct {
-	revision int64
-	payload  encoded
-	loadedAt time.Time
+	revision   int64
+	generation uint64 // the hub's Generation of the environment when read
+	payload    encoded
+	loadedAt   time.Time
 }
 
 // NewHub returns the fan-out hub whose changes a Server streams. Give it to
@@ -323,44 +324,66 @@ func encodeSnapshot(env server.Environment, flags []engine.FlagState, segments [
 	return proto.Marshal(&pb.SyncResponse{Message: &pb.SyncResponse_Snapshot{Snapshot: m}})
 }
 
+// snapshotAttempts is how many times snapshotFor reads the store before
+// it gives up on a store behind the hub.
+const snapshotAttempts = 3
+
 // snapshotFor returns an encoded snapshot of env that includes every change
 // the hub delivered so far. Call it after subscribing: whatever the hub
 // delivers later reaches the subscription. Concurrent callers share one
 // load, so a reconnect storm reads the store once.
+//
+// A load that started before the hub's last delivery is read again, a few
+// times at most: a store that stays behind the hub (which should not
+// happen: the hub forgets a deleted environment, and a recreated one
+// continues its revisions) is reported as UNAVAILABLE, and the SDK
+// reconnects later, instead of being read in a loop.
 func (s *Server) snapshotFor(ctx context.Context, env string) (*snapshot, error) {
-	delivered := s.hub.Revision(env)
-	s.snapMu.Lock()
-	c := s.snaps[env]
-	s.snapMu.Unlock()
-	if c != nil && c.revision >= delivered && time.Since(c.loadedAt) < snapshotCacheTTL {
-		return c, nil
-	}
-	v, err, _ := s.loading.Do(env, func() (any, error) {
-		e, flags, segments, err := s.src.EnvironmentState(context.WithoutCancel(ctx), env)
-		if err != nil {
-			return nil, err
-		}
-		payload, err := encodeSnapshot(e, flags, segments)
-		if err != nil {
-			return nil, err
-		}
-		n := &snapshot{revision: e.Revision, payload: payload, loadedAt: time.Now()}
+	var n *snapshot
+	var delivered int64
+	for range snapshotAttempts {
+		delivered = s.hub.Revision(env)
+		gen := s.hub.Generation(env)
 		s.snapMu.Lock()
-		if old := s.snaps[env]; old == nil || old.revision <= n.revision {
-			s.snaps[env] = n
-		}
+		c := s.snaps[env]
 		s.snapMu.Unlock()
-		return n, nil
-	})
-	if err != nil {
-		return nil, err
+		if c != nil && c.generation == gen && c.revision >= delivered && time.Since(c.loadedAt) < snapshotCacheTTL {
+			return c, nil
+		}
+		v, err, _ := s.loading.Do(env, func() (any, error) {
+			gen := s.hub.Generation(env)
+			e, flags, segments, err := s.src.EnvironmentState(context.WithoutCancel(ctx), env)
+			if err != nil {
+				return nil, err
+			}
+			payload, err := encodeSnapshot(e, flags, segments)
+			if err != nil {
+				return nil, err
+			}
+			n := &snapshot{revision: e.Revision, generation: gen, payload: payload, loadedAt: time.Now()}
+			s.snapMu.Lock()
+			if old := s.snaps[env]; old == nil || old.generation != gen || old.revision <= n.revision {
+				s.snaps[env] = n
+			}
+			s.snapMu.Unlock()
+			return n, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		n = v.(*snapshot)
+		if n.revision >= delivered && n.generation == gen {
+			return n, nil
+		}
+		// A load that started before the last delivery or deletion (or a
+		// store behind the hub): read again, without joining a load in
+		// flight.
+		s.loading.Forget(env)
 	}
-	n := v.(*snapshot)
-	if n.revision < delivered {
-		// A load that started before the last delivery: read again.
-		return s.snapshotFor(ctx, env)
-	}
-	return n, nil
+	s.log.Warn("syncapi: the store stays behind the delivered changes", "environment", env,
+		"store_revision", n.revision, "delivered", delivered)
+	return nil, server.Errorf(server.EUNAVAILABLE, "environment %q: the snapshot at revision %d is behind the delivered revision %d; try again later",
+		env, n.revision, delivered)
 }
 
 // ListClients lists the instances connected to an environment.

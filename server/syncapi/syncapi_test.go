@@ -438,3 +438,48 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatalf("new stream after Close: %v", err)
 	}
 }
+
+// A hub that delivered a newer revision than the store holds (a deleted
+// environment's topic, a store restored from a backup) once made
+// snapshotFor read the store again and again, recursing until the stack
+// overflowed. It must give up after a few reads with UNAVAILABLE, and a
+// stream opened meanwhile must end with that status instead of hanging.
+func TestSnapshotForHubAheadOfStoreGivesUp(t *testing.T) {
+	ts := startServer(t)
+	ts.src.set("checkout", "")
+	ts.hub.Publish(server.Change{Environment: "production", Revision: 12, Time: time.Now()})
+	for deadline := time.Now().Add(5 * time.Second); ts.hub.Revision("production") != 12; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub revision %d, want 12", ts.hub.Revision("production"))
+		}
+	}
+	ts.src.mu.Lock()
+	ts.src.loads = 0
+	ts.src.mu.Unlock()
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := ts.sync.snapshotFor(context.Background(), "production")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if status.Code(toStatus(err)) != codes.Unavailable {
+			t.Fatalf("snapshotFor with the hub ahead of the store = %v, want UNAVAILABLE", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("snapshotFor with the hub ahead of the store did not return within 5s")
+	}
+	ts.src.mu.Lock()
+	loads := ts.src.loads
+	ts.src.mu.Unlock()
+	if loads > 5 {
+		t.Errorf("snapshotFor read the store %d times, want a few", loads)
+	}
+
+	st := open(t, dial(t, ts.addr), "production", "i-1", 0)
+	_, err := st.Recv()
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("stream with the hub ahead of the store ended with %v, want UNAVAILABLE", err)
+	}
+}
