@@ -28,9 +28,16 @@ import (
 // returns the secret of an sdk token of production: every benchmarked call
 // authenticates with it, as a service's calls do.
 func benchServer(b *testing.B) (*serve.Server, string) {
+	return benchServerLogging(b, slog.LevelError)
+}
+
+// benchServerLogging is benchServer with a text logger at level that
+// formats every line it lets through and discards it, as a deployed
+// server's logger formats and writes.
+func benchServerLogging(b *testing.B, level slog.Level) (*serve.Server, string) {
 	b.Helper()
 	cfg := config(filepath.Join(b.TempDir(), "flagpole.db"))
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level}))
 	srv := serve.New(cfg)
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
@@ -99,8 +106,9 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 }
 
 // callers runs call from 8 parallel callers per CPU, each call with a
-// distinct targeting key, and reports throughput and latency percentiles.
-// It fails with the first error if any call failed.
+// distinct targeting key, and reports throughput, latency percentiles and
+// the process's CPU time per call (client and server together: both run in
+// this process). It fails with the first error if any call failed.
 func callers(b *testing.B, call func(targetingKey string) error) {
 	var lat latencies
 	var failed atomic.Int64
@@ -108,6 +116,7 @@ func callers(b *testing.B, call func(targetingKey string) error) {
 	var worker atomic.Int64
 	b.SetParallelism(8)
 	b.ResetTimer()
+	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	b.RunParallel(func(pb_ *testing.PB) {
 		w := worker.Add(1)
@@ -124,17 +133,32 @@ func callers(b *testing.B, call func(targetingKey string) error) {
 		lat.add(ds)
 	})
 	elapsed := time.Since(start)
+	cpu1, _ := processCPU()
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d evaluations failed, the first with: %v", n, firstErr.Load())
 	}
 	lat.report(b, elapsed)
+	if cpuKnown && len(lat.all) > 0 {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(len(lat.all)), "cpu-µs/op")
+	}
 }
 
 // BenchmarkRemoteEvaluationGRPC measures EvaluationService/Evaluate over a
 // real gRPC connection on loopback, from parallel callers.
 func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
-	srv, token := benchServer(b)
+	benchmarkGRPCEvaluate(b, slog.LevelError)
+}
+
+// BenchmarkRemoteEvaluationGRPCInfoLog is BenchmarkRemoteEvaluationGRPC
+// with the logger at info, the level `flagpole serve` logs at by default:
+// what the per-call access log costs an evaluation.
+func BenchmarkRemoteEvaluationGRPCInfoLog(b *testing.B) {
+	benchmarkGRPCEvaluate(b, slog.LevelInfo)
+}
+
+func benchmarkGRPCEvaluate(b *testing.B, level slog.Level) {
+	srv, token := benchServerLogging(b, level)
 	client := pb.NewEvaluationServiceClient(dial(b, srv, token))
 	attrs, _ := structpb.NewStruct(map[string]any{"plan": "pro"})
 	callers(b, func(key string) error {
