@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -31,13 +32,23 @@ func benchServer(b *testing.B) (*serve.Server, string) {
 	return benchServerLogging(b, slog.LevelError)
 }
 
-// benchServerLogging is benchServer with a text logger at level that
-// formats every line it lets through and discards it, as a deployed
-// server's logger formats and writes.
+// benchServerLogging is benchServer with a text logger at level. Above
+// error it discards; otherwise it writes every line it lets through to a
+// file, as a deployed server's logger writes to its stderr (a write call per
+// line).
 func benchServerLogging(b *testing.B, level slog.Level) (*serve.Server, string) {
 	b.Helper()
 	cfg := config(filepath.Join(b.TempDir(), "flagpole.db"))
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level}))
+	var w io.Writer = io.Discard
+	if level < slog.LevelError {
+		f, err := os.Create(filepath.Join(b.TempDir(), "flagpole.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		w = f
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	srv := serve.New(cfg)
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
