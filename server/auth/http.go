@@ -264,7 +264,9 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	okIP, waitIP := a.ips.take(ip, now)
 	okUser, waitUser := a.users.take(strings.ToLower(username), now)
 	if !okIP || !okUser {
-		a.log.Warn("auth: sign-in rate limited", "user", username, "ip", ip)
+		// The username is not logged: it may be a password typed into the
+		// wrong field.
+		a.log.Warn("auth: sign-in rate limited", "ip", ip)
 		return "", User{}, Session{}, &RateLimitError{RetryAfter: max(waitIP, waitUser)}
 	}
 	var u User
@@ -282,7 +284,7 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	}
 	match, verr := VerifyPassword(password, hash)
 	if err != nil || verr != nil || !match {
-		a.log.Info("auth: sign-in failed", "user", username, "ip", ip)
+		a.log.Info("auth: sign-in failed", "ip", ip) // no username: see above
 		return "", User{}, Session{}, errBadPassword
 	}
 	secret := randomString(secretChars)

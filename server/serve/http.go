@@ -26,7 +26,22 @@ func (s *Server) httpHandler() http.Handler {
 	// The admin UI: public static assets; its API calls authenticate.
 	mux.Handle("/", adminui.Handler())
 	s.Auth.Routes(mux)
-	return crossOriginProtection().Handler(s.Auth.Middleware(publicHTTP, mux))
+	return securityHeaders(s.tls != nil, crossOriginProtection().Handler(s.Auth.Middleware(publicHTTP, mux)))
+}
+
+// securityHeaders sets the headers every answer carries: nosniff, so a
+// browser never runs a JSON body or an error text as a script or page, and,
+// under TLS, HSTS for a year (this host only: other services of the domain
+// may not serve TLS).
+func securityHeaders(tls bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if tls {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // crossOriginProtection refuses non-safe requests (POST, PUT, PATCH,
