@@ -37,17 +37,25 @@ func benchServer(b *testing.B) (*serve.Server, string) {
 // file, as a deployed server's logger writes to its stderr (a write call per
 // line).
 func benchServerLogging(b *testing.B, level slog.Level) (*serve.Server, string) {
+	srv, token, _ := benchServerLog(b, level)
+	return srv, token
+}
+
+// benchServerLog is benchServerLogging that also returns the count of log
+// bytes written so far.
+func benchServerLog(b *testing.B, level slog.Level) (*serve.Server, string, *atomic.Int64) {
 	b.Helper()
 	cfg := config(filepath.Join(b.TempDir(), "flagpole.db"))
-	var w io.Writer = io.Discard
+	logged := &countingWriter{w: io.Discard}
 	if level < slog.LevelError {
 		f, err := os.Create(filepath.Join(b.TempDir(), "flagpole.log"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { f.Close() })
-		w = f
+		logged.w = f
 	}
+	w := logged
 	cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	srv := serve.New(cfg)
 	if err := srv.Start(context.Background()); err != nil {
@@ -74,7 +82,18 @@ func benchServerLogging(b *testing.B, level slog.Level) (*serve.Server, string) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv, tok.GetSecret()
+	return srv, tok.GetSecret(), &logged.n
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.w.Write(p)
 }
 
 // dial connects to srv's gRPC port, sending token with every call.
@@ -169,9 +188,11 @@ func BenchmarkRemoteEvaluationGRPCInfoLog(b *testing.B) {
 }
 
 func benchmarkGRPCEvaluate(b *testing.B, level slog.Level) {
-	srv, token := benchServerLogging(b, level)
+	srv, token, logged := benchServerLog(b, level)
 	client := pb.NewEvaluationServiceClient(dial(b, srv, token))
 	attrs, _ := structpb.NewStruct(map[string]any{"plan": "pro"})
+	before := logged.Load()
+	defer func() { b.ReportMetric(float64(logged.Load()-before)/float64(b.N), "log-B/op") }()
 	callers(b, func(key string) error {
 		resp, err := client.Evaluate(context.Background(), &pb.EvaluateRequest{Environment: "production",
 			FlagKey: "checkout", TargetingKey: key, Context: attrs})
