@@ -459,6 +459,9 @@ func TestTLS(t *testing.T) {
 	if resp.StatusCode != 200 || resp.TLS == nil {
 		t.Fatalf("https /healthz: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
 	}
+	if hsts := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
+		t.Errorf("https /healthz: Strict-Transport-Security %q, want max-age=…", hsts)
+	}
 	plain, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

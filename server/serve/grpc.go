@@ -33,12 +33,13 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
 	gs := grpc.NewServer(opts...)
-	s.registerAPI(gs)
-	s.Auth.Register(gs)
+	reg := syncapi.MalformedIsInvalidArgument(gs)
+	s.registerAPI(reg)
+	s.Auth.Register(reg)
 	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithEnvironmentResolver(streamEnvironment))...)
-	s.sync.Register(gs)
+	s.sync.Register(reg)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
+	healthpb.RegisterHealthServer(reg, hs)
 	reflection.Register(gs)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for name := range gs.GetServiceInfo() {

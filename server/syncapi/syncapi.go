@@ -186,7 +186,7 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 }
 
 // Register registers the service on g; g must be built with ServerOptions.
-func (s *Server) Register(g *grpc.Server) { pb.RegisterSyncServiceServer(g, s) }
+func (s *Server) Register(g grpc.ServiceRegistrar) { pb.RegisterSyncServiceServer(g, s) }
 
 // Close ends every stream with UNAVAILABLE (SDKs reconnect, to this server
 // when it comes back or to another replica) and refuses new ones. Call it
