@@ -140,7 +140,8 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/api/v1/audit?flag_key=checkout", "", 200, "", "", `"action"`},
 		{"GET", "/api/v1/audit?since=yesterday", "", 400, "invalid_argument", "since", ""},
 
-		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true}`, 200, "", "", `"archived":true`},
+		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true}`, 400, "invalid_argument", "force", ""},
+		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true,"force":true}`, 200, "", "", `"archived":true`},
 		{"POST", "/api/v1/flags/nope/archive", `{"archived":true}`, 404, "not_found", "", ""},
 		{"DELETE", "/api/v1/flags/checkout?expectedRevision=99", "", 409, "aborted", "", ""},
 		{"DELETE", "/api/v1/flags/checkout", "", 200, "", "", ""},
