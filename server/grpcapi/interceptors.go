@@ -39,7 +39,7 @@ func StreamLogger(log *slog.Logger) grpc.StreamServerInterceptor {
 //   - any other failure but a caller's cancellation: warn;
 //   - a successful change (any method that is not a read): info;
 //   - everything else: debug. That is evaluations, sync streams, health
-//     checks, reflection and reads (Get…, List…, WhoAmI), and calls the
+//     checks, reflection and reads (Get…, List…, Watch…, WhoAmI), and calls the
 //     caller cancelled (an SDK that goes away ends its stream so).
 //
 // A method is a change unless it is known to read, so a new method is
@@ -62,7 +62,7 @@ func CallLevel(method string, code codes.Code) slog.Level {
 
 // readOnly reports whether method (/package.Service/Method) changes
 // nothing: the evaluation and sync services, health, reflection, and the
-// Get…, List… and WhoAmI calls of every other service.
+// Get…, List…, Watch… and WhoAmI calls of every other service.
 func readOnly(method string) bool {
 	service, name, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
 	if !ok {
@@ -73,7 +73,7 @@ func readOnly(method string) bool {
 		"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection":
 		return true
 	}
-	return strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List") || name == "WhoAmI"
+	return strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List") || strings.HasPrefix(name, "Watch") || name == "WhoAmI"
 }
 
 func logCall(ctx context.Context, log *slog.Logger, method string, err error, start time.Time) {

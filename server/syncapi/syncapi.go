@@ -44,6 +44,9 @@ const EnvironmentHeader = "x-flagpole-environment"
 // environment's revision. *service.Service implements it.
 type Source interface {
 	EnvironmentState(ctx context.Context, env string) (server.Environment, []engine.FlagState, []engine.Segment, error)
+	// GetEnvironment returns the environment's record alone (its revision),
+	// for the calls that need no flags.
+	GetEnvironment(ctx context.Context, name string) (server.Environment, error)
 }
 
 // EnvironmentResolver returns the environment a call may stream, or an
@@ -391,13 +394,90 @@ func (s *Server) ListClients(ctx context.Context, req *pb.ListClientsRequest) (*
 	if req.GetEnvironment() == "" {
 		return nil, toStatus(server.Invalid("environment", "required"))
 	}
-	env, _, _, err := s.src.EnvironmentState(ctx, req.GetEnvironment())
+	env, err := s.src.GetEnvironment(ctx, req.GetEnvironment())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &pb.ListClientsResponse{Revision: env.Revision}
-	for _, c := range s.clients.List(env.Name) {
-		out.Clients = append(out.Clients, &pb.Client{
+	return &pb.ListClientsResponse{Revision: env.Revision, Clients: clientsOf(s.clients.List(env.Name))}, nil
+}
+
+// maxWatchPending bounds the pending instances one WatchClients message
+// lists; watchEvery is the least time between two looks at the clients, so
+// a thousand acknowledgements in a burst cost a few looks, not a thousand.
+const (
+	maxWatchPending = 100
+	watchEvery      = 2 * time.Millisecond
+)
+
+// WatchClients reports the environment's instances that lack a revision,
+// now and whenever that changes, until none does.
+func (s *Server) WatchClients(req *pb.WatchClientsRequest, stream grpc.ServerStreamingServer[pb.WatchClientsResponse]) error {
+	ctx := stream.Context()
+	if req.GetEnvironment() == "" {
+		return toStatus(server.Invalid("environment", "required"))
+	}
+	if req.GetRevision() < 0 {
+		return toStatus(server.Invalid("revision", "must not be negative, got %d", req.GetRevision()))
+	}
+	env, err := s.src.GetEnvironment(ctx, req.GetEnvironment())
+	if err != nil {
+		return toStatus(err)
+	}
+	rev := req.GetRevision()
+	if rev == 0 {
+		rev = env.Revision
+	}
+	sent := false
+	var last *pb.WatchClientsResponse
+	for {
+		wake, done := s.clients.Watch(env.Name)
+		m := pendingOf(s.clients.List(env.Name), rev)
+		if !sent || m.GetConnected() != last.GetConnected() || m.GetPendingCount() != last.GetPendingCount() {
+			if err := stream.Send(m); err != nil || m.GetAllApplied() {
+				done()
+				return err
+			}
+			sent, last = true, m
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			done()
+			return toStatus(ctx.Err())
+		case <-s.closing:
+			done()
+			return errClosing
+		}
+		done()
+		select { // let a burst of acknowledgements gather
+		case <-time.After(watchEvery):
+		case <-ctx.Done():
+			return toStatus(ctx.Err())
+		}
+	}
+}
+
+// pendingOf is the WatchClients message for list at rev.
+func pendingOf(list []fanout.ClientInfo, rev int64) *pb.WatchClientsResponse {
+	m := &pb.WatchClientsResponse{Revision: rev, Connected: int32(len(list))}
+	var pending []fanout.ClientInfo
+	for _, c := range list {
+		if c.AppliedRevision < rev {
+			m.PendingCount++
+			if len(pending) < maxWatchPending {
+				pending = append(pending, c)
+			}
+		}
+	}
+	m.Pending = clientsOf(pending)
+	m.AllApplied = m.PendingCount == 0
+	return m
+}
+
+func clientsOf(list []fanout.ClientInfo) []*pb.Client {
+	out := make([]*pb.Client, 0, len(list))
+	for _, c := range list {
+		out = append(out, &pb.Client{
 			InstanceId:      c.InstanceID,
 			ServiceName:     c.ServiceName,
 			SdkName:         c.SDKName,
@@ -409,7 +489,7 @@ func (s *Server) ListClients(ctx context.Context, req *pb.ListClientsRequest) (*
 			PeerAddress:     c.PeerAddress,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // toStatus maps an error to a gRPC status: *server.Error by code, gRPC
