@@ -108,7 +108,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		if def.Archived {
 			continue
 		}
-		if err := ValidateFlag(&def); err != nil {
+		if err := normalizeFlag(&def); err != nil {
 			return nil, fmt.Errorf("engine: flag %q: %w", def.Key, err)
 		}
 		f, err := compileConfig(def, st.Config, lookup)
@@ -171,7 +171,7 @@ func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) 
 		if def.Archived {
 			continue
 		}
-		if err := ValidateFlag(&def); err != nil {
+		if err := normalizeFlag(&def); err != nil {
 			return nil, fmt.Errorf("engine: flag %q: %w", def.Key, err)
 		}
 		f, err := compileConfig(def, st.Config, lookup)

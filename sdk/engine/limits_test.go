@@ -97,3 +97,23 @@ func TestLimits(t *testing.T) {
 		t.Errorf("long excluded key: %v", err)
 	}
 }
+
+// TestCompileIgnoresLimits: an SDK compiles whatever the server stored,
+// even a definition over today's limits (stored before them).
+func TestCompileIgnoresLimits(t *testing.T) {
+	big := strings.Repeat("v", MaxValueBytes+1)
+	fs := FlagState{
+		Flag:   Flag{Key: "old", Type: TypeString, Description: strings.Repeat("d", MaxDescriptionBytes+1), Variants: []Variant{{Key: "a", Value: big}}},
+		Config: Config{Enabled: true, OffVariant: "a", Default: Serve{Variant: "a"}},
+	}
+	snap, err := Compile("production", 1, []FlagState{fs}, nil)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if r := snap.Evaluate("old", "", nil); r.Value != big {
+		t.Errorf("served %d bytes, want %d", len(r.Value.(string)), len(big))
+	}
+	if _, err := snap.Apply(2, []FlagState{fs}, nil); err != nil {
+		t.Errorf("Apply: %v", err)
+	}
+}

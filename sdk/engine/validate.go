@@ -49,8 +49,21 @@ func validKey(s string, upper bool) bool {
 // flag without variants gets on=true and off=false; JSON numbers become
 // int64 for integer flags and float64 for float flags; object values must be
 // map[string]any. Variant keys match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$.
-// It returns a *FieldError.
+// The definition must be within the limits (limits.go). It returns a
+// *FieldError.
 func ValidateFlag(f *Flag) error {
+	if err := normalizeFlag(f); err != nil {
+		return err
+	}
+	if err := checkFlagLimits(f); err != nil {
+		return err
+	}
+	return nil
+}
+
+// normalizeFlag is ValidateFlag without the limits: what compiling a
+// snapshot needs (an SDK never refuses what a server stored).
+func normalizeFlag(f *Flag) error {
 	if f == nil {
 		return fieldErr("flag", "required")
 	}
@@ -83,9 +96,6 @@ func ValidateFlag(f *Flag) error {
 			return fieldErr(fmt.Sprintf("variants[%d].value", i), "%s", reason)
 		}
 		v.Value = val
-	}
-	if err := checkFlagLimits(f); err != nil {
-		return err
 	}
 	return nil
 }
