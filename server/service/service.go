@@ -116,7 +116,7 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 		}
 	}
 	for _, env := range done.order {
-		s.snapshots.invalidate(env)
+		s.snapshots.apply(*done.changes[env])
 		for _, p := range s.publishers {
 			p.Publish(*done.changes[env])
 		}
