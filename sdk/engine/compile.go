@@ -27,6 +27,7 @@ type flag struct {
 	key       string
 	typ       FlagType
 	enabled   bool
+	guarded   bool
 	variants  []variant
 	off       int
 	offResult Result // precomputed results: Evaluate copies them, EvaluateAt points at them
@@ -240,6 +241,7 @@ func compileConfig(f Flag, c Config, segs segmentLookup) (*flag, *FieldError) {
 		key:      f.Key,
 		typ:      f.Type,
 		enabled:  c.Enabled,
+		guarded:  c.Guarded,
 		variants: make([]variant, len(variants)),
 	}
 	index := make(map[string]int, len(variants))

@@ -41,6 +41,8 @@ type ConfigSpec struct {
 	OffVariant string     `json:"offVariant,omitempty" yaml:"offVariant,omitempty"`
 	Rules      []RuleSpec `json:"rules,omitempty" yaml:"rules,omitempty"`
 	Default    *ServeSpec `json:"default,omitempty" yaml:"default,omitempty"`
+	// Guarded makes SDKs report the flag's signals (engine.Config.Guarded).
+	Guarded bool `json:"guarded,omitempty" yaml:"guarded,omitempty"`
 }
 
 // RuleSpec serves when all its conditions hold.
