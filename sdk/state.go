@@ -18,6 +18,10 @@ type state struct {
 	// snap.Keys(), so that an evaluation finds them without a second lookup
 	// by flag key.
 	counts []counterSlot
+	// guards are the guarded flags, whose signals Track counts, and inputs
+	// the context attributes their evaluation reads.
+	guards []guardSlot
+	inputs []string
 }
 
 // counterSlot is where the evaluations of one flag are counted.
@@ -27,13 +31,15 @@ type counterSlot struct {
 	// variant c does not count: the engine's variants and the streamed
 	// definition's need not be the same list.
 	at []int
+	// g counts the flag's exposures per engine variant when it is guarded.
+	g *signalFlag
 }
 
 // newState makes the state evaluations read for a snapshot and the
 // counters of its flags (by flag key).
-func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters) *state {
+func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters, guards []guardSlot, inputs []string) *state {
 	keys := snap.Keys()
-	st := &state{snap: snap, meta: meta, counts: make([]counterSlot, len(keys))}
+	st := &state{snap: snap, meta: meta, counts: make([]counterSlot, len(keys)), guards: guards, inputs: inputs}
 	for i, key := range keys {
 		c := counters[key]
 		if c == nil {
@@ -45,6 +51,11 @@ func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map
 			at[j] = slices.Index(c.variants, v)
 		}
 		st.counts[i] = counterSlot{c: c, at: at}
+	}
+	for _, g := range guards {
+		if st.counts[g.pos].c != nil {
+			st.counts[g.pos].g = g.sig
+		}
 	}
 	return st
 }
@@ -58,6 +69,9 @@ func (st *state) count(i, v int) {
 	}
 	if k := s.at[v]; k >= 0 {
 		s.c.counts[k].Add(1)
+	}
+	if s.g != nil {
+		s.g.exposures[v].Add(1)
 	}
 }
 
