@@ -53,7 +53,8 @@ func (s *Server) startObserve() {
 	}
 	if ss, ok := s.store.(signals.Store); ok {
 		o.sigStore = ss
-		o.signals = signals.NewAggregator(ss, signals.WithClock(now), signals.WithLogger(s.log))
+		o.signals = signals.NewAggregator(ss, signals.WithClock(now), signals.WithLogger(s.log),
+			signals.WithFlushObserver(func(d time.Duration, err error) { o.metrics.ObserveStore("signals_flush", d, err) }))
 	}
 	o.usage = usage.NewAggregator(us, usage.WithClock(now), usage.WithLogger(s.log),
 		usage.WithFlushObserver(func(d time.Duration, err error) { o.metrics.ObserveStore("usage_flush", d, err) }))
@@ -126,6 +127,7 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 	}
 	if o.signals != nil {
 		opts = append(opts, syncapi.WithSignalSink(func(_ context.Context, env string, _ fanout.ClientInfo, r *pb.SignalReport) {
+			o.metrics.SignalsReported(env, r.GetDropped())
 			o.signals.Report(env, r)
 		}))
 	}

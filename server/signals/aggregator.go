@@ -27,6 +27,8 @@ type Aggregator struct {
 	now    func() time.Time
 	logger *slog.Logger
 
+	observe func(time.Duration, error)
+
 	mu      sync.Mutex
 	pending map[key]*Count
 	dropped int64
@@ -45,6 +47,12 @@ func WithClock(now func() time.Time) Option { return func(a *Aggregator) { a.now
 
 // WithLogger sets where flush errors are logged.
 func WithLogger(l *slog.Logger) Option { return func(a *Aggregator) { a.logger = l } }
+
+// WithFlushObserver is told how long each flush to the store took (the
+// store-latency metric).
+func WithFlushObserver(f func(time.Duration, error)) Option {
+	return func(a *Aggregator) { a.observe = f }
+}
 
 // NewAggregator returns an Aggregator that flushes to store.
 func NewAggregator(store Store, opts ...Option) *Aggregator {
@@ -122,7 +130,12 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 	for _, c := range pending {
 		counts = append(counts, *c)
 	}
-	if err := a.store.AddSignals(ctx, counts, a.now().UTC().Add(-Retention).Truncate(time.Minute)); err != nil {
+	start := time.Now()
+	err := a.store.AddSignals(ctx, counts, a.now().UTC().Add(-Retention).Truncate(time.Minute))
+	if a.observe != nil {
+		a.observe(time.Since(start), err)
+	}
+	if err != nil {
 		a.mu.Lock()
 		for _, c := range counts {
 			if !a.add(c) {
