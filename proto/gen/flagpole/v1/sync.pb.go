@@ -412,8 +412,10 @@ type SignalReport struct {
 	Exposures []*UsageCount          `protobuf:"bytes,2,rep,name=exposures,proto3" json:"exposures,omitempty"`
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	EndTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// dropped counts tracked events the SDK could not attribute to a counter
-	// of its own (too many distinct event names, a name too long).
+	// dropped counts tracked events the SDK could not count: too many
+	// distinct event names for a flag, a name too long, or a context the
+	// flag could not be evaluated for (a split missing its bucketing
+	// attribute).
 	Dropped       int64 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
