@@ -193,3 +193,33 @@ func BenchmarkTrack(b *testing.B) {
 		})
 	})
 }
+
+// TestTrackReadsOnlyThisContext: the reused scratch context never lends an
+// attribute of an earlier event to a later one.
+func TestTrackReadsOnlyThisContext(t *testing.T) {
+	p := offlineProvider(t)
+	st := engine.FlagState{
+		Flag: engine.Flag{Key: "eu", Type: engine.TypeBoolean},
+		Config: engine.Config{Enabled: true, OffVariant: "off", Guarded: true, Default: engine.Serve{Variant: "off"},
+			Rules: []engine.Rule{{Conditions: []engine.Condition{{Attribute: "country", Operator: engine.OpIn, Values: []string{"de"}}},
+				Serve: engine.Serve{Variant: "on"}}}},
+	}
+	if err := engine.ValidateFlag(&st.Flag); err != nil {
+		t.Fatal(err)
+	}
+	f, err := enginepb.FlagState("production", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.applySnapshot(&pb.Snapshot{Environment: "production", Revision: 8, Flags: []*pb.FlagState{f}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p.Track(ctx, "error", openfeature.NewEvaluationContext("u1", map[string]any{"country": "de"}), openfeature.NewTrackingEventDetails(0))
+	p.Track(ctx, "error", openfeature.NewEvaluationContext("u2", nil), openfeature.NewTrackingEventDetails(0))
+	p.Track(ctx, "error", openfeature.NewEvaluationContext("u3", map[string]any{"country": "fr"}), openfeature.NewTrackingEventDetails(0))
+	got := signalCounts(p.signals.take(time.Now(), time.Now()))
+	if want := map[string]string{"eu/on/error": "1 0", "eu/off/error": "2 0"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("report = %v, want %v", got, want)
+	}
+}

@@ -37,7 +37,6 @@ func (p *Provider) Track(_ context.Context, name string, evalCtx openfeature.Eva
 			p.signals.dropped.Add(1)
 		}
 	}
-	clear(ctx)
 	trackScratches.Put(sc)
 }
 
@@ -54,9 +53,12 @@ type trackScratch struct {
 
 var trackScratches = sync.Pool{New: func() any { return &trackScratch{ctx: make(map[string]any, 8)} }}
 
-// fill puts the attributes named in inputs into the scratch context, as
-// OpenFeature flattens a context: the targeting key, when set, under
-// engine.TargetingKey.
+// fill sets the attributes named in inputs in the scratch context, as
+// OpenFeature flattens a context (the targeting key, when set, under
+// engine.TargetingKey), and deletes those evalCtx lacks. The context is
+// not cleared after use: clearing a map reseeds its hash (a tenth of
+// Track's time), and names other than inputs that an earlier call left
+// there are never read, since the guarded flags read only their inputs.
 func (sc *trackScratch) fill(inputs []string, evalCtx openfeature.EvaluationContext) map[string]any {
 	for _, name := range inputs {
 		if name == engine.TargetingKey {
@@ -70,6 +72,8 @@ func (sc *trackScratch) fill(inputs []string, evalCtx openfeature.EvaluationCont
 		}
 		if v := evalCtx.Attribute(name); v != nil {
 			sc.ctx[name] = v
+		} else {
+			delete(sc.ctx, name)
 		}
 	}
 	return sc.ctx
