@@ -35,8 +35,6 @@ type options struct {
 	backoffMax    time.Duration
 	usageInterval time.Duration
 	trackInterval time.Duration
-	trackBatch    int
-	trackBuffer   int
 	logger        *slog.Logger
 }
 
@@ -63,8 +61,6 @@ func defaultOptions() options {
 		backoffMax:    30 * time.Second,
 		usageInterval: 5 * time.Second,
 		trackInterval: 2 * time.Second,
-		trackBatch:    500,
-		trackBuffer:   10000,
 		logger:        slog.Default(),
 	}
 }
@@ -178,8 +174,10 @@ func WithUsageInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.usageInterval = d })
 }
 
-// WithTrackFlushInterval sets how often tracking events are sent (default
-// 2s); a full batch is sent at once.
+// WithTrackFlushInterval sets how often the signals of guarded flags
+// (tracked events attributed to variants, and exposures) are sent while
+// there are any (default 2s; a longer interval is cut to 5s, the longest a
+// guard waits for them).
 func WithTrackFlushInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.trackInterval = d })
 }

@@ -51,10 +51,10 @@ type Provider struct {
 	conn *grpc.ClientConn
 	sync pb.SyncServiceClient
 
-	state  atomic.Pointer[state]
-	usage  usage
-	track  *tracker
-	events chan openfeature.Event
+	state   atomic.Pointer[state]
+	usage   usage
+	signals signals
+	events  chan openfeature.Event
 
 	startOnce sync.Once
 	stopOnce  sync.Once
@@ -156,7 +156,6 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 	}
 	p.ack.Ack = &pb.Ack{}
 	p.ackMsg = &pb.SyncRequest{Message: &p.ack}
-	p.track = newTracker(o.trackBuffer, o.trackBatch)
 	return p, nil
 }
 
@@ -260,7 +259,7 @@ func (p *Provider) start() {
 		p.wg.Add(3)
 		go func() { defer p.wg.Done(); p.run(ctx) }()
 		go func() { defer p.wg.Done(); p.reportUsage(ctx) }()
-		go func() { defer p.wg.Done(); p.flushTracking(ctx) }()
+		go func() { defer p.wg.Done(); p.reportSignals(ctx) }()
 	})
 }
 
@@ -318,7 +317,8 @@ func (p *Provider) swap() error {
 	if err != nil {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
-	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersFor(p.flags)))
+	guards, inputs := p.signals.forSnapshot(snap)
+	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersFor(p.flags), guards, inputs))
 	return nil
 }
 
@@ -331,7 +331,8 @@ func (p *Provider) swapFlags(defs []engine.FlagState, deleted, keys []string) er
 	if err != nil {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
-	p.state.Store(cur.next(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersUpdate(p.flags, keys), keys))
+	guards, inputs := p.signals.forSnapshot(snap)
+	p.state.Store(cur.next(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersUpdate(p.flags, keys), keys, guards, inputs))
 	return nil
 }
 

@@ -184,29 +184,6 @@ func TestCacheRoundTrip(t *testing.T) {
 	}
 }
 
-func TestTrackerNeverBlocks(t *testing.T) {
-	p := offlineProvider(t)
-	p.track = newTracker(3, 2)
-	ec := openfeature.NewEvaluationContext("user-1", map[string]any{"plan": "pro"})
-	for range 5 {
-		p.Track(context.Background(), "checkout", ec, openfeature.NewTrackingEventDetails(9.5).Add("currency", "EUR"))
-	}
-	if len(p.track.events) != 3 || p.track.dropped != 2 {
-		t.Fatalf("buffered %d, dropped %d", len(p.track.events), p.track.dropped)
-	}
-	e := p.track.events[0]
-	if e.GetTargetingKey() != "user-1" || e.GetValue() != 9.5 || e.GetDetails().GetFields()["currency"].GetStringValue() != "EUR" ||
-		e.GetContext().GetFields()["plan"].GetStringValue() != "pro" {
-		t.Fatalf("event = %v", e)
-	}
-	if err := p.sendTracking(); err != errNotConnected {
-		t.Fatalf("send while disconnected: %v", err)
-	}
-	if len(p.track.events) != 3 {
-		t.Fatalf("unsent events lost: %d left", len(p.track.events))
-	}
-}
-
 func TestNewProviderErrors(t *testing.T) {
 	if _, err := NewProvider(""); err == nil {
 		t.Error("empty address accepted")
@@ -288,7 +265,7 @@ func TestCountsFollowVariantKeys(t *testing.T) {
 		"banner":   {flag: "banner", variants: []string{"b", "x"}, counts: make([]atomic.Int64, 2)},
 		"checkout": {flag: "checkout", counts: nil},
 	}
-	st = newState(st.snap, st.meta, counters)
+	st = newState(st.snap, st.meta, counters, nil, nil)
 	p.state.Store(st)
 	ctx := context.Background()
 	p.StringEvaluation(ctx, "banner", "", nil)                                                                      // serves b

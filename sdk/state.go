@@ -19,6 +19,10 @@ type state struct {
 	// by flag key. It is kept in chunks of slotChunk: a state made for a
 	// change to some flags shares the chunks of the others (see next).
 	counts [][]counterSlot
+	// guards are the guarded flags, whose signals Track counts, and inputs
+	// the context attributes their evaluation reads.
+	guards []guardSlot
+	inputs []string
 }
 
 // slotBits sets the chunk size of a state's counters: 64 flags each.
@@ -37,18 +41,25 @@ type counterSlot struct {
 	// variant c does not count: the engine's variants and the streamed
 	// definition's need not be the same list.
 	at []int
+	// g counts the flag's exposures per engine variant when it is guarded.
+	g *signalFlag
 }
 
 // newState makes the state evaluations read for a snapshot and the
 // counters of its flags (by flag key).
-func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters) *state {
+func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters, guards []guardSlot, inputs []string) *state {
 	keys := snap.Keys()
-	st := &state{snap: snap, meta: meta, counts: make([][]counterSlot, (len(keys)+slotChunk-1)/slotChunk)}
+	st := &state{snap: snap, meta: meta, counts: make([][]counterSlot, (len(keys)+slotChunk-1)/slotChunk), guards: guards, inputs: inputs}
 	for c := range st.counts {
 		st.counts[c] = make([]counterSlot, min(slotChunk, len(keys)-c*slotChunk))
 	}
 	for i, key := range keys {
 		*st.slot(i) = slotFor(snap, i, counters[key])
+	}
+	for _, g := range guards {
+		if sl := st.slot(g.pos); sl.c != nil {
+			sl.g = g.sig
+		}
 	}
 	return st
 }
@@ -58,22 +69,30 @@ func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map
 // flags), only the counters of those flags are set up again and every
 // other chunk of counters is shared: a change costs the same at 100 flags as
 // at 10,000. Otherwise it is newState.
-func (st *state) next(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters, keys []string) *state {
+func (st *state) next(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters, keys []string, guards []guardSlot, inputs []string) *state {
 	if st == nil || !snap.SameLayout(st.snap) {
-		return newState(snap, meta, counters)
+		return newState(snap, meta, counters, guards, inputs)
 	}
-	n := &state{snap: snap, meta: meta, counts: slices.Clone(st.counts)}
-	copied := make(map[int]bool, len(keys))
-	for _, key := range keys {
-		i := snap.Find(key)
-		if i < 0 {
-			continue // deleted or archived: the layout would have changed
-		}
+	n := &state{snap: snap, meta: meta, counts: slices.Clone(st.counts), guards: guards, inputs: inputs}
+	copied := make(map[int]bool, len(keys)+len(guards))
+	own := func(i int) *counterSlot { // the slot at i, in a chunk of n's own
 		if c := i >> slotBits; !copied[c] {
 			n.counts[c] = slices.Clone(n.counts[c])
 			copied[c] = true
 		}
-		*n.slot(i) = slotFor(snap, i, counters[key])
+		return n.slot(i)
+	}
+	for _, key := range keys {
+		if i := snap.Find(key); i >= 0 { // deleted or archived: the layout would have changed
+			*own(i) = slotFor(snap, i, counters[key])
+		}
+	}
+	// A guard's exposures go with its slot; a slot that lost its guard had
+	// its flag changed, and was set up again above.
+	for _, g := range guards {
+		if sl := n.slot(g.pos); sl.c != nil && sl.g != g.sig {
+			own(g.pos).g = g.sig
+		}
 	}
 	return n
 }
@@ -101,6 +120,9 @@ func (st *state) count(i, v int) {
 	}
 	if k := s.at[v]; k >= 0 {
 		s.c.counts[k].Add(1)
+	}
+	if s.g != nil {
+		s.g.exposures[v].Add(1)
 	}
 }
 

@@ -7,120 +7,113 @@ import (
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
 )
 
-// tracker buffers tracking events for the stream. Track never blocks: when
-// the buffer is full (the server unreachable for long), new events are
-// dropped and counted.
-type tracker struct {
-	max, batch int
-	full       chan struct{} // signalled when a batch is ready
-
-	mu      sync.Mutex
-	events  []*pb.TrackEvent
-	dropped int64
-}
-
-func newTracker(max, batch int) *tracker {
-	return &tracker{max: max, batch: batch, full: make(chan struct{}, 1)}
-}
-
-func (t *tracker) add(e *pb.TrackEvent) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.events) >= t.max {
-		t.dropped++
+// Track records an OpenFeature tracking event as signals: for every guarded
+// flag it is counted under the variant the flag serves evalCtx, with
+// details.Value() added to the sum (see signals.go). Without guarded flags
+// it does nothing. It never blocks and, once the event name is known,
+// allocates nothing.
+//
+// Raw events (context, details' attributes) are not forwarded: doing so
+// cost several allocations and a lock per call, and nothing on the server
+// used them; the counts are what guards judge.
+func (p *Provider) Track(_ context.Context, name string, evalCtx openfeature.EvaluationContext, details openfeature.TrackingEventDetails) {
+	st := p.state.Load()
+	if st == nil || len(st.guards) == 0 {
 		return
 	}
-	t.events = append(t.events, e)
-	if len(t.events) >= t.batch {
-		select {
-		case t.full <- struct{}{}:
-		default:
+	value := details.Value()
+	sc := trackScratches.Get().(*trackScratch)
+	ctx := sc.fill(st.inputs, evalCtx)
+	for i := range st.guards {
+		g := &st.guards[i]
+		_, v := st.snap.EvaluateAt(g.pos, "", ctx)
+		if v < 0 || !g.sig.track(name, v, value) {
+			p.signals.dropped.Add(1)
 		}
 	}
+	trackScratches.Put(sc)
 }
 
-// take removes up to one batch.
-func (t *tracker) take() []*pb.TrackEvent {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := min(len(t.events), t.batch)
-	out := t.events[:n:n]
-	t.events = t.events[n:]
-	return out
+// trackScratch is the flattened context Track evaluates guarded flags
+// with: only the attributes they read, in a map reused from call to call.
+type trackScratch struct {
+	ctx map[string]any
+	// key is the last targeting key put in ctx and boxed the same string
+	// as an interface value: boxing a string allocates, so a context that
+	// tracks several events boxes its key once.
+	key   string
+	boxed any
 }
 
-// putBack returns a batch that could not be sent to the front.
-func (t *tracker) putBack(events []*pb.TrackEvent) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	keep := max(0, min(len(events), t.max-len(t.events)))
-	t.dropped += int64(len(events) - keep)
-	t.events = append(events[:keep:keep], t.events...)
-}
+var trackScratches = sync.Pool{New: func() any { return &trackScratch{ctx: make(map[string]any, 8)} }}
 
-// Track records an OpenFeature tracking event; it is sent to the server in
-// the next batch.
-func (p *Provider) Track(_ context.Context, name string, evalCtx openfeature.EvaluationContext, details openfeature.TrackingEventDetails) {
-	e := &pb.TrackEvent{Name: name, TargetingKey: evalCtx.TargetingKey(), Time: timestamppb.Now()}
-	if attrs := evalCtx.Attributes(); len(attrs) > 0 {
-		e.Context = structOf(attrs)
-	}
-	if attrs := details.Attributes(); len(attrs) > 0 {
-		e.Details = structOf(attrs)
-	}
-	if v := details.Value(); v != 0 {
-		e.Value = &v
-	}
-	p.track.add(e)
-}
-
-// structOf converts attributes, leaving out values protobuf cannot hold.
-func structOf(attrs map[string]any) *structpb.Struct {
-	s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(attrs))}
-	for k, v := range attrs {
-		if t, ok := v.(time.Time); ok {
-			v = t.Format(time.RFC3339Nano)
+// fill sets the attributes named in inputs in the scratch context, as
+// OpenFeature flattens a context (the targeting key, when set, under
+// engine.TargetingKey), and deletes those evalCtx lacks. The context is
+// not cleared after use: clearing a map reseeds its hash (a tenth of
+// Track's time), and names other than inputs that an earlier call left
+// there are never read, since the guarded flags read only their inputs.
+func (sc *trackScratch) fill(inputs []string, evalCtx openfeature.EvaluationContext) map[string]any {
+	for _, name := range inputs {
+		if name == engine.TargetingKey {
+			if key := evalCtx.TargetingKey(); key != "" {
+				if key != sc.key || sc.boxed == nil {
+					sc.key, sc.boxed = key, key
+				}
+				sc.ctx[name] = sc.boxed
+				continue
+			}
 		}
-		if pv, err := structpb.NewValue(v); err == nil {
-			s.Fields[k] = pv
+		if v := evalCtx.Attribute(name); v != nil {
+			sc.ctx[name] = v
+		} else {
+			delete(sc.ctx, name)
 		}
 	}
-	return s
+	return sc.ctx
 }
 
-// flushTracking sends batches every interval, or as soon as one is full.
-func (p *Provider) flushTracking(ctx context.Context) {
-	tick := time.NewTicker(p.o.trackInterval)
+// reportSignals sends the signal counts every interval (at most
+// maxSignalInterval) while there are guarded flags or counts.
+func (p *Provider) reportSignals(ctx context.Context) {
+	tick := time.NewTicker(min(p.o.trackInterval, maxSignalInterval))
 	defer tick.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-tick.C:
-		case <-p.track.full:
 		case <-ctx.Done():
 			return
 		}
-		_ = p.sendTracking()
+		if !p.signals.active() {
+			last = time.Now()
+			continue
+		}
+		now := time.Now()
+		if err := p.sendSignals(last, now); err == nil {
+			last = now
+		}
 	}
 }
 
-// sendTracking sends every buffered event, batch by batch.
-func (p *Provider) sendTracking() error {
-	for {
-		batch := p.track.take()
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Track{Track: &pb.TrackReport{Events: batch}}}); err != nil {
-			p.track.putBack(batch)
-			return err
-		}
+// sendSignals sends the counts since start as one report; on failure they
+// are kept for the next.
+func (p *Provider) sendSignals(start, end time.Time) error {
+	r := p.signals.take(start, end)
+	if r == nil {
+		return nil
 	}
+	if err := p.send(&pb.SyncRequest{Message: &pb.SyncRequest_Signals{Signals: r}}); err != nil {
+		p.signals.giveBack(r)
+		return err
+	}
+	return nil
 }
 
 // reportUsage sends the evaluation counts every interval.
@@ -160,8 +153,9 @@ func (p *Provider) sendUsage(start time.Time) error {
 // flush sends what is pending before shutdown, waiting for a stream until
 // ctx ends.
 func (p *Provider) flush(ctx context.Context) error {
+	start := time.Now()
 	for {
-		err := errors.Join(p.sendTracking(), p.sendUsage(time.Now()))
+		err := errors.Join(p.sendSignals(start, time.Now()), p.sendUsage(time.Now()))
 		if err == nil || !errors.Is(err, errNotConnected) {
 			return err
 		}

@@ -62,3 +62,32 @@ func TestApplyReplaceKeepsOldSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyKeepsGuardedPositions: the guarded flags' positions follow a
+// change that guards or unguards a flag, without a full compile.
+func TestApplyKeepsGuardedPositions(t *testing.T) {
+	var states []FlagState
+	for i := range 200 {
+		states = append(states, FlagState{Flag: Flag{Key: fmt.Sprintf("f-%03d", i), Type: TypeBoolean},
+			Config: Config{Enabled: true, OffVariant: "off", Default: Serve{Variant: "on"}, Guarded: i == 10}})
+	}
+	snap, err := Compile("p", 1, states, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := snap.GuardedPositions(); len(g) != 1 || snap.Key(g[0]) != "f-010" {
+		t.Fatalf("guarded = %v", g)
+	}
+	a, b := states[10], states[150]
+	a.Config.Guarded, b.Config.Guarded = false, true
+	next, err := snap.Apply(2, []FlagState{a, b}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := next.GuardedPositions(); len(g) != 1 || next.Key(g[0]) != "f-150" || !next.SameLayout(snap) {
+		t.Fatalf("guarded after Apply = %v (same layout %v)", g, next.SameLayout(snap))
+	}
+	if g := snap.GuardedPositions(); len(g) != 1 || snap.Key(g[0]) != "f-010" {
+		t.Fatalf("old snapshot's guarded changed to %v", g)
+	}
+}

@@ -27,6 +27,8 @@ type Snapshot struct {
 	// layouts have every flag at the same position (SameLayout).
 	layout   uint64
 	segments map[string]*segment
+	// guarded lists the positions of the guarded flags, in order.
+	guarded []int
 }
 
 // flag is a compiled flag: its definition and its configuration in the
@@ -35,6 +37,7 @@ type flag struct {
 	key       string
 	typ       FlagType
 	enabled   bool
+	guarded   bool
 	variants  []variant
 	off       int
 	offResult Result // precomputed results: Evaluate copies them, EvaluateAt points at them
@@ -137,8 +140,12 @@ func (s *Snapshot) index(ordered []*flag) {
 	s.layout = layouts.Add(1)
 	s.ordered = newTable(ordered)
 	s.flags = make(map[string]int, len(ordered))
+	s.guarded = nil
 	for i, f := range ordered {
 		s.flags[f.key] = i
+		if f.guarded {
+			s.guarded = append(s.guarded, i)
+		}
 	}
 }
 
@@ -228,8 +235,20 @@ func (s *Snapshot) replaced(revision int64, compiled []*flag, deleted []string) 
 	for _, f := range compiled {
 		repl[s.flags[f.key]] = f
 	}
+	var guarded []int
+	for _, i := range s.guarded {
+		if repl[i] == nil {
+			guarded = append(guarded, i)
+		}
+	}
+	for i, f := range repl {
+		if f.guarded {
+			guarded = append(guarded, i)
+		}
+	}
+	slices.Sort(guarded)
 	return &Snapshot{environment: s.environment, revision: revision, segments: s.segments,
-		flags: s.flags, ordered: s.ordered.with(repl), layout: s.layout}
+		flags: s.flags, ordered: s.ordered.with(repl), layout: s.layout, guarded: guarded}
 }
 
 // layouts numbers the layouts of flags that snapshots are built with.
@@ -282,6 +301,7 @@ func compileConfig(f Flag, c Config, segs segmentLookup) (*flag, *FieldError) {
 		key:      f.Key,
 		typ:      f.Type,
 		enabled:  c.Enabled,
+		guarded:  c.Guarded,
 		variants: make([]variant, len(variants)),
 	}
 	index := make(map[string]int, len(variants))

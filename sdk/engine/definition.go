@@ -42,6 +42,12 @@ type Config struct {
 	Rules []Rule `json:"rules,omitempty"`
 	// Default is served when no rule holds.
 	Default Serve `json:"default"`
+	// Guarded marks the flag as watched: SDKs attribute every tracked event
+	// to the variant this flag serves the event's context, and report those
+	// counts (and the flag's exposures per variant) as signals. A running
+	// release plan sets it; a user may set it too. It does not change what
+	// is served.
+	Guarded bool `json:"guarded,omitempty"`
 }
 
 // Rule serves when all its conditions hold.

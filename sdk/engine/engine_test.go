@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -279,5 +280,45 @@ func TestEvaluateAtMatchesEvaluate(t *testing.T) {
 	}
 	if s.Find("nope") != -1 || (*Snapshot)(nil).Find("dark-mode") != -1 {
 		t.Fatal("Find of a missing flag")
+	}
+}
+
+func TestGuardedAndInputs(t *testing.T) {
+	flags := []FlagState{
+		{
+			Flag: Flag{Key: "checkout", Type: TypeBoolean},
+			Config: Config{Enabled: true, OffVariant: "off", Guarded: true, Rules: []Rule{
+				{Conditions: []Condition{{Attribute: "country", Operator: OpIn, Values: []string{"de"}}, {Operator: OpInSegment, Values: []string{"beta"}}},
+					Serve: Serve{Split: &Split{BucketBy: "userId", Weights: []Weight{{Variant: "on", Weight: 1}, {Variant: "off", Weight: 1}}}}},
+			}, Default: Serve{Split: &Split{Weights: []Weight{{Variant: "on", Weight: 1}, {Variant: "off", Weight: 9}}}}},
+		},
+		{Flag: Flag{Key: "plain", Type: TypeBoolean}, Config: Config{OffVariant: "off", Default: Serve{Variant: "on"}, Rules: []Rule{
+			{Conditions: []Condition{{Attribute: "plan", Operator: OpIn, Values: []string{"pro"}}}, Serve: Serve{Variant: "on"}}}}},
+	}
+	segs := []Segment{{Key: "beta", Conditions: []Condition{{Attribute: "email", Operator: OpEndsWith, Values: []string{"@x.io"}}}}}
+	s, err := Compile("production", 1, flags, segs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, j := s.Find("checkout"), s.Find("plain")
+	if !s.Guarded(i) || s.Guarded(j) {
+		t.Errorf("Guarded = %v, %v; want true, false", s.Guarded(i), s.Guarded(j))
+	}
+	if got, want := s.Inputs(i), []string{"country", "email", TargetingKey, "userId"}; !slices.Equal(got, want) {
+		t.Errorf("Inputs(checkout) = %q, want %q", got, want)
+	}
+	if got := s.Inputs(j); len(got) != 0 { // disabled: the off variant, whatever the context
+		t.Errorf("Inputs(plain) = %q, want none", got)
+	}
+	// A context cut down to the inputs is served the same variant.
+	full := map[string]any{TargetingKey: "u-7", "country": "de", "email": "a@x.io", "userId": "42", "other": 1}
+	small := map[string]any{}
+	for _, name := range s.Inputs(i) {
+		small[name] = full[name]
+	}
+	_, v1 := s.EvaluateAt(i, "", full)
+	_, v2 := s.EvaluateAt(i, "", small)
+	if v1 != v2 || v1 < 0 {
+		t.Errorf("variant %d with the full context, %d with its inputs", v1, v2)
 	}
 }

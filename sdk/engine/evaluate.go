@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -76,6 +77,63 @@ func (s *Snapshot) Variants(i int) []string {
 		keys[j] = vs[j].key
 	}
 	return keys
+}
+
+// Guarded reports whether the flag at position i of Keys() is guarded
+// (Config.Guarded): its tracked events are attributed to its variants.
+func (s *Snapshot) Guarded(i int) bool { return s.ordered.at(i).guarded }
+
+// GuardedPositions returns the positions in Keys() of the guarded flags,
+// in order, without looking at the others. The caller must not modify it.
+func (s *Snapshot) GuardedPositions() []int {
+	if s == nil {
+		return nil
+	}
+	return s.guarded
+}
+
+// Key returns the key of the flag at position i of Keys().
+func (s *Snapshot) Key(i int) string { return s.ordered.at(i).key }
+
+// Inputs returns the names of the context attributes that evaluating the
+// flag at position i of Keys() may read: the attributes of its rules'
+// conditions and of the segments they refer to, the bucketing attributes
+// of its splits, and TargetingKey when a segment's include or exclude list
+// is consulted. Sorted, without duplicates. A context that holds only these
+// attributes is served the same variant as the full context, so a caller
+// may build a small context for a flag (the SDK does, to attribute tracked
+// events without copying the whole context).
+func (s *Snapshot) Inputs(i int) []string {
+	f := s.ordered.at(i)
+	var names []string
+	addServe := func(sv *serve) {
+		if sv.split != nil {
+			names = append(names, sv.split.bucketBy)
+		}
+	}
+	var addConds func(cs []cond)
+	addConds = func(cs []cond) {
+		for j := range cs {
+			c := &cs[j]
+			if c.op == opInSegment || c.op == opNotInSegment {
+				for _, sg := range c.segs {
+					names = append(names, TargetingKey)
+					addConds(sg.conds)
+				}
+				continue
+			}
+			names = append(names, c.attr)
+		}
+	}
+	if f.enabled {
+		for j := range f.rules {
+			addConds(f.rules[j].conds)
+			addServe(&f.rules[j].serve)
+		}
+		addServe(&f.def)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // EvaluateAll evaluates every non-archived flag, in key order.

@@ -55,6 +55,7 @@ func Config(env, flagKey string, c engine.Config) *pb.FlagConfig {
 		Enabled:      c.Enabled,
 		OffVariant:   c.OffVariant,
 		DefaultServe: serve(c.Default),
+		Guarded:      c.Guarded,
 	}
 	if len(c.Rules) > 0 {
 		out.Rules = make([]*pb.Rule, len(c.Rules))
@@ -156,6 +157,7 @@ func ToConfig(c *pb.FlagConfig) engine.Config {
 		Enabled:    c.GetEnabled(),
 		OffVariant: c.GetOffVariant(),
 		Default:    toServe(c.GetDefaultServe()),
+		Guarded:    c.GetGuarded(),
 	}
 	if len(c.GetRules()) > 0 {
 		out.Rules = make([]engine.Rule, len(c.GetRules()))

@@ -31,7 +31,7 @@ func TestRoundTrip(t *testing.T) {
 		},
 		{
 			Flag:   engine.Flag{Key: "ratio", Type: engine.TypeFloat, Variants: []engine.Variant{{Key: "a", Value: 0.25}}},
-			Config: engine.Config{OffVariant: "a", Default: engine.Serve{Variant: "a"}},
+			Config: engine.Config{OffVariant: "a", Default: engine.Serve{Variant: "a"}, Guarded: true},
 		},
 	}
 	for _, s := range states {

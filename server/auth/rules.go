@@ -151,6 +151,8 @@ var Rules = map[string]Rule{
 	v1.UsageService_ListFlagUsage_FullMethodName: {Access: Read},
 	v1.UsageService_GetFlagUsage_FullMethodName:  {Access: Read},
 
+	v1.SignalService_ListSignals_FullMethodName: {Access: Read},
+
 	// Reflection describes the API (no data): readers may use it (grpcurl).
 	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      {Access: Read},
 	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: {Access: Read},

@@ -53,6 +53,7 @@ var Routes = []Route{
 
 	{"GET", "/api/v1/usage", v1 + "UsageService/ListFlagUsage", "", nil},
 	{"GET", "/api/v1/flags/{key}/usage", v1 + "UsageService/GetFlagUsage", "", p("key", "flag_key")},
+	{"GET", "/api/v1/flags/{key}/environments/{env}/signals", v1 + "SignalService/ListSignals", "", p("key", "flag_key", "env", "environment")},
 
 	{"GET", "/api/v1/tokens", v1 + "TokenService/ListTokens", "", nil},
 	{"POST", "/api/v1/tokens", v1 + "TokenService/CreateToken", "*", nil},

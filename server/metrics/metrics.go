@@ -30,6 +30,8 @@ type Metrics struct {
 	propagation *prometheus.HistogramVec
 	storeOps    *prometheus.HistogramVec
 	usageFlush  *prometheus.CounterVec
+	signalReps  *prometheus.CounterVec
+	signalDrops *prometheus.CounterVec
 
 	sync syncState
 }
@@ -62,16 +64,24 @@ func New() *Metrics {
 	}, []string{"environment"})
 	m.storeOps = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "flagpole_store_operation_duration_seconds",
-		Help:    "Store transaction latency by operation (update, view, usage_flush) and result (ok, error).",
+		Help:    "Store transaction latency by operation (update, view, usage_flush, signals_flush) and result (ok, error).",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	}, []string{"operation", "result"})
 	m.usageFlush = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flagpole_usage_reports_total",
 		Help: "SDK usage reports received on sync streams, by environment.",
 	}, []string{"environment"})
+	m.signalReps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flagpole_signal_reports_total",
+		Help: "SDK signal reports (tracked events of guarded flags per variant, and exposures) received on sync streams, by environment.",
+	}, []string{"environment"})
+	m.signalDrops = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flagpole_signal_events_dropped_total",
+		Help: "Tracked events SDKs could not attribute or count (too many event names, a context the flag cannot be evaluated for), by environment.",
+	}, []string{"environment"})
 	m.sync.init()
 	m.reg.MustRegister(
-		m.apiCalls, m.apiLatency, m.evaluations, m.streams, m.propagation, m.storeOps, m.usageFlush,
+		m.apiCalls, m.apiLatency, m.evaluations, m.streams, m.propagation, m.storeOps, m.usageFlush, m.signalReps, m.signalDrops,
 		lagCollector{&m.sync},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -111,6 +121,18 @@ func (m *Metrics) ObserveStore(operation string, d time.Duration, err error) {
 		return
 	}
 	m.storeOps.WithLabelValues(operation, result(err)).Observe(d.Seconds())
+}
+
+// SignalsReported counts one SDK signal report and the events it says the
+// SDK dropped.
+func (m *Metrics) SignalsReported(environment string, dropped int64) {
+	if m == nil {
+		return
+	}
+	m.signalReps.WithLabelValues(environment).Inc()
+	if dropped > 0 {
+		m.signalDrops.WithLabelValues(environment).Add(float64(dropped))
+	}
 }
 
 // UsageReported counts one SDK usage report.

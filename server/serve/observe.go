@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -16,6 +17,7 @@ import (
 	"github.com/flagpole/flagpole/server/metrics"
 	"github.com/flagpole/flagpole/server/ofrep"
 	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server/signals"
 	"github.com/flagpole/flagpole/server/syncapi"
 	"github.com/flagpole/flagpole/server/usage"
 )
@@ -28,12 +30,16 @@ type observe struct {
 	metrics  *metrics.Metrics
 	usage    *usage.Aggregator // nil when the store keeps no usage
 	insights *usage.Insights
+	signals  *signals.Aggregator // nil when the store keeps no signals
+	sigStore signals.Store
+	rawTrack sync.Once // logs that an SDK sends raw tracking events
 	stop     context.CancelFunc
 	done     chan struct{}
 }
 
-// startObserve creates the metrics and, when the store keeps usage, the
-// usage aggregator with its flushing goroutine (stopped by stopObserve).
+// startObserve creates the metrics and, when the store keeps usage and
+// signals, their aggregators with their flushing goroutines (stopped by
+// stopObserve).
 func (s *Server) startObserve() {
 	o := &observe{metrics: metrics.New()}
 	s.observe = o
@@ -44,6 +50,11 @@ func (s *Server) startObserve() {
 	now := s.cfg.Now
 	if now == nil {
 		now = time.Now
+	}
+	if ss, ok := s.store.(signals.Store); ok {
+		o.sigStore = ss
+		o.signals = signals.NewAggregator(ss, signals.WithClock(now), signals.WithLogger(s.log),
+			signals.WithFlushObserver(func(d time.Duration, err error) { o.metrics.ObserveStore("signals_flush", d, err) }))
 	}
 	o.usage = usage.NewAggregator(us, usage.WithClock(now), usage.WithLogger(s.log),
 		usage.WithFlushObserver(func(d time.Duration, err error) { o.metrics.ObserveStore("usage_flush", d, err) }))
@@ -56,7 +67,12 @@ func (s *Server) startObserve() {
 	o.stop, o.done = cancel, make(chan struct{})
 	go func() {
 		defer close(o.done)
+		var wg sync.WaitGroup
+		if o.signals != nil {
+			wg.Go(func() { o.signals.Run(ctx, interval) })
+		}
 		o.usage.Run(ctx, interval)
+		wg.Wait()
 	}()
 }
 
@@ -94,6 +110,9 @@ func (s *Server) registerAPI(gs grpc.ServiceRegistrar) {
 	}
 	grpcapi.Register(usage.Registrar{ServiceRegistrar: gs, Insights: s.observe.insights, MapError: mapError}, s.Service, s.log)
 	pb.RegisterUsageServiceServer(gs, &usage.Server{Insights: s.observe.insights, MapError: mapError})
+	if s.observe.sigStore != nil {
+		pb.RegisterSignalServiceServer(gs, &signals.Server{Store: s.observe.sigStore, Now: s.cfg.Now, MapError: mapError})
+	}
 }
 
 // observeSyncOptions feed the sync stream's events to metrics and usage.
@@ -106,6 +125,21 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 			o.usage.Report(env, c.ServiceName, r)
 		}))
 	}
+	if o.signals != nil {
+		opts = append(opts, syncapi.WithSignalSink(func(_ context.Context, env string, _ fanout.ClientInfo, r *pb.SignalReport) {
+			o.metrics.SignalsReported(env, r.GetDropped())
+			o.signals.Report(env, r)
+		}))
+	}
+	// Raw tracking events come from SDKs older than signal reports: without
+	// the variants they were served they cannot be attributed, so they are
+	// counted (syncapi) and the operator is told once.
+	opts = append(opts, syncapi.WithTrackSink(func(_ context.Context, env string, c fanout.ClientInfo, r *pb.TrackReport) {
+		o.rawTrack.Do(func() {
+			s.log.Warn("an SDK sends raw tracking events, which are not attributed to variants; upgrade it to report signals",
+				"environment", env, "service", c.ServiceName, "sdk", c.SDKName+"/"+c.SDKVersion)
+		})
+	}))
 	return opts
 }
 

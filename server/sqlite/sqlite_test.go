@@ -216,8 +216,8 @@ func TestRefusesNewerSchema(t *testing.T) {
 // fixed set then applies the rest.
 func TestMigrationsEachInOwnTransaction(t *testing.T) {
 	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
-	base := len(migrations)
-	ms := append(migrations[:base:base],
+	base, n := latestVersion(), len(migrations)
+	ms := append(migrations[:n:n],
 		migration{Version: base + 1, Name: "good", SQL: "CREATE TABLE probe_first (id INTEGER PRIMARY KEY)"},
 		migration{Version: base + 2, Name: "bad", SQL: "CREATE TABLE probe_second (id INTEGER PRIMARY KEY); SELECT no_such_function()"},
 	)
@@ -232,7 +232,7 @@ func TestMigrationsEachInOwnTransaction(t *testing.T) {
 		t.Errorf("after the failure: probe_second exists %v (want false), probe_first %v (want true)",
 			tableExists(t, db, "probe_second"), tableExists(t, db, "probe_first"))
 	}
-	ms[base+1].SQL = "CREATE TABLE probe_second (id INTEGER PRIMARY KEY)"
+	ms[n+1].SQL = "CREATE TABLE probe_second (id INTEGER PRIMARY KEY)"
 	if err := migrate(t.Context(), db.writer, ms); err != nil {
 		t.Fatalf("migrate with the fix: %v", err)
 	}
@@ -274,5 +274,29 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	}
 	if n != len(migrations) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(migrations))
+	}
+}
+
+// TestMigrationFillingAGap applies a migration numbered below the database's
+// version, as when a change developed in parallel lands later.
+func TestMigrationFillingAGap(t *testing.T) {
+	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
+	var ms []migration
+	gap := 0
+	for _, m := range migrations {
+		if gap == 0 && len(ms) > 0 && m.Version > ms[len(ms)-1].Version+1 {
+			gap = ms[len(ms)-1].Version + 1
+			ms = append(ms, migration{Version: gap, Name: "late", SQL: "CREATE TABLE probe_late (id INTEGER PRIMARY KEY)"})
+		}
+		ms = append(ms, m)
+	}
+	if gap == 0 {
+		t.Skip("the migrations have no gap")
+	}
+	if err := migrate(t.Context(), db.writer, ms); err != nil {
+		t.Fatal(err)
+	}
+	if !tableExists(t, db, "probe_late") {
+		t.Errorf("migration %d below the version %d was not applied", gap, latestVersion())
 	}
 }

@@ -431,6 +431,14 @@ func (s *Server) receive(ctx context.Context, stream grpc.BidiStreamingServer[pb
 			} else {
 				s.log.Debug("syncapi: track report", "environment", env, "instance", c.InstanceID, "events", len(m.Track.GetEvents()))
 			}
+		case *pb.SyncRequest_Signals:
+			c.Seen(time.Now())
+			s.signalReps.Add(1)
+			if s.signals != nil {
+				s.signals(ctx, env, infoOf(c), m.Signals)
+			} else {
+				s.log.Debug("syncapi: signal report", "environment", env, "instance", c.InstanceID, "counts", len(m.Signals.GetCounts()))
+			}
 		case *pb.SyncRequest_Hello:
 			return status.Error(codes.InvalidArgument, "hello: sent twice")
 		}

@@ -106,6 +106,12 @@ func WithUsageSink(f func(ctx context.Context, env string, c fanout.ClientInfo, 
 	return func(s *Server) { s.usage = f }
 }
 
+// WithSignalSink receives the signal reports SDKs send for guarded flags.
+// By default they are counted and logged at debug level.
+func WithSignalSink(f func(ctx context.Context, env string, c fanout.ClientInfo, r *pb.SignalReport)) Option {
+	return func(s *Server) { s.signals = f }
+}
+
 // WithTrackSink receives the tracking events SDKs send. By default they are
 // counted and logged at debug level.
 func WithTrackSink(f func(ctx context.Context, env string, c fanout.ClientInfo, r *pb.TrackReport)) Option {
@@ -139,6 +145,7 @@ type Server struct {
 	log          *slog.Logger
 	usage        func(context.Context, string, fanout.ClientInfo, *pb.UsageReport)
 	track        func(context.Context, string, fanout.ClientInfo, *pb.TrackReport)
+	signals      func(context.Context, string, fanout.ClientInfo, *pb.SignalReport)
 	observer     Observer
 
 	streamsMu sync.Mutex
@@ -154,6 +161,7 @@ type Server struct {
 
 	usageReports atomic.Int64
 	trackEvents  atomic.Int64
+	signalReps   atomic.Int64
 }
 
 type snapshot struct {
@@ -286,6 +294,9 @@ func (s *Server) Clients(env string) []fanout.ClientInfo { return s.clients.List
 
 // TrackEvents returns how many tracking events were received since start.
 func (s *Server) TrackEvents() int64 { return s.trackEvents.Load() }
+
+// SignalReports returns how many signal reports were received since start.
+func (s *Server) SignalReports() int64 { return s.signalReps.Load() }
 
 // UsageReports returns how many usage reports were received since start.
 func (s *Server) UsageReports() int64 { return s.usageReports.Load() }

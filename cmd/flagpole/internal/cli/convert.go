@@ -210,6 +210,9 @@ func conditionsToProto(cs []ConditionSpec) []*flagpolev1.Condition {
 
 func configFromProto(c *flagpolev1.FlagConfig) *ConfigSpec {
 	s := &ConfigSpec{Enabled: c.GetEnabled(), OffVariant: c.GetOffVariant(), Default: serveFromProto(c.GetDefaultServe())}
+	if c.GetGuarded() {
+		s.Guarded = new(true)
+	}
 	for _, r := range c.GetRules() {
 		rs := RuleSpec{ID: r.GetId(), Description: r.GetDescription(),
 			Conditions: conditionsFromProto(r.GetConditions())}
@@ -223,7 +226,7 @@ func configFromProto(c *flagpolev1.FlagConfig) *ConfigSpec {
 
 func configToProto(flagKey, env string, s *ConfigSpec, revision int64) *flagpolev1.FlagConfig {
 	c := &flagpolev1.FlagConfig{FlagKey: flagKey, Environment: env, Enabled: s.Enabled,
-		OffVariant: s.OffVariant, DefaultServe: serveToProto(s.Default), Revision: revision}
+		OffVariant: s.OffVariant, DefaultServe: serveToProto(s.Default), Revision: revision, Guarded: s.Guarded != nil && *s.Guarded}
 	for _, r := range s.Rules {
 		serve := r.Serve
 		c.Rules = append(c.Rules, &flagpolev1.Rule{Id: r.ID, Description: r.Description,

@@ -262,7 +262,7 @@ func archiveChange(key string, archived bool, rev int64, force bool) change {
 }
 
 // desiredConfig fills what the file leaves to the server: the off variant,
-// the default serve and rule IDs the server assigned.
+// the default serve, the guarded marker and rule IDs the server assigned.
 func desiredConfig(want *ConfigSpec, have *ConfigSpec) *ConfigSpec {
 	d := *want
 	d.Rules = slices.Clone(want.Rules)
@@ -271,6 +271,9 @@ func desiredConfig(want *ConfigSpec, have *ConfigSpec) *ConfigSpec {
 	}
 	if d.Default == nil {
 		d.Default = have.Default
+	}
+	if d.Guarded == nil || !*d.Guarded && have.Guarded == nil {
+		d.Guarded = have.Guarded // false and unset are the same
 	}
 	for i := range d.Rules {
 		if d.Rules[i].ID == "" && i < len(have.Rules) {

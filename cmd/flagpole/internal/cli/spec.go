@@ -41,6 +41,10 @@ type ConfigSpec struct {
 	OffVariant string     `json:"offVariant,omitempty" yaml:"offVariant,omitempty"`
 	Rules      []RuleSpec `json:"rules,omitempty" yaml:"rules,omitempty"`
 	Default    *ServeSpec `json:"default,omitempty" yaml:"default,omitempty"`
+	// Guarded makes SDKs report the flag's signals (engine.Config.Guarded).
+	// Omitted, apply keeps the server's value: a running release plan sets
+	// it, and a file written before the plan must not turn it off.
+	Guarded *bool `json:"guarded,omitempty" yaml:"guarded,omitempty"`
 }
 
 // RuleSpec serves when all its conditions hold.

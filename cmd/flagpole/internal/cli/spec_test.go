@@ -169,6 +169,26 @@ func TestPlanConfigKeepsServerFilledFields(t *testing.T) {
 	}
 }
 
+func TestPlanConfigKeepsGuardedUnlessTheFileSaysSo(t *testing.T) {
+	cur := &flagpolev1.FlagConfig{FlagKey: "a", Environment: "production", OffVariant: "off", Guarded: true,
+		DefaultServe: &flagpolev1.Serve{Kind: &flagpolev1.Serve_Variant{Variant: "off"}}, Revision: 7}
+	if ch, ok := planConfig("a", "production", &ConfigSpec{}, cur); ok {
+		t.Errorf("planConfig without guarded = %+v, want no change", ch.Fields)
+	}
+	ch, ok := planConfig("a", "production", &ConfigSpec{Guarded: new(false)}, cur)
+	if !ok || len(ch.Fields) != 1 || ch.Fields[0].Field != "guarded" {
+		t.Fatalf("planConfig with guarded: false = %+v, want one change of guarded", ch.Fields)
+	}
+	cur.Guarded = false
+	if ch, ok := planConfig("a", "production", &ConfigSpec{Guarded: new(false)}, cur); ok {
+		t.Errorf("planConfig with guarded: false on an unguarded flag = %+v, want no change", ch.Fields)
+	}
+	ch, ok = planConfig("a", "production", &ConfigSpec{Guarded: new(true)}, cur)
+	if !ok || len(ch.Fields) != 1 || ch.Fields[0].Field != "guarded" {
+		t.Fatalf("planConfig with guarded: true = %+v, want one change of guarded", ch.Fields)
+	}
+}
+
 func TestPlanRejectsBadInputNamingTheField(t *testing.T) {
 	st := &state{envs: []string{"production"}, flags: map[string]*flagpolev1.FlagWithConfigs{
 		"a": {Flag: protoFlag(t, "a", "boolean", 1, "on", true, "off", false)}}, segments: map[string]*flagpolev1.Segment{}}

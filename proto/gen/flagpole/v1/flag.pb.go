@@ -226,8 +226,13 @@ type FlagConfig struct {
 	// default_serve is served when no rule holds.
 	DefaultServe *Serve `protobuf:"bytes,6,opt,name=default_serve,json=defaultServe,proto3" json:"default_serve,omitempty"`
 	// revision counts updates of this configuration; send it back to update.
-	Revision      int64                  `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Revision   int64                  `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// guarded makes SDKs attribute tracked events to the variant this flag
+	// serves each event's context and report them, with the flag's exposures
+	// per variant, as signals (SignalReport). A running release plan sets it;
+	// it does not change what is served.
+	Guarded       bool `protobuf:"varint,9,opt,name=guarded,proto3" json:"guarded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -316,6 +321,13 @@ func (x *FlagConfig) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *FlagConfig) GetGuarded() bool {
+	if x != nil {
+		return x.Guarded
+	}
+	return false
 }
 
 // Rule serves when all its conditions hold.
@@ -664,7 +676,7 @@ const file_flagpole_v1_flag_proto_rawDesc = "" +
 	"updateTime\"I\n" +
 	"\aVariant\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\"\xbf\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\"\xd9\x02\n" +
 	"\n" +
 	"FlagConfig\x12\x19\n" +
 	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12 \n" +
@@ -676,7 +688,8 @@ const file_flagpole_v1_flag_proto_rawDesc = "" +
 	"\rdefault_serve\x18\x06 \x01(\v2\x12.flagpole.v1.ServeR\fdefaultServe\x12\x1a\n" +
 	"\brevision\x18\a \x01(\x03R\brevision\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x9a\x01\n" +
+	"updateTime\x12\x18\n" +
+	"\aguarded\x18\t \x01(\bR\aguarded\"\x9a\x01\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x126\n" +

@@ -31,6 +31,7 @@ type SyncRequest struct {
 	//	*SyncRequest_Ack
 	//	*SyncRequest_Usage
 	//	*SyncRequest_Track
+	//	*SyncRequest_Signals
 	Message       isSyncRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -109,6 +110,15 @@ func (x *SyncRequest) GetTrack() *TrackReport {
 	return nil
 }
 
+func (x *SyncRequest) GetSignals() *SignalReport {
+	if x != nil {
+		if x, ok := x.Message.(*SyncRequest_Signals); ok {
+			return x.Signals
+		}
+	}
+	return nil
+}
+
 type isSyncRequest_Message interface {
 	isSyncRequest_Message()
 }
@@ -129,6 +139,10 @@ type SyncRequest_Track struct {
 	Track *TrackReport `protobuf:"bytes,4,opt,name=track,proto3,oneof"`
 }
 
+type SyncRequest_Signals struct {
+	Signals *SignalReport `protobuf:"bytes,5,opt,name=signals,proto3,oneof"`
+}
+
 func (*SyncRequest_Hello) isSyncRequest_Message() {}
 
 func (*SyncRequest_Ack) isSyncRequest_Message() {}
@@ -136,6 +150,8 @@ func (*SyncRequest_Ack) isSyncRequest_Message() {}
 func (*SyncRequest_Usage) isSyncRequest_Message() {}
 
 func (*SyncRequest_Track) isSyncRequest_Message() {}
+
+func (*SyncRequest_Signals) isSyncRequest_Message() {}
 
 // Hello opens a sync stream.
 type Hello struct {
@@ -395,6 +411,171 @@ func (x *UsageCount) GetCount() int64 {
 	return 0
 }
 
+// SignalReport carries, for the environment's guarded flags, the tracked
+// events attributed to the variant each flag serves the event's context, and
+// the flag's exposures (evaluations per served variant), counted over the
+// window from start_time to end_time. SDKs send one at least every 5 seconds
+// while a guarded flag exists.
+type SignalReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// counts has one entry per (flag_key, variant, event) tracked in the window.
+	Counts []*SignalCount `protobuf:"bytes,1,rep,name=counts,proto3" json:"counts,omitempty"`
+	// exposures has one entry per (flag_key, variant) evaluated in the window.
+	Exposures []*UsageCount          `protobuf:"bytes,2,rep,name=exposures,proto3" json:"exposures,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// dropped counts tracked events the SDK could not count: too many
+	// distinct event names for a flag, a name too long, or a context the
+	// flag could not be evaluated for (a split missing its bucketing
+	// attribute).
+	Dropped       int64 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignalReport) Reset() {
+	*x = SignalReport{}
+	mi := &file_flagpole_v1_sync_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignalReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignalReport) ProtoMessage() {}
+
+func (x *SignalReport) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_sync_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignalReport.ProtoReflect.Descriptor instead.
+func (*SignalReport) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SignalReport) GetCounts() []*SignalCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *SignalReport) GetExposures() []*UsageCount {
+	if x != nil {
+		return x.Exposures
+	}
+	return nil
+}
+
+func (x *SignalReport) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *SignalReport) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *SignalReport) GetDropped() int64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// SignalCount is how often an event was tracked for contexts served variant
+// of flag_key, and the sum of the events' values.
+type SignalCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlagKey       string                 `protobuf:"bytes,1,opt,name=flag_key,json=flagKey,proto3" json:"flag_key,omitempty"`
+	Variant       string                 `protobuf:"bytes,2,opt,name=variant,proto3" json:"variant,omitempty"`
+	Event         string                 `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	Sum           float64                `protobuf:"fixed64,5,opt,name=sum,proto3" json:"sum,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignalCount) Reset() {
+	*x = SignalCount{}
+	mi := &file_flagpole_v1_sync_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignalCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignalCount) ProtoMessage() {}
+
+func (x *SignalCount) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_sync_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignalCount.ProtoReflect.Descriptor instead.
+func (*SignalCount) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SignalCount) GetFlagKey() string {
+	if x != nil {
+		return x.FlagKey
+	}
+	return ""
+}
+
+func (x *SignalCount) GetVariant() string {
+	if x != nil {
+		return x.Variant
+	}
+	return ""
+}
+
+func (x *SignalCount) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *SignalCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *SignalCount) GetSum() float64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
 // TrackReport carries a batch of tracking events.
 type TrackReport struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -405,7 +586,7 @@ type TrackReport struct {
 
 func (x *TrackReport) Reset() {
 	*x = TrackReport{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[5]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +598,7 @@ func (x *TrackReport) String() string {
 func (*TrackReport) ProtoMessage() {}
 
 func (x *TrackReport) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[5]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +611,7 @@ func (x *TrackReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrackReport.ProtoReflect.Descriptor instead.
 func (*TrackReport) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{5}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TrackReport) GetEvents() []*TrackEvent {
@@ -455,7 +636,7 @@ type TrackEvent struct {
 
 func (x *TrackEvent) Reset() {
 	*x = TrackEvent{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[6]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +648,7 @@ func (x *TrackEvent) String() string {
 func (*TrackEvent) ProtoMessage() {}
 
 func (x *TrackEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[6]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +661,7 @@ func (x *TrackEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrackEvent.ProtoReflect.Descriptor instead.
 func (*TrackEvent) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TrackEvent) GetName() string {
@@ -539,7 +720,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[7]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +732,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[7]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +745,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SyncResponse) GetMessage() isSyncResponse_Message {
@@ -636,7 +817,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[8]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +829,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[8]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +842,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Snapshot) GetEnvironment() string {
@@ -703,7 +884,7 @@ type FlagState struct {
 
 func (x *FlagState) Reset() {
 	*x = FlagState{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[9]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +896,7 @@ func (x *FlagState) String() string {
 func (*FlagState) ProtoMessage() {}
 
 func (x *FlagState) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[9]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +909,7 @@ func (x *FlagState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlagState.ProtoReflect.Descriptor instead.
 func (*FlagState) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{9}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FlagState) GetFlag() *Flag {
@@ -761,7 +942,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[10]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +954,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[10]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +967,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{10}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Change) GetEnvironment() string {
@@ -848,7 +1029,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[11]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +1041,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[11]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1054,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{11}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Heartbeat) GetRevision() int64 {
@@ -892,7 +1073,7 @@ type ListClientsRequest struct {
 
 func (x *ListClientsRequest) Reset() {
 	*x = ListClientsRequest{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[12]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1085,7 @@ func (x *ListClientsRequest) String() string {
 func (*ListClientsRequest) ProtoMessage() {}
 
 func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[12]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1098,7 @@ func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsRequest.ProtoReflect.Descriptor instead.
 func (*ListClientsRequest) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{12}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListClientsRequest) GetEnvironment() string {
@@ -938,7 +1119,7 @@ type ListClientsResponse struct {
 
 func (x *ListClientsResponse) Reset() {
 	*x = ListClientsResponse{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[13]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1131,7 @@ func (x *ListClientsResponse) String() string {
 func (*ListClientsResponse) ProtoMessage() {}
 
 func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[13]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1144,7 @@ func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsResponse.ProtoReflect.Descriptor instead.
 func (*ListClientsResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{13}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListClientsResponse) GetClients() []*Client {
@@ -992,7 +1173,7 @@ type WatchClientsRequest struct {
 
 func (x *WatchClientsRequest) Reset() {
 	*x = WatchClientsRequest{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1185,7 @@ func (x *WatchClientsRequest) String() string {
 func (*WatchClientsRequest) ProtoMessage() {}
 
 func (x *WatchClientsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1198,7 @@ func (x *WatchClientsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchClientsRequest.ProtoReflect.Descriptor instead.
 func (*WatchClientsRequest) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{14}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchClientsRequest) GetEnvironment() string {
@@ -1053,7 +1234,7 @@ type WatchClientsResponse struct {
 
 func (x *WatchClientsResponse) Reset() {
 	*x = WatchClientsResponse{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[15]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1246,7 @@ func (x *WatchClientsResponse) String() string {
 func (*WatchClientsResponse) ProtoMessage() {}
 
 func (x *WatchClientsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[15]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1259,7 @@ func (x *WatchClientsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchClientsResponse.ProtoReflect.Descriptor instead.
 func (*WatchClientsResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{15}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchClientsResponse) GetPending() []*Client {
@@ -1135,7 +1316,7 @@ type Client struct {
 
 func (x *Client) Reset() {
 	*x = Client{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[16]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1328,7 @@ func (x *Client) String() string {
 func (*Client) ProtoMessage() {}
 
 func (x *Client) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[16]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1341,7 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Client.ProtoReflect.Descriptor instead.
 func (*Client) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{16}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Client) GetInstanceId() string {
@@ -1230,12 +1411,13 @@ var File_flagpole_v1_sync_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x16flagpole/v1/sync.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x19flagpole/v1/segment.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n" +
+	"\x16flagpole/v1/sync.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x19flagpole/v1/segment.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x02\n" +
 	"\vSyncRequest\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.flagpole.v1.HelloH\x00R\x05hello\x12$\n" +
 	"\x03ack\x18\x02 \x01(\v2\x10.flagpole.v1.AckH\x00R\x03ack\x120\n" +
 	"\x05usage\x18\x03 \x01(\v2\x18.flagpole.v1.UsageReportH\x00R\x05usage\x120\n" +
-	"\x05track\x18\x04 \x01(\v2\x18.flagpole.v1.TrackReportH\x00R\x05trackB\t\n" +
+	"\x05track\x18\x04 \x01(\v2\x18.flagpole.v1.TrackReportH\x00R\x05track\x125\n" +
+	"\asignals\x18\x05 \x01(\v2\x19.flagpole.v1.SignalReportH\x00R\asignalsB\t\n" +
 	"\amessage\"\xc5\x01\n" +
 	"\x05Hello\x12\x19\n" +
 	"\bsdk_name\x18\x01 \x01(\tR\asdkName\x12\x1f\n" +
@@ -1257,7 +1439,20 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"UsageCount\x12\x19\n" +
 	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12\x18\n" +
 	"\avariant\x18\x02 \x01(\tR\avariant\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\">\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x83\x02\n" +
+	"\fSignalReport\x120\n" +
+	"\x06counts\x18\x01 \x03(\v2\x18.flagpole.v1.SignalCountR\x06counts\x125\n" +
+	"\texposures\x18\x02 \x03(\v2\x17.flagpole.v1.UsageCountR\texposures\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x18\n" +
+	"\adropped\x18\x05 \x01(\x03R\adropped\"\x80\x01\n" +
+	"\vSignalCount\x12\x19\n" +
+	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12\x18\n" +
+	"\avariant\x18\x02 \x01(\tR\avariant\x12\x14\n" +
+	"\x05event\x18\x03 \x01(\tR\x05event\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x03R\x05count\x12\x10\n" +
+	"\x03sum\x18\x05 \x01(\x01R\x03sum\">\n" +
 	"\vTrackReport\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.flagpole.v1.TrackEventR\x06events\"\x80\x02\n" +
 	"\n" +
@@ -1337,68 +1532,75 @@ func file_flagpole_v1_sync_proto_rawDescGZIP() []byte {
 	return file_flagpole_v1_sync_proto_rawDescData
 }
 
-var file_flagpole_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_flagpole_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_flagpole_v1_sync_proto_goTypes = []any{
 	(*SyncRequest)(nil),           // 0: flagpole.v1.SyncRequest
 	(*Hello)(nil),                 // 1: flagpole.v1.Hello
 	(*Ack)(nil),                   // 2: flagpole.v1.Ack
 	(*UsageReport)(nil),           // 3: flagpole.v1.UsageReport
 	(*UsageCount)(nil),            // 4: flagpole.v1.UsageCount
-	(*TrackReport)(nil),           // 5: flagpole.v1.TrackReport
-	(*TrackEvent)(nil),            // 6: flagpole.v1.TrackEvent
-	(*SyncResponse)(nil),          // 7: flagpole.v1.SyncResponse
-	(*Snapshot)(nil),              // 8: flagpole.v1.Snapshot
-	(*FlagState)(nil),             // 9: flagpole.v1.FlagState
-	(*Change)(nil),                // 10: flagpole.v1.Change
-	(*Heartbeat)(nil),             // 11: flagpole.v1.Heartbeat
-	(*ListClientsRequest)(nil),    // 12: flagpole.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),   // 13: flagpole.v1.ListClientsResponse
-	(*WatchClientsRequest)(nil),   // 14: flagpole.v1.WatchClientsRequest
-	(*WatchClientsResponse)(nil),  // 15: flagpole.v1.WatchClientsResponse
-	(*Client)(nil),                // 16: flagpole.v1.Client
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 18: google.protobuf.Struct
-	(*Segment)(nil),               // 19: flagpole.v1.Segment
-	(*Flag)(nil),                  // 20: flagpole.v1.Flag
-	(*FlagConfig)(nil),            // 21: flagpole.v1.FlagConfig
+	(*SignalReport)(nil),          // 5: flagpole.v1.SignalReport
+	(*SignalCount)(nil),           // 6: flagpole.v1.SignalCount
+	(*TrackReport)(nil),           // 7: flagpole.v1.TrackReport
+	(*TrackEvent)(nil),            // 8: flagpole.v1.TrackEvent
+	(*SyncResponse)(nil),          // 9: flagpole.v1.SyncResponse
+	(*Snapshot)(nil),              // 10: flagpole.v1.Snapshot
+	(*FlagState)(nil),             // 11: flagpole.v1.FlagState
+	(*Change)(nil),                // 12: flagpole.v1.Change
+	(*Heartbeat)(nil),             // 13: flagpole.v1.Heartbeat
+	(*ListClientsRequest)(nil),    // 14: flagpole.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),   // 15: flagpole.v1.ListClientsResponse
+	(*WatchClientsRequest)(nil),   // 16: flagpole.v1.WatchClientsRequest
+	(*WatchClientsResponse)(nil),  // 17: flagpole.v1.WatchClientsResponse
+	(*Client)(nil),                // 18: flagpole.v1.Client
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 20: google.protobuf.Struct
+	(*Segment)(nil),               // 21: flagpole.v1.Segment
+	(*Flag)(nil),                  // 22: flagpole.v1.Flag
+	(*FlagConfig)(nil),            // 23: flagpole.v1.FlagConfig
 }
 var file_flagpole_v1_sync_proto_depIdxs = []int32{
 	1,  // 0: flagpole.v1.SyncRequest.hello:type_name -> flagpole.v1.Hello
 	2,  // 1: flagpole.v1.SyncRequest.ack:type_name -> flagpole.v1.Ack
 	3,  // 2: flagpole.v1.SyncRequest.usage:type_name -> flagpole.v1.UsageReport
-	5,  // 3: flagpole.v1.SyncRequest.track:type_name -> flagpole.v1.TrackReport
-	4,  // 4: flagpole.v1.UsageReport.counts:type_name -> flagpole.v1.UsageCount
-	17, // 5: flagpole.v1.UsageReport.start_time:type_name -> google.protobuf.Timestamp
-	17, // 6: flagpole.v1.UsageReport.end_time:type_name -> google.protobuf.Timestamp
-	6,  // 7: flagpole.v1.TrackReport.events:type_name -> flagpole.v1.TrackEvent
-	18, // 8: flagpole.v1.TrackEvent.context:type_name -> google.protobuf.Struct
-	18, // 9: flagpole.v1.TrackEvent.details:type_name -> google.protobuf.Struct
-	17, // 10: flagpole.v1.TrackEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 11: flagpole.v1.SyncResponse.snapshot:type_name -> flagpole.v1.Snapshot
-	10, // 12: flagpole.v1.SyncResponse.change:type_name -> flagpole.v1.Change
-	11, // 13: flagpole.v1.SyncResponse.heartbeat:type_name -> flagpole.v1.Heartbeat
-	9,  // 14: flagpole.v1.Snapshot.flags:type_name -> flagpole.v1.FlagState
-	19, // 15: flagpole.v1.Snapshot.segments:type_name -> flagpole.v1.Segment
-	20, // 16: flagpole.v1.FlagState.flag:type_name -> flagpole.v1.Flag
-	21, // 17: flagpole.v1.FlagState.config:type_name -> flagpole.v1.FlagConfig
-	9,  // 18: flagpole.v1.Change.flags:type_name -> flagpole.v1.FlagState
-	19, // 19: flagpole.v1.Change.segments:type_name -> flagpole.v1.Segment
-	17, // 20: flagpole.v1.Change.commit_time:type_name -> google.protobuf.Timestamp
-	16, // 21: flagpole.v1.ListClientsResponse.clients:type_name -> flagpole.v1.Client
-	16, // 22: flagpole.v1.WatchClientsResponse.pending:type_name -> flagpole.v1.Client
-	17, // 23: flagpole.v1.Client.connect_time:type_name -> google.protobuf.Timestamp
-	17, // 24: flagpole.v1.Client.last_seen_time:type_name -> google.protobuf.Timestamp
-	0,  // 25: flagpole.v1.SyncService.Sync:input_type -> flagpole.v1.SyncRequest
-	12, // 26: flagpole.v1.SyncService.ListClients:input_type -> flagpole.v1.ListClientsRequest
-	14, // 27: flagpole.v1.SyncService.WatchClients:input_type -> flagpole.v1.WatchClientsRequest
-	7,  // 28: flagpole.v1.SyncService.Sync:output_type -> flagpole.v1.SyncResponse
-	13, // 29: flagpole.v1.SyncService.ListClients:output_type -> flagpole.v1.ListClientsResponse
-	15, // 30: flagpole.v1.SyncService.WatchClients:output_type -> flagpole.v1.WatchClientsResponse
-	28, // [28:31] is the sub-list for method output_type
-	25, // [25:28] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	7,  // 3: flagpole.v1.SyncRequest.track:type_name -> flagpole.v1.TrackReport
+	5,  // 4: flagpole.v1.SyncRequest.signals:type_name -> flagpole.v1.SignalReport
+	4,  // 5: flagpole.v1.UsageReport.counts:type_name -> flagpole.v1.UsageCount
+	19, // 6: flagpole.v1.UsageReport.start_time:type_name -> google.protobuf.Timestamp
+	19, // 7: flagpole.v1.UsageReport.end_time:type_name -> google.protobuf.Timestamp
+	6,  // 8: flagpole.v1.SignalReport.counts:type_name -> flagpole.v1.SignalCount
+	4,  // 9: flagpole.v1.SignalReport.exposures:type_name -> flagpole.v1.UsageCount
+	19, // 10: flagpole.v1.SignalReport.start_time:type_name -> google.protobuf.Timestamp
+	19, // 11: flagpole.v1.SignalReport.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 12: flagpole.v1.TrackReport.events:type_name -> flagpole.v1.TrackEvent
+	20, // 13: flagpole.v1.TrackEvent.context:type_name -> google.protobuf.Struct
+	20, // 14: flagpole.v1.TrackEvent.details:type_name -> google.protobuf.Struct
+	19, // 15: flagpole.v1.TrackEvent.time:type_name -> google.protobuf.Timestamp
+	10, // 16: flagpole.v1.SyncResponse.snapshot:type_name -> flagpole.v1.Snapshot
+	12, // 17: flagpole.v1.SyncResponse.change:type_name -> flagpole.v1.Change
+	13, // 18: flagpole.v1.SyncResponse.heartbeat:type_name -> flagpole.v1.Heartbeat
+	11, // 19: flagpole.v1.Snapshot.flags:type_name -> flagpole.v1.FlagState
+	21, // 20: flagpole.v1.Snapshot.segments:type_name -> flagpole.v1.Segment
+	22, // 21: flagpole.v1.FlagState.flag:type_name -> flagpole.v1.Flag
+	23, // 22: flagpole.v1.FlagState.config:type_name -> flagpole.v1.FlagConfig
+	11, // 23: flagpole.v1.Change.flags:type_name -> flagpole.v1.FlagState
+	21, // 24: flagpole.v1.Change.segments:type_name -> flagpole.v1.Segment
+	19, // 25: flagpole.v1.Change.commit_time:type_name -> google.protobuf.Timestamp
+	18, // 26: flagpole.v1.ListClientsResponse.clients:type_name -> flagpole.v1.Client
+	18, // 27: flagpole.v1.WatchClientsResponse.pending:type_name -> flagpole.v1.Client
+	19, // 28: flagpole.v1.Client.connect_time:type_name -> google.protobuf.Timestamp
+	19, // 29: flagpole.v1.Client.last_seen_time:type_name -> google.protobuf.Timestamp
+	0,  // 30: flagpole.v1.SyncService.Sync:input_type -> flagpole.v1.SyncRequest
+	14, // 31: flagpole.v1.SyncService.ListClients:input_type -> flagpole.v1.ListClientsRequest
+	16, // 32: flagpole.v1.SyncService.WatchClients:input_type -> flagpole.v1.WatchClientsRequest
+	9,  // 33: flagpole.v1.SyncService.Sync:output_type -> flagpole.v1.SyncResponse
+	15, // 34: flagpole.v1.SyncService.ListClients:output_type -> flagpole.v1.ListClientsResponse
+	17, // 35: flagpole.v1.SyncService.WatchClients:output_type -> flagpole.v1.WatchClientsResponse
+	33, // [33:36] is the sub-list for method output_type
+	30, // [30:33] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_flagpole_v1_sync_proto_init() }
@@ -1413,9 +1615,10 @@ func file_flagpole_v1_sync_proto_init() {
 		(*SyncRequest_Ack)(nil),
 		(*SyncRequest_Usage)(nil),
 		(*SyncRequest_Track)(nil),
+		(*SyncRequest_Signals)(nil),
 	}
-	file_flagpole_v1_sync_proto_msgTypes[6].OneofWrappers = []any{}
-	file_flagpole_v1_sync_proto_msgTypes[7].OneofWrappers = []any{
+	file_flagpole_v1_sync_proto_msgTypes[8].OneofWrappers = []any{}
+	file_flagpole_v1_sync_proto_msgTypes[9].OneofWrappers = []any{
 		(*SyncResponse_Snapshot)(nil),
 		(*SyncResponse_Change)(nil),
 		(*SyncResponse_Heartbeat)(nil),
@@ -1426,7 +1629,7 @@ func file_flagpole_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flagpole_v1_sync_proto_rawDesc), len(file_flagpole_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,106 @@
+package signals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+)
+
+type memStore struct {
+	fail   error
+	counts []Count
+	prune  time.Time
+	since  time.Time // of the last ListSignals
+}
+
+func (m *memStore) AddSignals(_ context.Context, counts []Count, pruneBefore time.Time) error {
+	if m.fail != nil {
+		return m.fail
+	}
+	m.counts = append(m.counts, counts...)
+	m.prune = pruneBefore
+	return nil
+}
+
+func (m *memStore) ListSignals(_ context.Context, env, flag string, since time.Time) ([]Count, error) {
+	m.since = since
+	return m.counts, nil
+}
+
+func TestAggregatorSumsPerMinute(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 15, 42, 0, time.UTC)
+	st := &memStore{}
+	a := NewAggregator(st, WithClock(func() time.Time { return now }))
+	report := &flagpolev1.SignalReport{
+		Counts: []*flagpolev1.SignalCount{
+			{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150},
+			{FlagKey: "checkout", Variant: "on", Event: "", Count: 1},                               // no event name
+			{FlagKey: "checkout", Variant: "", Event: "error", Count: 1},                            // no variant
+			{FlagKey: "checkout", Variant: "on", Event: strings.Repeat("e", maxKeyLen+1), Count: 1}, // too long
+			{FlagKey: "checkout", Variant: "on", Event: "error", Count: -1},                         // negative
+		},
+		Exposures: []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 10}},
+	}
+	a.Report("production", report)
+	a.Report("production", report)
+	if a.Dropped() != 8 {
+		t.Errorf("dropped %d, want 8", a.Dropped())
+	}
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range st.counts {
+		got[c.Event] = fmt.Sprintf("%s %s %s %s %d %g", c.Environment, c.FlagKey, c.Variant, c.Minute.Format("15:04:05"), c.Count, c.Sum)
+	}
+	want := map[string]string{
+		"latency": "production checkout on 10:15:00 4 300",
+		Exposure:  "production checkout on 10:15:00 20 0",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("flushed %v\nwant %v", got, want)
+	}
+	if wantPrune := now.Add(-Retention).Truncate(time.Minute); !st.prune.Equal(wantPrune) {
+		t.Errorf("pruned before %v, want %v", st.prune, wantPrune)
+	}
+}
+
+func TestAggregatorBoundsAReport(t *testing.T) {
+	st := &memStore{}
+	a := NewAggregator(st)
+	r := &flagpolev1.SignalReport{}
+	for i := range MaxCountsPerReport + 10 {
+		r.Counts = append(r.Counts, &flagpolev1.SignalCount{FlagKey: "f", Variant: "on", Event: fmt.Sprint("e", i), Count: 1})
+	}
+	a.Report("production", r)
+	if a.Dropped() != 10 {
+		t.Errorf("dropped %d, want 10", a.Dropped())
+	}
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.counts) != MaxCountsPerReport {
+		t.Errorf("flushed %d counts, want %d", len(st.counts), MaxCountsPerReport)
+	}
+}
+
+func TestAggregatorKeepsCountsWhenTheStoreFails(t *testing.T) {
+	st := &memStore{fail: errors.New("disk full")}
+	a := NewAggregator(st)
+	a.Report("production", &flagpolev1.SignalReport{Counts: []*flagpolev1.SignalCount{{FlagKey: "f", Variant: "on", Event: "error", Count: 3}}})
+	if err := a.Flush(context.Background()); err == nil {
+		t.Fatal("flush succeeded on a failing store")
+	}
+	st.fail = nil
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.counts) != 1 || st.counts[0].Count != 3 {
+		t.Errorf("after the retry: %+v", st.counts)
+	}
+}

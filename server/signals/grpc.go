@@ -1,0 +1,72 @@
+package signals
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
+)
+
+// Server implements flagpolev1.SignalServiceServer over a Store. Its
+// errors are *server.Error values mapped by MapError.
+type Server struct {
+	flagpolev1.UnimplementedSignalServiceServer
+	Store Store
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MapError converts a domain error to the gRPC status error; nil
+	// returns errors unchanged.
+	MapError func(context.Context, error) error
+}
+
+// DefaultWindow is how far back ListSignals reads without a start time.
+const DefaultWindow = time.Hour
+
+// ListSignals returns a flag's signals per minute.
+func (s *Server) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsRequest) (*flagpolev1.ListSignalsResponse, error) {
+	switch {
+	case r.GetEnvironment() == "":
+		return nil, s.mapError(ctx, server.Invalid("environment", "is required"))
+	case r.GetFlagKey() == "":
+		return nil, s.mapError(ctx, server.Invalid("flag_key", "is required"))
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	since := now().Add(-DefaultWindow)
+	if r.GetStartTime() != nil {
+		if err := r.GetStartTime().CheckValid(); err != nil {
+			return nil, s.mapError(ctx, server.Invalid("start_time", "%v", err))
+		}
+		since = r.GetStartTime().AsTime()
+	}
+	if oldest := now().Add(-Retention); since.Before(oldest) {
+		since = oldest
+	}
+	since = since.UTC().Truncate(time.Minute)
+	counts, err := s.Store.ListSignals(ctx, r.GetEnvironment(), r.GetFlagKey(), since)
+	if err != nil {
+		return nil, s.mapError(ctx, err)
+	}
+	out := &flagpolev1.ListSignalsResponse{}
+	for _, c := range counts {
+		m := timestamppb.New(c.Minute)
+		if c.Event == Exposure {
+			out.Exposures = append(out.Exposures, &flagpolev1.ExposureMinute{MinuteTime: m, Variant: c.Variant, Count: c.Count})
+			continue
+		}
+		out.Events = append(out.Events, &flagpolev1.SignalMinute{MinuteTime: m, Variant: c.Variant, Event: c.Event, Count: c.Count, Sum: c.Sum})
+	}
+	return out, nil
+}
+
+func (s *Server) mapError(ctx context.Context, err error) error {
+	if s.MapError == nil {
+		return err
+	}
+	return s.MapError(ctx, err)
+}

@@ -1,0 +1,90 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flagpole/flagpole/server/signals"
+)
+
+var _ signals.Store = (*DB)(nil)
+
+// AddSignals adds counts in one write transaction. Counts of flags not
+// configured in their environment, or of variants the flag does not have,
+// are dropped.
+func (db *DB) AddSignals(ctx context.Context, counts []signals.Count, pruneBefore time.Time) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: add signals: %w", err)
+	}
+	defer tx.Rollback()
+	known := map[[2]string]map[string]bool{} // (environment, flag) → variants; nil: unknown
+	for _, c := range counts {
+		k := [2]string{c.Environment, c.FlagKey}
+		variants, seen := known[k]
+		if !seen {
+			if variants, err = configuredVariants(ctx, tx, c.Environment, c.FlagKey); err != nil {
+				return fmt.Errorf("sqlite: add signals of %q in %q: %w", c.FlagKey, c.Environment, err)
+			}
+			known[k] = variants
+		}
+		if !variants[c.Variant] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO flag_signals (environment, flag_key, variant, event, minute, count, sum) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (environment, flag_key, minute, variant, event) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum`,
+			c.Environment, c.FlagKey, c.Variant, c.Event, c.Minute.Unix(), c.Count, c.Sum); err != nil {
+			return fmt.Errorf("sqlite: add signals of %q in %q: %w", c.FlagKey, c.Environment, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM flag_signals WHERE minute < ?", pruneBefore.Unix()); err != nil {
+		return fmt.Errorf("sqlite: prune signals: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: add signals: commit: %w", err)
+	}
+	return nil
+}
+
+// configuredVariants returns the variants of a flag configured in env, nil
+// when it is not.
+func configuredVariants(ctx context.Context, tx *sql.Tx, env, flag string) (map[string]bool, error) {
+	var def string
+	err := tx.QueryRowContext(ctx, `SELECT f.definition FROM flag_configs c JOIN flags f ON f.key = c.flag_key
+		WHERE c.environment = ? AND c.flag_key = ?`, env, flag).Scan(&def)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return signals.Variants([]byte(def)), nil
+}
+
+// ListSignals returns a flag's counts in environment from since on.
+func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]signals.Count, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT variant, event, minute, count, sum FROM flag_signals
+		WHERE environment = ? AND flag_key = ? AND minute >= ? ORDER BY minute, variant, event`,
+		environment, flagKey, since.Truncate(time.Minute).Unix())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list signals: %w", err)
+	}
+	defer rows.Close()
+	var out []signals.Count
+	for rows.Next() {
+		c := signals.Count{Environment: environment, FlagKey: flagKey}
+		var minute int64
+		if err := rows.Scan(&c.Variant, &c.Event, &minute, &c.Count, &c.Sum); err != nil {
+			return nil, fmt.Errorf("sqlite: list signals: %w", err)
+		}
+		c.Minute = time.Unix(minute, 0).UTC()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list signals: %w", err)
+	}
+	return out, nil
+}
