@@ -187,8 +187,7 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 }
 
 // The sync server logs to the server's logger, not to slog.Default: a
-// tracking report (logged at debug level while no sink takes tracking
-// events) shows up in the configured log.
+// stream's opening (logged at debug level) shows up in the configured log.
 func TestSyncLogsToServerLogger(t *testing.T) {
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -205,8 +204,7 @@ func TestSyncLogsToServerLogger(t *testing.T) {
 	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
 		t.Fatal(err)
 	}
-	p.Track(ctx, "checkout-viewed", openfeature.NewEvaluationContext("user-1", nil), openfeature.NewTrackingEventDetails(1))
-	waitFor(t, "the track report in the server's log", func() bool {
-		return strings.Contains(logs.String(), "syncapi: track report")
+	waitFor(t, "the stream's opening in the server's log", func() bool {
+		return strings.Contains(logs.String(), "syncapi: stream opened") && strings.Contains(logs.String(), "service=logged")
 	})
 }

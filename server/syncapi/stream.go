@@ -95,6 +95,8 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 	if e := hello.GetEnvironment(); e != "" && e != env {
 		have = 0 // a revision of another environment: start from a snapshot
 	}
+	s.log.Debug("syncapi: stream opened", "environment", env, "instance", client.InstanceID,
+		"service", client.ServiceName, "revision", have)
 	st.start(ctx, have)
 	defer st.stop()
 	return st.endError(s.receive(ctx, stream, env, client))
