@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,19 +97,23 @@ func (a *app) apply(ctx context.Context, cmd *cobra.Command, c *clients, f *File
 	if res.Changes == nil {
 		res.Changes = []change{}
 	}
-	if a.output == "table" {
-		printDiff(out, changes)
-	}
-	if !dryRun {
-		for i, ch := range changes {
-			if err := ch.run(ctx, c); err != nil {
-				return fmt.Errorf("apply: %s %s %s: %w (%d of %d changes applied)",
-					ch.Action, ch.Kind, ch.target(), err, i, len(changes))
-			}
-			res.Applied++
+	if len(changes) > 0 {
+		// One call: the server checks the whole set (and, for a dry run,
+		// rolls it back) and makes all of it or nothing.
+		req := &flagpolev1.ApplyChangesRequest{ValidateOnly: dryRun}
+		for _, ch := range changes {
+			req.Changes = append(req.Changes, ch.item)
+		}
+		resp, err := c.flag.ApplyChanges(ctx, req)
+		if err != nil {
+			return applyFailure(changes, dryRun, err)
+		}
+		if !dryRun {
+			res.Applied = int(resp.GetApplied())
 		}
 	}
 	if a.output == "table" {
+		printDiff(out, changes)
 		switch {
 		case len(changes) == 0:
 			fmt.Fprintln(out, "No changes: the server matches the file.")
@@ -119,11 +125,59 @@ func (a *app) apply(ctx context.Context, cmd *cobra.Command, c *clients, f *File
 	} else if err := a.printer(out).emit(res, nil); err != nil {
 		return err
 	}
-	if dryRun || len(changes) == 0 || wait <= 0 {
+	if dryRun || res.Applied == 0 || wait <= 0 {
 		return nil
 	}
 	return a.waitAll(ctx, cmd, c, affectedEnvs(changes, st.envs), wait)
 }
+
+// itemRef is how the server names an item of the change set in its errors:
+// "changes[3]" in a field path, "changes[3] (replace_config k [env])" in a
+// message.
+var itemRef = regexp.MustCompile(`changes\[(\d+)\](?: \([^)]*\))?((?:\.[A-Za-z_]+)?[^\s:]*)`)
+
+// applyFailure rephrases the server's refusal of a change set in the
+// file's terms: the item becomes its place in the file
+// (flags[1].environments.production.rules[0]...) or, for a deletion, what
+// it deletes. The gRPC status is kept for the exit code (3 on a conflict).
+func applyFailure(changes []change, dryRun bool, err error) error {
+	msg := itemRef.ReplaceAllStringFunc(err.Error(), func(ref string) string {
+		m := itemRef.FindStringSubmatch(ref)
+		i, convErr := strconv.Atoi(m[1])
+		if convErr != nil || i >= len(changes) {
+			return ref
+		}
+		ch := changes[i]
+		// The field path below the item: drop the request part (config,
+		// flag, segment) that the file does not have.
+		rest := m[2]
+		for _, part := range []string{".config", ".flag", ".segment"} {
+			if rest == part || strings.HasPrefix(rest, part+".") || strings.HasPrefix(rest, part+"[") {
+				rest = strings.TrimPrefix(rest, part)
+				break
+			}
+		}
+		if ch.where == "" {
+			return fmt.Sprintf("%s %s %s%s", ch.Action, ch.Kind, ch.target(), rest)
+		}
+		return ch.where + rest
+	})
+	what := "nothing was changed"
+	if dryRun {
+		what = "the file would be refused"
+	}
+	return &applyError{msg: fmt.Sprintf("apply: %s (%s)", msg, what), err: err}
+}
+
+// applyError is a refused change set; it unwraps to the call's error so
+// that the exit code follows the gRPC status.
+type applyError struct {
+	msg string
+	err error
+}
+
+func (e *applyError) Error() string { return e.msg }
+func (e *applyError) Unwrap() error { return e.err }
 
 func (ch change) target() string {
 	if ch.Environment != "" {

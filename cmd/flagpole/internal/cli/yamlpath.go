@@ -24,8 +24,8 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		return checkNode(n.Content[0], t, path)
 	}
-	if isNull(n) {
-		return nil
+	if n.Kind == 0 || isNull(n) {
+		return nil // an empty document or value
 	}
 	switch t {
 	case reflect.TypeFor[ServeSpec]():
