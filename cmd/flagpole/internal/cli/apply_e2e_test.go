@@ -1,8 +1,24 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 )
 
 // twoFlagsBadSecond defines two flags; the second has an operator that does
@@ -68,5 +84,174 @@ func TestApplyCountsOnlyWrites(t *testing.T) {
 	file2 := writeFile(t, "flags2.yaml", "flags:\n  - key: quiet2\n    type: boolean\n    environments:\n      production: {enabled: false}\n")
 	if out := s.ok(t, "apply", "-f", file2); !strings.Contains(out, "Applied 1 change(s)") {
 		t.Errorf("table output does not count only the writes:\n%s", out)
+	}
+}
+
+// TestApplyAtomicUnderConcurrentEdit: a change set planned on a flag that
+// someone edits before it arrives is refused whole (ABORTED, which the CLI
+// maps to exit 3): the flag it would create, the configurations it would
+// replace and the edit it would make are all absent, and no audit entry.
+func TestApplyAtomicUnderConcurrentEdit(t *testing.T) {
+	s := startServer(t)
+	s.ok(t, "flag", "create", "shared", "--type", "boolean")
+	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminToken)
+	flags := flagpolev1.NewFlagServiceClient(conn)
+	// The plan reads the flag ...
+	planned, err := flags.GetFlag(ctx, &flagpolev1.GetFlagRequest{Key: "shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ... a colleague edits it ...
+	edit := proto.Clone(planned.GetFlag()).(*flagpolev1.Flag)
+	edit.Description = "edited meanwhile"
+	if _, err := flags.UpdateFlag(ctx, &flagpolev1.UpdateFlagRequest{Flag: edit}); err != nil {
+		t.Fatal(err)
+	}
+	before := s.auditCount(t)
+	// ... and the set arrives, based on the revision the plan read.
+	mine := proto.Clone(planned.GetFlag()).(*flagpolev1.Flag)
+	mine.Name = "Shared"
+	set := &flagpolev1.ApplyChangesRequest{Changes: []*flagpolev1.ApplyChange{
+		{Change: &flagpolev1.ApplyChange_CreateFlag{CreateFlag: &flagpolev1.Flag{Key: "fresh", Type: "boolean"}}},
+		{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: &flagpolev1.FlagConfig{
+			FlagKey: "fresh", Environment: "production", Enabled: true}}},
+		{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: &flagpolev1.FlagConfig{
+			FlagKey: "shared", Environment: "staging", Enabled: true, Revision: planned.GetConfigs()[0].GetRevision()}}},
+		{Change: &flagpolev1.ApplyChange_UpdateFlag{UpdateFlag: mine}},
+	}}
+	_, err = flags.ApplyChanges(ctx, set)
+	if status.Code(err) != codes.Aborted {
+		t.Fatalf("ApplyChanges on a stale plan = %v, want ABORTED", err)
+	}
+	s.expectCode(t, 1, "flag", "get", "fresh")
+	var got exportJSON
+	s.json(t, &got, "export")
+	if len(got.Flags) != 1 {
+		t.Fatalf("flags after a refused set: %+v, want shared only", got.Flags)
+	}
+	if f := got.Flags[0]; f.Name == "Shared" || f.Description != "edited meanwhile" {
+		t.Errorf("shared after a refused set = %+v, want the colleague's edit only", f)
+	}
+	for env, c := range got.Flags[0].Environments {
+		if c.Enabled {
+			t.Errorf("shared enabled in %s by a refused set", env)
+		}
+	}
+	if n := s.auditCount(t); n != before {
+		t.Errorf("refused set wrote %d audit entries", n-before)
+	}
+}
+
+// exportJSON is what `flagpole export -o json` prints, as far as the
+// tests read it.
+type exportJSON struct {
+	Flags []struct {
+		Key          string `json:"key"`
+		Name         string `json:"name"`
+		Description  string `json:"description"`
+		Environments map[string]struct {
+			Enabled bool  `json:"enabled"`
+			Rules   []any `json:"rules"`
+		} `json:"environments"`
+	} `json:"flags"`
+}
+
+// bigFile defines n flags, each enabled with a rule in every default
+// environment: a change set of 4n items.
+func bigFile(n int) string {
+	var b strings.Builder
+	b.WriteString("flags:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - key: bulk-%04d\n    type: boolean\n    description: %s\n    environments:\n", i, strings.Repeat("x", 200))
+		for _, env := range []string{"development", "staging", "production"} {
+			fmt.Fprintf(&b, "      %s:\n        enabled: true\n        rules:\n          - conditions:\n              - {attribute: email, operator: ends_with, values: [\"@example.com\"]}\n            serve: on\n        default: off\n", env)
+		}
+	}
+	return b.String()
+}
+
+// TestApplyAllOrNothingUnderKill: `flagpole serve` is killed with SIGKILL
+// while it runs the ApplyChanges call of a large file; after a restart on
+// the same database the file is there entirely or not at all. A first,
+// undisturbed apply measures how long the CLI takes; the kills then come at
+// fractions of that time, and at least one must land while the call runs
+// (the CLI's reads done, its apply call unanswered).
+func TestApplyAllOrNothingUnderKill(t *testing.T) {
+	const n = 300
+	file := writeFile(t, "big.yaml", bigFile(n))
+	start := time.Now()
+	var first applyJSON
+	startServer(t).json(t, &first, "apply", "-f", file)
+	took := time.Since(start)
+	if first.Applied != 4*n {
+		t.Fatalf("undisturbed apply: %d applied, want %d", first.Applied, 4*n)
+	}
+	t.Logf("an undisturbed apply of %d changes takes %v", 4*n, took)
+	midCall, reapplied := 0, false
+	for attempt, frac := range []float64{0.3, 0.5, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9} {
+		if midCall >= 2 {
+			break
+		}
+		db := filepath.Join(t.TempDir(), "flagpole.db")
+		s := startServerOn(t, db)
+		cli := exec.Command(bin, "apply", "-f", file, "-o", "json")
+		cli.Env = append(cleanEnv(), "FLAGPOLE_ADDR="+s.addr, "FLAGPOLE_TOKEN="+adminToken)
+		var out, errb bytes.Buffer
+		cli.Stdout, cli.Stderr = &out, &errb
+		begun := time.Now()
+		if err := cli.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(frac * float64(took))
+		time.Sleep(time.Until(begun.Add(delay)))
+		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.cmd.Wait()
+		answered := cli.Wait() == nil
+		// The CLI's reads are "list ..." errors; its one write is "apply: ...".
+		inCall := !answered && strings.HasPrefix(strings.TrimPrefix(errb.String(), "flagpole: "), "apply: ")
+		if inCall {
+			midCall++
+		}
+
+		s2 := startServerOn(t, db)
+		var list exportJSON
+		s2.json(t, &list, "export")
+		complete := 0
+		for _, f := range list.Flags {
+			ok := len(f.Environments) == 3
+			for _, c := range f.Environments {
+				ok = ok && c.Enabled && len(c.Rules) == 1
+			}
+			if ok {
+				complete++
+			}
+		}
+		t.Logf("attempt %d: SIGKILL %v after the CLI started; answered: %v, killed during the call: %v; after restart %d flags (%d complete)",
+			attempt, delay.Round(time.Millisecond), answered, inCall, len(list.Flags), complete)
+		switch {
+		case answered && (len(list.Flags) != n || complete != n):
+			t.Fatalf("the CLI was told the file was applied, but after a restart %d of %d flags are there (%d complete)", len(list.Flags), n, complete)
+		case len(list.Flags) != 0 && (len(list.Flags) != n || complete != n):
+			t.Fatalf("part of an apply survived a kill: %d of %d flags, %d complete", len(list.Flags), n, complete)
+		}
+		if len(list.Flags) == n && !reapplied {
+			reapplied = true
+			// The file is there: applying it again changes nothing.
+			var res applyJSON
+			s2.json(t, &res, "apply", "-f", file)
+			if len(res.Changes) != 0 {
+				t.Fatalf("re-applying after the restart planned %d changes", len(res.Changes))
+			}
+		}
+	}
+	if midCall == 0 {
+		t.Fatal("no kill landed during the apply call: make the file larger")
 	}
 }
