@@ -157,8 +157,12 @@ func applyFailure(changes []change, dryRun bool, err error) error {
 				break
 			}
 		}
-		if ch.where == "" {
-			return fmt.Sprintf("%s %s %s%s", ch.Action, ch.Kind, ch.target(), rest)
+		if ch.where == "" { // a deletion by --prune: no place in the file
+			what := fmt.Sprintf("%s %s %s", ch.Action, ch.Kind, ch.target())
+			if rest != "" {
+				what += " [" + strings.TrimPrefix(rest, ".") + "]"
+			}
+			return what
 		}
 		return ch.where + rest
 	})

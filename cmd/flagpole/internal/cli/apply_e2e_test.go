@@ -255,3 +255,32 @@ func TestApplyAllOrNothingUnderKill(t *testing.T) {
 		t.Fatal("no kill landed during the apply call: make the file larger")
 	}
 }
+
+// TestApplyDropsAServedVariantInOneApply: one file both removes a variant
+// and stops serving it (the README's former known limit needed two
+// applies); a file that removes a variant still served is refused whole.
+func TestApplyDropsAServedVariantInOneApply(t *testing.T) {
+	s := startServer(t)
+	three := "flags:\n  - key: color\n    type: string\n    variants: {blue: b, green: g, red: r}\n    environments:\n      production: {enabled: true, offVariant: blue, default: green}\n      staging: {enabled: true, offVariant: blue, default: red}\n"
+	s.ok(t, "apply", "-f", writeFile(t, "three.yaml", three))
+
+	stillServed := strings.Replace(three, "variants: {blue: b, green: g, red: r}", "variants: {blue: b, red: r}", 1)
+	before := s.auditCount(t)
+	r := s.expectCode(t, 1, "apply", "-f", writeFile(t, "served.yaml", stillServed))
+	if !strings.Contains(r.stderr, `variant "green"`) || !strings.Contains(r.stderr, "nothing was changed") {
+		t.Errorf("removing a served variant: %s", r)
+	}
+	if n := s.auditCount(t); n != before {
+		t.Errorf("refused apply wrote %d audit entries", n-before)
+	}
+
+	both := strings.Replace(stillServed, "default: green", "default: blue", 1)
+	var res applyJSON
+	s.json(t, &res, "apply", "-f", writeFile(t, "both.yaml", both))
+	if res.Applied != 2 {
+		t.Errorf("apply = %+v, want the definition and the production configuration applied", res)
+	}
+	if ev := s.eval(t, "color", "production"); ev["variant"] != "blue" {
+		t.Errorf("eval after the apply = %v, want blue", ev)
+	}
+}
