@@ -30,9 +30,14 @@ and segments, compares it with the server and changes only what differs,
 printing each change as a diff. Applying the same file twice changes nothing
 the second time and writes no audit entry.
 
+The server checks the whole file and makes every change in one transaction:
+all of it or nothing. If anyone changed what the plan read before the
+changes arrive, nothing is changed and apply exits 3; run it again.
+
 Environments the file does not name under a flag keep their configuration.
 With --prune, flags and segments on the server that the file lacks are
-deleted. With --dry-run, the diff is printed and nothing is changed.
+deleted. With --dry-run, the server checks the changes (exit 1 on anything
+it would refuse), the diff is printed and nothing is changed.
 '-f -' reads the file from standard input. 'flagpole export' writes this format.`,
 		Example: `  flagpole apply -f flags.yaml --dry-run
   flagpole apply -f flags.yaml --prune --wait=2m`,
