@@ -29,6 +29,23 @@ func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.
 	if !ok {
 		return errNoCredential
 	}
+	if rule.Envs != nil {
+		if req == nil { // nothing to say which environments: admins only
+			return a.allow(ctx, p, Administer, "", nil)
+		}
+		envs, define := rule.Envs(req)
+		if define || len(envs) == 0 {
+			if err := a.allow(ctx, p, Define, "", req); err != nil {
+				return err
+			}
+		}
+		for _, env := range envs {
+			if err := a.allow(ctx, p, rule.Access, env, req); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	env := ""
 	if rule.Env != nil {
 		env = rule.Env(ctx, req)

@@ -32,6 +32,17 @@ func TestAuthorizeMatrix(t *testing.T) {
 	setEnabled := func(env string) proto.Message {
 		return &v1.SetEnabledRequest{FlagKey: "f", Environment: env}
 	}
+	apply := func(define bool, envs ...string) proto.Message {
+		r := &v1.ApplyChangesRequest{}
+		if define {
+			r.Changes = append(r.Changes, &v1.ApplyChange{Change: &v1.ApplyChange_CreateFlag{CreateFlag: &v1.Flag{Key: "f"}}})
+		}
+		for _, env := range envs {
+			r.Changes = append(r.Changes, &v1.ApplyChange{Change: &v1.ApplyChange_ReplaceConfig{
+				ReplaceConfig: &v1.FlagConfig{FlagKey: "f", Environment: env}}})
+		}
+		return r
+	}
 	eval := func(env string) proto.Message { return &v1.EvaluateRequest{FlagKey: "f", Environment: env} }
 	tests := []struct {
 		name   string
@@ -65,6 +76,15 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"ci toggles no env", &ciStaging, v1.FlagService_SetEnabled_FullMethodName, setEnabled(""), server.EFORBIDDEN},
 		{"ci defines", &ciStaging, v1.FlagService_CreateFlag_FullMethodName, &v1.CreateFlagRequest{}, server.EFORBIDDEN},
 		{"ci makes token", &ciStaging, v1.TokenService_CreateToken_FullMethodName, &v1.CreateTokenRequest{}, server.EFORBIDDEN},
+		{"editor applies to staging", &editorUser, v1.FlagService_ApplyChanges_FullMethodName, apply(true, "staging", "development"), ""},
+		{"editor applies to production", &editorUser, v1.FlagService_ApplyChanges_FullMethodName, apply(false, "staging", "production"), server.EFORBIDDEN},
+		{"viewer applies", &viewerUser, v1.FlagService_ApplyChanges_FullMethodName, apply(false, "staging"), server.EFORBIDDEN},
+		{"admin applies to production", &adminUser, v1.FlagService_ApplyChanges_FullMethodName, apply(true, "staging", "production"), ""},
+		{"ci applies configs of its env", &ciStaging, v1.FlagService_ApplyChanges_FullMethodName, apply(false, "staging"), ""},
+		{"ci applies to another env too", &ciStaging, v1.FlagService_ApplyChanges_FullMethodName, apply(false, "staging", "production"), server.EFORBIDDEN},
+		{"ci applies definitions", &ciStaging, v1.FlagService_ApplyChanges_FullMethodName, apply(true, "staging"), server.EFORBIDDEN},
+		{"ci applies an empty set", &ciStaging, v1.FlagService_ApplyChanges_FullMethodName, apply(false), server.EFORBIDDEN},
+		{"sdk applies", &sdkStaging, v1.FlagService_ApplyChanges_FullMethodName, apply(false, "staging"), server.EFORBIDDEN},
 		{"sdk evaluates its env", &sdkStaging, v1.EvaluationService_Evaluate_FullMethodName, eval("staging"), ""},
 		{"sdk evaluates no env", &sdkStaging, v1.EvaluationService_Evaluate_FullMethodName, eval(""), ""},
 		{"sdk evaluates other env", &sdkStaging, v1.EvaluationService_Evaluate_FullMethodName, eval("production"), server.EFORBIDDEN},

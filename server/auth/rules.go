@@ -51,6 +51,12 @@ type Rule struct {
 	// is the decoded request message, nil for a stream, whose environment
 	// comes from the metadata in ctx.
 	Env func(ctx context.Context, req proto.Message) string
+	// Envs is for a request that spans several environments (a change
+	// set): it returns every environment whose configuration the request
+	// changes, each of which needs Access, and whether it also changes
+	// what all environments share (definitions, segments), which needs
+	// Define as well. A request that names no environment needs Define.
+	Envs func(req proto.Message) (envs []string, define bool)
 }
 
 // HTTP-only routes have no gRPC method; the HTTP server names them with
@@ -120,6 +126,7 @@ var Rules = map[string]Rule{
 		Env: field(func(r *v1.SetEnabledRequest) string { return r.GetEnvironment() })},
 	v1.FlagService_SetRollout_FullMethodName: {Access: Configure,
 		Env: field(func(r *v1.SetRolloutRequest) string { return r.GetEnvironment() })},
+	v1.FlagService_ApplyChanges_FullMethodName: {Access: Configure, Envs: applyEnvs},
 
 	v1.SegmentService_GetSegment_FullMethodName:    {Access: Read},
 	v1.SegmentService_ListSegments_FullMethodName:  {Access: Read},
@@ -156,6 +163,28 @@ var Rules = map[string]Rule{
 	// Reflection describes the API (no data): readers may use it (grpcurl).
 	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      {Access: Read},
 	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: {Access: Read},
+}
+
+// applyEnvs lists the environments whose configuration an ApplyChanges
+// request replaces, and says whether it changes definitions too.
+func applyEnvs(req proto.Message) (envs []string, define bool) {
+	r, ok := req.(*v1.ApplyChangesRequest)
+	if !ok {
+		return nil, true
+	}
+	seen := map[string]bool{}
+	for _, c := range r.GetChanges() {
+		cfg := c.GetReplaceConfig()
+		if cfg == nil {
+			define = true
+			continue
+		}
+		if env := cfg.GetEnvironment(); !seen[env] {
+			seen[env] = true
+			envs = append(envs, env)
+		}
+	}
+	return envs, define
 }
 
 // selfUser is the user a Self request names.

@@ -118,3 +118,54 @@ func (s *flags) SetRollout(ctx context.Context, req *pb.SetRolloutRequest) (*pb.
 	}
 	return &pb.SetRolloutResponse{Config: ConfigToProto(c)}, nil
 }
+
+func (s *flags) ApplyChanges(ctx context.Context, req *pb.ApplyChangesRequest) (*pb.ApplyChangesResponse, error) {
+	items := make([]service.ApplyItem, len(req.GetChanges()))
+	for i, c := range req.GetChanges() {
+		items[i] = applyItemFromProto(c)
+	}
+	changed, err := s.svc.ApplyChanges(ctx, items, req.GetValidateOnly())
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
+	resp := &pb.ApplyChangesResponse{Results: make([]*pb.ApplyChangeResult, len(changed))}
+	for i, c := range changed {
+		resp.Results[i] = &pb.ApplyChangeResult{Changed: c}
+		if c {
+			resp.Applied++
+		}
+	}
+	return resp, nil
+}
+
+// applyItemFromProto converts one item of a change set; an empty one keeps
+// kind 0, which the service refuses.
+func applyItemFromProto(c *pb.ApplyChange) service.ApplyItem {
+	switch c.GetChange().(type) {
+	case *pb.ApplyChange_CreateSegment:
+		return service.ApplyItem{Kind: service.ApplyCreateSegment, Segment: SegmentFromProto(c.GetCreateSegment())}
+	case *pb.ApplyChange_UpdateSegment:
+		return service.ApplyItem{Kind: service.ApplyUpdateSegment, Segment: SegmentFromProto(c.GetUpdateSegment()),
+			Expected: c.GetUpdateSegment().GetRevision()}
+	case *pb.ApplyChange_DeleteSegment:
+		d := c.GetDeleteSegment()
+		return service.ApplyItem{Kind: service.ApplyDeleteSegment, Key: d.GetKey(), Expected: d.GetExpectedRevision()}
+	case *pb.ApplyChange_CreateFlag:
+		return service.ApplyItem{Kind: service.ApplyCreateFlag, Flag: FlagFromProto(c.GetCreateFlag())}
+	case *pb.ApplyChange_UpdateFlag:
+		return service.ApplyItem{Kind: service.ApplyUpdateFlag, Flag: FlagFromProto(c.GetUpdateFlag()),
+			Expected: c.GetUpdateFlag().GetRevision()}
+	case *pb.ApplyChange_ArchiveFlag:
+		a := c.GetArchiveFlag()
+		return service.ApplyItem{Kind: service.ApplyArchiveFlag, Key: a.GetKey(), Archived: a.GetArchived(),
+			Force: a.GetForce(), Expected: a.GetExpectedRevision()}
+	case *pb.ApplyChange_DeleteFlag:
+		d := c.GetDeleteFlag()
+		return service.ApplyItem{Kind: service.ApplyDeleteFlag, Key: d.GetKey(), Force: d.GetForce(), Expected: d.GetExpectedRevision()}
+	case *pb.ApplyChange_ReplaceConfig:
+		cfg := c.GetReplaceConfig()
+		return service.ApplyItem{Kind: service.ApplyReplaceConfig, Key: cfg.GetFlagKey(), Environment: cfg.GetEnvironment(),
+			Config: ConfigFromProto(cfg), Expected: cfg.GetRevision()}
+	}
+	return service.ApplyItem{}
+}

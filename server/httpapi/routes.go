@@ -38,6 +38,7 @@ var Routes = []Route{
 	{"PUT", "/api/v1/flags/{key}/environments/{env}", v1 + "FlagService/ReplaceFlagConfig", "config", p("key", "config.flag_key", "env", "config.environment")},
 	{"POST", "/api/v1/flags/{key}/environments/{env}/enabled", v1 + "FlagService/SetEnabled", "*", p("key", "flag_key", "env", "environment")},
 	{"POST", "/api/v1/flags/{key}/environments/{env}/rollout", v1 + "FlagService/SetRollout", "*", p("key", "flag_key", "env", "environment")},
+	{"POST", "/api/v1/apply", v1 + "FlagService/ApplyChanges", "*", nil},
 
 	{"GET", "/api/v1/segments", v1 + "SegmentService/ListSegments", "", nil},
 	{"POST", "/api/v1/segments", v1 + "SegmentService/CreateSegment", "segment", nil},

@@ -20,6 +20,12 @@ func (s *Server) serviceOptions() []service.Option {
 	return []service.Option{service.WithPublisher(s.hub)}
 }
 
+// MaxGRPCRequestBytes bounds a gRPC request message. It is above gRPC's
+// default of 4 MiB because one ApplyChanges call carries a whole
+// declarative file, which may hold several definitions near their size
+// limits.
+const MaxGRPCRequestBytes = 32 << 20
+
 // newGRPCServer builds the gRPC server: interceptors, every flagpole.v1
 // service, health (SERVING for the server and each service) and reflection.
 // Add further services (sync) and interceptors (auth) here.
@@ -28,6 +34,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	opts := append(syncapi.ServerOptions(),
 		grpc.ChainUnaryInterceptor(append(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...), s.Auth.UnaryInterceptor())...),
 		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), s.Auth.StreamInterceptor())...),
+		grpc.MaxRecvMsgSize(MaxGRPCRequestBytes),
 	)
 	if s.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))

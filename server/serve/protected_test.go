@@ -98,6 +98,10 @@ func TestEditorCannotChangeProtectedThroughSharedObjects(t *testing.T) {
 		{"delete", "DELETE", "/api/v1/flags/banner", ""},
 		{"forced delete", "DELETE", "/api/v1/flags/banner?force=true", ""},
 		{"segment used in production", "PUT", "/api/v1/segments/staff", `{"key":"staff","included":["alice","mallory"]}`},
+		{"apply with a production configuration", "POST", "/api/v1/apply",
+			`{"changes":[{"replaceConfig":{"flagKey":"banner","environment":"staging","enabled":true}},{"replaceConfig":{"flagKey":"banner","environment":"production","enabled":false}}]}`},
+		{"apply of a served variant's value", "POST", "/api/v1/apply",
+			`{"changes":[{"replaceConfig":{"flagKey":"banner","environment":"staging","enabled":true}},{"updateFlag":{"key":"banner","type":"string","variants":[{"key":"a","value":"EVIL"},{"key":"off","value":"none"},{"key":"spare","value":"unused"}]}}]}`},
 	}
 	for _, c := range refused {
 		got, body := send(c.method, c.path, c.body)
@@ -105,6 +109,10 @@ func TestEditorCannotChangeProtectedThroughSharedObjects(t *testing.T) {
 			t.Errorf("%s: %d %s, want 403 naming protected production", c.name, got, body)
 		}
 		wantServed(c.name)
+	}
+	// A refused set keeps none of its items, the staging ones included.
+	if got, err := flags.GetFlagConfig(ctx, &pb.GetFlagConfigRequest{FlagKey: "banner", Environment: "staging"}); err != nil || got.GetConfig().GetEnabled() {
+		t.Errorf("staging after refused apply sets: %v, %v; want disabled", got, err)
 	}
 	if e := eval("mallory").GetValue().GetStringValue(); e != "none" {
 		t.Errorf("mallory served %q after a refused segment change, want none", e)

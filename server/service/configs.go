@@ -31,7 +31,13 @@ func (s *Service) GetConfig(ctx context.Context, env, flagKey string) (server.Fl
 // ReplaceConfig validates and stores a flag's whole configuration in one
 // environment. expected is the revision it is based on (0 skips the check).
 func (s *Service) ReplaceConfig(ctx context.Context, env, flagKey string, c engine.Config, expected int64) (server.FlagConfig, error) {
-	return s.changeConfig(ctx, env, flagKey, expected, "config.replace", func(o *op, f server.Flag, cur engine.Config) (engine.Config, error) {
+	return s.changeConfig(ctx, env, flagKey, expected, "config.replace", replaceWith(c))
+}
+
+// replaceWith is the edit of ReplaceConfig: c, validated against the flag
+// and the segments of the transaction.
+func replaceWith(c engine.Config) func(o *op, f server.Flag, cur engine.Config) (engine.Config, error) {
+	return func(o *op, f server.Flag, cur engine.Config) (engine.Config, error) {
 		segments, err := o.tx.ListSegments()
 		if err != nil {
 			return c, err
@@ -44,7 +50,7 @@ func (s *Service) ReplaceConfig(ctx context.Context, env, flagKey string, c engi
 			return c, fieldError("config", err)
 		}
 		return c, nil
-	})
+	}
 }
 
 // SetEnabled flips the kill switch of a flag in one environment.
@@ -143,43 +149,50 @@ func (s *Service) changeConfig(ctx context.Context, env, flagKey string, expecte
 		return server.FlagConfig{}, err
 	}
 	var updated server.FlagConfig
-	err := s.update(ctx, func(o *op) error {
-		if _, err := getEnvironment(o.tx, env); err != nil {
-			return err
-		}
-		f, err := getFlag(o.tx, flagKey)
-		if err != nil {
-			return err
-		}
-		cur, err := getConfig(o.tx, env, flagKey)
-		if err != nil {
-			return err
-		}
-		what := fmt.Sprintf("configuration of flag %q in environment %q", flagKey, env)
-		if err := checkRevision(what, cur.Revision, expected); err != nil {
-			return err
-		}
-		next, err := edit(o, f, cur.Config)
-		if err != nil {
-			return err
-		}
-		if same(cur.Config, next) {
-			updated = cur
-			return nil
-		}
-		updated = cur
-		updated.Config, updated.Revision, updated.UpdatedAt = next, cur.Revision+1, o.now
-		if err := o.tx.PutConfig(updated); err != nil {
-			return err
-		}
-		change, err := o.touch(env)
-		if err != nil {
-			return err
-		}
-		change.Flags = append(change.Flags, flagState(f, updated))
-		return o.audit(action, "config", flagKey, env, docOfConfig(cur), docOfConfig(updated))
+	err := s.update(ctx, func(o *op) (err error) {
+		updated, _, err = o.changeConfig(env, flagKey, expected, action, edit)
+		return err
 	})
 	return updated, err
+}
+
+// changeConfig is one configuration change in o's transaction; changed
+// says whether it wrote something.
+func (o *op) changeConfig(env, flagKey string, expected int64, action string,
+	edit func(o *op, f server.Flag, cur engine.Config) (engine.Config, error)) (updated server.FlagConfig, changed bool, err error) {
+	if _, err := getEnvironment(o.tx, env); err != nil {
+		return updated, false, err
+	}
+	f, err := getFlag(o.tx, flagKey)
+	if err != nil {
+		return updated, false, err
+	}
+	cur, err := getConfig(o.tx, env, flagKey)
+	if err != nil {
+		return updated, false, err
+	}
+	what := fmt.Sprintf("configuration of flag %q in environment %q", flagKey, env)
+	if err := checkRevision(what, cur.Revision, expected); err != nil {
+		return cur, false, err
+	}
+	next, err := edit(o, f, cur.Config)
+	if err != nil {
+		return cur, false, err
+	}
+	if same(cur.Config, next) {
+		return cur, false, nil
+	}
+	updated = cur
+	updated.Config, updated.Revision, updated.UpdatedAt = next, cur.Revision+1, o.now
+	if err := o.tx.PutConfig(updated); err != nil {
+		return cur, false, err
+	}
+	change, err := o.touch(env)
+	if err != nil {
+		return cur, false, err
+	}
+	change.Flags = append(change.Flags, flagState(f, updated))
+	return updated, true, o.audit(action, "config", flagKey, env, docOfConfig(cur), docOfConfig(updated))
 }
 
 func requiredConfigKeys(env, flagKey string) error {

@@ -22,33 +22,39 @@ func (s *Service) CreateFlag(ctx context.Context, f engine.Flag) (server.Flag, [
 	}
 	var created server.Flag
 	var configs []server.FlagConfig
-	err := s.update(ctx, func(o *op) error {
-		created = server.Flag{Flag: f, Revision: 1, CreatedAt: o.now, UpdatedAt: o.now}
-		if err := o.tx.CreateFlag(created); err != nil {
-			if server.ErrorCode(err) == server.EEXISTS {
-				return server.Errorf(server.EEXISTS, "flag %q already exists", f.Key)
-			}
-			return err
-		}
-		configs = configs[:0]
-		err := o.touchAll(func(env string, c *server.Change) error {
-			cfg := server.FlagConfig{FlagKey: f.Key, Environment: env, Config: defaultConfig(f), Revision: 1, UpdatedAt: o.now}
-			if err := o.tx.PutConfig(cfg); err != nil {
-				return err
-			}
-			configs = append(configs, cfg)
-			c.Flags = append(c.Flags, flagState(created, cfg))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return o.audit("flag.create", "flag", f.Key, "", nil, docOfFlag(created))
+	err := s.update(ctx, func(o *op) (err error) {
+		created, configs, err = o.createFlag(f)
+		return err
 	})
 	if err != nil {
 		return server.Flag{}, nil, err
 	}
 	return created, configs, nil
+}
+
+// createFlag creates validated flag f in o's transaction.
+func (o *op) createFlag(f engine.Flag) (server.Flag, []server.FlagConfig, error) {
+	created := server.Flag{Flag: f, Revision: 1, CreatedAt: o.now, UpdatedAt: o.now}
+	if err := o.tx.CreateFlag(created); err != nil {
+		if server.ErrorCode(err) == server.EEXISTS {
+			return created, nil, server.Errorf(server.EEXISTS, "flag %q already exists", f.Key)
+		}
+		return created, nil, err
+	}
+	var configs []server.FlagConfig
+	err := o.touchAll(func(env string, c *server.Change) error {
+		cfg := server.FlagConfig{FlagKey: f.Key, Environment: env, Config: defaultConfig(f), Revision: 1, UpdatedAt: o.now}
+		if err := o.tx.PutConfig(cfg); err != nil {
+			return err
+		}
+		configs = append(configs, cfg)
+		c.Flags = append(c.Flags, flagState(created, cfg))
+		return nil
+	})
+	if err != nil {
+		return created, nil, err
+	}
+	return created, configs, o.audit("flag.create", "flag", f.Key, "", nil, docOfFlag(created))
 }
 
 // defaultConfig is the configuration of a new flag: disabled, serving the
@@ -167,21 +173,26 @@ func (s *Service) UpdateFlag(ctx context.Context, f engine.Flag, expected int64)
 		return server.Flag{}, fieldError("flag", err)
 	}
 	var updated server.Flag
-	err := s.update(ctx, func(o *op) error {
-		cur, err := getFlag(o.tx, f.Key)
-		if err != nil {
-			return err
-		}
-		if err := checkRevision(fmt.Sprintf("flag %q", f.Key), cur.Revision, expected); err != nil {
-			return err
-		}
-		if cur.Type != f.Type {
-			return server.Invalid("flag.type", "cannot change the type of flag %q from %s to %s; create a new flag instead", f.Key, cur.Type, f.Type)
-		}
-		updated, err = o.changeFlag(cur, f, "flag.update")
+	err := s.update(ctx, func(o *op) (err error) {
+		updated, err = o.updateFlag(f, expected)
 		return err
 	})
 	return updated, err
+}
+
+// updateFlag replaces the definition of validated flag f in o's transaction.
+func (o *op) updateFlag(f engine.Flag, expected int64) (server.Flag, error) {
+	cur, err := getFlag(o.tx, f.Key)
+	if err != nil {
+		return cur, err
+	}
+	if err := checkRevision(fmt.Sprintf("flag %q", f.Key), cur.Revision, expected); err != nil {
+		return cur, err
+	}
+	if cur.Type != f.Type {
+		return cur, server.Invalid("flag.type", "cannot change the type of flag %q from %s to %s; create a new flag instead", f.Key, cur.Type, f.Type)
+	}
+	return o.changeFlag(cur, f, "flag.update")
 }
 
 // ArchiveFlag archives a flag (archived false restores it). An archived
@@ -191,32 +202,37 @@ func (s *Service) ArchiveFlag(ctx context.Context, key string, archived bool, ex
 	if err := required("key", key); err != nil {
 		return server.Flag{}, err
 	}
+	var updated server.Flag
+	err := s.update(ctx, func(o *op) (err error) {
+		updated, err = o.archiveFlag(key, archived, expected, force)
+		return err
+	})
+	return updated, err
+}
+
+// archiveFlag archives or restores flag key in o's transaction.
+func (o *op) archiveFlag(key string, archived bool, expected int64, force bool) (server.Flag, error) {
 	action := "flag.archive"
 	if !archived {
 		action = "flag.unarchive"
 	}
-	var updated server.Flag
-	err := s.update(ctx, func(o *op) error {
-		cur, err := getFlag(o.tx, key)
-		if err != nil {
-			return err
+	cur, err := getFlag(o.tx, key)
+	if err != nil {
+		return cur, err
+	}
+	if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
+		return cur, err
+	}
+	// A restricted actor's archive is refused by changeFlag anyway
+	// (it changes what protected environments serve), force or not.
+	if archived && !force && !o.actor.Restricted {
+		if err := checkNotLive(o.tx, cur, "archive"); err != nil {
+			return cur, err
 		}
-		if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
-			return err
-		}
-		// A restricted actor's archive is refused by changeFlag anyway
-		// (it changes what protected environments serve), force or not.
-		if archived && !force && !o.actor.Restricted {
-			if err := checkNotLive(o.tx, cur, "archive"); err != nil {
-				return err
-			}
-		}
-		next := cur.Flag
-		next.Archived = archived
-		updated, err = o.changeFlag(cur, next, action)
-		return err
-	})
-	return updated, err
+	}
+	next := cur.Flag
+	next.Archived = archived
+	return o.changeFlag(cur, next, action)
 }
 
 // changeFlag stores next as cur's new definition unless nothing changed,
@@ -237,7 +253,9 @@ func (o *op) changeFlag(cur server.Flag, next engine.Flag, action string) (serve
 		if err != nil {
 			return cur, err
 		}
-		if err := checkVariantsKept(next, c); err != nil {
+		if o.deferred != nil {
+			o.deferred[cur.Key] = true // checked once the whole set is made
+		} else if err := checkVariantsKept(next, c); err != nil {
 			return cur, err
 		}
 		if err := o.checkFlagChange(e, cur.Flag, next, c.Config); err != nil {
@@ -303,33 +321,38 @@ func (s *Service) DeleteFlag(ctx context.Context, key string, expected int64, fo
 		return err
 	}
 	return s.update(ctx, func(o *op) error {
-		cur, err := getFlag(o.tx, key)
-		if err != nil {
-			return err
-		}
-		if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
-			return err
-		}
-		if err := o.checkFlagDelete(cur); err != nil {
-			return err
-		}
-		if !force {
-			if err := checkNotLive(o.tx, cur, "delete"); err != nil {
-				return err
-			}
-		}
-		if err := o.tx.DeleteFlag(key); err != nil {
-			return err
-		}
-		err = o.touchAll(func(_ string, c *server.Change) error {
-			c.DeletedFlags = append(c.DeletedFlags, key)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return o.audit("flag.delete", "flag", key, "", docOfFlag(cur), nil)
+		return o.deleteFlag(key, expected, force)
 	})
+}
+
+// deleteFlag deletes flag key in o's transaction.
+func (o *op) deleteFlag(key string, expected int64, force bool) error {
+	cur, err := getFlag(o.tx, key)
+	if err != nil {
+		return err
+	}
+	if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
+		return err
+	}
+	if err := o.checkFlagDelete(cur); err != nil {
+		return err
+	}
+	if !force {
+		if err := checkNotLive(o.tx, cur, "delete"); err != nil {
+			return err
+		}
+	}
+	if err := o.tx.DeleteFlag(key); err != nil {
+		return err
+	}
+	err = o.touchAll(func(_ string, c *server.Change) error {
+		c.DeletedFlags = append(c.DeletedFlags, key)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return o.audit("flag.delete", "flag", key, "", docOfFlag(cur), nil)
 }
 
 // checkNotLive refuses to verb (archive, delete) an unarchived flag that is

@@ -15,20 +15,26 @@ func (s *Service) CreateSegment(ctx context.Context, seg engine.Segment) (server
 		return server.Segment{}, fieldError("segment", err)
 	}
 	var created server.Segment
-	err := s.update(ctx, func(o *op) error {
-		created = server.Segment{Segment: seg, Revision: 1, CreatedAt: o.now, UpdatedAt: o.now}
-		if err := o.tx.CreateSegment(created); err != nil {
-			if server.ErrorCode(err) == server.EEXISTS {
-				return server.Errorf(server.EEXISTS, "segment %q already exists", seg.Key)
-			}
-			return err
-		}
-		if err := o.publishSegment(created); err != nil {
-			return err
-		}
-		return o.audit("segment.create", "segment", seg.Key, "", nil, docOfSegment(created))
+	err := s.update(ctx, func(o *op) (err error) {
+		created, err = o.createSegment(seg)
+		return err
 	})
 	return created, err
+}
+
+// createSegment creates validated segment seg in o's transaction.
+func (o *op) createSegment(seg engine.Segment) (server.Segment, error) {
+	created := server.Segment{Segment: seg, Revision: 1, CreatedAt: o.now, UpdatedAt: o.now}
+	if err := o.tx.CreateSegment(created); err != nil {
+		if server.ErrorCode(err) == server.EEXISTS {
+			return created, server.Errorf(server.EEXISTS, "segment %q already exists", seg.Key)
+		}
+		return created, err
+	}
+	if err := o.publishSegment(created); err != nil {
+		return created, err
+	}
+	return created, o.audit("segment.create", "segment", seg.Key, "", nil, docOfSegment(created))
 }
 
 // publishSegment bumps every environment with the segment's new state.
@@ -69,31 +75,38 @@ func (s *Service) UpdateSegment(ctx context.Context, seg engine.Segment, expecte
 		return server.Segment{}, fieldError("segment", err)
 	}
 	var updated server.Segment
-	err := s.update(ctx, func(o *op) error {
-		cur, err := getSegment(o.tx, seg.Key)
-		if err != nil {
-			return err
-		}
-		if err := checkRevision(fmt.Sprintf("segment %q", seg.Key), cur.Revision, expected); err != nil {
-			return err
-		}
-		updated = cur
-		if same(cur.Segment, seg) {
-			return nil
-		}
-		if err := o.checkSegmentChange(cur.Segment, seg); err != nil {
-			return err
-		}
-		updated.Segment, updated.Revision, updated.UpdatedAt = seg, cur.Revision+1, o.now
-		if err := o.tx.UpdateSegment(updated); err != nil {
-			return err
-		}
-		if err := o.publishSegment(updated); err != nil {
-			return err
-		}
-		return o.audit("segment.update", "segment", seg.Key, "", docOfSegment(cur), docOfSegment(updated))
+	err := s.update(ctx, func(o *op) (err error) {
+		updated, err = o.updateSegment(seg, expected)
+		return err
 	})
 	return updated, err
+}
+
+// updateSegment replaces the definition of validated segment seg in o's
+// transaction.
+func (o *op) updateSegment(seg engine.Segment, expected int64) (server.Segment, error) {
+	cur, err := getSegment(o.tx, seg.Key)
+	if err != nil {
+		return cur, err
+	}
+	if err := checkRevision(fmt.Sprintf("segment %q", seg.Key), cur.Revision, expected); err != nil {
+		return cur, err
+	}
+	if same(cur.Segment, seg) {
+		return cur, nil
+	}
+	if err := o.checkSegmentChange(cur.Segment, seg); err != nil {
+		return cur, err
+	}
+	updated := cur
+	updated.Segment, updated.Revision, updated.UpdatedAt = seg, cur.Revision+1, o.now
+	if err := o.tx.UpdateSegment(updated); err != nil {
+		return cur, err
+	}
+	if err := o.publishSegment(updated); err != nil {
+		return cur, err
+	}
+	return updated, o.audit("segment.update", "segment", seg.Key, "", docOfSegment(cur), docOfSegment(updated))
 }
 
 // DeleteSegment deletes a segment no rule and no other segment uses.
@@ -102,28 +115,33 @@ func (s *Service) DeleteSegment(ctx context.Context, key string, expected int64)
 		return err
 	}
 	return s.update(ctx, func(o *op) error {
-		cur, err := getSegment(o.tx, key)
-		if err != nil {
-			return err
-		}
-		if err := checkRevision(fmt.Sprintf("segment %q", key), cur.Revision, expected); err != nil {
-			return err
-		}
-		if err := checkSegmentUnused(o.tx, key); err != nil {
-			return err
-		}
-		if err := o.tx.DeleteSegment(key); err != nil {
-			return err
-		}
-		err = o.touchAll(func(_ string, c *server.Change) error {
-			c.DeletedSegments = append(c.DeletedSegments, key)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return o.audit("segment.delete", "segment", key, "", docOfSegment(cur), nil)
+		return o.deleteSegment(key, expected)
 	})
+}
+
+// deleteSegment deletes segment key in o's transaction.
+func (o *op) deleteSegment(key string, expected int64) error {
+	cur, err := getSegment(o.tx, key)
+	if err != nil {
+		return err
+	}
+	if err := checkRevision(fmt.Sprintf("segment %q", key), cur.Revision, expected); err != nil {
+		return err
+	}
+	if err := checkSegmentUnused(o.tx, key); err != nil {
+		return err
+	}
+	if err := o.tx.DeleteSegment(key); err != nil {
+		return err
+	}
+	err = o.touchAll(func(_ string, c *server.Change) error {
+		c.DeletedSegments = append(c.DeletedSegments, key)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return o.audit("segment.delete", "segment", key, "", docOfSegment(cur), nil)
 }
 
 // checkSegmentUnused refuses to delete a segment that a rule of any flag in

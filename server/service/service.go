@@ -79,6 +79,10 @@ type op struct {
 	changes    map[string]*server.Change
 	invalidate []string // environments whose cached snapshot goes without a Change
 	deleted    []string // environments deleted
+	// deferred, when not nil, collects the flags whose definitions changed
+	// without the check that their configurations still have every variant
+	// they name: ApplyChanges checks them once the whole set is made.
+	deferred map[string]bool
 }
 
 // update runs fn in one store transaction and, after the commit, drops the

@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +30,14 @@ and segments, compares it with the server and changes only what differs,
 printing each change as a diff. Applying the same file twice changes nothing
 the second time and writes no audit entry.
 
+The server checks the whole file and makes every change in one transaction:
+all of it or nothing. If anyone changed what the plan read before the
+changes arrive, nothing is changed and apply exits 3; run it again.
+
 Environments the file does not name under a flag keep their configuration.
 With --prune, flags and segments on the server that the file lacks are
-deleted. With --dry-run, the diff is printed and nothing is changed.
+deleted. With --dry-run, the server checks the changes (exit 1 on anything
+it would refuse), the diff is printed and nothing is changed.
 '-f -' reads the file from standard input. 'flagpole export' writes this format.`,
 		Example: `  flagpole apply -f flags.yaml --dry-run
   flagpole apply -f flags.yaml --prune --wait=2m`,
@@ -95,19 +102,23 @@ func (a *app) apply(ctx context.Context, cmd *cobra.Command, c *clients, f *File
 	if res.Changes == nil {
 		res.Changes = []change{}
 	}
-	if a.output == "table" {
-		printDiff(out, changes)
-	}
-	if !dryRun {
-		for i, ch := range changes {
-			if err := ch.run(ctx, c); err != nil {
-				return fmt.Errorf("apply: %s %s %s: %w (%d of %d changes applied)",
-					ch.Action, ch.Kind, ch.target(), err, i, len(changes))
-			}
-			res.Applied++
+	if len(changes) > 0 {
+		// One call: the server checks the whole set (and, for a dry run,
+		// rolls it back) and makes all of it or nothing.
+		req := &flagpolev1.ApplyChangesRequest{ValidateOnly: dryRun}
+		for _, ch := range changes {
+			req.Changes = append(req.Changes, ch.item)
+		}
+		resp, err := c.flag.ApplyChanges(ctx, req)
+		if err != nil {
+			return applyFailure(changes, dryRun, err)
+		}
+		if !dryRun {
+			res.Applied = int(resp.GetApplied())
 		}
 	}
 	if a.output == "table" {
+		printDiff(out, changes)
 		switch {
 		case len(changes) == 0:
 			fmt.Fprintln(out, "No changes: the server matches the file.")
@@ -119,11 +130,63 @@ func (a *app) apply(ctx context.Context, cmd *cobra.Command, c *clients, f *File
 	} else if err := a.printer(out).emit(res, nil); err != nil {
 		return err
 	}
-	if dryRun || len(changes) == 0 || wait <= 0 {
+	if dryRun || res.Applied == 0 || wait <= 0 {
 		return nil
 	}
 	return a.waitAll(ctx, cmd, c, affectedEnvs(changes, st.envs), wait)
 }
+
+// itemRef is how the server names an item of the change set in its errors:
+// "changes[3]" in a field path, "changes[3] (replace_config k [env])" in a
+// message.
+var itemRef = regexp.MustCompile(`changes\[(\d+)\](?: \([^)]*\))?((?:\.[A-Za-z_]+)?[^\s:]*)`)
+
+// applyFailure rephrases the server's refusal of a change set in the
+// file's terms: the item becomes its place in the file
+// (flags[1].environments.production.rules[0]...) or, for a deletion, what
+// it deletes. The gRPC status is kept for the exit code (3 on a conflict).
+func applyFailure(changes []change, dryRun bool, err error) error {
+	msg := itemRef.ReplaceAllStringFunc(err.Error(), func(ref string) string {
+		m := itemRef.FindStringSubmatch(ref)
+		i, convErr := strconv.Atoi(m[1])
+		if convErr != nil || i >= len(changes) {
+			return ref
+		}
+		ch := changes[i]
+		// The field path below the item: drop the request part (config,
+		// flag, segment) that the file does not have.
+		rest := m[2]
+		for _, part := range []string{".config", ".flag", ".segment"} {
+			if rest == part || strings.HasPrefix(rest, part+".") || strings.HasPrefix(rest, part+"[") {
+				rest = strings.TrimPrefix(rest, part)
+				break
+			}
+		}
+		if ch.where == "" { // a deletion by --prune: no place in the file
+			what := fmt.Sprintf("%s %s %s", ch.Action, ch.Kind, ch.target())
+			if rest != "" {
+				what += " [" + strings.TrimPrefix(rest, ".") + "]"
+			}
+			return what
+		}
+		return ch.where + rest
+	})
+	what := "nothing was changed"
+	if dryRun {
+		what = "the file would be refused"
+	}
+	return &applyError{msg: fmt.Sprintf("apply: %s (%s)", msg, what), err: err}
+}
+
+// applyError is a refused change set; it unwraps to the call's error so
+// that the exit code follows the gRPC status.
+type applyError struct {
+	msg string
+	err error
+}
+
+func (e *applyError) Error() string { return e.msg }
+func (e *applyError) Unwrap() error { return e.err }
 
 func (ch change) target() string {
 	if ch.Environment != "" {

@@ -55,6 +55,7 @@ func TestMain(m *testing.M) {
 type server struct {
 	addr string // gRPC host:port
 	log  *syncBuffer
+	cmd  *exec.Cmd
 
 	mu        sync.Mutex
 	sdkTokens map[string]string // environment → sdk token
@@ -82,8 +83,13 @@ func (b *syncBuffer) String() string {
 // it with SIGINT.
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"serve", "--db", filepath.Join(dir, "flagpole.db"),
+	return startServerOn(t, filepath.Join(t.TempDir(), "flagpole.db"), extra...)
+}
+
+// startServerOn is startServer on the SQLite file db, which may exist.
+func startServerOn(t *testing.T, db string, extra ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--db", db,
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, extra...)...)
 	cmd.Env = append(os.Environ(), "FLAGPOLE_ADMIN_TOKEN="+adminToken)
 	stderr, err := cmd.StderrPipe()
@@ -93,7 +99,7 @@ func startServer(t *testing.T, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{log: &syncBuffer{}}
+	s := &server{log: &syncBuffer{}, cmd: cmd}
 	addrc := make(chan string, 1)
 	drained := make(chan struct{})
 	go func() {

@@ -13,7 +13,7 @@ import (
 )
 
 // change is one step of an apply: what it changes, shown to the user, and
-// the call that makes it.
+// the item of the change set that makes it.
 type change struct {
 	Action      string        `json:"action"` // create, update or delete
 	Kind        string        `json:"kind"`   // segment, flag or config
@@ -24,7 +24,12 @@ type change struct {
 	allEnvs bool
 	// fresh says the object is new, so Fields hold values, not differences.
 	fresh bool
-	run   func(ctx context.Context, c *clients) error
+	// item is the change set's item; its expected revision is the one the
+	// plan read.
+	item *flagpolev1.ApplyChange
+	// where is the change's place in the file (flags[1].environments.production),
+	// "" for a deletion by --prune.
+	where string
 }
 
 // fieldChange is one field's old and new value; From is null on create.
@@ -89,6 +94,7 @@ func plan(f *File, st *state, opts planOptions) ([]change, error) {
 		}
 		seen[s.Key] = true
 		if ch, ok := planSegment(s, st.segments[s.Key]); ok {
+			ch.where = where
 			segChanges = append(segChanges, ch)
 		}
 	}
@@ -114,6 +120,12 @@ func plan(f *File, st *state, opts planOptions) ([]change, error) {
 		fc, cc, err := planFlag(want, fs.Environments, st.flags[fs.Key], opts.force)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		for i := range fc {
+			fc[i].where = where
+		}
+		for i := range cc {
+			cc[i].where = where + ".environments." + cc[i].Environment
 		}
 		flagChanges = append(flagChanges, fc...)
 		cfgChanges = append(cfgChanges, cc...)
@@ -164,10 +176,7 @@ func planSegment(s SegmentSpec, cur *flagpolev1.Segment) (change, bool) {
 	}
 	if cur == nil {
 		return change{Action: "create", Kind: "segment", Key: s.Key, Fields: fieldDiff(nil, want), allEnvs: true, fresh: true,
-			run: func(ctx context.Context, c *clients) error {
-				_, err := c.seg.CreateSegment(ctx, &flagpolev1.CreateSegmentRequest{Segment: segmentToProto(want, 0)})
-				return err
-			}}, true
+			item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_CreateSegment{CreateSegment: segmentToProto(want, 0)}}}, true
 	}
 	have := segmentFromProto(cur)
 	if have.Match == "" {
@@ -182,10 +191,7 @@ func planSegment(s SegmentSpec, cur *flagpolev1.Segment) (change, bool) {
 	}
 	rev := cur.GetRevision()
 	return change{Action: "update", Kind: "segment", Key: s.Key, Fields: fields, allEnvs: true,
-		run: func(ctx context.Context, c *clients) error {
-			_, err := c.seg.UpdateSegment(ctx, &flagpolev1.UpdateSegmentRequest{Segment: segmentToProto(want, rev)})
-			return err
-		}}, true
+		item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_UpdateSegment{UpdateSegment: segmentToProto(want, rev)}}}, true
 }
 
 // planFlag plans the definition change of one flag and its configuration
@@ -195,15 +201,12 @@ func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWi
 	if cur == nil {
 		create := want
 		create.Archived = false
+		p, err := flagToProto(create, 0)
+		if err != nil {
+			return nil, nil, err
+		}
 		defs = append(defs, change{Action: "create", Kind: "flag", Key: key, Fields: fieldDiff(nil, want), allEnvs: true, fresh: true,
-			run: func(ctx context.Context, c *clients) error {
-				p, err := flagToProto(create, 0)
-				if err != nil {
-					return err
-				}
-				_, err = c.flag.CreateFlag(ctx, &flagpolev1.CreateFlagRequest{Flag: p})
-				return err
-			}})
+			item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_CreateFlag{CreateFlag: p}}})
 		for _, env := range sortedKeys(envs) {
 			cfgs = append(cfgs, newConfigChange(key, env, envs[env]))
 		}
@@ -226,15 +229,12 @@ func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWi
 	def := want
 	def.Archived = have.Archived
 	if fields := fieldDiff(have, def); len(fields) > 0 {
+		p, err := flagToProto(def, rev)
+		if err != nil {
+			return nil, nil, err
+		}
 		defs = append(defs, change{Action: "update", Kind: "flag", Key: key, Fields: fields, allEnvs: true,
-			run: func(ctx context.Context, c *clients) error {
-				p, err := flagToProto(def, rev)
-				if err != nil {
-					return err
-				}
-				_, err = c.flag.UpdateFlag(ctx, &flagpolev1.UpdateFlagRequest{Flag: p})
-				return err
-			}})
+			item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_UpdateFlag{UpdateFlag: p}}})
 		rev = 0 // the archive step below follows our own update
 	}
 	if have.Archived != want.Archived {
@@ -255,10 +255,8 @@ func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWi
 func archiveChange(key string, archived bool, rev int64, force bool) change {
 	return change{Action: "update", Kind: "flag", Key: key, allEnvs: true,
 		Fields: []fieldChange{{Field: "archived", From: !archived, To: archived}},
-		run: func(ctx context.Context, c *clients) error {
-			_, err := c.flag.ArchiveFlag(ctx, &flagpolev1.ArchiveFlagRequest{Key: key, Archived: archived, ExpectedRevision: rev, Force: force})
-			return err
-		}}
+		item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_ArchiveFlag{ArchiveFlag: &flagpolev1.ArchiveFlagRequest{
+			Key: key, Archived: archived, ExpectedRevision: rev, Force: force}}}}
 }
 
 // desiredConfig fills what the file leaves to the server: the off variant,
@@ -295,30 +293,15 @@ func planConfig(key, env string, want *ConfigSpec, cur *flagpolev1.FlagConfig) (
 	}
 	rev := cur.GetRevision()
 	return change{Action: "update", Kind: "config", Key: key, Environment: env, Fields: fields,
-		run: func(ctx context.Context, c *clients) error {
-			_, err := c.flag.ReplaceFlagConfig(ctx, &flagpolev1.ReplaceFlagConfigRequest{Config: configToProto(key, env, d, rev)})
-			return err
-		}}, true
+		item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: configToProto(key, env, d, rev)}}}, true
 }
 
-// newConfigChange configures a flag created by the same apply: the server's
-// initial configuration is only known once the flag exists.
+// newConfigChange configures a flag created by the same apply: what the
+// file leaves out (the off variant, the default serve) the server fills
+// with the new flag's initial configuration.
 func newConfigChange(key, env string, want *ConfigSpec) change {
 	return change{Action: "update", Kind: "config", Key: key, Environment: env, Fields: fieldDiff(nil, want), fresh: true,
-		run: func(ctx context.Context, c *clients) error {
-			got, err := c.flag.GetFlagConfig(ctx, &flagpolev1.GetFlagConfigRequest{FlagKey: key, Environment: env})
-			if err != nil {
-				return err
-			}
-			have := configFromProto(got.GetConfig())
-			d := desiredConfig(want, have)
-			if len(fieldDiff(have, d)) == 0 {
-				return nil
-			}
-			_, err = c.flag.ReplaceFlagConfig(ctx, &flagpolev1.ReplaceFlagConfigRequest{
-				Config: configToProto(key, env, d, got.GetConfig().GetRevision())})
-			return err
-		}}
+		item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: configToProto(key, env, want, 0)}}}
 }
 
 func planPrune(f *File, st *state, force bool) []change {
@@ -333,10 +316,8 @@ func planPrune(f *File, st *state, force bool) []change {
 		}
 		rev := st.flags[key].GetFlag().GetRevision()
 		out = append(out, change{Action: "delete", Kind: "flag", Key: key, allEnvs: true,
-			run: func(ctx context.Context, c *clients) error {
-				_, err := c.flag.DeleteFlag(ctx, &flagpolev1.DeleteFlagRequest{Key: key, ExpectedRevision: rev, Force: force})
-				return err
-			}})
+			item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_DeleteFlag{DeleteFlag: &flagpolev1.DeleteFlagRequest{
+				Key: key, ExpectedRevision: rev, Force: force}}}})
 	}
 	inFile = map[string]bool{}
 	for _, s := range f.Segments {
@@ -348,10 +329,8 @@ func planPrune(f *File, st *state, force bool) []change {
 		}
 		rev := st.segments[key].GetRevision()
 		out = append(out, change{Action: "delete", Kind: "segment", Key: key, allEnvs: true,
-			run: func(ctx context.Context, c *clients) error {
-				_, err := c.seg.DeleteSegment(ctx, &flagpolev1.DeleteSegmentRequest{Key: key, ExpectedRevision: rev})
-				return err
-			}})
+			item: &flagpolev1.ApplyChange{Change: &flagpolev1.ApplyChange_DeleteSegment{DeleteSegment: &flagpolev1.DeleteSegmentRequest{
+				Key: key, ExpectedRevision: rev}}}})
 	}
 	return out
 }

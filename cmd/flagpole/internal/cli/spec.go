@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -342,6 +343,13 @@ func unmarshalPairs(b []byte) ([]pair, error) {
 // Unknown fields are errors, so typos do not pass silently.
 func parseFile(b []byte) (*File, error) {
 	var f File
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	if err := checkNode(&doc, reflect.TypeFor[File](), ""); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {

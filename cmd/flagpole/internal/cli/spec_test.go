@@ -227,3 +227,27 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestParseFileErrorsNameThePath: unknown fields and values of the wrong
+// type are reported by their path in the file, not by a Go type.
+func TestParseFileErrorsNameThePath(t *testing.T) {
+	for doc, path := range map[string]string{
+		"flags:\n  - key: a\n    type: boolean\n    environments:\n      production:\n        enabeld: true\n":                                                       "flags[0].environments.production.enabeld",
+		"flags:\n  - key: a\n    type: boolean\n  - key: b\n    typ: boolean\n":                                                                                      "flags[1].typ",
+		"flags:\n  - key: a\n    type: boolean\n    environments:\n      production:\n        enabled: maybe\n":                                                      "flags[0].environments.production.enabled",
+		"flags:\n  - key: a\n    type: boolean\n    tags: oops\n":                                                                                                    "flags[0].tags",
+		"segments:\n  - key: s\n    conditions:\n      - {operator: in, values: [a], atribute: x}\n":                                                                 "segments[0].conditions[0].atribute",
+		"flags:\n  - key: a\n    type: boolean\n    environments:\n      dev:\n        enabled: true\n        default: {split: {on: x}}\n":                           "flags[0].environments.dev.default.split.on",
+		"flags:\n  - key: a\n    type: boolean\n    environments:\n      dev:\n        enabled: true\n        rules:\n          - serve: {variant: on, bucket: x}\n": "flags[0].environments.dev.rules[0].serve.bucket",
+		"flag:\n  - key: a\n": "flag",
+	} {
+		_, err := parseFile([]byte(doc))
+		if err == nil {
+			t.Errorf("parseFile(%q) succeeded, want an error naming %s", doc, path)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), path+":") || strings.Contains(err.Error(), "cli.") {
+			t.Errorf("parseFile(%q) error = %q, want one starting with %q and naming no Go type", doc, err, path+":")
+		}
+	}
+}

@@ -1136,11 +1136,352 @@ func (x *SetRolloutResponse) GetConfig() *FlagConfig {
 	return nil
 }
 
+type ApplyChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// changes are made in order.
+	Changes []*ApplyChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// validate_only checks the whole set and rolls it back: nothing is
+	// written, audited or published.
+	ValidateOnly  bool `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyChangesRequest) Reset() {
+	*x = ApplyChangesRequest{}
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyChangesRequest) ProtoMessage() {}
+
+func (x *ApplyChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyChangesRequest.ProtoReflect.Descriptor instead.
+func (*ApplyChangesRequest) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ApplyChangesRequest) GetChanges() []*ApplyChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ApplyChangesRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+// ApplyChange is one item of a change set. Expected revisions: segment and
+// flag revisions, config.revision and expected_revision are the revisions
+// the item was planned on (0 skips the check: an object created earlier in
+// the same set).
+type ApplyChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Change:
+	//
+	//	*ApplyChange_CreateSegment
+	//	*ApplyChange_UpdateSegment
+	//	*ApplyChange_DeleteSegment
+	//	*ApplyChange_CreateFlag
+	//	*ApplyChange_UpdateFlag
+	//	*ApplyChange_ArchiveFlag
+	//	*ApplyChange_DeleteFlag
+	//	*ApplyChange_ReplaceConfig
+	Change        isApplyChange_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyChange) Reset() {
+	*x = ApplyChange{}
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyChange) ProtoMessage() {}
+
+func (x *ApplyChange) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyChange.ProtoReflect.Descriptor instead.
+func (*ApplyChange) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ApplyChange) GetChange() isApplyChange_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetCreateSegment() *Segment {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_CreateSegment); ok {
+			return x.CreateSegment
+		}
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetUpdateSegment() *Segment {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_UpdateSegment); ok {
+			return x.UpdateSegment
+		}
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetDeleteSegment() *DeleteSegmentRequest {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_DeleteSegment); ok {
+			return x.DeleteSegment
+		}
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetCreateFlag() *Flag {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_CreateFlag); ok {
+			return x.CreateFlag
+		}
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetUpdateFlag() *Flag {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_UpdateFlag); ok {
+			return x.UpdateFlag
+		}
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetArchiveFlag() *ArchiveFlagRequest {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_ArchiveFlag); ok {
+			return x.ArchiveFlag
+		}
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetDeleteFlag() *DeleteFlagRequest {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_DeleteFlag); ok {
+			return x.DeleteFlag
+		}
+	}
+	return nil
+}
+
+func (x *ApplyChange) GetReplaceConfig() *FlagConfig {
+	if x != nil {
+		if x, ok := x.Change.(*ApplyChange_ReplaceConfig); ok {
+			return x.ReplaceConfig
+		}
+	}
+	return nil
+}
+
+type isApplyChange_Change interface {
+	isApplyChange_Change()
+}
+
+type ApplyChange_CreateSegment struct {
+	CreateSegment *Segment `protobuf:"bytes,1,opt,name=create_segment,json=createSegment,proto3,oneof"`
+}
+
+type ApplyChange_UpdateSegment struct {
+	// update_segment.revision is the expected revision.
+	UpdateSegment *Segment `protobuf:"bytes,2,opt,name=update_segment,json=updateSegment,proto3,oneof"`
+}
+
+type ApplyChange_DeleteSegment struct {
+	DeleteSegment *DeleteSegmentRequest `protobuf:"bytes,3,opt,name=delete_segment,json=deleteSegment,proto3,oneof"`
+}
+
+type ApplyChange_CreateFlag struct {
+	CreateFlag *Flag `protobuf:"bytes,4,opt,name=create_flag,json=createFlag,proto3,oneof"`
+}
+
+type ApplyChange_UpdateFlag struct {
+	// update_flag.revision is the expected revision.
+	UpdateFlag *Flag `protobuf:"bytes,5,opt,name=update_flag,json=updateFlag,proto3,oneof"`
+}
+
+type ApplyChange_ArchiveFlag struct {
+	ArchiveFlag *ArchiveFlagRequest `protobuf:"bytes,6,opt,name=archive_flag,json=archiveFlag,proto3,oneof"`
+}
+
+type ApplyChange_DeleteFlag struct {
+	DeleteFlag *DeleteFlagRequest `protobuf:"bytes,7,opt,name=delete_flag,json=deleteFlag,proto3,oneof"`
+}
+
+type ApplyChange_ReplaceConfig struct {
+	// replace_config.revision is the expected revision. An empty
+	// off_variant or an absent default_serve keeps the current one (for a
+	// flag created by the same set, the one it was created with).
+	ReplaceConfig *FlagConfig `protobuf:"bytes,8,opt,name=replace_config,json=replaceConfig,proto3,oneof"`
+}
+
+func (*ApplyChange_CreateSegment) isApplyChange_Change() {}
+
+func (*ApplyChange_UpdateSegment) isApplyChange_Change() {}
+
+func (*ApplyChange_DeleteSegment) isApplyChange_Change() {}
+
+func (*ApplyChange_CreateFlag) isApplyChange_Change() {}
+
+func (*ApplyChange_UpdateFlag) isApplyChange_Change() {}
+
+func (*ApplyChange_ArchiveFlag) isApplyChange_Change() {}
+
+func (*ApplyChange_DeleteFlag) isApplyChange_Change() {}
+
+func (*ApplyChange_ReplaceConfig) isApplyChange_Change() {}
+
+type ApplyChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results has one entry per change, in order.
+	Results []*ApplyChangeResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// applied counts the changes that wrote something.
+	Applied       int32 `protobuf:"varint,2,opt,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyChangesResponse) Reset() {
+	*x = ApplyChangesResponse{}
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyChangesResponse) ProtoMessage() {}
+
+func (x *ApplyChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyChangesResponse.ProtoReflect.Descriptor instead.
+func (*ApplyChangesResponse) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ApplyChangesResponse) GetResults() []*ApplyChangeResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *ApplyChangesResponse) GetApplied() int32 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+type ApplyChangeResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// changed says the change wrote something (false: it was a no-op).
+	Changed       bool `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyChangeResult) Reset() {
+	*x = ApplyChangeResult{}
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyChangeResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyChangeResult) ProtoMessage() {}
+
+func (x *ApplyChangeResult) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_flag_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyChangeResult.ProtoReflect.Descriptor instead.
+func (*ApplyChangeResult) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ApplyChangeResult) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 var File_flagpole_v1_flag_service_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x17flagpole/v1/usage.proto\":\n" +
+	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x19flagpole/v1/segment.proto\x1a\x17flagpole/v1/usage.proto\":\n" +
 	"\x11CreateFlagRequest\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"n\n" +
 	"\x12CreateFlagResponse\x12%\n" +
@@ -1204,7 +1545,28 @@ const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\frest_variant\x18\x05 \x01(\tR\vrestVariant\x12+\n" +
 	"\x11expected_revision\x18\x06 \x01(\x03R\x10expectedRevision\"E\n" +
 	"\x12SetRolloutResponse\x12/\n" +
-	"\x06config\x18\x01 \x01(\v2\x17.flagpole.v1.FlagConfigR\x06config2\xb8\x06\n" +
+	"\x06config\x18\x01 \x01(\v2\x17.flagpole.v1.FlagConfigR\x06config\"n\n" +
+	"\x13ApplyChangesRequest\x122\n" +
+	"\achanges\x18\x01 \x03(\v2\x18.flagpole.v1.ApplyChangeR\achanges\x12#\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"\x98\x04\n" +
+	"\vApplyChange\x12=\n" +
+	"\x0ecreate_segment\x18\x01 \x01(\v2\x14.flagpole.v1.SegmentH\x00R\rcreateSegment\x12=\n" +
+	"\x0eupdate_segment\x18\x02 \x01(\v2\x14.flagpole.v1.SegmentH\x00R\rupdateSegment\x12J\n" +
+	"\x0edelete_segment\x18\x03 \x01(\v2!.flagpole.v1.DeleteSegmentRequestH\x00R\rdeleteSegment\x124\n" +
+	"\vcreate_flag\x18\x04 \x01(\v2\x11.flagpole.v1.FlagH\x00R\n" +
+	"createFlag\x124\n" +
+	"\vupdate_flag\x18\x05 \x01(\v2\x11.flagpole.v1.FlagH\x00R\n" +
+	"updateFlag\x12D\n" +
+	"\farchive_flag\x18\x06 \x01(\v2\x1f.flagpole.v1.ArchiveFlagRequestH\x00R\varchiveFlag\x12A\n" +
+	"\vdelete_flag\x18\a \x01(\v2\x1e.flagpole.v1.DeleteFlagRequestH\x00R\n" +
+	"deleteFlag\x12@\n" +
+	"\x0ereplace_config\x18\b \x01(\v2\x17.flagpole.v1.FlagConfigH\x00R\rreplaceConfigB\b\n" +
+	"\x06change\"j\n" +
+	"\x14ApplyChangesResponse\x128\n" +
+	"\aresults\x18\x01 \x03(\v2\x1e.flagpole.v1.ApplyChangeResultR\aresults\x12\x18\n" +
+	"\aapplied\x18\x02 \x01(\x05R\aapplied\"-\n" +
+	"\x11ApplyChangeResult\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\bR\achanged2\x8d\a\n" +
 	"\vFlagService\x12M\n" +
 	"\n" +
 	"CreateFlag\x12\x1e.flagpole.v1.CreateFlagRequest\x1a\x1f.flagpole.v1.CreateFlagResponse\x12D\n" +
@@ -1220,7 +1582,8 @@ const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\n" +
 	"SetEnabled\x12\x1e.flagpole.v1.SetEnabledRequest\x1a\x1f.flagpole.v1.SetEnabledResponse\x12M\n" +
 	"\n" +
-	"SetRollout\x12\x1e.flagpole.v1.SetRolloutRequest\x1a\x1f.flagpole.v1.SetRolloutResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"SetRollout\x12\x1e.flagpole.v1.SetRolloutRequest\x1a\x1f.flagpole.v1.SetRolloutResponse\x12S\n" +
+	"\fApplyChanges\x12 .flagpole.v1.ApplyChangesRequest\x1a!.flagpole.v1.ApplyChangesResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_flag_service_proto_rawDescOnce sync.Once
@@ -1234,7 +1597,7 @@ func file_flagpole_v1_flag_service_proto_rawDescGZIP() []byte {
 	return file_flagpole_v1_flag_service_proto_rawDescData
 }
 
-var file_flagpole_v1_flag_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_flagpole_v1_flag_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_flagpole_v1_flag_service_proto_goTypes = []any{
 	(*CreateFlagRequest)(nil),         // 0: flagpole.v1.CreateFlagRequest
 	(*CreateFlagResponse)(nil),        // 1: flagpole.v1.CreateFlagResponse
@@ -1257,53 +1620,71 @@ var file_flagpole_v1_flag_service_proto_goTypes = []any{
 	(*SetEnabledResponse)(nil),        // 18: flagpole.v1.SetEnabledResponse
 	(*SetRolloutRequest)(nil),         // 19: flagpole.v1.SetRolloutRequest
 	(*SetRolloutResponse)(nil),        // 20: flagpole.v1.SetRolloutResponse
-	(*Flag)(nil),                      // 21: flagpole.v1.Flag
-	(*FlagConfig)(nil),                // 22: flagpole.v1.FlagConfig
-	(*FlagUsage)(nil),                 // 23: flagpole.v1.FlagUsage
+	(*ApplyChangesRequest)(nil),       // 21: flagpole.v1.ApplyChangesRequest
+	(*ApplyChange)(nil),               // 22: flagpole.v1.ApplyChange
+	(*ApplyChangesResponse)(nil),      // 23: flagpole.v1.ApplyChangesResponse
+	(*ApplyChangeResult)(nil),         // 24: flagpole.v1.ApplyChangeResult
+	(*Flag)(nil),                      // 25: flagpole.v1.Flag
+	(*FlagConfig)(nil),                // 26: flagpole.v1.FlagConfig
+	(*FlagUsage)(nil),                 // 27: flagpole.v1.FlagUsage
+	(*Segment)(nil),                   // 28: flagpole.v1.Segment
+	(*DeleteSegmentRequest)(nil),      // 29: flagpole.v1.DeleteSegmentRequest
 }
 var file_flagpole_v1_flag_service_proto_depIdxs = []int32{
-	21, // 0: flagpole.v1.CreateFlagRequest.flag:type_name -> flagpole.v1.Flag
-	21, // 1: flagpole.v1.CreateFlagResponse.flag:type_name -> flagpole.v1.Flag
-	22, // 2: flagpole.v1.CreateFlagResponse.configs:type_name -> flagpole.v1.FlagConfig
-	21, // 3: flagpole.v1.GetFlagResponse.flag:type_name -> flagpole.v1.Flag
-	22, // 4: flagpole.v1.GetFlagResponse.configs:type_name -> flagpole.v1.FlagConfig
+	25, // 0: flagpole.v1.CreateFlagRequest.flag:type_name -> flagpole.v1.Flag
+	25, // 1: flagpole.v1.CreateFlagResponse.flag:type_name -> flagpole.v1.Flag
+	26, // 2: flagpole.v1.CreateFlagResponse.configs:type_name -> flagpole.v1.FlagConfig
+	25, // 3: flagpole.v1.GetFlagResponse.flag:type_name -> flagpole.v1.Flag
+	26, // 4: flagpole.v1.GetFlagResponse.configs:type_name -> flagpole.v1.FlagConfig
 	6,  // 5: flagpole.v1.ListFlagsResponse.flags:type_name -> flagpole.v1.FlagWithConfigs
-	21, // 6: flagpole.v1.FlagWithConfigs.flag:type_name -> flagpole.v1.Flag
-	22, // 7: flagpole.v1.FlagWithConfigs.configs:type_name -> flagpole.v1.FlagConfig
-	23, // 8: flagpole.v1.FlagWithConfigs.usage:type_name -> flagpole.v1.FlagUsage
-	21, // 9: flagpole.v1.UpdateFlagRequest.flag:type_name -> flagpole.v1.Flag
-	21, // 10: flagpole.v1.UpdateFlagResponse.flag:type_name -> flagpole.v1.Flag
-	21, // 11: flagpole.v1.ArchiveFlagResponse.flag:type_name -> flagpole.v1.Flag
-	22, // 12: flagpole.v1.GetFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
-	22, // 13: flagpole.v1.ReplaceFlagConfigRequest.config:type_name -> flagpole.v1.FlagConfig
-	22, // 14: flagpole.v1.ReplaceFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
-	22, // 15: flagpole.v1.SetEnabledResponse.config:type_name -> flagpole.v1.FlagConfig
-	22, // 16: flagpole.v1.SetRolloutResponse.config:type_name -> flagpole.v1.FlagConfig
-	0,  // 17: flagpole.v1.FlagService.CreateFlag:input_type -> flagpole.v1.CreateFlagRequest
-	2,  // 18: flagpole.v1.FlagService.GetFlag:input_type -> flagpole.v1.GetFlagRequest
-	4,  // 19: flagpole.v1.FlagService.ListFlags:input_type -> flagpole.v1.ListFlagsRequest
-	7,  // 20: flagpole.v1.FlagService.UpdateFlag:input_type -> flagpole.v1.UpdateFlagRequest
-	9,  // 21: flagpole.v1.FlagService.ArchiveFlag:input_type -> flagpole.v1.ArchiveFlagRequest
-	11, // 22: flagpole.v1.FlagService.DeleteFlag:input_type -> flagpole.v1.DeleteFlagRequest
-	13, // 23: flagpole.v1.FlagService.GetFlagConfig:input_type -> flagpole.v1.GetFlagConfigRequest
-	15, // 24: flagpole.v1.FlagService.ReplaceFlagConfig:input_type -> flagpole.v1.ReplaceFlagConfigRequest
-	17, // 25: flagpole.v1.FlagService.SetEnabled:input_type -> flagpole.v1.SetEnabledRequest
-	19, // 26: flagpole.v1.FlagService.SetRollout:input_type -> flagpole.v1.SetRolloutRequest
-	1,  // 27: flagpole.v1.FlagService.CreateFlag:output_type -> flagpole.v1.CreateFlagResponse
-	3,  // 28: flagpole.v1.FlagService.GetFlag:output_type -> flagpole.v1.GetFlagResponse
-	5,  // 29: flagpole.v1.FlagService.ListFlags:output_type -> flagpole.v1.ListFlagsResponse
-	8,  // 30: flagpole.v1.FlagService.UpdateFlag:output_type -> flagpole.v1.UpdateFlagResponse
-	10, // 31: flagpole.v1.FlagService.ArchiveFlag:output_type -> flagpole.v1.ArchiveFlagResponse
-	12, // 32: flagpole.v1.FlagService.DeleteFlag:output_type -> flagpole.v1.DeleteFlagResponse
-	14, // 33: flagpole.v1.FlagService.GetFlagConfig:output_type -> flagpole.v1.GetFlagConfigResponse
-	16, // 34: flagpole.v1.FlagService.ReplaceFlagConfig:output_type -> flagpole.v1.ReplaceFlagConfigResponse
-	18, // 35: flagpole.v1.FlagService.SetEnabled:output_type -> flagpole.v1.SetEnabledResponse
-	20, // 36: flagpole.v1.FlagService.SetRollout:output_type -> flagpole.v1.SetRolloutResponse
-	27, // [27:37] is the sub-list for method output_type
-	17, // [17:27] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	25, // 6: flagpole.v1.FlagWithConfigs.flag:type_name -> flagpole.v1.Flag
+	26, // 7: flagpole.v1.FlagWithConfigs.configs:type_name -> flagpole.v1.FlagConfig
+	27, // 8: flagpole.v1.FlagWithConfigs.usage:type_name -> flagpole.v1.FlagUsage
+	25, // 9: flagpole.v1.UpdateFlagRequest.flag:type_name -> flagpole.v1.Flag
+	25, // 10: flagpole.v1.UpdateFlagResponse.flag:type_name -> flagpole.v1.Flag
+	25, // 11: flagpole.v1.ArchiveFlagResponse.flag:type_name -> flagpole.v1.Flag
+	26, // 12: flagpole.v1.GetFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
+	26, // 13: flagpole.v1.ReplaceFlagConfigRequest.config:type_name -> flagpole.v1.FlagConfig
+	26, // 14: flagpole.v1.ReplaceFlagConfigResponse.config:type_name -> flagpole.v1.FlagConfig
+	26, // 15: flagpole.v1.SetEnabledResponse.config:type_name -> flagpole.v1.FlagConfig
+	26, // 16: flagpole.v1.SetRolloutResponse.config:type_name -> flagpole.v1.FlagConfig
+	22, // 17: flagpole.v1.ApplyChangesRequest.changes:type_name -> flagpole.v1.ApplyChange
+	28, // 18: flagpole.v1.ApplyChange.create_segment:type_name -> flagpole.v1.Segment
+	28, // 19: flagpole.v1.ApplyChange.update_segment:type_name -> flagpole.v1.Segment
+	29, // 20: flagpole.v1.ApplyChange.delete_segment:type_name -> flagpole.v1.DeleteSegmentRequest
+	25, // 21: flagpole.v1.ApplyChange.create_flag:type_name -> flagpole.v1.Flag
+	25, // 22: flagpole.v1.ApplyChange.update_flag:type_name -> flagpole.v1.Flag
+	9,  // 23: flagpole.v1.ApplyChange.archive_flag:type_name -> flagpole.v1.ArchiveFlagRequest
+	11, // 24: flagpole.v1.ApplyChange.delete_flag:type_name -> flagpole.v1.DeleteFlagRequest
+	26, // 25: flagpole.v1.ApplyChange.replace_config:type_name -> flagpole.v1.FlagConfig
+	24, // 26: flagpole.v1.ApplyChangesResponse.results:type_name -> flagpole.v1.ApplyChangeResult
+	0,  // 27: flagpole.v1.FlagService.CreateFlag:input_type -> flagpole.v1.CreateFlagRequest
+	2,  // 28: flagpole.v1.FlagService.GetFlag:input_type -> flagpole.v1.GetFlagRequest
+	4,  // 29: flagpole.v1.FlagService.ListFlags:input_type -> flagpole.v1.ListFlagsRequest
+	7,  // 30: flagpole.v1.FlagService.UpdateFlag:input_type -> flagpole.v1.UpdateFlagRequest
+	9,  // 31: flagpole.v1.FlagService.ArchiveFlag:input_type -> flagpole.v1.ArchiveFlagRequest
+	11, // 32: flagpole.v1.FlagService.DeleteFlag:input_type -> flagpole.v1.DeleteFlagRequest
+	13, // 33: flagpole.v1.FlagService.GetFlagConfig:input_type -> flagpole.v1.GetFlagConfigRequest
+	15, // 34: flagpole.v1.FlagService.ReplaceFlagConfig:input_type -> flagpole.v1.ReplaceFlagConfigRequest
+	17, // 35: flagpole.v1.FlagService.SetEnabled:input_type -> flagpole.v1.SetEnabledRequest
+	19, // 36: flagpole.v1.FlagService.SetRollout:input_type -> flagpole.v1.SetRolloutRequest
+	21, // 37: flagpole.v1.FlagService.ApplyChanges:input_type -> flagpole.v1.ApplyChangesRequest
+	1,  // 38: flagpole.v1.FlagService.CreateFlag:output_type -> flagpole.v1.CreateFlagResponse
+	3,  // 39: flagpole.v1.FlagService.GetFlag:output_type -> flagpole.v1.GetFlagResponse
+	5,  // 40: flagpole.v1.FlagService.ListFlags:output_type -> flagpole.v1.ListFlagsResponse
+	8,  // 41: flagpole.v1.FlagService.UpdateFlag:output_type -> flagpole.v1.UpdateFlagResponse
+	10, // 42: flagpole.v1.FlagService.ArchiveFlag:output_type -> flagpole.v1.ArchiveFlagResponse
+	12, // 43: flagpole.v1.FlagService.DeleteFlag:output_type -> flagpole.v1.DeleteFlagResponse
+	14, // 44: flagpole.v1.FlagService.GetFlagConfig:output_type -> flagpole.v1.GetFlagConfigResponse
+	16, // 45: flagpole.v1.FlagService.ReplaceFlagConfig:output_type -> flagpole.v1.ReplaceFlagConfigResponse
+	18, // 46: flagpole.v1.FlagService.SetEnabled:output_type -> flagpole.v1.SetEnabledResponse
+	20, // 47: flagpole.v1.FlagService.SetRollout:output_type -> flagpole.v1.SetRolloutResponse
+	23, // 48: flagpole.v1.FlagService.ApplyChanges:output_type -> flagpole.v1.ApplyChangesResponse
+	38, // [38:49] is the sub-list for method output_type
+	27, // [27:38] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_flagpole_v1_flag_service_proto_init() }
@@ -1312,14 +1693,25 @@ func file_flagpole_v1_flag_service_proto_init() {
 		return
 	}
 	file_flagpole_v1_flag_proto_init()
+	file_flagpole_v1_segment_proto_init()
 	file_flagpole_v1_usage_proto_init()
+	file_flagpole_v1_flag_service_proto_msgTypes[22].OneofWrappers = []any{
+		(*ApplyChange_CreateSegment)(nil),
+		(*ApplyChange_UpdateSegment)(nil),
+		(*ApplyChange_DeleteSegment)(nil),
+		(*ApplyChange_CreateFlag)(nil),
+		(*ApplyChange_UpdateFlag)(nil),
+		(*ApplyChange_ArchiveFlag)(nil),
+		(*ApplyChange_DeleteFlag)(nil),
+		(*ApplyChange_ReplaceConfig)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flagpole_v1_flag_service_proto_rawDesc), len(file_flagpole_v1_flag_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	FlagService_ReplaceFlagConfig_FullMethodName = "/flagpole.v1.FlagService/ReplaceFlagConfig"
 	FlagService_SetEnabled_FullMethodName        = "/flagpole.v1.FlagService/SetEnabled"
 	FlagService_SetRollout_FullMethodName        = "/flagpole.v1.FlagService/SetRollout"
+	FlagService_ApplyChanges_FullMethodName      = "/flagpole.v1.FlagService/ApplyChanges"
 )
 
 // FlagServiceClient is the client API for FlagService service.
@@ -51,6 +52,14 @@ type FlagServiceClient interface {
 	// other variant (boolean) or the off variant, keeping variant first in the
 	// split so that raising the percentage keeps everyone already in.
 	SetRollout(ctx context.Context, in *SetRolloutRequest, opts ...grpc.CallOption) (*SetRolloutResponse, error)
+	// ApplyChanges makes a whole change set (what `flagpole apply` planned)
+	// in one transaction: every item is validated, permission-checked and
+	// audited as its own call would be, and either all are committed or none.
+	// Each item carries the revision it was planned on; any mismatch aborts
+	// the whole set (ABORTED). Definitions are checked against the
+	// configurations as they stand after the whole set, so one set may stop
+	// serving a variant and remove it.
+	ApplyChanges(ctx context.Context, in *ApplyChangesRequest, opts ...grpc.CallOption) (*ApplyChangesResponse, error)
 }
 
 type flagServiceClient struct {
@@ -161,6 +170,16 @@ func (c *flagServiceClient) SetRollout(ctx context.Context, in *SetRolloutReques
 	return out, nil
 }
 
+func (c *flagServiceClient) ApplyChanges(ctx context.Context, in *ApplyChangesRequest, opts ...grpc.CallOption) (*ApplyChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyChangesResponse)
+	err := c.cc.Invoke(ctx, FlagService_ApplyChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FlagServiceServer is the server API for FlagService service.
 // All implementations must embed UnimplementedFlagServiceServer
 // for forward compatibility.
@@ -181,6 +200,14 @@ type FlagServiceServer interface {
 	// other variant (boolean) or the off variant, keeping variant first in the
 	// split so that raising the percentage keeps everyone already in.
 	SetRollout(context.Context, *SetRolloutRequest) (*SetRolloutResponse, error)
+	// ApplyChanges makes a whole change set (what `flagpole apply` planned)
+	// in one transaction: every item is validated, permission-checked and
+	// audited as its own call would be, and either all are committed or none.
+	// Each item carries the revision it was planned on; any mismatch aborts
+	// the whole set (ABORTED). Definitions are checked against the
+	// configurations as they stand after the whole set, so one set may stop
+	// serving a variant and remove it.
+	ApplyChanges(context.Context, *ApplyChangesRequest) (*ApplyChangesResponse, error)
 	mustEmbedUnimplementedFlagServiceServer()
 }
 
@@ -220,6 +247,9 @@ func (UnimplementedFlagServiceServer) SetEnabled(context.Context, *SetEnabledReq
 }
 func (UnimplementedFlagServiceServer) SetRollout(context.Context, *SetRolloutRequest) (*SetRolloutResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRollout not implemented")
+}
+func (UnimplementedFlagServiceServer) ApplyChanges(context.Context, *ApplyChangesRequest) (*ApplyChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApplyChanges not implemented")
 }
 func (UnimplementedFlagServiceServer) mustEmbedUnimplementedFlagServiceServer() {}
 func (UnimplementedFlagServiceServer) testEmbeddedByValue()                     {}
@@ -422,6 +452,24 @@ func _FlagService_SetRollout_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FlagService_ApplyChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FlagServiceServer).ApplyChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FlagService_ApplyChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FlagServiceServer).ApplyChanges(ctx, req.(*ApplyChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FlagService_ServiceDesc is the grpc.ServiceDesc for FlagService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -468,6 +516,10 @@ var FlagService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetRollout",
 			Handler:    _FlagService_SetRollout_Handler,
+		},
+		{
+			MethodName: "ApplyChanges",
+			Handler:    _FlagService_ApplyChanges_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
