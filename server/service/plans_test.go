@@ -51,7 +51,9 @@ func TestCreatePlanValidation(t *testing.T) {
 		{"bad regression action", func(r *service.PlanRequest) { r.OnRegression = "panic" }, server.EINVALID, "on_regression"},
 		{"unknown kind", func(r *service.PlanRequest) { r.Kind = "ramp" }, server.EINVALID, "kind"},
 		{"guard without event", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{MaxRatio: 1.2, MinSamples: 1} }, server.EINVALID, "guard.event"},
-		{"guard ratio under 1", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{Event: "error", MaxRatio: 0.5, MinSamples: 1} }, server.EINVALID, "guard.max_ratio"},
+		{"guard ratio under 1", func(r *service.PlanRequest) {
+			r.Guard = &server.GuardSpec{Event: "error", MaxRatio: 0.5, MinSamples: 1}
+		}, server.EINVALID, "guard.max_ratio"},
 		{"guard without tolerance", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{Event: "error", MinSamples: 1} }, server.EINVALID, "guard.max_ratio"},
 		{"guard negative diff", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{Event: "error", MaxDiff: -1, MinSamples: 1} }, server.EINVALID, "guard.max_diff"},
 		{"guard without samples", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{Event: "error", MaxRatio: 2} }, server.EINVALID, "guard.min_samples"},
