@@ -7,6 +7,7 @@ package serve
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/fanout"
+	"github.com/flagpole/flagpole/server/release"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
 )
@@ -54,6 +56,12 @@ type Config struct {
 	UsageFlushInterval time.Duration
 	// Now is the clock of usage insights (default time.Now); tests move it.
 	Now func() time.Time
+	// ReleaseInterval is how often the release plan runner looks for due
+	// plans (default release.DefaultInterval).
+	ReleaseInterval time.Duration
+	// ReleaseJudge checks the guards of release plans; nil advances guarded
+	// plans on their hold alone.
+	ReleaseJudge release.Judge
 
 	// TLSCert and TLSKey, both set, serve both ports over TLS.
 	TLSCert, TLSKey string
@@ -86,6 +94,7 @@ type Server struct {
 
 	observe *observe
 	hub     *fanout.Hub
+	runner  *release.Runner
 	sync    *syncapi.Server
 
 	grpc   *grpc.Server
@@ -172,6 +181,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.serving.Add(2)
 	go s.serveGRPC()
 	go s.serveHTTP()
+	s.startReleases()
 	s.ready.Store(true)
 	s.log.Info("flagpole serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "db", displayDB(s.cfg.DBPath))
 	return nil
@@ -255,7 +265,8 @@ func (s *Server) stop(ctx context.Context) error {
 		httpErr = fmt.Errorf("serve: http shutdown: %w", httpErr)
 	}
 	s.serving.Wait()
-	s.hub.Close() // stops the sync hub's reorder timers
+	s.runner.Stop() // before the store closes under it
+	s.hub.Close()   // stops the sync hub's reorder timers
 	s.stopObserve()
 	var storeErr error
 	if err := s.store.Close(); err != nil {
@@ -263,6 +274,15 @@ func (s *Server) stop(ctx context.Context) error {
 	}
 	s.log.Info("flagpole stopped")
 	return errors.Join(httpErr, storeErr)
+}
+
+// startReleases starts the runner of release plans. Its owner name is new
+// for every process, so a restarted server takes its plans back once its
+// old leases run out (release.DefaultLease).
+func (s *Server) startReleases() {
+	s.runner = &release.Runner{Service: s.Service, Judge: s.cfg.ReleaseJudge, Owner: "flagpole-" + rand.Text()[:12],
+		Interval: s.cfg.ReleaseInterval, Log: s.log}
+	s.runner.Start()
 }
 
 // stopGRPC lets in-flight calls finish until ctx is done, then cuts them off.
