@@ -72,6 +72,7 @@ type Service interface {
 	AdvancePlan(ctx context.Context, id int64, from int, evidence json.RawMessage) (server.ReleasePlan, error)
 	CompletePlan(ctx context.Context, id int64, evidence json.RawMessage) (server.ReleasePlan, error)
 	RollBackPlan(ctx context.Context, id int64, step int, reason string, evidence json.RawMessage) (server.ReleasePlan, error)
+	PauseStuckPlan(ctx context.Context, id int64, reason string) (server.ReleasePlan, error)
 }
 
 // Runner moves release plans on. Set the fields, then Start it (or call
@@ -159,7 +160,14 @@ func (r *Runner) Tick(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := r.run(ctx, p); err != nil {
+		err := r.run(ctx, p)
+		if code := server.ErrorCode(err); code == server.EINVALID || code == server.ENOTFOUND {
+			// The plan cannot move (a variant it serves is gone): it waits
+			// for a person rather than failing every tick.
+			r.log().Warn("release plan cannot move on; pausing it", "plan", p.Name(), "flag", p.FlagKey, "environment", p.Environment, "err", err)
+			_, err = r.Service.PauseStuckPlan(ctx, p.ID, "paused: the plan cannot move on: "+server.ErrorMessage(err))
+		}
+		if err != nil {
 			level := slog.LevelWarn
 			if server.ErrorCode(err) == server.ECONFLICT {
 				level = slog.LevelDebug // paused or moved meanwhile

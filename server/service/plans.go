@@ -495,6 +495,17 @@ func (s *Service) RollBackPlan(ctx context.Context, id int64, step int, reason s
 	})
 }
 
+// PauseStuckPlan pauses scheduled or running plan id whose next move
+// cannot be made (say, a variant it serves was removed from the flag), so
+// that it waits for a person instead of failing every second. reason says
+// why, in words.
+func (s *Service) PauseStuckPlan(ctx context.Context, id int64, reason string) (server.ReleasePlan, error) {
+	return s.runnerMove(ctx, id, -1, "release.pause", func(_ *op, p *server.ReleasePlan) error {
+		p.State, p.Reason = server.PlanPaused, reason
+		return nil
+	})
+}
+
 // runnerMove is movePlan for the runner: the plan must be scheduled or
 // running at from steps applied (from < 0: any step), and the actor is the
 // plan itself.
