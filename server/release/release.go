@@ -115,6 +115,9 @@ func (r *Runner) Start() {
 
 // Stop ends the goroutine Start began and waits for it.
 func (r *Runner) Stop() {
+	if r == nil {
+		return
+	}
 	if r.stop != nil {
 		r.stop()
 	}

@@ -23,8 +23,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/fanout"
+	"github.com/flagpole/flagpole/server/metrics"
 	"github.com/flagpole/flagpole/server/release"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
@@ -283,6 +285,23 @@ func (s *Server) startReleases() {
 	s.runner = &release.Runner{Service: s.Service, Judge: s.cfg.ReleaseJudge, Owner: "flagpole-" + rand.Text()[:12],
 		Interval: s.cfg.ReleaseInterval, Log: s.log}
 	s.runner.Start()
+	s.observe.metrics.WatchReleasePlans(s.planSamples)
+}
+
+// planSamples lists the active release plans for the metrics.
+func (s *Server) planSamples(ctx context.Context) ([]metrics.PlanSample, error) {
+	plans, err := s.Service.ListPlans(ctx, server.PlanFilter{Active: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.PlanSample, len(plans))
+	for i, p := range plans {
+		out[i] = metrics.PlanSample{ID: p.ID, FlagKey: p.FlagKey, Environment: p.Environment, State: string(p.State), Step: p.Step}
+		if p.Step > 0 && p.Step <= len(p.Steps) {
+			out[i].Percent = p.Steps[p.Step-1].Percent
+		}
+	}
+	return out, nil
 }
 
 // stopGRPC lets in-flight calls finish until ctx is done, then cuts them off.
