@@ -2,11 +2,19 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flagpole/flagpole/cmd/flagpole/internal/cli"
+	fpserver "github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/release"
+	"github.com/flagpole/flagpole/server/serve"
 )
 
 type planJSON struct {
@@ -155,5 +163,52 @@ func TestRolledBackExitCode(t *testing.T) {
 	}
 	if got := cli.ExitCode(&cli.PlanWaitTimeoutError{ID: 1}); got != cli.ExitWaitTimeout {
 		t.Errorf("exit code of a plan wait timeout = %d, want %d", got, cli.ExitWaitTimeout)
+	}
+}
+
+// regressAtStep2 is a guard judge that passes step 1 and finds a
+// regression at step 2.
+type regressAtStep2 struct{}
+
+func (regressAtStep2) Check(_ context.Context, _ fpserver.ReleasePlan, step int) (release.Decision, error) {
+	if step < 2 {
+		return release.Decision{Verdict: release.Passing, Reason: "within tolerance"}, nil
+	}
+	return release.Decision{Verdict: release.Regressed, Reason: "error rate 5.0% against control 1.0% (limit 1.2x)",
+		Evidence: json.RawMessage(`{"verdict":"regressed","statistic":7.5,"threshold":4.6,"control":{"samples":900,"events":9},"new":{"samples":950,"events":48}}`)}, nil
+}
+
+// TestReleaseStartWaitRolledBack runs the CLI against an in-process server
+// whose guard judge finds a regression at step 2: release start --wait
+// exits 5 and prints the evidence, and the control is served to everyone.
+func TestReleaseStartWaitRolledBack(t *testing.T) {
+	srv := serve.New(serve.Config{DBPath: filepath.Join(t.TempDir(), "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminToken: adminToken, Out: io.Discard,
+		ReleaseInterval: 100 * time.Millisecond, ReleaseJudge: regressAtStep2{}})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	s := &server{addr: srv.GRPCAddr().String()}
+	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean")
+	r := s.expectCode(t, cli.ExitRolledBack, "release", "start", "new-checkout", "--env", "staging", "--steps", "10,50,100",
+		"--hold", "1s", "--guard", "error<=1.2x", "--wait=60s")
+	for _, want := range []string{"rolled_back", `"statistic":7.5`, "error rate 5.0% against control 1.0%"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("release start --wait output lacks %q:\n%s", want, r)
+		}
+	}
+	if !strings.Contains(r.stderr, "rolled back") {
+		t.Errorf("stderr does not say the plan rolled back:\n%s", r)
+	}
+	var flag flagJSON
+	s.json(t, &flag, "flag", "get", "new-checkout", "--env", "staging")
+	if d := compactJSON(flag.Configs[0].Default); d != `"off"` {
+		t.Errorf("after the rollback staging serves %s, want the control off", d)
+	}
+	var entries []auditJSON
+	s.json(t, &entries, "audit", "--flag", "new-checkout", "--env", "staging", "--resource", "release_plan")
+	if len(entries) == 0 || entries[0].Action != "release.rollback" {
+		t.Errorf("newest plan audit entry %+v, want release.rollback", entries)
 	}
 }
