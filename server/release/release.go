@@ -57,10 +57,17 @@ type Decision struct {
 }
 
 // Judge checks the guard of a running plan's current step (plan.Step,
-// 1-based, applied at plan.StepStartedAt). The runner calls it on every
-// tick while the step holds, so it must be cheap and sound under continuous
-// monitoring. An error skips the plan for this tick: the step does not
-// advance without a check.
+// 1-based, applied at plan.StepStartedAt: judge the counts since then,
+// when the split was fixed). The runner calls it on every tick while the
+// step holds, so it must be cheap and sound under continuous monitoring
+// (server/guard: Guard.ForSteps(len(plan.Steps)) spends the plan's error
+// bound across its steps). At the last step (100%) no control group is
+// left: judge against the control counts of the step before, which held
+// at least plan.Steps[step-2].Hold up to plan.StepStartedAt. Waiting keeps
+// the step holding past its hold; Passing lets it advance; Regressed
+// rolls the plan back at once. An error skips the plan for this tick: the
+// step does not advance without a check; an EINVALID or ENOTFOUND
+// *server.Error pauses the plan.
 type Judge interface {
 	Check(ctx context.Context, plan server.ReleasePlan, step int) (Decision, error)
 }

@@ -441,3 +441,28 @@ func TestPlanThatCannotMovePauses(t *testing.T) {
 		t.Errorf("reason %q does not say why", got.Reason)
 	}
 }
+
+func TestRestartNeverSkipsGuardCheck(t *testing.T) {
+	f := newFixture(t)
+	p := f.create(service.PlanRequest{Steps: steps(time.Minute, 10, 100),
+		Guard: &server.GuardSpec{Event: "error", MaxRatio: 1.2, MinSamples: 500}})
+	first := &judge{verdict: map[int]release.Verdict{1: release.Passing}, checks: map[int]int{}}
+	f.tick(f.runner("a", first))
+	wantState(t, f.plan(p.ID), server.PlanRunning, 1)
+
+	// Down for longer than the hold: the restarted server must still see
+	// the guard pass before it takes step 2.
+	f.db.Close()
+	f.clock.Add(time.Hour)
+	f.open()
+	j := &judge{verdict: map[int]release.Verdict{1: release.Waiting}, checks: map[int]int{}}
+	r := f.runner("b", j)
+	f.tick(r)
+	wantState(t, f.plan(p.ID), server.PlanRunning, 1)
+	if j.checks[1] != 1 {
+		t.Fatalf("after the restart step 1 was checked %d times, want 1", j.checks[1])
+	}
+	j.set(1, release.Passing)
+	f.tick(r)
+	wantState(t, f.plan(p.ID), server.PlanRunning, 2)
+}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -224,7 +225,8 @@ func resolveVariants(f engine.Flag, cur engine.Config, spec server.PlanSpec) (se
 	}
 	variant, control, err := rolloutVariants(f, cur, Rollout{Percent: 1, Variant: spec.Variant, RestVariant: spec.Control})
 	if err != nil {
-		if e, ok := err.(*server.Error); ok && e.Field == "rest_variant" {
+		var e *server.Error
+		if errors.As(err, &e) && e.Field == "rest_variant" {
 			e.Field = "control"
 		}
 		return spec, err

@@ -36,9 +36,10 @@ type planJSON struct {
 }
 
 type auditJSON struct {
-	Action string `json:"action"`
-	Actor  string `json:"actor"`
-	Source string `json:"source"`
+	Action   string `json:"action"`
+	Resource string `json:"resource"`
+	Actor    string `json:"actor"`
+	Source   string `json:"source"`
 }
 
 // TestReleaseCommands runs release plans through a real server: a plan
@@ -88,7 +89,7 @@ func TestReleaseCommands(t *testing.T) {
 	s.json(t, &entries, "audit", "--flag", "new-checkout", "--env", "staging")
 	var steps []string
 	for _, e := range entries {
-		if e.Action == "release.step" && e.Source == "system" {
+		if e.Action == "release.step" && e.Resource == "config" && e.Source == "system" {
 			steps = append(steps, e.Actor)
 		}
 	}
