@@ -443,7 +443,11 @@ func (s *Service) LeasePlan(ctx context.Context, id int64, owner string, ttl tim
 // change completes at once; a release completes with CompletePlan after its
 // last hold. evidence, when set, is the guard decision that let it advance.
 func (s *Service) AdvancePlan(ctx context.Context, id int64, from int, evidence json.RawMessage) (server.ReleasePlan, error) {
-	return s.runnerMove(ctx, id, from, "release.step", func(o *op, p *server.ReleasePlan) error {
+	action := "release.advance" // the plan's own entry; its configuration change is "release.step"
+	if from == 0 {
+		action = "release.start"
+	}
+	return s.runnerMove(ctx, id, from, action, func(o *op, p *server.ReleasePlan) error {
 		if from >= len(p.Steps) {
 			return server.Invalid("step", "release plan %d has no step %d", p.ID, from+1)
 		}
