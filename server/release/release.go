@@ -15,7 +15,8 @@
 // With several server replicas on one PostgreSQL database, exactly one
 // runs each plan at a time: before it touches a plan a runner takes or
 // renews the plan's lease (owner, until) with a conditional update, for
-// DefaultLease. A replica that dies stops renewing, and another takes its
+// DefaultLease. A replica that stops hands its plans over at once (Stop
+// ends its leases); one that dies stops renewing, and another takes its
 // plans over within DefaultLease (15 s) plus one tick.
 package release
 
@@ -98,6 +99,7 @@ type Runner struct {
 
 	stop context.CancelFunc
 	done sync.WaitGroup
+	held map[int64]bool // plans leased by the last Tick
 }
 
 // Start runs Tick every Interval in a goroutine until Stop.
@@ -120,7 +122,9 @@ func (r *Runner) Start() {
 	})
 }
 
-// Stop ends the goroutine Start began and waits for it.
+// Stop ends the goroutine Start began, waits for it, and hands the plans it
+// held over (Release), so that another replica, or this server restarted,
+// takes them at once instead of after the lease.
 func (r *Runner) Stop() {
 	if r == nil {
 		return
@@ -129,6 +133,21 @@ func (r *Runner) Stop() {
 		r.stop()
 	}
 	r.done.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.Release(ctx)
+}
+
+// Release ends the leases the last Tick took. Call it only when no Tick
+// runs.
+func (r *Runner) Release(ctx context.Context) {
+	for id := range r.held {
+		if _, err := r.Service.LeasePlan(ctx, id, r.Owner, -time.Nanosecond); err != nil {
+			r.log().Warn("release plans: could not hand a plan over; another replica takes it when the lease ends",
+				"plan", id, "err", err)
+		}
+	}
+	r.held = nil
 }
 
 func (r *Runner) interval() time.Duration {
@@ -166,6 +185,7 @@ func (r *Runner) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.held = map[int64]bool{}
 	for _, p := range plans {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -194,6 +214,7 @@ func (r *Runner) run(ctx context.Context, p server.ReleasePlan) error {
 	if err != nil || !mine {
 		return err
 	}
+	r.held[p.ID] = true
 	now := r.now()
 	if p.State == server.PlanScheduled {
 		if now.Before(p.StartAt) {

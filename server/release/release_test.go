@@ -466,3 +466,20 @@ func TestRestartNeverSkipsGuardCheck(t *testing.T) {
 	f.tick(r)
 	wantState(t, f.plan(p.ID), server.PlanRunning, 2)
 }
+
+func TestStoppedRunnerHandsPlansOver(t *testing.T) {
+	f := newFixture(t)
+	p := f.create(service.PlanRequest{Steps: steps(time.Second, 10, 100)})
+	a, b := f.runner("a", nil), f.runner("b", nil)
+	f.tick(a)
+	f.clock.Add(time.Second)
+	f.tick(b)
+	wantState(t, f.plan(p.ID), server.PlanRunning, 1) // a holds it
+	a.Release(f.ctx)
+	f.tick(b)
+	got := f.plan(p.ID)
+	wantState(t, got, server.PlanRunning, 2)
+	if got.LeaseOwner != "b" {
+		t.Errorf("lease owner %q after a handed the plan over, want b", got.LeaseOwner)
+	}
+}

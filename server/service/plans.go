@@ -426,7 +426,8 @@ func (s *Service) ActivePlans(ctx context.Context) ([]server.ReleasePlan, error)
 }
 
 // LeasePlan gives plan id to owner for ttl from now, if no other owner
-// holds it, and reports whether owner holds it.
+// holds it, and reports whether owner holds it. A negative ttl hands a
+// plan owner holds over: its lease has ended.
 func (s *Service) LeasePlan(ctx context.Context, id int64, owner string, ttl time.Duration) (bool, error) {
 	var ok bool
 	now := s.now()
