@@ -63,7 +63,9 @@ func unserved(flag string, r *engine.Result, st *state) openfeature.ProviderReso
 	}
 }
 
-// served fills in the detail of a result served as evaluated. It fills d
+// served fills in the detail of a result served as evaluated. Its flag
+// metadata is the state's shared map, read-only for direct callers of the
+// provider (openfeature.Client clones it; see sdk/README.md). It fills d
 // in place, field by field: returning a composite literal of the detail
 // measured slower on this path.
 func served(d *openfeature.ProviderResolutionDetail, r *engine.Result, st *state) {

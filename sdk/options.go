@@ -1,7 +1,9 @@
 package sdk
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"log/slog"
 	"time"
 
@@ -21,6 +23,7 @@ type options struct {
 	serviceName   string
 	instanceID    string
 	cacheFile     string
+	cacheDir      string
 	caFile        string
 	tls           *tls.Config
 	dialOptions   []grpc.DialOption
@@ -88,8 +91,46 @@ func WithServiceName(name string) Option {
 func WithInstanceID(id string) Option { return optionFunc(func(o *options) { o.instanceID = id }) }
 
 // WithCacheFile keeps the last received flags in a file and serves them at
-// start when the server cannot be reached.
+// start when the server cannot be reached. A file is for one server and one
+// environment: services of several environments need one file each (or
+// WithCacheDir, which names the file for them).
 func WithCacheFile(path string) Option { return optionFunc(func(o *options) { o.cacheFile = path }) }
+
+// WithCacheDir keeps the cache file (see WithCacheFile) in dir, named after
+// the server address and the environment, or, when the token decides the
+// environment (no WithEnvironment), after a fingerprint of the token: so
+// services of different servers or environments that share dir never start
+// from each other's flags. WithCacheFile takes precedence. The directory
+// must exist.
+func WithCacheDir(dir string) Option { return optionFunc(func(o *options) { o.cacheDir = dir }) }
+
+// cacheFileName is the name of the cache file in a WithCacheDir directory
+// for a server address, environment and token: readable parts, made safe
+// for a file name, and a hash of the exact key so that two keys the
+// readable parts would merge stay apart.
+func cacheFileName(address, environment, token string) string {
+	key := environment
+	if key == "" && token != "" {
+		sum := sha256.Sum256([]byte(token))
+		key = "token-" + hex.EncodeToString(sum[:6])
+	}
+	if key == "" {
+		key = "default"
+	}
+	sum := sha256.Sum256([]byte(address + "\x00" + key))
+	return "flagpole-" + fileSafe(address) + "-" + fileSafe(key) + "-" + hex.EncodeToString(sum[:4]) + ".flags"
+}
+
+// fileSafe replaces every byte outside [A-Za-z0-9._-] with '_'.
+func fileSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
 
 // WithTLS connects over TLS with the given configuration. Without it the
 // connection is plaintext (for a server on the same host or network).

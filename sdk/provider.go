@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -108,6 +109,9 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 	if o.instanceID == "" {
 		o.instanceID = newInstanceID()
 	}
+	if o.cacheFile == "" && o.cacheDir != "" {
+		o.cacheFile = filepath.Join(o.cacheDir, cacheFileName(address, o.environment, o.token))
+	}
 	if o.caFile != "" {
 		cfg, err := caConfig(o.tls, o.caFile)
 		if err != nil {
@@ -130,6 +134,9 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 		grpc.WithInitialConnWindowSize(1 << 20),
 		grpc.WithReadBufferSize(16 << 10),
 		grpc.WithWriteBufferSize(16 << 10),
+		// A snapshot is as large as the environment: accept whatever the
+		// server may send (gRPC's default would refuse over 4 MiB).
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
 	}, o.dialOptions...)
 	conn, err := grpc.NewClient(address, dial...)
 	if err != nil {
@@ -177,6 +184,10 @@ func (p *Provider) Hooks() []openfeature.Hook { return nil }
 
 // EventChannel delivers the provider's events to OpenFeature.
 func (p *Provider) EventChannel() <-chan openfeature.Event { return p.events }
+
+// CacheFile returns the file the provider keeps its flags in (see
+// WithCacheFile and WithCacheDir), "" for none.
+func (p *Provider) CacheFile() string { return p.o.cacheFile }
 
 // Revision returns the revision of the flags being served (0 before the
 // first snapshot).
@@ -320,7 +331,7 @@ func (p *Provider) swapFlags(defs []engine.FlagState, deleted, keys []string) er
 	if err != nil {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
-	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersUpdate(p.flags, keys)))
+	p.state.Store(cur.next(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersUpdate(p.flags, keys), keys))
 	return nil
 }
 

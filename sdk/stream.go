@@ -143,7 +143,7 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	hello := &pb.Hello{SdkName: Name, SdkVersion: Version, ServiceName: p.o.serviceName, InstanceId: p.o.instanceID, Revision: p.revision}
+	hello := &pb.Hello{SdkName: Name, SdkVersion: Version, ServiceName: p.o.serviceName, InstanceId: p.o.instanceID, Revision: p.revision, Environment: p.env}
 	if err := stream.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: hello}}); err != nil {
 		_, err = stream.Recv() // the status says why
 		return false, err
@@ -182,20 +182,25 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 		idle.Reset(p.o.idleTimeout)
 		var changed []string
 		first := p.state.Load() == nil
+		update := true
 		switch msg := m.GetMessage().(type) {
 		case *pb.SyncResponse_Snapshot:
 			changed, err = p.applySnapshot(msg.Snapshot)
 		case *pb.SyncResponse_Change:
 			changed, err = p.applyChange(msg.Change)
 		case *pb.SyncResponse_Heartbeat:
-			// Acknowledged again below, so the server sees the instance alive.
+			// Acknowledged again below, so the server sees the instance
+			// alive. A heartbeat at the revision this instance said it has
+			// (from its cache) is the server's word that nothing is newer:
+			// as good as an update.
+			update = !first && p.revision > 0 && msg.Heartbeat.GetRevision() == p.revision
 		default:
 			continue
 		}
 		if err != nil {
 			return applied, err
 		}
-		if !applied && m.GetHeartbeat() == nil {
+		if !applied && update {
 			applied = true
 			p.connected()
 		}

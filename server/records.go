@@ -106,4 +106,9 @@ type Change struct {
 	DeletedFlags    []string
 	DeletedSegments []string
 	Time            time.Time
+	// Created is set on the change that creates the environment: it
+	// carries every flag's configuration there, and a client whose revision
+	// predates it (it held an environment of the same name that was
+	// deleted) must start over from a snapshot instead of applying it.
+	Created bool `json:",omitempty"`
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -18,6 +19,7 @@ func newServeCommand() *cobra.Command {
 		cfg       serve.Config
 		logLevel  string
 		logFormat string
+		proxies   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -36,6 +38,13 @@ func newServeCommand() *cobra.Command {
 			}
 			if cfg.ShutdownTimeout < 0 {
 				return usage.Errorf("--shutdown-timeout: %s is negative; give a duration of 0 or more", cfg.ShutdownTimeout)
+			}
+			for _, p := range proxies {
+				prefix, err := parseProxy(p)
+				if err != nil {
+					return usage.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR range", p)
+				}
+				cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 			}
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
@@ -56,6 +65,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight calls may finish after SIGINT/SIGTERM")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file: serve both ports over TLS (with --tls-key)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.StringSliceVar(&proxies, "trusted-proxies", nil, "reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For names the client address for sign-in limits")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
@@ -75,4 +85,12 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	default:
 		return nil, usage.Errorf("--log-format: %q is not one of text, json", format)
 	}
+}
+
+// parseProxy reads an IP address (a range of one) or a CIDR range.
+func parseProxy(s string) (netip.Prefix, error) {
+	if addr, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
+	}
+	return netip.ParsePrefix(s)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,9 +17,16 @@ import (
 type Snapshot struct {
 	environment string
 	revision    int64
-	flags       map[string]flagRef // non-archived flags only
-	ordered     []*flag            // by key
-	segments    map[string]*segment
+	// flags maps each non-archived flag's key to its position in ordered.
+	// Snapshots made by Apply from one another share it while no flag is
+	// added or removed, so a change to existing flags copies neither the map
+	// nor every flag (see table).
+	flags   map[string]int
+	ordered table // by key
+	// layout identifies the positions of flags: snapshots with equal
+	// layouts have every flag at the same position (SameLayout).
+	layout   uint64
+	segments map[string]*segment
 }
 
 // flag is a compiled flag: its definition and its configuration in the
@@ -98,6 +106,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 	}
 	s := &Snapshot{environment: environment, revision: revision, segments: segs}
 	seen := make(map[string]bool, len(flags))
+	var ordered []*flag
 	for i, st := range flags {
 		def := st.Flag
 		def.Variants = slices.Clone(def.Variants)
@@ -108,32 +117,28 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		if def.Archived {
 			continue
 		}
-		if err := ValidateFlag(&def); err != nil {
+		if err := normalizeFlag(&def); err != nil {
 			return nil, fmt.Errorf("engine: flag %q: %w", def.Key, err)
 		}
 		f, err := compileConfig(def, st.Config, lookup)
 		if err != nil {
 			return nil, fmt.Errorf("engine: flag %q config: %w", def.Key, err)
 		}
-		s.ordered = append(s.ordered, f)
+		ordered = append(ordered, f)
 	}
-	slices.SortFunc(s.ordered, byKey)
-	s.index()
+	slices.SortFunc(ordered, byKey)
+	s.index(ordered)
 	return s, nil
 }
 
-// flagRef is a flag and its position in ordered: Evaluate uses the one,
-// Find the other, each without a further indirection.
-type flagRef struct {
-	f   *flag
-	pos int
-}
-
-// index maps every flag key to the flag and its position in ordered.
-func (s *Snapshot) index() {
-	s.flags = make(map[string]flagRef, len(s.ordered))
-	for i, f := range s.ordered {
-		s.flags[f.key] = flagRef{f: f, pos: i}
+// index sets ordered, sorted by key, as the snapshot's flags and maps
+// every flag key to its position.
+func (s *Snapshot) index(ordered []*flag) {
+	s.layout = layouts.Add(1)
+	s.ordered = newTable(ordered)
+	s.flags = make(map[string]int, len(ordered))
+	for i, f := range ordered {
+		s.flags[f.key] = i
 	}
 }
 
@@ -171,7 +176,7 @@ func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) 
 		if def.Archived {
 			continue
 		}
-		if err := ValidateFlag(&def); err != nil {
+		if err := normalizeFlag(&def); err != nil {
 			return nil, fmt.Errorf("engine: flag %q: %w", def.Key, err)
 		}
 		f, err := compileConfig(def, st.Config, lookup)
@@ -180,25 +185,62 @@ func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) 
 		}
 		compiled[i] = f
 	}
-	n := &Snapshot{environment: s.environment, revision: revision, segments: s.segments,
-		ordered: make([]*flag, 0, len(s.ordered)+len(changed))}
-	for _, f := range s.ordered {
+	if n := s.replaced(revision, compiled, deleted); n != nil {
+		return n, nil
+	}
+	n := &Snapshot{environment: s.environment, revision: revision, segments: s.segments}
+	ordered := make([]*flag, 0, s.ordered.len()+len(changed))
+	for _, f := range s.ordered.all() {
 		if !gone[f.key] {
-			n.ordered = append(n.ordered, f)
+			ordered = append(ordered, f)
 		}
 	}
 	added := false
 	for _, f := range compiled {
 		if f != nil {
-			n.ordered = append(n.ordered, f)
+			ordered = append(ordered, f)
 			added = true
 		}
 	}
 	if added {
-		slices.SortFunc(n.ordered, byKey)
+		slices.SortFunc(ordered, byKey)
 	}
-	n.index()
+	n.index(ordered)
 	return n, nil
+}
+
+// replaced is Apply's common case: every changed flag exists in s and
+// stays (no addition, archive or deletion), so positions do not move and
+// the index is shared. It returns nil when the case does not hold.
+func (s *Snapshot) replaced(revision int64, compiled []*flag, deleted []string) *Snapshot {
+	if len(deleted) > 0 {
+		return nil
+	}
+	for _, f := range compiled {
+		if f == nil {
+			return nil // archived: removed
+		}
+		if _, ok := s.flags[f.key]; !ok {
+			return nil
+		}
+	}
+	repl := make(map[int]*flag, len(compiled))
+	for _, f := range compiled {
+		repl[s.flags[f.key]] = f
+	}
+	return &Snapshot{environment: s.environment, revision: revision, segments: s.segments,
+		flags: s.flags, ordered: s.ordered.with(repl), layout: s.layout}
+}
+
+// layouts numbers the layouts of flags that snapshots are built with.
+var layouts atomic.Uint64
+
+// SameLayout reports whether s and o have every flag at the same position
+// of Keys() (o was made from s by Apply replacing flags, or the reverse), so
+// that data a caller keeps by position carries over but for the changed
+// flags.
+func (s *Snapshot) SameLayout(o *Snapshot) bool {
+	return s != nil && o != nil && s.layout == o.layout
 }
 
 // Environment returns the environment the snapshot was compiled for.
@@ -222,8 +264,8 @@ func (s *Snapshot) Keys() []string {
 	if s == nil {
 		return nil
 	}
-	keys := make([]string, len(s.ordered))
-	for i, f := range s.ordered {
+	keys := make([]string, s.ordered.len())
+	for i, f := range s.ordered.all() {
 		keys[i] = f.key
 	}
 	return keys

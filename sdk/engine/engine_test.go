@@ -69,7 +69,7 @@ func TestGoTypedContexts(t *testing.T) {
 func TestInManyValuesUsesSet(t *testing.T) {
 	values := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "10"}
 	snap := mustCompile(t, ruleFlag("many", Condition{Attribute: "x", Operator: OpIn, Values: values}))
-	if snap.flags["many"].f.rules[0].conds[0].set == nil {
+	if snap.ordered.at(snap.flags["many"]).rules[0].conds[0].set == nil {
 		t.Fatal("no set for many values")
 	}
 	for v, want := range map[any]bool{"i": true, "z": false, 10: true, 11: false} {

@@ -26,7 +26,9 @@ const flagNotFound = "flag not found"
 func (s *Snapshot) Evaluate(flagKey string, want FlagType, ctx map[string]any) Result {
 	var f *flag
 	if s != nil {
-		f = s.flags[flagKey].f
+		if i, ok := s.flags[flagKey]; ok {
+			f = s.ordered.at(i)
+		}
 	}
 	if f == nil {
 		return Result{FlagKey: flagKey, Reason: ReasonError, ErrorCode: ErrorFlagNotFound, ErrorMessage: flagNotFound}
@@ -46,8 +48,8 @@ func (s *Snapshot) Find(flagKey string) int {
 	if s == nil {
 		return -1
 	}
-	if ref, ok := s.flags[flagKey]; ok {
-		return ref.pos
+	if i, ok := s.flags[flagKey]; ok {
+		return i
 	}
 	return -1
 }
@@ -58,7 +60,7 @@ func (s *Snapshot) Find(flagKey string) int {
 // variant in Variants(i), -1 when the result is an error. It panics when i
 // is out of range.
 func (s *Snapshot) EvaluateAt(i int, want FlagType, ctx map[string]any) (r *Result, variant int) {
-	f := s.ordered[i]
+	f := s.ordered.at(i)
 	if want != "" && want != f.typ {
 		return &f.wrongType, -1
 	}
@@ -68,7 +70,7 @@ func (s *Snapshot) EvaluateAt(i int, want FlagType, ctx map[string]any) (r *Resu
 // Variants returns the variant keys of the flag at position i of Keys(),
 // in the order EvaluateAt's variant index refers to.
 func (s *Snapshot) Variants(i int) []string {
-	vs := s.ordered[i].variants
+	vs := s.ordered.at(i).variants
 	keys := make([]string, len(vs))
 	for j := range vs {
 		keys[j] = vs[j].key
@@ -81,8 +83,8 @@ func (s *Snapshot) EvaluateAll(ctx map[string]any) []Result {
 	if s == nil {
 		return nil
 	}
-	out := make([]Result, len(s.ordered))
-	for i, f := range s.ordered {
+	out := make([]Result, s.ordered.len())
+	for i, f := range s.ordered.all() {
 		r, _ := f.evaluate(ctx)
 		out[i] = *r
 	}

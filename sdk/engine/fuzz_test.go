@@ -178,7 +178,7 @@ func checkResult(t *testing.T, snap *Snapshot, key string, r Result) {
 		if r.ErrorCode != ErrorNone || r.Value == nil || r.Variant == "" {
 			t.Fatalf("%s: malformed result %+v", key, r)
 		}
-		f := snap.flags[key].f
+		f := snap.ordered.at(snap.flags[key])
 		if !valueHasType(r.Value, f.typ) {
 			t.Fatalf("%s: %T value for a %s flag", key, r.Value, f.typ)
 		}

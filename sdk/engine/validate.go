@@ -49,8 +49,21 @@ func validKey(s string, upper bool) bool {
 // flag without variants gets on=true and off=false; JSON numbers become
 // int64 for integer flags and float64 for float flags; object values must be
 // map[string]any. Variant keys match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$.
-// It returns a *FieldError.
+// The definition must be within the limits (limits.go). It returns a
+// *FieldError.
 func ValidateFlag(f *Flag) error {
+	if err := normalizeFlag(f); err != nil {
+		return err
+	}
+	if err := checkFlagLimits(f); err != nil {
+		return err
+	}
+	return nil
+}
+
+// normalizeFlag is ValidateFlag without the limits: what compiling a
+// snapshot needs (an SDK never refuses what a server stored).
+func normalizeFlag(f *Flag) error {
 	if f == nil {
 		return fieldErr("flag", "required")
 	}
@@ -205,6 +218,9 @@ func ValidateConfig(f Flag, c Config, segmentExists func(key string) bool) error
 	lookup := func(key string) (*segment, bool) {
 		return nil, segmentExists == nil || segmentExists(key)
 	}
+	if err := checkConfigLimits(c); err != nil {
+		return err
+	}
 	if _, err := compileConfig(f, c, lookup); err != nil {
 		return err
 	}
@@ -213,6 +229,9 @@ func ValidateConfig(f Flag, c Config, segmentExists func(key string) bool) error
 
 // ValidateSegment checks a segment definition. It returns a *FieldError.
 func ValidateSegment(s Segment) error {
+	if err := checkSegmentLimits(s); err != nil {
+		return err
+	}
 	if _, err := compileSegment(s); err != nil {
 		return err
 	}

@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"net/netip"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flagpole/flagpole/server"
@@ -29,8 +32,17 @@ type Authenticator struct {
 	sessionTTL   time.Duration
 	secureCookie bool
 	params       PasswordParams
-	users, ips   *limiter
-	dummyHash    string // verified for unknown users, so timing does not tell
+	// Sign-in limits: per username and client address (a person's
+	// mistakes), per username from anywhere (distributed guessing; ten
+	// times the first), and per client address.
+	users, accounts, ips *limiter
+	dummyHash            string // verified for unknown users, so timing does not tell
+	// hashes admits one password hash (argon2id, 19 MiB by default) per
+	// slot; waiting counts the callers queued for one.
+	hashes  chan struct{}
+	waiting atomic.Int32
+	peak    atomic.Int32 // most slots ever held at once (tests)
+	proxies []netip.Prefix
 
 	tokens *tokenCache
 
@@ -75,14 +87,32 @@ func WithSecureCookies(secure bool) Option {
 // WithPasswordParams sets the argon2id cost of new password hashes.
 func WithPasswordParams(p PasswordParams) Option { return func(a *Authenticator) { a.params = p } }
 
-// WithSignInLimit sets the sign-in token buckets: per username, burst
-// attempts then one more every userEvery; per client IP, ipBurst then one
-// every ipEvery.
+// WithSignInLimit sets the sign-in token buckets: per username and client
+// IP, burst attempts then one more every userEvery (and per username from
+// any address ten times that burst); per client IP, ipBurst then one every
+// ipEvery.
 func WithSignInLimit(burst int, userEvery time.Duration, ipBurst int, ipEvery time.Duration) Option {
 	return func(a *Authenticator) {
 		a.users = newLimiter(burst, userEvery)
+		a.accounts = newLimiter(10*burst, userEvery)
 		a.ips = newLimiter(ipBurst, ipEvery)
 	}
+}
+
+// WithConcurrentHashes sets how many password hashes may run at once
+// (default: the number of CPUs, at least 2). Each takes the memory of the
+// argon2id parameters (19 MiB by default), so this bounds sign-in memory.
+func WithConcurrentHashes(n int) Option {
+	return func(a *Authenticator) { a.hashes = make(chan struct{}, max(n, 1)) }
+}
+
+// WithTrustedProxies names the reverse proxies in front of the HTTP
+// server. A request from one of them is counted against the address its
+// X-Forwarded-For header gives: the rightmost entry that is not itself a
+// trusted proxy. From any other peer the header is ignored (a client could
+// set it to escape the per-address limit).
+func WithTrustedProxies(p []netip.Prefix) Option {
+	return func(a *Authenticator) { a.proxies = p }
 }
 
 // New returns an Authenticator over store.
@@ -94,7 +124,9 @@ func New(store Store, opts ...Option) *Authenticator {
 		sessionTTL: DefaultSessionTTL,
 		params:     DefaultPasswordParams,
 		users:      newLimiter(5, 20*time.Second),
+		accounts:   newLimiter(50, 20*time.Second),
 		ips:        newLimiter(20, 3*time.Second),
+		hashes:     make(chan struct{}, max(2, runtime.NumCPU())),
 		touched:    map[string]time.Time{},
 		tokens:     newTokenCache(DefaultTokenCacheTTL),
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -164,7 +165,7 @@ func (a *Authenticator) signIn(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, server.Invalid("body", "want {\"username\": ..., \"password\": ...}: %v", err))
 		return
 	}
-	secret, u, s, err := a.SignIn(r.Context(), req.Username, req.Password, clientIP(r))
+	secret, u, s, err := a.SignIn(r.Context(), req.Username, req.Password, a.clientIP(r))
 	var limited *RateLimitError
 	if errors.As(err, &limited) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(limited.RetryAfter.Seconds()+0.999)))
@@ -200,14 +201,47 @@ func (a *Authenticator) signOut(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// clientIP is the address of the peer. X-Forwarded-For is ignored: a
-// client could set it to escape the per-IP limit.
-func clientIP(r *http.Request) string {
+// clientIP is the address of the peer, or, when the peer is a trusted
+// proxy (WithTrustedProxies), the rightmost X-Forwarded-For address that is
+// not a trusted proxy. From other peers X-Forwarded-For is ignored: a
+// client could set it to escape the per-address limit.
+func (a *Authenticator) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !a.trusted(host) {
+		return host
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if !a.trusted(hop) {
+			if _, err := netip.ParseAddr(hop); err == nil {
+				return hop
+			}
+			return host // malformed: the proxy is the client we know
+		}
 	}
 	return host
+}
+
+// trusted reports whether addr is one of the trusted proxies.
+func (a *Authenticator) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range a.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeError answers with the HTTP status of err's code and the JSON API's
@@ -261,11 +295,18 @@ var errBadPassword = server.Errorf(server.EUNAUTHORIZED, "invalid username or pa
 // bucket, so only failures add up against a user.
 func (a *Authenticator) SignIn(ctx context.Context, username, password, ip string) (string, User, Session, error) {
 	now := a.now()
-	okIP, waitIP := a.ips.take(ip, now)
-	okUser, waitUser := a.users.take(strings.ToLower(username), now)
-	if !okIP || !okUser {
-		a.log.Warn("auth: sign-in rate limited", "user", username, "ip", ip)
-		return "", User{}, Session{}, &RateLimitError{RetryAfter: max(waitIP, waitUser)}
+	account := strings.ToLower(username)
+	pair := account + "\x00" + ip
+	// Each limit is asked only once the one before admitted the attempt,
+	// so a refused attempt spends nothing of the others.
+	for _, l := range []struct {
+		limiter *limiter
+		key     string
+	}{{a.ips, ip}, {a.users, pair}, {a.accounts, account}} {
+		if ok, wait := l.limiter.take(l.key, now); !ok {
+			a.log.Warn("auth: sign-in rate limited", "ip", ip)
+			return "", User{}, Session{}, &RateLimitError{RetryAfter: wait}
+		}
 	}
 	var u User
 	err := a.store.ViewAuth(ctx, func(tx Tx) error {
@@ -280,9 +321,13 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	if err != nil {
 		hash = a.dummyHash // same work as for a real user
 	}
-	match, verr := VerifyPassword(password, hash)
+	var match bool
+	var verr error
+	if herr := a.withHashSlot(ctx, func() { match, verr = VerifyPassword(password, hash) }); herr != nil {
+		return "", User{}, Session{}, herr
+	}
 	if err != nil || verr != nil || !match {
-		a.log.Info("auth: sign-in failed", "user", username, "ip", ip)
+		a.log.Info("auth: sign-in failed", "ip", ip) // not the username: it may be a mistyped password
 		return "", User{}, Session{}, errBadPassword
 	}
 	secret := randomString(secretChars)
@@ -296,7 +341,8 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	if err != nil {
 		return "", User{}, Session{}, err
 	}
-	a.users.reset(strings.ToLower(username)) // only failures count against a user
+	a.users.reset(pair) // only failures count against a user
+	a.accounts.reset(account)
 	a.log.Info("auth: signed in", "user", u.Username, "ip", ip)
 	return secret, u, s, nil
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -20,7 +21,10 @@ type bucket struct {
 	at     time.Time
 }
 
-// maxBuckets bounds memory: past it, buckets that have refilled are dropped.
+// maxBuckets bounds memory: past it, buckets that have refilled are
+// dropped, and if that is not enough, the tenth least recently used. A key
+// whose bucket is evicted early starts full again: the other limits (the
+// client address's) still hold while a flood of new keys goes on.
 const maxBuckets = 10000
 
 func newLimiter(burst int, interval time.Duration) *limiter {
@@ -36,6 +40,9 @@ func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
 	if b == nil {
 		if len(l.buckets) >= maxBuckets {
 			l.prune(now)
+			if len(l.buckets) >= maxBuckets {
+				l.evictOldest(maxBuckets / 10)
+			}
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
@@ -71,4 +78,28 @@ func (l *limiter) prune(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+}
+
+// evictOldest drops the n buckets used least recently. It sorts, but runs
+// at most once per n new keys, so a flood of keys costs O(log n) each.
+func (l *limiter) evictOldest(n int) {
+	type entry struct {
+		key string
+		at  time.Time
+	}
+	all := make([]entry, 0, len(l.buckets))
+	for k, b := range l.buckets {
+		all = append(all, entry{k, b.at})
+	}
+	slices.SortFunc(all, func(a, b entry) int { return a.at.Compare(b.at) })
+	for _, e := range all[:min(n, len(all))] {
+		delete(l.buckets, e.key)
+	}
+}
+
+// size is the number of buckets held.
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
 }

@@ -134,8 +134,9 @@ var Rules = map[string]Rule{
 	v1.EvaluationService_EvaluateAll_FullMethodName: {Access: Evaluate,
 		Env: field(func(r *v1.EvaluateAllRequest) string { return r.GetEnvironment() })},
 
-	v1.SyncService_Sync_FullMethodName:        {Access: Evaluate, Env: streamEnv},
-	v1.SyncService_ListClients_FullMethodName: {Access: Read},
+	v1.SyncService_Sync_FullMethodName:         {Access: Evaluate, Env: streamEnv},
+	v1.SyncService_ListClients_FullMethodName:  {Access: Read},
+	v1.SyncService_WatchClients_FullMethodName: {Access: Read},
 
 	v1.TokenService_CreateToken_FullMethodName: {Access: Administer},
 	v1.TokenService_ListTokens_FullMethodName:  {Access: Administer},

@@ -68,6 +68,10 @@ type Hub struct {
 
 	mu     sync.Mutex
 	topics map[string]*topic
+	// generations counts the Forget calls per environment, so that state
+	// derived from a forgotten topic (a cached snapshot) can tell that it
+	// belongs to an environment that no longer exists.
+	generations map[string]uint64
 }
 
 // New returns a hub that encodes changes with encode.
@@ -78,6 +82,8 @@ func New(encode Encoder, opts ...Option) *Hub {
 		queueSize: DefaultQueueSize,
 		log:       slog.Default(),
 		topics:    make(map[string]*topic),
+
+		generations: make(map[string]uint64),
 	}
 	h.reorderNanos.Store(int64(DefaultReorderFor))
 	for _, o := range opts {
@@ -143,6 +149,40 @@ func (h *Hub) Revision(env string) int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.last
+}
+
+// Forget drops env's topic after the environment was deleted: every
+// subscriber is dropped (its stream resyncs from a snapshot, which for a
+// deleted environment fails with NOT_FOUND), and the topic's log, pending
+// changes and last revision are forgotten, so a recreated environment of
+// the same name starts from what the store says, never from what the old
+// one had. Call it after the deletion commits.
+func (h *Hub) Forget(env string) {
+	h.mu.Lock()
+	t := h.topics[env]
+	delete(h.topics, env)
+	h.generations[env]++
+	h.mu.Unlock()
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+	clear(t.pending)
+	t.log = nil
+	t.dropAll()
+}
+
+// Generation returns how many times env was forgotten (see Forget). A
+// snapshot read while the generation was g is stale once it is not g.
+func (h *Hub) Generation(env string) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.generations[env]
 }
 
 // Close stops the hub's reorder timers. Publishing after Close still works
@@ -305,6 +345,13 @@ func (t *topic) subscribe(have int64, notify func()) (*Subscription, []*Event, b
 		return s, nil, false
 	}
 	i := int(have + 1 - t.log[0].Revision)
+	for _, e := range t.log[i:] {
+		if e.Change.Created {
+			// The environment was (re)created after the client's revision:
+			// what it holds belongs to the old one, so it starts over.
+			return s, nil, false
+		}
+	}
 	return s, append([]*Event(nil), t.log[i:]...), true
 }
 

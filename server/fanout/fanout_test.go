@@ -215,3 +215,54 @@ func TestNotifySubscriptionQueuesUntilFull(t *testing.T) {
 		t.Fatalf("fast dropped=%v subscribers=%d", fast.IsDropped(), h.Subscribers("production"))
 	}
 }
+
+// Forget (an environment was deleted) drops the topic's subscribers and
+// forgets its revision and log, so a recreated environment of the same name
+// starts from what is published next; another environment is untouched.
+func TestForgetDropsSubscribersAndRevision(t *testing.T) {
+	h := New(encodeRevision)
+	t.Cleanup(h.Close)
+	for r := int64(1); r <= 12; r++ {
+		h.Publish(change(r))
+	}
+	sub, _, ok := h.Subscribe("production", 12)
+	other, _, _ := h.Subscribe("staging", 0)
+	if !ok || h.Revision("production") != 12 {
+		t.Fatalf("before Forget: ok %v, revision %d", ok, h.Revision("production"))
+	}
+	gen := h.Generation("production")
+	h.Forget("production")
+	select {
+	case <-sub.Dropped():
+	default:
+		t.Fatal("a subscriber of the forgotten environment was not dropped")
+	}
+	if other.IsDropped() {
+		t.Error("a subscriber of another environment was dropped")
+	}
+	if h.Revision("production") != 0 || h.Has("production") || h.Generation("production") != gen+1 {
+		t.Errorf("after Forget: revision %d, has %v, generation %d (was %d)", h.Revision("production"), h.Has("production"),
+			h.Generation("production"), gen)
+	}
+	h.Publish(server.Change{Environment: "production", Revision: 13, Created: true})
+	if h.Revision("production") != 13 {
+		t.Errorf("recreated environment's revision = %d, want 13", h.Revision("production"))
+	}
+}
+
+// A client whose revision predates the change that (re)created the
+// environment is told to take a snapshot instead of resuming from the log:
+// what it holds belongs to the deleted environment.
+func TestSubscribeBeforeCreationNeedsSnapshot(t *testing.T) {
+	h := New(encodeRevision)
+	t.Cleanup(h.Close)
+	h.Publish(change(12))
+	h.Publish(server.Change{Environment: "production", Revision: 13, Created: true})
+	h.Publish(change(14))
+	if _, backlog, ok := h.Subscribe("production", 12); ok {
+		t.Errorf("a client at 12 resumed with %d logged changes across the creation at 13, want a snapshot", len(backlog))
+	}
+	if _, backlog, ok := h.Subscribe("production", 13); !ok || len(backlog) != 1 || backlog[0].Revision != 14 {
+		t.Errorf("a client at 13 resumed: ok %v, %d changes; want the change at 14", ok, len(backlog))
+	}
+}

@@ -152,7 +152,8 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/api/v1/environments/staging/release-plans/1/cancel", `{}`, 200, "", "", `"state":"cancelled"`},
 		{"POST", "/api/v1/environments/staging/release-plans/1/cancel", `{}`, 400, "invalid_argument", "id", ""},
 
-		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true}`, 200, "", "", `"archived":true`},
+		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true}`, 400, "invalid_argument", "force", ""},
+		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true,"force":true}`, 200, "", "", `"archived":true`},
 		{"POST", "/api/v1/flags/nope/archive", `{"archived":true}`, 404, "not_found", "", ""},
 		{"DELETE", "/api/v1/flags/checkout?expectedRevision=99", "", 409, "aborted", "", ""},
 		{"DELETE", "/api/v1/flags/checkout", "", 200, "", "", ""},

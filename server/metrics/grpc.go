@@ -49,12 +49,12 @@ func (m *Metrics) EvaluationInterceptor(source string) grpc.UnaryServerIntercept
 		case *flagpolev1.EvaluateResponse:
 			rq, _ := req.(*flagpolev1.EvaluateRequest)
 			env := rq.GetEnvironment()
-			m.Evaluated(source, env, r.GetEvaluation().GetFlagKey(), r.GetEvaluation().GetReason())
+			m.Evaluated(source, env, r.GetEvaluation().GetFlagKey(), r.GetEvaluation().GetReason(), r.GetEvaluation().GetErrorCode())
 		case *flagpolev1.EvaluateAllResponse:
 			rq, _ := req.(*flagpolev1.EvaluateAllRequest)
 			env := rq.GetEnvironment()
 			for _, e := range r.GetEvaluations() {
-				m.Evaluated(source, env, e.GetFlagKey(), e.GetReason())
+				m.Evaluated(source, env, e.GetFlagKey(), e.GetReason(), e.GetErrorCode())
 			}
 		}
 		return resp, err

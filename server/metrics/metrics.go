@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flagpole/flagpole/sdk/engine"
 )
 
 // Metrics owns a registry and the server's collectors. The zero value is not
@@ -47,7 +49,7 @@ func New() *Metrics {
 	}, []string{"transport", "method"})
 	m.evaluations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flagpole_remote_evaluations_total",
-		Help: "Flag evaluations done by the server for remote callers, by source (grpc, http, ofrep), environment, flag and reason.",
+		Help: "Flag evaluations done by the server for remote callers, by source (grpc, http, ofrep), environment, flag (_unknown for flags that do not exist) and reason.",
 	}, []string{"source", "environment", "flag", "reason"})
 	m.streams = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "flagpole_sync_streams",
@@ -85,10 +87,20 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Evaluated counts one remote evaluation. source is grpc, http or ofrep.
-func (m *Metrics) Evaluated(source, environment, flag, reason string) {
+// UnknownFlag is the flag label of evaluations of flags that do not exist:
+// callers choose those keys, so each would be a new series for good (no flag
+// key can start with an underscore).
+const UnknownFlag = "_unknown"
+
+// Evaluated counts one remote evaluation. source is grpc, http or ofrep;
+// errorCode is the evaluation's (empty for none): FLAG_NOT_FOUND counts
+// under flag UnknownFlag.
+func (m *Metrics) Evaluated(source, environment, flag, reason, errorCode string) {
 	if m == nil {
 		return
+	}
+	if errorCode == string(engine.ErrorFlagNotFound) {
+		flag = UnknownFlag
 	}
 	m.evaluations.WithLabelValues(source, environment, flag, reason).Inc()
 }

@@ -210,7 +210,7 @@ func TestStoreLatency(t *testing.T) {
 
 func TestNilMetricsRecordsNothing(t *testing.T) {
 	var m *metrics.Metrics
-	m.Evaluated("ofrep", "e", "f", "STATIC")
+	m.Evaluated("ofrep", "e", "f", "STATIC", "")
 	m.StreamOpened("e", "i", 0)
 	m.Acked("e", "i", 1)
 	if s := m.Store(failingStore{}); s != (failingStore{}) {

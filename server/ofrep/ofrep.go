@@ -46,7 +46,7 @@ type Authenticator func(r *http.Request) (Caller, error)
 
 // EvaluationCounter counts remote evaluations (the metrics).
 type EvaluationCounter interface {
-	Evaluated(source, environment, flag, reason string)
+	Evaluated(source, environment, flag, reason, errorCode string)
 }
 
 // UsageRecorder records that a flag served a variant (the usage insights).
@@ -275,7 +275,7 @@ func (h *Handler) success(snap *engine.Snapshot, res engine.Result) success {
 
 func (h *Handler) observe(c Caller, res engine.Result) {
 	if h.Counter != nil {
-		h.Counter.Evaluated("ofrep", c.Environment, res.FlagKey, string(res.Reason))
+		h.Counter.Evaluated("ofrep", c.Environment, res.FlagKey, string(res.Reason), string(res.ErrorCode))
 	}
 	if h.Usage != nil && res.ErrorCode == engine.ErrorNone {
 		service := c.Service

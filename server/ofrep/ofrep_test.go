@@ -31,7 +31,7 @@ type recorder struct {
 	usage []string
 }
 
-func (r *recorder) Evaluated(source, env, flag, reason string) {
+func (r *recorder) Evaluated(source, env, flag, reason, _ string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.evals = append(r.evals, source+" "+env+" "+flag+" "+reason)

@@ -35,6 +35,8 @@ type notice struct {
 	// Revision is the environment's revision after the commit; 0 when the
 	// environment was created or deleted without a revision to follow.
 	Revision int64 `json:"v"`
+	// Deleted is set when the transaction deleted the environment.
+	Deleted bool `json:"d,omitempty"`
 }
 
 var _ service.ChangeRecorder = (*tx)(nil)
@@ -62,9 +64,10 @@ func (t *tx) RecordChange(c server.Change) error {
 // revision moved and every one created or deleted. PostgreSQL delivers the
 // notifications when, and only if, the transaction commits, in commit order.
 func (t *tx) notify() error {
-	var payloads []string
+	var payloads, payloadEnvs []string
 	add := func(env string, rev int64) error {
-		p, err := json.Marshal(notice{Schema: t.db.schema, Replica: t.db.replica, Environment: env, Revision: rev})
+		p, err := json.Marshal(notice{Schema: t.db.schema, Replica: t.db.replica, Environment: env, Revision: rev,
+			Deleted: slices.Contains(t.deleted, env)})
 		payloads = append(payloads, string(p))
 		return err
 	}
@@ -79,7 +82,8 @@ func (t *tx) notify() error {
 		}
 	}
 	for _, env := range t.invalidated {
-		if _, ok := t.bumped[env]; !ok {
+		if _, ok := t.bumped[env]; !ok && !slices.Contains(payloadEnvs, env) {
+			payloadEnvs = append(payloadEnvs, env)
 			if err := add(env, 0); err != nil {
 				return wrap("notify", err)
 			}
@@ -104,6 +108,11 @@ type Handler interface {
 	Publish(server.Change)
 }
 
+// A Handler that also implements service.Forgetter is told, after
+// Invalidate, of every environment another replica deleted (and, after a
+// reconnect, of every one it knew that is gone), so that the sync hub ends
+// its streams and forgets its revisions, as the deleting replica's did.
+
 // Watch listens for the changes other replicas commit to the database and
 // hands them to h, from a goroutine that Close stops. It returns once it
 // listens, so every change committed after Watch returns reaches h. When
@@ -124,8 +133,13 @@ func (db *DB) Watch(h Handler) error {
 		cancel()
 		return err
 	}
-	db.stop = cancel
 	w := &watcher{db: db, h: h, last: map[string]int64{}}
+	if err := w.seed(ctx); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		cancel()
+		return fmt.Errorf("postgres: watch: %w", err)
+	}
+	db.stop = cancel
 	db.watchWG.Go(func() { w.run(ctx, conn) })
 	return nil
 }
@@ -197,13 +211,21 @@ func (w *watcher) follow(ctx context.Context, conn *pgx.Conn) error {
 		if nt.Schema != w.db.schema {
 			continue // another Flagpole database in the same PostgreSQL database
 		}
-		if nt.Revision > 0 {
+		if nt.Revision > w.last[nt.Environment] {
 			w.last[nt.Environment] = nt.Revision
+		}
+		if nt.Deleted {
+			// What is logged next for the name belongs to a new
+			// environment: catch up on all of it after a reconnect.
+			delete(w.last, nt.Environment)
 		}
 		if nt.Replica == w.db.replica {
 			continue // published locally after the commit
 		}
 		w.h.Invalidate(nt.Environment)
+		if nt.Deleted {
+			w.forget(nt.Environment)
+		}
 		if nt.Revision == 0 {
 			continue
 		}
@@ -224,8 +246,36 @@ func (w *watcher) follow(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
+// forget tells the handler, if it wants to know, that env was deleted.
+func (w *watcher) forget(env string) {
+	if f, ok := w.h.(service.Forgetter); ok {
+		f.Forget(env)
+	}
+}
+
+// seed records every environment's revision when Watch starts (after
+// LISTEN, so nothing committed later is missed): a reconnect then catches
+// up on every environment, not only on those notified since.
+func (w *watcher) seed(ctx context.Context) error {
+	return w.db.view(ctx, func(t *tx) error {
+		rows, err := t.tx.Query(t.ctx, "SELECT name, revision FROM environments")
+		_, err = collect(rows, err, func(r pgx.Row) (struct{}, error) {
+			var name string
+			var rev int64
+			err := r.Scan(&name, &rev)
+			w.last[name] = rev
+			return struct{}{}, err
+		})
+		return err
+	})
+}
+
 // catchUp runs after a reconnect: every environment may have changed, and
-// the changes logged meanwhile by other replicas are published in order.
+// the changes logged meanwhile by other replicas are published in order:
+// for an environment the watcher knew, those after the revision it last
+// knew; for one it did not (created meanwhile, or deleted and created
+// again), every logged one. An environment it knew that is gone was
+// deleted meanwhile.
 func (w *watcher) catchUp(ctx context.Context) error {
 	var envs []string
 	var missed []loggedChange
@@ -234,9 +284,9 @@ func (w *watcher) catchUp(ctx context.Context) error {
 		if envs, err = collect(rows, err, func(r pgx.Row) (s string, err error) { return s, r.Scan(&s) }); err != nil {
 			return err
 		}
-		for env, rev := range w.last {
+		for _, env := range envs {
 			rows, err := t.tx.Query(t.ctx,
-				"SELECT revision, replica, change FROM changes WHERE environment = $1 AND revision > $2 ORDER BY revision", env, rev)
+				"SELECT revision, replica, change FROM changes WHERE environment = $1 AND revision > $2 ORDER BY revision", env, w.last[env])
 			logged, err := collect(rows, err, scanLoggedChange)
 			if err != nil {
 				return err
@@ -248,11 +298,18 @@ func (w *watcher) catchUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for env := range w.last {
+		if !slices.Contains(envs, env) {
+			delete(w.last, env)
+			w.h.Invalidate(env)
+			w.forget(env)
+		}
+	}
 	for _, env := range envs {
 		w.h.Invalidate(env)
 	}
 	for _, l := range missed {
-		w.last[l.change.Environment] = l.change.Revision
+		w.last[l.change.Environment] = max(w.last[l.change.Environment], l.change.Revision)
 		if l.replica != w.db.replica {
 			w.h.Publish(l.change)
 		}

@@ -20,6 +20,7 @@ type tx struct {
 	bumped      map[string]int64 // environment → its revision now
 	changes     []string         // environments whose Change was recorded
 	invalidated []string         // environments created or deleted
+	deleted     []string         // environments deleted
 }
 
 func (t *tx) exec(query string, args ...any) (int64, error) {
@@ -123,9 +124,14 @@ func (t *tx) GetEnvironment(name string) (server.Environment, error) {
 	return env, nil
 }
 
+// CreateEnvironment stores env; an environment of the same name deleted
+// before makes it start at the deleted one's last revision when that is
+// higher than env.Revision (see DeleteEnvironment).
 func (t *tx) CreateEnvironment(env server.Environment) error {
 	err := t.insert("create environment", "environment", env.Name,
-		"INSERT INTO environments ("+environmentColumns+") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+		"INSERT INTO environments ("+environmentColumns+`) VALUES ($1, $2, $3,
+		greatest($4::bigint, coalesce((SELECT revision FROM retired_environments WHERE name = $1), 0)), $5)
+		ON CONFLICT (name) DO NOTHING`,
 		env.Name, env.Description, env.Protected, env.Revision, env.CreatedAt)
 	if err == nil {
 		t.invalidated = append(t.invalidated, env.Name)
@@ -140,14 +146,30 @@ func (t *tx) UpdateEnvironment(env server.Environment) error {
 }
 
 // DeleteEnvironment removes the environment; its configurations go with it
-// (ON DELETE CASCADE).
+// (ON DELETE CASCADE). Its last revision is kept in retired_environments,
+// so that an environment created again under its name continues from it;
+// its logged changes go, so that no replica replays them as the new one's.
 func (t *tx) DeleteEnvironment(name string) error {
-	err := t.execOne("delete environment", "environment", name, "DELETE FROM environments WHERE name = $1", name)
-	if err == nil {
-		t.invalidated = append(t.invalidated, name)
-		delete(t.bumped, name)
+	var rev int64
+	err := t.tx.QueryRow(t.ctx, "DELETE FROM environments WHERE name = $1 RETURNING revision", name).Scan(&rev)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("environment", name)
 	}
-	return err
+	if err != nil {
+		return wrap("delete environment", err)
+	}
+	_, err = t.exec(`INSERT INTO retired_environments (name, revision) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET revision = greatest(retired_environments.revision, excluded.revision)`, name, rev)
+	if err != nil {
+		return wrap("delete environment", err)
+	}
+	if _, err := t.exec("DELETE FROM changes WHERE environment = $1", name); err != nil {
+		return wrap("delete environment", err)
+	}
+	t.invalidated = append(t.invalidated, name)
+	t.deleted = append(t.deleted, name)
+	delete(t.bumped, name)
+	return nil
 }
 
 func (t *tx) BumpRevision(env string) (int64, error) {

@@ -229,3 +229,80 @@ func TestWatchOnceAndClose(t *testing.T) {
 		t.Error("Watch after Close succeeded")
 	}
 }
+
+// TestWatchCatchesUpEveryEnvironmentAfterReconnect: B's watcher started
+// after the environments were created, so it never saw a notification for
+// production; when its listening connection is cut (pg_terminate_backend)
+// and a change to production, a new environment and a deleted one are
+// committed through A meanwhile, B's handler still gets every Change once
+// it is back, and is told of the deletion (issue 11, F2).
+func TestWatchCatchesUpEveryEnvironmentAfterReconnect(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	a, b := mustOpen(t, dsn), mustOpen(t, dsn)
+	svc := service.New(a)
+	ctx := context.Background()
+	if err := svc.EnsureDefaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.CreateFlag(ctx, engine.Flag{Key: "kill-switch", Type: engine.TypeBoolean}); err != nil {
+		t.Fatal(err)
+	}
+	atB := &forgetRecorder{recorder: newRecorder()}
+	if err := b.Watch(atB); err != nil {
+		t.Fatal(err)
+	}
+
+	var cut int
+	err := a.pool.QueryRow(ctx, "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+		listenerName(b.replica)).Scan(&cut)
+	if err != nil || cut != 1 {
+		t.Fatalf("terminated %d listening connections (%v), want 1", cut, err)
+	}
+	local := newRecorder()
+	svc = service.New(a, service.WithPublisher(local))
+	if _, err := svc.SetEnabled(ctx, "production", "kill-switch", true, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateEnvironment(ctx, server.Environment{Name: "qa"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetEnabled(ctx, "qa", "kill-switch", true, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteEnvironment(ctx, "development"); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := local.snapshot()
+	got := atB.waitChanges(t, len(want))
+	if diff := cmp.Diff(want, got, changeCmp); diff != "" {
+		t.Errorf("changes at replica B after the reconnect (-published at A +received at B):\n%s", diff)
+	}
+	inOrder(t, got)
+	deadline := time.After(10 * time.Second)
+	for !slices.Contains(atB.forgotten(), "development") {
+		select {
+		case <-atB.notify:
+		case <-deadline:
+			t.Fatalf("replica B was not told that development was deleted: forgot %v", atB.forgotten())
+		}
+	}
+}
+
+// forgetRecorder is a recorder that is also told of deleted environments.
+type forgetRecorder struct {
+	*recorder
+	forgot []string
+}
+
+func (r *forgetRecorder) Forget(env string) {
+	r.mu.Lock()
+	r.forgot = append(r.forgot, env)
+	r.mu.Unlock()
+	r.notify <- struct{}{}
+}
+
+func (r *forgetRecorder) forgotten() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.forgot)
+}

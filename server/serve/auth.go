@@ -16,6 +16,7 @@ import (
 // credentials (printed once to Config.Out unless given in Config).
 func (s *Server) startAuth(ctx context.Context) error {
 	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithSecureCookies(s.tls != nil),
+		auth.WithTrustedProxies(s.cfg.TrustedProxies),
 		// A revoked token's sync streams end at once (s.sync exists before
 		// any call is served).
 		auth.WithRevokeHook(func(name string) { s.sync.CloseCredential(name) }))

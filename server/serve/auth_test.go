@@ -196,7 +196,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	}
 	// Every method has a rule, and only methods that read have a rule that
 	// lets a ci token outside its environments or a viewer through.
-	reads := regexp.MustCompile(`/(Get|List|Evaluate|WhoAmI|Sync$|ServerReflectionInfo$|Check$|Watch$)`)
+	reads := regexp.MustCompile(`/(Get|List|Watch|Evaluate|WhoAmI|Sync$|ServerReflectionInfo$|Check$)`)
 	for _, m := range methods {
 		rule, ok := auth.Rules[m.FullName]
 		switch {
@@ -458,6 +458,9 @@ func TestTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.TLS == nil {
 		t.Fatalf("https /healthz: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	if hsts := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
+		t.Errorf("https /healthz: Strict-Transport-Security %q, want max-age=…", hsts)
 	}
 	plain, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

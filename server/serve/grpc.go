@@ -7,6 +7,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
@@ -15,7 +16,7 @@ import (
 // serviceOptions configures the service layer; publishers of committed
 // changes (the sync hub) are added here.
 func (s *Server) serviceOptions() []service.Option {
-	s.hub = syncapi.NewHub()
+	s.hub = syncapi.NewHub(fanout.WithLogger(s.log))
 	return []service.Option{service.WithPublisher(s.hub)}
 }
 
@@ -32,12 +33,13 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
 	gs := grpc.NewServer(opts...)
-	s.registerAPI(gs)
-	s.Auth.Register(gs)
-	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithCredential(streamCredential), syncapi.WithEnvironmentResolver(streamEnvironment))...)
-	s.sync.Register(gs)
+	reg := syncapi.MalformedIsInvalidArgument(gs)
+	s.registerAPI(reg)
+	s.Auth.Register(reg)
+	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithEnvironmentResolver(streamEnvironment))...)
+	s.sync.Register(reg)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
+	healthpb.RegisterHealthServer(reg, hs)
 	reflection.Register(gs)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for name := range gs.GetServiceInfo() {

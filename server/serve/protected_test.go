@@ -94,7 +94,9 @@ func TestEditorCannotChangeProtectedThroughSharedObjects(t *testing.T) {
 		{"off variant's value", "PUT", "/api/v1/flags/banner",
 			`{"key":"banner","type":"string","variants":[{"key":"a","value":"hello"},{"key":"off","value":"EVIL"},{"key":"spare","value":"unused"}]}`},
 		{"archive", "POST", "/api/v1/flags/banner/archive", `{"archived":true}`},
+		{"forced archive", "POST", "/api/v1/flags/banner/archive", `{"archived":true,"force":true}`},
 		{"delete", "DELETE", "/api/v1/flags/banner", ""},
+		{"forced delete", "DELETE", "/api/v1/flags/banner?force=true", ""},
 		{"segment used in production", "PUT", "/api/v1/segments/staff", `{"key":"staff","included":["alice","mallory"]}`},
 	}
 	for _, c := range refused {
@@ -121,7 +123,7 @@ func TestEditorCannotChangeProtectedThroughSharedObjects(t *testing.T) {
 		wantServed(c.name)
 	}
 	// The admin may: the rights of production.
-	if _, err := flags.ArchiveFlag(ctx, &pb.ArchiveFlagRequest{Key: "banner", Archived: true}); err != nil {
+	if _, err := flags.ArchiveFlag(ctx, &pb.ArchiveFlagRequest{Key: "banner", Archived: true, Force: true}); err != nil {
 		t.Fatalf("admin archives: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -28,9 +29,34 @@ import (
 // returns the secret of an sdk token of production: every benchmarked call
 // authenticates with it, as a service's calls do.
 func benchServer(b *testing.B) (*serve.Server, string) {
+	return benchServerLogging(b, slog.LevelError)
+}
+
+// benchServerLogging is benchServer with a text logger at level. Above
+// error it discards; otherwise it writes every line it lets through to a
+// file, as a deployed server's logger writes to its stderr (a write call per
+// line).
+func benchServerLogging(b *testing.B, level slog.Level) (*serve.Server, string) {
+	srv, token, _ := benchServerLog(b, level)
+	return srv, token
+}
+
+// benchServerLog is benchServerLogging that also returns the count of log
+// bytes written so far.
+func benchServerLog(b *testing.B, level slog.Level) (*serve.Server, string, *atomic.Int64) {
 	b.Helper()
 	cfg := config(filepath.Join(b.TempDir(), "flagpole.db"))
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
+	logged := &countingWriter{w: io.Discard}
+	if level < slog.LevelError {
+		f, err := os.Create(filepath.Join(b.TempDir(), "flagpole.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		logged.w = f
+	}
+	w := logged
+	cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	srv := serve.New(cfg)
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
@@ -56,7 +82,18 @@ func benchServer(b *testing.B) (*serve.Server, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv, tok.GetSecret()
+	return srv, tok.GetSecret(), &logged.n
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.w.Write(p)
 }
 
 // dial connects to srv's gRPC port, sending token with every call.
@@ -99,8 +136,9 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 }
 
 // callers runs call from 8 parallel callers per CPU, each call with a
-// distinct targeting key, and reports throughput and latency percentiles.
-// It fails with the first error if any call failed.
+// distinct targeting key, and reports throughput, latency percentiles and
+// the process's CPU time per call (client and server together: both run in
+// this process). It fails with the first error if any call failed.
 func callers(b *testing.B, call func(targetingKey string) error) {
 	var lat latencies
 	var failed atomic.Int64
@@ -108,6 +146,7 @@ func callers(b *testing.B, call func(targetingKey string) error) {
 	var worker atomic.Int64
 	b.SetParallelism(8)
 	b.ResetTimer()
+	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	b.RunParallel(func(pb_ *testing.PB) {
 		w := worker.Add(1)
@@ -124,19 +163,36 @@ func callers(b *testing.B, call func(targetingKey string) error) {
 		lat.add(ds)
 	})
 	elapsed := time.Since(start)
+	cpu1, _ := processCPU()
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d evaluations failed, the first with: %v", n, firstErr.Load())
 	}
 	lat.report(b, elapsed)
+	if cpuKnown && len(lat.all) > 0 {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(len(lat.all)), "cpu-µs/op")
+	}
 }
 
 // BenchmarkRemoteEvaluationGRPC measures EvaluationService/Evaluate over a
 // real gRPC connection on loopback, from parallel callers.
 func BenchmarkRemoteEvaluationGRPC(b *testing.B) {
-	srv, token := benchServer(b)
+	benchmarkGRPCEvaluate(b, slog.LevelError)
+}
+
+// BenchmarkRemoteEvaluationGRPCInfoLog is BenchmarkRemoteEvaluationGRPC
+// with the logger at info, the level `flagpole serve` logs at by default:
+// what the per-call access log costs an evaluation.
+func BenchmarkRemoteEvaluationGRPCInfoLog(b *testing.B) {
+	benchmarkGRPCEvaluate(b, slog.LevelInfo)
+}
+
+func benchmarkGRPCEvaluate(b *testing.B, level slog.Level) {
+	srv, token, logged := benchServerLog(b, level)
 	client := pb.NewEvaluationServiceClient(dial(b, srv, token))
 	attrs, _ := structpb.NewStruct(map[string]any{"plan": "pro"})
+	before := logged.Load()
+	defer func() { b.ReportMetric(float64(logged.Load()-before)/float64(b.N), "log-B/op") }()
 	callers(b, func(key string) error {
 		resp, err := client.Evaluate(context.Background(), &pb.EvaluateRequest{Environment: "production",
 			FlagKey: "checkout", TargetingKey: key, Context: attrs})

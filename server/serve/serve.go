@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,10 @@ type Config struct {
 	// ReleaseJudge checks the guards of release plans; nil advances guarded
 	// plans on their hold alone.
 	ReleaseJudge release.Judge
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
+	// the client address that sign-in limits count against.
+	TrustedProxies []netip.Prefix
 
 	// TLSCert and TLSKey, both set, serve both ports over TLS.
 	TLSCert, TLSKey string

@@ -62,3 +62,7 @@ type replicaChanges struct {
 
 func (r replicaChanges) Invalidate(env string)   { r.svc.Invalidate(env) }
 func (r replicaChanges) Publish(c server.Change) { r.hub.Publish(c) }
+
+// Forget ends the streams of an environment another replica deleted; they
+// resync (and end with NOT_FOUND until the environment exists again).
+func (r replicaChanges) Forget(env string) { r.hub.Forget(env) }

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -183,4 +184,29 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 	if st := client.State(); st != openfeature.FatalState {
 		t.Fatalf("client state %s, want %s", st, openfeature.FatalState)
 	}
+}
+
+// The sync server logs to the server's logger, not to slog.Default: a
+// tracking report (logged at debug level while no sink takes tracking
+// events) shows up in the configured log.
+func TestSyncLogsToServerLogger(t *testing.T) {
+	ctx := context.Background()
+	logs := &syncBuffer{}
+	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := serve.New(cfg)
+	start(t, srv)
+	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"),
+		sdk.WithServiceName("logged"), sdk.WithTrackFlushInterval(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Shutdown)
+	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
+		t.Fatal(err)
+	}
+	p.Track(ctx, "checkout-viewed", openfeature.NewEvaluationContext("user-1", nil), openfeature.NewTrackingEventDetails(1))
+	waitFor(t, "the track report in the server's log", func() bool {
+		return strings.Contains(logs.String(), "syncapi: track report")
+	})
 }

@@ -33,7 +33,10 @@ func (s *Service) GetEnvironment(ctx context.Context, name string) (server.Envir
 }
 
 // CreateEnvironment creates an environment with a disabled configuration of
-// every flag; its revision is 1 afterwards.
+// every flag; its revision is 1 afterwards, or, when an environment of the
+// same name was deleted before, one above the deleted one's last revision
+// (the store keeps it), so that revisions never go backwards for a client
+// that held the old one.
 func (s *Service) CreateEnvironment(ctx context.Context, env server.Environment) (server.Environment, error) {
 	if !environmentName.MatchString(env.Name) {
 		return server.Environment{}, server.Invalid("environment.name", "%q does not match %s", env.Name, environmentName)
@@ -64,6 +67,7 @@ func (o *op) createEnvironment(env server.Environment) (server.Environment, erro
 	if err != nil {
 		return env, err
 	}
+	change.Created = true
 	for _, f := range flags {
 		cfg := server.FlagConfig{FlagKey: f.Key, Environment: env.Name, Config: defaultConfig(f.Flag), Revision: 1, UpdatedAt: o.now}
 		if err := o.tx.PutConfig(cfg); err != nil {
@@ -119,6 +123,7 @@ func (s *Service) DeleteEnvironment(ctx context.Context, name string) error {
 			return err
 		}
 		o.invalidate = append(o.invalidate, name)
+		o.deleted = append(o.deleted, name)
 		return o.audit("environment.delete", "environment", name, name, docOfEnvironment(cur), nil)
 	})
 }

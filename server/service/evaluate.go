@@ -167,6 +167,29 @@ func (c *snapshotCache) entry(env string) *cacheEntry {
 	return actual.(*cacheEntry)
 }
 
+// apply brings env's cached snapshot up to the committed change ch by
+// compiling only the flags it changed, when the cache holds the revision
+// just before; otherwise (nothing cached, a gap, segments changed, the
+// environment created) it invalidates, and the next evaluation compiles
+// the stored state. Either way a compilation racing with it cannot install
+// a snapshot older than ch.
+func (c *snapshotCache) apply(ch server.Change) {
+	e := c.entry(ch.Environment)
+	for {
+		cur := e.state.Load()
+		next := &cached{gen: cur.gen + 1}
+		if cur.snap != nil && cur.snap.Revision() == ch.Revision-1 && !ch.Created &&
+			len(ch.Segments) == 0 && len(ch.DeletedSegments) == 0 {
+			if snap, err := cur.snap.Apply(ch.Revision, ch.Flags, ch.DeletedFlags); err == nil {
+				next.snap = snap
+			}
+		}
+		if e.state.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
 func (c *snapshotCache) invalidate(env string) {
 	e := c.entry(env)
 	for {

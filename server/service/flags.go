@@ -204,7 +204,9 @@ func (s *Service) ArchiveFlag(ctx context.Context, key string, archived bool, ex
 		if err := checkRevision(fmt.Sprintf("flag %q", key), cur.Revision, expected); err != nil {
 			return err
 		}
-		if archived && !force {
+		// A restricted actor's archive is refused by changeFlag anyway
+		// (it changes what protected environments serve), force or not.
+		if archived && !force && !o.actor.Restricted {
 			if err := checkNotLive(o.tx, cur, "archive"); err != nil {
 				return err
 			}

@@ -1,10 +1,13 @@
 package service_test
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/service"
 )
 
 // TestRestrictedActorSegmentChange: a segment an enabled production rule
@@ -80,5 +83,56 @@ func TestLiveFlagNeedsForce(t *testing.T) {
 	}
 	if err := f.svc.DeleteFlag(f.ctx, "live", 0, true); err != nil {
 		t.Fatalf("forced delete: %v", err)
+	}
+}
+
+// countingStore counts read transactions.
+type countingStore struct {
+	service.Store
+	views atomic.Int64
+}
+
+func (c *countingStore) View(ctx context.Context, fn func(service.Tx) error) error {
+	c.views.Add(1)
+	return c.Store.View(ctx, fn)
+}
+
+// TestChangeUpdatesCachedSnapshot: a committed change to a flag brings the
+// cached evaluation snapshot up to date by compiling that flag alone: the
+// next evaluation reads nothing from the store and sees the change.
+func TestChangeUpdatesCachedSnapshot(t *testing.T) {
+	f := newFixture(t)
+	store := &countingStore{Store: f.db}
+	svc := service.New(store)
+	for _, key := range []string{"a", "b"} {
+		if _, _, err := svc.CreateFlag(f.ctx, engine.Flag{Key: key, Type: engine.TypeBoolean}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Snapshot(f.ctx, "production"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetEnabled(f.ctx, "production", "a", true, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := store.views.Load()
+	snap, err := svc.Snapshot(f.ctx, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := store.views.Load() - before; n != 0 {
+		t.Errorf("the snapshot after a flag change read the store %d time(s)", n)
+	}
+	if r := snap.Evaluate("a", "", nil); r.Value != true {
+		t.Errorf("a serves %v after enable, want true", r.Value)
+	}
+	if r := snap.Evaluate("b", "", nil); r.Value != false {
+		t.Errorf("b serves %v, want false", r.Value)
+	}
+	envs, _ := svc.ListEnvironments(f.ctx)
+	for _, e := range envs {
+		if e.Name == "production" && snap.Revision() != e.Revision {
+			t.Errorf("snapshot at revision %d, environment at %d", snap.Revision(), e.Revision)
+		}
 	}
 }

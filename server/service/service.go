@@ -22,6 +22,16 @@ type Publisher interface {
 	Publish(server.Change)
 }
 
+// Forgetter is an optional capability of a Publisher: Forget is called
+// after the commit of an environment's deletion, so that the publisher
+// drops what it keeps for the environment (the sync hub ends its streams,
+// which resync, and forgets its revisions). A recreated environment of the
+// same name continues the deleted one's revisions, but whatever a
+// publisher kept of the old one must not be served as the new one.
+type Forgetter interface {
+	Forget(env string)
+}
+
 // Option configures a Service.
 type Option func(*Service)
 
@@ -68,6 +78,7 @@ type op struct {
 	order      []string
 	changes    map[string]*server.Change
 	invalidate []string // environments whose cached snapshot goes without a Change
+	deleted    []string // environments deleted
 }
 
 // update runs fn in one store transaction and, after the commit, drops the
@@ -97,8 +108,15 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 	for _, env := range done.invalidate {
 		s.snapshots.invalidate(env)
 	}
+	for _, env := range done.deleted {
+		for _, p := range s.publishers {
+			if f, ok := p.(Forgetter); ok {
+				f.Forget(env)
+			}
+		}
+	}
 	for _, env := range done.order {
-		s.snapshots.invalidate(env)
+		s.snapshots.apply(*done.changes[env])
 		for _, p := range s.publishers {
 			p.Publish(*done.changes[env])
 		}

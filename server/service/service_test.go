@@ -474,6 +474,10 @@ func TestEnvironments(t *testing.T) {
 	if _, err := f.svc.UpdateEnvironment(f.ctx, server.Environment{Name: "qa", Description: "quality"}); err != nil {
 		t.Fatal(err)
 	}
+	deleted, err := f.svc.GetEnvironment(f.ctx, "qa")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := f.svc.DeleteEnvironment(f.ctx, "qa"); err != nil {
 		t.Fatal(err)
 	}
@@ -486,8 +490,10 @@ func TestEnvironments(t *testing.T) {
 	if _, err := f.svc.CreateEnvironment(f.ctx, server.Environment{Name: "qa"}); err != nil {
 		t.Fatal(err)
 	}
-	if ev, _ := f.svc.Evaluate(f.ctx, "qa", "a", "", nil); ev.Reason != engine.ReasonDisabled || ev.Revision != 1 {
-		t.Errorf("recreated environment served %+v, want the new disabled flag at revision 1", ev)
+	// Revisions never go backwards: the recreated environment continues
+	// from the deleted one's last revision.
+	if ev, _ := f.svc.Evaluate(f.ctx, "qa", "a", "", nil); ev.Reason != engine.ReasonDisabled || ev.Revision != deleted.Revision+1 {
+		t.Errorf("recreated environment served %+v, want the new disabled flag at revision %d", ev, deleted.Revision+1)
 	}
 	if a := f.audit()[0]; a.Action != "environment.create" || a.Key != "qa" {
 		t.Errorf("audit %+v", a)

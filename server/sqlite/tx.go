@@ -101,9 +101,13 @@ func (t *tx) GetEnvironment(name string) (server.Environment, error) {
 	return env, nil
 }
 
+// CreateEnvironment stores env; an environment of the same name deleted
+// before makes it start at the deleted one's last revision when that is
+// higher than env.Revision (see DeleteEnvironment).
 func (t *tx) CreateEnvironment(env server.Environment) error {
-	_, err := t.exec("INSERT INTO environments ("+environmentColumns+") VALUES (?, ?, ?, ?, ?)",
-		env.Name, env.Description, env.Protected, env.Revision, formatTime(env.CreatedAt))
+	_, err := t.exec("INSERT INTO environments ("+environmentColumns+`) VALUES (?, ?, ?,
+		max(?, coalesce((SELECT revision FROM retired_environments WHERE name = ?), 0)), ?)`,
+		env.Name, env.Description, env.Protected, env.Revision, env.Name, formatTime(env.CreatedAt))
 	if isUnique(err) {
 		return exists("environment", env.Name)
 	}
@@ -120,9 +124,23 @@ func (t *tx) UpdateEnvironment(env server.Environment) error {
 }
 
 // DeleteEnvironment removes the environment; its configurations go with it
-// (ON DELETE CASCADE).
+// (ON DELETE CASCADE). Its last revision is kept in retired_environments,
+// so that an environment created again under its name continues from it.
 func (t *tx) DeleteEnvironment(name string) error {
-	return t.execOne("delete environment", "environment", name, "DELETE FROM environments WHERE name = ?", name)
+	var rev int64
+	err := t.tx.QueryRowContext(t.ctx, "DELETE FROM environments WHERE name = ? RETURNING revision", name).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("environment", name)
+	}
+	if err != nil {
+		return wrap("delete environment", err)
+	}
+	_, err = t.exec(`INSERT INTO retired_environments (name, revision) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET revision = max(revision, excluded.revision)`, name, rev)
+	if err != nil {
+		return wrap("delete environment", err)
+	}
+	return nil
 }
 
 func (t *tx) BumpRevision(env string) (int64, error) {

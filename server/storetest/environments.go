@@ -150,3 +150,84 @@ func testBumpRevision(t *testing.T, s service.Store) {
 	})
 	wantError(t, "BumpRevision(qa)", err, server.ENOTFOUND, `"qa"`)
 }
+
+// testRecreatedEnvironmentContinuesRevisions: an environment deleted and
+// created again under the same name starts at the deleted one's last
+// revision (or the revision it is created with, when that is higher), so
+// its revisions never go backwards for a client that held the old one.
+// Another name is not affected, and deleting again keeps the highest.
+func testRecreatedEnvironmentContinuesRevisions(t *testing.T, s service.Store) {
+	seed(t, s, []string{"staging", "qa"}, nil)
+	bump := func(name string, n int) (rev int64) {
+		t.Helper()
+		update(t, s, func(tx service.Tx) (err error) {
+			for range n {
+				if rev, err = tx.BumpRevision(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return rev
+	}
+	revision := func(name string) (rev int64) {
+		t.Helper()
+		view(t, s, func(tx service.Tx) error {
+			e, err := tx.GetEnvironment(name)
+			rev = e.Revision
+			return err
+		})
+		return rev
+	}
+	if got := bump("staging", 12); got != 12 {
+		t.Fatalf("staging revision after 12 bumps = %d", got)
+	}
+	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
+	update(t, s, func(tx service.Tx) error { return tx.CreateEnvironment(env("staging", 5)) })
+	if got := revision("staging"); got != 12 {
+		t.Errorf("recreated staging starts at revision %d, want 12 (the deleted one's last)", got)
+	}
+	if got := bump("staging", 1); got != 13 {
+		t.Errorf("first bump of the recreated staging = %d, want 13", got)
+	}
+	if got := revision("qa"); got != 0 {
+		t.Errorf("qa revision = %d, want 0 (untouched)", got)
+	}
+
+	// Deleted in the same transaction that bumps it, then recreated with a
+	// higher revision than it had: the higher one wins, and the next
+	// recreation continues from there.
+	update(t, s, func(tx service.Tx) error {
+		if _, err := tx.BumpRevision("staging"); err != nil {
+			return err
+		}
+		return tx.DeleteEnvironment("staging")
+	})
+	update(t, s, func(tx service.Tx) error {
+		e := env("staging", 6)
+		e.Revision = 40
+		return tx.CreateEnvironment(e)
+	})
+	if got := revision("staging"); got != 40 {
+		t.Errorf("staging created at revision 40 after being deleted at 14 starts at %d, want 40", got)
+	}
+	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
+	update(t, s, func(tx service.Tx) error { return tx.CreateEnvironment(env("staging", 7)) })
+	if got := revision("staging"); got != 40 {
+		t.Errorf("staging recreated after being deleted at 40 starts at %d, want 40", got)
+	}
+
+	// A deletion that rolls back leaves nothing behind.
+	err := s.Update(t.Context(), func(tx service.Tx) error {
+		if err := tx.DeleteEnvironment("qa"); err != nil {
+			return err
+		}
+		return server.Errorf(server.EINVALID, "rolled back")
+	})
+	wantError(t, "rolled back delete", err, server.EINVALID)
+	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("qa") })
+	update(t, s, func(tx service.Tx) error { return tx.CreateEnvironment(env("qa", 8)) })
+	if got := revision("qa"); got != 0 {
+		t.Errorf("recreated qa starts at %d, want 0", got)
+	}
+}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) service.Store) {
 		{"Environments", testEnvironments},
 		{"EnvironmentsSameTime", testEnvironmentsSameTime},
 		{"BumpRevision", testBumpRevision},
+		{"RecreatedEnvironmentContinuesRevisions", testRecreatedEnvironmentContinuesRevisions},
 		{"Flags", testFlags},
 		{"FlagValueTypes", testFlagValueTypes},
 		{"ListFlagsFilter", testListFlagsFilter},

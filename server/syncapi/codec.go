@@ -1,10 +1,14 @@
 package syncapi
 
 import (
+	"context"
+
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	protoenc "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 )
 
 // encoded is a message already in its wire form. Changes are encoded once
@@ -22,7 +26,56 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	return c.proto.Marshal(v)
 }
 
-func (c codec) Unmarshal(data mem.BufferSlice, v any) error { return c.proto.Unmarshal(data, v) }
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if l, ok := v.(*lenient); ok {
+		l.err = c.proto.Unmarshal(data, l.msg)
+		return nil
+	}
+	return c.proto.Unmarshal(data, v)
+}
+
+// lenient is a request message decoded for MalformedIsInvalidArgument: the
+// codec decodes into msg and keeps a failure in err instead of returning it.
+type lenient struct {
+	msg any
+	err error
+}
+
+// MalformedIsInvalidArgument wraps r so that every unary method registered
+// through it answers a request that is not a valid message of its type with
+// InvalidArgument, naming no internals. A codec's failure is otherwise
+// INTERNAL: grpc-go writes that status itself as soon as decoding fails,
+// before any interceptor or handler could say otherwise, so the decoding
+// must not fail; the server's codec (ServerOptions) decodes the lenient
+// wrapper this passes and leaves the verdict to it. Only for servers built
+// with ServerOptions.
+func MalformedIsInvalidArgument(r grpc.ServiceRegistrar) grpc.ServiceRegistrar {
+	return malformedRegistrar{r}
+}
+
+type malformedRegistrar struct{ grpc.ServiceRegistrar }
+
+func (m malformedRegistrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	d := *desc
+	d.Methods = make([]grpc.MethodDesc, len(desc.Methods))
+	for i, md := range desc.Methods {
+		handler := md.Handler
+		md.Handler = func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
+			return handler(srv, ctx, func(v any) error {
+				l := lenient{msg: v}
+				if err := dec(&l); err != nil {
+					return err
+				}
+				if l.err != nil {
+					return status.Error(codes.InvalidArgument, "request: not a valid protobuf message of the method's request type")
+				}
+				return nil
+			}, in)
+		}
+		d.Methods[i] = md
+	}
+	m.ServiceRegistrar.RegisterService(&d, impl)
+}
 
 func (c codec) Name() string { return protoenc.Name }
 

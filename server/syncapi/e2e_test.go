@@ -242,3 +242,67 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An SDK instance restarted with a cache file at the environment's current
+// revision (no change since its last run) becomes ready at once and shows
+// as having applied that revision: the server confirms the revision the
+// client said it has. Three restarts in a row, against a server whose hub
+// knows the revision (it published the changes) and against a restarted
+// server whose hub knows none yet.
+func TestSDKStartsFromUpToDateCache(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "flagpole.db")
+	srv := startStack(t, db, "127.0.0.1:0")
+	flags := pb.NewFlagServiceClient(srv.conn)
+	must[*pb.CreateFlagResponse](t)(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))
+	must[*pb.SetEnabledResponse](t)(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))
+	cache := filepath.Join(t.TempDir(), "flags.cache")
+
+	run := func(srv *stack, instance string) {
+		t.Helper()
+		p, err := sdk.NewProvider(srv.addr, sdk.WithEnvironment("production"), sdk.WithServiceName("cached"),
+			sdk.WithInstanceID(instance), sdk.WithCacheFile(cache), sdk.WithAckDelay(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Shutdown()
+		// As examples/flagged-service does: the caller's deadline is no
+		// later than the provider's init timeout (10s by default), so a
+		// provider that waits for a message that never comes fails.
+		initCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		domain := fmt.Sprintf("%s-%s@%d", t.Name(), instance, time.Now().UnixNano())
+		if err := openfeature.SetNamedProviderWithContextAndWait(initCtx, domain, p); err != nil {
+			t.Fatalf("%s: init: %v", instance, err)
+		}
+		if st := openfeature.NewClient(domain).State(); st != openfeature.ReadyState {
+			t.Fatalf("%s: state %s", instance, st)
+		}
+		user := openfeature.FlattenedContext{"targetingKey": "user-1"}
+		if r := p.BooleanEvaluation(ctx, "new-checkout", false, user); !r.Value || r.Error() != nil {
+			t.Fatalf("%s: new-checkout = %+v", instance, r)
+		}
+		syncClient := pb.NewSyncServiceClient(srv.conn)
+		waitFor(t, func() bool {
+			resp, err := syncClient.ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+			if err != nil {
+				return false
+			}
+			for _, c := range resp.GetClients() {
+				if c.GetInstanceId() == instance {
+					return c.GetAppliedRevision() == resp.GetRevision() && resp.GetRevision() > 0
+				}
+			}
+			return false
+		})
+	}
+	run(srv, "first") // no cache yet: a snapshot
+	for i := range 3 {
+		run(srv, fmt.Sprintf("restart-%d", i))
+	}
+	srv.stop()
+	restarted := startStack(t, db, "127.0.0.1:0")
+	for i := range 3 {
+		run(restarted, fmt.Sprintf("server-restarted-%d", i))
+	}
+}

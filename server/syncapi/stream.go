@@ -91,7 +91,11 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 		defer s.observer.StreamClosed(env, client.InstanceID)
 	}
 
-	st.start(ctx, hello.GetRevision())
+	have := hello.GetRevision()
+	if e := hello.GetEnvironment(); e != "" && e != env {
+		have = 0 // a revision of another environment: start from a snapshot
+	}
+	st.start(ctx, have)
 	defer st.stop()
 	return st.endError(s.receive(ctx, stream, env, client))
 }
@@ -301,8 +305,9 @@ func (st *syncStream) step(sub *fanout.Subscription, beat bool) error {
 		if e.Revision <= st.have {
 			continue
 		}
-		if e.Revision != st.have+1 {
-			// A gap: something was never delivered. Start over from a
+		if e.Revision != st.have+1 || e.Change.Created {
+			// A gap: something was never delivered; or the environment was
+			// created anew after what the client holds. Start over from a
 			// snapshot.
 			st.mu.Lock()
 			st.snapshot = true
@@ -316,8 +321,7 @@ func (st *syncStream) step(sub *fanout.Subscription, beat bool) error {
 		sent = true
 	}
 	if beat && !sent {
-		hb := &pb.SyncResponse{Message: &pb.SyncResponse_Heartbeat{Heartbeat: &pb.Heartbeat{Revision: st.have}}}
-		return st.send(hb)
+		return st.send(heartbeat(st.have))
 	}
 	return nil
 }
@@ -346,6 +350,7 @@ func (st *syncStream) subscribe(old *fanout.Subscription) error {
 	}
 	st.sub = sub
 	st.mu.Unlock()
+	sent := false
 	if force || !ok {
 		snap, err := st.s.snapshotFor(st.ctx, st.env)
 		if err != nil {
@@ -355,6 +360,7 @@ func (st *syncStream) subscribe(old *fanout.Subscription) error {
 			return err
 		}
 		st.have = snap.revision
+		sent = true
 	}
 	for _, e := range backlog {
 		if e.Revision <= st.have {
@@ -364,8 +370,20 @@ func (st *syncStream) subscribe(old *fanout.Subscription) error {
 			return err
 		}
 		st.have = e.Revision
+		sent = true
+	}
+	if !sent {
+		// The client already has the latest revision: confirm it now rather
+		// than at the next heartbeat, so that a client starting from its
+		// cache knows it is up to date (and acknowledges the revision).
+		return st.send(heartbeat(st.have))
 	}
 	return nil
+}
+
+// heartbeat is a heartbeat carrying revision.
+func heartbeat(revision int64) *pb.SyncResponse {
+	return &pb.SyncResponse{Message: &pb.SyncResponse_Heartbeat{Heartbeat: &pb.Heartbeat{Revision: revision}}}
 }
 
 // send writes one message; a send that does not complete within the send

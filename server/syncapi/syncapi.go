@@ -44,6 +44,9 @@ const EnvironmentHeader = "x-flagpole-environment"
 // environment's revision. *service.Service implements it.
 type Source interface {
 	EnvironmentState(ctx context.Context, env string) (server.Environment, []engine.FlagState, []engine.Segment, error)
+	// GetEnvironment returns the environment's record alone (its revision),
+	// for the calls that need no flags.
+	GetEnvironment(ctx context.Context, name string) (server.Environment, error)
 }
 
 // EnvironmentResolver returns the environment a call may stream, or an
@@ -154,9 +157,10 @@ type Server struct {
 }
 
 type snapshot struct {
-	revision int64
-	payload  encoded
-	loadedAt time.Time
+	revision   int64
+	generation uint64 // the hub's Generation of the environment when read
+	payload    encoded
+	loadedAt   time.Time
 }
 
 // NewHub returns the fan-out hub whose changes a Server streams. Give it to
@@ -185,7 +189,7 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 }
 
 // Register registers the service on g; g must be built with ServerOptions.
-func (s *Server) Register(g *grpc.Server) { pb.RegisterSyncServiceServer(g, s) }
+func (s *Server) Register(g grpc.ServiceRegistrar) { pb.RegisterSyncServiceServer(g, s) }
 
 // Close ends every stream with UNAVAILABLE (SDKs reconnect, to this server
 // when it comes back or to another replica) and refuses new ones. Call it
@@ -323,44 +327,66 @@ func encodeSnapshot(env server.Environment, flags []engine.FlagState, segments [
 	return proto.Marshal(&pb.SyncResponse{Message: &pb.SyncResponse_Snapshot{Snapshot: m}})
 }
 
+// snapshotAttempts is how many times snapshotFor reads the store before
+// it gives up on a store behind the hub.
+const snapshotAttempts = 3
+
 // snapshotFor returns an encoded snapshot of env that includes every change
 // the hub delivered so far. Call it after subscribing: whatever the hub
 // delivers later reaches the subscription. Concurrent callers share one
 // load, so a reconnect storm reads the store once.
+//
+// A load that started before the hub's last delivery is read again, a few
+// times at most: a store that stays behind the hub (which should not
+// happen: the hub forgets a deleted environment, and a recreated one
+// continues its revisions) is reported as UNAVAILABLE, and the SDK
+// reconnects later, instead of being read in a loop.
 func (s *Server) snapshotFor(ctx context.Context, env string) (*snapshot, error) {
-	delivered := s.hub.Revision(env)
-	s.snapMu.Lock()
-	c := s.snaps[env]
-	s.snapMu.Unlock()
-	if c != nil && c.revision >= delivered && time.Since(c.loadedAt) < snapshotCacheTTL {
-		return c, nil
-	}
-	v, err, _ := s.loading.Do(env, func() (any, error) {
-		e, flags, segments, err := s.src.EnvironmentState(context.WithoutCancel(ctx), env)
-		if err != nil {
-			return nil, err
-		}
-		payload, err := encodeSnapshot(e, flags, segments)
-		if err != nil {
-			return nil, err
-		}
-		n := &snapshot{revision: e.Revision, payload: payload, loadedAt: time.Now()}
+	var n *snapshot
+	var delivered int64
+	for range snapshotAttempts {
+		delivered = s.hub.Revision(env)
+		gen := s.hub.Generation(env)
 		s.snapMu.Lock()
-		if old := s.snaps[env]; old == nil || old.revision <= n.revision {
-			s.snaps[env] = n
-		}
+		c := s.snaps[env]
 		s.snapMu.Unlock()
-		return n, nil
-	})
-	if err != nil {
-		return nil, err
+		if c != nil && c.generation == gen && c.revision >= delivered && time.Since(c.loadedAt) < snapshotCacheTTL {
+			return c, nil
+		}
+		v, err, _ := s.loading.Do(env, func() (any, error) {
+			gen := s.hub.Generation(env)
+			e, flags, segments, err := s.src.EnvironmentState(context.WithoutCancel(ctx), env)
+			if err != nil {
+				return nil, err
+			}
+			payload, err := encodeSnapshot(e, flags, segments)
+			if err != nil {
+				return nil, err
+			}
+			n := &snapshot{revision: e.Revision, generation: gen, payload: payload, loadedAt: time.Now()}
+			s.snapMu.Lock()
+			if old := s.snaps[env]; old == nil || old.generation != gen || old.revision <= n.revision {
+				s.snaps[env] = n
+			}
+			s.snapMu.Unlock()
+			return n, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		n = v.(*snapshot)
+		if n.revision >= delivered && n.generation == gen {
+			return n, nil
+		}
+		// A load that started before the last delivery or deletion (or a
+		// store behind the hub): read again, without joining a load in
+		// flight.
+		s.loading.Forget(env)
 	}
-	n := v.(*snapshot)
-	if n.revision < delivered {
-		// A load that started before the last delivery: read again.
-		return s.snapshotFor(ctx, env)
-	}
-	return n, nil
+	s.log.Warn("syncapi: the store stays behind the delivered changes", "environment", env,
+		"store_revision", n.revision, "delivered", delivered)
+	return nil, server.Errorf(server.EUNAVAILABLE, "environment %q: the snapshot at revision %d is behind the delivered revision %d; try again later",
+		env, n.revision, delivered)
 }
 
 // ListClients lists the instances connected to an environment.
@@ -368,13 +394,90 @@ func (s *Server) ListClients(ctx context.Context, req *pb.ListClientsRequest) (*
 	if req.GetEnvironment() == "" {
 		return nil, toStatus(server.Invalid("environment", "required"))
 	}
-	env, _, _, err := s.src.EnvironmentState(ctx, req.GetEnvironment())
+	env, err := s.src.GetEnvironment(ctx, req.GetEnvironment())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &pb.ListClientsResponse{Revision: env.Revision}
-	for _, c := range s.clients.List(env.Name) {
-		out.Clients = append(out.Clients, &pb.Client{
+	return &pb.ListClientsResponse{Revision: env.Revision, Clients: clientsOf(s.clients.List(env.Name))}, nil
+}
+
+// maxWatchPending bounds the pending instances one WatchClients message
+// lists; watchEvery is the least time between two looks at the clients, so
+// a thousand acknowledgements in a burst cost a few looks, not a thousand.
+const (
+	maxWatchPending = 100
+	watchEvery      = 2 * time.Millisecond
+)
+
+// WatchClients reports the environment's instances that lack a revision,
+// now and whenever that changes, until none does.
+func (s *Server) WatchClients(req *pb.WatchClientsRequest, stream grpc.ServerStreamingServer[pb.WatchClientsResponse]) error {
+	ctx := stream.Context()
+	if req.GetEnvironment() == "" {
+		return toStatus(server.Invalid("environment", "required"))
+	}
+	if req.GetRevision() < 0 {
+		return toStatus(server.Invalid("revision", "must not be negative, got %d", req.GetRevision()))
+	}
+	env, err := s.src.GetEnvironment(ctx, req.GetEnvironment())
+	if err != nil {
+		return toStatus(err)
+	}
+	rev := req.GetRevision()
+	if rev == 0 {
+		rev = env.Revision
+	}
+	sent := false
+	var last *pb.WatchClientsResponse
+	for {
+		wake, done := s.clients.Watch(env.Name)
+		m := pendingOf(s.clients.List(env.Name), rev)
+		if !sent || m.GetConnected() != last.GetConnected() || m.GetPendingCount() != last.GetPendingCount() {
+			if err := stream.Send(m); err != nil || m.GetAllApplied() {
+				done()
+				return err
+			}
+			sent, last = true, m
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			done()
+			return toStatus(ctx.Err())
+		case <-s.closing:
+			done()
+			return errClosing
+		}
+		done()
+		select { // let a burst of acknowledgements gather
+		case <-time.After(watchEvery):
+		case <-ctx.Done():
+			return toStatus(ctx.Err())
+		}
+	}
+}
+
+// pendingOf is the WatchClients message for list at rev.
+func pendingOf(list []fanout.ClientInfo, rev int64) *pb.WatchClientsResponse {
+	m := &pb.WatchClientsResponse{Revision: rev, Connected: int32(len(list))}
+	var pending []fanout.ClientInfo
+	for _, c := range list {
+		if c.AppliedRevision < rev {
+			m.PendingCount++
+			if len(pending) < maxWatchPending {
+				pending = append(pending, c)
+			}
+		}
+	}
+	m.Pending = clientsOf(pending)
+	m.AllApplied = m.PendingCount == 0
+	return m
+}
+
+func clientsOf(list []fanout.ClientInfo) []*pb.Client {
+	out := make([]*pb.Client, 0, len(list))
+	for _, c := range list {
+		out = append(out, &pb.Client{
 			InstanceId:      c.InstanceID,
 			ServiceName:     c.ServiceName,
 			SdkName:         c.SDKName,
@@ -386,7 +489,7 @@ func (s *Server) ListClients(ctx context.Context, req *pb.ListClientsRequest) (*
 			PeerAddress:     c.PeerAddress,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // toStatus maps an error to a gRPC status: *server.Error by code, gRPC

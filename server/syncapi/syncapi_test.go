@@ -238,6 +238,59 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
+// A client that already has the current revision is told so at once: a
+// heartbeat carrying its revision, not silence until the first heartbeat
+// interval passes (an SDK starting from an up-to-date cache waits for it to
+// become ready). A change after it still arrives.
+func TestUpToDateClientIsConfirmed(t *testing.T) {
+	ts := startServer(t) // default heartbeat: far later than the test waits
+	ts.src.set("checkout", "")
+	rev := ts.src.set("search", "")
+	st := open(t, dial(t, ts.addr), "production", "i-1", rev)
+	got := make(chan *pb.SyncResponse, 1)
+	go func() {
+		m, err := st.Recv()
+		if err != nil {
+			m = nil
+		}
+		got <- m
+	}()
+	select {
+	case m := <-got:
+		if hb := m.GetHeartbeat(); hb == nil || hb.GetRevision() != rev {
+			t.Fatalf("first message = %v; want a heartbeat at revision %d", m, rev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing sent to a client at the current revision")
+	}
+	next := ts.src.set("checkout", "again")
+	if ch := recv(t, st).GetChange(); ch.GetRevision() != next {
+		t.Fatalf("want change %d, got %v", next, ch)
+	}
+}
+
+// A client whose revision is of another environment (a cache file shared
+// between environments) gets a snapshot even when the revision number is
+// current here.
+func TestHelloOfAnotherEnvironmentGetsSnapshot(t *testing.T) {
+	ts := startServer(t)
+	rev := ts.src.set("checkout", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	ctx = metadata.AppendToOutgoingContext(ctx, EnvironmentHeader, "production")
+	st, err := dial(t, ts.addr).Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := &pb.Hello{SdkName: "test", SdkVersion: "0", ServiceName: "svc", InstanceId: "i-1", Revision: rev, Environment: "staging"}
+	if err := st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: hello}}); err != nil {
+		t.Fatal(err)
+	}
+	if snap := recv(t, st).GetSnapshot(); snap.GetEnvironment() != "production" || snap.GetRevision() != rev {
+		t.Fatalf("want a snapshot of production at %d, got %v", rev, snap)
+	}
+}
+
 // A stream whose client never reads must not delay the others: the server
 // keeps publishing, drops the stuck subscriber to a resync once its queue is
 // full, and every other stream receives every change.
@@ -383,5 +436,50 @@ func TestCloseEndsStreams(t *testing.T) {
 	_ = st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{InstanceId: "i-2"}}})
 	if _, err := st.Recv(); status.Code(EndStatus(err, st.Trailer())) != codes.Unavailable {
 		t.Fatalf("new stream after Close: %v", err)
+	}
+}
+
+// A hub that delivered a newer revision than the store holds (a deleted
+// environment's topic, a store restored from a backup) once made
+// snapshotFor read the store again and again, recursing until the stack
+// overflowed. It must give up after a few reads with UNAVAILABLE, and a
+// stream opened meanwhile must end with that status instead of hanging.
+func TestSnapshotForHubAheadOfStoreGivesUp(t *testing.T) {
+	ts := startServer(t)
+	ts.src.set("checkout", "")
+	ts.hub.Publish(server.Change{Environment: "production", Revision: 12, Time: time.Now()})
+	for deadline := time.Now().Add(5 * time.Second); ts.hub.Revision("production") != 12; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub revision %d, want 12", ts.hub.Revision("production"))
+		}
+	}
+	ts.src.mu.Lock()
+	ts.src.loads = 0
+	ts.src.mu.Unlock()
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := ts.sync.snapshotFor(context.Background(), "production")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if status.Code(toStatus(err)) != codes.Unavailable {
+			t.Fatalf("snapshotFor with the hub ahead of the store = %v, want UNAVAILABLE", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("snapshotFor with the hub ahead of the store did not return within 5s")
+	}
+	ts.src.mu.Lock()
+	loads := ts.src.loads
+	ts.src.mu.Unlock()
+	if loads > 5 {
+		t.Errorf("snapshotFor read the store %d times, want a few", loads)
+	}
+
+	st := open(t, dial(t, ts.addr), "production", "i-1", 0)
+	_, err := st.Recv()
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("stream with the hub ahead of the store ended with %v, want UNAVAILABLE", err)
 	}
 }

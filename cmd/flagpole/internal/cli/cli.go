@@ -44,11 +44,16 @@ type WaitTimeoutError struct {
 	Environment string
 	Revision    int64
 	Pending     []string // instances that have not applied Revision
+	Unnamed     int      // more such instances, not named (the server names 100)
 }
 
 func (e *WaitTimeoutError) Error() string {
+	names := strings.Join(e.Pending, ", ")
+	if e.Unnamed > 0 {
+		names += fmt.Sprintf(" and %d more", e.Unnamed)
+	}
 	return fmt.Sprintf("wait: timed out: %d instance(s) in %s have not applied revision %d: %s",
-		len(e.Pending), e.Environment, e.Revision, strings.Join(e.Pending, ", "))
+		len(e.Pending)+e.Unnamed, e.Environment, e.Revision, names)
 }
 
 // ExitCode maps an error returned by a command to the documented exit code.

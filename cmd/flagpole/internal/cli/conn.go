@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -132,6 +133,9 @@ func (a *app) connect() (*clients, error) {
 		}),
 		grpc.WithUnaryInterceptor(a.unaryInterceptor),
 		grpc.WithStreamInterceptor(a.streamInterceptor),
+		// A list or export is as large as the environment: accept whatever
+		// the server may send (gRPC's default would refuse over 4 MiB).
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %s: %w", a.addr, err)

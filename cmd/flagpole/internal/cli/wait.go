@@ -9,13 +9,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 )
 
 // defaultWait is the timeout of a bare --wait.
 const defaultWait = 2 * time.Minute
 
-// pollInterval is how often --wait asks the server which instances applied
+// pollInterval is how often --wait asks a server that cannot report
+// acknowledgements as they arrive (no WatchClients) which instances applied
 // what.
 const pollInterval = 100 * time.Millisecond
 
@@ -53,6 +57,58 @@ func (a *app) waitEnv(ctx context.Context, cmd *cobra.Command, c *clients, env s
 	if a.output != "table" {
 		w = cmd.ErrOrStderr()
 	}
+	err = a.watchEnv(ctx, cmd, c, w, env, rev, start)
+	if status.Code(err) != codes.Unimplemented {
+		return err
+	}
+	return a.pollEnv(ctx, cmd, c, w, env, rev, start) // a server without WatchClients
+}
+
+// watchEnv follows the server's report of the instances that lack rev
+// (WatchClients) and returns as soon as none does.
+func (a *app) watchEnv(ctx context.Context, cmd *cobra.Command, c *clients, w io.Writer, env string, rev int64, start time.Time) error {
+	st, err := c.sync.WatchClients(ctx, &flagpolev1.WatchClientsRequest{Environment: env, Revision: rev})
+	if err != nil {
+		return a.waitFailed(ctx, cmd, env, rev, nil, err)
+	}
+	var last *flagpolev1.WatchClientsResponse
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			return a.waitFailed(ctx, cmd, env, rev, last, err)
+		}
+		if m.GetAllApplied() {
+			printWaited(w, env, rev, int(m.GetConnected()), time.Since(start))
+			return nil
+		}
+		last = m
+	}
+}
+
+// waitFailed turns the end of a watch before every instance applied rev
+// into the error to report: a timeout naming who is still pending, or err.
+func (a *app) waitFailed(ctx context.Context, cmd *cobra.Command, env string, rev int64, last *flagpolev1.WatchClientsResponse, err error) error {
+	if cmd.Context().Err() != nil {
+		return fmt.Errorf("wait: %w", cmd.Context().Err())
+	}
+	if ctx.Err() == nil {
+		if status.Code(err) == codes.Unimplemented {
+			return err
+		}
+		return fmt.Errorf("wait: watch clients of %s: %w", env, err)
+	}
+	var pending []string
+	for _, cl := range last.GetPending() {
+		pending = append(pending, describeClient(cl))
+	}
+	sort.Strings(pending)
+	return &WaitTimeoutError{Environment: env, Revision: rev, Pending: pending,
+		Unnamed: max(0, int(last.GetPendingCount())-len(pending))}
+}
+
+// pollEnv asks the server every pollInterval which instances applied what
+// until each has rev: for servers that predate WatchClients.
+func (a *app) pollEnv(ctx context.Context, cmd *cobra.Command, c *clients, w io.Writer, env string, rev int64, start time.Time) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	var pending []string

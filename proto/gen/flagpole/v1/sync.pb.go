@@ -145,8 +145,13 @@ type Hello struct {
 	ServiceName string                 `protobuf:"bytes,3,opt,name=service_name,json=serviceName,proto3" json:"service_name,omitempty"`
 	InstanceId  string                 `protobuf:"bytes,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	// revision the client already has (0 for none): the server may then send
-	// only the changes since.
-	Revision      int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	// only the changes since. A server that has nothing newer confirms it
+	// with a heartbeat carrying it.
+	Revision int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	// environment the revision is of (empty for none): a revision of another
+	// environment (a cache file shared between environments) is ignored and a
+	// snapshot sent.
+	Environment   string `protobuf:"bytes,6,opt,name=environment,proto3" json:"environment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -214,6 +219,13 @@ func (x *Hello) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *Hello) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
 }
 
 // Ack says the client applied a revision.
@@ -968,6 +980,142 @@ func (x *ListClientsResponse) GetRevision() int64 {
 	return 0
 }
 
+type WatchClientsRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Environment string                 `protobuf:"bytes,1,opt,name=environment,proto3" json:"environment,omitempty"`
+	// revision to wait for; 0 waits for the environment's revision at the
+	// time of the call.
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchClientsRequest) Reset() {
+	*x = WatchClientsRequest{}
+	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchClientsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchClientsRequest) ProtoMessage() {}
+
+func (x *WatchClientsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchClientsRequest.ProtoReflect.Descriptor instead.
+func (*WatchClientsRequest) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WatchClientsRequest) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *WatchClientsRequest) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type WatchClientsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pending are connected instances that have not applied revision yet (at
+	// most 100 of them; pending_count counts them all).
+	Pending []*Client `protobuf:"bytes,1,rep,name=pending,proto3" json:"pending,omitempty"`
+	// revision is the revision waited for.
+	Revision int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// all_applied is set on the last message: every connected instance has
+	// applied at least revision.
+	AllApplied bool `protobuf:"varint,3,opt,name=all_applied,json=allApplied,proto3" json:"all_applied,omitempty"`
+	// connected counts the instances connected to the environment.
+	Connected     int32 `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
+	PendingCount  int32 `protobuf:"varint,5,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchClientsResponse) Reset() {
+	*x = WatchClientsResponse{}
+	mi := &file_flagpole_v1_sync_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchClientsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchClientsResponse) ProtoMessage() {}
+
+func (x *WatchClientsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_sync_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchClientsResponse.ProtoReflect.Descriptor instead.
+func (*WatchClientsResponse) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WatchClientsResponse) GetPending() []*Client {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+func (x *WatchClientsResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *WatchClientsResponse) GetAllApplied() bool {
+	if x != nil {
+		return x.AllApplied
+	}
+	return false
+}
+
+func (x *WatchClientsResponse) GetConnected() int32 {
+	if x != nil {
+		return x.Connected
+	}
+	return 0
+}
+
+func (x *WatchClientsResponse) GetPendingCount() int32 {
+	if x != nil {
+		return x.PendingCount
+	}
+	return 0
+}
+
 // Client is one connected SDK instance.
 type Client struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -987,7 +1135,7 @@ type Client struct {
 
 func (x *Client) Reset() {
 	*x = Client{}
-	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1147,7 @@ func (x *Client) String() string {
 func (*Client) ProtoMessage() {}
 
 func (x *Client) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_sync_proto_msgTypes[14]
+	mi := &file_flagpole_v1_sync_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1160,7 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Client.ProtoReflect.Descriptor instead.
 func (*Client) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{14}
+	return file_flagpole_v1_sync_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Client) GetInstanceId() string {
@@ -1088,7 +1236,7 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\x03ack\x18\x02 \x01(\v2\x10.flagpole.v1.AckH\x00R\x03ack\x120\n" +
 	"\x05usage\x18\x03 \x01(\v2\x18.flagpole.v1.UsageReportH\x00R\x05usage\x120\n" +
 	"\x05track\x18\x04 \x01(\v2\x18.flagpole.v1.TrackReportH\x00R\x05trackB\t\n" +
-	"\amessage\"\xa3\x01\n" +
+	"\amessage\"\xc5\x01\n" +
 	"\x05Hello\x12\x19\n" +
 	"\bsdk_name\x18\x01 \x01(\tR\asdkName\x12\x1f\n" +
 	"\vsdk_version\x18\x02 \x01(\tR\n" +
@@ -1096,7 +1244,8 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\fservice_name\x18\x03 \x01(\tR\vserviceName\x12\x1f\n" +
 	"\vinstance_id\x18\x04 \x01(\tR\n" +
 	"instanceId\x12\x1a\n" +
-	"\brevision\x18\x05 \x01(\x03R\brevision\"!\n" +
+	"\brevision\x18\x05 \x01(\x03R\brevision\x12 \n" +
+	"\venvironment\x18\x06 \x01(\tR\venvironment\"!\n" +
 	"\x03Ack\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\"\xb0\x01\n" +
 	"\vUsageReport\x12/\n" +
@@ -1148,7 +1297,17 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\venvironment\x18\x01 \x01(\tR\venvironment\"`\n" +
 	"\x13ListClientsResponse\x12-\n" +
 	"\aclients\x18\x01 \x03(\v2\x13.flagpole.v1.ClientR\aclients\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"\xf9\x02\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"S\n" +
+	"\x13WatchClientsRequest\x12 \n" +
+	"\venvironment\x18\x01 \x01(\tR\venvironment\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\xc5\x01\n" +
+	"\x14WatchClientsResponse\x12-\n" +
+	"\apending\x18\x01 \x03(\v2\x13.flagpole.v1.ClientR\apending\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\x12\x1f\n" +
+	"\vall_applied\x18\x03 \x01(\bR\n" +
+	"allApplied\x12\x1c\n" +
+	"\tconnected\x18\x04 \x01(\x05R\tconnected\x12#\n" +
+	"\rpending_count\x18\x05 \x01(\x05R\fpendingCount\"\xf9\x02\n" +
 	"\x06Client\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12!\n" +
@@ -1160,10 +1319,11 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\x10applied_revision\x18\x06 \x01(\x03R\x0fappliedRevision\x12=\n" +
 	"\fconnect_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vconnectTime\x12@\n" +
 	"\x0elast_seen_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\flastSeenTime\x12!\n" +
-	"\fpeer_address\x18\t \x01(\tR\vpeerAddress2\xa0\x01\n" +
+	"\fpeer_address\x18\t \x01(\tR\vpeerAddress2\xf7\x01\n" +
 	"\vSyncService\x12?\n" +
 	"\x04Sync\x12\x18.flagpole.v1.SyncRequest\x1a\x19.flagpole.v1.SyncResponse(\x010\x01\x12P\n" +
-	"\vListClients\x12\x1f.flagpole.v1.ListClientsRequest\x1a .flagpole.v1.ListClientsResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\vListClients\x12\x1f.flagpole.v1.ListClientsRequest\x1a .flagpole.v1.ListClientsResponse\x12U\n" +
+	"\fWatchClients\x12 .flagpole.v1.WatchClientsRequest\x1a!.flagpole.v1.WatchClientsResponse0\x01B?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_sync_proto_rawDescOnce sync.Once
@@ -1177,7 +1337,7 @@ func file_flagpole_v1_sync_proto_rawDescGZIP() []byte {
 	return file_flagpole_v1_sync_proto_rawDescData
 }
 
-var file_flagpole_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_flagpole_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_flagpole_v1_sync_proto_goTypes = []any{
 	(*SyncRequest)(nil),           // 0: flagpole.v1.SyncRequest
 	(*Hello)(nil),                 // 1: flagpole.v1.Hello
@@ -1193,12 +1353,14 @@ var file_flagpole_v1_sync_proto_goTypes = []any{
 	(*Heartbeat)(nil),             // 11: flagpole.v1.Heartbeat
 	(*ListClientsRequest)(nil),    // 12: flagpole.v1.ListClientsRequest
 	(*ListClientsResponse)(nil),   // 13: flagpole.v1.ListClientsResponse
-	(*Client)(nil),                // 14: flagpole.v1.Client
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 16: google.protobuf.Struct
-	(*Segment)(nil),               // 17: flagpole.v1.Segment
-	(*Flag)(nil),                  // 18: flagpole.v1.Flag
-	(*FlagConfig)(nil),            // 19: flagpole.v1.FlagConfig
+	(*WatchClientsRequest)(nil),   // 14: flagpole.v1.WatchClientsRequest
+	(*WatchClientsResponse)(nil),  // 15: flagpole.v1.WatchClientsResponse
+	(*Client)(nil),                // 16: flagpole.v1.Client
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 18: google.protobuf.Struct
+	(*Segment)(nil),               // 19: flagpole.v1.Segment
+	(*Flag)(nil),                  // 20: flagpole.v1.Flag
+	(*FlagConfig)(nil),            // 21: flagpole.v1.FlagConfig
 }
 var file_flagpole_v1_sync_proto_depIdxs = []int32{
 	1,  // 0: flagpole.v1.SyncRequest.hello:type_name -> flagpole.v1.Hello
@@ -1206,34 +1368,37 @@ var file_flagpole_v1_sync_proto_depIdxs = []int32{
 	3,  // 2: flagpole.v1.SyncRequest.usage:type_name -> flagpole.v1.UsageReport
 	5,  // 3: flagpole.v1.SyncRequest.track:type_name -> flagpole.v1.TrackReport
 	4,  // 4: flagpole.v1.UsageReport.counts:type_name -> flagpole.v1.UsageCount
-	15, // 5: flagpole.v1.UsageReport.start_time:type_name -> google.protobuf.Timestamp
-	15, // 6: flagpole.v1.UsageReport.end_time:type_name -> google.protobuf.Timestamp
+	17, // 5: flagpole.v1.UsageReport.start_time:type_name -> google.protobuf.Timestamp
+	17, // 6: flagpole.v1.UsageReport.end_time:type_name -> google.protobuf.Timestamp
 	6,  // 7: flagpole.v1.TrackReport.events:type_name -> flagpole.v1.TrackEvent
-	16, // 8: flagpole.v1.TrackEvent.context:type_name -> google.protobuf.Struct
-	16, // 9: flagpole.v1.TrackEvent.details:type_name -> google.protobuf.Struct
-	15, // 10: flagpole.v1.TrackEvent.time:type_name -> google.protobuf.Timestamp
+	18, // 8: flagpole.v1.TrackEvent.context:type_name -> google.protobuf.Struct
+	18, // 9: flagpole.v1.TrackEvent.details:type_name -> google.protobuf.Struct
+	17, // 10: flagpole.v1.TrackEvent.time:type_name -> google.protobuf.Timestamp
 	8,  // 11: flagpole.v1.SyncResponse.snapshot:type_name -> flagpole.v1.Snapshot
 	10, // 12: flagpole.v1.SyncResponse.change:type_name -> flagpole.v1.Change
 	11, // 13: flagpole.v1.SyncResponse.heartbeat:type_name -> flagpole.v1.Heartbeat
 	9,  // 14: flagpole.v1.Snapshot.flags:type_name -> flagpole.v1.FlagState
-	17, // 15: flagpole.v1.Snapshot.segments:type_name -> flagpole.v1.Segment
-	18, // 16: flagpole.v1.FlagState.flag:type_name -> flagpole.v1.Flag
-	19, // 17: flagpole.v1.FlagState.config:type_name -> flagpole.v1.FlagConfig
+	19, // 15: flagpole.v1.Snapshot.segments:type_name -> flagpole.v1.Segment
+	20, // 16: flagpole.v1.FlagState.flag:type_name -> flagpole.v1.Flag
+	21, // 17: flagpole.v1.FlagState.config:type_name -> flagpole.v1.FlagConfig
 	9,  // 18: flagpole.v1.Change.flags:type_name -> flagpole.v1.FlagState
-	17, // 19: flagpole.v1.Change.segments:type_name -> flagpole.v1.Segment
-	15, // 20: flagpole.v1.Change.commit_time:type_name -> google.protobuf.Timestamp
-	14, // 21: flagpole.v1.ListClientsResponse.clients:type_name -> flagpole.v1.Client
-	15, // 22: flagpole.v1.Client.connect_time:type_name -> google.protobuf.Timestamp
-	15, // 23: flagpole.v1.Client.last_seen_time:type_name -> google.protobuf.Timestamp
-	0,  // 24: flagpole.v1.SyncService.Sync:input_type -> flagpole.v1.SyncRequest
-	12, // 25: flagpole.v1.SyncService.ListClients:input_type -> flagpole.v1.ListClientsRequest
-	7,  // 26: flagpole.v1.SyncService.Sync:output_type -> flagpole.v1.SyncResponse
-	13, // 27: flagpole.v1.SyncService.ListClients:output_type -> flagpole.v1.ListClientsResponse
-	26, // [26:28] is the sub-list for method output_type
-	24, // [24:26] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	19, // 19: flagpole.v1.Change.segments:type_name -> flagpole.v1.Segment
+	17, // 20: flagpole.v1.Change.commit_time:type_name -> google.protobuf.Timestamp
+	16, // 21: flagpole.v1.ListClientsResponse.clients:type_name -> flagpole.v1.Client
+	16, // 22: flagpole.v1.WatchClientsResponse.pending:type_name -> flagpole.v1.Client
+	17, // 23: flagpole.v1.Client.connect_time:type_name -> google.protobuf.Timestamp
+	17, // 24: flagpole.v1.Client.last_seen_time:type_name -> google.protobuf.Timestamp
+	0,  // 25: flagpole.v1.SyncService.Sync:input_type -> flagpole.v1.SyncRequest
+	12, // 26: flagpole.v1.SyncService.ListClients:input_type -> flagpole.v1.ListClientsRequest
+	14, // 27: flagpole.v1.SyncService.WatchClients:input_type -> flagpole.v1.WatchClientsRequest
+	7,  // 28: flagpole.v1.SyncService.Sync:output_type -> flagpole.v1.SyncResponse
+	13, // 29: flagpole.v1.SyncService.ListClients:output_type -> flagpole.v1.ListClientsResponse
+	15, // 30: flagpole.v1.SyncService.WatchClients:output_type -> flagpole.v1.WatchClientsResponse
+	28, // [28:31] is the sub-list for method output_type
+	25, // [25:28] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_flagpole_v1_sync_proto_init() }
@@ -1261,7 +1426,7 @@ func file_flagpole_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flagpole_v1_sync_proto_rawDesc), len(file_flagpole_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

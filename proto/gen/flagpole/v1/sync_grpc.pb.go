@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_Sync_FullMethodName        = "/flagpole.v1.SyncService/Sync"
-	SyncService_ListClients_FullMethodName = "/flagpole.v1.SyncService/ListClients"
+	SyncService_Sync_FullMethodName         = "/flagpole.v1.SyncService/Sync"
+	SyncService_ListClients_FullMethodName  = "/flagpole.v1.SyncService/ListClients"
+	SyncService_WatchClients_FullMethodName = "/flagpole.v1.SyncService/WatchClients"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -36,6 +37,14 @@ type SyncServiceClient interface {
 	Sync(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncRequest, SyncResponse], error)
 	// ListClients lists the service instances connected to an environment.
 	ListClients(ctx context.Context, in *ListClientsRequest, opts ...grpc.CallOption) (*ListClientsResponse, error)
+	// WatchClients reports the instances of an environment that have not
+	// applied a revision yet, at once and again whenever that changes (one
+	// connects, leaves or acknowledges), until every connected instance has
+	// applied it (the last message has all_applied set) or the caller
+	// cancels. It is how
+	// `flagpole ... --wait` learns of the last acknowledgement without
+	// polling.
+	WatchClients(ctx context.Context, in *WatchClientsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchClientsResponse], error)
 }
 
 type syncServiceClient struct {
@@ -69,6 +78,25 @@ func (c *syncServiceClient) ListClients(ctx context.Context, in *ListClientsRequ
 	return out, nil
 }
 
+func (c *syncServiceClient) WatchClients(ctx context.Context, in *WatchClientsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchClientsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[1], SyncService_WatchClients_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchClientsRequest, WatchClientsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_WatchClientsClient = grpc.ServerStreamingClient[WatchClientsResponse]
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -82,6 +110,14 @@ type SyncServiceServer interface {
 	Sync(grpc.BidiStreamingServer[SyncRequest, SyncResponse]) error
 	// ListClients lists the service instances connected to an environment.
 	ListClients(context.Context, *ListClientsRequest) (*ListClientsResponse, error)
+	// WatchClients reports the instances of an environment that have not
+	// applied a revision yet, at once and again whenever that changes (one
+	// connects, leaves or acknowledges), until every connected instance has
+	// applied it (the last message has all_applied set) or the caller
+	// cancels. It is how
+	// `flagpole ... --wait` learns of the last acknowledgement without
+	// polling.
+	WatchClients(*WatchClientsRequest, grpc.ServerStreamingServer[WatchClientsResponse]) error
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -97,6 +133,9 @@ func (UnimplementedSyncServiceServer) Sync(grpc.BidiStreamingServer[SyncRequest,
 }
 func (UnimplementedSyncServiceServer) ListClients(context.Context, *ListClientsRequest) (*ListClientsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListClients not implemented")
+}
+func (UnimplementedSyncServiceServer) WatchClients(*WatchClientsRequest, grpc.ServerStreamingServer[WatchClientsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchClients not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -144,6 +183,17 @@ func _SyncService_ListClients_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_WatchClients_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchClientsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SyncServiceServer).WatchClients(m, &grpc.GenericServerStream[WatchClientsRequest, WatchClientsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_WatchClientsServer = grpc.ServerStreamingServer[WatchClientsResponse]
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +212,11 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _SyncService_Sync_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchClients",
+			Handler:       _SyncService_WatchClients_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "flagpole/v1/sync.proto",

@@ -1,0 +1,92 @@
+package syncapi
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
+)
+
+func (f *fakeSource) GetEnvironment(ctx context.Context, name string) (server.Environment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if name != "production" {
+		return server.Environment{}, server.Errorf(server.ENOTFOUND, "environment %q not found", name)
+	}
+	return server.Environment{Name: name, Revision: f.rev}, nil
+}
+
+// TestListClientsReadsNoFlags: listing who has which revision reads the
+// environment's record, not its flags (a poll once cost the whole state).
+func TestListClientsReadsNoFlags(t *testing.T) {
+	ts := startServer(t)
+	ts.src.set("checkout", "")
+	c := dial(t, ts.addr)
+	ts.src.mu.Lock()
+	before := ts.src.loads
+	ts.src.mu.Unlock()
+	res, err := c.ListClients(context.Background(), &pb.ListClientsRequest{Environment: "production"})
+	if err != nil || res.GetRevision() != 1 {
+		t.Fatalf("ListClients = %v, %v", res, err)
+	}
+	ts.src.mu.Lock()
+	defer ts.src.mu.Unlock()
+	if ts.src.loads != before {
+		t.Errorf("ListClients loaded the environment's flags %d time(s)", ts.src.loads-before)
+	}
+}
+
+func ack(t *testing.T, st pb.SyncService_SyncClient, rev int64) {
+	t.Helper()
+	if err := st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Ack{Ack: &pb.Ack{Revision: rev}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchClientsEndsAtTheLastAck: the watch reports the instances still
+// pending as they acknowledge, and ends with all_applied right after the
+// last one does.
+func TestWatchClientsEndsAtTheLastAck(t *testing.T) {
+	ts := startServer(t)
+	ts.src.set("checkout", "")
+	c := dial(t, ts.addr)
+	a, b := open(t, c, "production", "i-a", 0), open(t, c, "production", "i-b", 0)
+	recv(t, a)
+	recv(t, b)
+	ack(t, a, 1)
+	ack(t, b, 1)
+	rev := ts.src.set("checkout", "changed")
+	w, err := c.WatchClients(context.Background(), &pb.WatchClientsRequest{Environment: "production", Revision: rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Recv()
+	if err != nil || m.GetAllApplied() || m.GetPendingCount() != 2 || m.GetConnected() != 2 || len(m.GetPending()) != 2 {
+		t.Fatalf("first message %v, %v: want 2 of 2 pending", m, err)
+	}
+	recv(t, a)
+	ack(t, a, rev)
+	if m, err = w.Recv(); err != nil || m.GetAllApplied() || m.GetPendingCount() != 1 || m.GetPending()[0].GetInstanceId() != "i-b" {
+		t.Fatalf("after i-a's ack: %v, %v: want i-b pending", m, err)
+	}
+	recv(t, b)
+	ack(t, b, rev)
+	if m, err = w.Recv(); err != nil || !m.GetAllApplied() || m.GetPendingCount() != 0 {
+		t.Fatalf("after the last ack: %v, %v: want all applied", m, err)
+	}
+	if _, err := w.Recv(); err != io.EOF {
+		t.Fatalf("after all applied: %v, want the end of the stream", err)
+	}
+	nope, err := c.WatchClients(context.Background(), &pb.WatchClientsRequest{Environment: "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nope.Recv(); status.Code(err) != codes.NotFound {
+		t.Fatalf("watch of an unknown environment: %v, want NotFound", err)
+	}
+}
