@@ -192,8 +192,9 @@ func (r *Runner) Tick(ctx context.Context) error {
 		}
 		err := r.run(ctx, p)
 		if code := server.ErrorCode(err); code == server.EINVALID || code == server.ENOTFOUND {
-			// The plan cannot move (a variant it serves is gone): it waits
-			// for a person rather than failing every tick.
+			// The plan cannot move (its guard cannot judge the event, the
+			// flag changed under it): it waits for a person rather than
+			// failing every tick.
 			r.log().Warn("release plan cannot move on; pausing it", "plan", p.Name(), "flag", p.FlagKey, "environment", p.Environment, "err", err)
 			_, err = r.Service.PauseStuckPlan(ctx, p.ID, "paused: the plan cannot move on: "+server.ErrorMessage(err))
 		}

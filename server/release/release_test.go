@@ -417,27 +417,24 @@ func TestRunnerStartStop(t *testing.T) {
 	r.Stop()
 }
 
+// badEventJudge refuses every check: the plan's event is unknown.
+type badEventJudge struct{}
+
+func (badEventJudge) Check(_ context.Context, p server.ReleasePlan, _ int) (release.Decision, error) {
+	return release.Decision{}, server.Invalid("guard.event", "no signal %q is reported for flag %q", p.Guard.Event, p.FlagKey)
+}
+
 func TestPlanThatCannotMovePauses(t *testing.T) {
 	f := newFixture(t)
-	theme := engine.Flag{Key: "theme", Type: engine.TypeString, Variants: []engine.Variant{
-		{Key: "light", Value: "light"}, {Key: "dark", Value: "dark"}, {Key: "blue", Value: "blue"}}}
-	if _, _, err := f.svc.CreateFlag(f.ctx, theme); err != nil {
-		t.Fatal(err)
-	}
-	p, err := f.svc.CreatePlan(f.ctx, service.PlanRequest{FlagKey: "theme", Environment: "production",
-		Steps: steps(time.Minute, 50, 100), Variant: "dark", Control: "blue", StartAt: f.clock.Now().Add(time.Minute)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	theme.Variants = theme.Variants[:2] // blue goes before the plan starts
-	if _, err := f.svc.UpdateFlag(f.ctx, theme, 0); err != nil {
-		t.Fatal(err)
-	}
-	f.clock.Add(time.Minute)
-	f.tick(f.runner("a", nil))
+	p := f.create(service.PlanRequest{Steps: steps(time.Minute, 50, 100),
+		Guard: &server.GuardSpec{Event: "eror", MaxRatio: 1.2, MinSamples: 10}})
+	r := f.runner("a", badEventJudge{})
+	f.tick(r)
+	wantState(t, f.plan(p.ID), server.PlanRunning, 1)
+	f.tick(r)
 	got := f.plan(p.ID)
-	wantState(t, got, server.PlanPaused, 0)
-	if !strings.Contains(got.Reason, `no variant "blue"`) {
+	wantState(t, got, server.PlanPaused, 1)
+	if !strings.Contains(got.Reason, `no signal "eror"`) {
 		t.Errorf("reason %q does not say why", got.Reason)
 	}
 }

@@ -235,6 +235,24 @@ func resolveVariants(f engine.Flag, cur engine.Config, spec server.PlanSpec) (se
 	return spec, nil
 }
 
+// checkPlanVariantsKept refuses a definition of f that drops a variant an
+// active release plan of f will serve.
+func checkPlanVariantsKept(tx Tx, f engine.Flag) error {
+	plans, err := tx.ListPlans(server.PlanFilter{FlagKey: f.Key, Active: true})
+	if err != nil {
+		return err
+	}
+	for _, p := range plans {
+		for _, v := range []string{p.Variant, p.Control} {
+			if v != "" && !hasVariant(f, v) {
+				return server.Invalid("flag.variants", "variant %q is used by %s in environment %q (%s); cancel the plan first",
+					v, p.Name(), p.Environment, p.State)
+			}
+		}
+	}
+	return nil
+}
+
 // GetPlan returns a plan of environment env.
 func (s *Service) GetPlan(ctx context.Context, env string, id int64) (server.ReleasePlan, error) {
 	var p server.ReleasePlan
@@ -503,7 +521,7 @@ func (s *Service) RollBackPlan(ctx context.Context, id int64, step int, reason s
 }
 
 // PauseStuckPlan pauses scheduled or running plan id whose next move
-// cannot be made (say, a variant it serves was removed from the flag), so
+// cannot be made (say, its guard cannot judge the plan's event), so
 // that it waits for a person instead of failing every second. reason says
 // why, in words.
 func (s *Service) PauseStuckPlan(ctx context.Context, id int64, reason string) (server.ReleasePlan, error) {

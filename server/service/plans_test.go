@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,27 @@ func TestPlanPauseResumeCancel(t *testing.T) {
 			t.Errorf("plan audit actions %v, want %v", actions, want)
 			break
 		}
+	}
+}
+
+func TestFlagUpdateKeepsPlanVariants(t *testing.T) {
+	f := newFixture(t)
+	theme := stringFlag("theme", "light", "dark", "blue")
+	f.createFlag(theme)
+	p, err := f.svc.CreatePlan(f.ctx, service.PlanRequest{FlagKey: "theme", Environment: "production",
+		Steps: release(50, 100), Variant: "dark", Control: "blue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theme.Variants = theme.Variants[:2]
+	err = f.unchanged(func() error { _, err := f.svc.UpdateFlag(f.ctx, theme, 0); return err })
+	if e := wantCode(t, err, server.EINVALID, "flag.variants"); !strings.Contains(e.Message, p.Name()) {
+		t.Errorf("error %q does not name the plan", e.Message)
+	}
+	if _, err := f.svc.CancelPlan(f.ctx, "production", p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateFlag(f.ctx, theme, 0); err != nil {
+		t.Errorf("after the plan was cancelled: %v", err)
 	}
 }
