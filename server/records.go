@@ -78,7 +78,7 @@ type AuditEntry struct {
 
 // AuditFilter selects audit entries; zero fields match everything.
 type AuditFilter struct {
-	FlagKey     string // resource "flag" or "config" with this key
+	FlagKey     string // resource "flag", "config" or "release_plan" with this key
 	Resource    string
 	Key         string
 	Environment string

@@ -160,6 +160,20 @@ var Rules = map[string]Rule{
 
 	v1.SignalService_ListSignals_FullMethodName: {Access: Read},
 
+	// Release plans: viewers read; whoever may configure the plan's
+	// environment (ci tokens that list it, editors unless it is protected,
+	// admins) starts and stops its plans.
+	v1.ReleaseService_GetReleasePlan_FullMethodName:   {Access: Read},
+	v1.ReleaseService_ListReleasePlans_FullMethodName: {Access: Read},
+	v1.ReleaseService_CreateReleasePlan_FullMethodName: {Access: Configure,
+		Env: field(func(r *v1.CreateReleasePlanRequest) string { return r.GetEnvironment() })},
+	v1.ReleaseService_PauseReleasePlan_FullMethodName: {Access: Configure,
+		Env: field(func(r *v1.PauseReleasePlanRequest) string { return r.GetEnvironment() })},
+	v1.ReleaseService_ResumeReleasePlan_FullMethodName: {Access: Configure,
+		Env: field(func(r *v1.ResumeReleasePlanRequest) string { return r.GetEnvironment() })},
+	v1.ReleaseService_CancelReleasePlan_FullMethodName: {Access: Configure,
+		Env: field(func(r *v1.CancelReleasePlanRequest) string { return r.GetEnvironment() })},
+
 	// Reflection describes the API (no data): readers may use it (grpcurl).
 	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      {Access: Read},
 	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: {Access: Read},

@@ -20,7 +20,7 @@ type api struct {
 }
 
 // Register registers EnvironmentService, FlagService, SegmentService,
-// AuditService and EvaluationService on gs.
+// AuditService, EvaluationService and ReleaseService on gs.
 func Register(gs grpc.ServiceRegistrar, svc *service.Service, log *slog.Logger) {
 	a := api{svc: svc, log: log}
 	pb.RegisterEnvironmentServiceServer(gs, &environments{api: a})
@@ -28,4 +28,5 @@ func Register(gs grpc.ServiceRegistrar, svc *service.Service, log *slog.Logger) 
 	pb.RegisterSegmentServiceServer(gs, &segments{api: a})
 	pb.RegisterAuditServiceServer(gs, &audit{api: a})
 	pb.RegisterEvaluationServiceServer(gs, &evaluation{api: a})
+	pb.RegisterReleaseServiceServer(gs, &releases{api: a})
 }

@@ -140,6 +140,18 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/api/v1/audit?flag_key=checkout", "", 200, "", "", `"action"`},
 		{"GET", "/api/v1/audit?since=yesterday", "", 400, "invalid_argument", "since", ""},
 
+		{"POST", "/api/v1/release-plans", `{"flagKey":"checkout","environment":"staging","steps":[{"percent":10,"hold":"60s"},{"percent":100,"hold":"60s"}],"guard":{"event":"error","maxRatio":1.2,"minSamples":"500"},"startTime":"2099-01-01T09:00:00Z"}`, 200, "", "", `"state":"scheduled"`},
+		{"POST", "/api/v1/release-plans", `{"flagKey":"checkout","environment":"staging","steps":[{"percent":100,"hold":"60s"}]}`, 409, "already_exists", "", ""},
+		{"POST", "/api/v1/release-plans", `{"flagKey":"checkout","environment":"production","steps":[{"percent":50,"hold":"60s"},{"percent":10,"hold":"60s"}]}`, 400, "invalid_argument", "steps[1].percent", ""},
+		{"GET", "/api/v1/release-plans?environment=staging", "", 200, "", "", `"flagKey":"checkout"`},
+		{"GET", "/api/v1/environments/staging/release-plans/1", "", 200, "", "", `"event":"error"`},
+		{"GET", "/api/v1/environments/production/release-plans/1", "", 404, "not_found", "", ""},
+		{"GET", "/api/v1/environments/staging/release-plans/one", "", 400, "invalid_argument", "id", ""},
+		{"POST", "/api/v1/environments/staging/release-plans/1/pause", `{}`, 200, "", "", `"state":"paused"`},
+		{"POST", "/api/v1/environments/staging/release-plans/1/resume", `{}`, 200, "", "", `"state":"scheduled"`},
+		{"POST", "/api/v1/environments/staging/release-plans/1/cancel", `{}`, 200, "", "", `"state":"cancelled"`},
+		{"POST", "/api/v1/environments/staging/release-plans/1/cancel", `{}`, 400, "invalid_argument", "id", ""},
+
 		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true}`, 400, "invalid_argument", "force", ""},
 		{"POST", "/api/v1/flags/checkout/archive", `{"archived":true,"force":true}`, 200, "", "", `"archived":true`},
 		{"POST", "/api/v1/flags/nope/archive", `{"archived":true}`, 404, "not_found", "", ""},

@@ -136,8 +136,9 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-// setPath sets the string field at a dotted path (e.g. "flag.key") to the
-// path wildcard's value. A body that names a different value is refused.
+// setPath sets the field at a dotted path (e.g. "flag.key") to the path
+// wildcard's value: a string, or a number for a numeric field (a release
+// plan's id). A body that names a different value is refused.
 func setPath(m protoreflect.Message, path, value string) error {
 	parts := strings.Split(path, ".")
 	for _, name := range parts[:len(parts)-1] {
@@ -145,10 +146,14 @@ func setPath(m protoreflect.Message, path, value string) error {
 		m = m.Mutable(fd).Message()
 	}
 	fd := m.Descriptor().Fields().ByName(protoreflect.Name(parts[len(parts)-1]))
-	if cur := m.Get(fd).String(); cur != "" && cur != value {
-		return invalid(jsonPath(path), "is "+strconv.Quote(cur)+" in the body but "+strconv.Quote(value)+" in the URL path")
+	v, err := parseScalar(m, fd, value)
+	if err != nil {
+		return invalid(jsonPath(path), "in the URL path "+err.Error())
 	}
-	m.Set(fd, protoreflect.ValueOfString(value))
+	if m.Has(fd) && !m.Get(fd).Equal(v) {
+		return invalid(jsonPath(path), "is "+strconv.Quote(m.Get(fd).String())+" in the body but "+strconv.Quote(value)+" in the URL path")
+	}
+	m.Set(fd, v)
 	return nil
 }
 

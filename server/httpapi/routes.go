@@ -56,6 +56,13 @@ var Routes = []Route{
 	{"GET", "/api/v1/flags/{key}/usage", v1 + "UsageService/GetFlagUsage", "", p("key", "flag_key")},
 	{"GET", "/api/v1/flags/{key}/environments/{env}/signals", v1 + "SignalService/ListSignals", "", p("key", "flag_key", "env", "environment")},
 
+	{"GET", "/api/v1/release-plans", v1 + "ReleaseService/ListReleasePlans", "", nil},
+	{"POST", "/api/v1/release-plans", v1 + "ReleaseService/CreateReleasePlan", "*", nil},
+	{"GET", "/api/v1/environments/{env}/release-plans/{id}", v1 + "ReleaseService/GetReleasePlan", "", p("env", "environment", "id", "id")},
+	{"POST", "/api/v1/environments/{env}/release-plans/{id}/pause", v1 + "ReleaseService/PauseReleasePlan", "*", p("env", "environment", "id", "id")},
+	{"POST", "/api/v1/environments/{env}/release-plans/{id}/resume", v1 + "ReleaseService/ResumeReleasePlan", "*", p("env", "environment", "id", "id")},
+	{"POST", "/api/v1/environments/{env}/release-plans/{id}/cancel", v1 + "ReleaseService/CancelReleasePlan", "*", p("env", "environment", "id", "id")},
+
 	{"GET", "/api/v1/tokens", v1 + "TokenService/ListTokens", "", nil},
 	{"POST", "/api/v1/tokens", v1 + "TokenService/CreateToken", "*", nil},
 	{"POST", "/api/v1/tokens/{name}/revoke", v1 + "TokenService/RevokeToken", "*", p("name", "name")},

@@ -60,7 +60,7 @@ func auditQuery(f server.AuditFilter) (string, []any) {
 		query += " AND " + fmt.Sprintf(cond, len(args))
 	}
 	if f.FlagKey != "" {
-		add("key = $%d AND resource IN ('flag', 'config')", f.FlagKey)
+		add("key = $%d AND resource IN ('flag', 'config', 'release_plan')", f.FlagKey)
 	}
 	if f.Resource != "" {
 		add("resource = $%d", f.Resource)

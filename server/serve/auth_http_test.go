@@ -41,9 +41,10 @@ func httpRoutes() []httpRoute {
 	)
 }
 
-// url fills the route's wildcards: environments are production, users admin.
+// url fills the route's wildcards: environments are production, users admin,
+// release plans 1.
 func (r httpRoute) url(base string) string {
-	p := strings.NewReplacer("{env}", "production", "{key}", "walk", "{name}", "walk", "{username}", "admin").Replace(r.path)
+	p := strings.NewReplacer("{env}", "production", "{key}", "walk", "{name}", "walk", "{username}", "admin", "{id}", "1").Replace(r.path)
 	return base + p
 }
 

@@ -7,6 +7,7 @@ package serve
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -23,8 +24,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/fanout"
+	"github.com/flagpole/flagpole/server/metrics"
+	"github.com/flagpole/flagpole/server/release"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
 )
@@ -55,6 +59,12 @@ type Config struct {
 	UsageFlushInterval time.Duration
 	// Now is the clock of usage insights (default time.Now); tests move it.
 	Now func() time.Time
+	// ReleaseInterval is how often the release plan runner looks for due
+	// plans (default release.DefaultInterval).
+	ReleaseInterval time.Duration
+	// ReleaseJudge checks the guards of release plans; nil advances guarded
+	// plans on their hold alone.
+	ReleaseJudge release.Judge
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
 	// the client address that sign-in limits count against.
@@ -91,6 +101,7 @@ type Server struct {
 
 	observe *observe
 	hub     *fanout.Hub
+	runner  *release.Runner
 	sync    *syncapi.Server
 
 	grpc   *grpc.Server
@@ -177,6 +188,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.serving.Add(2)
 	go s.serveGRPC()
 	go s.serveHTTP()
+	s.startReleases()
 	s.ready.Store(true)
 	s.log.Info("flagpole serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "db", displayDB(s.cfg.DBPath))
 	return nil
@@ -260,7 +272,8 @@ func (s *Server) stop(ctx context.Context) error {
 		httpErr = fmt.Errorf("serve: http shutdown: %w", httpErr)
 	}
 	s.serving.Wait()
-	s.hub.Close() // stops the sync hub's reorder timers
+	s.runner.Stop() // before the store closes under it
+	s.hub.Close()   // stops the sync hub's reorder timers
 	s.stopObserve()
 	var storeErr error
 	if err := s.store.Close(); err != nil {
@@ -268,6 +281,32 @@ func (s *Server) stop(ctx context.Context) error {
 	}
 	s.log.Info("flagpole stopped")
 	return errors.Join(httpErr, storeErr)
+}
+
+// startReleases starts the runner of release plans. Its owner name is new
+// for every process, so a restarted server takes its plans back once its
+// old leases run out (release.DefaultLease).
+func (s *Server) startReleases() {
+	s.runner = &release.Runner{Service: s.Service, Judge: s.cfg.ReleaseJudge, Owner: "flagpole-" + rand.Text()[:12],
+		Interval: s.cfg.ReleaseInterval, Log: s.log}
+	s.runner.Start()
+	s.observe.metrics.WatchReleasePlans(s.planSamples)
+}
+
+// planSamples lists the active release plans for the metrics.
+func (s *Server) planSamples(ctx context.Context) ([]metrics.PlanSample, error) {
+	plans, err := s.Service.ListPlans(ctx, server.PlanFilter{Active: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.PlanSample, len(plans))
+	for i, p := range plans {
+		out[i] = metrics.PlanSample{ID: p.ID, FlagKey: p.FlagKey, Environment: p.Environment, State: string(p.State), Step: p.Step}
+		if p.Step > 0 && p.Step <= len(p.Steps) {
+			out[i].Percent = p.Steps[p.Step-1].Percent
+		}
+	}
+	return out, nil
 }
 
 // stopGRPC lets in-flight calls finish until ctx is done, then cuts them off.

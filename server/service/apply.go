@@ -203,7 +203,10 @@ func (o *op) applyItem(it ApplyItem) (bool, error) {
 			return replaceWith(c)(o, f, cur)
 		}
 		_, changed, err := o.changeConfig(it.Environment, it.Key, it.Expected, "config.replace", edit)
-		return changed, err
+		if err != nil || !changed {
+			return changed, err
+		}
+		return true, o.pausePlansFor(it.Environment, it.Key) // a person's change: the plan never fights it
 	}
 	return false, server.Invalid("change", "is empty or of an unknown kind")
 }

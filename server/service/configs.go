@@ -84,23 +84,30 @@ func (s *Service) SetRollout(ctx context.Context, env, flagKey string, r Rollout
 		if err != nil {
 			return cur, err
 		}
-		bucketBy := ""
-		if cur.Default.Split != nil {
-			bucketBy = cur.Default.Split.BucketBy
-		}
-		switch r.Percent {
-		case 100:
-			cur.Default = engine.Serve{Variant: variant}
-		case 0:
-			cur.Default = engine.Serve{Variant: rest}
-		default:
-			cur.Default = engine.Serve{Split: &engine.Split{BucketBy: bucketBy, Weights: []engine.Weight{
-				{Variant: variant, Weight: r.Percent},
-				{Variant: rest, Weight: 100 - r.Percent},
-			}}}
-		}
-		return cur, nil
+		return rollout(cur, variant, rest, r.Percent), nil
 	})
+}
+
+// rollout returns cur with its default serve a split of variant at percent
+// and rest at 100-percent, variant first, in the bucketing attribute the
+// default split had.
+func rollout(cur engine.Config, variant, rest string, percent int) engine.Config {
+	bucketBy := ""
+	if cur.Default.Split != nil {
+		bucketBy = cur.Default.Split.BucketBy
+	}
+	switch percent {
+	case 100:
+		cur.Default = engine.Serve{Variant: variant}
+	case 0:
+		cur.Default = engine.Serve{Variant: rest}
+	default:
+		cur.Default = engine.Serve{Split: &engine.Split{BucketBy: bucketBy, Weights: []engine.Weight{
+			{Variant: variant, Weight: percent},
+			{Variant: rest, Weight: 100 - percent},
+		}}}
+	}
+	return cur
 }
 
 func rolloutVariants(f engine.Flag, cur engine.Config, r Rollout) (variant, rest string, err error) {
@@ -142,34 +149,41 @@ func hasVariant(f engine.Flag, key string) bool {
 
 // changeConfig runs one configuration change: it loads the environment, the
 // flag and the current configuration, checks the revision, lets edit compute
-// the new configuration, and stores it unless nothing changed.
+// the new configuration, and stores it unless nothing changed. A change by
+// anyone but a release plan pauses the flag's running plan in that
+// environment in the same transaction: a plan never fights a person.
 func (s *Service) changeConfig(ctx context.Context, env, flagKey string, expected int64, action string,
 	edit func(o *op, f server.Flag, cur engine.Config) (engine.Config, error)) (server.FlagConfig, error) {
 	if err := requiredConfigKeys(env, flagKey); err != nil {
 		return server.FlagConfig{}, err
 	}
 	var updated server.FlagConfig
-	err := s.update(ctx, func(o *op) (err error) {
-		updated, _, err = o.changeConfig(env, flagKey, expected, action, edit)
-		return err
+	err := s.update(ctx, func(o *op) error {
+		var changed bool
+		var err error
+		updated, changed, err = o.changeConfig(env, flagKey, expected, action, edit)
+		if err != nil || !changed {
+			return err
+		}
+		return o.pausePlansFor(env, flagKey)
 	})
 	return updated, err
 }
 
-// changeConfig is one configuration change in o's transaction; changed
-// says whether it wrote something.
+// changeConfig is one configuration change within o's transaction; it
+// reports whether anything changed.
 func (o *op) changeConfig(env, flagKey string, expected int64, action string,
-	edit func(o *op, f server.Flag, cur engine.Config) (engine.Config, error)) (updated server.FlagConfig, changed bool, err error) {
+	edit func(o *op, f server.Flag, cur engine.Config) (engine.Config, error)) (server.FlagConfig, bool, error) {
 	if _, err := getEnvironment(o.tx, env); err != nil {
-		return updated, false, err
+		return server.FlagConfig{}, false, err
 	}
 	f, err := getFlag(o.tx, flagKey)
 	if err != nil {
-		return updated, false, err
+		return server.FlagConfig{}, false, err
 	}
 	cur, err := getConfig(o.tx, env, flagKey)
 	if err != nil {
-		return updated, false, err
+		return cur, false, err
 	}
 	what := fmt.Sprintf("configuration of flag %q in environment %q", flagKey, env)
 	if err := checkRevision(what, cur.Revision, expected); err != nil {
@@ -182,7 +196,7 @@ func (o *op) changeConfig(env, flagKey string, expected int64, action string,
 	if same(cur.Config, next) {
 		return cur, false, nil
 	}
-	updated = cur
+	updated := cur
 	updated.Config, updated.Revision, updated.UpdatedAt = next, cur.Revision+1, o.now
 	if err := o.tx.PutConfig(updated); err != nil {
 		return cur, false, err

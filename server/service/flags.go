@@ -263,6 +263,9 @@ func (o *op) changeFlag(cur server.Flag, next engine.Flag, action string) (serve
 		}
 		configs[e.Name] = c
 	}
+	if err := checkPlanVariantsKept(o.tx, next); err != nil {
+		return cur, err
+	}
 	if err := o.tx.UpdateFlag(updated); err != nil {
 		return cur, err
 	}

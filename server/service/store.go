@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/flagpole/flagpole/server"
 )
@@ -65,6 +66,24 @@ type Tx interface {
 	AppendAudit(e server.AuditEntry) (int64, error)
 	// ListAudit returns matching entries, newest first.
 	ListAudit(f server.AuditFilter) ([]server.AuditEntry, error)
+
+	// CreatePlan stores a new release plan (its ID is ignored) and returns
+	// its ID. A second active plan of the same flag in the same environment
+	// is EEXISTS naming field flag_key (a unique index decides); a missing
+	// environment or flag is ENOTFOUND.
+	CreatePlan(p server.ReleasePlan) (int64, error)
+	GetPlan(id int64) (server.ReleasePlan, error)
+	// ListPlans returns the plans passing f, newest first.
+	ListPlans(f server.PlanFilter) ([]server.ReleasePlan, error)
+	// UpdatePlan stores p's state, step, times, reason, evidence and
+	// revision, only if the stored revision is p.Revision-1: otherwise
+	// ECONFLICT (someone else moved the plan), ENOTFOUND if it is gone.
+	// Spec, lease and creation fields keep their stored values.
+	UpdatePlan(p server.ReleasePlan) error
+	// LeasePlan gives plan id to owner until until, if it is free (no owner,
+	// or a lease that ended before now) or already owner's, and reports
+	// whether owner holds it now. It does not change the plan's revision.
+	LeasePlan(id int64, owner string, now, until time.Time) (bool, error)
 }
 
 // ChangeRecorder is an optional capability of a Tx. A store that several

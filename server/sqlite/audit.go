@@ -72,7 +72,7 @@ func auditQuery(f server.AuditFilter) (string, []any) {
 		args = append(args, arg)
 	}
 	if f.FlagKey != "" {
-		add(`"key" = ? AND resource IN ('flag', 'config')`, f.FlagKey)
+		add(`"key" = ? AND resource IN ('flag', 'config', 'release_plan')`, f.FlagKey)
 	}
 	if f.Resource != "" {
 		add("resource = ?", f.Resource)

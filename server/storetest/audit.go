@@ -94,25 +94,27 @@ func testAuditFilter(t *testing.T, s service.Store) {
 		entry(3, "flag.create", "flag", "b", ""),                    // 3
 		entry(4, "config.set", "config", "b", "prod"),               // 4
 		entry(5, "environment.create", "environment", "dev", "dev"), // 5
+		entry(6, "release.create", "release_plan", "a", "prod"),     // 6
 	})
 	cases := []struct {
 		filter server.AuditFilter
 		want   []int // indexes into ids, newest first
 	}{
-		{server.AuditFilter{}, []int{5, 4, 3, 2, 1, 0}},
-		{server.AuditFilter{FlagKey: "a"}, []int{1, 0}},
+		{server.AuditFilter{}, []int{6, 5, 4, 3, 2, 1, 0}},
+		{server.AuditFilter{FlagKey: "a"}, []int{6, 1, 0}},
 		{server.AuditFilter{FlagKey: "dev"}, nil},
 		{server.AuditFilter{Resource: "config"}, []int{4, 1}},
-		{server.AuditFilter{Key: "a"}, []int{2, 1, 0}},
+		{server.AuditFilter{Key: "a"}, []int{6, 2, 1, 0}},
 		{server.AuditFilter{Environment: "dev"}, []int{5, 1}},
 		{server.AuditFilter{FlagKey: "a", Environment: "dev"}, []int{1}},
 		{server.AuditFilter{Resource: "flag", Key: "b"}, []int{3}},
-		{server.AuditFilter{Since: at(2)}, []int{5, 4, 3, 2}},
+		{server.AuditFilter{Since: at(2)}, []int{6, 5, 4, 3, 2}},
 		{server.AuditFilter{Until: at(2)}, []int{1, 0}},
 		{server.AuditFilter{Since: at(2), Until: at(4)}, []int{3, 2}},
 		{server.AuditFilter{Since: at(2).Add(time.Microsecond), Until: at(4).Add(time.Microsecond)}, []int{4, 3}},
-		{server.AuditFilter{Environment: "prod", Since: at(5)}, nil},
-		{server.AuditFilter{Limit: 2}, []int{5, 4}},
+		{server.AuditFilter{Environment: "prod", Since: at(5)}, []int{6}},
+		{server.AuditFilter{Environment: "prod", Since: at(5), Until: at(6)}, nil},
+		{server.AuditFilter{Limit: 2}, []int{6, 5}},
 		{server.AuditFilter{BeforeID: ids[3]}, []int{2, 1, 0}},
 		{server.AuditFilter{Key: "a", BeforeID: ids[2], Limit: 1}, []int{1}},
 	}

@@ -60,6 +60,10 @@ func Run(t *testing.T, open func(t *testing.T) service.Store) {
 		{"ViewDoesNotSeeUncommitted", testViewDoesNotSeeUncommitted},
 		{"CanceledContext", testCanceledContext},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Plans", testPlans},
+		{"PlansOneActive", testPlansOneActive},
+		{"PlansLease", testPlansLease},
+		{"PlansMissingParentAndCascade", testPlansMissingParentAndCascade},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package cli holds the client commands of the flagpole binary: the commands
 // CI scripts and operators run against a Flagpole server over gRPC (env, flag,
-// segment, eval, apply, export, audit, clients, token, user). The server
+// segment, eval, apply, export, audit, clients, release, token, user). The server
 // command lives elsewhere; main wires both into one cobra root.
 package cli
 
@@ -33,7 +33,9 @@ Exit codes:
   1  error (server unreachable, not found, invalid input, permission denied)
   2  usage error (unknown command or flag, missing or malformed argument)
   3  conflict: the object changed since the revision you sent (re-read and retry)
-  4  --wait timed out: some connected instances have not applied the change`
+  4  --wait timed out: some connected instances have not applied the change
+     (release start --wait=T: the plan had not ended)
+  5  release start --wait: the plan was rolled back by its guard`
 
 func usagef(format string, args ...any) error { return usage.Errorf(format, args...) }
 
@@ -64,8 +66,13 @@ func ExitCode(err error) int {
 		return ExitUsage
 	}
 	var we *WaitTimeoutError
-	if errors.As(err, &we) {
+	var pe *PlanWaitTimeoutError
+	if errors.As(err, &we) || errors.As(err, &pe) {
 		return ExitWaitTimeout
+	}
+	var rb *RolledBackError
+	if errors.As(err, &rb) {
+		return ExitRolledBack
 	}
 	if st, ok := status.FromError(unwrapAll(err)); ok && st.Code() == codes.Aborted {
 		return ExitConflict
@@ -90,7 +97,7 @@ func Commands() []*cobra.Command {
 	a := &app{}
 	cmds := []*cobra.Command{
 		a.envCmd(), a.flagCmd(), a.segmentCmd(), a.evalCmd(), a.applyCmd(),
-		a.exportCmd(), a.auditCmd(), a.clientsCmd(),
+		a.exportCmd(), a.auditCmd(), a.clientsCmd(), a.releaseCmd(),
 	}
 	cmds = append(cmds, a.authCmds()...)
 	for _, c := range cmds {

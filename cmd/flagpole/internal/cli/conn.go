@@ -98,6 +98,8 @@ type clients struct {
 	sync flagpolev1.SyncServiceClient
 	tok  flagpolev1.TokenServiceClient
 	user flagpolev1.UserServiceClient
+	// release manages release plans and scheduled changes.
+	release flagpolev1.ReleaseServiceClient
 }
 
 // connect resolves the flags and opens a connection. The connection is
@@ -148,6 +150,8 @@ func (a *app) connect() (*clients, error) {
 		sync: flagpolev1.NewSyncServiceClient(conn),
 		tok:  flagpolev1.NewTokenServiceClient(conn),
 		user: flagpolev1.NewUserServiceClient(conn),
+
+		release: flagpolev1.NewReleaseServiceClient(conn),
 	}, nil
 }
 
