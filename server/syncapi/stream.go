@@ -305,7 +305,7 @@ func (st *syncStream) step(sub *fanout.Subscription, beat bool) error {
 		if e.Revision <= st.have {
 			continue
 		}
-		if e.Revision != st.have+1 || e.Change.Created {
+		if e.Revision != st.have+1 || e.Created {
 			// A gap: something was never delivered; or the environment was
 			// created anew after what the client holds. Start over from a
 			// snapshot.
