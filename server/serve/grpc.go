@@ -36,7 +36,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	reg := syncapi.MalformedIsInvalidArgument(gs)
 	s.registerAPI(reg)
 	s.Auth.Register(reg)
-	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithEnvironmentResolver(streamEnvironment))...)
+	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithExpiry(streamExpiry), syncapi.WithClock(s.authNow()), syncapi.WithEnvironmentResolver(streamEnvironment))...)
 	s.sync.Register(reg)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(reg, hs)

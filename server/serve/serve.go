@@ -55,6 +55,9 @@ type Config struct {
 	UsageFlushInterval time.Duration
 	// Now is the clock of usage insights (default time.Now); tests move it.
 	Now func() time.Time
+	// AuthNow is the clock tokens and sessions expire by, for sign-in,
+	// every call and open sync streams (default time.Now); tests move it.
+	AuthNow func() time.Time
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
 	// the client address that sign-in limits count against.

@@ -44,6 +44,11 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 		return toStatus(err)
 	}
 	st := &syncStream{s: s, grpc: stream, env: env, cancel: cancel}
+	if s.expiry != nil {
+		if exp := s.expiry(ctx); !exp.IsZero() {
+			st.expires = exp.UnixNano()
+		}
+	}
 	credential := ""
 	if s.credential != nil {
 		credential = s.credential(ctx)
@@ -137,6 +142,10 @@ type syncStream struct {
 	// the send in progress must have completed (unix nanoseconds).
 	lastSend int64
 	sendBy   int64
+	// expires is zero or when the stream's credential expires, by the
+	// server's credential clock (unix nanoseconds); set before the stream
+	// is added to the server.
+	expires int64
 }
 
 // start subscribes and sends what the client lacks, on a writer goroutine.
@@ -242,11 +251,21 @@ func (st *syncStream) notify() {
 }
 
 // tick is the server clock's look at the stream at now (unix ns): it ends
-// the stream when a send is overdue, and starts a heartbeat when nothing
-// was sent for the heartbeat interval.
-func (st *syncStream) tick(now int64) {
+// the stream when its credential expired by credNow (unix ns, the
+// credential clock) or a send is overdue, and starts a heartbeat when
+// nothing was sent for the heartbeat interval.
+func (st *syncStream) tick(now, credNow int64) {
 	st.mu.Lock()
-	if st.ended || st.lastSend == 0 { // ended, or not started yet
+	if st.ended {
+		st.mu.Unlock()
+		return
+	}
+	if st.expires != 0 && credNow >= st.expires {
+		st.mu.Unlock()
+		st.finish(status.Error(codes.Unauthenticated, "credential expired"))
+		return
+	}
+	if st.lastSend == 0 { // not started yet
 		st.mu.Unlock()
 		return
 	}
