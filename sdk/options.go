@@ -40,6 +40,14 @@ type options struct {
 	logger        *slog.Logger
 }
 
+// The client keepalive: after KeepaliveTime without anything received the
+// provider pings the server, and drops the connection when the answer takes
+// longer than KeepaliveTimeout.
+const (
+	KeepaliveTime    = 20 * time.Second
+	KeepaliveTimeout = 10 * time.Second
+)
+
 // DefaultAckDelay is how long the provider waits before acknowledging
 // what it applied; see WithAckDelay.
 const DefaultAckDelay = 50 * time.Millisecond

@@ -1,10 +1,13 @@
 package serve
 
 import (
+	"time"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/flagpole/flagpole/server/fanout"
@@ -28,6 +31,15 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	opts := append(syncapi.ServerOptions(),
 		grpc.ChainUnaryInterceptor(append(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...), s.Auth.UnaryInterceptor())...),
 		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), s.Auth.StreamInterceptor())...),
+	)
+	opts = append(opts,
+		grpc.ConnectionTimeout(s.cfg.GRPCConnectionTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time: s.cfg.GRPCKeepaliveTime, Timeout: s.cfg.GRPCKeepaliveTimeout, MaxConnectionIdle: s.cfg.GRPCMaxConnIdle,
+		}),
+		// The SDK pings every 20 s (sdk.KeepaliveTime); a client pinging
+		// more often than every 10 s is told to stop (GOAWAY).
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: min(10*time.Second, s.cfg.GRPCKeepaliveTime), PermitWithoutStream: true}),
 	)
 	if s.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
