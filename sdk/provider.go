@@ -19,9 +19,9 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
