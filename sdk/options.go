@@ -68,7 +68,7 @@ func defaultOptions() options {
 		idleTimeout:   45 * time.Second,
 		ackDelay:      DefaultAckDelay,
 		backoffMin:    250 * time.Millisecond,
-		backoffMax:    30 * time.Second,
+		backoffMax:    2 * time.Second,
 		usageInterval: 5 * time.Second,
 		trackInterval: 2 * time.Second,
 		trackBatch:    500,
@@ -174,8 +174,11 @@ func WithIdleTimeout(d time.Duration) Option {
 }
 
 // WithReconnectBackoff sets the first and the largest delay between
-// reconnection attempts (defaults 250ms and 30s); each delay doubles and is
-// jittered.
+// reconnection attempts (defaults 250ms and 2s); each delay doubles, and
+// the wait is drawn at random between half of it and all of it. The largest
+// delay bounds how long after a server's return the provider finds it
+// (gRPC's own connection backoff is reset before every attempt, so the two
+// do not add up); a failed attempt costs the server a refused connection.
 func WithReconnectBackoff(first, largest time.Duration) Option {
 	return optionFunc(func(o *options) { o.backoffMin, o.backoffMax = first, max(first, largest) })
 }
