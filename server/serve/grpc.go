@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"time"
 
 	"google.golang.org/grpc"
@@ -48,7 +49,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	reg := syncapi.MalformedIsInvalidArgument(gs)
 	s.registerAPI(reg)
 	s.Auth.Register(reg)
-	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithExpiry(streamExpiry), syncapi.WithClock(s.authNow()), syncapi.WithEnvironmentResolver(streamEnvironment))...)
+	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithExpiry(streamExpiry), syncapi.WithClock(s.authNow()), syncapi.WithSendTimeout(cmp.Or(s.cfg.SyncSendTimeout, syncapi.DefaultSendTimeout)), syncapi.WithEnvironmentResolver(streamEnvironment))...)
 	s.sync.Register(reg)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(reg, hs)

@@ -84,6 +84,9 @@ func (p *faultProxy) accept() {
 			if !p.track(s) {
 				return
 			}
+			// A small receive buffer, so that a throttled link holds back
+			// the server's sends instead of the kernel absorbing them.
+			s.(*net.TCPConn).SetReadBuffer(256 << 10)
 			var both sync.WaitGroup
 			both.Go(func() { p.pipe(s, c, false); s.Close() })
 			both.Go(func() { p.pipe(c, s, true); c.Close() })

@@ -91,6 +91,11 @@ type Config struct {
 	// smaller).
 	MaxHTTPConnections, MaxGRPCConnections int
 
+	// SyncSendTimeout is how long a sync stream's message may go without
+	// the connection taking 1 KiB before the stream is ended (default
+	// syncapi.DefaultSendTimeout).
+	SyncSendTimeout time.Duration
+
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
 	// the client address that sign-in limits count against.
 	TrustedProxies []netip.Prefix
@@ -231,7 +236,7 @@ func (s *Server) closeListeners() {
 
 func (s *Server) serveGRPC() {
 	defer s.serving.Done()
-	if err := s.grpc.Serve(s.grpcLn); err != nil {
+	if err := s.grpc.Serve(s.sync.Listener(s.grpcLn)); err != nil {
 		s.failed <- fmt.Errorf("serve: grpc: %w", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
@@ -44,6 +45,9 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 		return toStatus(err)
 	}
 	st := &syncStream{s: s, grpc: stream, env: env, cancel: cancel}
+	if p, ok := peer.FromContext(ctx); ok {
+		st.conn = s.connOf(p.Addr)
+	}
 	if s.expiry != nil {
 		if exp := s.expiry(ctx); !exp.IsZero() {
 			st.expires = exp.UnixNano()
@@ -142,6 +146,11 @@ type syncStream struct {
 	// the send in progress must have completed (unix nanoseconds).
 	lastSend int64
 	sendBy   int64
+	// conn is the stream's connection when the server is served on
+	// Listener, and sentMark how many bytes it had taken when sendBy was
+	// last set: a send whose connection keeps taking bytes is extended.
+	conn     *progressConn
+	sentMark int64
 	// expires is zero or when the stream's credential expires, by the
 	// server's credential clock (unix nanoseconds); set before the stream
 	// is added to the server.
@@ -271,6 +280,13 @@ func (st *syncStream) tick(now, credNow int64) {
 	}
 	if st.sendBy != 0 {
 		overdue := now >= st.sendBy
+		if overdue && st.conn != nil {
+			if w := st.conn.written.Load(); w-st.sentMark >= minProgress {
+				// Slow, but moving: give it another timeout.
+				st.sentMark, st.sendBy = w, now+int64(st.s.sendTimeout)
+				overdue = false
+			}
+		}
 		st.mu.Unlock()
 		if overdue {
 			st.finish(status.Errorf(codes.DeadlineExceeded, "send: the client did not take a message within %s", st.s.sendTimeout))
@@ -410,6 +426,9 @@ func heartbeat(revision int64) *pb.SyncResponse {
 func (st *syncStream) send(m any) error {
 	st.mu.Lock()
 	st.sendBy = time.Now().Add(st.s.sendTimeout).UnixNano()
+	if st.conn != nil {
+		st.sentMark = st.conn.written.Load()
+	}
 	st.mu.Unlock()
 	err := st.grpc.SendMsg(m)
 	st.mu.Lock()

@@ -84,7 +84,9 @@ func WithHelloTimeout(d time.Duration) Option { return func(s *Server) { s.hello
 
 // WithSendTimeout sets how long one message may take to be taken by the
 // client (gRPC flow control blocks a send to a client that stopped
-// reading); a stream whose send takes longer is ended.
+// reading); a stream whose send takes longer is ended, unless the server
+// is served on Listener and the connection took at least 1 KiB within
+// each timeout (a large message on a slow link).
 func WithSendTimeout(d time.Duration) Option { return func(s *Server) { s.sendTimeout = d } }
 
 // WithCredential names the credential a stream was opened with (the auth
@@ -156,6 +158,9 @@ type Server struct {
 
 	streamsMu sync.Mutex
 	streams   map[string]map[*syncStream]struct{} // by credential ("" for none)
+
+	connsMu sync.Mutex
+	conns   map[string]*progressConn // by remote address; see Listener
 
 	closing   chan struct{} // closed by Close: every stream ends
 	closeOnce sync.Once
