@@ -214,7 +214,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("serve: http: %w", err)
 	}
 	s.grpc, s.health = s.newGRPCServer()
-	s.grpcLn = netutil.LimitListener(s.grpcLn, s.cfg.MaxGRPCConnections)
 	s.httpLn = netutil.LimitListener(s.httpLn, s.cfg.MaxHTTPConnections)
 	s.http = &http.Server{Handler: s.httpHandler(), ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: s.cfg.HTTPReadHeaderTimeout, ReadTimeout: s.cfg.HTTPReadTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout}
@@ -236,7 +235,9 @@ func (s *Server) closeListeners() {
 
 func (s *Server) serveGRPC() {
 	defer s.serving.Done()
-	if err := s.grpc.Serve(s.sync.Listener(s.grpcLn)); err != nil {
+	// The sync server's listener limits the connections and lets a sync
+	// stream's send timeout see progress on a slow link.
+	if err := s.grpc.Serve(s.sync.Listener(s.grpcLn, s.cfg.MaxGRPCConnections)); err != nil {
 		s.failed <- fmt.Errorf("serve: grpc: %w", err)
 	}
 }
