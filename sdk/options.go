@@ -38,6 +38,14 @@ type options struct {
 	logger        *slog.Logger
 }
 
+// The client keepalive: after KeepaliveTime without anything received the
+// provider pings the server, and drops the connection when the answer takes
+// longer than KeepaliveTimeout.
+const (
+	KeepaliveTime    = 20 * time.Second
+	KeepaliveTimeout = 10 * time.Second
+)
+
 // DefaultAckDelay is how long the provider waits before acknowledging
 // what it applied; see WithAckDelay.
 const DefaultAckDelay = 50 * time.Millisecond
@@ -58,7 +66,7 @@ func defaultOptions() options {
 		idleTimeout:   45 * time.Second,
 		ackDelay:      DefaultAckDelay,
 		backoffMin:    250 * time.Millisecond,
-		backoffMax:    30 * time.Second,
+		backoffMax:    2 * time.Second,
 		usageInterval: 5 * time.Second,
 		trackInterval: 2 * time.Second,
 		logger:        slog.Default(),
@@ -162,8 +170,11 @@ func WithIdleTimeout(d time.Duration) Option {
 }
 
 // WithReconnectBackoff sets the first and the largest delay between
-// reconnection attempts (defaults 250ms and 30s); each delay doubles and is
-// jittered.
+// reconnection attempts (defaults 250ms and 2s); each delay doubles, and
+// the wait is drawn at random between half of it and all of it. The largest
+// delay bounds how long after a server's return the provider finds it
+// (gRPC's own connection backoff is reset before every attempt, so the two
+// do not add up); a failed attempt costs the server a refused connection.
 func WithReconnectBackoff(first, largest time.Duration) Option {
 	return optionFunc(func(o *options) { o.backoffMin, o.backoffMax = first, max(first, largest) })
 }

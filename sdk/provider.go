@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
@@ -129,6 +130,11 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 			Backoff:           backoff.Config{BaseDelay: o.backoffMin, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoffMax},
 			MinConnectTimeout: 5 * time.Second,
 		}),
+		// Pings on a silent connection find a half-open server (a peer gone
+		// without a FIN) within KeepaliveTime+KeepaliveTimeout, sooner than
+		// the idle timeout's missing heartbeats; the server permits pings
+		// every 10 s.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout}),
 		// Fixed windows: no bandwidth-estimation ping per received message.
 		grpc.WithInitialWindowSize(1 << 20),
 		grpc.WithInitialConnWindowSize(1 << 20),

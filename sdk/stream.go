@@ -58,11 +58,17 @@ func (p *Provider) run(ctx context.Context) {
 			return
 		}
 		attempt++
+		// This loop's delay is the only backoff: gRPC's own, between its
+		// connection attempts, would otherwise come on top of it (a stream
+		// opened while the channel waits out its backoff fails at once),
+		// and SDKs would find a server back from an outage seconds late.
+		p.conn.ResetConnectBackoff()
 	}
 }
 
-// backoffDelay doubles from first up to largest and jitters the result by
-// ±20% so that instances restarted together do not reconnect in lockstep.
+// backoffDelay doubles from first up to largest and picks a delay at
+// random between half of that and all of it, so that instances that lost
+// the server together do not reconnect in lockstep.
 func backoffDelay(attempt int, first, largest time.Duration) time.Duration {
 	d := first
 	for range min(attempt, 32) {
@@ -72,7 +78,7 @@ func backoffDelay(attempt int, first, largest time.Duration) time.Duration {
 			break
 		}
 	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return time.Duration(float64(d) * (0.5 + 0.5*rand.Float64()))
 }
 
 // isFatal reports whether err means that retrying cannot help.

@@ -18,9 +18,15 @@ import (
 
 // Event is one published change of an environment, encoded once and shared
 // read-only by every subscriber.
+//
+// An event keeps only the encoded change, never the decoded one next to
+// it: the hub's log holds recent events of every environment, and a large
+// flag definition kept twice doubled what the log cost.
 type Event struct {
 	Revision int64
-	Change   server.Change
+	// Created is the change's Created (see server.Change): the change
+	// creates the environment.
+	Created bool
 	// Payload is the change in the wire encoding (see Encoder).
 	Payload []byte
 	// Published is when the hub received the change from the writer.
@@ -32,7 +38,12 @@ type Encoder func(server.Change) ([]byte, error)
 
 // Defaults.
 const (
-	DefaultLogSize    = 256
+	DefaultLogSize = 256
+	// DefaultLogBytes bounds the payload bytes an environment's log
+	// retains: 256 changes of a large definition (the engine allows a
+	// variant value of up to 1 MiB) would otherwise keep hundreds of MiB
+	// alive. A client further behind than the log gets a snapshot.
+	DefaultLogBytes   = 16 << 20
 	DefaultQueueSize  = 64
 	DefaultReorderFor = 200 * time.Millisecond
 )
@@ -43,6 +54,11 @@ type Option func(*Hub)
 // WithLogSize sets how many recent changes per environment are kept for
 // resuming clients.
 func WithLogSize(n int) Option { return func(h *Hub) { h.logSize = max(n, 1) } }
+
+// WithLogBytes bounds the payload bytes of the changes kept per
+// environment for resuming clients; the oldest are dropped first. A change
+// larger than the bound is delivered but not kept.
+func WithLogBytes(n int64) Option { return func(h *Hub) { h.logBytes = max(n, 1) } }
 
 // WithQueueSize sets the per-subscriber queue length; a subscriber that falls
 // further behind is dropped to a resync.
@@ -62,6 +78,7 @@ func WithLogger(l *slog.Logger) Option { return func(h *Hub) { h.log = l } }
 type Hub struct {
 	encode       Encoder
 	logSize      int
+	logBytes     int64
 	queueSize    int
 	reorderNanos atomic.Int64
 	log          *slog.Logger
@@ -79,6 +96,7 @@ func New(encode Encoder, opts ...Option) *Hub {
 	h := &Hub{
 		encode:    encode,
 		logSize:   DefaultLogSize,
+		logBytes:  DefaultLogBytes,
 		queueSize: DefaultQueueSize,
 		log:       slog.Default(),
 		topics:    make(map[string]*topic),
@@ -118,7 +136,7 @@ func (h *Hub) Publish(c server.Change) {
 		h.topic(c.Environment).resync(c.Revision)
 		return
 	}
-	h.topic(c.Environment).publish(&Event{Revision: c.Revision, Change: c, Payload: payload, Published: published})
+	h.topic(c.Environment).publish(&Event{Revision: c.Revision, Created: c.Created, Payload: payload, Published: published})
 }
 
 // Subscribe starts a subscription to env for a client at revision have
@@ -151,6 +169,20 @@ func (h *Hub) Revision(env string) int64 {
 	return t.last
 }
 
+// LogBytes returns the payload bytes env's log retains and how many
+// changes it holds.
+func (h *Hub) LogBytes(env string) (bytes int64, changes int) {
+	h.mu.Lock()
+	t := h.topics[env]
+	h.mu.Unlock()
+	if t == nil {
+		return 0, 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.logBytes, len(t.log)
+}
+
 // Forget drops env's topic after the environment was deleted: every
 // subscriber is dropped (its stream resyncs from a snapshot, which for a
 // deleted environment fails with NOT_FOUND), and the topic's log, pending
@@ -174,6 +206,7 @@ func (h *Hub) Forget(env string) {
 	}
 	clear(t.pending)
 	t.log = nil
+	t.logBytes = 0
 	t.dropAll()
 }
 
@@ -318,12 +351,15 @@ type topic struct {
 	hub *Hub
 	env string
 
-	mu      sync.Mutex
-	last    int64    // last delivered revision, 0 if unknown
-	log     []*Event // ring of recent contiguous events, oldest first
-	subs    map[*Subscription]struct{}
-	pending map[int64]*Event // arrived ahead of a missing revision
-	timer   *time.Timer      // flushes pending after the reorder window
+	mu   sync.Mutex
+	last int64    // last delivered revision, 0 if unknown
+	log  []*Event // recent contiguous events, oldest first
+	// logBytes is the sum of the log's payload sizes, at most the hub's
+	// logBytes.
+	logBytes int64
+	subs     map[*Subscription]struct{}
+	pending  map[int64]*Event // arrived ahead of a missing revision
+	timer    *time.Timer      // flushes pending after the reorder window
 }
 
 func (t *topic) subscribe(have int64, notify func()) (*Subscription, []*Event, bool) {
@@ -346,7 +382,7 @@ func (t *topic) subscribe(have int64, notify func()) (*Subscription, []*Event, b
 	}
 	i := int(have + 1 - t.log[0].Revision)
 	for _, e := range t.log[i:] {
-		if e.Change.Created {
+		if e.Created {
 			// The environment was (re)created after the client's revision:
 			// what it holds belongs to the old one, so it starts over.
 			return s, nil, false
@@ -389,14 +425,10 @@ func (t *topic) logged(rev int64) bool {
 // deliver appends e to the log and offers it to every subscriber. t.mu held.
 func (t *topic) deliver(e *Event) {
 	if t.last != 0 && e.Revision != t.last+1 {
-		t.log = t.log[:0] // the log must stay contiguous
+		t.clearLog() // the log must stay contiguous
 	}
 	t.last = e.Revision
-	if len(t.log) == t.hub.logSize {
-		copy(t.log, t.log[1:])
-		t.log = t.log[:len(t.log)-1]
-	}
-	t.log = append(t.log, e)
+	t.appendLog(e)
 	for s := range t.subs {
 		if !s.offer(e, t.hub.queueSize) {
 			t.drop(s)
@@ -406,6 +438,37 @@ func (t *topic) deliver(e *Event) {
 			s.notify()
 		}
 	}
+}
+
+// appendLog keeps e in the log, dropping the oldest events while the log
+// holds more than the hub's count or bytes. An event larger than the byte
+// bound on its own empties the log: a client behind it needs a snapshot.
+// t.mu held.
+func (t *topic) appendLog(e *Event) {
+	size := int64(len(e.Payload))
+	if size > t.hub.logBytes {
+		t.clearLog()
+		return
+	}
+	drop := 0
+	for drop < len(t.log) && (len(t.log)-drop >= t.hub.logSize || t.logBytes+size > t.hub.logBytes) {
+		t.logBytes -= int64(len(t.log[drop].Payload))
+		drop++
+	}
+	if drop > 0 {
+		n := copy(t.log, t.log[drop:])
+		clear(t.log[n:]) // let the dropped payloads be collected
+		t.log = t.log[:n]
+	}
+	t.log = append(t.log, e)
+	t.logBytes += size
+}
+
+// clearLog empties the log. t.mu held.
+func (t *topic) clearLog() {
+	clear(t.log)
+	t.log = t.log[:0]
+	t.logBytes = 0
 }
 
 func (t *topic) drainPending() {
@@ -458,7 +521,7 @@ func (t *topic) resync(rev int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.dropAll()
-	t.log = t.log[:0]
+	t.clearLog()
 	if rev > t.last {
 		t.last = rev
 	}

@@ -266,3 +266,43 @@ func TestSubscribeBeforeCreationNeedsSnapshot(t *testing.T) {
 		t.Errorf("a client at 13 resumed: ok %v, %d changes; want the change at 14", ok, len(backlog))
 	}
 }
+
+// The log keeps at most the byte bound: the oldest changes go first, a
+// change larger than the bound empties it, and a client behind what the
+// log keeps is told to take a snapshot.
+func TestLogBoundedInBytes(t *testing.T) {
+	payload := func(c server.Change) ([]byte, error) { return make([]byte, int(c.Revision%10)*100+100), nil }
+	h := New(payload, WithLogBytes(1000))
+	t.Cleanup(h.Close)
+	for r := int64(1); r <= 50; r++ {
+		h.Publish(change(r))
+		if b, _ := h.LogBytes("production"); b > 1000 {
+			t.Fatalf("after revision %d the log keeps %d bytes, bound 1000", r, b)
+		}
+	}
+	b, n := h.LogBytes("production")
+	if n == 0 || b == 0 {
+		t.Fatal("log empty")
+	}
+	if _, _, ok := h.Subscribe("production", int64(50-n-1)); ok {
+		t.Fatalf("revision %d resumes from a log of %d changes", 50-n-1, n)
+	}
+	_, backlog, ok := h.Subscribe("production", int64(50-n))
+	if !ok || len(backlog) != n {
+		t.Fatalf("revision %d: ok=%v backlog=%d, want the %d logged changes", 50-n, ok, len(backlog), n)
+	}
+
+	big := New(func(server.Change) ([]byte, error) { return make([]byte, 2000), nil }, WithLogBytes(1000))
+	t.Cleanup(big.Close)
+	big.Publish(change(1))
+	big.Publish(change(2))
+	if b, n := big.LogBytes("production"); b != 0 || n != 0 {
+		t.Fatalf("log keeps %d changes of %d bytes over its bound", n, b)
+	}
+	if _, _, ok := big.Subscribe("production", 1); ok {
+		t.Fatal("revision 1 resumes although the change to 2 was not kept")
+	}
+	if _, _, ok := big.Subscribe("production", 2); !ok {
+		t.Fatal("a client at the latest revision needs no snapshot")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/syncapi"
@@ -15,7 +16,7 @@ import (
 // startAuth creates the authenticator and gives an empty database its first
 // credentials (printed once to Config.Out unless given in Config).
 func (s *Server) startAuth(ctx context.Context) error {
-	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithSecureCookies(s.tls != nil),
+	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithSecureCookies(s.tls != nil), auth.WithClock(s.authNow()),
 		auth.WithTrustedProxies(s.cfg.TrustedProxies),
 		// A revoked token's sync streams end at once (s.sync exists before
 		// any call is served).
@@ -33,6 +34,23 @@ func streamCredential(ctx context.Context) string {
 		return p.Name
 	}
 	return ""
+}
+
+// streamExpiry is when the credential a sync stream was opened with
+// expires (zero for never): the stream ends then.
+func streamExpiry(ctx context.Context) time.Time {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p.ExpiresAt
+	}
+	return time.Time{}
+}
+
+// authNow is the clock credentials expire by.
+func (s *Server) authNow() func() time.Time {
+	if s.cfg.AuthNow != nil {
+		return s.cfg.AuthNow
+	}
+	return time.Now
 }
 
 // streamEnvironment is the environment a sync stream serves: its sdk

@@ -1,10 +1,14 @@
 package serve
 
 import (
+	"cmp"
+	"time"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/flagpole/flagpole/server/fanout"
@@ -36,6 +40,15 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), s.Auth.StreamInterceptor())...),
 		grpc.MaxRecvMsgSize(MaxGRPCRequestBytes),
 	)
+	opts = append(opts,
+		grpc.ConnectionTimeout(s.cfg.GRPCConnectionTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time: s.cfg.GRPCKeepaliveTime, Timeout: s.cfg.GRPCKeepaliveTimeout, MaxConnectionIdle: s.cfg.GRPCMaxConnIdle,
+		}),
+		// The SDK pings every 20 s (sdk.KeepaliveTime); a client pinging
+		// more often than every 10 s is told to stop (GOAWAY).
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: min(10*time.Second, s.cfg.GRPCKeepaliveTime), PermitWithoutStream: true}),
+	)
 	if s.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
@@ -43,7 +56,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	reg := syncapi.MalformedIsInvalidArgument(gs)
 	s.registerAPI(reg)
 	s.Auth.Register(reg)
-	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithEnvironmentResolver(streamEnvironment))...)
+	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithExpiry(streamExpiry), syncapi.WithClock(s.authNow()), syncapi.WithSendTimeout(cmp.Or(s.cfg.SyncSendTimeout, syncapi.DefaultSendTimeout)), syncapi.WithEnvironmentResolver(streamEnvironment))...)
 	s.sync.Register(reg)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(reg, hs)

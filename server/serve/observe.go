@@ -3,12 +3,14 @@ package serve
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/fanout"
@@ -120,9 +122,18 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 	o := s.observe
 	opts := []syncapi.Option{syncapi.WithObserver(o.metrics)}
 	if o.usage != nil {
-		opts = append(opts, syncapi.WithUsageSink(func(_ context.Context, env string, c fanout.ClientInfo, r *pb.UsageReport) {
+		opts = append(opts, syncapi.WithUsageSink(func(ctx context.Context, env string, c fanout.ClientInfo, r *pb.UsageReport) {
 			o.metrics.UsageReported(env)
-			o.usage.Report(env, c.ServiceName, r)
+			snap, err := s.Service.Snapshot(ctx, env)
+			if err != nil {
+				s.log.Debug("usage report dropped: no snapshot", "environment", env, "err", err)
+				return
+			}
+			source := ""
+			if p, ok := auth.FromContext(ctx); ok {
+				source = p.Kind + ":" + p.Name
+			}
+			o.usage.Report(source, env, c.ServiceName, r, knownVariants(snap))
 		}))
 	}
 	if o.signals != nil {
@@ -141,6 +152,25 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 		})
 	}))
 	return opts
+}
+
+// knownVariants accepts the flags snap serves and their variants: usage
+// of anything else is invented (or of a flag deleted a moment ago) and is
+// not stored.
+func knownVariants(snap *engine.Snapshot) func(flag, variant string) bool {
+	variants := make(map[int][]string)
+	return func(flag, variant string) bool {
+		i := snap.Find(flag)
+		if i < 0 {
+			return false
+		}
+		vs, ok := variants[i]
+		if !ok {
+			vs = snap.Variants(i)
+			variants[i] = vs
+		}
+		return slices.Contains(vs, variant)
+	}
 }
 
 // mountObserve mounts the JSON API, OFREP and /metrics on mux. extra are

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
@@ -39,6 +40,17 @@ const (
 	DefaultGRPCAddr        = ":9090"
 	DefaultHTTPAddr        = ":8080"
 	DefaultShutdownTimeout = 10 * time.Second
+
+	// Connection limits (see README "Server resource limits").
+	DefaultHTTPReadHeaderTimeout = 10 * time.Second
+	DefaultHTTPReadTimeout       = 30 * time.Second
+	DefaultHTTPIdleTimeout       = 60 * time.Second
+	DefaultGRPCConnectionTimeout = 10 * time.Second
+	DefaultGRPCKeepaliveTime     = 15 * time.Second
+	DefaultGRPCKeepaliveTimeout  = 10 * time.Second
+	DefaultGRPCMaxConnIdle       = 5 * time.Minute
+	DefaultMaxHTTPConnections    = 1000
+	DefaultMaxGRPCConnections    = 10000
 )
 
 // Config is what the program is told on the command line. The zero value
@@ -65,6 +77,34 @@ type Config struct {
 	// ReleaseJudge checks the guards of release plans; nil advances guarded
 	// plans on their hold alone.
 	ReleaseJudge release.Judge
+	// AuthNow is the clock tokens and sessions expire by, for sign-in,
+	// every call and open sync streams (default time.Now); tests move it.
+	AuthNow func() time.Time
+
+	// HTTPReadHeaderTimeout bounds how long a connection may take to send
+	// a request's headers, HTTPReadTimeout the whole request with its body,
+	// and HTTPIdleTimeout how long a keep-alive connection may wait for its
+	// next request (defaults DefaultHTTP...).
+	HTTPReadHeaderTimeout, HTTPReadTimeout, HTTPIdleTimeout time.Duration
+	// GRPCConnectionTimeout bounds a new gRPC connection's handshake (TLS
+	// and the HTTP/2 preface). GRPCKeepaliveTime is how long a connection may
+	// be silent before the server pings it, GRPCKeepaliveTimeout how long
+	// the ping's answer may take before the connection is closed (a
+	// half-open peer is dropped after about their sum), GRPCMaxConnIdle how
+	// long a connection without calls may stay open (defaults
+	// DefaultGRPC...).
+	GRPCConnectionTimeout, GRPCKeepaliveTime, GRPCKeepaliveTimeout, GRPCMaxConnIdle time.Duration
+	// MaxHTTPConnections and MaxGRPCConnections bound the open connections
+	// of each port; further ones wait to be accepted (defaults
+	// DefaultMaxHTTPConnections and DefaultMaxGRPCConnections, lowered to a
+	// quarter and a half of the process's descriptor limit when that is
+	// smaller).
+	MaxHTTPConnections, MaxGRPCConnections int
+
+	// SyncSendTimeout is how long a sync stream's message may go without
+	// the connection taking 1 KiB before the stream is ended (default
+	// syncapi.DefaultSendTimeout).
+	SyncSendTimeout time.Duration
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
 	// the client address that sign-in limits count against.
@@ -134,6 +174,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.connectionDefaults()
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
 	}
@@ -184,7 +225,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("serve: http: %w", err)
 	}
 	s.grpc, s.health = s.newGRPCServer()
-	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.httpLn = netutil.LimitListener(s.httpLn, s.cfg.MaxHTTPConnections)
+	s.http = &http.Server{Handler: s.httpHandler(), ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: s.cfg.HTTPReadHeaderTimeout, ReadTimeout: s.cfg.HTTPReadTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout}
 	s.serving.Add(2)
 	go s.serveGRPC()
 	go s.serveHTTP()
@@ -204,7 +247,9 @@ func (s *Server) closeListeners() {
 
 func (s *Server) serveGRPC() {
 	defer s.serving.Done()
-	if err := s.grpc.Serve(s.grpcLn); err != nil {
+	// The sync server's listener limits the connections and lets a sync
+	// stream's send timeout see progress on a slow link.
+	if err := s.grpc.Serve(s.sync.Listener(s.grpcLn, s.cfg.MaxGRPCConnections)); err != nil {
 		s.failed <- fmt.Errorf("serve: grpc: %w", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
@@ -44,6 +45,14 @@ func (s *Server) Sync(stream grpc.BidiStreamingServer[pb.SyncRequest, pb.SyncRes
 		return toStatus(err)
 	}
 	st := &syncStream{s: s, grpc: stream, env: env, cancel: cancel}
+	if p, ok := peer.FromContext(ctx); ok {
+		st.conn = s.connOf(p.Addr)
+	}
+	if s.expiry != nil {
+		if exp := s.expiry(ctx); !exp.IsZero() {
+			st.expires = exp.UnixNano()
+		}
+	}
 	credential := ""
 	if s.credential != nil {
 		credential = s.credential(ctx)
@@ -139,6 +148,15 @@ type syncStream struct {
 	// the send in progress must have completed (unix nanoseconds).
 	lastSend int64
 	sendBy   int64
+	// conn is the stream's connection when the server is served on
+	// Listener, and sentMark how many bytes it had taken when sendBy was
+	// last set: a send whose connection keeps taking bytes is extended.
+	conn     *progressConn
+	sentMark int64
+	// expires is zero or when the stream's credential expires, by the
+	// server's credential clock (unix nanoseconds); set before the stream
+	// is added to the server.
+	expires int64
 }
 
 // start subscribes and sends what the client lacks, on a writer goroutine.
@@ -244,16 +262,33 @@ func (st *syncStream) notify() {
 }
 
 // tick is the server clock's look at the stream at now (unix ns): it ends
-// the stream when a send is overdue, and starts a heartbeat when nothing
-// was sent for the heartbeat interval.
-func (st *syncStream) tick(now int64) {
+// the stream when its credential expired by credNow (unix ns, the
+// credential clock) or a send is overdue, and starts a heartbeat when
+// nothing was sent for the heartbeat interval.
+func (st *syncStream) tick(now, credNow int64) {
 	st.mu.Lock()
-	if st.ended || st.lastSend == 0 { // ended, or not started yet
+	if st.ended {
+		st.mu.Unlock()
+		return
+	}
+	if st.expires != 0 && credNow >= st.expires {
+		st.mu.Unlock()
+		st.finish(status.Error(codes.Unauthenticated, "credential expired"))
+		return
+	}
+	if st.lastSend == 0 { // not started yet
 		st.mu.Unlock()
 		return
 	}
 	if st.sendBy != 0 {
 		overdue := now >= st.sendBy
+		if overdue && st.conn != nil {
+			if w := st.conn.written.Load(); w-st.sentMark >= minProgress {
+				// Slow, but moving: give it another timeout.
+				st.sentMark, st.sendBy = w, now+int64(st.s.sendTimeout)
+				overdue = false
+			}
+		}
 		st.mu.Unlock()
 		if overdue {
 			st.finish(status.Errorf(codes.DeadlineExceeded, "send: the client did not take a message within %s", st.s.sendTimeout))
@@ -307,7 +342,7 @@ func (st *syncStream) step(sub *fanout.Subscription, beat bool) error {
 		if e.Revision <= st.have {
 			continue
 		}
-		if e.Revision != st.have+1 || e.Change.Created {
+		if e.Revision != st.have+1 || e.Created {
 			// A gap: something was never delivered; or the environment was
 			// created anew after what the client holds. Start over from a
 			// snapshot.
@@ -393,6 +428,9 @@ func heartbeat(revision int64) *pb.SyncResponse {
 func (st *syncStream) send(m any) error {
 	st.mu.Lock()
 	st.sendBy = time.Now().Add(st.s.sendTimeout).UnixNano()
+	if st.conn != nil {
+		st.sentMark = st.conn.written.Load()
+	}
 	st.mu.Unlock()
 	err := st.grpc.SendMsg(m)
 	st.mu.Lock()

@@ -87,7 +87,9 @@ func WithHelloTimeout(d time.Duration) Option { return func(s *Server) { s.hello
 
 // WithSendTimeout sets how long one message may take to be taken by the
 // client (gRPC flow control blocks a send to a client that stopped
-// reading); a stream whose send takes longer is ended.
+// reading); a stream whose send takes longer is ended, unless the server
+// is served on Listener and the connection took at least 1 KiB within
+// each timeout (a large message on a slow link).
 func WithSendTimeout(d time.Duration) Option { return func(s *Server) { s.sendTimeout = d } }
 
 // WithCredential names the credential a stream was opened with (the auth
@@ -96,6 +98,20 @@ func WithSendTimeout(d time.Duration) Option { return func(s *Server) { s.sendTi
 func WithCredential(f func(ctx context.Context) string) Option {
 	return func(s *Server) { s.credential = f }
 }
+
+// WithExpiry tells when the credential a stream was opened with stops
+// being valid (the zero time for never): the server's clock ends the
+// stream with UNAUTHENTICATED once that time has passed, as it ends a
+// revoked credential's streams (see CloseCredential).
+func WithExpiry(f func(ctx context.Context) time.Time) Option {
+	return func(s *Server) { s.expiry = f }
+}
+
+// WithClock sets the clock credential expiry is judged by (default
+// time.Now); it should be the authenticator's, so a stream ends when its
+// credential would be refused. Heartbeats and send timeouts always use
+// real time.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
@@ -142,6 +158,8 @@ type Server struct {
 	helloTimeout time.Duration
 	sendTimeout  time.Duration
 	credential   func(context.Context) string
+	expiry       func(context.Context) time.Time
+	now          func() time.Time
 	log          *slog.Logger
 	usage        func(context.Context, string, fanout.ClientInfo, *pb.UsageReport)
 	track        func(context.Context, string, fanout.ClientInfo, *pb.TrackReport)
@@ -150,6 +168,9 @@ type Server struct {
 
 	streamsMu sync.Mutex
 	streams   map[string]map[*syncStream]struct{} // by credential ("" for none)
+
+	connsMu sync.Mutex
+	conns   map[string]*progressConn // by remote address; see Listener
 
 	closing   chan struct{} // closed by Close: every stream ends
 	closeOnce sync.Once
@@ -187,6 +208,7 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 		sendTimeout:  DefaultSendTimeout,
 		streams:      make(map[string]map[*syncStream]struct{}),
 		log:          slog.Default(),
+		now:          time.Now,
 		snaps:        make(map[string]*snapshot),
 		closing:      make(chan struct{}),
 	}
@@ -261,24 +283,26 @@ func (s *Server) removeStream(credential string, st *syncStream) {
 	}
 }
 
-// clock runs heartbeats and send timeouts of every stream: one ticker for
-// the server instead of a timer per stream (a timer costs an idle stream
-// about 130 bytes). It ticks four times per heartbeat or send timeout,
-// whichever is shorter, so both fire at most a quarter late. It stops when
-// the server closes.
+// clock runs heartbeats, send timeouts and credential expiry of every
+// stream: one ticker for the server instead of a timer per stream (a timer
+// costs an idle stream about 130 bytes). It ticks four times per heartbeat
+// or send timeout, whichever is shorter, and at least once a second, so
+// both fire at most a quarter late and an expired credential's stream ends
+// within a second, as a revoked one's does. It stops when the server
+// closes.
 func (s *Server) clock() {
-	t := time.NewTicker(max(min(s.heartbeat, s.sendTimeout)/4, time.Millisecond))
+	t := time.NewTicker(max(min(s.heartbeat/4, s.sendTimeout/4, time.Second), time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-s.closing:
 			return
 		case now := <-t.C:
-			ns := now.UnixNano()
+			ns, credNow := now.UnixNano(), s.now().UnixNano()
 			s.streamsMu.Lock()
 			for _, m := range s.streams {
 				for st := range m {
-					st.tick(ns)
+					st.tick(ns, credNow)
 				}
 			}
 			s.streamsMu.Unlock()

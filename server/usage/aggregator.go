@@ -15,6 +15,17 @@ import (
 const (
 	maxKeyLen         = 128
 	maxCountsPerFlush = 100_000
+	// MaxCountsPerReport bounds the counts taken from one SDK report: an
+	// environment's flags times their variants, for any sane environment.
+	MaxCountsPerReport = 10_000
+	// MaxServicesPerSource bounds the service names one credential may
+	// report usage under per hour; further names count as OtherService.
+	// The service name is the client's to choose, and every name is a row
+	// per flag and variant and hour.
+	MaxServicesPerSource = 100
+	// OtherService is the service usage beyond MaxServicesPerSource is
+	// counted under.
+	OtherService = "_other"
 )
 
 // Aggregator sums usage in memory until Flush writes it to the Store. It is
@@ -29,6 +40,10 @@ type Aggregator struct {
 	mu      sync.Mutex
 	pending map[countKey]*Count
 	dropped int64
+	// services are the service names each source (credential) reported
+	// under in the hour sourcesHour.
+	services    map[string]map[string]struct{}
+	sourcesHour int64
 }
 
 type countKey struct {
@@ -53,7 +68,8 @@ func WithFlushObserver(f func(time.Duration, error)) Option {
 
 // NewAggregator returns an Aggregator that flushes to store.
 func NewAggregator(store Store, opts ...Option) *Aggregator {
-	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[countKey]*Count)}
+	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[countKey]*Count),
+		services: make(map[string]map[string]struct{})}
 	for _, o := range opts {
 		o(a)
 	}
@@ -66,15 +82,59 @@ func (a *Aggregator) Record(environment, service, flag, variant string, count in
 	a.add(environment, service, flag, variant, count, a.now())
 }
 
-// Report adds an SDK's usage report from a sync stream. The evaluations
-// are placed at the time the server receives the report: the report covers
-// the last few seconds, and the server's clock is the one staleness is
-// judged by (SDK hosts' clocks may be off).
-func (a *Aggregator) Report(environment, service string, r *flagpolev1.UsageReport) {
+// Report adds an SDK's usage report from a sync stream, sent by source
+// (the credential's name) under service. Only counts of flags and variants
+// that known accepts are taken (nil accepts all), at most
+// MaxCountsPerReport of them, and a source's service names beyond
+// MaxServicesPerSource in an hour count as OtherService: a client cannot
+// invent rows. The evaluations are placed at the time the server receives
+// the report: the report covers the last few seconds, and the server's
+// clock is the one staleness is judged by (SDK hosts' clocks may be off).
+// It returns how many counts were taken.
+func (a *Aggregator) Report(source, environment, service string, r *flagpolev1.UsageReport, known func(flag, variant string) bool) int {
 	now := a.now()
-	for _, c := range r.GetCounts() {
+	counts := r.GetCounts()
+	if len(counts) > MaxCountsPerReport {
+		counts = counts[:MaxCountsPerReport]
+	}
+	taken := make([]*flagpolev1.UsageCount, 0, len(counts))
+	for _, c := range counts {
+		if known == nil || known(c.GetFlagKey(), c.GetVariant()) {
+			taken = append(taken, c)
+		}
+	}
+	if len(taken) == 0 {
+		return 0
+	}
+	service = a.serviceOf(source, service, now)
+	for _, c := range taken {
 		a.add(environment, service, c.GetFlagKey(), c.GetVariant(), c.GetCount(), now)
 	}
+	return len(taken)
+}
+
+// serviceOf is the service name source's report under service counts as.
+func (a *Aggregator) serviceOf(source, service string, now time.Time) string {
+	hour := now.UTC().Truncate(time.Hour).Unix()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if hour != a.sourcesHour {
+		clear(a.services)
+		a.sourcesHour = hour
+	}
+	names := a.services[source]
+	if names == nil {
+		names = make(map[string]struct{})
+		a.services[source] = names
+	}
+	if _, ok := names[service]; ok {
+		return service
+	}
+	if len(names) >= MaxServicesPerSource {
+		return OtherService
+	}
+	names[service] = struct{}{}
+	return service
 }
 
 func (a *Aggregator) add(env, service, flag, variant string, n int64, at time.Time) {

@@ -3,6 +3,7 @@ package usage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -60,10 +61,10 @@ func TestAggregatorSumsPerHourAndService(t *testing.T) {
 	a := usage.NewAggregator(st, usage.WithClock(clk.Now))
 	a.Record("production", "ofrep", "checkout", "on", 1)
 	a.Record("production", "ofrep", "checkout", "on", 2)
-	a.Report("production", "billing", &flagpolev1.UsageReport{
+	a.Report("token:billing-sdk", "production", "billing", &flagpolev1.UsageReport{
 		Counts:  []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "off", Count: 5}, {FlagKey: "", Count: 3}, {FlagKey: "x", Count: -1}},
 		EndTime: timestamppb.New(clk.now.Add(-time.Minute)),
-	})
+	}, nil)
 	clk.Advance(2 * time.Minute) // next hour
 	a.Record("production", "ofrep", "checkout", "on", 1)
 	if err := a.Flush(context.Background()); err != nil {
@@ -206,5 +207,40 @@ func TestInsightsList(t *testing.T) {
 	}
 	if _, err := in.List(context.Background(), usage.Query{Environment: "qa"}); server.ErrorCode(err) != server.ENOTFOUND {
 		t.Errorf("unknown environment: %v", err)
+	}
+}
+
+// Issue 11 F7: a report counts only what the known function accepts, at
+// most MaxCountsPerReport of it, and a credential's service names beyond
+// MaxServicesPerSource in an hour count as one.
+func TestAggregatorBoundsReports(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	st := &batchStore{}
+	a := usage.NewAggregator(st, usage.WithClock(clk.Now))
+	known := func(flag, variant string) bool { return flag == "checkout" && (variant == "on" || variant == "off") }
+	r := &flagpolev1.UsageReport{}
+	for i := range 2 * usage.MaxCountsPerReport {
+		r.Counts = append(r.Counts, &flagpolev1.UsageCount{FlagKey: "checkout", Variant: fmt.Sprintf("invented-%d", i), Count: 1})
+	}
+	r.Counts = append(r.Counts, &flagpolev1.UsageCount{FlagKey: "checkout", Variant: "on", Count: 1})
+	if n := a.Report("token:a", "production", "billing", r, known); n != 0 {
+		t.Fatalf("took %d counts of invented variants (the known one is past the per-report bound)", n)
+	}
+	for i := range usage.MaxServicesPerSource + 50 {
+		a.Report("token:a", "production", fmt.Sprintf("svc-%d", i), &flagpolev1.UsageReport{Counts: []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 1}}}, known)
+	}
+	a.Report("token:b", "production", "svc-x", &flagpolev1.UsageReport{Counts: []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "off", Count: 1}}}, known)
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	services := map[string]int64{}
+	for _, c := range st.batches[0] {
+		if c.FlagKey != "checkout" || (c.Variant != "on" && c.Variant != "off") {
+			t.Fatalf("stored %+v", c)
+		}
+		services[c.Service] += c.Count
+	}
+	if len(services) != usage.MaxServicesPerSource+2 || services[usage.OtherService] != 50 || services["svc-x"] != 1 {
+		t.Fatalf("%d services, %d under %s; want %d and 50", len(services), services[usage.OtherService], usage.OtherService, usage.MaxServicesPerSource+2)
 	}
 }

@@ -159,6 +159,9 @@ func run(ctx context.Context, cfg config) error {
 	srv := serve.New(serve.Config{
 		DBPath: filepath.Join(dir, "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminToken: adminToken, Out: io.Discard,
+		// One connection per stream, plus the admin's: above the default
+		// limit at 10,000 streams.
+		MaxGRPCConnections: cfg.streams + 100,
 	})
 	if err := srv.Start(ctx); err != nil {
 		return err

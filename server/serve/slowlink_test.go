@@ -1,0 +1,77 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/server/serve"
+)
+
+// Issue 11 F13: on a slow link a large message arrives: the sync stream's
+// send timeout measures progress (bytes the connection takes) rather than
+// the whole message. A 5.8 MB snapshot through a proxy throttled to
+// 1 MB/s, with a send timeout of 300 ms, while a change is made every
+// 300 ms: gRPC takes the snapshot whole, but the next message waits until
+// most of it has crossed the link. Before, that wait outlasted the send
+// timeout and the stream was cut, again after every reconnection; now the
+// SDK initialises and keeps up.
+func TestLargeSnapshotOverSlowLink(t *testing.T) {
+	ctx := context.Background()
+	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
+	cfg.SyncSendTimeout = 300 * time.Millisecond
+	srv := serve.New(cfg)
+	c := clientsOf(start(t, srv))
+	for i := range 24 {
+		f := &pb.Flag{Key: fmt.Sprintf("big-%d", i), Type: "string"}
+		for _, k := range []string{"a", "b", "c", "d"} {
+			f.Variants = append(f.Variants, &pb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
+		}
+		must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
+	}
+	logs := &syncBuffer{}
+	proxy := startProxy(t, srv.GRPCAddr().String())
+	proxy.Throttle(1 << 20)
+	p, err := sdk.NewProvider(proxy.Addr(), sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"),
+		sdk.WithServiceName("slow"), sdk.WithInitTimeout(30*time.Second), sdk.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Shutdown)
+	began := time.Now()
+	writing, stopWriting := context.WithCancel(ctx)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for i := 0; writing.Err() == nil; i++ {
+			c.flags.SetEnabled(writing, &pb.SetEnabledRequest{FlagKey: "big-0", Environment: "production", Enabled: i%2 == 0})
+			select {
+			case <-writing.Done():
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { stopWriting(); <-wrote }()
+	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
+		t.Fatalf("init over a 1 MB/s link: %v", err)
+	}
+	t.Logf("5.8 MB snapshot over a 1 MB/s link with a 300 ms send timeout: ready after %s", time.Since(began).Round(time.Millisecond))
+	// A second's more changes over the same stream.
+	time.Sleep(time.Second)
+	if strings.Contains(logs.String(), "stream ended") {
+		t.Fatalf("the stream was cut on the slow link:\n%s", logs)
+	}
+	r := p.StringEvaluation(ctx, "big-23", "", openfeature.FlattenedContext{openfeature.TargetingKey: "u"})
+	if r.Error() != nil {
+		t.Fatal(r.Error())
+	}
+}
