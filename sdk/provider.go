@@ -318,7 +318,7 @@ func (p *Provider) swap() error {
 	if err != nil {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
-	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersFor(p.flags)))
+	p.state.Store(newState(snap, p.usage.countersFor(p.flags)))
 	return nil
 }
 
@@ -331,7 +331,7 @@ func (p *Provider) swapFlags(defs []engine.FlagState, deleted, keys []string) er
 	if err != nil {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
-	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersUpdate(p.flags, keys)))
+	p.state.Store(newState(snap, p.usage.countersUpdate(p.flags, keys)))
 	return nil
 }
 

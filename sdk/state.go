@@ -13,7 +13,12 @@ import (
 // state is what evaluations read: swapped whole, never changed in place.
 type state struct {
 	snap *engine.Snapshot
-	meta openfeature.FlagMetadata // flagSetId and version, shared by every result
+	// metas holds the flag metadata of each flag by its position in
+	// snap.Keys(): flagSetId, version (the flag's own, engine's VersionOf)
+	// and environmentRevision, shared by every result of that flag. meta
+	// is that of a flag the snapshot lacks (no version).
+	metas []openfeature.FlagMetadata
+	meta  openfeature.FlagMetadata
 	// counts holds the evaluation counters of each flag by its position in
 	// snap.Keys(), so that an evaluation finds them without a second lookup
 	// by flag key.
@@ -31,10 +36,13 @@ type counterSlot struct {
 
 // newState makes the state evaluations read for a snapshot and the
 // counters of its flags (by flag key).
-func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters) *state {
+func newState(snap *engine.Snapshot, counters map[string]*flagCounters) *state {
 	keys := snap.Keys()
-	st := &state{snap: snap, meta: meta, counts: make([]counterSlot, len(keys))}
+	env, rev := snap.Environment(), snap.Revision()
+	st := &state{snap: snap, counts: make([]counterSlot, len(keys)), metas: make([]openfeature.FlagMetadata, len(keys)),
+		meta: openfeature.FlagMetadata{"flagSetId": env, "environmentRevision": rev}}
 	for i, key := range keys {
+		st.metas[i] = openfeature.FlagMetadata{"flagSetId": env, "version": snap.FlagVersion(i), "environmentRevision": rev}
 		c := counters[key]
 		if c == nil {
 			continue
@@ -206,4 +214,12 @@ func (u *usage) giveBack(counts []usageCount) {
 			u.retired = append(u.retired, r)
 		}
 	}
+}
+
+// metaAt is the flag metadata of the flag at position i, or of no flag.
+func (st *state) metaAt(i int) openfeature.FlagMetadata {
+	if i >= 0 && i < len(st.metas) {
+		return st.metas[i]
+	}
+	return st.meta
 }

@@ -34,6 +34,7 @@ type flag struct {
 	rules     []rule
 	def       serve
 	defReason Reason
+	version   string // see VersionOf
 }
 
 type variant struct {
@@ -70,6 +71,7 @@ type segment struct {
 	excluded map[string]struct{}
 	any      bool
 	conds    []cond
+	sum      [32]byte // see segmentSum
 }
 
 // segmentLookup resolves a segment key during compilation; the *segment may
@@ -87,6 +89,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		if err != nil {
 			return nil, fmt.Errorf("engine: segments[%d] %q: %w", i, sd.Key, err)
 		}
+		sg.sum = segmentSum(sd)
 		if _, dup := segs[sd.Key]; dup {
 			return nil, fmt.Errorf("engine: segments[%d]: %w", i, fieldErr("key", "duplicate segment key %q", sd.Key))
 		}
@@ -115,6 +118,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		if err != nil {
 			return nil, fmt.Errorf("engine: flag %q config: %w", def.Key, err)
 		}
+		f.version = flagVersion(def, st.Config, lookup)
 		s.ordered = append(s.ordered, f)
 	}
 	slices.SortFunc(s.ordered, byKey)
@@ -178,6 +182,7 @@ func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) 
 		if err != nil {
 			return nil, fmt.Errorf("engine: flag %q config: %w", def.Key, err)
 		}
+		f.version = flagVersion(def, st.Config, lookup)
 		compiled[i] = f
 	}
 	n := &Snapshot{environment: s.environment, revision: revision, segments: s.segments,

@@ -148,14 +148,16 @@ func evaluationContext(targetingKey string, ctx *structpb.Struct) map[string]any
 	return m
 }
 
-// EvaluationToProto converts a result with its metadata (flagSetId, version).
+// EvaluationToProto converts a result with its metadata (flagSetId,
+// version, environmentRevision).
 func EvaluationToProto(e service.Evaluation) *pb.Evaluation {
 	p := &pb.Evaluation{
 		FlagKey: e.FlagKey, Variant: e.Variant, Reason: string(e.Reason),
 		ErrorCode: string(e.ErrorCode), ErrorMessage: e.ErrorMessage,
 		Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			"flagSetId": structpb.NewStringValue(e.Environment),
-			"version":   structpb.NewNumberValue(float64(e.Revision)),
+			"flagSetId":           structpb.NewStringValue(e.Environment),
+			"version":             structpb.NewStringValue(e.Version),
+			"environmentRevision": structpb.NewNumberValue(float64(e.Revision)),
 		}},
 	}
 	if e.Value != nil {

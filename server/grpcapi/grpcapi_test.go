@@ -516,8 +516,12 @@ func TestEvaluationService(t *testing.T) {
 	}
 	envResp, _ := a.envs.GetEnvironment(a.ctx, &pb.GetEnvironmentRequest{Name: "production"})
 	md := ev.GetMetadata().AsMap()
-	if md["flagSetId"] != "production" || md["version"] != float64(envResp.GetEnvironment().GetRevision()) {
-		t.Errorf("metadata %v, want production at revision %d", md, envResp.GetEnvironment().GetRevision())
+	snap, err := a.svc.Snapshot(a.ctx, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md["flagSetId"] != "production" || md["version"] != snap.VersionOf("limit") || md["environmentRevision"] != float64(envResp.GetEnvironment().GetRevision()) {
+		t.Errorf("metadata %v, want production, limit's version %s, environmentRevision %d", md, snap.VersionOf("limit"), envResp.GetEnvironment().GetRevision())
 	}
 	resp, err = a.eval.Evaluate(a.ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-ui"})
 	if err != nil || resp.GetEvaluation().GetReason() != "DISABLED" || resp.GetEvaluation().GetValue().GetBoolValue() != false {

@@ -153,7 +153,9 @@ func (h *Handler) evaluateFlag(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, failure{Key: key, ErrorCode: string(res.ErrorCode), ErrorDetails: res.ErrorMessage})
 		return
 	}
-	writeJSON(w, http.StatusOK, h.success(snap, res))
+	ok := h.success(snap, res)
+	ok.Metadata["environmentRevision"] = snap.Revision()
+	writeJSON(w, http.StatusOK, ok)
 }
 
 func (h *Handler) evaluateFlags(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +180,10 @@ func (h *Handler) evaluateFlags(w http.ResponseWriter, r *http.Request) {
 		}
 		flags = append(flags, h.success(snap, res))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"flags": flags})
+	// The environment's revision is flag set metadata: in each flag's
+	// metadata it would make every flag look changed on every change.
+	writeJSON(w, http.StatusOK, map[string]any{"flags": flags,
+		"metadata": map[string]any{"flagSetId": snap.Environment(), "environmentRevision": snap.Revision()}})
 }
 
 func (h *Handler) configuration(w http.ResponseWriter, r *http.Request) {
@@ -268,7 +273,7 @@ func (h *Handler) success(snap *engine.Snapshot, res engine.Result) success {
 		Reason:  string(res.Reason),
 		Metadata: map[string]any{
 			"flagSetId": snap.Environment(),
-			"version":   strconv.FormatInt(snap.Revision(), 10),
+			"version":   snap.VersionOf(res.FlagKey),
 		},
 	}
 }
