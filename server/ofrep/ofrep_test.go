@@ -134,9 +134,9 @@ func TestEvaluateFlag(t *testing.T) {
 	if body["value"] != float64(10) || body["reason"] != "DISABLED" || body["variant"] != "low" {
 		t.Errorf("disabled integer flag: %v", body)
 	}
-	_, body = post(t, url+"color", "production", ``)
+	_, body = post(t, url+"color", "production", `{"context":{}}`)
 	if body["value"] != "#f00" || body["reason"] != "DEFAULT" {
-		t.Errorf("empty body: %v", body)
+		t.Errorf("empty context: %v", body)
 	}
 
 	rec.mu.Lock()
@@ -170,7 +170,9 @@ func TestEvaluateFlagErrors(t *testing.T) {
 		{"no environment", "color", "", `{}`, 401, map[string]any{}},
 		{"unknown environment", "color", "staging", `{}`, 400,
 			map[string]any{"key": "color", "errorCode": "GENERAL"}},
-		{"body too large", "color", "production", `{"context":{"a":"` + strings.Repeat("x", 5000) + `"}}`, 413, map[string]any{}},
+		{"body too large", "color", "production", `{"context":{"a":"` + strings.Repeat("x", 5000) + `"}}`, 413,
+			map[string]any{"key": "color", "errorCode": "GENERAL"}},
+		{"empty body", "color", "production", ``, 400, map[string]any{"key": "color", "errorCode": "PARSE_ERROR"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := post(t, url+tc.flag, tc.env, tc.body)

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -64,9 +65,13 @@ func crossOriginProtection(ofrepCORS bool) *http.CrossOriginProtection {
 			p.AddInsecureBypassPattern(pattern)
 		}
 	}
-	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
+		if strings.HasPrefix(r.URL.Path, ofrep.Prefix) {
+			w.Write([]byte(`{"errorDetails":"cross-origin request refused: allow the page's origin with serve --cors-origin"}` + "\n"))
+			return
+		}
 		w.Write([]byte(`{"code":"permission_denied","message":"cross-origin request refused"}` + "\n"))
 	}))
 	return p
