@@ -56,6 +56,7 @@ type serve struct {
 
 type split struct {
 	bucketBy string
+	dotted   bool    // bucketBy may reach into nested objects (see lookup)
 	key      keyHash // the hash of the flag key, the first part of every bucket hash
 	total    uint64
 	cum      []uint64 // cumulative weights
@@ -337,6 +338,7 @@ func compileServe(path, flagKey string, s Serve, index map[string]int) (serve, *
 	if sp.bucketBy == "" {
 		sp.bucketBy = TargetingKey
 	}
+	sp.dotted = dotted(sp.bucketBy)
 	seen := make(map[string]bool, len(ws))
 	for i, w := range ws {
 		wp := fmt.Sprintf("%s.weights[%d]", path, i)
@@ -440,6 +442,7 @@ var opcodes = map[Operator]opcode{
 // cond is a compiled condition; only the slice its operator uses is set.
 type cond struct {
 	attr    string
+	dotted  bool // attr may reach into nested objects (see lookup)
 	op      opcode
 	strs    []string            // contains, starts_with, ends_with; in, not_in (compact scan)
 	set     map[string]struct{} // in, not_in with many values
@@ -485,7 +488,7 @@ func compileCond(path string, c Condition, segs segmentLookup) (cond, *FieldErro
 	if !ok {
 		return cond{}, fieldErr(path+".operator", "unknown operator %q", c.Operator)
 	}
-	cc := cond{attr: c.Attribute, op: op}
+	cc := cond{attr: c.Attribute, dotted: dotted(c.Attribute), op: op}
 	valuePath := func(i int) string { return fmt.Sprintf("%s.values[%d]", path, i) }
 	switch op {
 	case opInSegment, opNotInSegment:

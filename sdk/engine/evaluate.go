@@ -109,7 +109,8 @@ func (sv *serve) result(flagKey string, ctx map[string]any) (*Result, int) {
 	if sp == nil {
 		return &sv.res, sv.variant
 	}
-	h, ok := sp.key.bucketHash(ctx[sp.bucketBy])
+	bv, _ := lookup(ctx, sp.bucketBy, sp.dotted)
+	h, ok := sp.key.bucketHash(bv)
 	if !ok {
 		return &sp.failed, -1
 	}
@@ -180,7 +181,7 @@ func (c *cond) holds(ctx map[string]any) bool {
 		}
 		return true
 	}
-	v, ok := ctx[c.attr]
+	v, ok := lookup(ctx, c.attr, c.dotted)
 	if !ok || v == nil {
 		return c.op == opNotExists
 	}
@@ -329,12 +330,20 @@ func (c *cond) compareNumber(v any) bool {
 }
 
 func (c *cond) compareSemver(v any) bool {
-	s, ok := v.(string)
-	if !ok {
-		return false
-	}
 	var sv semver
-	if !sv.parse(s) {
+	switch t := v.(type) {
+	case string:
+		if !sv.parseLenient(t) {
+			return false
+		}
+	case float64, int64, int:
+		// A number is read in its shortest decimal form: 2 is 2.0.0, 1.2
+		// is 1.2.0 (and 1.10, as a number, is 1.1.0: send versions as
+		// strings).
+		if !sv.parseNumber(t) {
+			return false
+		}
+	default:
 		return false
 	}
 	for i := range c.vers {
