@@ -140,12 +140,17 @@ func auditEntryToProto(e server.AuditEntry) *pb.AuditEntry {
 
 // evaluationContext flattens a request's context and targeting key the way
 // the engine reads them.
-func evaluationContext(targetingKey string, ctx *structpb.Struct) map[string]any {
+// evaluationContext merges the request's targeting key into its context
+// and applies the context rule of every transport (engine.CheckContext).
+func evaluationContext(targetingKey string, ctx *structpb.Struct) (map[string]any, error) {
 	m := ctx.AsMap()
 	if targetingKey != "" {
 		m[engine.TargetingKey] = targetingKey
 	}
-	return m
+	if err := engine.CheckContext(m); err != nil {
+		return nil, server.Invalid("context.targetingKey", "%v", err)
+	}
+	return m, nil
 }
 
 // EvaluationToProto converts a result with its metadata (flagSetId,

@@ -568,3 +568,23 @@ func TestInternalErrorsHideDetail(t *testing.T) {
 		t.Errorf("log lacks the detail and the method:\n%s", logs)
 	}
 }
+
+// TestEvaluationRefusesNonStringTargetingKey: one context rule for every
+// transport (issue 12: the gRPC API, and so `flagpole eval --context`,
+// accepted a numeric targeting key that OFREP refuses).
+func TestEvaluationRefusesNonStringTargetingKey(t *testing.T) {
+	a := newAPI(t)
+	a.createBool("new-ui")
+	ctx, _ := structpb.NewStruct(map[string]any{"targetingKey": 42})
+	_, err := a.eval.Evaluate(a.ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-ui", Context: ctx})
+	st := wantCode(t, err, codes.InvalidArgument, "context.targetingKey")
+	if !strings.Contains(st.Message(), "must be a string") {
+		t.Errorf("message %q", st.Message())
+	}
+	_, err = a.eval.EvaluateAll(a.ctx, &pb.EvaluateAllRequest{Environment: "production", Context: ctx})
+	wantCode(t, err, codes.InvalidArgument, "context.targetingKey")
+	// The request's targeting_key replaces the context's, as before.
+	if _, err := a.eval.Evaluate(a.ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-ui", TargetingKey: "u1", Context: ctx}); err != nil {
+		t.Errorf("targeting_key over a numeric context key: %v", err)
+	}
+}

@@ -273,10 +273,8 @@ func (h *Handler) decodeContext(w http.ResponseWriter, r *http.Request) (map[str
 			return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: "context must be a JSON object"}
 		}
 	}
-	if tk, ok := ctx[engine.TargetingKey]; ok {
-		if _, isString := tk.(string); !isString {
-			return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: "context.targetingKey must be a string"}
-		}
+	if err := engine.CheckContext(ctx); err != nil {
+		return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: err.Error()}
 	}
 	return ctx, nil
 }
