@@ -82,3 +82,67 @@ func TestAdminGaps(t *testing.T) {
 		t.Errorf("--addr at the HTTP port: %s", r)
 	}
 }
+
+// TestFlagRuleCommands (issue 12): rules are editable without a file.
+func TestFlagRuleCommands(t *testing.T) {
+	s := startServer(t)
+	s.ok(t, "flag", "create", "checkout", "--type", "boolean")
+	s.ok(t, "flag", "enable", "checkout", "--env", "staging")
+	s.ok(t, "flag", "default", "checkout", "--env", "staging", "--variant", "off")
+
+	type ruleJSON struct {
+		Conditions []struct {
+			Attribute string   `json:"attribute"`
+			Operator  string   `json:"operator"`
+			Values    []string `json:"values"`
+		} `json:"conditions"`
+	}
+	rules := func(args ...string) []ruleJSON {
+		t.Helper()
+		var cfg struct {
+			Rules []ruleJSON `json:"rules"`
+		}
+		s.json(t, &cfg, args...)
+		return cfg.Rules
+	}
+	attrs := func(rs []ruleJSON) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Conditions[0].Attribute)
+		}
+		return strings.Join(out, ",")
+	}
+	got := rules("flag", "rule", "add", "checkout", "--env", "staging", "--condition", "country in NL,BE", "--serve", "on")
+	if len(got) != 1 || got[0].Conditions[0].Operator != "in" || strings.Join(got[0].Conditions[0].Values, ",") != "NL,BE" {
+		t.Fatalf("rule add = %+v", got)
+	}
+	got = rules("flag", "rule", "add", "checkout", "--env", "staging", "--condition", "plan in pro", "--condition", "version semver_gte 2.1.0", "--serve", "on:20,off:80", "--position", "1")
+	if attrs(got) != "plan,country" || len(got[0].Conditions) != 2 {
+		t.Fatalf("rule add --position 1 = %+v", got)
+	}
+	rules("flag", "rule", "add", "checkout", "--env", "staging", "--condition", "email exists", "--serve", "off")
+	if got = rules("flag", "rule", "move", "checkout", "--env", "staging", "3", "1"); attrs(got) != "email,plan,country" {
+		t.Errorf("rule move 3 1 = %s", attrs(got))
+	}
+	if got = rules("flag", "rule", "remove", "checkout", "--env", "staging", "2"); attrs(got) != "email,country" {
+		t.Errorf("rule remove 2 = %s", attrs(got))
+	}
+	// What the rules serve is what evaluation sees.
+	if ev := s.eval(t, "checkout", "staging", "--context", `{"targetingKey":"u","country":"NL"}`); ev["value"] != true || ev["reason"] != "TARGETING_MATCH" {
+		t.Errorf("eval after rule edits = %v", ev)
+	}
+	for _, bad := range [][]string{
+		{"flag", "rule", "remove", "checkout", "--env", "staging", "9"},
+		{"flag", "rule", "add", "checkout", "--env", "staging", "--serve", "on"},
+		{"flag", "rule", "add", "checkout", "--env", "staging", "--condition", "country", "--serve", "on"},
+		{"flag", "rule", "add", "checkout", "--env", "staging", "--condition", "a in b", "--serve", "on:x"},
+	} {
+		if r := s.run(t, bad...); r.code != 2 {
+			t.Errorf("flagpole %s: want exit 2, got %s", strings.Join(bad, " "), r)
+		}
+	}
+	// An invalid operator is the server's to refuse, naming the field.
+	if r := s.run(t, "flag", "rule", "add", "checkout", "--env", "staging", "--condition", "a like b", "--serve", "on"); r.code != 1 || !strings.Contains(r.stderr, "operator") {
+		t.Errorf("bad operator: %s", r)
+	}
+}
