@@ -50,7 +50,7 @@ func (a *app) tokenCmd() *cobra.Command {
 		`Tokens are machine credentials: sdk (stream and evaluate in one environment),
 ci (read everything; toggle, roll out and apply in the environments named) or
 admin. The secret is shown once, at creation, and stored only as a hash.`)
-	cmd.AddCommand(a.tokenCreateCmd(), a.tokenListCmd(), a.tokenRevokeCmd())
+	cmd.AddCommand(a.tokenCreateCmd(), a.tokenListCmd(), a.tokenRevokeCmd(), a.tokenDeleteCmd())
 	return cmd
 }
 
@@ -168,6 +168,27 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 				v := revokeView{tokenView: tokenViewOf(res.GetToken())}
 				return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
 					row(t, "Revoked token "+v.Name+".")
+				})
+			})
+		},
+	}
+}
+
+func (a *app) tokenDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a revoked token, so its name can be used again (admins only)",
+		Long: `Delete removes a revoked token; the audit log keeps its history. A token
+that still works is refused: revoke it first.`,
+		Example: "  flagpole token revoke deploy-bot && flagpole token delete deploy-bot",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				if _, err := c.tok.DeleteToken(ctx, &flagpolev1.DeleteTokenRequest{Name: args[0]}); err != nil {
+					return fmt.Errorf("delete token %s: %w", args[0], err)
+				}
+				return a.printer(cmd.OutOrStdout()).emit(map[string]any{"deleted": args[0]}, func(t *tabwriter.Writer) {
+					row(t, "Deleted token "+args[0]+".")
 				})
 			})
 		},

@@ -62,6 +62,15 @@ func TestAdminGaps(t *testing.T) {
 	if out := s.ok(t, "token", "revoke", "once"); !strings.Contains(out, "already revoked") {
 		t.Errorf("second revoke said %q", out)
 	}
+	// A revoked token can be deleted, and its name used again.
+	s.ok(t, "token", "create", "live", "--scope", "ci", "--env", "staging")
+	if r := s.run(t, "token", "delete", "live"); r.code != 1 || !strings.Contains(r.stderr, "revoke it first") {
+		t.Errorf("delete a working token: %s", r)
+	}
+	if out := s.ok(t, "token", "delete", "once"); !strings.Contains(out, "Deleted token once.") {
+		t.Errorf("delete said %q", out)
+	}
+	s.ok(t, "token", "create", "once", "--scope", "ci", "--env", "staging")
 
 	// --addr at the HTTP port.
 	var httpAddr string
