@@ -14,16 +14,9 @@ import (
 // "user.address.city" too. Only objects (map[string]any, as JSON and
 // OpenFeature's structures give them) are followed.
 
-// lookup returns the value of attribute name in ctx, following dots into
-// nested objects when ctx has no key name itself. It does not allocate.
-func lookup(ctx map[string]any, name string, dotted bool) (any, bool) {
-	v, ok := ctx[name]
-	if ok || !dotted {
-		return v, ok
-	}
-	return lookupNested(ctx, name)
-}
-
+// lookupNested finds attribute name in m following dots into nested
+// objects; the evaluation calls it only for a dotted name that is not a key
+// of the context itself. It does not allocate.
 func lookupNested(m map[string]any, name string) (any, bool) {
 	for i := strings.LastIndexByte(name, '.'); i > 0; i = strings.LastIndexByte(name[:i], '.') {
 		sub, ok := m[name[:i]].(map[string]any)

@@ -109,7 +109,10 @@ func (sv *serve) result(flagKey string, ctx map[string]any) (*Result, int) {
 	if sp == nil {
 		return &sv.res, sv.variant
 	}
-	bv, _ := lookup(ctx, sp.bucketBy, sp.dotted)
+	bv, found := ctx[sp.bucketBy]
+	if !found && sp.dotted {
+		bv, _ = lookupNested(ctx, sp.bucketBy)
+	}
 	h, ok := sp.key.bucketHash(bv)
 	if !ok {
 		return &sp.failed, -1
@@ -181,7 +184,10 @@ func (c *cond) holds(ctx map[string]any) bool {
 		}
 		return true
 	}
-	v, ok := lookup(ctx, c.attr, c.dotted)
+	v, ok := ctx[c.attr]
+	if !ok && c.dotted {
+		v, ok = lookupNested(ctx, c.attr)
+	}
 	if !ok || v == nil {
 		return c.op == opNotExists
 	}
