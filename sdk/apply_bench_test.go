@@ -26,7 +26,7 @@ func BenchmarkApplyChange(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			st := newState(snap, nil, counters, nil, nil)
+			st := newState(snap, counters, nil, nil)
 			changed := []engine.FlagState{states[n/2]}
 			keys := []string{changed[0].Flag.Key}
 			b.ReportAllocs()
@@ -36,7 +36,7 @@ func BenchmarkApplyChange(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				st = st.next(next, nil, counters, keys, nil, nil)
+				st = st.next(next, counters, keys, nil, nil)
 			}
 		})
 	}

@@ -21,24 +21,24 @@ import (
 // variant: one lookup of the flag key finds both the compiled flag and its
 // counters. r points into the snapshot and must not be modified; it is nil
 // when there is no state yet or no such flag. It allocates nothing.
-func (p *Provider) evaluate(flag string, want engine.FlagType, flatCtx openfeature.FlattenedContext) (r *engine.Result, st *state) {
+func (p *Provider) evaluate(flag string, want engine.FlagType, flatCtx openfeature.FlattenedContext) (r *engine.Result, st *state, i int) {
 	st = p.state.Load()
 	if st == nil {
-		return nil, nil
+		return nil, nil, -1
 	}
-	i := st.snap.Find(flag)
+	i = st.snap.Find(flag)
 	if i < 0 {
-		return nil, st
+		return nil, st, i
 	}
 	r, v := st.snap.EvaluateAt(i, want, flatCtx)
 	st.count(i, v)
-	return r, st
+	return r, st, i
 }
 
 // unserved is the detail of an evaluation whose caller serves its default:
 // no state yet, an engine error, or a value that does not have the
 // requested type.
-func unserved(flag string, r *engine.Result, st *state) openfeature.ProviderResolutionDetail {
+func unserved(flag string, r *engine.Result, st *state, i int) openfeature.ProviderResolutionDetail {
 	if st == nil {
 		return openfeature.ProviderResolutionDetail{
 			ResolutionError: openfeature.NewProviderNotReadyResolutionError("no flags received yet"),
@@ -53,25 +53,25 @@ func unserved(flag string, r *engine.Result, st *state) openfeature.ProviderReso
 		return openfeature.ProviderResolutionDetail{
 			ResolutionError: openfeature.NewTypeMismatchResolutionError("value does not have the flag's type"),
 			Reason:          openfeature.ErrorReason,
-			FlagMetadata:    st.meta,
+			FlagMetadata:    st.metaAt(i),
 		}
 	}
 	return openfeature.ProviderResolutionDetail{
 		ResolutionError: resolutionError(r),
 		Reason:          openfeature.ErrorReason,
-		FlagMetadata:    st.meta,
+		FlagMetadata:    st.metaAt(i),
 	}
 }
 
-// served fills in the detail of a result served as evaluated. Its flag
-// metadata is the state's shared map, read-only for direct callers of the
+// served fills in the detail of a result served as evaluated, of the flag
+// at position i. Its flag metadata is the state's map of that flag, read-only for direct callers of the
 // provider (openfeature.Client clones it; see sdk/README.md). It fills d
 // in place, field by field: returning a composite literal of the detail
 // measured slower on this path.
-func served(d *openfeature.ProviderResolutionDetail, r *engine.Result, st *state) {
+func served(d *openfeature.ProviderResolutionDetail, r *engine.Result, st *state, i int) {
 	d.Reason = openfeature.Reason(r.Reason)
 	d.Variant = r.Variant
-	d.FlagMetadata = st.meta
+	d.FlagMetadata = st.slot(i).meta
 }
 
 func resolutionError(r *engine.Result) openfeature.ResolutionError {
@@ -91,74 +91,74 @@ func resolutionError(r *engine.Result) openfeature.ResolutionError {
 
 // BooleanEvaluation evaluates a boolean flag.
 func (p *Provider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) (d openfeature.BoolResolutionDetail) {
-	r, st := p.evaluate(flag, engine.TypeBoolean, flatCtx)
+	r, st, i := p.evaluate(flag, engine.TypeBoolean, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(bool); ok {
 			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st)
+			served(&d.ProviderResolutionDetail, r, st, i)
 			return d
 		}
 	}
 	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st)
+	d.ProviderResolutionDetail = unserved(flag, r, st, i)
 	return d
 }
 
 // StringEvaluation evaluates a string flag.
 func (p *Provider) StringEvaluation(_ context.Context, flag string, defaultValue string, flatCtx openfeature.FlattenedContext) (d openfeature.StringResolutionDetail) {
-	r, st := p.evaluate(flag, engine.TypeString, flatCtx)
+	r, st, i := p.evaluate(flag, engine.TypeString, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(string); ok {
 			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st)
+			served(&d.ProviderResolutionDetail, r, st, i)
 			return d
 		}
 	}
 	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st)
+	d.ProviderResolutionDetail = unserved(flag, r, st, i)
 	return d
 }
 
 // FloatEvaluation evaluates a float flag.
 func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue float64, flatCtx openfeature.FlattenedContext) (d openfeature.FloatResolutionDetail) {
-	r, st := p.evaluate(flag, engine.TypeFloat, flatCtx)
+	r, st, i := p.evaluate(flag, engine.TypeFloat, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(float64); ok {
 			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st)
+			served(&d.ProviderResolutionDetail, r, st, i)
 			return d
 		}
 	}
 	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st)
+	d.ProviderResolutionDetail = unserved(flag, r, st, i)
 	return d
 }
 
 // IntEvaluation evaluates an integer flag.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) (d openfeature.IntResolutionDetail) {
-	r, st := p.evaluate(flag, engine.TypeInteger, flatCtx)
+	r, st, i := p.evaluate(flag, engine.TypeInteger, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
 		if v, ok := r.Value.(int64); ok {
 			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st)
+			served(&d.ProviderResolutionDetail, r, st, i)
 			return d
 		}
 	}
 	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st)
+	d.ProviderResolutionDetail = unserved(flag, r, st, i)
 	return d
 }
 
 // ObjectEvaluation evaluates an object flag. The value is a copy the caller
 // may change.
 func (p *Provider) ObjectEvaluation(_ context.Context, flag string, defaultValue any, flatCtx openfeature.FlattenedContext) (d openfeature.InterfaceResolutionDetail) {
-	r, st := p.evaluate(flag, engine.TypeObject, flatCtx)
+	r, st, i := p.evaluate(flag, engine.TypeObject, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone && r.Value != nil {
 		d.Value = cloneObject(r.Value)
-		served(&d.ProviderResolutionDetail, r, st)
+		served(&d.ProviderResolutionDetail, r, st, i)
 		return d
 	}
 	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st)
+	d.ProviderResolutionDetail = unserved(flag, r, st, i)
 	return d
 }

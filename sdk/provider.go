@@ -324,7 +324,7 @@ func (p *Provider) swap() error {
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
 	guards, inputs := p.signals.forSnapshot(snap)
-	p.state.Store(newState(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersFor(p.flags), guards, inputs))
+	p.state.Store(newState(snap, p.usage.countersFor(p.flags), guards, inputs))
 	return nil
 }
 
@@ -338,7 +338,7 @@ func (p *Provider) swapFlags(defs []engine.FlagState, deleted, keys []string) er
 		return fmt.Errorf("sdk: compile revision %d: %w", p.revision, err)
 	}
 	guards, inputs := p.signals.forSnapshot(snap)
-	p.state.Store(cur.next(snap, openfeature.FlagMetadata{"flagSetId": p.env, "version": p.revision}, p.usage.countersUpdate(p.flags, keys), keys, guards, inputs))
+	p.state.Store(cur.next(snap, p.usage.countersUpdate(p.flags, keys), keys, guards, inputs))
 	return nil
 }
 

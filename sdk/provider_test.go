@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -93,7 +94,7 @@ func TestEvaluateAllTypes(t *testing.T) {
 	}
 	r := p.ObjectEvaluation(ctx, "theme", nil, de)
 	m, ok := r.Value.(map[string]any)
-	if !ok || m["bg"] != "#000" || r.FlagMetadata["version"] != int64(7) || r.FlagMetadata["flagSetId"] != "production" {
+	if !ok || m["bg"] != "#000" || r.FlagMetadata["version"] != p.state.Load().snap.VersionOf("theme") || r.FlagMetadata["flagSetId"] != "production" {
 		t.Fatalf("theme = %+v", r)
 	}
 	m["bg"] = "changed" // the caller's copy; the snapshot must not change
@@ -265,7 +266,7 @@ func TestCountsFollowVariantKeys(t *testing.T) {
 		"banner":   {flag: "banner", variants: []string{"b", "x"}, counts: make([]atomic.Int64, 2)},
 		"checkout": {flag: "checkout", counts: nil},
 	}
-	st = newState(st.snap, st.meta, counters, nil, nil)
+	st = newState(st.snap, counters, nil, nil)
 	p.state.Store(st)
 	ctx := context.Background()
 	p.StringEvaluation(ctx, "banner", "", nil)                                                                      // serves b
@@ -276,5 +277,48 @@ func TestCountsFollowVariantKeys(t *testing.T) {
 	}
 	if n := counters["banner"].counts[1].Load(); n != 0 {
 		t.Errorf("banner/x counted %d times, want 0", n)
+	}
+}
+
+// TestPerFlagVersionsAndChanges: each flag's metadata carries its own
+// version, which a change of another flag leaves alone, and a change event
+// lists only the flags whose definition changed, even when the server's
+// change resends a flag as it was (issue 12: every flag's version was the
+// environment's revision).
+func TestPerFlagVersionsAndChanges(t *testing.T) {
+	p := offlineProvider(t)
+	ctx := context.Background()
+	de := openfeature.FlattenedContext{"targetingKey": "user-1", "country": "de"}
+	banner := p.StringEvaluation(ctx, "banner", "", de).FlagMetadata
+	limit := p.IntEvaluation(ctx, "limit", 0, de).FlagMetadata
+	if banner["version"] == limit["version"] || banner["version"] == "" {
+		t.Fatalf("banner version %v, limit version %v: want two different versions", banner["version"], limit["version"])
+	}
+	// Revision 8 enables limit and resends banner unchanged.
+	snap := testFlags(t)
+	change := &pb.Change{Environment: "production", Revision: 8}
+	for _, f := range snap.GetFlags() {
+		switch f.GetFlag().GetKey() {
+		case "limit":
+			f.Config.Enabled = true
+			change.Flags = append(change.Flags, f)
+		case "banner":
+			change.Flags = append(change.Flags, f)
+		}
+	}
+	changed, err := p.applyChange(change)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(changed, []string{"limit"}) {
+		t.Errorf("changed flags = %v, want [limit]", changed)
+	}
+	banner2 := p.StringEvaluation(ctx, "banner", "", de).FlagMetadata
+	limit2 := p.IntEvaluation(ctx, "limit", 0, de).FlagMetadata
+	if banner2["version"] != banner["version"] || limit2["version"] == limit["version"] {
+		t.Errorf("versions: banner %v -> %v (want the same), limit %v -> %v (want a new one)", banner["version"], banner2["version"], limit["version"], limit2["version"])
+	}
+	if rev := p.Revision(); rev != 8 {
+		t.Errorf("provider at revision %d, want 8", rev)
 	}
 }

@@ -13,7 +13,9 @@ import (
 // state is what evaluations read: swapped whole, never changed in place.
 type state struct {
 	snap *engine.Snapshot
-	meta openfeature.FlagMetadata // flagSetId and version, shared by every result
+	// meta is the flag metadata of a result for a flag the snapshot lacks:
+	// flagSetId alone. A served flag's is in its counterSlot.
+	meta openfeature.FlagMetadata
 	// counts holds the evaluation counters of each flag by its position in
 	// snap.Keys(), so that an evaluation finds them without a second lookup
 	// by flag key. It is kept in chunks of slotChunk: a state made for a
@@ -34,8 +36,15 @@ const (
 // slot is where the flag at position i is counted.
 func (st *state) slot(i int) *counterSlot { return &st.counts[i>>slotBits][i&(slotChunk-1)] }
 
-// counterSlot is where the evaluations of one flag are counted.
+// counterSlot is where the evaluations of one flag are counted, with the
+// flag's metadata.
 type counterSlot struct {
+	// meta is the flag's metadata, shared by every result of the flag:
+	// flagSetId and version, the flag's own (engine's FlagVersion), which
+	// changes only when what the flag serves changes. The environment's
+	// revision is not in it (it would make every flag's metadata change
+	// with every change); Provider.Revision and the change events have it.
+	meta openfeature.FlagMetadata
 	c *flagCounters
 	// at maps the engine's variant index to the index in c.counts, -1 for a
 	// variant c does not count: the engine's variants and the streamed
@@ -47,9 +56,9 @@ type counterSlot struct {
 
 // newState makes the state evaluations read for a snapshot and the
 // counters of its flags (by flag key).
-func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters, guards []guardSlot, inputs []string) *state {
+func newState(snap *engine.Snapshot, counters map[string]*flagCounters, guards []guardSlot, inputs []string) *state {
 	keys := snap.Keys()
-	st := &state{snap: snap, meta: meta, counts: make([][]counterSlot, (len(keys)+slotChunk-1)/slotChunk), guards: guards, inputs: inputs}
+	st := &state{snap: snap, meta: openfeature.FlagMetadata{"flagSetId": snap.Environment()}, counts: make([][]counterSlot, (len(keys)+slotChunk-1)/slotChunk), guards: guards, inputs: inputs}
 	for c := range st.counts {
 		st.counts[c] = make([]counterSlot, min(slotChunk, len(keys)-c*slotChunk))
 	}
@@ -69,11 +78,11 @@ func newState(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map
 // flags), only the counters of those flags are set up again and every
 // other chunk of counters is shared: a change costs the same at 100 flags as
 // at 10,000. Otherwise it is newState.
-func (st *state) next(snap *engine.Snapshot, meta openfeature.FlagMetadata, counters map[string]*flagCounters, keys []string, guards []guardSlot, inputs []string) *state {
-	if st == nil || !snap.SameLayout(st.snap) {
-		return newState(snap, meta, counters, guards, inputs)
+func (st *state) next(snap *engine.Snapshot, counters map[string]*flagCounters, keys []string, guards []guardSlot, inputs []string) *state {
+	if st == nil || !snap.SameLayout(st.snap) || snap.Environment() != st.snap.Environment() {
+		return newState(snap, counters, guards, inputs)
 	}
-	n := &state{snap: snap, meta: meta, counts: slices.Clone(st.counts), guards: guards, inputs: inputs}
+	n := &state{snap: snap, meta: st.meta, counts: slices.Clone(st.counts), guards: guards, inputs: inputs}
 	copied := make(map[int]bool, len(keys)+len(guards))
 	own := func(i int) *counterSlot { // the slot at i, in a chunk of n's own
 		if c := i >> slotBits; !copied[c] {
@@ -100,15 +109,24 @@ func (st *state) next(snap *engine.Snapshot, meta openfeature.FlagMetadata, coun
 // slotFor maps the engine's variants of the flag at position i of snap to
 // c's counters (none when c is nil).
 func slotFor(snap *engine.Snapshot, i int, c *flagCounters) counterSlot {
+	meta := openfeature.FlagMetadata{"flagSetId": snap.Environment(), "version": snap.FlagVersion(i)}
 	if c == nil {
-		return counterSlot{}
+		return counterSlot{meta: meta}
 	}
 	variants := snap.Variants(i)
 	at := make([]int, len(variants))
 	for j, v := range variants {
 		at[j] = slices.Index(c.variants, v)
 	}
-	return counterSlot{c: c, at: at}
+	return counterSlot{meta: meta, c: c, at: at}
+}
+
+// metaAt is the flag metadata of the flag at position i, or of no flag.
+func (st *state) metaAt(i int) openfeature.FlagMetadata {
+	if i >= 0 && i < st.snap.Len() {
+		return st.slot(i).meta
+	}
+	return st.meta
 }
 
 // count counts one evaluation of the flag at position i that served the

@@ -352,9 +352,13 @@ func (p *Provider) applyChange(c *pb.Change) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.flags[f.GetFlag().GetKey()] = e
+		key := f.GetFlag().GetKey()
+		if old, ok := p.flags[key]; ok && proto.Equal(old.wire, e.wire) {
+			continue // resent as it was: nothing to compile, nothing changed
+		}
+		p.flags[key] = e
 		defs = append(defs, e.def)
-		changed = append(changed, f.GetFlag().GetKey())
+		changed = append(changed, key)
 	}
 	for _, key := range c.GetDeletedFlags() {
 		delete(p.flags, key)

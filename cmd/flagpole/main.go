@@ -38,6 +38,8 @@ func newRoot() *cobra.Command {
 			return cmd.Help()
 		},
 	}
+	root.Version = version()
+	root.SetVersionTemplate("flagpole {{.Version}}\n")
 	root.AddCommand(newServeCommand())
 	root.AddCommand(cli.Commands()...)
 	return root

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 
@@ -39,6 +41,11 @@ func newServeCommand() *cobra.Command {
 			if cfg.ShutdownTimeout < 0 {
 				return usage.Errorf("--shutdown-timeout: %s is negative; give a duration of 0 or more", cfg.ShutdownTimeout)
 			}
+			for _, o := range cfg.CORSOrigins {
+				if err := validOrigin(o); err != nil {
+					return usage.Errorf("--cors-origin: %v", err)
+				}
+			}
 			for _, p := range proxies {
 				prefix, err := parseProxy(p)
 				if err != nil {
@@ -66,6 +73,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file: serve both ports over TLS (with --tls-key)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringSliceVar(&proxies, "trusted-proxies", nil, "reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For names the client address for sign-in limits")
+	f.StringArrayVar(&cfg.CORSOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose browser pages may call OFREP (/ofrep/v1); repeat for more, or * for any")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
@@ -93,4 +101,17 @@ func parseProxy(s string) (netip.Prefix, error) {
 		return netip.PrefixFrom(addr, addr.BitLen()), nil
 	}
 	return netip.ParsePrefix(s)
+}
+
+// validOrigin accepts "*" or an origin: scheme://host[:port], nothing more.
+func validOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin: give scheme://host[:port] (like https://app.example.com) or *", o)
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ type flag struct {
 	rules     []rule
 	def       serve
 	defReason Reason
+	version   string // see VersionOf
 }
 
 type variant struct {
@@ -66,6 +67,7 @@ type serve struct {
 
 type split struct {
 	bucketBy string
+	dotted   bool    // bucketBy may reach into nested objects (see lookup)
 	key      keyHash // the hash of the flag key, the first part of every bucket hash
 	total    uint64
 	cum      []uint64 // cumulative weights
@@ -81,6 +83,7 @@ type segment struct {
 	excluded map[string]struct{}
 	any      bool
 	conds    []cond
+	sum      [32]byte // see segmentSum
 }
 
 // segmentLookup resolves a segment key during compilation; the *segment may
@@ -98,6 +101,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		if err != nil {
 			return nil, fmt.Errorf("engine: segments[%d] %q: %w", i, sd.Key, err)
 		}
+		sg.sum = segmentSum(sd)
 		if _, dup := segs[sd.Key]; dup {
 			return nil, fmt.Errorf("engine: segments[%d]: %w", i, fieldErr("key", "duplicate segment key %q", sd.Key))
 		}
@@ -127,6 +131,7 @@ func Compile(environment string, revision int64, flags []FlagState, segments []S
 		if err != nil {
 			return nil, fmt.Errorf("engine: flag %q config: %w", def.Key, err)
 		}
+		f.version = flagVersion(def, st.Config, lookup)
 		ordered = append(ordered, f)
 	}
 	slices.SortFunc(ordered, byKey)
@@ -190,6 +195,7 @@ func (s *Snapshot) Apply(revision int64, changed []FlagState, deleted []string) 
 		if err != nil {
 			return nil, fmt.Errorf("engine: flag %q config: %w", def.Key, err)
 		}
+		f.version = flagVersion(def, st.Config, lookup)
 		compiled[i] = f
 	}
 	if n := s.replaced(revision, compiled, deleted); n != nil {
@@ -394,6 +400,7 @@ func compileServe(path, flagKey string, s Serve, index map[string]int) (serve, *
 	if sp.bucketBy == "" {
 		sp.bucketBy = TargetingKey
 	}
+	sp.dotted = dotted(sp.bucketBy)
 	seen := make(map[string]bool, len(ws))
 	for i, w := range ws {
 		wp := fmt.Sprintf("%s.weights[%d]", path, i)
@@ -497,6 +504,7 @@ var opcodes = map[Operator]opcode{
 // cond is a compiled condition; only the slice its operator uses is set.
 type cond struct {
 	attr    string
+	dotted  bool // attr may reach into nested objects (see lookup)
 	op      opcode
 	strs    []string            // contains, starts_with, ends_with; in, not_in (compact scan)
 	set     map[string]struct{} // in, not_in with many values
@@ -542,7 +550,7 @@ func compileCond(path string, c Condition, segs segmentLookup) (cond, *FieldErro
 	if !ok {
 		return cond{}, fieldErr(path+".operator", "unknown operator %q", c.Operator)
 	}
-	cc := cond{attr: c.Attribute, op: op}
+	cc := cond{attr: c.Attribute, dotted: dotted(c.Attribute), op: op}
 	valuePath := func(i int) string { return fmt.Sprintf("%s.values[%d]", path, i) }
 	switch op {
 	case opInSegment, opNotInSegment:

@@ -92,6 +92,14 @@ func (s *Snapshot) GuardedPositions() []int {
 	return s.guarded
 }
 
+// Len returns the number of flags in Keys().
+func (s *Snapshot) Len() int {
+	if s == nil {
+		return 0
+	}
+	return s.ordered.len()
+}
+
 // Key returns the key of the flag at position i of Keys().
 func (s *Snapshot) Key(i int) string { return s.ordered.at(i).key }
 
@@ -169,7 +177,11 @@ func (sv *serve) result(flagKey string, ctx map[string]any) (*Result, int) {
 	if sp == nil {
 		return &sv.res, sv.variant
 	}
-	h, ok := sp.key.bucketHash(ctx[sp.bucketBy])
+	bv, found := ctx[sp.bucketBy]
+	if !found && sp.dotted {
+		bv, _ = lookupNested(ctx, sp.bucketBy)
+	}
+	h, ok := sp.key.bucketHash(bv)
 	if !ok {
 		return &sp.failed, -1
 	}
@@ -241,6 +253,9 @@ func (c *cond) holds(ctx map[string]any) bool {
 		return true
 	}
 	v, ok := ctx[c.attr]
+	if !ok && c.dotted {
+		v, ok = lookupNested(ctx, c.attr)
+	}
 	if !ok || v == nil {
 		return c.op == opNotExists
 	}
@@ -389,12 +404,20 @@ func (c *cond) compareNumber(v any) bool {
 }
 
 func (c *cond) compareSemver(v any) bool {
-	s, ok := v.(string)
-	if !ok {
-		return false
-	}
 	var sv semver
-	if !sv.parse(s) {
+	switch t := v.(type) {
+	case string:
+		if !sv.parseLenient(t) {
+			return false
+		}
+	case float64, int64, int:
+		// A number is read in its shortest decimal form: 2 is 2.0.0, 1.2
+		// is 1.2.0 (and 1.10, as a number, is 1.1.0: send versions as
+		// strings).
+		if !sv.parseNumber(t) {
+			return false
+		}
+	default:
 		return false
 	}
 	for i := range c.vers {

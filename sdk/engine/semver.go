@@ -1,6 +1,9 @@
 package engine
 
-import "math"
+import (
+	"math"
+	"strconv"
+)
 
 // semver is a parsed Semantic Version 2.0.0. pre holds the pre-release
 // identifiers without the leading '-' ("" when there are none); it is a
@@ -22,19 +25,40 @@ func parseSemver(s string) (semver, bool) {
 // evaluation of semver conditions uses it: filling the fields in place
 // avoids copying a result assembled from 8-byte stores with 16-byte loads,
 // which stalls store-to-load forwarding and cost more than the parse.
-func (v *semver) parse(s string) bool {
-	if len(s) > 0 && s[0] == 'v' {
+func (v *semver) parse(s string) bool { return v.parseMode(s, false) }
+
+// parseLenient reads a version as users and tools write them in contexts:
+// a "v" or "V" prefix, and missing minor and patch numbers read as 0
+// ("1.2" is 1.2.0, "v2" is 2.0.0, "1.2-beta" is 1.2.0-beta). Rule values
+// are parsed strictly (parse): a flag's author writes a full version.
+func (v *semver) parseLenient(s string) bool { return v.parseMode(s, true) }
+
+func (v *semver) parseMode(s string, lenient bool) bool {
+	if len(s) > 0 && (s[0] == 'v' || (lenient && s[0] == 'V')) {
 		s = s[1:]
 	}
 	var ok bool
-	if v.major, s, ok = semverNumber(s); !ok || len(s) == 0 || s[0] != '.' {
+	// partEnd: a lenient version may end its numbers here.
+	partEnd := func(s string) bool { return lenient && (len(s) == 0 || s[0] == '-' || s[0] == '+') }
+	v.minor, v.patch = 0, 0
+	if v.major, s, ok = semverNumber(s); !ok {
 		return false
 	}
-	if v.minor, s, ok = semverNumber(s[1:]); !ok || len(s) == 0 || s[0] != '.' {
-		return false
-	}
-	if v.patch, s, ok = semverNumber(s[1:]); !ok {
-		return false
+	if !partEnd(s) {
+		if len(s) == 0 || s[0] != '.' {
+			return false
+		}
+		if v.minor, s, ok = semverNumber(s[1:]); !ok {
+			return false
+		}
+		if !partEnd(s) {
+			if len(s) == 0 || s[0] != '.' {
+				return false
+			}
+			if v.patch, s, ok = semverNumber(s[1:]); !ok {
+				return false
+			}
+		}
 	}
 	v.pre = ""
 	if len(s) > 0 && s[0] == '-' {
@@ -192,4 +216,24 @@ func cmpInt(a, b int) int {
 		return -1
 	}
 	return 1
+}
+
+// parseNumber reads a context's numeric version (see compareSemver).
+func (v *semver) parseNumber(n any) bool {
+	var buf [32]byte
+	var b []byte
+	switch t := n.(type) {
+	case float64:
+		if math.IsNaN(t) || math.IsInf(t, 0) || t < 0 {
+			return false
+		}
+		b = strconv.AppendFloat(buf[:0], t, 'f', -1, 64)
+	case int64:
+		b = strconv.AppendInt(buf[:0], t, 10)
+	case int:
+		b = strconv.AppendInt(buf[:0], int64(t), 10)
+	default:
+		return false
+	}
+	return v.parseLenient(string(b))
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -58,7 +59,39 @@ func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.
 			fillEnvironment(req, env)
 		}
 	}
-	return a.allow(ctx, p, rule.Access, env, req)
+	err := a.allow(ctx, p, rule.Access, env, req)
+	if err != nil && server.ErrorCode(err) == server.EFORBIDDEN && strings.HasSuffix(server.ErrorMessage(err), " "+denied) {
+		// A bare refusal: say what was called and who may call it.
+		return forbidden(p, "may not call %s: %s", shortMethod(method), whoMay[rule.Access])
+	}
+	return err
+}
+
+// denied marks allow's refusals that only name the access level; Authorize
+// turns them into a whole sentence.
+const denied = "(denied)"
+
+// whoMay says, per access level, what it guards and who has it.
+var whoMay = map[Access]string{
+	Read:       "reading needs a user, a ci token or an admin token (sdk tokens only stream and evaluate)",
+	Evaluate:   "evaluating needs a user, a ci or admin token, or an sdk token of the environment",
+	Configure:  "flag configurations are changed by ci tokens of the environment, editors (unprotected environments) and admins",
+	Define:     "flag definitions and segments are shared by every environment: editors and admins only",
+	Administer: "environments, tokens and users are managed by admins only",
+	Self:       "a user may change their own password; others' are changed by admins only",
+}
+
+// shortMethod turns /flagpole.v1.FlagService/CreateFlag into
+// FlagService.CreateFlag; HTTP-only keys are returned as they are.
+func shortMethod(m string) string {
+	svc, name, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
+	if !ok {
+		return m
+	}
+	if i := strings.LastIndexByte(svc, '.'); i >= 0 {
+		svc = svc[i+1:]
+	}
+	return svc + "." + name
 }
 
 // allow applies one access level to a principal.
@@ -88,7 +121,7 @@ func (a *Authenticator) allow(ctx context.Context, p Principal, access Access, e
 	case access == Configure && p.Role == RoleEditor:
 		return a.unprotected(ctx, p, env)
 	}
-	return forbidden(p, "may not %s", access)
+	return forbidden(p, "may not %s %s", access, denied)
 }
 
 // unprotected refuses changes to a protected environment. An unknown

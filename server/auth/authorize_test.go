@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -134,6 +135,32 @@ func TestEveryRegisteredMethodHasRule(t *testing.T) {
 		for _, m := range info.Methods {
 			if _, ok := Rules["/"+svc+"/"+m.Name]; !ok {
 				t.Errorf("/%s/%s has no rule in Rules", svc, m.Name)
+			}
+		}
+	}
+}
+
+// TestForbiddenMessagesAreWhole (issue 12): a refusal says what the caller
+// tried and who may do it, not "... may not define".
+func TestForbiddenMessagesAreWhole(t *testing.T) {
+	a, _ := testAuthenticator(t)
+	for _, tc := range []struct {
+		p      Principal
+		method string
+		req    proto.Message
+		want   []string
+	}{
+		{ciStaging, v1.FlagService_CreateFlag_FullMethodName, &v1.CreateFlagRequest{},
+			[]string{`ci token "deploy" may not call FlagService.CreateFlag`, "flag definitions and segments", "editors and admins"}},
+		{viewerUser, v1.FlagService_SetEnabled_FullMethodName, &v1.SetEnabledRequest{FlagKey: "f", Environment: "staging"},
+			[]string{`user "vi" (viewer) may not call FlagService.SetEnabled`, "flag configurations", "admins"}},
+		{editorUser, v1.TokenService_CreateToken_FullMethodName, &v1.CreateTokenRequest{},
+			[]string{`user "ed" (editor) may not call TokenService.CreateToken`, "admins only"}},
+	} {
+		err := a.Authorize(NewContext(context.Background(), tc.p), tc.method, tc.req)
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s by %s: %v, want it to say %q", tc.method, tc.p.Name, err, w)
 			}
 		}
 	}

@@ -65,6 +65,13 @@ func (s tokenServer) RevokeToken(ctx context.Context, req *v1.RevokeTokenRequest
 	return &v1.RevokeTokenResponse{Token: tokenProto(t)}, nil
 }
 
+func (s tokenServer) DeleteToken(ctx context.Context, req *v1.DeleteTokenRequest) (*v1.DeleteTokenResponse, error) {
+	if err := s.a.DeleteToken(ctx, req.GetName()); err != nil {
+		return nil, s.a.rpcError(ctx, err)
+	}
+	return &v1.DeleteTokenResponse{}, nil
+}
+
 type userServer struct {
 	v1.UnimplementedUserServiceServer
 	a *Authenticator

@@ -254,6 +254,15 @@ func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err e
 		writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/ofrep/") {
+		// OFREP's error body (the protocol's generalErrorResponse), not
+		// the JSON API's.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(st.status)
+		json.NewEncoder(w).Encode(map[string]string{"errorDetails": server.ErrorMessage(err)})
+		return
+	}
 	writeJSONError(w, st.status, st.name, server.ErrorMessage(err))
 }
 

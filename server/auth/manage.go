@@ -131,6 +131,25 @@ func (a *Authenticator) RevokeToken(ctx context.Context, name string) (Token, er
 	return t, err
 }
 
+// DeleteToken removes a revoked token so that its name can be reused; the
+// audit log keeps its history. A token that still works is refused
+// (EINVALID on name): revoke it first, so deleting never cuts a service off.
+func (a *Authenticator) DeleteToken(ctx context.Context, name string) error {
+	return a.store.UpdateAuth(ctx, func(tx Tx) error {
+		t, err := tx.GetToken(name)
+		if err != nil {
+			return err
+		}
+		if t.RevokedAt.IsZero() {
+			return server.Invalid("name", "token %q is not revoked: revoke it first (flagpole token revoke %s), then delete it", name, name)
+		}
+		if err := tx.DeleteToken(name); err != nil {
+			return err
+		}
+		return audit(tx, server.ActorFromContext(ctx), a.now(), "token.delete", "token", name, tokenDoc(t), nil)
+	})
+}
+
 // CreateUser adds a user with a password and role.
 func (a *Authenticator) CreateUser(ctx context.Context, username, password, role string) (User, error) {
 	if err := validUser(username, password, role); err != nil {

@@ -212,3 +212,29 @@ func TestUserManagement(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeleteRevokedToken (issue 12): a revoked token can be deleted so its
+// name can be used again; a working one cannot.
+func TestDeleteRevokedToken(t *testing.T) {
+	a, _ := testAuthenticator(t)
+	ctx := NewContext(context.Background(), adminUser)
+	ctx = server.NewContextWithActor(ctx, adminUser.Actor(SourceCLI))
+	if _, _, err := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteToken(ctx, "deploy"); server.ErrorCode(err) != server.EINVALID || !strings.Contains(err.Error(), "revoke it first") {
+		t.Fatalf("delete a working token = %v, want EINVALID saying revoke it first", err)
+	}
+	if _, err := a.RevokeToken(ctx, "deploy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteToken(ctx, "deploy"); err != nil {
+		t.Fatalf("delete a revoked token: %v", err)
+	}
+	if err := a.DeleteToken(ctx, "deploy"); server.ErrorCode(err) != server.ENOTFOUND {
+		t.Errorf("delete twice = %v, want ENOTFOUND", err)
+	}
+	if _, _, err := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI}); err != nil {
+		t.Errorf("reuse the name: %v", err)
+	}
+}

@@ -90,6 +90,16 @@ func (t memTx) UpdateToken(tok Token) error {
 	return notFound("token", tok.Name)
 }
 
+func (t memTx) DeleteToken(name string) error {
+	for i := range t.m.tokens {
+		if t.m.tokens[i].Name == name {
+			t.m.tokens = slices.Delete(t.m.tokens, i, i+1)
+			return nil
+		}
+	}
+	return notFound("token", name)
+}
+
 func (t memTx) CreateUser(u User) error {
 	if _, err := t.GetUser(u.Username); err == nil {
 		return server.Errorf(server.EEXISTS, "user %q exists", u.Username)

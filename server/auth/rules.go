@@ -148,6 +148,7 @@ var Rules = map[string]Rule{
 	v1.TokenService_CreateToken_FullMethodName: {Access: Administer},
 	v1.TokenService_ListTokens_FullMethodName:  {Access: Administer},
 	v1.TokenService_RevokeToken_FullMethodName: {Access: Administer},
+	v1.TokenService_DeleteToken_FullMethodName: {Access: Administer},
 
 	v1.UserService_CreateUser_FullMethodName:  {Access: Administer},
 	v1.UserService_ListUsers_FullMethodName:   {Access: Administer},

@@ -57,6 +57,8 @@ type Tx interface {
 	ListTokens() ([]Token, error)
 	// UpdateToken stores LastUsedAt and RevokedAt of an existing token.
 	UpdateToken(t Token) error
+	// DeleteToken removes a token (ENOTFOUND when there is none).
+	DeleteToken(name string) error
 
 	CreateUser(u User) error
 	GetUser(username string) (User, error)

@@ -140,22 +140,29 @@ func auditEntryToProto(e server.AuditEntry) *pb.AuditEntry {
 
 // evaluationContext flattens a request's context and targeting key the way
 // the engine reads them.
-func evaluationContext(targetingKey string, ctx *structpb.Struct) map[string]any {
+// evaluationContext merges the request's targeting key into its context
+// and applies the context rule of every transport (engine.CheckContext).
+func evaluationContext(targetingKey string, ctx *structpb.Struct) (map[string]any, error) {
 	m := ctx.AsMap()
 	if targetingKey != "" {
 		m[engine.TargetingKey] = targetingKey
 	}
-	return m
+	if err := engine.CheckContext(m); err != nil {
+		return nil, server.Invalid("context.targetingKey", "%v", err)
+	}
+	return m, nil
 }
 
-// EvaluationToProto converts a result with its metadata (flagSetId, version).
+// EvaluationToProto converts a result with its metadata (flagSetId,
+// version, environmentRevision).
 func EvaluationToProto(e service.Evaluation) *pb.Evaluation {
 	p := &pb.Evaluation{
 		FlagKey: e.FlagKey, Variant: e.Variant, Reason: string(e.Reason),
 		ErrorCode: string(e.ErrorCode), ErrorMessage: e.ErrorMessage,
 		Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			"flagSetId": structpb.NewStringValue(e.Environment),
-			"version":   structpb.NewNumberValue(float64(e.Revision)),
+			"flagSetId":           structpb.NewStringValue(e.Environment),
+			"version":             structpb.NewStringValue(e.Version),
+			"environmentRevision": structpb.NewNumberValue(float64(e.Revision)),
 		}},
 	}
 	if e.Value != nil {

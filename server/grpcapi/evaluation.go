@@ -13,7 +13,10 @@ type evaluation struct {
 }
 
 func (s *evaluation) Evaluate(ctx context.Context, req *pb.EvaluateRequest) (*pb.EvaluateResponse, error) {
-	evalCtx := evaluationContext(req.GetTargetingKey(), req.GetContext())
+	evalCtx, err := evaluationContext(req.GetTargetingKey(), req.GetContext())
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
 	e, err := s.svc.Evaluate(ctx, req.GetEnvironment(), req.GetFlagKey(), engine.FlagType(req.GetType()), evalCtx)
 	if err != nil {
 		return nil, ToStatus(ctx, s.log, err)
@@ -22,7 +25,10 @@ func (s *evaluation) Evaluate(ctx context.Context, req *pb.EvaluateRequest) (*pb
 }
 
 func (s *evaluation) EvaluateAll(ctx context.Context, req *pb.EvaluateAllRequest) (*pb.EvaluateAllResponse, error) {
-	evalCtx := evaluationContext(req.GetTargetingKey(), req.GetContext())
+	evalCtx, err := evaluationContext(req.GetTargetingKey(), req.GetContext())
+	if err != nil {
+		return nil, ToStatus(ctx, s.log, err)
+	}
 	results, rev, err := s.svc.EvaluateAll(ctx, req.GetEnvironment(), evalCtx)
 	if err != nil {
 		return nil, ToStatus(ctx, s.log, err)

@@ -516,8 +516,12 @@ func TestEvaluationService(t *testing.T) {
 	}
 	envResp, _ := a.envs.GetEnvironment(a.ctx, &pb.GetEnvironmentRequest{Name: "production"})
 	md := ev.GetMetadata().AsMap()
-	if md["flagSetId"] != "production" || md["version"] != float64(envResp.GetEnvironment().GetRevision()) {
-		t.Errorf("metadata %v, want production at revision %d", md, envResp.GetEnvironment().GetRevision())
+	snap, err := a.svc.Snapshot(a.ctx, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md["flagSetId"] != "production" || md["version"] != snap.VersionOf("limit") || md["environmentRevision"] != float64(envResp.GetEnvironment().GetRevision()) {
+		t.Errorf("metadata %v, want production, limit's version %s, environmentRevision %d", md, snap.VersionOf("limit"), envResp.GetEnvironment().GetRevision())
 	}
 	resp, err = a.eval.Evaluate(a.ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-ui"})
 	if err != nil || resp.GetEvaluation().GetReason() != "DISABLED" || resp.GetEvaluation().GetValue().GetBoolValue() != false {
@@ -562,5 +566,25 @@ func TestInternalErrorsHideDetail(t *testing.T) {
 	if logs := a.logs.String(); !strings.Contains(logs, "internal error") || !strings.Contains(logs, "closed") ||
 		!strings.Contains(logs, "ListEnvironments") {
 		t.Errorf("log lacks the detail and the method:\n%s", logs)
+	}
+}
+
+// TestEvaluationRefusesNonStringTargetingKey: one context rule for every
+// transport (issue 12: the gRPC API, and so `flagpole eval --context`,
+// accepted a numeric targeting key that OFREP refuses).
+func TestEvaluationRefusesNonStringTargetingKey(t *testing.T) {
+	a := newAPI(t)
+	a.createBool("new-ui")
+	ctx, _ := structpb.NewStruct(map[string]any{"targetingKey": 42})
+	_, err := a.eval.Evaluate(a.ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-ui", Context: ctx})
+	st := wantCode(t, err, codes.InvalidArgument, "context.targetingKey")
+	if !strings.Contains(st.Message(), "must be a string") {
+		t.Errorf("message %q", st.Message())
+	}
+	_, err = a.eval.EvaluateAll(a.ctx, &pb.EvaluateAllRequest{Environment: "production", Context: ctx})
+	wantCode(t, err, codes.InvalidArgument, "context.targetingKey")
+	// The request's targeting_key replaces the context's, as before.
+	if _, err := a.eval.Evaluate(a.ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-ui", TargetingKey: "u1", Context: ctx}); err != nil {
+		t.Errorf("targeting_key over a numeric context key: %v", err)
 	}
 }

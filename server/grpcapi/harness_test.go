@@ -29,6 +29,7 @@ type api struct {
 	ctx  context.Context
 	db   *sqlite.DB
 	logs *syncBuffer
+	svc  *service.Service
 
 	envs  pb.EnvironmentServiceClient
 	flags pb.FlagServiceClient
@@ -88,7 +89,7 @@ func newAPI(t *testing.T) *api {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &api{
-		t: t, ctx: ctx, db: db, logs: logs,
+		t: t, ctx: ctx, db: db, logs: logs, svc: svc,
 		envs: pb.NewEnvironmentServiceClient(conn), flags: pb.NewFlagServiceClient(conn),
 		segs: pb.NewSegmentServiceClient(conn), audit: pb.NewAuditServiceClient(conn),
 		eval: pb.NewEvaluationServiceClient(conn),

@@ -66,6 +66,7 @@ var Routes = []Route{
 	{"GET", "/api/v1/tokens", v1 + "TokenService/ListTokens", "", nil},
 	{"POST", "/api/v1/tokens", v1 + "TokenService/CreateToken", "*", nil},
 	{"POST", "/api/v1/tokens/{name}/revoke", v1 + "TokenService/RevokeToken", "*", p("name", "name")},
+	{"DELETE", "/api/v1/tokens/{name}", v1 + "TokenService/DeleteToken", "", p("name", "name")},
 
 	{"GET", "/api/v1/users", v1 + "UserService/ListUsers", "", nil},
 	{"POST", "/api/v1/users", v1 + "UserService/CreateUser", "*", nil},

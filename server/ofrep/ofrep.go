@@ -111,6 +111,21 @@ func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, next http.
 	mux.Handle("POST /ofrep/v1/evaluate/flags/{key}", wrap("ofrep.EvaluateFlag", http.HandlerFunc(h.evaluateFlag)))
 	mux.Handle("POST /ofrep/v1/evaluate/flags", wrap("ofrep.EvaluateFlags", http.HandlerFunc(h.evaluateFlags)))
 	mux.Handle("GET /ofrep/v1/configuration", wrap("ofrep.Configuration", http.HandlerFunc(h.configuration)))
+	// Other methods on these routes, and paths that name no route, get an
+	// OFREP error body rather than the admin UI's (or ServeMux's) text.
+	mux.Handle("/ofrep/v1/evaluate/flags/{key}", methodNotAllowed(http.MethodPost))
+	mux.Handle("/ofrep/v1/evaluate/flags", methodNotAllowed(http.MethodPost))
+	mux.Handle("/ofrep/v1/configuration", methodNotAllowed(http.MethodGet))
+	mux.HandleFunc("/ofrep/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, failure{ErrorCode: codeGeneral, ErrorDetails: "no OFREP route " + r.URL.Path})
+	})
+}
+
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeJSON(w, http.StatusMethodNotAllowed, failure{ErrorCode: codeGeneral, ErrorDetails: r.Method + " " + r.URL.Path + ": use " + allow})
+	})
 }
 
 // success is a successful evaluation; failure a failed one.
@@ -153,7 +168,9 @@ func (h *Handler) evaluateFlag(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, failure{Key: key, ErrorCode: string(res.ErrorCode), ErrorDetails: res.ErrorMessage})
 		return
 	}
-	writeJSON(w, http.StatusOK, h.success(snap, res))
+	ok := h.success(snap, res)
+	ok.Metadata["environmentRevision"] = snap.Revision()
+	writeJSON(w, http.StatusOK, ok)
 }
 
 func (h *Handler) evaluateFlags(w http.ResponseWriter, r *http.Request) {
@@ -165,6 +182,7 @@ func (h *Handler) evaluateFlags(w http.ResponseWriter, r *http.Request) {
 	etag := etagOf(snap, ctx)
 	w.Header().Set("ETag", etag)
 	if matches(r.Header.Get("If-None-Match"), etag) {
+		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -178,7 +196,10 @@ func (h *Handler) evaluateFlags(w http.ResponseWriter, r *http.Request) {
 		}
 		flags = append(flags, h.success(snap, res))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"flags": flags})
+	// The environment's revision is flag set metadata: in each flag's
+	// metadata it would make every flag look changed on every change.
+	writeJSON(w, http.StatusOK, map[string]any{"flags": flags,
+		"metadata": map[string]any{"flagSetId": snap.Environment(), "environmentRevision": snap.Revision()}})
 }
 
 func (h *Handler) configuration(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +232,7 @@ func (h *Handler) prepare(w http.ResponseWriter, r *http.Request) (Caller, *engi
 	ctx, fail := h.decodeContext(w, r)
 	if fail != nil {
 		status := http.StatusBadRequest
-		if fail.ErrorCode == "" {
+		if fail.ErrorCode == codeGeneral {
 			status = http.StatusRequestEntityTooLarge
 		}
 		return caller, nil, nil, fail, status
@@ -234,11 +255,11 @@ func (h *Handler) decodeContext(w http.ResponseWriter, r *http.Request) (map[str
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, &failure{ErrorDetails: "request body larger than " + strconv.FormatInt(limit, 10) + " bytes"}
+		return nil, &failure{ErrorCode: codeGeneral, ErrorDetails: "request body larger than " + strconv.FormatInt(limit, 10) + " bytes"}
 	case err != nil:
 		return nil, &failure{ErrorCode: codeParse, ErrorDetails: "reading request body: " + err.Error()}
 	case len(strings.TrimSpace(string(body))) == 0:
-		return map[string]any{}, nil
+		return nil, &failure{ErrorCode: codeParse, ErrorDetails: `request body is empty: send {"context": {...}}`}
 	}
 	var req struct {
 		Context json.RawMessage `json:"context"`
@@ -252,10 +273,8 @@ func (h *Handler) decodeContext(w http.ResponseWriter, r *http.Request) (map[str
 			return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: "context must be a JSON object"}
 		}
 	}
-	if tk, ok := ctx[engine.TargetingKey]; ok {
-		if _, isString := tk.(string); !isString {
-			return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: "context.targetingKey must be a string"}
-		}
+	if err := engine.CheckContext(ctx); err != nil {
+		return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: err.Error()}
 	}
 	return ctx, nil
 }
@@ -268,7 +287,7 @@ func (h *Handler) success(snap *engine.Snapshot, res engine.Result) success {
 		Reason:  string(res.Reason),
 		Metadata: map[string]any{
 			"flagSetId": snap.Environment(),
-			"version":   strconv.FormatInt(snap.Revision(), 10),
+			"version":   snap.VersionOf(res.FlagKey),
 		},
 	}
 }
@@ -335,8 +354,12 @@ func matches(header, etag string) bool {
 	return false
 }
 
+// writeJSON answers with v. No OFREP answer may be stored by a cache: it
+// depends on the credential and the context, and the bulk answer's ETag is
+// revalidated by the provider itself (If-None-Match), not by an HTTP cache.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

@@ -113,7 +113,8 @@ func post(t *testing.T, url, env, body string, header ...string) (*http.Response
 }
 
 func TestEvaluateFlag(t *testing.T) {
-	srv, rec := newServer(t, snapshots{"production": testSnapshot(t, 42)})
+	snap := testSnapshot(t, 42)
+	srv, rec := newServer(t, snapshots{"production": snap})
 	url := srv.URL + "/ofrep/v1/evaluate/flags/"
 
 	resp, body := post(t, url+"color", "production", `{"context":{"targetingKey":"u1","country":"NL"}}`)
@@ -121,7 +122,7 @@ func TestEvaluateFlag(t *testing.T) {
 		t.Fatalf("status %d, body %v", resp.StatusCode, body)
 	}
 	want := map[string]any{"key": "color", "value": "#00f", "variant": "blue", "reason": "TARGETING_MATCH",
-		"metadata": map[string]any{"flagSetId": "production", "version": "42"}}
+		"metadata": map[string]any{"flagSetId": "production", "version": snap.VersionOf("color"), "environmentRevision": 42}}
 	if !equalJSON(body, want) {
 		t.Errorf("got %v, want %v", body, want)
 	}
@@ -133,9 +134,9 @@ func TestEvaluateFlag(t *testing.T) {
 	if body["value"] != float64(10) || body["reason"] != "DISABLED" || body["variant"] != "low" {
 		t.Errorf("disabled integer flag: %v", body)
 	}
-	_, body = post(t, url+"color", "production", ``)
+	_, body = post(t, url+"color", "production", `{"context":{}}`)
 	if body["value"] != "#f00" || body["reason"] != "DEFAULT" {
-		t.Errorf("empty body: %v", body)
+		t.Errorf("empty context: %v", body)
 	}
 
 	rec.mu.Lock()
@@ -169,7 +170,9 @@ func TestEvaluateFlagErrors(t *testing.T) {
 		{"no environment", "color", "", `{}`, 401, map[string]any{}},
 		{"unknown environment", "color", "staging", `{}`, 400,
 			map[string]any{"key": "color", "errorCode": "GENERAL"}},
-		{"body too large", "color", "production", `{"context":{"a":"` + strings.Repeat("x", 5000) + `"}}`, 413, map[string]any{}},
+		{"body too large", "color", "production", `{"context":{"a":"` + strings.Repeat("x", 5000) + `"}}`, 413,
+			map[string]any{"key": "color", "errorCode": "GENERAL"}},
+		{"empty body", "color", "production", ``, 400, map[string]any{"key": "color", "errorCode": "PARSE_ERROR"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := post(t, url+tc.flag, tc.env, tc.body)
@@ -297,5 +300,54 @@ func TestContextAuthenticator(t *testing.T) {
 	}
 	if resp, _ := post(t, url, "staging", `{}`, "X-API-Key", "sdk-secret"); resp.StatusCode != 403 {
 		t.Errorf("other environment: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestPerFlagVersions: each flag carries its own version, so a change of
+// one flag changes only that flag's entry in the bulk answer (the OFREP web
+// provider reports as changed every flag whose entry differs); the
+// environment's revision is in the bulk answer's metadata instead.
+func TestPerFlagVersions(t *testing.T) {
+	bulk := func(snap *engine.Snapshot) (map[string]any, map[string]any) {
+		srv, _ := newServer(t, snapshots{"production": snap})
+		resp, body := post(t, srv.URL+"/ofrep/v1/evaluate/flags", "production", `{"context":{"targetingKey":"u1"}}`)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %v", resp.StatusCode, body)
+		}
+		entries := map[string]any{}
+		for _, f := range body["flags"].([]any) {
+			entries[f.(map[string]any)["key"].(string)] = f
+		}
+		meta, _ := body["metadata"].(map[string]any)
+		return entries, meta
+	}
+	before, meta1 := bulk(testSnapshot(t, 1))
+	// Revision 2 changes color only.
+	snap := testSnapshot(t, 1)
+	color := engine.Flag{Key: "color", Type: engine.TypeString, Variants: []engine.Variant{{Key: "red", Value: "#f00"}, {Key: "blue", Value: "#00f"}}}
+	next, err := snap.Apply(2, []engine.FlagState{{Flag: color, Config: engine.Config{Enabled: true, OffVariant: "red", Default: engine.Serve{Variant: "red"}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, meta2 := bulk(next)
+	for key := range before {
+		same := equalJSON(before[key], after[key])
+		if same != (key != "color") {
+			t.Errorf("%s: entry before %v, after %v (same = %v)", key, before[key], after[key], same)
+		}
+	}
+	if v := after["color"].(map[string]any)["metadata"].(map[string]any)["version"]; v != next.VersionOf("color") || v == before["color"].(map[string]any)["metadata"].(map[string]any)["version"] {
+		t.Errorf("color's version %v, want the new %s", v, next.VersionOf("color"))
+	}
+	if meta1["environmentRevision"] != float64(1) || meta2["environmentRevision"] != float64(2) || meta2["flagSetId"] != "production" {
+		t.Errorf("bulk metadata %v then %v, want flagSetId production and environmentRevision 1 then 2", meta1, meta2)
+	}
+
+	// One flag: its version and the environment's revision.
+	srv, _ := newServer(t, snapshots{"production": next})
+	_, body := post(t, srv.URL+"/ofrep/v1/evaluate/flags/limit", "production", `{"context":{}}`)
+	want := map[string]any{"flagSetId": "production", "version": next.VersionOf("limit"), "environmentRevision": float64(2)}
+	if !equalJSON(body["metadata"], want) {
+		t.Errorf("metadata %v, want %v", body["metadata"], want)
 	}
 }

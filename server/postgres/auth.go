@@ -85,6 +85,10 @@ func (t *tx) UpdateToken(tok auth.Token) error {
 		nullTime(tok.LastUsedAt), nullTime(tok.RevokedAt), tok.Name)
 }
 
+func (t *tx) DeleteToken(name string) error {
+	return t.execOne("delete token", "token", name, "DELETE FROM tokens WHERE name = $1", name)
+}
+
 const userColumns = "username, role, password_hash, created_at, updated_at"
 
 func scanUser(s pgx.Row) (auth.User, error) {

@@ -3,12 +3,14 @@ package serve
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 
 	adminui "github.com/flagpole/flagpole/admin-ui"
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server/ofrep"
 )
 
 // httpHandler assembles everything served on the HTTP port. Mount further
@@ -26,7 +28,8 @@ func (s *Server) httpHandler() http.Handler {
 	// The admin UI: public static assets; its API calls authenticate.
 	mux.Handle("/", adminui.Handler())
 	s.Auth.Routes(mux)
-	return securityHeaders(s.tls != nil, crossOriginProtection().Handler(s.Auth.Middleware(publicHTTP, mux)))
+	cop := crossOriginProtection(len(s.cfg.CORSOrigins) > 0)
+	return securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(s.Auth.Middleware(publicHTTP, mux))))
 }
 
 // securityHeaders sets the headers every answer carries: nosniff, so a
@@ -50,13 +53,25 @@ func securityHeaders(tls bool, next http.Handler) http.Handler {
 // authenticates: so a page elsewhere cannot sign a browser in to an account
 // of its choosing (login CSRF) nor ride a session. Requests without those
 // headers, as the CLI, SDKs and curl send them, pass; so do safe methods.
-// Browsers of other origins that may call (OFREP from a web app) will need
-// a configured allow-list: AddTrustedOrigin here, with CORS.
-func crossOriginProtection() *http.CrossOriginProtection {
+// With OFREP's CORS on (serve --cors-origin), OFREP's POST evaluation
+// routes are exempt: they change nothing, authenticate by token header
+// (a session there still needs its CSRF header), and the CORS handler in
+// front of them decides which origins may read the answers. No origin is
+// trusted for anything else.
+func crossOriginProtection(ofrepCORS bool) *http.CrossOriginProtection {
 	p := http.NewCrossOriginProtection()
-	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	if ofrepCORS {
+		for _, pattern := range ofrep.EvaluationPatterns {
+			p.AddInsecureBypassPattern(pattern)
+		}
+	}
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
+		if strings.HasPrefix(r.URL.Path, ofrep.Prefix) {
+			w.Write([]byte(`{"errorDetails":"cross-origin request refused: allow the page's origin with serve --cors-origin"}` + "\n"))
+			return
+		}
 		w.Write([]byte(`{"code":"permission_denied","message":"cross-origin request refused"}` + "\n"))
 	}))
 	return p

@@ -110,6 +110,11 @@ type Config struct {
 	// the client address that sign-in limits count against.
 	TrustedProxies []netip.Prefix
 
+	// CORSOrigins are the browser origins ("https://app.example.com", or
+	// "*" for any) whose pages may call OFREP (/ofrep/v1/...) from another
+	// origin: serve --cors-origin. Empty: no cross-origin OFREP.
+	CORSOrigins []string
+
 	// TLSCert and TLSKey, both set, serve both ports over TLS.
 	TLSCert, TLSKey string
 	// AdminPassword and AdminToken (FLAGPOLE_ADMIN_PASSWORD and

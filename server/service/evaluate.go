@@ -11,10 +11,13 @@ import (
 )
 
 // Evaluation is an engine result with the flag metadata every result
-// carries: flagSetId (the environment) and version (its revision).
+// carries: flagSetId (the environment), version (the flag's own version,
+// engine.Snapshot.VersionOf) and environmentRevision (the environment's
+// revision).
 type Evaluation struct {
 	engine.Result
 	Environment string
+	Version     string
 	Revision    int64
 }
 
@@ -39,7 +42,7 @@ func (s *Service) Evaluate(ctx context.Context, env, flagKey string, want engine
 		return Evaluation{}, err
 	}
 	r := snap.Evaluate(flagKey, want, evalCtx)
-	return Evaluation{Result: r, Environment: env, Revision: snap.Revision()}, nil
+	return Evaluation{Result: r, Environment: env, Version: snap.VersionOf(flagKey), Revision: snap.Revision()}, nil
 }
 
 // EvaluateAll evaluates every flag of env that is not archived, in key
@@ -56,7 +59,7 @@ func (s *Service) EvaluateAll(ctx context.Context, env string, evalCtx map[strin
 	results := snap.EvaluateAll(evalCtx)
 	out := make([]Evaluation, len(results))
 	for i, r := range results {
-		out[i] = Evaluation{Result: r, Environment: env, Revision: rev}
+		out[i] = Evaluation{Result: r, Environment: env, Version: snap.VersionOf(r.FlagKey), Revision: rev}
 	}
 	return out, rev, nil
 }

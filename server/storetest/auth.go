@@ -129,6 +129,20 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 		if err := tx.UpdateToken(auth.Token{Name: "nope"}); server.ErrorCode(err) != server.ENOTFOUND {
 			t.Errorf("update of a missing token: %v, want ENOTFOUND", err)
 		}
+		temp := tok
+		temp.Name, temp.Hash = "temp", append([]byte("temp-"), tok.Hash...)
+		if err := tx.CreateToken(temp); err != nil {
+			return err
+		}
+		if err := tx.DeleteToken("temp"); err != nil {
+			t.Errorf("delete token: %v", err)
+		}
+		if _, err := tx.GetToken("temp"); server.ErrorCode(err) != server.ENOTFOUND {
+			t.Errorf("deleted token still there: %v", err)
+		}
+		if err := tx.DeleteToken("nope"); server.ErrorCode(err) != server.ENOTFOUND {
+			t.Errorf("delete of a missing token: %v, want ENOTFOUND", err)
+		}
 		user.Role = auth.RoleViewer
 		if err := tx.UpdateUser(user); err != nil {
 			return err

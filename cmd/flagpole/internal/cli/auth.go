@@ -50,7 +50,7 @@ func (a *app) tokenCmd() *cobra.Command {
 		`Tokens are machine credentials: sdk (stream and evaluate in one environment),
 ci (read everything; toggle, roll out and apply in the environments named) or
 admin. The secret is shown once, at creation, and stored only as a hash.`)
-	cmd.AddCommand(a.tokenCreateCmd(), a.tokenListCmd(), a.tokenRevokeCmd())
+	cmd.AddCommand(a.tokenCreateCmd(), a.tokenListCmd(), a.tokenRevokeCmd(), a.tokenDeleteCmd())
 	return cmd
 }
 
@@ -134,6 +134,13 @@ func (a *app) tokenListCmd() *cobra.Command {
 	return cmd
 }
 
+// revokeView is what 'token revoke -o json' prints: the token, and
+// alreadyRevoked when it had been revoked before (nothing changed).
+type revokeView struct {
+	tokenView
+	AlreadyRevoked bool `json:"alreadyRevoked"`
+}
+
 func (a *app) tokenRevokeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke NAME",
@@ -141,13 +148,47 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				// A token revoked before is said so, not revoked again.
+				list, err := c.tok.ListTokens(ctx, &flagpolev1.ListTokensRequest{IncludeRevoked: true})
+				if err != nil {
+					return fmt.Errorf("revoke token %s: %w", args[0], err)
+				}
+				for _, tk := range list.GetTokens() {
+					if tk.GetName() == args[0] && tk.GetRevokeTime() != nil {
+						v := revokeView{tokenView: tokenViewOf(tk), AlreadyRevoked: true}
+						return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
+							row(t, "Token "+v.Name+" was already revoked ("+fmtTime(v.RevokeTime)+").")
+						})
+					}
+				}
 				res, err := c.tok.RevokeToken(ctx, &flagpolev1.RevokeTokenRequest{Name: args[0]})
 				if err != nil {
 					return fmt.Errorf("revoke token %s: %w", args[0], err)
 				}
-				v := tokenViewOf(res.GetToken())
+				v := revokeView{tokenView: tokenViewOf(res.GetToken())}
 				return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
 					row(t, "Revoked token "+v.Name+".")
+				})
+			})
+		},
+	}
+}
+
+func (a *app) tokenDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a revoked token, so its name can be used again (admins only)",
+		Long: `Delete removes a revoked token; the audit log keeps its history. A token
+that still works is refused: revoke it first.`,
+		Example: "  flagpole token revoke deploy-bot && flagpole token delete deploy-bot",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				if _, err := c.tok.DeleteToken(ctx, &flagpolev1.DeleteTokenRequest{Name: args[0]}); err != nil {
+					return fmt.Errorf("delete token %s: %w", args[0], err)
+				}
+				return a.printer(cmd.OutOrStdout()).emit(map[string]any{"deleted": args[0]}, func(t *tabwriter.Writer) {
+					row(t, "Deleted token "+args[0]+".")
 				})
 			})
 		},
@@ -172,8 +213,34 @@ func (a *app) userCmd() *cobra.Command {
 		`Users sign in to the admin UI with a role: viewer, editor or admin.
 Passwords are read from a terminal prompt, or from standard input with
 --password-stdin (one per line), never from the command line.`)
-	cmd.AddCommand(a.userCreateCmd(), a.userListCmd(), a.userDeleteCmd(), a.userPasswdCmd())
+	cmd.AddCommand(a.userCreateCmd(), a.userListCmd(), a.userDeleteCmd(), a.userPasswdCmd(), a.userRoleCmd())
 	return cmd
+}
+
+func (a *app) userRoleCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "role USERNAME viewer|editor|admin",
+		Short:   "Change a user's role (admins only)",
+		Example: "  flagpole user role alice editor",
+		Args:    exactArgs("USERNAME", "ROLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch args[1] {
+			case "viewer", "editor", "admin":
+			default:
+				return usagef("ROLE: must be viewer, editor or admin, got %q", args[1])
+			}
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				res, err := c.user.SetRole(ctx, &flagpolev1.SetRoleRequest{Username: args[0], Role: args[1]})
+				if err != nil {
+					return fmt.Errorf("set the role of user %s: %w", args[0], err)
+				}
+				v := userViewOf(res.GetUser())
+				return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
+					row(t, fmt.Sprintf("User %s is now %s.", v.Username, v.Role))
+				})
+			})
+		},
+	}
 }
 
 func validRole(role string) error {

@@ -227,7 +227,23 @@ func (a *app) run(cmd *cobra.Command, fn func(ctx context.Context, c *clients) e
 		return err
 	}
 	defer c.Close()
-	return fn(cmd.Context(), c)
+	return a.addrHint(fn(cmd.Context(), c))
+}
+
+// addrHint explains the error of a call that reached an HTTP/1 server, as
+// --addr pointing at Flagpole's HTTP port (or a proxy) gives: gRPC reports
+// only an HTTP/2 framing error.
+func (a *app) addrHint(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "http2: frame too large") || strings.Contains(msg, "error reading server preface") ||
+		strings.Contains(msg, "malformed header: missing HTTP content-type") {
+		return fmt.Errorf("%w\nhint: %s answered like an HTTP/1 server, not gRPC: is --addr (FLAGPOLE_ADDR) the HTTP port? "+
+			"The CLI talks to the gRPC port (serve --grpc-addr, default :9090)", err, a.addr)
+	}
+	return err
 }
 
 // noNegativeDurations refuses a negative value of any duration flag of cmd

@@ -42,10 +42,59 @@ func fmtTime(t *time.Time) string {
 }
 
 func (a *app) envCmd() *cobra.Command {
-	cmd := group("env", "List, create and delete environments",
+	cmd := group("env", "List, create, delete, protect and unprotect environments",
 		"Environments (development, staging, production, ...) each serve their own configuration of every flag.")
-	cmd.AddCommand(a.envListCmd(), a.envCreateCmd(), a.envDeleteCmd())
+	cmd.AddCommand(a.envListCmd(), a.envCreateCmd(), a.envDeleteCmd(), a.envProtectCmd(true), a.envProtectCmd(false))
 	return cmd
+}
+
+// envProtectView is what 'env protect|unprotect -o json' prints: the
+// environment and whether the command changed it.
+type envProtectView struct {
+	envView
+	Changed bool `json:"changed"`
+}
+
+func (a *app) envProtectCmd(protect bool) *cobra.Command {
+	verb, short := "protect", "Protect an environment: only admins may change what it serves"
+	if !protect {
+		verb, short = "unprotect", "Unprotect an environment: editors and ci tokens may change it again"
+	}
+	return &cobra.Command{
+		Use:   verb + " NAME",
+		Short: short,
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				got, err := c.env.GetEnvironment(ctx, &flagpolev1.GetEnvironmentRequest{Name: args[0]})
+				if err != nil {
+					return fmt.Errorf("%s environment %s: %w", verb, args[0], err)
+				}
+				e := got.GetEnvironment()
+				v := envProtectView{envView: envFromProto(e)}
+				if e.GetProtected() != protect {
+					e.Protected = protect
+					res, err := c.env.UpdateEnvironment(ctx, &flagpolev1.UpdateEnvironmentRequest{Environment: e})
+					if err != nil {
+						return fmt.Errorf("%s environment %s: %w", verb, args[0], err)
+					}
+					v = envProtectView{envView: envFromProto(res.GetEnvironment()), Changed: true}
+				}
+				return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
+					switch {
+					case v.Changed && protect:
+						row(t, "Protected environment "+v.Name+".")
+					case v.Changed:
+						row(t, "Unprotected environment "+v.Name+".")
+					case protect:
+						row(t, "Environment "+v.Name+" is already protected.")
+					default:
+						row(t, "Environment "+v.Name+" is already unprotected.")
+					}
+				})
+			})
+		},
+	}
 }
 
 func (a *app) envListCmd() *cobra.Command {

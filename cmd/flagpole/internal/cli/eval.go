@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/engine"
 )
 
 // evalView is exactly what 'flagpole eval -o json' prints. ErrorCode is
@@ -27,7 +28,9 @@ func (a *app) evalCmd() *cobra.Command {
 		Short: "Evaluate a flag on the server for a context",
 		Long: `Eval evaluates a flag remotely, with the same engine the SDK uses.
 -o json prints exactly {"value":...,"variant":...,"reason":...,"errorCode":...};
-errorCode is null on success. An evaluation error (FLAG_NOT_FOUND,
+errorCode is null on success; with -o json the error's message (which
+names, say, the attribute a split lacks) is printed on stderr. A context's
+targetingKey must be a string, as over OFREP and gRPC. An evaluation error (FLAG_NOT_FOUND,
 TYPE_MISMATCH, ...) is a result, not a failure: the exit code is 0.`,
 		Example: `  flagpole eval new-checkout --env production --targeting-key user-42 -o json
   flagpole eval new-checkout --env production --context '{"targetingKey":"u1","country":"de"}'`,
@@ -41,6 +44,11 @@ TYPE_MISMATCH, ...) is a result, not a failure: the exit code is 0.`,
 				m, err := parseJSONObject(contextJSON)
 				if err != nil {
 					return usagef("--context: %v", err)
+				}
+				if _, ok := m[engine.TargetingKey]; ok && targetingKey == "" {
+					if err := engine.CheckContext(m); err != nil {
+						return usagef("--context: %v", err)
+					}
 				}
 				s, err := structpb.NewStruct(m)
 				if err != nil {
@@ -58,6 +66,11 @@ TYPE_MISMATCH, ...) is a result, not a failure: the exit code is 0.`,
 				v := evalView{Value: e.GetValue().AsInterface(), Variant: e.GetVariant(), Reason: e.GetReason()}
 				if code := e.GetErrorCode(); code != "" {
 					v.ErrorCode = &code
+					if (a.output == "json" || a.output == "yaml") && e.GetErrorMessage() != "" {
+						// stdout stays exactly the four fields; the why
+						// (e.g. which attribute a split lacks) goes to stderr.
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", code, e.GetErrorMessage())
+					}
 				}
 				return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
 					row(t, "KEY", "VALUE", "VARIANT", "REASON", "ERROR")

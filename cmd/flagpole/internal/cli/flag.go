@@ -139,7 +139,7 @@ func (a *app) flagCmd() *cobra.Command {
 environment has its own configuration: enabled (the kill switch), the off
 variant, targeting rules and the default serve.`)
 	cmd.AddCommand(a.flagListCmd(), a.flagGetCmd(), a.flagCreateCmd(), a.flagArchiveCmd(), a.flagDeleteCmd(),
-		a.flagToggleCmd(true), a.flagToggleCmd(false), a.flagRolloutCmd(), a.flagDefaultCmd(), a.flagSignalsCmd(), a.flagScheduleCmd())
+		a.flagToggleCmd(true), a.flagToggleCmd(false), a.flagRolloutCmd(), a.flagDefaultCmd(), a.flagSignalsCmd(), a.flagScheduleCmd(), a.flagRuleCmd())
 	return cmd
 }
 

@@ -442,6 +442,86 @@ func (x *RevokeTokenResponse) GetToken() *Token {
 	return nil
 }
 
+type DeleteTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTokenRequest) Reset() {
+	*x = DeleteTokenRequest{}
+	mi := &file_flagpole_v1_token_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTokenRequest) ProtoMessage() {}
+
+func (x *DeleteTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_token_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTokenRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTokenRequest) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_token_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeleteTokenRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTokenResponse) Reset() {
+	*x = DeleteTokenResponse{}
+	mi := &file_flagpole_v1_token_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTokenResponse) ProtoMessage() {}
+
+func (x *DeleteTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flagpole_v1_token_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTokenResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTokenResponse) Descriptor() ([]byte, []int) {
+	return file_flagpole_v1_token_proto_rawDescGZIP(), []int{8}
+}
+
 var File_flagpole_v1_token_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_token_proto_rawDesc = "" +
@@ -477,12 +557,16 @@ const file_flagpole_v1_token_proto_rawDesc = "" +
 	"\x12RevokeTokenRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"?\n" +
 	"\x13RevokeTokenResponse\x12(\n" +
-	"\x05token\x18\x01 \x01(\v2\x12.flagpole.v1.TokenR\x05token2\x81\x02\n" +
+	"\x05token\x18\x01 \x01(\v2\x12.flagpole.v1.TokenR\x05token\"(\n" +
+	"\x12DeleteTokenRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x15\n" +
+	"\x13DeleteTokenResponse2\xd3\x02\n" +
 	"\fTokenService\x12P\n" +
 	"\vCreateToken\x12\x1f.flagpole.v1.CreateTokenRequest\x1a .flagpole.v1.CreateTokenResponse\x12M\n" +
 	"\n" +
 	"ListTokens\x12\x1e.flagpole.v1.ListTokensRequest\x1a\x1f.flagpole.v1.ListTokensResponse\x12P\n" +
-	"\vRevokeToken\x12\x1f.flagpole.v1.RevokeTokenRequest\x1a .flagpole.v1.RevokeTokenResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\vRevokeToken\x12\x1f.flagpole.v1.RevokeTokenRequest\x1a .flagpole.v1.RevokeTokenResponse\x12P\n" +
+	"\vDeleteToken\x12\x1f.flagpole.v1.DeleteTokenRequest\x1a .flagpole.v1.DeleteTokenResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_token_proto_rawDescOnce sync.Once
@@ -496,7 +580,7 @@ func file_flagpole_v1_token_proto_rawDescGZIP() []byte {
 	return file_flagpole_v1_token_proto_rawDescData
 }
 
-var file_flagpole_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_flagpole_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_flagpole_v1_token_proto_goTypes = []any{
 	(*Token)(nil),                 // 0: flagpole.v1.Token
 	(*CreateTokenRequest)(nil),    // 1: flagpole.v1.CreateTokenRequest
@@ -505,25 +589,29 @@ var file_flagpole_v1_token_proto_goTypes = []any{
 	(*ListTokensResponse)(nil),    // 4: flagpole.v1.ListTokensResponse
 	(*RevokeTokenRequest)(nil),    // 5: flagpole.v1.RevokeTokenRequest
 	(*RevokeTokenResponse)(nil),   // 6: flagpole.v1.RevokeTokenResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*DeleteTokenRequest)(nil),    // 7: flagpole.v1.DeleteTokenRequest
+	(*DeleteTokenResponse)(nil),   // 8: flagpole.v1.DeleteTokenResponse
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_flagpole_v1_token_proto_depIdxs = []int32{
-	7,  // 0: flagpole.v1.Token.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 1: flagpole.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 2: flagpole.v1.Token.last_used_time:type_name -> google.protobuf.Timestamp
-	7,  // 3: flagpole.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
-	7,  // 4: flagpole.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	9,  // 0: flagpole.v1.Token.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 1: flagpole.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
+	9,  // 2: flagpole.v1.Token.last_used_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: flagpole.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: flagpole.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: flagpole.v1.CreateTokenResponse.token:type_name -> flagpole.v1.Token
 	0,  // 6: flagpole.v1.ListTokensResponse.tokens:type_name -> flagpole.v1.Token
 	0,  // 7: flagpole.v1.RevokeTokenResponse.token:type_name -> flagpole.v1.Token
 	1,  // 8: flagpole.v1.TokenService.CreateToken:input_type -> flagpole.v1.CreateTokenRequest
 	3,  // 9: flagpole.v1.TokenService.ListTokens:input_type -> flagpole.v1.ListTokensRequest
 	5,  // 10: flagpole.v1.TokenService.RevokeToken:input_type -> flagpole.v1.RevokeTokenRequest
-	2,  // 11: flagpole.v1.TokenService.CreateToken:output_type -> flagpole.v1.CreateTokenResponse
-	4,  // 12: flagpole.v1.TokenService.ListTokens:output_type -> flagpole.v1.ListTokensResponse
-	6,  // 13: flagpole.v1.TokenService.RevokeToken:output_type -> flagpole.v1.RevokeTokenResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
+	7,  // 11: flagpole.v1.TokenService.DeleteToken:input_type -> flagpole.v1.DeleteTokenRequest
+	2,  // 12: flagpole.v1.TokenService.CreateToken:output_type -> flagpole.v1.CreateTokenResponse
+	4,  // 13: flagpole.v1.TokenService.ListTokens:output_type -> flagpole.v1.ListTokensResponse
+	6,  // 14: flagpole.v1.TokenService.RevokeToken:output_type -> flagpole.v1.RevokeTokenResponse
+	8,  // 15: flagpole.v1.TokenService.DeleteToken:output_type -> flagpole.v1.DeleteTokenResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -540,7 +628,7 @@ func file_flagpole_v1_token_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flagpole_v1_token_proto_rawDesc), len(file_flagpole_v1_token_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
