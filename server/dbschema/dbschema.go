@@ -16,7 +16,7 @@ import (
 // the running binary.
 var ErrNewer = errors.New("database schema is newer than this binary supports")
 
-// Migration is one schema change: its version (1, 2, 3, ...), its name and
+// Migration is one schema change: its version (increasing), its name and
 // its SQL.
 type Migration struct {
 	Version int
@@ -27,8 +27,10 @@ type Migration struct {
 var fileName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
 
 // Load reads the migrations in dir of fsys. File names must be
-// NNNN_name.sql and versions must run 1, 2, 3, ... without gaps or
-// duplicates.
+// NNNN_name.sql; versions start at 1 and increase without duplicates. Gaps
+// are allowed, because features developed in parallel reserve numbers:
+// stores apply every migration a database lacks, not only the ones above
+// its highest, so a number filled in later is still applied.
 func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -41,8 +43,11 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 			return nil, fmt.Errorf("migrations: file %q: name must be NNNN_name.sql", e.Name())
 		}
 		version, _ := strconv.Atoi(m[1])
-		if version != len(ms)+1 {
-			return nil, fmt.Errorf("migrations: file %q: version %d, want %d", e.Name(), version, len(ms)+1)
+		if len(ms) == 0 && version != 1 {
+			return nil, fmt.Errorf("migrations: file %q: version %d, the first must be 1", e.Name(), version)
+		}
+		if len(ms) > 0 && version <= ms[len(ms)-1].Version {
+			return nil, fmt.Errorf("migrations: file %q: version %d repeats an earlier one", e.Name(), version)
 		}
 		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {

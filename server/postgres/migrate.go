@@ -50,15 +50,17 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, ms []migrat
 		return fmt.Errorf("postgres: %w: the database is at version %d, this binary knows up to %d; run a newer flagpole",
 			ErrSchemaNewer, current, latest)
 	}
-	for _, m := range ms[current:] {
-		_, err := lockedVersion(ctx, pool, schema, func(tx pgx.Tx, v int) error {
-			if v >= m.Version {
-				return nil // another replica applied it meanwhile
+	for _, m := range ms { // gaps filled in later are applied too
+		_, err := lockedVersion(ctx, pool, schema, func(tx pgx.Tx, _ int) error {
+			var done bool
+			err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.Version).Scan(&done)
+			if err != nil || done {
+				return err // done: applied before, or by another replica meanwhile
 			}
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
+			_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
 			return err
 		})
 		if err != nil {

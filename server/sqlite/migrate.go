@@ -51,7 +51,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 		return fmt.Errorf("sqlite: %w: the database is at version %d, this binary knows up to %d; run a newer flagpole",
 			ErrSchemaNewer, current, latest)
 	}
-	for _, m := range ms[current:] {
+	for _, m := range ms { // apply skips the ones applied, gaps filled later included
 		if err := apply(ctx, db, m); err != nil {
 			return err
 		}

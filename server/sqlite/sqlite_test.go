@@ -216,8 +216,8 @@ func TestRefusesNewerSchema(t *testing.T) {
 // fixed set then applies the rest.
 func TestMigrationsEachInOwnTransaction(t *testing.T) {
 	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
-	base := len(migrations)
-	ms := append(migrations[:base:base],
+	n, base := len(migrations), latestVersion()
+	ms := append(migrations[:n:n],
 		migration{Version: base + 1, Name: "good", SQL: "CREATE TABLE probe_first (id INTEGER PRIMARY KEY)"},
 		migration{Version: base + 2, Name: "bad", SQL: "CREATE TABLE probe_second (id INTEGER PRIMARY KEY); SELECT no_such_function()"},
 	)
@@ -232,7 +232,7 @@ func TestMigrationsEachInOwnTransaction(t *testing.T) {
 		t.Errorf("after the failure: probe_second exists %v (want false), probe_first %v (want true)",
 			tableExists(t, db, "probe_second"), tableExists(t, db, "probe_first"))
 	}
-	ms[base+1].SQL = "CREATE TABLE probe_second (id INTEGER PRIMARY KEY)"
+	ms[n+1].SQL = "CREATE TABLE probe_second (id INTEGER PRIMARY KEY)"
 	if err := migrate(t.Context(), db.writer, ms); err != nil {
 		t.Fatalf("migrate with the fix: %v", err)
 	}
@@ -274,5 +274,30 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	}
 	if n != len(migrations) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(migrations))
+	}
+}
+
+func TestWebhookContract(t *testing.T) {
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore {
+		return mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
+	})
+}
+
+// TestMigrationGapFilledLater applies a set with a gap, then the same set
+// with the gap filled (a feature merged later took that number): the
+// filled-in migration is applied although a higher one already is.
+func TestMigrationGapFilledLater(t *testing.T) {
+	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
+	n, base := len(migrations), latestVersion()
+	high := migration{Version: base + 2, Name: "high", SQL: "CREATE TABLE probe_high (id INTEGER PRIMARY KEY)"}
+	if err := migrate(t.Context(), db.writer, append(migrations[:n:n], high)); err != nil {
+		t.Fatalf("migrate with a gap: %v", err)
+	}
+	low := migration{Version: base + 1, Name: "low", SQL: "CREATE TABLE probe_low (id INTEGER PRIMARY KEY)"}
+	if err := migrate(t.Context(), db.writer, append(migrations[:n:n], low, high)); err != nil {
+		t.Fatalf("migrate with the gap filled: %v", err)
+	}
+	if !tableExists(t, db, "probe_low") || !tableExists(t, db, "probe_high") {
+		t.Errorf("probe_low exists %v, probe_high %v; want both", tableExists(t, db, "probe_low"), tableExists(t, db, "probe_high"))
 	}
 }
