@@ -8,6 +8,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,9 @@ type Metrics struct {
 	usageFlush  *prometheus.CounterVec
 
 	sync syncState
+
+	webhookOnce        sync.Once
+	webhookAttemptsVec *prometheus.CounterVec
 }
 
 // New returns Metrics with every collector registered on a fresh registry,

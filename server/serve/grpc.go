@@ -35,6 +35,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	gs := grpc.NewServer(opts...)
 	reg := syncapi.MalformedIsInvalidArgument(gs)
 	s.registerAPI(reg)
+	s.registerWebhooks(reg)
 	s.Auth.Register(reg)
 	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithEnvironmentResolver(streamEnvironment))...)
 	s.sync.Register(reg)

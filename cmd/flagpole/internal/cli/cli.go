@@ -85,7 +85,7 @@ func Commands() []*cobra.Command {
 	a := &app{}
 	cmds := []*cobra.Command{
 		a.envCmd(), a.flagCmd(), a.segmentCmd(), a.evalCmd(), a.applyCmd(),
-		a.exportCmd(), a.auditCmd(), a.clientsCmd(),
+		a.exportCmd(), a.auditCmd(), a.clientsCmd(), a.webhookCmd(),
 	}
 	cmds = append(cmds, a.authCmds()...)
 	for _, c := range cmds {

@@ -97,6 +97,7 @@ type clients struct {
 	aud  flagpolev1.AuditServiceClient
 	sync flagpolev1.SyncServiceClient
 	tok  flagpolev1.TokenServiceClient
+	hook flagpolev1.WebhookServiceClient
 	user flagpolev1.UserServiceClient
 }
 
@@ -147,6 +148,7 @@ func (a *app) connect() (*clients, error) {
 		aud:  flagpolev1.NewAuditServiceClient(conn),
 		sync: flagpolev1.NewSyncServiceClient(conn),
 		tok:  flagpolev1.NewTokenServiceClient(conn),
+		hook: flagpolev1.NewWebhookServiceClient(conn),
 		user: flagpolev1.NewUserServiceClient(conn),
 	}, nil
 }
