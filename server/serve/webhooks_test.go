@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,8 +16,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/webhook"
 )
@@ -282,5 +287,38 @@ func TestWebhookHangingReceiverDoesNotDelayChanges(t *testing.T) {
 	// A change that waited for a send would take at least the 2s timeout.
 	if hangWorst >= time.Second {
 		t.Errorf("worst change with a hanging receiver took %s, want well under the 2s send timeout", hangWorst)
+	}
+}
+
+// TestWebhookCreateRefusals: a metadata address is refused at creation
+// unless allow-listed; bad kinds name the field; non-admins are denied.
+func TestWebhookCreateRefusals(t *testing.T) {
+	ctx := context.Background()
+	_, conn := webhookServerConn(t, webhook.Options{})
+	hooks := pb.NewWebhookServiceClient(conn)
+	_, err := hooks.CreateWebhook(ctx, &pb.CreateWebhookRequest{Url: "http://169.254.169.254/latest/meta-data/", Events: []string{webhook.KindFlag}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "169.254.169.254 is refused") {
+		t.Errorf("create to the metadata address: %v, want InvalidArgument naming it", err)
+	}
+	_, err = hooks.CreateWebhook(ctx, &pb.CreateWebhookRequest{Url: "http://127.0.0.1:9/", Events: []string{"flag.exploded"}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "events") {
+		t.Errorf("create with an unknown kind: %v, want InvalidArgument on events", err)
+	}
+	secret := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "ci", Scope: "ci", Environments: []string{"staging"}}))(t).GetSecret()
+	ci, err := grpc.NewClient(conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: secret, Insecure: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ci.Close()
+	if _, err := pb.NewWebhookServiceClient(ci).ListWebhooks(ctx, &pb.ListWebhooksRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("ListWebhooks with a ci token: %v, want PermissionDenied", err)
+	}
+
+	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
+	cfg.WebhookAllow = []netip.Prefix{netip.MustParsePrefix("169.254.169.254/32")}
+	allowed := pb.NewWebhookServiceClient(start(t, serve.New(cfg)))
+	if _, err := allowed.CreateWebhook(ctx, &pb.CreateWebhookRequest{Url: "http://169.254.169.254/hook", Events: []string{webhook.KindFlag}}); err != nil {
+		t.Errorf("create to an allow-listed address: %v", err)
 	}
 }
