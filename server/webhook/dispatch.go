@@ -164,7 +164,7 @@ func (d *Dispatcher) round(ctx context.Context, slots chan struct{}, wg *sync.Wa
 		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-slots; wg.Done() }()
+			defer func() { <-slots; wg.Done(); d.Wake() }() // a free slot may take the next due delivery
 			d.attempt(ctx, subs[dl.WebhookID], dl)
 		}()
 	}
@@ -174,11 +174,18 @@ func (d *Dispatcher) round(ctx context.Context, slots chan struct{}, wg *sync.Wa
 // attempt sends one delivery and stores the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, s Subscription, dl Delivery) {
 	status, err := Send(ctx, d.client, s, dl.ID, dl.Kind, dl.Body)
-	dl.Attempts++
 	dl.LastStatus = status
 	dl.LastError = ""
 	dl.UpdatedAt = time.Now().UTC()
 	result := "delivered"
+	if err != nil && ctx.Err() != nil {
+		// Cut off by shutdown: not the receiver's failure. Release the
+		// lease without counting the attempt; the next start sends it.
+		dl.LastError, dl.NextAt = "interrupted by server shutdown", dl.UpdatedAt
+		d.finish(ctx, dl)
+		return
+	}
+	dl.Attempts++
 	switch {
 	case err == nil:
 		dl.State = StateDelivered
@@ -191,19 +198,24 @@ func (d *Dispatcher) attempt(ctx context.Context, s Subscription, dl Delivery) {
 	if d.opts.Observer != nil {
 		d.opts.Observer.DeliveryAttempt(result)
 	}
-	// Store the outcome even while shutting down: the send happened.
+	d.finish(ctx, dl)
+	if result != "delivered" {
+		d.opts.Log.Warn("webhook: delivery attempt failed", "delivery", dl.ID, "webhook", dl.WebhookID,
+			"attempt", dl.Attempts, "result", result, "err", dl.LastError)
+	}
+}
+
+// finish stores an attempt's outcome, even while shutting down: the send
+// happened.
+func (d *Dispatcher) finish(ctx context.Context, dl Delivery) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err = d.store.UpdateWebhooks(sctx, func(tx Tx) error {
+	err := d.store.UpdateWebhooks(sctx, func(tx Tx) error {
 		_, err := tx.FinishDelivery(d.opts.Owner, dl)
 		return err
 	})
 	if err != nil {
 		d.opts.Log.Error("webhook: store delivery outcome", "delivery", dl.ID, "err", err)
-	}
-	if result != "delivered" {
-		d.opts.Log.Warn("webhook: delivery attempt failed", "delivery", dl.ID, "webhook", dl.WebhookID,
-			"attempt", dl.Attempts, "result", result, "err", dl.LastError)
 	}
 }
 
