@@ -156,6 +156,15 @@ func (t *tx) FinishDelivery(owner string, d webhook.Delivery) (bool, error) {
 	return n == 1, nil
 }
 
+// PruneDeliveries removes finished deliveries last updated before before.
+func (t *tx) PruneDeliveries(before time.Time) (int, error) {
+	n, err := t.exec("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1", before)
+	if err != nil {
+		return 0, wrap("prune deliveries", err)
+	}
+	return int(n), nil
+}
+
 // CountDeliveries counts the deliveries in state.
 func (t *tx) CountDeliveries(state string) (int, error) {
 	var n int

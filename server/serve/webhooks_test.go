@@ -28,9 +28,19 @@ import (
 
 // received is one request a receiver got.
 type received struct {
-	id, kind string
-	body     []byte
-	sigErr   error
+	id, kind, sig string
+	body          []byte
+	at            time.Time
+}
+
+// verify checks a request's signature with the secret the receiver knows
+// now: a webhook's first delivery can arrive before CreateWebhook has
+// returned its secret to the test.
+func (r *receiver) verify(req received) error {
+	r.mu.Lock()
+	secret := r.secret
+	r.mu.Unlock()
+	return webhook.Verify(secret, req.sig, req.body, req.at, 5*time.Minute)
 }
 
 // receiver is a real HTTP receiver on 127.0.0.1 that verifies signatures
@@ -59,7 +69,7 @@ func newReceiver(t *testing.T, status func(n int) int) *receiver {
 		r.mu.Lock()
 		n := len(r.got)
 		r.got = append(r.got, received{id: req.Header.Get("Flagpole-Delivery"), kind: req.Header.Get("Flagpole-Event"), body: b,
-			sigErr: webhook.Verify(r.secret, req.Header.Get(webhook.SignatureHeader), b, time.Now(), 5*time.Minute)})
+			sig: req.Header.Get(webhook.SignatureHeader), at: time.Now()})
 		code := http.StatusOK
 		if r.status != nil {
 			code = r.status(n)
@@ -100,9 +110,11 @@ func createWebhook(t *testing.T, hooks pb.WebhookServiceClient, r *receiver, req
 	t.Helper()
 	req.Url = r.srv.URL + "/hook"
 	res := must(hooks.CreateWebhook(context.Background(), req))(t)
+	r.mu.Lock()
 	r.secret = res.GetSecret()
-	if !strings.HasPrefix(r.secret, "whsec_") {
-		t.Fatalf("secret %q", r.secret)
+	r.mu.Unlock()
+	if !strings.HasPrefix(res.GetSecret(), "whsec_") {
+		t.Fatalf("secret %q", res.GetSecret())
 	}
 	return res.GetWebhook()
 }
@@ -143,8 +155,8 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	kinds := map[string]bool{}
 	var actions []string
 	for _, r := range all.requests() {
-		if r.sigErr != nil {
-			t.Errorf("delivery %s: %v", r.id, r.sigErr)
+		if err := all.verify(r); err != nil {
+			t.Errorf("delivery %s: %v", r.id, err)
 		}
 		var ev webhook.Event
 		if err := json.Unmarshal(r.body, &ev); err != nil {
@@ -211,7 +223,7 @@ func TestWebhookRetried(t *testing.T) {
 	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "retry-me", Type: "boolean"}}))(t)
 	waitFor(t, "two attempts", func() bool { return len(r.requests()) >= 2 })
 	got := r.requests()
-	if got[0].id != got[1].id || got[0].sigErr != nil || got[1].sigErr != nil {
+	if got[0].id != got[1].id || r.verify(got[0]) != nil || r.verify(got[1]) != nil {
 		t.Errorf("attempts %+v, want the same id twice, both signed", got)
 	}
 	waitFor(t, "delivered", func() bool {

@@ -185,6 +185,16 @@ func (t *tx) FinishDelivery(owner string, d webhook.Delivery) (bool, error) {
 	return n == 1, wrapErr("finish delivery", err)
 }
 
+// PruneDeliveries removes finished deliveries last updated before before.
+func (t *tx) PruneDeliveries(before time.Time) (int, error) {
+	res, err := t.exec("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < ?", formatTime(before))
+	if err != nil {
+		return 0, wrap("prune deliveries", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrapErr("prune deliveries", err)
+}
+
 // CountDeliveries counts the deliveries in state.
 func (t *tx) CountDeliveries(state string) (int, error) {
 	var n int

@@ -31,6 +31,7 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) WebhookStore) {
 		{"OutboxClaimLease", testOutboxClaimLease},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"OutboxCascade", testOutboxCascade},
+		{"OutboxPrune", testOutboxPrune},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,4 +306,51 @@ func testOutboxCascade(t *testing.T, s WebhookStore) {
 		}
 		return nil
 	})
+}
+
+func testOutboxPrune(t *testing.T, s WebhookStore) {
+	whUpdate(t, s, func(tx webhook.Tx) error {
+		if err := tx.CreateWebhook(sub("wh_a", webhook.KindFlag)); err != nil {
+			return err
+		}
+		for i, id := range []string{"old-done", "old-failed", "old-pending", "new-done"} {
+			d := pending(id, "wh_a", at(i))
+			if err := tx.EnqueueDelivery(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	claim(t, s, "r", at(10), 10)
+	for i, id := range []string{"old-done", "old-failed", "new-done"} {
+		d := pending(id, "wh_a", at(i))
+		d.State, d.Attempts, d.UpdatedAt = webhook.StateDelivered, 1, at(5).UTC()
+		if id == "old-failed" {
+			d.State = webhook.StateFailed
+		}
+		if id == "new-done" {
+			d.UpdatedAt = at(60).UTC()
+		}
+		whUpdate(t, s, func(tx webhook.Tx) error {
+			ok, err := tx.FinishDelivery("r", d)
+			if err == nil && !ok {
+				t.Errorf("FinishDelivery(%s) did not hold the lease", id)
+			}
+			return err
+		})
+	}
+	var n int
+	whUpdate(t, s, func(tx webhook.Tx) (err error) {
+		n, err = tx.PruneDeliveries(at(30))
+		return err
+	})
+	var left []string
+	_ = s.ViewWebhooks(context.Background(), func(tx webhook.Tx) error {
+		ds, err := tx.ListDeliveries(webhook.DeliveryFilter{})
+		left = ids(ds)
+		return err
+	})
+	if n != 2 || !cmp.Equal(left, []string{"new-done", "old-pending"}) {
+		t.Errorf("PruneDeliveries removed %d, left %v; want 2 removed, new-done and old-pending left", n, left)
+	}
 }

@@ -38,6 +38,9 @@ type Options struct {
 	Poll time.Duration
 	// Guard refuses destinations (default: Blocked, no allow-list).
 	Guard Guard
+	// Keep is how long delivered and failed deliveries stay listed before
+	// they are removed (default 7 days).
+	Keep time.Duration
 	// Owner names this replica in leases (default: a random id).
 	Owner    string
 	Observer Observer
@@ -59,6 +62,9 @@ func (o *Options) defaults() {
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
+	}
+	if o.Keep <= 0 {
+		o.Keep = 7 * 24 * time.Hour
 	}
 	if o.Owner == "" {
 		o.Owner = newID("replica_")
@@ -117,7 +123,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	slots := make(chan struct{}, d.opts.Concurrency)
 	t := time.NewTicker(d.opts.Poll)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if time.Since(pruned) > time.Hour {
+			d.prune(ctx)
+			pruned = time.Now()
+		}
 		n := d.round(ctx, slots, &wg)
 		if n > 0 {
 			continue // more may be due
@@ -128,6 +139,18 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-t.C:
 		case <-d.wake:
 		}
+	}
+}
+
+// prune removes finished deliveries older than Keep, so the outbox does
+// not grow without bound.
+func (d *Dispatcher) prune(ctx context.Context) {
+	err := d.store.UpdateWebhooks(ctx, func(tx Tx) error {
+		_, err := tx.PruneDeliveries(time.Now().Add(-d.opts.Keep))
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		d.opts.Log.Error("webhook: prune deliveries", "err", err)
 	}
 }
 

@@ -44,6 +44,9 @@ type Tx interface {
 	// lease. It changes nothing and returns false if owner no longer holds
 	// the lease.
 	FinishDelivery(owner string, d Delivery) (bool, error)
+	// PruneDeliveries removes delivered and failed deliveries last updated
+	// before before and returns how many it removed; pending ones stay.
+	PruneDeliveries(before time.Time) (int, error)
 	// CountDeliveries returns the number of deliveries in state.
 	CountDeliveries(state string) (int, error)
 	AppendAudit(e server.AuditEntry) (int64, error)
