@@ -45,7 +45,7 @@ type counterSlot struct {
 	// revision is not in it (it would make every flag's metadata change
 	// with every change); Provider.Revision and the change events have it.
 	meta openfeature.FlagMetadata
-	c *flagCounters
+	c    *flagCounters
 	// at maps the engine's variant index to the index in c.counts, -1 for a
 	// variant c does not count: the engine's variants and the streamed
 	// definition's need not be the same list.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,7 @@ func newServeCommand() *cobra.Command {
 		logLevel  string
 		logFormat string
 		proxies   []string
+		allow     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -53,6 +55,16 @@ func newServeCommand() *cobra.Command {
 				}
 				cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 			}
+			for _, p := range allow {
+				prefix, err := parseProxy(p)
+				if err != nil {
+					return usage.Errorf("--webhook-allow: %q is neither an IP address nor a CIDR range", p)
+				}
+				cfg.WebhookAllow = append(cfg.WebhookAllow, prefix)
+			}
+			if cfg.Webhooks.Attempts < 1 || cfg.Webhooks.Backoff <= 0 {
+				return usage.Errorf("--webhook-attempts must be at least 1 and --webhook-backoff more than 0")
+			}
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
 				return err
@@ -74,6 +86,9 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringSliceVar(&proxies, "trusted-proxies", nil, "reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For names the client address for sign-in limits")
 	f.StringArrayVar(&cfg.CORSOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose browser pages may call OFREP (/ofrep/v1); repeat for more, or * for any")
+	f.StringSliceVar(&allow, "webhook-allow", nil, "IPs or CIDR ranges webhooks may reach although refused by default (link-local, cloud metadata)")
+	f.IntVar(&cfg.Webhooks.Attempts, "webhook-attempts", 8, "attempts per webhook delivery before it is marked failed")
+	f.DurationVar(&cfg.Webhooks.Backoff, "webhook-backoff", 30*time.Second, "wait after a delivery's first failed attempt, doubled after each further one (±25% jitter)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/webhook"
 )
 
 var (
@@ -306,8 +307,13 @@ func audit(tx Tx, actor server.Actor, now time.Time, action, resource, key strin
 	if e.After, err = marshalDoc(after); err != nil {
 		return err
 	}
-	_, err = tx.AppendAudit(e)
-	return err
+	if e.ID, err = tx.AppendAudit(e); err != nil {
+		return err
+	}
+	if ob, ok := tx.(webhook.Outbox); ok {
+		return webhook.Enqueue(ob, e) // token and user changes notify webhooks too
+	}
+	return nil
 }
 
 func marshalDoc(v any) (json.RawMessage, error) {

@@ -150,6 +150,12 @@ var Rules = map[string]Rule{
 	v1.TokenService_RevokeToken_FullMethodName: {Access: Administer},
 	v1.TokenService_DeleteToken_FullMethodName: {Access: Administer},
 
+	v1.WebhookService_CreateWebhook_FullMethodName:  {Access: Administer},
+	v1.WebhookService_ListWebhooks_FullMethodName:   {Access: Administer},
+	v1.WebhookService_DeleteWebhook_FullMethodName:  {Access: Administer},
+	v1.WebhookService_TestWebhook_FullMethodName:    {Access: Administer},
+	v1.WebhookService_ListDeliveries_FullMethodName: {Access: Administer},
+
 	v1.UserService_CreateUser_FullMethodName:  {Access: Administer},
 	v1.UserService_ListUsers_FullMethodName:   {Access: Administer},
 	v1.UserService_DeleteUser_FullMethodName:  {Access: Administer},

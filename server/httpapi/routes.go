@@ -75,6 +75,12 @@ var Routes = []Route{
 	{"POST", "/api/v1/users/{username}/role", v1 + "UserService/SetRole", "*", p("username", "username")},
 
 	{"GET", "/api/v1/whoami", v1 + "AuthService/WhoAmI", "", nil},
+
+	{"GET", "/api/v1/webhooks", v1 + "WebhookService/ListWebhooks", "", nil},
+	{"POST", "/api/v1/webhooks", v1 + "WebhookService/CreateWebhook", "*", nil},
+	{"DELETE", "/api/v1/webhooks/{id}", v1 + "WebhookService/DeleteWebhook", "", p("id", "id")},
+	{"POST", "/api/v1/webhooks/{id}/test", v1 + "WebhookService/TestWebhook", "", p("id", "id")},
+	{"GET", "/api/v1/webhook-deliveries", v1 + "WebhookService/ListDeliveries", "", nil},
 }
 
 // p builds a Params map from wildcard, field pairs.

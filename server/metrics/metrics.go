@@ -8,6 +8,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,9 @@ type Metrics struct {
 	signalDrops *prometheus.CounterVec
 
 	sync syncState
+
+	webhookOnce        sync.Once
+	webhookAttemptsVec *prometheus.CounterVec
 }
 
 // New returns Metrics with every collector registered on a fresh registry,

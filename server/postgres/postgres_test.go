@@ -273,3 +273,7 @@ func TestRetriesSerializationFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWebhookContract(t *testing.T) {
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore { return mustOpen(t, pgtest.Schema(t)) })
+}

@@ -55,6 +55,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	gs := grpc.NewServer(opts...)
 	reg := syncapi.MalformedIsInvalidArgument(gs)
 	s.registerAPI(reg)
+	s.registerWebhooks(reg)
 	s.Auth.Register(reg)
 	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithExpiry(streamExpiry), syncapi.WithClock(s.authNow()), syncapi.WithSendTimeout(cmp.Or(s.cfg.SyncSendTimeout, syncapi.DefaultSendTimeout)), syncapi.WithEnvironmentResolver(streamEnvironment))...)
 	s.sync.Register(reg)

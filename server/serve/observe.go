@@ -181,6 +181,7 @@ func (s *Server) mountObserve(mux *http.ServeMux, interceptors []grpc.UnaryServe
 	api := httpapi.New(httpapi.WithLogger(s.log),
 		httpapi.WithInterceptors(append(interceptors, m.EvaluationInterceptor("http"))...))
 	s.registerAPI(api)
+	s.registerWebhooks(api)
 	if extra != nil {
 		extra(api)
 	}

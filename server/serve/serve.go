@@ -32,6 +32,7 @@ import (
 	"github.com/flagpole/flagpole/server/release"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
+	"github.com/flagpole/flagpole/server/webhook"
 )
 
 // Defaults of Config.
@@ -122,6 +123,14 @@ type Config struct {
 	// an empty database gets; empty ones are generated and printed to Out.
 	AdminPassword, AdminToken string
 	Out                       io.Writer // default os.Stdout
+
+	// WebhookAllow are destinations webhooks may reach although
+	// webhook.Blocked refuses them (serve --webhook-allow).
+	WebhookAllow []netip.Prefix
+	// Webhooks tunes the delivery of webhooks (attempts, backoff, poll,
+	// timeout); zero fields take the defaults. Guard, Owner, Log and
+	// Observer are set by the server.
+	Webhooks webhook.Options
 }
 
 // Store is a service.Store the server owns and closes.
@@ -144,10 +153,11 @@ type Server struct {
 	Auth *auth.Authenticator
 	tls  *tls.Config
 
-	observe *observe
-	hub     *fanout.Hub
-	runner  *release.Runner
-	sync    *syncapi.Server
+	observe  *observe
+	webhooks *webhooks
+	hub      *fanout.Hub
+	runner   *release.Runner
+	sync     *syncapi.Server
 
 	grpc   *grpc.Server
 	health *health.Server
@@ -213,7 +223,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.store.Close()
 		}
 	}()
-	s.Service = service.New(s.observedStore(), append(s.serviceOptions(), s.observeServiceOptions()...)...)
+	s.startWebhooks()
+	defer func() {
+		if err != nil {
+			s.stopWebhooks()
+		}
+	}()
+	s.Service = service.New(s.observedStore(), append(append(s.serviceOptions(), s.observeServiceOptions()...), s.webhookServiceOptions()...)...)
 	if err := s.watchReplicas(); err != nil {
 		return err
 	}
@@ -324,6 +340,7 @@ func (s *Server) stop(ctx context.Context) error {
 	s.serving.Wait()
 	s.runner.Stop() // before the store closes under it
 	s.hub.Close()   // stops the sync hub's reorder timers
+	s.stopWebhooks()
 	s.stopObserve()
 	var storeErr error
 	if err := s.store.Close(); err != nil {

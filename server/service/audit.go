@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/webhook"
 )
 
 // Audit page sizes.
@@ -60,11 +62,41 @@ func (o *op) audit(action, resource, key, env string, before, after any) error {
 	if err != nil {
 		return err
 	}
-	_, err = o.tx.AppendAudit(server.AuditEntry{
+	e := server.AuditEntry{
 		Time: o.now, Actor: o.actor, Action: action, Resource: resource,
 		Key: key, Environment: env, Before: b, After: a,
+	}
+	if e.ID, err = o.tx.AppendAudit(e); err != nil {
+		return err
+	}
+	// Every audited change enqueues its webhook deliveries in its own
+	// transaction: committed together, or not at all.
+	if ob, ok := o.tx.(webhook.Outbox); ok {
+		return webhook.Enqueue(ob, e)
+	}
+	return nil
+}
+
+// Release event kinds a release plan runner reports with AuditRelease.
+var releaseKinds = []string{webhook.KindReleaseStep, webhook.KindReleaseDone, webhook.KindReleaseRolled}
+
+// AuditRelease records a release plan's event (kind is one of
+// webhook.KindReleaseStep, KindReleaseDone, KindReleaseRolled) for flagKey
+// in env, with the plan's state before and after, as an audit entry of
+// resource "release" whose action is the kind, so webhooks subscribed to the
+// kind are told. A plan runner that changes a configuration in the same
+// step should audit both in one transaction; this call is for the event
+// alone.
+func (s *Service) AuditRelease(ctx context.Context, kind, flagKey, env string, before, after any) error {
+	if !slices.Contains(releaseKinds, kind) {
+		return server.Invalid("kind", "%q is not one of %s", kind, strings.Join(releaseKinds, ", "))
+	}
+	return s.update(ctx, func(o *op) error {
+		if _, err := o.tx.GetConfig(env, flagKey); err != nil {
+			return err
+		}
+		return o.audit(kind, "release", flagKey, env, before, after)
 	})
-	return err
 }
 
 // ListAudit returns one page of matching audit entries, newest first, and

@@ -300,3 +300,9 @@ func TestMigrationFillingAGap(t *testing.T) {
 		t.Errorf("migration %d below the version %d was not applied", gap, latestVersion())
 	}
 }
+
+func TestWebhookContract(t *testing.T) {
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore {
+		return mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
+	})
+}

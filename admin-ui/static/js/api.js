@@ -72,6 +72,12 @@ export const routes = {
   listTokens: () => ['GET', '/tokens'],
   createToken: (t) => ['POST', '/tokens', t],
   revokeToken: (name) => ['POST', `/tokens/${enc(name)}/revoke`, {}],
+
+  listWebhooks: () => ['GET', '/webhooks'],
+  createWebhook: (w) => ['POST', '/webhooks', w],
+  deleteWebhook: (id) => ['DELETE', `/webhooks/${enc(id)}`],
+  testWebhook: (id) => ['POST', `/webhooks/${enc(id)}/test`, {}],
+  listDeliveries: (q = {}) => ['GET', '/webhook-deliveries' + query({ webhookId: q.webhookId, state: q.state, pageSize: q.pageSize })],
 };
 
 function query(params) {

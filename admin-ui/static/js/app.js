@@ -13,6 +13,7 @@ import * as history from './views/history.js';
 import * as segments from './views/segments.js';
 import * as environments from './views/environments.js';
 import * as tokens from './views/tokens.js';
+import * as webhooks from './views/webhooks.js';
 
 const main = document.getElementById('main');
 const session = { me: null };
@@ -29,6 +30,7 @@ const table = [
   [/^#\/segments$/, () => segments],
   [/^#\/environments$/, () => environments],
   [/^#\/tokens$/, () => tokens],
+  [/^#\/webhooks$/, () => webhooks],
 ];
 
 function resolve(hash) {
@@ -90,6 +92,7 @@ async function signedIn(answer) {
 
 function showShell(visible) {
   document.getElementById('topbar').hidden = !visible;
+  for (const el of document.querySelectorAll('[data-admin-only]')) el.hidden = session.me?.role !== 'admin';
   document.getElementById('who-name').textContent =
     session.me ? `${session.me.name || ''}${session.me.role ? ` (${session.me.role})` : ''}` : '';
 }

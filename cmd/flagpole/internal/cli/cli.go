@@ -97,7 +97,7 @@ func Commands() []*cobra.Command {
 	a := &app{}
 	cmds := []*cobra.Command{
 		a.envCmd(), a.flagCmd(), a.segmentCmd(), a.evalCmd(), a.applyCmd(),
-		a.exportCmd(), a.auditCmd(), a.clientsCmd(), a.releaseCmd(),
+		a.exportCmd(), a.auditCmd(), a.clientsCmd(), a.releaseCmd(), a.webhookCmd(),
 	}
 	cmds = append(cmds, a.authCmds()...)
 	for _, c := range cmds {

@@ -97,6 +97,7 @@ type clients struct {
 	aud  flagpolev1.AuditServiceClient
 	sync flagpolev1.SyncServiceClient
 	tok  flagpolev1.TokenServiceClient
+	hook flagpolev1.WebhookServiceClient
 	user flagpolev1.UserServiceClient
 	// release manages release plans and scheduled changes.
 	release flagpolev1.ReleaseServiceClient
@@ -149,6 +150,7 @@ func (a *app) connect() (*clients, error) {
 		aud:  flagpolev1.NewAuditServiceClient(conn),
 		sync: flagpolev1.NewSyncServiceClient(conn),
 		tok:  flagpolev1.NewTokenServiceClient(conn),
+		hook: flagpolev1.NewWebhookServiceClient(conn),
 		user: flagpolev1.NewUserServiceClient(conn),
 
 		release: flagpolev1.NewReleaseServiceClient(conn),
