@@ -175,7 +175,9 @@ func TestBrowserReleaseFlow(t *testing.T) {
 
 	// Ramp to 25%.
 	tb.setValue(`input[name=percent-number]`, "25")
-	tb.do("apply rollout", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)))
+	tb.do("apply rollout", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)),
+		chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)))
 	tb.waitText(`[data-env-tab=production]`, "25%")
 	want := 0
 	for i := range 400 {
@@ -205,6 +207,8 @@ func TestBrowserReleaseFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`[data-field="rules[0].conditions[0].values"]`), "NL, BE"),
 		chromedp.SetValue(chromedp.CSS(`[data-field="rules[0].serve.variant"]`), "on"),
 		chromedp.Click(chromedp.CSS(`[data-action=save-config]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)),
+		chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-saved]`)))
 	waitSDK(t, "the rule", func() (bool, string) {
 		d := provider.BooleanEvaluation(context.Background(), key, false, openfeature.FlattenedContext{"targetingKey": "user-out", "country": "NL"})

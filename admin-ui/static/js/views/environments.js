@@ -13,6 +13,17 @@ export async function render(root, _params, ctx) {
   const rows = envs.map((e) => {
     const prot = h('input', { type: 'checkbox', checked: !!e.protected, id: `prot-${e.name}` });
     prot.addEventListener('change', async () => {
+      // Protection keeps editors out; lifting it is one click no more.
+      const lifting = !prot.checked;
+      if (!(await confirmDialog(lifting ? {
+        title: `Unprotect ${e.name}?`,
+        body: `Editors will be able to change every flag in ${e.name}, and changes there will no longer ask for confirmation.`,
+        confirm: 'Unprotect', danger: true,
+      } : {
+        title: `Protect ${e.name}?`,
+        body: `Only admins will be able to change flags in ${e.name}, and every change there will ask for confirmation.`,
+        confirm: 'Protect',
+      }))) { prot.checked = !prot.checked; return; }
       try {
         await api.updateEnvironment({ ...e, protected: prot.checked });
         toast(`${e.name} is ${prot.checked ? 'protected' : 'no longer protected'}`);

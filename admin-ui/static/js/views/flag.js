@@ -6,7 +6,7 @@
 import { api } from '../api.js';
 import { h, field, select, clear, fmtTime } from '../dom.js';
 import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearFieldErrors, toast } from '../ui.js';
-import { rollout, variantKeys, num } from '../model.js';
+import { rollout, serveShare, variantKeys, num } from '../model.js';
 import { configEditor } from './config.js';
 import { whoHasIt } from './clients.js';
 import { variantsEditor } from './variants.js';
@@ -198,6 +198,8 @@ function envPanel(state, envName, page, reload) {
   draft.rules = draft.rules || [];
   draft.defaultServe = draft.defaultServe || { variant: variants[0] || '' };
 
+  // Every change in a protected environment asks first.
+  const sensitive = !!env.protected;
   const quick = h('div');
   const drawQuick = () => {
     clear(quick);
@@ -223,7 +225,6 @@ function envPanel(state, envName, page, reload) {
       dataset: { action: 'toggle', env: envName },
     }, on ? `Turn off in ${envName}` : `Turn on in ${envName}`);
     btn.addEventListener('click', async () => {
-      const sensitive = env.protected || envName === 'production';
       if (sensitive) {
         const yes = await confirmDialog({
           title: `${on ? 'Turn off' : 'Turn on'} ${flag.key} in ${envName}?`,
@@ -252,8 +253,11 @@ function envPanel(state, envName, page, reload) {
   };
 
   const rolloutControl = () => {
-    const r = rollout(flag, config);
+    // The default serve as it is, enabled or not: a disabled flag keeps its
+    // split, and the slider must start from it, not from 0.
+    const r = serveShare(flag, config);
     const start = r.percent ?? 0;
+    const lossy = r.variants > 2 || !!r.bucketBy;
     const range = h('input', { type: 'range', min: 0, max: 100, step: 1, value: String(Math.round(start)), name: 'percent' });
     const out = h('output', { 'aria-live': 'polite' }, `${Math.round(start)}%`);
     const number = h('input', { type: 'number', min: 0, max: 100, step: 1, value: String(Math.round(start)), name: 'percent-number' });
@@ -266,13 +270,16 @@ function envPanel(state, envName, page, reload) {
     number.addEventListener('input', () => sync(number));
     const isBool = flag.type === 'boolean';
     const variant = select(variants, isBool ? 'on' : (r.variant || variants[0] || ''), { name: 'rollout-variant' });
-    const rest = select(variants, isBool ? 'off' : (config.offVariant || variants[1] || variants[0] || ''), { name: 'rollout-rest' });
+    const rest = select(variants, isBool ? 'off' : (r.rest || config.offVariant || variants[1] || variants[0] || ''), { name: 'rollout-rest' });
+    const note = lossy ? h('p', { class: 'banner warn', dataset: { rolloutNote: '' } },
+      `The default serve is a split of ${r.variants} variants${r.bucketBy ? ` bucketed by ${r.bucketBy}` : ''}: `,
+      'the slider shows the first variant\'s share; applying a rollout replaces the split with two variants.') : null;
     const apply = h('button', { type: 'button', dataset: { action: 'apply-rollout' } }, 'Apply rollout');
     const msg = h('div');
     const box = h('div', { class: 'panel' },
       h('h2', {}, 'Percentage rollout'),
       h('p', { class: 'hint' }, 'Sets the default serve to a split. The rolled-out variant stays first, so raising the percentage keeps everyone already in.'),
-      msg,
+      note, msg,
       h('div', { class: 'slider-row' },
         field(`Percentage of contexts served ${isBool ? 'on' : 'the variant'}`, range, { fieldPath: 'percent' }),
         out,
@@ -283,6 +290,18 @@ function envPanel(state, envName, page, reload) {
       h('div', { class: 'actions' }, apply,
         config.enabled ? null : h('span', { class: 'hint' }, `The flag is off in ${envName}: the rollout applies once it is turned on.`)));
     apply.addEventListener('click', async () => {
+      if (sensitive && !lossy && !(await confirmDialog({
+        title: `Roll ${flag.key} out to ${range.value}% in ${envName}?`,
+        body: `${envName} is protected. Every SDK in ${envName} will serve ${isBool ? 'on' : variant.value} to ${range.value}% of contexts`
+          + `${config.enabled ? ' within seconds' : ' once the flag is turned on'}.`,
+        confirm: 'Apply rollout',
+      }))) return;
+      if (lossy && !(await confirmDialog({
+        title: `Replace the split in ${envName}?`,
+        body: `The default serve of ${flag.key} in ${envName} is a split of ${r.variants} variants${r.bucketBy ? ` bucketed by ${r.bucketBy}` : ''}. `
+          + `This rollout replaces it with ${range.value}% ${isBool ? 'on' : variant.value} and the rest ${isBool ? 'off' : rest.value}.`,
+        confirm: 'Replace split', danger: true,
+      }))) return;
       apply.disabled = true;
       errorBanner(msg, null);
       clearFieldErrors(box);
@@ -303,6 +322,11 @@ function envPanel(state, envName, page, reload) {
     onSave: async (d, { form, msg, save }) => {
       clearFieldErrors(form);
       errorBanner(msg, null);
+      if (sensitive && !(await confirmDialog({
+        title: `Save targeting of ${flag.key} in ${envName}?`,
+        body: `${envName} is protected. Every SDK in ${envName} will serve by the new rules and default within seconds.`,
+        confirm: 'Save targeting',
+      }))) return;
       save.disabled = true;
       try {
         const resp = await api.replaceFlagConfig({ ...d, flagKey: flag.key, environment: envName });

@@ -1,0 +1,118 @@
+package adminui_test
+
+// Browser tests of issue 16: defects a product owner met in the admin UI.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// putConfig replaces a flag's configuration in an environment through the API.
+func (s *testServer) putConfig(t *testing.T, key, env string, cfg map[string]any) {
+	t.Helper()
+	cur := s.config(t, key, env)
+	cfg["flagKey"], cfg["environment"], cfg["revision"] = key, env, cur["revision"]
+	s.mustCall(t, "PUT", "/api/v1/flags/"+key+"/environments/"+env, cfg)
+}
+
+func split(weights ...any) map[string]any {
+	var ws []map[string]any
+	for i := 0; i+1 < len(weights); i += 2 {
+		ws = append(ws, map[string]any{"variant": weights[i], "weight": weights[i+1]})
+	}
+	return map[string]any{"split": map[string]any{"weights": ws}}
+}
+
+// TestBrowserRolloutShowsDisabledSplit: a disabled flag whose default serve
+// is a 70/30 split shows 70% on the slider, and applying it keeps 70/30; a
+// three-variant split is not replaced by a two-variant rollout without a
+// confirmation that says so.
+func TestBrowserRolloutShowsDisabledSplit(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t)
+	s.createFlag(t, "split-off", "Split off", "")
+	s.putConfig(t, "split-off", "development", map[string]any{"enabled": false, "offVariant": "off", "defaultServe": split("on", 70, "off", 30)})
+	signIn(tb, s, "#/flags/split-off/env/development")
+	tb.do("rollout", chromedp.WaitVisible(chromedp.CSS(`[data-action=apply-rollout]`)))
+	if got := eval[string](tb, `document.querySelector('input[name=percent-number]').value`); got != "70" {
+		t.Errorf("slider of a disabled 70/30 split shows %s%%, want 70", got)
+	}
+	tb.do("apply", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)))
+	tb.waitJS("applied", `document.getElementById('toast').textContent.includes('70%')`)
+	ws := s.config(t, "split-off", "development")["defaultServe"].(map[string]any)["split"].(map[string]any)["weights"].([]any)
+	if len(ws) != 2 || ws[0].(map[string]any)["weight"].(float64) != 70 {
+		t.Errorf("weights after applying the shown rollout: %v, want on 70 first", ws)
+	}
+
+	s.mustCall(t, "POST", "/api/v1/flags", map[string]any{"key": "three-way", "type": "string", "variants": []map[string]any{
+		{"key": "a", "value": "A"}, {"key": "b", "value": "B"}, {"key": "c", "value": "C"}}})
+	s.putConfig(t, "three-way", "development", map[string]any{"enabled": true, "offVariant": "a", "defaultServe": split("a", 50, "b", 30, "c", 20)})
+	tb.do("three-way", chromedp.Navigate(s.URL+"/#/flags/three-way/env/development"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-action=apply-rollout]`)))
+	if hint := tb.text(`[data-rollout-note]`); !strings.Contains(hint, "3 variants") {
+		t.Errorf("rollout note %q does not say the split has 3 variants", hint)
+	}
+	tb.do("apply asks", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)))
+	if body := tb.text(`dialog[open] p`); !strings.Contains(body, "replaces") {
+		t.Errorf("dialog %q does not say the split is replaced", body)
+	}
+	tb.do("cancel", chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)))
+	if ws := s.config(t, "three-way", "development")["defaultServe"].(map[string]any)["split"].(map[string]any)["weights"].([]any); len(ws) != 3 {
+		t.Errorf("cancelled rollout changed the split: %v", ws)
+	}
+	if errs := tb.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}
+
+// TestBrowserProtectedChangesConfirm: in protected production a rollout and
+// a rule save ask first (cancel changes nothing), and unprotecting
+// production on the environments page asks too.
+func TestBrowserProtectedChangesConfirm(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t)
+	s.createFlag(t, "guarded", "Guarded", "")
+	signIn(tb, s, "#/flags/guarded/env/production")
+	rev := s.config(t, "guarded", "production")["revision"]
+	tb.do("rollout asks", chromedp.WaitVisible(chromedp.CSS(`[data-action=apply-rollout]`)))
+	tb.setValue(`input[name=percent-number]`, "30")
+	tb.do("apply", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)),
+		chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)))
+	tb.do("save asks", chromedp.Click(chromedp.CSS(`[data-action=add-rule]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-field="rules[0].conditions[0].attribute"]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-field="rules[0].conditions[0].attribute"]`), "country"),
+		chromedp.SendKeys(chromedp.CSS(`[data-field="rules[0].conditions[0].values"]`), "NL"),
+		chromedp.Click(chromedp.CSS(`[data-action=save-config]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)),
+		chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)))
+	if got := s.config(t, "guarded", "production")["revision"]; got != rev {
+		t.Errorf("a cancelled change reached production: revision %v, was %v", got, rev)
+	}
+
+	tb.do("environments", chromedp.Navigate(s.URL+"/#/environments"),
+		chromedp.WaitVisible(chromedp.CSS(`#prot-production`)),
+		chromedp.Click(chromedp.CSS(`#prot-production`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)))
+	if body := tb.text(`dialog[open] h2`); !strings.Contains(body, "Unprotect production") {
+		t.Errorf("dialog title %q", body)
+	}
+	tb.do("cancel", chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)))
+	if !eval[bool](tb, `document.getElementById('prot-production').checked`) {
+		t.Error("the checkbox shows production unprotected after cancel")
+	}
+	env := s.mustCall(t, "GET", "/api/v1/environments/production", nil)["environment"].(map[string]any)
+	if env["protected"] != true {
+		t.Fatalf("production unprotected without confirmation: %v", env)
+	}
+	tb.do("confirm", chromedp.Click(chromedp.CSS(`#prot-production`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)),
+		chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)))
+	tb.waitJS("toast", `document.getElementById('toast').textContent.includes('no longer protected')`)
+	if errs := tb.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}
