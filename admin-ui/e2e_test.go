@@ -80,13 +80,19 @@ func (s *testServer) config(t *testing.T, key, env string) map[string]any {
 // signIn opens the UI and signs in as the bootstrap admin.
 func signIn(tb *tab, s *testServer, path string) {
 	tb.t.Helper()
+	signInAs(tb, s, "admin", s.AdminPassword, path)
+}
+
+// signInAs opens the UI and signs in as username.
+func signInAs(tb *tab, s *testServer, username, password, path string) {
+	tb.t.Helper()
 	tb.do("open sign-in", chromedp.Navigate(s.URL+"/#/signin"), chromedp.WaitVisible(chromedp.CSS(`form.signin`)))
 	tb.do("sign in",
-		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "admin"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), s.AdminPassword),
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), username),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
 		chromedp.Click(chromedp.CSS(`form.signin button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#topbar`)))
-	tb.waitText("#who-name", "admin")
+	tb.waitText("#who-name", username)
 	if path != "" {
 		tb.do("go to "+path, chromedp.Navigate(s.URL+"/"+path))
 	}

@@ -3,6 +3,7 @@ package adminui_test
 // Browser tests of issue 16: defects a product owner met in the admin UI.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -114,5 +115,54 @@ func TestBrowserProtectedChangesConfirm(t *testing.T) {
 	tb.waitJS("toast", `document.getElementById('toast').textContent.includes('no longer protected')`)
 	if errs := tb.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
+	}
+}
+
+// TestBrowserRoleMatrix: viewer, editor and admin on protected production
+// and unprotected development. A control the role cannot use is disabled,
+// with the reason as its title and, through aria-describedby, as text.
+func TestBrowserRoleMatrix(t *testing.T) {
+	s := startServer(t)
+	s.createFlag(t, "matrix", "Matrix", "")
+	const pw = "a-long-password-1"
+	for _, role := range []string{"viewer", "editor"} {
+		s.mustCall(t, "POST", "/api/v1/users", map[string]any{"username": role + "1", "password": pw, "role": role})
+	}
+	cases := []struct {
+		user, password, env, reason string // reason "" = usable
+	}{
+		{"viewer1", pw, "development", "read-only: viewers cannot change flags"},
+		{"viewer1", pw, "production", "read-only: viewers cannot change flags"},
+		{"editor1", pw, "development", ""},
+		{"editor1", pw, "production", "admins only: production is protected"},
+		{"admin", s.AdminPassword, "development", ""},
+		{"admin", s.AdminPassword, "production", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.user+"/"+c.env, func(t *testing.T) {
+			tb := newTab(t)
+			signInAs(tb, s, c.user, c.password, "#/flags/matrix/env/"+c.env)
+			tb.do("panel", chromedp.WaitVisible(chromedp.CSS(`#env-panel[data-env=`+c.env+`] [data-action=apply-rollout]`)))
+			for _, sel := range []string{`[data-action=toggle]`, `[data-action=apply-rollout]`, `input[name=percent]`, `[data-action=add-rule]`, `[data-action=save-config]`} {
+				got := eval[[]string](tb, fmt.Sprintf(`(() => {
+					const el = document.querySelector('#env-panel %s');
+					const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+					const said = ids.map((id) => document.getElementById(id)?.textContent || '').join(' ');
+					return [String(el.disabled), el.title, said];
+				})()`, sel))
+				if c.reason == "" {
+					if got[0] != "false" {
+						t.Errorf("%s is disabled for %s in %s (title %q)", sel, c.user, c.env, got[1])
+					}
+					continue
+				}
+				if got[0] != "true" || got[1] != c.reason || !strings.Contains(got[2], c.reason) {
+					t.Errorf("%s for %s in %s: disabled %s, title %q, described by %q; want disabled with %q", sel, c.user, c.env, got[0], got[1], got[2], c.reason)
+				}
+			}
+			if errs := tb.pageErrors(); len(errs) > 0 {
+				t.Errorf("page errors: %q", errs)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 // environments.js lists environments with their revisions and creates or
 // protects them.
 
+import { canAdminister, lock, lockNote } from '../access.js';
 import { api } from '../api.js';
 import { h, field, fmtTime } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
@@ -62,9 +63,12 @@ export async function render(root, _params, ctx) {
       if (!err.fieldViolations?.length || rest.length) errorBanner(msg, err);
     }
   });
-  root.append(h('h1', {}, 'Environments'), msg,
+  const why = canAdminister(ctx.session?.me);
+  const note = why ? lockNote(why) : null;
+  root.append(h('h1', {}, 'Environments'), ...(note ? [note] : []), msg,
     h('div', { class: 'table-wrap' }, h('table', {},
       h('thead', {}, h('tr', {}, ['Environment', 'Revision', 'Protection', 'Created', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, rows))),
     h('p'), form);
+  lock(root, why, note);
 }

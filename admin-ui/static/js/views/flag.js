@@ -11,6 +11,7 @@ import { configEditor } from './config.js';
 import { whoHasIt } from './clients.js';
 import { variantsEditor } from './variants.js';
 import { splitList } from './flags.js';
+import { canConfigure, canDefine, roleOf, lock, lockNote } from '../access.js';
 
 export async function render(root, params, ctx) {
   const page = { stopWho: null };
@@ -31,6 +32,7 @@ export async function render(root, params, ctx) {
     cleanup();
     clear(root);
     const state = await load();
+    state.me = ctx.session?.me;
     const env = params.env && state.configs.has(params.env) ? params.env
       : (state.envs.find((e) => state.configs.has(e.name))?.name || '');
     const reload = () => { show().catch((err) => errorBanner(root, err)); };
@@ -80,6 +82,12 @@ function definition(state, page, reload) {
     const edit = h('button', { type: 'button', class: 'secondary', dataset: { action: 'edit-definition' } }, 'Edit definition');
     const archive = h('button', { type: 'button', class: 'secondary', dataset: { action: 'archive' } }, flag.archived ? 'Restore' : 'Archive');
     edit.addEventListener('click', () => editor());
+    // An editor may not archive a flag that is live in a protected
+    // environment (the server refuses it), nor may a viewer change anything.
+    const liveProtected = state.envs.filter((e) => e.protected && state.configs.get(e.name)?.enabled).map((e) => e.name);
+    const defineWhy = canDefine(state.me);
+    const archiveWhy = defineWhy || (roleOf(state.me) !== 'admin' && liveProtected.length
+      ? `admins only: ${flag.key} is enabled in protected ${liveProtected.join(', ')}` : '');
     archive.addEventListener('click', async () => {
       // The server refuses to archive a flag enabled in a protected
       // environment unless forced: this dialog is the confirmation, and
@@ -99,8 +107,13 @@ function definition(state, page, reload) {
         reload();
       } catch (err) { handleWriteError(err, page, 'flag'); }
     });
+    const defNote = defineWhy ? lockNote(defineWhy) : null;
+    const archNote = !defineWhy && archiveWhy ? lockNote(archiveWhy) : null;
+    lock(edit, defineWhy, defNote);
+    lock(archive, archiveWhy, defNote || archNote);
     section.append(
       h('div', { class: 'spread' }, h('h2', { id: 'def-title' }, 'Definition'), h('div', { class: 'actions' }, edit, archive)),
+      defNote || archNote,
       h('dl', { class: 'def' },
         h('dt', {}, 'Description'), h('dd', { dataset: { description: '' } }, flag.description || '—'),
         h('dt', {}, 'Tags'), h('dd', {}, (flag.tags || []).length ? flag.tags.map((t) => h('span', { class: 'tag' }, t)) : '—'),
@@ -200,10 +213,14 @@ function envPanel(state, envName, page, reload) {
 
   // Every change in a protected environment asks first.
   const sensitive = !!env.protected;
+  // Controls the signed-in role cannot use show disabled, with the reason.
+  const why = canConfigure(state.me, env);
+  const note = why ? lockNote(why) : null;
   const quick = h('div');
   const drawQuick = () => {
     clear(quick);
     quick.append(killSwitch(), rolloutControl());
+    lock(quick, why, note);
   };
   const applied = (next, what) => {
     config = next;
@@ -349,8 +366,10 @@ function envPanel(state, envName, page, reload) {
   });
 
   drawQuick();
+  lock(editor.el, why, note);
   const who = whoHasIt(envName, flag.key);
   page.stopWho = who.stop;
+  if (note) panel.append(note);
   panel.append(
     h('div', { class: 'env-grid' },
       h('div', {}, quick, h('section', { class: 'panel', 'aria-labelledby': 'targeting-title' },

@@ -2,6 +2,7 @@
 // environment (on/off and rollout at a glance), search, status filter and
 // the form that creates a flag.
 
+import { canDefine, lock } from '../access.js';
 import { api, ApiError } from '../api.js';
 import { h, field, select, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, toast } from '../ui.js';
@@ -21,6 +22,7 @@ export async function render(root, params, ctx) {
   const status = select(statuses, sessionStorage.getItem('flags.status') || '', { name: 'status' });
   const envSel = select([['', 'Any environment'], ...envs], sessionStorage.getItem('flags.env') || '', { name: 'env' });
   const newBtn = h('button', { type: 'button', dataset: { action: 'new-flag' } }, 'New flag');
+  lock(newBtn, canDefine(ctx.session?.me));
   const count = h('p', { class: 'muted', 'aria-live': 'polite' });
   const note = h('p', { class: 'hint' });
   const tbody = h('tbody');

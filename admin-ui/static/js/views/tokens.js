@@ -1,11 +1,14 @@
 // tokens.js lists machine tokens, creates one (its secret is shown once,
 // here, and never again) and revokes them.
 
+import { canAdminister, lockNote } from '../access.js';
 import { api } from '../api.js';
 import { h, field, select, fmtTime, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
 
 export async function render(root, _params, ctx) {
+  const why = canAdminister(ctx.session?.me);
+  if (why) { root.append(h('h1', {}, 'Tokens'), lockNote(why)); return; }
   const [tokResp, envResp] = await Promise.all([api.listTokens(), api.listEnvironments()]);
   const tokens = tokResp.tokens || [];
   const envs = (envResp.environments || []).map((e) => e.name);
