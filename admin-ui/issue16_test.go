@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -164,5 +165,46 @@ func TestBrowserRoleMatrix(t *testing.T) {
 				t.Errorf("page errors: %q", errs)
 			}
 		})
+	}
+}
+
+// overflowing lists the elements of the page wider than their box (scrollWidth
+// > clientWidth): the page itself, the environment panel, every panel,
+// table wrapper and history entry line.
+const overflowing = `[document.documentElement, ...document.querySelectorAll('#env-panel, .panel, .table-wrap, .audit-entry, .audit-entry > .spread')]
+	.filter((el) => el.scrollWidth > el.clientWidth + 1)
+	.map((el) => (el.id || el.className || el.tagName) + ' ' + el.scrollWidth + '>' + el.clientWidth)`
+
+// TestBrowserLayoutFits: at 390 and 1280 px the flag page (with rules and a
+// connected SDK in "who has it") and the history page fit their width.
+func TestBrowserLayoutFits(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t)
+	s.createFlag(t, "layout-check", "Layout check", "A flag whose page must fit a phone.")
+	s.putConfig(t, "layout-check", "production", map[string]any{"enabled": true, "offVariant": "off",
+		"rules": []map[string]any{{"description": "Benelux", "conditions": []map[string]any{
+			{"attribute": "country", "operator": "in", "values": []string{"NL", "BE"}}}, "serve": map[string]any{"variant": "on"}}},
+		"defaultServe": split("on", 25, "off", 75)})
+	tok := s.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": "layout-sdk", "scope": "sdk", "environments": []string{"production"}})
+	connectSDK(t, s, tok["secret"].(string))
+	signIn(tb, s, "#/flags/layout-check/env/production")
+	tb.do("who has it", chromedp.WaitVisible(chromedp.CSS(`[data-who=production] tr[data-instance]`)))
+	for _, page := range []string{"#/flags/layout-check/env/production", "#/flags/layout-check/history"} {
+		tb.do("open "+page, chromedp.Navigate(s.URL+"/"+page), chromedp.Sleep(300*time.Millisecond))
+		if strings.HasSuffix(page, "production") {
+			tb.do("who has it", chromedp.WaitVisible(chromedp.CSS(`[data-who=production] tr[data-instance]`)))
+		} else {
+			tb.do("history", chromedp.WaitVisible(chromedp.CSS(`article.audit-entry`)))
+		}
+		for _, w := range []int64{390, 1280} {
+			tb.do("resize", chromedp.EmulateViewport(w, 900), chromedp.Sleep(150*time.Millisecond))
+			if over := eval[[]string](tb, overflowing); len(over) > 0 {
+				culprits := eval[[]string](tb, `[...document.querySelectorAll('main *')]
+					.filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && el.children.length < 3)
+					.slice(0, 8).map((el) => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().width))`)
+				t.Errorf("%s at %d px: wider than their box: %q; past the right edge: %q", page, w, over, culprits)
+			}
+		}
+		tb.do("restore", chromedp.EmulateViewport(1280, 900))
 	}
 }
