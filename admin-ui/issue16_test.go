@@ -3,6 +3,7 @@ package adminui_test
 // Browser tests of issue 16: defects a product owner met in the admin UI.
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -207,4 +208,53 @@ func TestBrowserLayoutFits(t *testing.T) {
 		}
 		tb.do("restore", chromedp.EmulateViewport(1280, 900))
 	}
+}
+
+// TestBrowserLongValuesCollapse: a description of 16 KiB and an object
+// variant of nearly 64 KiB (the API's limits) are collapsed on the flag page
+// and in its history, each with a button that expands it.
+func TestBrowserLongValuesCollapse(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t)
+	desc := strings.Repeat("A long description line that goes on and on.\n", 400)[:16<<10]
+	obj := map[string]any{}
+	for i := 0; len(mustJSON(t, obj)) < 63<<10; i++ {
+		obj[fmt.Sprintf("field_%04d", i)] = strings.Repeat("v", 40)
+	}
+	s.mustCall(t, "POST", "/api/v1/flags", map[string]any{"key": "big-one", "type": "object", "description": desc,
+		"variants": []map[string]any{{"key": "big", "value": obj}, {"key": "small", "value": map[string]any{"a": 1}}}})
+	signIn(tb, s, "#/flags/big-one")
+	tb.do("page", chromedp.WaitVisible(chromedp.CSS(`[data-action=apply-rollout]`)))
+	for _, page := range []string{"flag", "history"} {
+		if page == "history" {
+			tb.do("history", chromedp.Navigate(s.URL+"/#/flags/big-one/history"), chromedp.WaitVisible(chromedp.CSS(`article.audit-entry`)))
+		}
+		height := eval[int](tb, `document.documentElement.scrollHeight`)
+		t.Logf("%s page height with collapsed values: %d px", page, height)
+		if height > 2500 {
+			t.Errorf("%s page is %d px tall with a 16 KiB description and a 63 KiB variant", page, height)
+		}
+	}
+	tb.do("back", chromedp.Navigate(s.URL+"/#/flags/big-one"), chromedp.WaitVisible(chromedp.CSS(`[data-description] [data-action=expand]`)))
+	if got := eval[string](tb, `document.querySelector('[data-description] [data-action=expand]').getAttribute('aria-expanded')`); got != "false" {
+		t.Errorf("expand button aria-expanded=%q before a click", got)
+	}
+	before := eval[int](tb, `document.documentElement.scrollHeight`)
+	tb.do("expand", chromedp.Click(chromedp.CSS(`[data-description] [data-action=expand]`)))
+	after := eval[int](tb, `document.documentElement.scrollHeight`)
+	if after <= before || eval[string](tb, `document.querySelector('[data-description] [data-action=expand]').getAttribute('aria-expanded')`) != "true" {
+		t.Errorf("expanding the description: height %d -> %d", before, after)
+	}
+	if errs := tb.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

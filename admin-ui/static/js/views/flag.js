@@ -4,7 +4,7 @@
 // conflict banner with a Reload button instead of overwriting.
 
 import { api } from '../api.js';
-import { h, field, select, clear, fmtTime } from '../dom.js';
+import { h, field, select, clear, fmtTime, collapsible } from '../dom.js';
 import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearFieldErrors, toast } from '../ui.js';
 import { rollout, serveShare, variantKeys, num } from '../model.js';
 import { configEditor } from './config.js';
@@ -115,7 +115,7 @@ function definition(state, page, reload) {
       h('div', { class: 'spread' }, h('h2', { id: 'def-title' }, 'Definition'), h('div', { class: 'actions' }, edit, archive)),
       defNote || archNote,
       h('dl', { class: 'def' },
-        h('dt', {}, 'Description'), h('dd', { dataset: { description: '' } }, flag.description || '—'),
+        h('dt', {}, 'Description'), h('dd', { dataset: { description: '' } }, flag.description ? collapsible(flag.description) : '—'),
         h('dt', {}, 'Tags'), h('dd', {}, (flag.tags || []).length ? flag.tags.map((t) => h('span', { class: 'tag' }, t)) : '—'),
         h('dt', {}, 'Owner'), h('dd', {}, flag.owner || '—'),
         h('dt', {}, 'Variants'), h('dd', {}, variantList(flag)),
@@ -166,7 +166,7 @@ function definition(state, page, reload) {
 function variantList(flag) {
   const vars = flag.variants || [];
   if (!vars.length) return flag.type === 'boolean' ? 'on = true, off = false' : '—';
-  return h('ul', {}, vars.map((v) => h('li', {}, h('code', {}, v.key), ' = ', h('code', {}, JSON.stringify(v.value)))));
+  return h('ul', {}, vars.map((v) => h('li', {}, h('code', {}, v.key), ' = ', collapsible(JSON.stringify(v.value), { tag: 'code', limit: 200 }))));
 }
 
 function tabLabel(state, name) {
