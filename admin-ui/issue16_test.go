@@ -258,3 +258,92 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestBrowserUsersAuditTokens: the Users page creates a user, changes the
+// role, resets the password and deletes the user; the audit page filters
+// by flag, environment and actor; the token form sets an expiry and the
+// list marks expired and revoked tokens.
+func TestBrowserUsersAuditTokens(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t)
+	s.createFlag(t, "audited", "Audited", "")
+	s.createFlag(t, "other", "Other", "")
+	signIn(tb, s, "#/users")
+	tb.do("create user", chromedp.WaitVisible(chromedp.CSS(`[data-action=create-user]`)),
+		chromedp.SendKeys(chromedp.CSS(`form [data-field=username]`), "carol"),
+		chromedp.SendKeys(chromedp.CSS(`form [data-field=password]`), "first-password-1"),
+		chromedp.SetValue(chromedp.CSS(`form [data-field=role]`), "editor"),
+		chromedp.Click(chromedp.CSS(`[data-action=create-user]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-user=carol]`)))
+	role := func() string {
+		for _, u := range s.mustCall(t, "GET", "/api/v1/users", nil)["users"].([]any) {
+			if m := u.(map[string]any); m["username"] == "carol" {
+				return m["role"].(string)
+			}
+		}
+		return ""
+	}
+	if r := role(); r != "editor" {
+		t.Fatalf("carol's role %q, want editor", r)
+	}
+	tb.setValue(`select[data-user-role=carol]`, "viewer")
+	tb.do("confirm role", chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)), chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)))
+	waitSDK(t, "carol a viewer (through the API)", func() (bool, string) { r := role(); return r == "viewer", r })
+	tb.do("reset password", chromedp.WaitVisible(chromedp.CSS(`tr[data-user=carol] input[type=password]`)),
+		chromedp.SendKeys(chromedp.CSS(`tr[data-user=carol] input[type=password]`), "second-password-2"),
+		chromedp.Click(chromedp.CSS(`[data-reset-password=carol]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)), chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)))
+	tb.waitJS("password reset", `document.getElementById('toast').textContent.includes('Password of carol reset')`)
+	tb2 := newTab(t)
+	signInAs(tb2, s, "carol", "second-password-2", "")
+	tb.screenshot("users", 1280)
+	tb.do("delete", chromedp.Click(chromedp.CSS(`[data-delete-user=carol]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)), chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)))
+	tb.waitJS("deleted", `!document.querySelector('tr[data-user=carol]')`)
+	if r := role(); r != "" {
+		t.Errorf("carol still exists as %q", r)
+	}
+
+	// Audit: a change in production, then filters.
+	tb.do("audit", chromedp.Navigate(s.URL+"/#/audit"), chromedp.WaitVisible(chromedp.CSS(`article.audit-entry`)))
+	all := eval[int](tb, `document.querySelectorAll('article.audit-entry').length`)
+	tb.do("filter flag", chromedp.SendKeys(chromedp.CSS(`input[name=flag]`), "audited"),
+		chromedp.Click(chromedp.CSS(`[data-action=filter-audit]`)))
+	tb.waitJS("flag filter", `[...document.querySelectorAll('article.audit-entry')].length > 0 &&
+		[...document.querySelectorAll('article.audit-entry')].every((a) => !a.textContent.includes('other'))`)
+	flagOnly := eval[int](tb, `document.querySelectorAll('article.audit-entry').length`)
+	if flagOnly >= all {
+		t.Errorf("the flag filter kept %d of %d entries", flagOnly, all)
+	}
+	tb.screenshot("audit", 1280)
+	tb.do("filter actor", chromedp.SendKeys(chromedp.CSS(`input[name=actor]`), "nobody"),
+		chromedp.Click(chromedp.CSS(`[data-action=filter-audit]`)))
+	tb.waitText(`[aria-live=polite]`, "0 entries")
+
+	// Tokens: one expiring in a second, one revoked.
+	s.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": "short-lived", "scope": "ci", "environments": []string{"development"},
+		"expireTime": time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)})
+	s.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": "gone", "scope": "ci", "environments": []string{"development"}})
+	s.mustCall(t, "POST", "/api/v1/tokens/gone/revoke", map[string]any{})
+	time.Sleep(1100 * time.Millisecond)
+	tb.do("tokens", chromedp.Navigate(s.URL+"/#/tokens"), chromedp.WaitVisible(chromedp.CSS(`tr[data-token=gone]`)))
+	for name, want := range map[string]string{"short-lived": "expired", "gone": "revoked"} {
+		if got := eval[string](tb, `document.querySelector('tr[data-token="`+name+`"]').dataset.status + ' ' + document.querySelector('tr[data-token="`+name+`"] .badge').textContent`); got != want+" "+want {
+			t.Errorf("token %s marked %q, want %s", name, got, want)
+		}
+	}
+	tb.setValue(`input[name=expires]`, time.Now().Add(48*time.Hour).UTC().Format("2006-01-02T15:04"))
+	tb.do("create expiring token", chromedp.SendKeys(chromedp.CSS(`form [data-field=name]`), "two-days"),
+		chromedp.Click(chromedp.CSS(`#tok-env-development`)),
+		chromedp.SetValue(chromedp.CSS(`form [data-field=scope]`), "ci"),
+		chromedp.Click(chromedp.CSS(`[data-action=create-token]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-secret]`)))
+	for _, tk := range s.mustCall(t, "GET", "/api/v1/tokens", nil)["tokens"].([]any) {
+		if m := tk.(map[string]any); m["name"] == "two-days" && m["expireTime"] == nil {
+			t.Errorf("token two-days has no expiry: %v", m)
+		}
+	}
+	if errs := tb.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}

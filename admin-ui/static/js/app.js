@@ -13,6 +13,8 @@ import * as history from './views/history.js';
 import * as segments from './views/segments.js';
 import * as environments from './views/environments.js';
 import * as tokens from './views/tokens.js';
+import * as users from './views/users.js';
+import * as audit from './views/audit.js';
 
 const main = document.getElementById('main');
 const session = { me: null };
@@ -29,6 +31,8 @@ const table = [
   [/^#\/segments$/, () => segments],
   [/^#\/environments$/, () => environments],
   [/^#\/tokens$/, () => tokens],
+  [/^#\/users$/, () => users],
+  [/^#\/audit$/, () => audit],
 ];
 
 function resolve(hash) {

@@ -29,7 +29,7 @@ export async function render(root, params) {
 // shownRows is how many changed fields an entry lists before "Show all".
 const shownRows = 12;
 
-function entry(e) {
+export function entry(e) {
   const rows = diff(e.before, e.after);
   const what = [e.action, e.environment ? `in ${e.environment}` : ''].filter(Boolean).join(' ');
   const trs = rows.map((r, i) => h('tr', { dataset: { kind: r.kind }, hidden: i >= shownRows },
