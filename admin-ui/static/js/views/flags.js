@@ -12,11 +12,10 @@ import { variantsEditor } from './variants.js';
 const statuses = [['', 'Any status'], ['on', 'On'], ['off', 'Off'], ['rolling', 'Rolling out'], ['archived', 'Archived'], ['stale', 'Stale']];
 
 export async function render(root, params, ctx) {
-  const [envResp, flagResp] = await Promise.all([
-    api.listEnvironments(), api.listFlags({ includeArchived: true })]);
+  const [envResp, flagResp, usage] = await Promise.all([
+    api.listEnvironments(), api.listFlags({ includeArchived: true }), loadUsage()]);
   const envs = (envResp.environments || []).map((e) => e.name);
   const items = flagResp.flags || [];
-  const usage = await loadUsage();
 
   const search = h('input', { type: 'search', name: 'q', placeholder: 'key, name or tag', value: sessionStorage.getItem('flags.q') || '' });
   const status = select(statuses, sessionStorage.getItem('flags.status') || '', { name: 'status' });
