@@ -3,6 +3,7 @@ package adminui_test
 // Browser tests of issue 16: defects a product owner met in the admin UI.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,6 +11,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/server/serve"
 )
 
 // putConfig replaces a flag's configuration in an environment through the API.
@@ -369,6 +374,57 @@ func TestBrowserThousandFlagsFirstRender(t *testing.T) {
 	t.Logf("first render of the flag list with 1,000 flags: %.0f ms from navigation start", ms)
 	t.Logf("API calls on the way (start-end ms): %s", eval[string](tb, `performance.getEntriesByType('resource')
 		.filter((r) => r.name.includes('/api/')).map((r) => r.name.replace(/^.*\/api\/v1/, '') + ' ' + Math.round(r.startTime) + '-' + Math.round(r.responseEnd)).join(', ')`))
+	if errs := tb.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}
+
+// TestBrowserUsageChart: evaluations an SDK reports show on the flag page
+// as an SVG chart per variant over the last day, labelled with the counts;
+// the stale marker on the flag list is explained in text.
+func TestBrowserUsageChart(t *testing.T) {
+	tb := newTab(t)
+	s := startServer(t, func(c *serve.Config) { c.StaleAfter = time.Millisecond })
+	s.createFlag(t, "charted", "Charted", "")
+	s.createFlag(t, "forgotten", "Forgotten", "")
+	s.putConfig(t, "charted", "production", map[string]any{"enabled": true, "offVariant": "off", "defaultServe": split("on", 50, "off", 50)})
+	tok := s.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": "chart-sdk", "scope": "sdk", "environments": []string{"production"}})
+	p, err := sdk.NewProvider(s.GRPCAddr, sdk.WithToken(tok["secret"].(string)), sdk.WithServiceName("chart"), sdk.WithUsageInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.ShutdownWithContext(context.Background()) })
+	for i := range 200 {
+		p.BooleanEvaluation(ctx, "charted", false, openfeature.FlattenedContext{"targetingKey": fmt.Sprintf("u-%d", i)})
+	}
+	waitSDK(t, "200 evaluations on the server", func() (bool, string) {
+		u := s.mustCall(t, "GET", "/api/v1/flags/charted/usage?environment=production", nil)
+		list, _ := u["usage"].([]any)
+		if len(list) == 0 {
+			return false, "no usage"
+		}
+		n := list[0].(map[string]any)["evaluationsLastDay"]
+		return fmt.Sprint(n) == "200", fmt.Sprint(n)
+	})
+	signIn(tb, s, "#/flags/charted/env/production")
+	tb.do("chart", chromedp.WaitVisible(chromedp.CSS(`[data-usage-chart] svg rect`)))
+	label := eval[string](tb, `document.querySelector('[data-usage-chart] svg').getAttribute('aria-label')`)
+	if !strings.Contains(label, "200 in all") || !strings.Contains(label, "on ") || !strings.Contains(label, "off ") {
+		t.Errorf("chart label %q, want 200 in all with on and off", label)
+	}
+	tb.screenshot("flag-usage", 1280)
+	tb.do("flags", chromedp.Navigate(s.URL+"/#/flags"), chromedp.WaitVisible(chromedp.CSS(`[data-stale-legend]`)))
+	if got := tb.text(`[data-stale-legend]`); !strings.Contains(got, "candidate for removal") {
+		t.Errorf("stale legend %q", got)
+	}
+	if title := eval[string](tb, `document.querySelector('tr[data-flag=forgotten] .badge.warn').title`); !strings.Contains(title, "never evaluated") {
+		t.Errorf("stale marker title %q does not explain", title)
+	}
 	if errs := tb.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
 	}

@@ -113,7 +113,7 @@ function definition(state, page, reload) {
     lock(archive, archiveWhy, defNote || archNote);
     section.append(
       h('div', { class: 'spread' }, h('h2', { id: 'def-title' }, 'Definition'), h('div', { class: 'actions' }, edit, archive)),
-      defNote || archNote,
+      ...[defNote || archNote].filter(Boolean),
       h('dl', { class: 'def' },
         h('dt', {}, 'Description'), h('dd', { dataset: { description: '' } }, flag.description ? collapsible(flag.description) : '—'),
         h('dt', {}, 'Tags'), h('dd', {}, (flag.tags || []).length ? flag.tags.map((t) => h('span', { class: 'tag' }, t)) : '—'),

@@ -55,6 +55,10 @@ export async function render(root, params, ctx) {
       field('Environment', envSel),
       count),
     note,
+    usage.stale.size ? h('p', { class: 'hint', dataset: { staleLegend: '' } },
+      'Stale marks a flag that is a candidate for removal: never evaluated, not evaluated for the server\'s stale period',
+      usage.staleAfter ? ` (${Math.round(usage.staleAfter / 86400) || 1} days)` : '',
+      ', or serving one variant to everyone for that period. Point at the marker for the reason per environment.') : null,
     h('div', { class: 'table-wrap' }, h('table', { class: 'flags' },
       h('caption', { class: 'muted', hidden: true }, 'Flags by environment'),
       h('thead', {}, h('tr', {},
@@ -123,7 +127,9 @@ async function loadUsage() {
 }
 
 const staleReasons = {
-  never_evaluated: 'never evaluated', not_evaluated: 'not evaluated lately', single_variant: 'serves one variant to everyone',
+  never_evaluated: 'never evaluated: no service asks for it',
+  not_evaluated: 'not evaluated for the stale period: the code may be gone',
+  single_variant: 'serves one variant to everyone for the stale period: the release is done',
 };
 
 function staleBadge(envs) {
