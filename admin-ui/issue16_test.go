@@ -109,9 +109,9 @@ func TestBrowserProtectedChangesConfirm(t *testing.T) {
 		t.Errorf("dialog title %q", body)
 	}
 	tb.do("cancel", chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)))
-	if !eval[bool](tb, `document.getElementById('prot-production').checked`) {
-		t.Error("the checkbox shows production unprotected after cancel")
-	}
+	// The dialog's close event is a task of its own: wait for it.
+	tb.waitJS("the checkbox shows production protected again after cancel",
+		`!document.querySelector('dialog') && document.getElementById('prot-production').checked`)
 	env := s.mustCall(t, "GET", "/api/v1/environments/production", nil)["environment"].(map[string]any)
 	if env["protected"] != true {
 		t.Fatalf("production unprotected without confirmation: %v", env)
@@ -166,6 +166,11 @@ func TestBrowserRoleMatrix(t *testing.T) {
 				if got[0] != "true" || got[1] != c.reason || !strings.Contains(got[2], c.reason) {
 					t.Errorf("%s for %s in %s: disabled %s, title %q, described by %q; want disabled with %q", sel, c.user, c.env, got[0], got[1], got[2], c.reason)
 				}
+			}
+			if c.user == "editor1" && c.env == "production" {
+				tb.checkAxe("flag page of an editor in protected production")
+				tb.screenshot("editor-protected", 1280)
+				tb.screenshot("editor-protected-phone", 390)
 			}
 			if errs := tb.pageErrors(); len(errs) > 0 {
 				t.Errorf("page errors: %q", errs)
