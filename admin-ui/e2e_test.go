@@ -80,13 +80,19 @@ func (s *testServer) config(t *testing.T, key, env string) map[string]any {
 // signIn opens the UI and signs in as the bootstrap admin.
 func signIn(tb *tab, s *testServer, path string) {
 	tb.t.Helper()
+	signInAs(tb, s, "admin", s.AdminPassword, path)
+}
+
+// signInAs opens the UI and signs in as username.
+func signInAs(tb *tab, s *testServer, username, password, path string) {
+	tb.t.Helper()
 	tb.do("open sign-in", chromedp.Navigate(s.URL+"/#/signin"), chromedp.WaitVisible(chromedp.CSS(`form.signin`)))
 	tb.do("sign in",
-		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "admin"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), s.AdminPassword),
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), username),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
 		chromedp.Click(chromedp.CSS(`form.signin button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#topbar`)))
-	tb.waitText("#who-name", "admin")
+	tb.waitText("#who-name", username)
 	if path != "" {
 		tb.do("go to "+path, chromedp.Navigate(s.URL+"/"+path))
 	}
@@ -175,7 +181,9 @@ func TestBrowserReleaseFlow(t *testing.T) {
 
 	// Ramp to 25%.
 	tb.setValue(`input[name=percent-number]`, "25")
-	tb.do("apply rollout", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)))
+	tb.do("apply rollout", chromedp.Click(chromedp.CSS(`[data-action=apply-rollout]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)),
+		chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)))
 	tb.waitText(`[data-env-tab=production]`, "25%")
 	want := 0
 	for i := range 400 {
@@ -205,6 +213,8 @@ func TestBrowserReleaseFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`[data-field="rules[0].conditions[0].values"]`), "NL, BE"),
 		chromedp.SetValue(chromedp.CSS(`[data-field="rules[0].serve.variant"]`), "on"),
 		chromedp.Click(chromedp.CSS(`[data-action=save-config]`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)),
+		chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-saved]`)))
 	waitSDK(t, "the rule", func() (bool, string) {
 		d := provider.BooleanEvaluation(context.Background(), key, false, openfeature.FlattenedContext{"targetingKey": "user-out", "country": "NL"})

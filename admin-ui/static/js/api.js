@@ -62,14 +62,20 @@ export const routes = {
   deleteSegment: (key, expectedRevision) =>
     ['DELETE', `/segments/${enc(key)}` + query({ expectedRevision: expectedRevision || '' })],
 
-  listAudit: (q = {}) => ['GET', '/audit' + query({ flagKey: q.flagKey, environment: q.environment, pageSize: q.pageSize, pageToken: q.pageToken })],
+  listAudit: (q = {}) => ['GET', '/audit' + query({ flagKey: q.flagKey, environment: q.environment, since: q.since, until: q.until, pageSize: q.pageSize, pageToken: q.pageToken })],
 
   listClients: (env) => ['GET', `/environments/${enc(env)}/clients`],
 
   listUsage: (q = {}) => ['GET', '/usage' + query({ environment: q.environment, staleOnly: q.staleOnly ? 'true' : '' })],
   getFlagUsage: (key, env) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env })],
 
-  listTokens: () => ['GET', '/tokens'],
+  listUsers: () => ['GET', '/users'],
+  createUser: (u) => ['POST', '/users', u],
+  deleteUser: (username) => ['DELETE', `/users/${enc(username)}`],
+  setPassword: (username, password) => ['POST', `/users/${enc(username)}/password`, { password }],
+  setRole: (username, role) => ['POST', `/users/${enc(username)}/role`, { role }],
+
+  listTokens: () => ['GET', '/tokens?includeRevoked=true'],
   createToken: (t) => ['POST', '/tokens', t],
   revokeToken: (name) => ['POST', `/tokens/${enc(name)}/revoke`, {}],
 

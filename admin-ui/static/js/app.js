@@ -13,6 +13,8 @@ import * as history from './views/history.js';
 import * as segments from './views/segments.js';
 import * as environments from './views/environments.js';
 import * as tokens from './views/tokens.js';
+import * as users from './views/users.js';
+import * as audit from './views/audit.js';
 import * as webhooks from './views/webhooks.js';
 
 const main = document.getElementById('main');
@@ -30,6 +32,8 @@ const table = [
   [/^#\/segments$/, () => segments],
   [/^#\/environments$/, () => environments],
   [/^#\/tokens$/, () => tokens],
+  [/^#\/users$/, () => users],
+  [/^#\/audit$/, () => audit],
   [/^#\/webhooks$/, () => webhooks],
 ];
 

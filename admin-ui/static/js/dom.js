@@ -83,3 +83,27 @@ export function fmtTime(s) {
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? String(s) : d.toLocaleString();
 }
+
+// collapsible shows text in full when it is short, and otherwise clipped to
+// a few lines with a button that expands it (descriptions of 16 KiB and
+// variant values of 64 KiB would make a page tens of thousands of pixels
+// tall). The text stays in the DOM as a text node either way.
+let collapseCounter = 0;
+export function collapsible(text, { tag = 'span', cls = '', limit = 400, lines = 6 } = {}) {
+  const s = String(text ?? '');
+  const long = s.length > limit || s.split('\n').length > lines;
+  const body = h(tag, { class: ['collapsible-text', cls], id: `clp-${++collapseCounter}` }, s);
+  if (!long) return body;
+  body.classList.add('collapsed');
+  const btn = h('button', {
+    type: 'button', class: 'secondary small', 'aria-expanded': 'false', 'aria-controls': body.id,
+    dataset: { action: 'expand' },
+  }, `Show all (${s.length.toLocaleString('en-US')} characters)`);
+  btn.addEventListener('click', () => {
+    const open = btn.getAttribute('aria-expanded') !== 'true';
+    btn.setAttribute('aria-expanded', String(open));
+    body.classList.toggle('collapsed', !open);
+    btn.textContent = open ? 'Show less' : `Show all (${s.length.toLocaleString('en-US')} characters)`;
+  });
+  return h('div', { class: 'collapsible' }, body, btn);
+}

@@ -22,6 +22,32 @@ export function splitPercent(split) {
   return Math.round((num(weights[0].weight) * 1000) / total) / 10;
 }
 
+// serveShare reads a configuration's default serve as a percentage rollout,
+// whether or not the flag is enabled: {percent (number or null), variant,
+// rest, variants (how many the split names), bucketBy}. A split of more
+// than two variants, or bucketed by another attribute, is not a
+// two-variant rollout: the slider cannot show it without loss.
+export function serveShare(flag, config) {
+  const serve = config?.defaultServe || {};
+  const out = { percent: null, variant: '', rest: '', variants: 0, bucketBy: '' };
+  if (serve.split) {
+    const weights = serve.split.weights || [];
+    out.percent = splitPercent(serve.split);
+    out.variant = weights[0]?.variant || '';
+    out.rest = weights[1]?.variant || '';
+    out.variants = weights.length;
+    out.bucketBy = serve.split.bucketBy || '';
+  } else if (serve.variant !== undefined) {
+    out.variant = serve.variant;
+    out.variants = 1;
+    if (flag.type === 'boolean' && (serve.variant === 'on' || serve.variant === 'off')) {
+      out.percent = serve.variant === 'on' ? 100 : 0;
+      out.variant = 'on';
+    }
+  }
+  return out;
+}
+
 // rollout describes what a configuration serves at a glance:
 // {enabled, percent (number or null), variant, rules, label, rolling}.
 export function rollout(flag, config) {

@@ -5,11 +5,13 @@
 import { withSignal } from '../api.js';
 import { h, clear, fmtTime } from '../dom.js';
 import { num } from '../model.js';
+import { hourlySeries, usageChart } from '../chart.js';
 
 const interval = 1500;
 
 export function whoHasIt(env, flagKey) {
   const usageLine = h('p', { class: 'hint', dataset: { usage: '' } });
+  const chartSlot = h('div');
   const status = h('p', { class: 'muted', 'aria-live': 'polite', dataset: { clientsSummary: '' } }, 'Loading connected instances…');
   const tbody = h('tbody');
   const table = h('table', { class: 'clients' },
@@ -23,7 +25,8 @@ export function whoHasIt(env, flagKey) {
     h('h3', { id: `who-${env}` }, `Who has it in ${env}`),
     status,
     wrap,
-    usageLine);
+    usageLine,
+    chartSlot);
 
   const ctrl = new AbortController();
   let timer = null;
@@ -63,12 +66,14 @@ export function whoHasIt(env, flagKey) {
   };
   const drawUsage = (resp) => {
     const u = resp?.usage?.find((x) => x.environment === env);
-    if (!u) { usageLine.textContent = ''; return; }
+    if (!u) { usageLine.textContent = ''; clear(chartSlot); return; }
+    clear(chartSlot);
+    chartSlot.append(usageChart(hourlySeries(u.hourly)));
     const services = (u.services || []).map((x) => x.name).filter(Boolean);
     usageLine.textContent = u.lastEvaluateTime
       ? `Last evaluated ${fmtTime(u.lastEvaluateTime)}${services.length ? ` by ${services.join(', ')}` : ''}; ${num(u.evaluationsLastDay)} evaluations in the last day.`
       : 'Never evaluated here.';
-    if (u.stale) usageLine.textContent += ` Stale (${String(u.staleReason || '').replace(/_/g, ' ')}).`;
+    if (u.stale) usageLine.textContent += ` Stale: ${staleWhy[u.staleReason] || 'no recent use'}.`;
   };
   poll();
   return {
@@ -76,3 +81,11 @@ export function whoHasIt(env, flagKey) {
     stop() { ctrl.abort(); clearTimeout(timer); },
   };
 }
+
+// staleWhy explains the stale marker: a flag nobody needs any more is a
+// candidate for removal from code and from Flagpole.
+export const staleWhy = {
+  never_evaluated: 'never evaluated here since it was created — no service asks for it; remove it or check the key in code',
+  not_evaluated: 'not evaluated here for the stale period — the code that asked for it may be gone',
+  single_variant: 'served one variant to everyone for the stale period — the release is done; make it permanent in code and remove the flag',
+};

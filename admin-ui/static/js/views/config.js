@@ -75,7 +75,7 @@ function ruleEditor(draft, rule, i, variants, segments, redraw) {
   const move = (to, label) => {
     const b = h('button', { type: 'button', class: 'secondary small', disabled: to < 0 || to >= n, dataset: { action: label, rule: String(i) } },
       label === 'up' ? 'Move up' : 'Move down');
-    b.setAttribute('aria-label', `Move rule ${i + 1} ${label}`);
+    b.setAttribute('aria-label', `Move ${label} rule ${i + 1}`);
     b.addEventListener('click', () => {
       const [r] = draft.rules.splice(i, 1);
       draft.rules.splice(to, 0, r);

@@ -1,6 +1,7 @@
 // environments.js lists environments with their revisions and creates or
 // protects them.
 
+import { canAdminister, lock, lockNote } from '../access.js';
 import { api } from '../api.js';
 import { h, field, fmtTime } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
@@ -13,6 +14,17 @@ export async function render(root, _params, ctx) {
   const rows = envs.map((e) => {
     const prot = h('input', { type: 'checkbox', checked: !!e.protected, id: `prot-${e.name}` });
     prot.addEventListener('change', async () => {
+      // Protection keeps editors out; lifting it is one click no more.
+      const lifting = !prot.checked;
+      if (!(await confirmDialog(lifting ? {
+        title: `Unprotect ${e.name}?`,
+        body: `Editors will be able to change every flag in ${e.name}, and changes there will no longer ask for confirmation.`,
+        confirm: 'Unprotect', danger: true,
+      } : {
+        title: `Protect ${e.name}?`,
+        body: `Only admins will be able to change flags in ${e.name}, and every change there will ask for confirmation.`,
+        confirm: 'Protect',
+      }))) { prot.checked = !prot.checked; return; }
       try {
         await api.updateEnvironment({ ...e, protected: prot.checked });
         toast(`${e.name} is ${prot.checked ? 'protected' : 'no longer protected'}`);
@@ -51,9 +63,12 @@ export async function render(root, _params, ctx) {
       if (!err.fieldViolations?.length || rest.length) errorBanner(msg, err);
     }
   });
-  root.append(h('h1', {}, 'Environments'), msg,
+  const why = canAdminister(ctx.session?.me);
+  const note = why ? lockNote(why) : null;
+  root.append(h('h1', {}, 'Environments'), ...(note ? [note] : []), msg,
     h('div', { class: 'table-wrap' }, h('table', {},
       h('thead', {}, h('tr', {}, ['Environment', 'Revision', 'Protection', 'Created', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, rows))),
     h('p'), form);
+  lock(root, why, note);
 }

@@ -4,13 +4,14 @@
 // conflict banner with a Reload button instead of overwriting.
 
 import { api } from '../api.js';
-import { h, field, select, clear, fmtTime } from '../dom.js';
+import { h, field, select, clear, fmtTime, collapsible } from '../dom.js';
 import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearFieldErrors, toast } from '../ui.js';
-import { rollout, variantKeys, num } from '../model.js';
+import { rollout, serveShare, variantKeys, num } from '../model.js';
 import { configEditor } from './config.js';
 import { whoHasIt } from './clients.js';
 import { variantsEditor } from './variants.js';
 import { splitList } from './flags.js';
+import { canConfigure, canDefine, roleOf, lock, lockNote } from '../access.js';
 
 export async function render(root, params, ctx) {
   const page = { stopWho: null };
@@ -31,6 +32,7 @@ export async function render(root, params, ctx) {
     cleanup();
     clear(root);
     const state = await load();
+    state.me = ctx.session?.me;
     const env = params.env && state.configs.has(params.env) ? params.env
       : (state.envs.find((e) => state.configs.has(e.name))?.name || '');
     const reload = () => { show().catch((err) => errorBanner(root, err)); };
@@ -80,6 +82,12 @@ function definition(state, page, reload) {
     const edit = h('button', { type: 'button', class: 'secondary', dataset: { action: 'edit-definition' } }, 'Edit definition');
     const archive = h('button', { type: 'button', class: 'secondary', dataset: { action: 'archive' } }, flag.archived ? 'Restore' : 'Archive');
     edit.addEventListener('click', () => editor());
+    // An editor may not archive a flag that is live in a protected
+    // environment (the server refuses it), nor may a viewer change anything.
+    const liveProtected = state.envs.filter((e) => e.protected && state.configs.get(e.name)?.enabled).map((e) => e.name);
+    const defineWhy = canDefine(state.me);
+    const archiveWhy = defineWhy || (roleOf(state.me) !== 'admin' && liveProtected.length
+      ? `admins only: ${flag.key} is enabled in protected ${liveProtected.join(', ')}` : '');
     archive.addEventListener('click', async () => {
       // The server refuses to archive a flag enabled in a protected
       // environment unless forced: this dialog is the confirmation, and
@@ -99,10 +107,15 @@ function definition(state, page, reload) {
         reload();
       } catch (err) { handleWriteError(err, page, 'flag'); }
     });
+    const defNote = defineWhy ? lockNote(defineWhy) : null;
+    const archNote = !defineWhy && archiveWhy ? lockNote(archiveWhy) : null;
+    lock(edit, defineWhy, defNote);
+    lock(archive, archiveWhy, defNote || archNote);
     section.append(
       h('div', { class: 'spread' }, h('h2', { id: 'def-title' }, 'Definition'), h('div', { class: 'actions' }, edit, archive)),
+      ...[defNote || archNote].filter(Boolean),
       h('dl', { class: 'def' },
-        h('dt', {}, 'Description'), h('dd', { dataset: { description: '' } }, flag.description || '—'),
+        h('dt', {}, 'Description'), h('dd', { dataset: { description: '' } }, flag.description ? collapsible(flag.description) : '—'),
         h('dt', {}, 'Tags'), h('dd', {}, (flag.tags || []).length ? flag.tags.map((t) => h('span', { class: 'tag' }, t)) : '—'),
         h('dt', {}, 'Owner'), h('dd', {}, flag.owner || '—'),
         h('dt', {}, 'Variants'), h('dd', {}, variantList(flag)),
@@ -153,7 +166,7 @@ function definition(state, page, reload) {
 function variantList(flag) {
   const vars = flag.variants || [];
   if (!vars.length) return flag.type === 'boolean' ? 'on = true, off = false' : '—';
-  return h('ul', {}, vars.map((v) => h('li', {}, h('code', {}, v.key), ' = ', h('code', {}, JSON.stringify(v.value)))));
+  return h('ul', {}, vars.map((v) => h('li', {}, h('code', {}, v.key), ' = ', collapsible(JSON.stringify(v.value), { tag: 'code', limit: 200 }))));
 }
 
 function tabLabel(state, name) {
@@ -198,10 +211,16 @@ function envPanel(state, envName, page, reload) {
   draft.rules = draft.rules || [];
   draft.defaultServe = draft.defaultServe || { variant: variants[0] || '' };
 
+  // Every change in a protected environment asks first.
+  const sensitive = !!env.protected;
+  // Controls the signed-in role cannot use show disabled, with the reason.
+  const why = canConfigure(state.me, env);
+  const note = why ? lockNote(why) : null;
   const quick = h('div');
   const drawQuick = () => {
     clear(quick);
     quick.append(killSwitch(), rolloutControl());
+    lock(quick, why, note);
   };
   const applied = (next, what) => {
     config = next;
@@ -223,7 +242,6 @@ function envPanel(state, envName, page, reload) {
       dataset: { action: 'toggle', env: envName },
     }, on ? `Turn off in ${envName}` : `Turn on in ${envName}`);
     btn.addEventListener('click', async () => {
-      const sensitive = env.protected || envName === 'production';
       if (sensitive) {
         const yes = await confirmDialog({
           title: `${on ? 'Turn off' : 'Turn on'} ${flag.key} in ${envName}?`,
@@ -252,8 +270,11 @@ function envPanel(state, envName, page, reload) {
   };
 
   const rolloutControl = () => {
-    const r = rollout(flag, config);
+    // The default serve as it is, enabled or not: a disabled flag keeps its
+    // split, and the slider must start from it, not from 0.
+    const r = serveShare(flag, config);
     const start = r.percent ?? 0;
+    const lossy = r.variants > 2 || !!r.bucketBy;
     const range = h('input', { type: 'range', min: 0, max: 100, step: 1, value: String(Math.round(start)), name: 'percent' });
     const out = h('output', { 'aria-live': 'polite' }, `${Math.round(start)}%`);
     const number = h('input', { type: 'number', min: 0, max: 100, step: 1, value: String(Math.round(start)), name: 'percent-number' });
@@ -266,13 +287,16 @@ function envPanel(state, envName, page, reload) {
     number.addEventListener('input', () => sync(number));
     const isBool = flag.type === 'boolean';
     const variant = select(variants, isBool ? 'on' : (r.variant || variants[0] || ''), { name: 'rollout-variant' });
-    const rest = select(variants, isBool ? 'off' : (config.offVariant || variants[1] || variants[0] || ''), { name: 'rollout-rest' });
+    const rest = select(variants, isBool ? 'off' : (r.rest || config.offVariant || variants[1] || variants[0] || ''), { name: 'rollout-rest' });
+    const note = lossy ? h('p', { class: 'banner warn', dataset: { rolloutNote: '' } },
+      `The default serve is a split of ${r.variants} variants${r.bucketBy ? ` bucketed by ${r.bucketBy}` : ''}: `,
+      'the slider shows the first variant\'s share; applying a rollout replaces the split with two variants.') : null;
     const apply = h('button', { type: 'button', dataset: { action: 'apply-rollout' } }, 'Apply rollout');
     const msg = h('div');
     const box = h('div', { class: 'panel' },
       h('h2', {}, 'Percentage rollout'),
       h('p', { class: 'hint' }, 'Sets the default serve to a split. The rolled-out variant stays first, so raising the percentage keeps everyone already in.'),
-      msg,
+      note, msg,
       h('div', { class: 'slider-row' },
         field(`Percentage of contexts served ${isBool ? 'on' : 'the variant'}`, range, { fieldPath: 'percent' }),
         out,
@@ -283,6 +307,18 @@ function envPanel(state, envName, page, reload) {
       h('div', { class: 'actions' }, apply,
         config.enabled ? null : h('span', { class: 'hint' }, `The flag is off in ${envName}: the rollout applies once it is turned on.`)));
     apply.addEventListener('click', async () => {
+      if (sensitive && !lossy && !(await confirmDialog({
+        title: `Roll ${flag.key} out to ${range.value}% in ${envName}?`,
+        body: `${envName} is protected. Every SDK in ${envName} will serve ${isBool ? 'on' : variant.value} to ${range.value}% of contexts`
+          + `${config.enabled ? ' within seconds' : ' once the flag is turned on'}.`,
+        confirm: 'Apply rollout',
+      }))) return;
+      if (lossy && !(await confirmDialog({
+        title: `Replace the split in ${envName}?`,
+        body: `The default serve of ${flag.key} in ${envName} is a split of ${r.variants} variants${r.bucketBy ? ` bucketed by ${r.bucketBy}` : ''}. `
+          + `This rollout replaces it with ${range.value}% ${isBool ? 'on' : variant.value} and the rest ${isBool ? 'off' : rest.value}.`,
+        confirm: 'Replace split', danger: true,
+      }))) return;
       apply.disabled = true;
       errorBanner(msg, null);
       clearFieldErrors(box);
@@ -303,6 +339,11 @@ function envPanel(state, envName, page, reload) {
     onSave: async (d, { form, msg, save }) => {
       clearFieldErrors(form);
       errorBanner(msg, null);
+      if (sensitive && !(await confirmDialog({
+        title: `Save targeting of ${flag.key} in ${envName}?`,
+        body: `${envName} is protected. Every SDK in ${envName} will serve by the new rules and default within seconds.`,
+        confirm: 'Save targeting',
+      }))) return;
       save.disabled = true;
       try {
         const resp = await api.replaceFlagConfig({ ...d, flagKey: flag.key, environment: envName });
@@ -325,8 +366,10 @@ function envPanel(state, envName, page, reload) {
   });
 
   drawQuick();
+  lock(editor.el, why, note);
   const who = whoHasIt(envName, flag.key);
   page.stopWho = who.stop;
+  if (note) panel.append(note);
   panel.append(
     h('div', { class: 'env-grid' },
       h('div', {}, quick, h('section', { class: 'panel', 'aria-labelledby': 'targeting-title' },

@@ -2,6 +2,7 @@
 // environment (on/off and rollout at a glance), search, status filter and
 // the form that creates a flag.
 
+import { canDefine, lock } from '../access.js';
 import { api, ApiError } from '../api.js';
 import { h, field, select, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, toast } from '../ui.js';
@@ -11,16 +12,16 @@ import { variantsEditor } from './variants.js';
 const statuses = [['', 'Any status'], ['on', 'On'], ['off', 'Off'], ['rolling', 'Rolling out'], ['archived', 'Archived'], ['stale', 'Stale']];
 
 export async function render(root, params, ctx) {
-  const [envResp, flagResp] = await Promise.all([
-    api.listEnvironments(), api.listFlags({ includeArchived: true })]);
+  const [envResp, flagResp, usage] = await Promise.all([
+    api.listEnvironments(), api.listFlags({ includeArchived: true }), loadUsage()]);
   const envs = (envResp.environments || []).map((e) => e.name);
   const items = flagResp.flags || [];
-  const usage = await loadUsage();
 
   const search = h('input', { type: 'search', name: 'q', placeholder: 'key, name or tag', value: sessionStorage.getItem('flags.q') || '' });
   const status = select(statuses, sessionStorage.getItem('flags.status') || '', { name: 'status' });
   const envSel = select([['', 'Any environment'], ...envs], sessionStorage.getItem('flags.env') || '', { name: 'env' });
   const newBtn = h('button', { type: 'button', dataset: { action: 'new-flag' } }, 'New flag');
+  lock(newBtn, canDefine(ctx.session?.me));
   const count = h('p', { class: 'muted', 'aria-live': 'polite' });
   const note = h('p', { class: 'hint' });
   const tbody = h('tbody');
@@ -54,6 +55,10 @@ export async function render(root, params, ctx) {
       field('Environment', envSel),
       count),
     note,
+    usage.stale.size ? h('p', { class: 'hint', dataset: { staleLegend: '' } },
+      'Stale marks a flag that is a candidate for removal: never evaluated, not evaluated for the server\'s stale period',
+      usage.staleAfter ? ` (${Math.round(usage.staleAfter / 86400) || 1} days)` : '',
+      ', or serving one variant to everyone for that period. Point at the marker for the reason per environment.') : null,
     h('div', { class: 'table-wrap' }, h('table', { class: 'flags' },
       h('caption', { class: 'muted', hidden: true }, 'Flags by environment'),
       h('thead', {}, h('tr', {},
@@ -122,7 +127,9 @@ async function loadUsage() {
 }
 
 const staleReasons = {
-  never_evaluated: 'never evaluated', not_evaluated: 'not evaluated lately', single_variant: 'serves one variant to everyone',
+  never_evaluated: 'never evaluated: no service asks for it',
+  not_evaluated: 'not evaluated for the stale period: the code may be gone',
+  single_variant: 'serves one variant to everyone for the stale period: the release is done',
 };
 
 function staleBadge(envs) {

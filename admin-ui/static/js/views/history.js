@@ -2,7 +2,7 @@
 // readable before/after diff. Audit data is shown as text only.
 
 import { api } from '../api.js';
-import { h, clear, fmtTime } from '../dom.js';
+import { h, clear, fmtTime, collapsible } from '../dom.js';
 import { diff, show } from '../diff.js';
 
 export async function render(root, params) {
@@ -26,18 +26,33 @@ export async function render(root, params) {
   await page();
 }
 
-function entry(e) {
+// shownRows is how many changed fields an entry lists before "Show all".
+const shownRows = 12;
+
+export function entry(e) {
   const rows = diff(e.before, e.after);
   const what = [e.action, e.environment ? `in ${e.environment}` : ''].filter(Boolean).join(' ');
+  const trs = rows.map((r, i) => h('tr', { dataset: { kind: r.kind }, hidden: i >= shownRows },
+    h('td', {}, r.path),
+    h('td', { class: r.kind === 'added' ? '' : 'before' }, collapsible(show(r.before), { limit: 300 })),
+    h('td', { class: r.kind === 'removed' ? '' : 'after' }, collapsible(show(r.after), { limit: 300 }))));
+  let more = null;
+  if (rows.length > shownRows) {
+    more = h('button', { type: 'button', class: 'secondary small', 'aria-expanded': 'false', dataset: { action: 'expand' } },
+      `Show all ${rows.length} changed fields`);
+    more.addEventListener('click', () => {
+      for (const tr of trs) tr.hidden = false;
+      more.remove();
+    });
+  }
   return h('article', { class: 'audit-entry', dataset: { auditId: String(e.id || '') } },
     h('div', { class: 'spread' },
       h('strong', {}, what),
-      h('span', { class: 'muted' }, `${fmtTime(e.time)} · ${e.actor || 'unknown'}${e.actorKind ? ` (${e.actorKind})` : ''}${e.source ? ` via ${e.source}` : ''}`)),
+      h('span', { class: 'muted', dataset: { auditMeta: '' } }, `${fmtTime(e.time)} · ${e.actor || 'unknown'}${e.actorKind ? ` (${e.actorKind})` : ''}${e.source ? ` via ${e.source}` : ''}`)),
+    e.comment ? h('p', { class: 'comment', dataset: { comment: '' } }, 'Comment: ', collapsible(e.comment)) : null,
     rows.length === 0 ? h('p', { class: 'muted' }, 'No visible change.')
       : h('div', { class: 'table-wrap' }, h('table', { class: 'diff' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'After'))),
-        h('tbody', {}, rows.map((r) => h('tr', { dataset: { kind: r.kind } },
-          h('td', {}, r.path),
-          h('td', { class: r.kind === 'added' ? '' : 'before' }, show(r.before)),
-          h('td', { class: r.kind === 'removed' ? '' : 'after' }, show(r.after))))))));
+        h('tbody', {}, trs))),
+    more);
 }

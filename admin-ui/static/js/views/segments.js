@@ -1,6 +1,7 @@
 // segments.js lists segments and edits one: conditions (match all or any)
 // and explicit include / exclude lists of targeting keys.
 
+import { canDefine, lock } from '../access.js';
 import { api } from '../api.js';
 import { h, field, select, clear, append } from '../dom.js';
 import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearFieldErrors, toast } from '../ui.js';
@@ -13,6 +14,8 @@ export async function render(root, _params, ctx) {
   const formSlot = h('div');
   const newBtn = h('button', { type: 'button', dataset: { action: 'new-segment' } }, 'New segment');
   newBtn.addEventListener('click', () => edit(formSlot, null, segments, ctx));
+  const why = canDefine(ctx.session?.me);
+  lock(newBtn, why);
   const tbody = h('tbody', {}, segments.map((s) => {
     const editBtn = h('button', { type: 'button', class: 'secondary small' }, 'Edit');
     editBtn.setAttribute('aria-label', `Edit segment ${s.key}`);
@@ -23,6 +26,8 @@ export async function render(root, _params, ctx) {
       if (!(await confirmDialog({ title: `Delete segment ${s.key}?`, body: 'Flags that use it must stop using it first.', confirm: 'Delete', danger: true }))) return;
       try { await api.deleteSegment(s.key, num(s.revision)); toast('Segment deleted'); ctx.navigate('#/segments'); } catch (err) { errorBanner(formSlot, err); }
     });
+    lock(editBtn, why);
+    lock(del, why);
     return h('tr', { dataset: { segment: s.key } },
       h('td', { class: 'key' }, h('code', {}, s.key), s.name ? h('span', { class: 'name' }, s.name) : null),
       h('td', {}, s.match || 'all'),

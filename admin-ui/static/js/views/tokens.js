@@ -1,11 +1,14 @@
 // tokens.js lists machine tokens, creates one (its secret is shown once,
 // here, and never again) and revokes them.
 
+import { canAdminister, lockNote } from '../access.js';
 import { api } from '../api.js';
 import { h, field, select, fmtTime, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
 
 export async function render(root, _params, ctx) {
+  const why = canAdminister(ctx.session?.me);
+  if (why) { root.append(h('h1', {}, 'Tokens'), lockNote(why)); return; }
   const [tokResp, envResp] = await Promise.all([api.listTokens(), api.listEnvironments()]);
   const tokens = tokResp.tokens || [];
   const envs = (envResp.environments || []).map((e) => e.name);
@@ -14,6 +17,7 @@ export async function render(root, _params, ctx) {
 
   const name = h('input', { type: 'text', spellcheck: 'false', autocomplete: 'off' });
   const scope = select([['sdk', 'sdk: one environment, stream and evaluate'], ['ci', 'ci: read; toggle, rollout, apply in chosen environments'], ['admin', 'admin: everything']], 'sdk', {});
+  const expires = h('input', { type: 'datetime-local', name: 'expires' });
   const envBoxes = envs.map((e) => h('input', { type: 'checkbox', value: e, id: `tok-env-${e}` }));
   const envField = h('fieldset', { class: 'field', dataset: { field: 'environments' } },
     h('legend', {}, 'Environments'),
@@ -27,7 +31,8 @@ export async function render(root, _params, ctx) {
 
   const form = h('form', { class: 'panel', novalidate: true, 'aria-labelledby': 'tok-new' },
     h('h2', { id: 'tok-new' }, 'New token'),
-    h('div', { class: 'row' }, field('Name', name, { fieldPath: 'name' }), field('Scope', scope, { fieldPath: 'scope' })),
+    h('div', { class: 'row' }, field('Name', name, { fieldPath: 'name' }), field('Scope', scope, { fieldPath: 'scope' }),
+      field('Expires', expires, { fieldPath: 'expireTime', hint: 'Your local time; empty for never.' })),
     envField,
     h('div', { class: 'actions' }, h('button', { type: 'submit', dataset: { action: 'create-token' } }, 'Create token')));
   form.addEventListener('submit', async (ev) => {
@@ -36,7 +41,8 @@ export async function render(root, _params, ctx) {
     errorBanner(msg, null);
     const environments = scope.value === 'admin' ? [] : envBoxes.filter((b) => b.checked).map((b) => b.value);
     try {
-      const resp = await api.createToken({ name: name.value.trim(), scope: scope.value, environments });
+      const expireTime = expires.value ? new Date(expires.value).toISOString() : undefined;
+      const resp = await api.createToken({ name: name.value.trim(), scope: scope.value, environments, expireTime });
       showSecret(secretSlot, resp, ctx);
     } catch (err) {
       const rest = showFieldErrors(form, err.fieldViolations || []);
@@ -45,13 +51,15 @@ export async function render(root, _params, ctx) {
   });
 
   const rows = tokens.map((t) => {
-    const revoke = h('button', { type: 'button', class: 'secondary small', disabled: !!t.revokeTime }, t.revokeTime ? 'Revoked' : 'Revoke');
+    const revoke = h('button', { type: 'button', class: 'secondary small', disabled: !!t.revokeTime }, 'Revoke');
     revoke.setAttribute('aria-label', `Revoke token ${t.name}`);
     revoke.addEventListener('click', async () => {
       if (!(await confirmDialog({ title: `Revoke ${t.name}?`, body: 'Anything using this token loses access at once. This cannot be undone.', confirm: 'Revoke', danger: true }))) return;
       try { await api.revokeToken(t.name); toast(`${t.name} revoked`); ctx.navigate('#/tokens'); } catch (err) { errorBanner(msg, err); }
     });
-    return h('tr', { dataset: { token: t.name } },
+    const status = tokenStatus(t);
+    return h('tr', { dataset: { token: t.name, status } },
+      h('td', {}, h('span', { class: status === 'active' ? 'badge on' : 'badge danger' }, status)),
       h('td', { class: 'key' }, h('code', {}, t.name), t.hint ? h('span', { class: 'name mono' }, `${t.hint}…`) : null),
       h('td', {}, t.scope),
       h('td', {}, (t.environments || []).join(', ') || '—'),
@@ -62,7 +70,7 @@ export async function render(root, _params, ctx) {
   });
   root.append(h('h1', {}, 'Tokens'), msg, secretSlot, form,
     tokens.length === 0 ? h('p', { class: 'muted' }, 'No tokens.') : h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, ['Token', 'Scope', 'Environments', 'Created', 'Last used', 'Expires', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', {}, h('tr', {}, ['Status', 'Token', 'Scope', 'Environments', 'Created', 'Last used', 'Expires', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, rows))));
 }
 
@@ -76,4 +84,11 @@ function showSecret(slot, resp, ctx) {
     h('p', { class: 'secret', tabindex: '0', 'aria-label': 'Token secret', dataset: { secret: '' } }, resp.secret || ''),
     h('div', { class: 'actions' }, done)));
   done.focus();
+}
+
+// tokenStatus is revoked, expired or active.
+export function tokenStatus(t, now = Date.now()) {
+  if (t.revokeTime) return 'revoked';
+  if (t.expireTime && new Date(t.expireTime).getTime() <= now) return 'expired';
+  return 'active';
 }
