@@ -91,7 +91,8 @@ func (a *app) waitFailed(ctx context.Context, cmd *cobra.Command, env string, re
 	if cmd.Context().Err() != nil {
 		return fmt.Errorf("wait: %w", cmd.Context().Err())
 	}
-	if ctx.Err() == nil {
+	// gRPC may end the stream on the deadline a moment before ctx says so.
+	if ctx.Err() == nil && status.Code(err) != codes.DeadlineExceeded {
 		if status.Code(err) == codes.Unimplemented {
 			return err
 		}
