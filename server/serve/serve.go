@@ -30,6 +30,7 @@ import (
 	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/metrics"
 	"github.com/flagpole/flagpole/server/release"
+	"github.com/flagpole/flagpole/server/releaseguard"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
 	"github.com/flagpole/flagpole/server/webhook"
@@ -75,8 +76,9 @@ type Config struct {
 	// ReleaseInterval is how often the release plan runner looks for due
 	// plans (default release.DefaultInterval).
 	ReleaseInterval time.Duration
-	// ReleaseJudge checks the guards of release plans; nil advances guarded
-	// plans on their hold alone.
+	// ReleaseJudge checks the guards of release plans; nil judges them with
+	// server/releaseguard over the stored signals (a store that keeps no
+	// signals advances guarded plans on their hold alone).
 	ReleaseJudge release.Judge
 	// AuthNow is the clock tokens and sessions expire by, for sign-in,
 	// every call and open sync streams (default time.Now); tests move it.
@@ -354,7 +356,11 @@ func (s *Server) stop(ctx context.Context) error {
 // for every process, so a restarted server takes its plans back once its
 // old leases run out (release.DefaultLease).
 func (s *Server) startReleases() {
-	s.runner = &release.Runner{Service: s.Service, Judge: s.cfg.ReleaseJudge, Owner: "flagpole-" + rand.Text()[:12],
+	judge := s.cfg.ReleaseJudge
+	if judge == nil && s.observe.sigStore != nil {
+		judge = &releaseguard.Judge{Signals: s.observe.sigStore, Now: s.cfg.Now}
+	}
+	s.runner = &release.Runner{Service: s.Service, Judge: judge, Owner: "flagpole-" + rand.Text()[:12],
 		Interval: s.cfg.ReleaseInterval, Log: s.log}
 	s.runner.Start()
 	s.observe.metrics.WatchReleasePlans(s.planSamples)

@@ -33,7 +33,12 @@ import (
 //     split the plan meant. A scheduled plan is not paused by a change: it
 //     has not touched the configuration yet.
 //   - Cancelling leaves the configuration as it is; completing leaves the
-//     last step (100%: the new variant for everyone).
+//     last step (100%: the new variant for everyone). A guarded plan marks
+//     the configuration Guarded (engine.Config) from its first step on, so
+//     SDKs attribute tracked events to the flag's variants; completing,
+//     rolling back and cancelling clear the mark, as the plan (a
+//     configuration change of its own, audited with the plan's end), and
+//     pausing keeps it.
 //   - A scheduled change (KindSchedule) is a plan with one step and a start
 //     time; enable and disable flip the kill switch, serve makes Variant the
 //     default serve and turns the kill switch on.
@@ -328,7 +333,7 @@ func (s *Service) CancelPlan(ctx context.Context, env string, id int64) (server.
 		}
 		p.State, p.EndedAt = server.PlanCancelled, o.now
 		p.Reason = fmt.Sprintf("cancelled by %s %s", o.actor.Kind, o.actor.Name)
-		return nil
+		return o.unguard(*p, "release.cancel")
 	})
 }
 
@@ -389,14 +394,38 @@ func (o *op) pausePlansFor(env, flagKey string) error {
 // applyStep makes the configuration what step n (1-based) of p serves,
 // as the plan.
 func (o *op) applyStep(p server.ReleasePlan, n int, action string) error {
-	person := o.actor
-	o.actor = server.Actor{Kind: server.System.Kind, Source: server.System.Source,
-		Name: fmt.Sprintf("%s step %d/%d", p.Name(), n, len(p.Steps))}
-	defer func() { o.actor = person }()
-	_, _, err := o.changeConfig(p.Environment, p.FlagKey, 0, action, func(_ *op, f server.Flag, cur engine.Config) (engine.Config, error) {
+	return o.planChange(p, n, action, func(f server.Flag, cur engine.Config) (engine.Config, error) {
 		return stepConfig(f.Flag, cur, p, n)
 	})
+}
+
+// planChange changes p's configuration as the plan at step n (0: the plan
+// without a step), never pausing it.
+func (o *op) planChange(p server.ReleasePlan, n int, action string, edit func(f server.Flag, cur engine.Config) (engine.Config, error)) error {
+	person := o.actor
+	name := p.Name()
+	if n > 0 {
+		name = fmt.Sprintf("%s step %d/%d", p.Name(), n, len(p.Steps))
+	}
+	o.actor = server.Actor{Kind: server.System.Kind, Source: server.System.Source, Name: name}
+	defer func() { o.actor = person }()
+	_, _, err := o.changeConfig(p.Environment, p.FlagKey, 0, action, func(_ *op, f server.Flag, cur engine.Config) (engine.Config, error) {
+		return edit(f, cur)
+	})
 	return err
+}
+
+// unguard clears the configuration's Guarded mark when plan p ends (SDKs
+// stop attributing tracked events to the flag's variants), as the plan;
+// a plan without a guard never set it and leaves it as it is.
+func (o *op) unguard(p server.ReleasePlan, action string) error {
+	if p.Guard == nil || p.Kind != server.KindRelease || p.Step == 0 {
+		return nil
+	}
+	return o.planChange(p, 0, action, func(_ server.Flag, cur engine.Config) (engine.Config, error) {
+		cur.Guarded = false
+		return cur, nil
+	})
 }
 
 // stepConfig is cur as step n of p serves it.
@@ -419,6 +448,10 @@ func stepConfig(f engine.Flag, cur engine.Config, p server.ReleasePlan, n int) (
 	}
 	cur = rollout(cur, p.Variant, p.Control, p.Steps[n-1].Percent)
 	cur.Enabled = true
+	// A guarded plan marks the flag guarded while it runs, so SDKs
+	// attribute tracked events to its variants; the mark is cleared when
+	// the plan completes, is rolled back or cancelled.
+	cur.Guarded = p.Guard != nil
 	return cur, nil
 }
 
@@ -494,7 +527,7 @@ func (s *Service) CompletePlan(ctx context.Context, id int64, evidence json.RawM
 		if evidence != nil {
 			p.Evidence = evidence
 		}
-		return nil
+		return o.unguard(*p, "release.complete")
 	})
 }
 
@@ -505,18 +538,14 @@ func (s *Service) RollBackPlan(ctx context.Context, id int64, step int, reason s
 	return s.runnerMove(ctx, id, step, "release.rollback", func(o *op, p *server.ReleasePlan) error {
 		p.State, p.EndedAt, p.Evidence = server.PlanRolledBack, o.now, evidence
 		p.Reason = "rolled back at step " + fmt.Sprintf("%d/%d: %s", step, len(p.Steps), reason)
-		person := o.actor
-		o.actor = server.Actor{Kind: server.System.Kind, Source: server.System.Source,
-			Name: fmt.Sprintf("%s step %d/%d", p.Name(), step, len(p.Steps))}
-		defer func() { o.actor = person }()
-		_, _, err := o.changeConfig(p.Environment, p.FlagKey, 0, "release.rollback", func(_ *op, _ server.Flag, cur engine.Config) (engine.Config, error) {
+		return o.planChange(*p, step, "release.rollback", func(_ server.Flag, cur engine.Config) (engine.Config, error) {
+			cur.Guarded = false
 			if p.OnRegression == server.RegressDisable {
 				cur.Enabled = false
 				return cur, nil
 			}
 			return rollout(cur, p.Variant, p.Control, 0), nil
 		})
-		return err
 	})
 }
 

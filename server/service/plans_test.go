@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,75 @@ func TestFlagUpdateKeepsPlanVariants(t *testing.T) {
 	}
 	if _, err := f.svc.UpdateFlag(f.ctx, theme, 0); err != nil {
 		t.Errorf("after the plan was cancelled: %v", err)
+	}
+}
+
+// TestGuardedPlanMarksTheFlagGuardedWhileItRuns: a guarded plan's steps
+// set Config.Guarded, so SDKs attribute tracked events; completing,
+// rolling back and cancelling clear it, pausing keeps it.
+func TestGuardedPlanMarksTheFlagGuardedWhileItRuns(t *testing.T) {
+	f := newFixture(t)
+	f.createFlag(boolFlag("checkout"))
+	guard := &server.GuardSpec{Event: "error", MaxRatio: 1.2, MinSamples: 10}
+	guarded := func() bool {
+		t.Helper()
+		c, err := f.svc.GetConfig(f.ctx, "staging", "checkout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Guarded
+	}
+	start := func(g *server.GuardSpec) server.ReleasePlan {
+		t.Helper()
+		p, err := f.svc.CreatePlan(f.ctx, service.PlanRequest{FlagKey: "checkout", Environment: "staging", Steps: release(10, 100), Guard: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err = f.svc.AdvancePlan(f.ctx, p.ID, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	p := start(guard)
+	if !guarded() {
+		t.Fatal("step 1 of a guarded plan: not guarded")
+	}
+	if _, err := f.svc.PausePlan(f.ctx, "staging", p.ID); err != nil || !guarded() {
+		t.Fatalf("paused (%v): guarded %v, want true", err, guarded())
+	}
+	if _, err := f.svc.CancelPlan(f.ctx, "staging", p.ID); err != nil || guarded() {
+		t.Fatalf("cancelled (%v): guarded %v, want false", err, guarded())
+	}
+
+	p = start(guard)
+	if _, err := f.svc.RollBackPlan(f.ctx, p.ID, 1, "errors", json.RawMessage(`{"verdict":"regressed"}`)); err != nil || guarded() {
+		t.Fatalf("rolled back (%v): guarded %v, want false", err, guarded())
+	}
+
+	p = start(guard)
+	if _, err := f.svc.AdvancePlan(f.ctx, p.ID, 1, nil); err != nil || !guarded() {
+		t.Fatalf("step 2 (%v): guarded %v, want true", err, guarded())
+	}
+	if _, err := f.svc.CompletePlan(f.ctx, p.ID, nil); err != nil || guarded() {
+		t.Fatalf("completed (%v): guarded %v, want false", err, guarded())
+	}
+	var unguards int
+	for _, e := range f.audit() {
+		if e.Resource == "config" && e.Action == "release.complete" {
+			unguards++
+			if e.Actor.Name != p.Name() {
+				t.Errorf("the completing change's actor %q, want the plan", e.Actor.Name)
+			}
+		}
+	}
+	if unguards != 1 {
+		t.Errorf("%d configuration changes on completion, want 1", unguards)
+	}
+
+	// An unguarded plan leaves the mark alone.
+	start(nil)
+	if guarded() {
+		t.Error("an unguarded plan marked the flag guarded")
 	}
 }

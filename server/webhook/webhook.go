@@ -37,13 +37,42 @@ var Kinds = []string{
 	KindReleaseStep, KindReleaseDone, KindReleaseRolled,
 }
 
+// Audit actions of a release plan's own entries (resource
+// "release_plan", written by server/service) that are release events.
+const (
+	planStart    = "release.start"    // the plan applied its first step
+	planAdvance  = "release.advance"  // the plan applied its next step
+	planComplete = "release.complete" // the last step held
+	planRollback = "release.rollback" // the guard found a regression
+)
+
 // KindOf maps an audit entry to its event kind, "" when none applies.
-// Release plans audit with the kind itself as the action (resource
-// "release"), so a plan runner emits release events by auditing.
+//
+// Release events come from a plan's own entries (resource "release_plan"):
+// start and advance are KindReleaseStep, complete KindReleaseDone, rollback
+// KindReleaseRolled (its after document carries the plan's evidence); the
+// plan's other entries (create, pause, resume, cancel) are no event. An
+// entry of resource "release" whose action is the kind itself
+// (Service.AuditRelease) is that kind. The configuration change each step
+// makes is an ordinary config.changed, whatever its action.
 func KindOf(e server.AuditEntry) string {
-	switch e.Action {
-	case KindReleaseStep, KindReleaseDone, KindReleaseRolled:
-		return e.Action
+	switch e.Resource {
+	case "release":
+		switch e.Action {
+		case KindReleaseStep, KindReleaseDone, KindReleaseRolled:
+			return e.Action
+		}
+		return ""
+	case "release_plan":
+		switch e.Action {
+		case planStart, planAdvance:
+			return KindReleaseStep
+		case planComplete:
+			return KindReleaseDone
+		case planRollback:
+			return KindReleaseRolled
+		}
+		return ""
 	}
 	switch e.Resource {
 	case "flag":

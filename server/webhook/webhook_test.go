@@ -88,6 +88,24 @@ func TestKindOf(t *testing.T) {
 	if got := KindOf(auditEntry("release", KindReleaseRolled)); got != KindReleaseRolled {
 		t.Errorf("KindOf(release rolled back) = %q", got)
 	}
+	// A plan's own entries (server/service) map to release events; the
+	// configuration changes of its steps stay config.changed.
+	for _, c := range []struct{ resource, action, want string }{
+		{"release_plan", "release.start", KindReleaseStep},
+		{"release_plan", "release.advance", KindReleaseStep},
+		{"release_plan", "release.complete", KindReleaseDone},
+		{"release_plan", "release.rollback", KindReleaseRolled},
+		{"release_plan", "release.create", ""},
+		{"release_plan", "release.pause", ""},
+		{"release_plan", "release.cancel", ""},
+		{"config", "release.step", KindConfig},
+		{"config", "release.rollback", KindConfig},
+		{"release", "release.x", ""},
+	} {
+		if got := KindOf(auditEntry(c.resource, c.action)); got != c.want {
+			t.Errorf("KindOf(%s %s) = %q, want %q", c.resource, c.action, got, c.want)
+		}
+	}
 }
 
 func auditEntry(resource, action string) server.AuditEntry {

@@ -69,16 +69,30 @@ func TestReleaseCommands(t *testing.T) {
 		t.Errorf("refused plans wrote %d audit entries", got-before)
 	}
 
-	// A guarded plan with 1 s holds: without a guard judge on this server
-	// it advances on its holds and completes; --wait exits 0.
+	// A guarded plan with 1 s holds: the server judges its guard, and with
+	// no SDK reporting signals it waits for samples at step 1 past its
+	// hold. (Judged releases run end to end in server/serve's
+	// TestGuardedReleaseEndToEnd.)
+	var guarded planJSON
+	s.json(t, &guarded, "release", "start", "new-checkout", "--env", "staging", "--steps", "10,50,100", "--hold", "1s",
+		"--guard", "error<=1.2x,+0.5%", "--min-samples", "100")
+	if g := guarded.Guard; g == nil || g.Event != "error" || g.MaxRatio != 1.2 || g.MaxDiff != 0.005 || g.MinSamples != 100 {
+		t.Errorf("guard stored as %+v", guarded.Guard)
+	}
+	waitState(t, s, "new-checkout", "staging", "running")
+	time.Sleep(1500 * time.Millisecond)
+	s.json(t, &guarded, "release", "status", "new-checkout", "--env", "staging")
+	if guarded.State != "running" || guarded.Step != 1 {
+		t.Errorf("a guarded plan without signals, after its hold: %s at step %d, want running at step 1", guarded.State, guarded.Step)
+	}
+	s.ok(t, "release", "cancel", "new-checkout", "--env", "staging")
+
+	// An unguarded plan with 1 s holds advances on its holds and
+	// completes; --wait exits 0.
 	var done planJSON
-	s.json(t, &done, "release", "start", "new-checkout", "--env", "staging", "--steps", "10,50,100", "--hold", "1s",
-		"--guard", "error<=1.2x,+0.5%", "--min-samples", "100", "--wait=60s")
+	s.json(t, &done, "release", "start", "new-checkout", "--env", "staging", "--steps", "10,50,100", "--hold", "1s", "--wait=60s")
 	if done.State != "completed" || done.Step != 3 || done.Variant != "on" || done.Control != "off" {
 		t.Fatalf("release start --wait: %+v, want completed at step 3 of on against off", done)
-	}
-	if g := done.Guard; g == nil || g.Event != "error" || g.MaxRatio != 1.2 || g.MaxDiff != 0.005 || g.MinSamples != 100 {
-		t.Errorf("guard stored as %+v", done.Guard)
 	}
 	var flag flagJSON
 	s.json(t, &flag, "flag", "get", "new-checkout", "--env", "staging")
@@ -93,7 +107,9 @@ func TestReleaseCommands(t *testing.T) {
 			steps = append(steps, e.Actor)
 		}
 	}
-	if strings.Join(steps, "|") != "release-plan/1 step 3/3|release-plan/1 step 2/3|release-plan/1 step 1/3" {
+	// Plan 2's first step serves what plan 1's left (10%, and cancelling
+	// plan 1 cleared its guarded mark): no change, no entry.
+	if strings.Join(steps, "|") != "release-plan/2 step 3/3|release-plan/2 step 2/3|release-plan/1 step 1/3" {
 		t.Errorf("plan steps in the audit trail: %v", steps)
 	}
 
@@ -120,8 +136,8 @@ func TestReleaseCommands(t *testing.T) {
 	}
 	var plans []planJSON
 	s.json(t, &plans, "release", "list", "--flag", "new-checkout")
-	if len(plans) != 2 {
-		t.Errorf("release list: %d plans, want 2", len(plans))
+	if len(plans) != 3 {
+		t.Errorf("release list: %d plans, want 3", len(plans))
 	}
 
 	// A scheduled change: disable staging one second from now.

@@ -1,0 +1,205 @@
+// Package releaseguard judges the guards of release plans: it implements
+// release.Judge over the stored signal counts (server/signals) with the
+// sequential test of server/guard.
+//
+// Decided:
+//   - A step is judged on its own window: the counts since the step was
+//     applied. Counts are stored per minute, so the window starts at the
+//     minute of plan.StepStartedAt; what that minute held when the step
+//     began is subtracted, from a mark the Judge leaves in the evidence of
+//     the decision that advanced the plan (the runner stores that evidence
+//     on the plan in the same move). Without a mark (the first step, a
+//     resumed step) the window is the whole first minute: a few seconds of
+//     the previous split at most, and for the first step the flag was not
+//     guarded before, so no events were attributed to its variants.
+//     Reports of SDKs arrive every few seconds, so the first seconds of a
+//     window may still carry the previous split's events; with holds of
+//     minutes this is negligible.
+//   - Rates: exposures are the counts of event signals.Exposure; events
+//     those of the guard's event name.
+//   - The plan's Alpha (guard.DefaultAlpha unless set) is spent across its
+//     steps with Guard.ForSteps(len(plan.Steps)).
+//   - The 100% step has no control group left: it is judged with
+//     Guard.JudgeBaseline against the control counts of the step before,
+//     taken from the control arm of the decision that advanced the plan to
+//     it (on the plan's evidence). When there is none (the runner had no
+//     evidence to store), the previous step's window is re-read from the
+//     store: from the minute of its start (StepStartedAt minus its hold)
+//     up to the minute of this step's start. A plan whose only step is
+//     100% has no baseline: Check returns an EINVALID error, which pauses
+//     the plan for a person.
+package releaseguard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/guard"
+	"github.com/flagpole/flagpole/server/release"
+	"github.com/flagpole/flagpole/server/signals"
+)
+
+// Signals is what the Judge reads of the signal store (signals.Store's
+// read half).
+type Signals interface {
+	ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]signals.Count, error)
+}
+
+// Judge implements release.Judge.
+type Judge struct {
+	Signals Signals
+	// Alpha is the plan-wide false-rollback bound (default 0.05, the guard's
+	// default when 0).
+	Alpha float64
+	// Now is the clock (default time.Now); must be the service's.
+	Now func() time.Time
+}
+
+var _ release.Judge = (*Judge)(nil)
+
+// Counts are one variant's exposures and events in a window.
+type Counts struct {
+	Exposures int64 `json:"exposures"`
+	Events    int64 `json:"events"`
+}
+
+// Mark is what the minute of a decision held when it was made, per
+// variant, so that the window of the step that follows can leave it out.
+type Mark struct {
+	Minute  time.Time `json:"minute"`
+	Control Counts    `json:"control"`
+	New     Counts    `json:"new"`
+}
+
+// Evidence is a guard.Decision with the step it judged and the Mark; it is
+// what Check returns as the release.Decision's evidence.
+type Evidence struct {
+	guard.Decision
+	Event string `json:"event"`
+	Step  int    `json:"step"`
+	Mark  *Mark  `json:"mark,omitempty"`
+}
+
+func (j *Judge) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
+}
+
+// Check judges step (1-based) of running plan p.
+func (j *Judge) Check(ctx context.Context, p server.ReleasePlan, step int) (release.Decision, error) {
+	if p.Guard == nil {
+		return release.Decision{Verdict: release.Passing, Reason: "no guard"}, nil
+	}
+	if step < 1 || step > len(p.Steps) {
+		return release.Decision{}, server.Invalid("step", "release plan %d has no step %d", p.ID, step)
+	}
+	g := guard.Guard{MaxRatio: p.Guard.MaxRatio, MaxDiff: p.Guard.MaxDiff, MinSamples: p.Guard.MinSamples, Alpha: j.Alpha}
+	if err := g.Validate(); err != nil {
+		return release.Decision{}, server.Invalid("guard", "%v", err)
+	}
+	g = g.ForSteps(len(p.Steps))
+
+	now := j.now().UTC()
+	start := p.StepStartedAt.UTC().Truncate(time.Minute)
+	counts, err := j.Signals.ListSignals(ctx, p.Environment, p.FlagKey, start)
+	if err != nil {
+		return release.Decision{}, err
+	}
+	control, treatment := sum(counts, p, start, time.Time{})
+	var prev *Evidence
+	if len(p.Evidence) > 0 {
+		var e Evidence
+		if json.Unmarshal(p.Evidence, &e) == nil && e.Event == p.Guard.Event {
+			prev = &e
+		}
+	}
+	// Leave out what the step's first minute held before the step began.
+	if prev != nil && prev.Mark != nil && prev.Step == step-1 && prev.Mark.Minute.Equal(start) {
+		control = minus(control, prev.Mark.Control)
+		treatment = minus(treatment, prev.Mark.New)
+	}
+	minute := now.Truncate(time.Minute)
+	mc, mn := sum(counts, p, minute, minute.Add(time.Minute))
+	ev := Evidence{Event: p.Guard.Event, Step: step, Mark: &Mark{Minute: minute, Control: mc, New: mn}}
+
+	if p.Steps[step-1].Percent < 100 {
+		ev.Decision = g.Judge(rates(control), rates(treatment))
+		return decision(ev)
+	}
+	if step == 1 {
+		return release.Decision{}, server.Invalid("steps", "a guarded release needs a step before 100%%: its control counts are the baseline of the last step")
+	}
+	var base Counts
+	if prev != nil && prev.Step == step-1 && !prev.Baseline {
+		base = Counts{Exposures: prev.Control.Samples, Events: prev.Control.Events}
+	} else {
+		// Re-read the previous step's window.
+		from := p.StepStartedAt.Add(-p.Steps[step-2].Hold).UTC().Truncate(time.Minute)
+		old, err := j.Signals.ListSignals(ctx, p.Environment, p.FlagKey, from)
+		if err != nil {
+			return release.Decision{}, err
+		}
+		base, _ = sum(old, p, from, start)
+	}
+	ev.Decision = g.JudgeBaseline(rates(base), rates(treatment))
+	return decision(ev)
+}
+
+func decision(ev Evidence) (release.Decision, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return release.Decision{}, fmt.Errorf("releaseguard: evidence: %w", err)
+	}
+	d := release.Decision{Reason: ev.Reason, Evidence: b}
+	switch ev.Verdict {
+	case guard.Passing:
+		d.Verdict = release.Passing
+	case guard.Regressed:
+		d.Verdict = release.Regressed
+	default:
+		d.Verdict = release.Waiting
+	}
+	return d, nil
+}
+
+// sum adds the counts of p's control and new variants of minutes in
+// [from, until) (until zero: no end).
+func sum(counts []signals.Count, p server.ReleasePlan, from, until time.Time) (control, treatment Counts) {
+	for _, c := range counts {
+		if c.Minute.Before(from) || !until.IsZero() && !c.Minute.Before(until) {
+			continue
+		}
+		var to *Counts
+		switch c.Variant {
+		case p.Control:
+			to = &control
+		case p.Variant:
+			to = &treatment
+		default:
+			continue
+		}
+		switch c.Event {
+		case signals.Exposure:
+			to.Exposures += c.Count
+		case p.Guard.Event:
+			to.Events += c.Count
+		}
+	}
+	return control, treatment
+}
+
+func minus(a, b Counts) Counts {
+	return Counts{Exposures: max(a.Exposures-b.Exposures, 0), Events: max(a.Events-b.Events, 0)}
+}
+
+func rates(c Counts) guard.Rates {
+	// Events beyond exposures (events tracked for contexts whose
+	// evaluations were reported in another window) are capped, so a rate
+	// stays a share.
+	return guard.Rates{Exposures: c.Exposures, Events: min(c.Events, c.Exposures)}
+}

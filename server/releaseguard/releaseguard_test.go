@@ -1,0 +1,163 @@
+package releaseguard
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/release"
+	"github.com/flagpole/flagpole/server/signals"
+)
+
+type store struct {
+	counts []signals.Count
+	since  []time.Time
+}
+
+func (s *store) ListSignals(_ context.Context, env, flag string, since time.Time) ([]signals.Count, error) {
+	s.since = append(s.since, since)
+	var out []signals.Count
+	for _, c := range s.counts {
+		if c.Environment == env && c.FlagKey == flag && !c.Minute.Before(since) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (s *store) add(minute time.Time, variant, event string, n int64) {
+	s.counts = append(s.counts, signals.Count{Environment: "production", FlagKey: "checkout", Variant: variant, Event: event, Minute: minute, Count: n})
+}
+
+var t0 = time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
+
+func plan(steps ...int) server.ReleasePlan {
+	p := server.ReleasePlan{ID: 7, FlagKey: "checkout", Environment: "production", State: server.PlanRunning,
+		PlanSpec: server.PlanSpec{Kind: server.KindRelease, Variant: "on", Control: "off",
+			Guard: &server.GuardSpec{Event: "error", MaxRatio: 1.2, MinSamples: 500}}}
+	for _, s := range steps {
+		p.Steps = append(p.Steps, server.PlanStep{Percent: s, Hold: time.Minute})
+	}
+	return p
+}
+
+func evidence(t *testing.T, d release.Decision) Evidence {
+	t.Helper()
+	var e Evidence
+	if err := json.Unmarshal(d.Evidence, &e); err != nil {
+		t.Fatalf("evidence %s: %v", d.Evidence, err)
+	}
+	return e
+}
+
+func TestCheckJudgesTheStepWindow(t *testing.T) {
+	st := &store{}
+	st.add(t0.Add(-time.Minute), "on", "error", 10_000) // before the step: not counted
+	st.add(t0, "off", signals.Exposure, 5_000)
+	st.add(t0, "off", "error", 50)
+	st.add(t0, "on", signals.Exposure, 2_000)
+	st.add(t0, "on", "error", 600)
+	st.add(t0, "on", "latency", 9_999) // another event
+	st.add(t0, "other", "error", 9_999)
+	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(30 * time.Second) }}
+	p := plan(10, 50, 100)
+	p.Step, p.StepStartedAt = 1, t0.Add(5*time.Second)
+	d, err := j.Check(context.Background(), p, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := evidence(t, d)
+	if d.Verdict != release.Regressed || e.Control.Samples != 5_000 || e.Control.Events != 50 || e.New.Samples != 2_000 || e.New.Events != 600 || e.Step != 1 {
+		t.Errorf("Check = %v %s", d.Verdict, d.Evidence)
+	}
+	if e.Alpha != 0.05/3 {
+		t.Errorf("alpha %g, want the plan's 0.05 spent over 3 steps", e.Alpha)
+	}
+	if e.Mark == nil || !e.Mark.Minute.Equal(t0) || e.Mark.New.Exposures != 2_000 {
+		t.Errorf("mark %+v", e.Mark)
+	}
+
+	// Equal rates pass once both arms have their samples.
+	st2 := &store{}
+	for _, v := range []string{"on", "off"} {
+		st2.add(t0, v, signals.Exposure, 20_000)
+		st2.add(t0, v, "error", 200)
+	}
+	j.Signals = st2
+	if d, err := j.Check(context.Background(), p, 1); err != nil || d.Verdict != release.Passing {
+		t.Errorf("A/A: %v %v %s", err, d.Verdict, d.Evidence)
+	}
+	// Too few samples wait.
+	st3 := &store{}
+	st3.add(t0, "on", signals.Exposure, 100)
+	st3.add(t0, "off", signals.Exposure, 10_000)
+	j.Signals = st3
+	if d, err := j.Check(context.Background(), p, 1); err != nil || d.Verdict != release.Waiting {
+		t.Errorf("few samples: %v %v %s", err, d.Verdict, d.Evidence)
+	}
+}
+
+func TestCheckLeavesOutWhatTheFirstMinuteHeldBefore(t *testing.T) {
+	st := &store{}
+	st.add(t0, "off", signals.Exposure, 1_000)
+	st.add(t0, "on", signals.Exposure, 1_000)
+	st.add(t0, "on", "error", 900)
+	p := plan(10, 50, 100)
+	// Step 1's passing decision marked the minute; step 2 began after it.
+	prev, _ := json.Marshal(Evidence{Event: "error", Step: 1, Mark: &Mark{Minute: t0,
+		Control: Counts{Exposures: 1_000}, New: Counts{Exposures: 1_000, Events: 900}}})
+	p.Step, p.StepStartedAt, p.Evidence = 2, t0.Add(20*time.Second), prev
+	st.add(t0, "off", signals.Exposure, 600)
+	st.add(t0, "on", signals.Exposure, 600)
+	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(40 * time.Second) }}
+	d, err := j.Check(context.Background(), p, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := evidence(t, d); d.Verdict == release.Regressed || e.New.Samples != 600 || e.New.Events != 0 || e.Control.Samples != 600 {
+		t.Errorf("Check = %v %s", d.Verdict, d.Evidence)
+	}
+}
+
+func TestCheckJudgesTheLastStepAgainstTheStepBefore(t *testing.T) {
+	p := plan(50, 100)
+	prev, _ := json.Marshal(json.RawMessage(`{"verdict":"passing","control":{"samples":50000,"events":500},"new":{"samples":50000,"events":510},"event":"error","step":1}`))
+	p.Step, p.StepStartedAt, p.Evidence = 2, t0, prev
+	st := &store{}
+	st.add(t0, "on", signals.Exposure, 20_000)
+	st.add(t0, "on", "error", 1_000) // 5% against a 1% baseline
+	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(30 * time.Second) }}
+	d, err := j.Check(context.Background(), p, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := evidence(t, d); d.Verdict != release.Regressed || !e.Baseline || e.Control.Samples != 50_000 {
+		t.Errorf("Check = %v %s", d.Verdict, d.Evidence)
+	}
+
+	// Without evidence, the step before is re-read from the store.
+	p.Evidence = nil
+	p.StepStartedAt = t0.Add(2 * time.Minute)
+	st.add(t0, "off", signals.Exposure, 9_999) // before the step before (held a minute)
+	st.add(t0.Add(2*time.Minute), "on", signals.Exposure, 20_000)
+	st.add(t0.Add(2*time.Minute), "on", "error", 200)
+	st.add(t0.Add(time.Minute), "off", signals.Exposure, 50_000)
+	st.add(t0.Add(time.Minute), "off", "error", 500)
+	j.Now = func() time.Time { return t0.Add(150 * time.Second) }
+	d, err = j.Check(context.Background(), p, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := evidence(t, d); d.Verdict != release.Passing || !e.Baseline || e.Control.Samples != 50_000 || e.Control.Events != 500 || e.New.Samples != 20_000 {
+		t.Errorf("re-read baseline: %v %s", d.Verdict, d.Evidence)
+	}
+
+	// A guarded plan of one 100% step has nothing to compare with.
+	one := plan(100)
+	one.Step, one.StepStartedAt = 1, t0
+	if _, err := j.Check(context.Background(), one, 1); server.ErrorCode(err) != server.EINVALID {
+		t.Errorf("one-step plan: %v, want EINVALID", err)
+	}
+}
