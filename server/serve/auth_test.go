@@ -581,3 +581,40 @@ func TestTokenCannotClaimUISource(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunApplyNeedsOnlyRead checks that checking a change set
+// (validate_only) needs only read access: a ci token of staging may check a
+// file that changes production and definitions, but not apply it.
+func TestDryRunApplyNeedsOnlyRead(t *testing.T) {
+	f := startAuthFixture(t)
+	ctx := context.Background()
+	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pb.NewFlagServiceClient(f.admin).GetFlagConfig(ctx, &pb.GetFlagConfigRequest{FlagKey: "beta", Environment: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := cfg.GetConfig()
+	change.Enabled = true
+	req := &pb.ApplyChangesRequest{Changes: []*pb.ApplyChange{
+		{Change: &pb.ApplyChange_CreateFlag{CreateFlag: &pb.Flag{Key: "gamma", Type: "boolean"}}},
+		{Change: &pb.ApplyChange_ReplaceConfig{ReplaceConfig: change}},
+	}}
+	ci := pb.NewFlagServiceClient(f.dial(t, f.createToken(t, &pb.CreateTokenRequest{Name: "pr-check", Scope: "ci", Environments: []string{"staging"}})))
+	if _, err := ci.ApplyChanges(ctx, req); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("staging ci token applying to production: %v, want PermissionDenied", err)
+	}
+	req.ValidateOnly = true
+	if _, err := ci.ApplyChanges(ctx, req); err != nil {
+		t.Fatalf("staging ci token checking a change set: %v, want OK", err)
+	}
+	sdk := pb.NewFlagServiceClient(f.dial(t, f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})))
+	if _, err := sdk.ApplyChanges(ctx, req); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("sdk token checking a change set: %v, want PermissionDenied (sdk tokens do not read)", err)
+	}
+	got, err := pb.NewFlagServiceClient(f.admin).GetFlagConfig(ctx, &pb.GetFlagConfigRequest{FlagKey: "beta", Environment: "production"})
+	if err != nil || got.GetConfig().GetEnabled() {
+		t.Fatalf("a dry run changed production: %v, %v", got, err)
+	}
+}
