@@ -290,7 +290,7 @@ func TestMetric(t *testing.T) {
 	}
 	want := map[string]int64{
 		"feature_flag.key=banner,feature_flag.result.reason=static,feature_flag.result.variant=b,feature_flag.set.id=production": 3,
-		"error.type=flag_not_found,feature_flag.key=missing,feature_flag.result.reason=error,feature_flag.set.id=production":      1,
+		"error.type=flag_not_found,feature_flag.key=missing,feature_flag.result.reason=error,feature_flag.set.id=production":     1,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("evaluation counts (-want +got):\n%s", diff)
