@@ -43,15 +43,24 @@ type Receiver struct {
 	// /v1/traces); GRPCURL that of OTLP/gRPC, as http://host:port.
 	HTTPURL, GRPCURL string
 
+	discard bool // count spans, keep none (benchmarks)
+
 	mu      sync.Mutex
 	spans   []Span
+	count   int
 	changed chan struct{} // closed and replaced when spans arrive
 }
 
 // Start starts a receiver; it stops when the test ends.
-func Start(tb testing.TB) *Receiver {
+func Start(tb testing.TB) *Receiver { return start(tb, false) }
+
+// StartDiscarding starts a receiver that decodes every request but keeps
+// only the count of spans (Count), for benchmarks that export many.
+func StartDiscarding(tb testing.TB) *Receiver { return start(tb, true) }
+
+func start(tb testing.TB, discard bool) *Receiver {
 	tb.Helper()
-	r := &Receiver{changed: make(chan struct{})}
+	r := &Receiver{discard: discard, changed: make(chan struct{})}
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -133,7 +142,10 @@ func (r *Receiver) add(req *coltracepb.ExportTraceServiceRequest, protocol strin
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.spans = append(r.spans, spans...)
+	r.count += len(spans)
+	if !r.discard {
+		r.spans = append(r.spans, spans...)
+	}
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
@@ -151,6 +163,13 @@ func attrs(kvs []*commonpb.KeyValue) map[string]string {
 		}
 	}
 	return m
+}
+
+// Count is the number of spans received so far.
+func (r *Receiver) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
 }
 
 // Spans returns every span received so far.
