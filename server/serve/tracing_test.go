@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestHTTPTracing(t *testing.T) {
 	h.do("GET", "/api/v1/environments", "", 200, "traceparent", "00-"+apiTrace+"-"+caller+"-01")
 
 	var api otlptest.Span
-	spans := rcv.WaitFor(t, 15*time.Second, func(spans []otlptest.Span) bool {
+	rcv.WaitFor(t, 15*time.Second, func(spans []otlptest.Span) bool {
 		for _, sp := range spans {
 			if sp.TraceID == apiTrace && sp.Name == "GET /api/v1/environments" {
 				api = sp
@@ -55,7 +56,11 @@ func TestHTTPTracing(t *testing.T) {
 	if api.Attributes["http.route"] != "/api/v1/environments" {
 		t.Errorf("API span http.route = %q", api.Attributes["http.route"])
 	}
-	for _, sp := range spans {
+	// Shutting down exports every span left, so none can come later.
+	if err := h.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range rcv.Spans() {
 		if sp.TraceID == probeTrace {
 			t.Errorf("probe traced: %s", sp.Name)
 		}
