@@ -8,7 +8,9 @@
 // OpenTelemetry links none of it: the SDK itself does not import
 // OpenTelemetry.
 //
-//	openfeature.AddHooks(otelhook.New())
+//	hook, err := otelhook.New() // otelhook.WithMeterProvider(mp) to count too
+//	if err != nil { ... }
+//	openfeature.AddHooks(hook)
 //
 // The hook works with any OpenFeature provider; with Flagpole's it also
 // records the flag set (the environment) and the flag's version, which the
