@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/flagpole/flagpole/server/tracing"
@@ -29,7 +28,7 @@ func (a *app) trace(cmd *cobra.Command) (context.Context, []grpc.DialOption, fun
 	if t == nil {
 		return ctx, nil, func(error) {}
 	}
-	ctx, span := t.Tracer().Start(t.ContextFromEnv(ctx), cmd.CommandPath(), trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := t.Tracer().Start(t.ContextFromEnv(ctx), cmd.CommandPath())
 	end := func(err error) {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())

@@ -76,7 +76,7 @@ func traceProblem(spans []otlptest.Span, traceID, parent, command, method, store
 		}
 		return otlptest.Span{}, false
 	}
-	cmd, ok := find("flagpole-cli", command, tracepb.Span_SPAN_KIND_CLIENT, parent)
+	cmd, ok := find("flagpole-cli", command, tracepb.Span_SPAN_KIND_INTERNAL, parent)
 	if !ok {
 		return fmt.Sprintf("no CLI span %q in trace %s under %q", command, traceID, parent)
 	}
