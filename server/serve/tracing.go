@@ -18,6 +18,8 @@ func (s *Server) startTracing(ctx context.Context) error {
 	}
 	s.tracing = t
 	if t.Enabled() {
+		log := s.log
+		tracing.ReportErrors(func(err error) { log.Warn("tracing", "err", err) })
 		s.log.Info("tracing: exporting spans over OTLP")
 	}
 	return nil

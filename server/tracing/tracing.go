@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -107,6 +108,13 @@ func newExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
 		return nil, fmt.Errorf("tracing: otlp exporter: %w", err)
 	}
 	return exp, nil
+}
+
+// ReportErrors sends OpenTelemetry's own errors (a failed export, a
+// dropped span) to report instead of the standard logger. The handler is
+// process-wide: OpenTelemetry has one.
+func ReportErrors(report func(error)) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(report))
 }
 
 // Enabled reports whether spans are recorded and exported.

@@ -3,12 +3,14 @@ package tracing
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -240,5 +242,46 @@ func TestUntracedMethods(t *testing.T) {
 		if got := untracedMethods(&stats.RPCTagInfo{FullMethodName: method}); got != traced {
 			t.Errorf("%s traced = %v, want %v", method, got, traced)
 		}
+	}
+}
+
+// TestUnreachableCollector: spans that cannot be exported are reported to
+// ReportErrors' function, and shutting down does not hang on them.
+func TestUnreachableCollector(t *testing.T) {
+	clearEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", closed)
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "200") // ms, retries included
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "10")
+	prev := otel.GetErrorHandler()
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+	reported := make(chan error, 16)
+	ReportErrors(func(err error) {
+		select {
+		case reported <- err:
+		default:
+		}
+	})
+	tr, err := FromEnv(context.Background(), "flagpole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tr.Tracer().Start(context.Background(), "lost")
+	span.End()
+	select {
+	case err := <-reported:
+		t.Logf("reported: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a failed export was not reported")
+	}
+	start := time.Now()
+	tr.ShutdownWithin(context.Background())
+	if d := time.Since(start); d > ShutdownTimeout+time.Second {
+		t.Fatalf("shutdown took %s", d)
 	}
 }

@@ -28,6 +28,8 @@ func (a *app) trace(cmd *cobra.Command) (context.Context, []grpc.DialOption, fun
 	if t == nil {
 		return ctx, nil, func(error) {}
 	}
+	stderr := cmd.ErrOrStderr()
+	tracing.ReportErrors(func(err error) { fmt.Fprintf(stderr, "flagpole: tracing: %v\n", err) })
 	ctx, span := t.Tracer().Start(t.ContextFromEnv(ctx), cmd.CommandPath())
 	end := func(err error) {
 		if err != nil {
