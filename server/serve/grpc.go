@@ -40,6 +40,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), s.Auth.StreamInterceptor())...),
 		grpc.MaxRecvMsgSize(MaxGRPCRequestBytes),
 	)
+	opts = append(opts, s.tracing.GRPCServerOptions()...)
 	opts = append(opts,
 		grpc.ConnectionTimeout(s.cfg.GRPCConnectionTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{

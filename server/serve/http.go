@@ -29,7 +29,8 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("/", adminui.Handler())
 	s.Auth.Routes(mux)
 	cop := crossOriginProtection(len(s.cfg.CORSOrigins) > 0)
-	return securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(s.Auth.Middleware(publicHTTP, mux))))
+	routes := s.tracing.Routes(mux)
+	return s.tracing.HTTPHandler(securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(s.Auth.Middleware(publicHTTP, routes)))))
 }
 
 // securityHeaders sets the headers every answer carries: nosniff, so a

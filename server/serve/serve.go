@@ -34,6 +34,7 @@ import (
 	"github.com/flagpole/flagpole/server/releaseguard"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
+	"github.com/flagpole/flagpole/server/tracing"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -157,6 +158,7 @@ type Server struct {
 	tls  *tls.Config
 
 	observe  *observe
+	tracing  *tracing.Tracing // nil: tracing off
 	webhooks *webhooks
 	hub      *fanout.Hub
 	runner   *release.Runner
@@ -213,6 +215,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.tls, err = loadTLS(s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
 		return err
 	}
+	if err := s.startTracing(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.stopTracing(ctx)
+		}
+	}()
 	if s.store == nil {
 		if s.store, err = openStore(ctx, s.cfg.DBPath, s.log); err != nil {
 			return err
@@ -232,7 +242,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.stopWebhooks()
 		}
 	}()
-	s.Service = service.New(s.observedStore(), append(append(s.serviceOptions(), s.observeServiceOptions()...), s.webhookServiceOptions()...)...)
+	s.Service = service.New(s.tracedStore(s.observedStore()), append(append(s.serviceOptions(), s.observeServiceOptions()...), s.webhookServiceOptions()...)...)
 	if err := s.watchReplicas(); err != nil {
 		return err
 	}
@@ -349,6 +359,7 @@ func (s *Server) stop(ctx context.Context) error {
 	if err := s.store.Close(); err != nil {
 		storeErr = fmt.Errorf("serve: %w", err)
 	}
+	s.stopTracing(ctx)
 	s.log.Info("flagpole stopped")
 	return errors.Join(httpErr, storeErr)
 }

@@ -103,9 +103,10 @@ type clients struct {
 	release flagpolev1.ReleaseServiceClient
 }
 
-// connect resolves the flags and opens a connection. The connection is
-// lazy; the first call reports an unreachable server.
-func (a *app) connect() (*clients, error) {
+// connect resolves the flags and opens a connection with extra dial
+// options. The connection is lazy; the first call reports an unreachable
+// server.
+func (a *app) connect(extra ...grpc.DialOption) (*clients, error) {
 	if err := a.resolve(); err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (a *app) connect() (*clients, error) {
 		creds = credentials.NewTLS(cfg)
 	}
 	timeout := a.connectTimeout
-	conn, err := grpc.NewClient(a.addr,
+	conn, err := grpc.NewClient(a.addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			d := net.Dialer{Timeout: timeout}
@@ -137,7 +138,7 @@ func (a *app) connect() (*clients, error) {
 		// A list or export is as large as the environment: accept whatever
 		// the server may send (gRPC's default would refuse over 4 MiB).
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
-	)
+	}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %s: %w", a.addr, err)
 	}
@@ -218,18 +219,20 @@ func (e *rpcError) Error() string {
 	return fmt.Sprintf("%s (%s)", msg, strings.ToLower(e.st.Code().String()))
 }
 
-// run connects, runs fn with a context bound to the command, and closes the
-// connection.
-func (a *app) run(cmd *cobra.Command, fn func(ctx context.Context, c *clients) error) error {
+// run connects, runs fn with a context bound to the command (and its
+// trace, when traced), and closes the connection.
+func (a *app) run(cmd *cobra.Command, fn func(ctx context.Context, c *clients) error) (err error) {
 	if err := noNegativeDurations(cmd); err != nil {
 		return err
 	}
-	c, err := a.connect()
+	ctx, traced, end := a.trace(cmd)
+	defer func() { end(err) }()
+	c, err := a.connect(traced...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	return a.addrHint(fn(cmd.Context(), c))
+	return a.addrHint(fn(ctx, c))
 }
 
 // addrHint explains the error of a call that reached an HTTP/1 server, as
