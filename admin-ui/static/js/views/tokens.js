@@ -2,7 +2,7 @@
 // here, and never again) and revokes them.
 
 import { canAdminister, lockNote } from '../access.js';
-import { api } from '../api.js';
+import { api, commented } from '../api.js';
 import { h, field, select, fmtTime, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
 
@@ -54,8 +54,9 @@ export async function render(root, _params, ctx) {
     const revoke = h('button', { type: 'button', class: 'secondary small', disabled: !!t.revokeTime }, 'Revoke');
     revoke.setAttribute('aria-label', `Revoke token ${t.name}`);
     revoke.addEventListener('click', async () => {
-      if (!(await confirmDialog({ title: `Revoke ${t.name}?`, body: 'Anything using this token loses access at once. This cannot be undone.', confirm: 'Revoke', danger: true }))) return;
-      try { await api.revokeToken(t.name); toast(`${t.name} revoked`); ctx.navigate('#/tokens'); } catch (err) { errorBanner(msg, err); }
+      const yes = await confirmDialog({ title: `Revoke ${t.name}?`, body: 'Anything using this token loses access at once. This cannot be undone.', confirm: 'Revoke', danger: true, comment: 'optional' });
+      if (!yes) return;
+      try { await commented(yes.comment).revokeToken(t.name); toast(`${t.name} revoked`); ctx.navigate('#/tokens'); } catch (err) { errorBanner(msg, err); }
     });
     const status = tokenStatus(t);
     return h('tr', { dataset: { token: t.name, status } },
