@@ -67,7 +67,7 @@ export const routes = {
   listClients: (env) => ['GET', `/environments/${enc(env)}/clients`],
 
   listUsage: (q = {}) => ['GET', '/usage' + query({ environment: q.environment, staleOnly: q.staleOnly ? 'true' : '' })],
-  getFlagUsage: (key, env) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env })],
+  getFlagUsage: (key, env, hours) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env, hours })],
 
   listUsers: () => ['GET', '/users'],
   createUser: (u) => ['POST', '/users', u],
