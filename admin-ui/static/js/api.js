@@ -78,6 +78,7 @@ export const routes = {
   listTokens: () => ['GET', '/tokens?includeRevoked=true'],
   createToken: (t) => ['POST', '/tokens', t],
   revokeToken: (name) => ['POST', `/tokens/${enc(name)}/revoke`, {}],
+  deleteToken: (name) => ['DELETE', `/tokens/${enc(name)}`],
 
   listWebhooks: () => ['GET', '/webhooks'],
   createWebhook: (w) => ['POST', '/webhooks', w],
