@@ -56,12 +56,7 @@ after in full).`,
 				if err != nil {
 					return err
 				}
-				return a.printer(cmd.OutOrStdout()).emit(views, func(t *tabwriter.Writer) {
-					row(t, "TIME", "ACTOR", "SOURCE", "ACTION", "KEY", "ENVIRONMENT", "COMMENT")
-					for _, v := range views {
-						row(t, fmtTime(v.Time), v.ActorKind+":"+v.Actor, v.Source, v.Action, v.Key, orDash(v.Environment), orDash(oneLine(v.Comment)))
-					}
-				})
+				return a.printAudit(cmd, views)
 			})
 		},
 	}
@@ -73,6 +68,49 @@ after in full).`,
 	f.DurationVar(&since, "since", 0, "only changes within this duration, e.g. 30m, 24h")
 	f.IntVar(&limit, "limit", 100, "at most this many entries (0: all)")
 	return cmd
+}
+
+// historyCmd is the history of one flag: `audit --flag KEY`, for people who
+// look for it under that name.
+func (a *app) historyCmd() *cobra.Command {
+	var env string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history KEY",
+		Short: "Show the changes of one flag, newest first, with who made them and why",
+		Long: `History lists the changes of one flag: its definition, its configuration in
+each environment and its release plans, newest first, with the actor, the source
+and the comment each change was made with. It is 'flagpole audit --flag KEY'.`,
+		Example: `  flagpole history new-checkout --env production
+  flagpole history new-checkout -o json`,
+		Args: exactArgs("KEY"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return usagef("--limit: must be 0 (all) or more, got %d", limit)
+			}
+			req := &flagpolev1.ListAuditEntriesRequest{FlagKey: args[0], Environment: env}
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				views, err := listAudit(ctx, c, req, limit)
+				if err != nil {
+					return err
+				}
+				return a.printAudit(cmd, views)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "", "only changes in this environment (definition changes belong to none)")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many entries (0: all)")
+	return cmd
+}
+
+// printAudit prints audit entries as a table, or whole as JSON or YAML.
+func (a *app) printAudit(cmd *cobra.Command, views []auditView) error {
+	return a.printer(cmd.OutOrStdout()).emit(views, func(t *tabwriter.Writer) {
+		row(t, "TIME", "ACTOR", "SOURCE", "ACTION", "KEY", "ENVIRONMENT", "COMMENT")
+		for _, v := range views {
+			row(t, fmtTime(v.Time), v.ActorKind+":"+v.Actor, v.Source, v.Action, v.Key, orDash(v.Environment), orDash(oneLine(v.Comment)))
+		}
+	})
 }
 
 // listAudit pages through the audit trail until limit entries (0: all).

@@ -64,6 +64,9 @@ func TestChangeComments(t *testing.T) {
 	if out := s.ok(t, "audit", "--flag", "checkout", "--env", "production"); !strings.Contains(out, "COMMENT") || !strings.Contains(out, why) {
 		t.Errorf("audit table shows no comment:\n%s", out)
 	}
+	if out := s.ok(t, "history", "checkout", "--env", "production"); !strings.Contains(out, "roll back by file") || strings.Contains(out, "flag.create") {
+		t.Errorf("history of checkout in production:\n%s\nwant the production changes with their comments", out)
+	}
 	s.json(t, &entries, "audit", "--actor", "someone-else")
 	if len(entries) != 0 {
 		t.Errorf("audit --actor someone-else: %v, want none", entries)
