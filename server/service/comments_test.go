@@ -7,6 +7,7 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/service"
 )
 
 // TestChangeComments: a change's comment lands in each of its audit
@@ -66,6 +67,27 @@ func TestChangeComments(t *testing.T) {
 	system := server.NewContextWithActor(f.ctx, server.Actor{Kind: server.System.Kind, Source: server.System.Source, Name: "plan 1"})
 	if _, err := f.svc.SetEnabled(system, "production", "beta", false, 0); err != nil {
 		t.Errorf("the server's own change needs no comment: %v", err)
+	}
+
+	// A release plan: a person creates and cancels it (with a comment),
+	// its steps are the server's and need none.
+	wantRefused("release plan without a comment", func() error {
+		_, err := f.svc.CreatePlan(admin, service.PlanRequest{FlagKey: "beta", Environment: "production", Steps: release(10, 100)})
+		return err
+	})
+	p, err := f.svc.CreatePlan(with("ramp after INC-12").ctx, service.PlanRequest{FlagKey: "beta", Environment: "production", Steps: release(10, 100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = f.svc.AdvancePlan(f.ctx, p.ID, 0, nil); err != nil {
+		t.Errorf("a plan's step needs no comment: %v", err)
+	}
+	wantRefused("cancelling a plan without a comment", func() error {
+		_, err := f.svc.CancelPlan(admin, "production", p.ID)
+		return err
+	})
+	if _, err := f.svc.CancelPlan(with("stop").ctx, "production", p.ID); err != nil {
+		t.Fatal(err)
 	}
 
 	prod.RequireComment = false
