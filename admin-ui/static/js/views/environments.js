@@ -21,7 +21,7 @@ export async function render(root, _params, ctx) {
       let yes;
       if (!(yes = await confirmDialog(lifting ? {
         title: `Unprotect ${e.name}?`,
-        body: `Editors will be able to change every flag in ${e.name}, and changes there will no longer ask for confirmation.`,
+        body: `Editors will be able to change every flag in ${e.name}${e.requireComment ? ' (with a comment, which it still requires)' : ', and changes there will no longer ask for confirmation'}.`,
         confirm: 'Unprotect', danger: true, ...ask(),
       } : {
         title: `Protect ${e.name}?`,
