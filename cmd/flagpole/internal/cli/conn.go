@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,10 @@ import (
 
 const defaultAddr = "localhost:9090"
 
+// commentHeader carries a change's comment (the server's
+// server.CommentHeader; the CLI does not import the server).
+const commentHeader = "x-flagpole-comment"
+
 // app holds the flags every client command shares and, once a command runs,
 // its connection to the server.
 type app struct {
@@ -36,6 +41,7 @@ type app struct {
 	output         string
 	connectTimeout time.Duration
 	callTimeout    time.Duration
+	comment        string
 }
 
 func (a *app) addGlobalFlags(c *cobra.Command) {
@@ -48,6 +54,8 @@ func (a *app) addGlobalFlags(c *cobra.Command) {
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	f.DurationVar(&a.connectTimeout, "connect-timeout", 5*time.Second, "how long to try to reach the server")
 	f.DurationVar(&a.callTimeout, "timeout", 30*time.Second, "deadline of each request to the server")
+	f.StringVar(&a.comment, "comment", "", "why: a comment stored with every change the command makes (at most 1000 characters; "+
+		"environments with require_comment refuse changes without one)")
 }
 
 // resolve fills unset flags from the environment and validates them.
@@ -160,9 +168,13 @@ func (a *app) connect(extra ...grpc.DialOption) (*clients, error) {
 
 func (c *clients) Close() error { return c.conn.Close() }
 
-// outgoing adds the token and the audit source to a call's metadata.
+// outgoing adds the token, the audit source and the change comment
+// (percent-encoded: metadata is ASCII) to a call's metadata.
 func (a *app) outgoing(ctx context.Context) context.Context {
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-flagpole-source", "cli")
+	if a.comment != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, commentHeader, url.PathEscape(a.comment))
+	}
 	if a.token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+a.token)
 	}
