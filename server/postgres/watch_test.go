@@ -109,7 +109,7 @@ func TestWatchDeliversOtherReplicasChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	flag := engine.Flag{Key: "checkout", Type: engine.TypeInteger,
-		Variants: []engine.Variant{{Key: "small", Value: int64(1)}, {Key: "huge", Value: int64(1)<<53 + 1}}}
+		Variants: []engine.Variant{{Key: "small", Value: int64(1)}, {Key: "huge", Value: int64(engine.MaxSafeInteger)}}}
 	if _, _, err := svc.CreateFlag(ctx, flag); err != nil {
 		t.Fatal(err)
 	}
