@@ -69,6 +69,10 @@ export const routes = {
   listUsage: (q = {}) => ['GET', '/usage' + query({ environment: q.environment, staleOnly: q.staleOnly ? 'true' : '' })],
   getFlagUsage: (key, env) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env })],
 
+  listReleasePlans: (q = {}) => ['GET', '/release-plans' + query({ environment: q.environment, flagKey: q.flagKey, activeOnly: q.activeOnly ? 'true' : '' })],
+  listSignals: (key, env, startTime) =>
+    ['GET', `/flags/${enc(key)}/environments/${enc(env)}/signals` + query({ startTime })],
+
   listUsers: () => ['GET', '/users'],
   createUser: (u) => ['POST', '/users', u],
   deleteUser: (username) => ['DELETE', `/users/${enc(username)}`],
