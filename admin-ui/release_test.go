@@ -21,7 +21,8 @@ import (
 // its second step, which holds for an hour). The flag page shows the plan's
 // timeline with step 2 current, and the guard chart with both arms' rates
 // and the passing decision of step 1, labelled; axe finds no serious or
-// critical violation, and the chart is in the tab order.
+// critical violation, and the chart is in the tab order. Pause, resume
+// and cancel move the plan.
 func TestBrowserReleasePlanTimelineAndChart(t *testing.T) {
 	tb := newTab(t)
 	s := startServer(t, func(c *serve.Config) {
@@ -107,6 +108,36 @@ func TestBrowserReleasePlanTimelineAndChart(t *testing.T) {
 	tb.checkAxe("flag page with a release plan")
 	tb.checkLabels("flag page with a release plan")
 	tb.screenshot("flag-release-plan", 1280)
+
+	// Pause, resume and cancel from the panel; the plan's state follows.
+	planState := func() string {
+		return fmt.Sprint(s.mustCall(t, "GET", "/api/v1/environments/production/release-plans/"+id, nil)["plan"].(map[string]any)["state"])
+	}
+	// production is protected: each asks first.
+	confirmed := func(action, then string) {
+		t.Helper()
+		tb.do(action, chromedp.Click(chromedp.CSS(`[data-action=release-`+action+`]`)),
+			chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)))
+		if action == "cancel" {
+			tb.checkAxe("cancel confirmation")
+		}
+		tb.do("confirm "+action, chromedp.Click(chromedp.CSS(`dialog[open] [data-confirm]`)), chromedp.WaitVisible(chromedp.CSS(then)))
+	}
+	confirmed("pause", `[data-action=release-resume]`)
+	if got := planState(); got != "paused" || tb.text(`[data-plan-state]`) != "paused" {
+		t.Errorf("after Pause the plan is %s, the page says %q", got, tb.text(`[data-plan-state]`))
+	}
+	confirmed("resume", `[data-action=release-pause]`)
+	if got := planState(); got != "running" {
+		t.Errorf("after Resume the plan is %s", got)
+	}
+	confirmed("cancel", `[data-plan-state=cancelled]`)
+	if got := planState(); got != "cancelled" {
+		t.Errorf("after Cancel the plan is %s", got)
+	}
+	if n := eval[int](tb, `document.querySelectorAll('[data-action^=release-]').length`); n != 0 {
+		t.Errorf("%d plan buttons on an ended plan", n)
+	}
 	if errs := tb.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
 	}

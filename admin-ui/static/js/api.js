@@ -72,6 +72,9 @@ export const routes = {
   listReleasePlans: (q = {}) => ['GET', '/release-plans' + query({ environment: q.environment, flagKey: q.flagKey, activeOnly: q.activeOnly ? 'true' : '' })],
   listSignals: (key, env, startTime) =>
     ['GET', `/flags/${enc(key)}/environments/${enc(env)}/signals` + query({ startTime })],
+  pauseReleasePlan: (env, id) => ['POST', `/environments/${enc(env)}/release-plans/${enc(id)}/pause`, {}],
+  resumeReleasePlan: (env, id) => ['POST', `/environments/${enc(env)}/release-plans/${enc(id)}/resume`, {}],
+  cancelReleasePlan: (env, id) => ['POST', `/environments/${enc(env)}/release-plans/${enc(id)}/cancel`, {}],
 
   listUsers: () => ['GET', '/users'],
   createUser: (u) => ['POST', '/users', u],

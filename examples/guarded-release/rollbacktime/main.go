@@ -58,6 +58,7 @@ func main() {
 	_ = fs.Parse(os.Args[1:])
 
 	var commits, reachP50, reachMax []time.Duration
+	var rates []float64
 	for run := range *runs {
 		r, err := measure(ctx, p, fmt.Sprint("run", run))
 		if err != nil {
@@ -66,9 +67,10 @@ func main() {
 		}
 		fmt.Println(r)
 		commits, reachP50, reachMax = append(commits, r.Commit), append(reachP50, r.ReachP50), append(reachMax, r.ReachMax)
+		rates = append(rates, r.RPS)
 	}
-	fmt.Printf("%d runs, %d instances at %g requests/s, %d%% step: fault → rollback committed %s; → every instance: p50 %s, max %s (ranges over runs)\n",
-		*runs, p.Instances, p.RPS, p.Percent, span(commits), span(reachP50), span(reachMax))
+	fmt.Printf("%d runs, %d instances asked for %g requests/s each, served %.0f–%.0f requests/s in all, %d%% step: fault → rollback committed %s; → every instance: p50 %s, max %s (ranges over runs)\n",
+		*runs, p.Instances, p.RPS, slices.Min(rates), slices.Max(rates), p.Percent, span(commits), span(reachP50), span(reachMax))
 }
 
 func span(ds []time.Duration) string {
@@ -98,11 +100,12 @@ type result struct {
 	ReachP50, ReachMax time.Duration // each instance serving the rollback
 	Reason             string        // the plan's reason, with the evidence in words
 	NewSamples         int64         // new variant's exposures in the deciding window
+	RPS                float64       // requests/s the instances served, measured
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%d instances: fault → rollback committed %s, → every instance p50 %s max %s (decided on %d samples of the new variant: %s)",
-		r.Instances, r.Commit.Round(time.Millisecond), r.ReachP50.Round(time.Millisecond), r.ReachMax.Round(time.Millisecond), r.NewSamples, r.Reason)
+	return fmt.Sprintf("%d instances serving %.0f requests/s: fault → rollback committed %s, → every instance p50 %s max %s (decided on %d samples of the new variant: %s)",
+		r.Instances, r.RPS, r.Commit.Round(time.Millisecond), r.ReachP50.Round(time.Millisecond), r.ReachMax.Round(time.Millisecond), r.NewSamples, r.Reason)
 }
 
 // measure runs one release with the fault and measures its rollback.
@@ -159,6 +162,12 @@ func measure(ctx context.Context, p params, name string) (result, error) {
 		instances = append(instances, in)
 	}
 
+	loadStart := time.Now() // every instance's users are running
+	var before int64
+	for _, in := range instances {
+		or, _, nr, _ := in.Counts()
+		before += or + nr
+	}
 	releases := pb.NewReleaseServiceClient(conn)
 	created, err := releases.CreateReleasePlan(ctx, &pb.CreateReleasePlanRequest{FlagKey: shop.Flag, Environment: "production",
 		Steps: []*pb.ReleaseStep{{Percent: int32(p.Percent), Hold: durationpb.New(time.Hour)}, {Percent: 100, Hold: durationpb.New(time.Hour)}},
@@ -210,9 +219,15 @@ func measure(ctx context.Context, p params, name string) (result, error) {
 			}
 		}
 	}
+	served := -before
+	for _, in := range instances {
+		or, _, nr, _ := in.Counts()
+		served += or + nr
+	}
+	rps := float64(served) / time.Since(loadStart).Seconds()
 	slices.Sort(reach)
 	r := result{Instances: len(instances), Commit: plan.GetEndTime().AsTime().Sub(fault), ReachP50: reach[(len(reach)-1)/2], ReachMax: reach[len(reach)-1],
-		Reason: plan.GetReason()}
+		Reason: plan.GetReason(), RPS: rps}
 	if ev := plan.GetEvidence().GetStructValue(); ev != nil {
 		r.NewSamples = int64(ev.GetFields()["new"].GetStructValue().GetFields()["samples"].GetNumberValue())
 	}

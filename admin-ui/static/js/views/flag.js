@@ -375,7 +375,7 @@ function envPanel(state, envName, page, reload) {
   lock(editor.el, why, note);
   const who = whoHasIt(envName, flag.key);
   page.stopWho = who.stop;
-  const release = releasePanel(envName, flag.key);
+  const release = releasePanel(envName, flag.key, { why, sensitive });
   page.stopRelease = release.stop;
   if (note) panel.append(note);
   panel.append(

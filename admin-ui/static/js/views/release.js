@@ -4,11 +4,15 @@
 // of the new variant and of the control per step, with the decision in
 // words and numbers. The chart is SVG drawn here (no library), labelled for
 // screen readers, focusable, and backed by a table of the same numbers.
-// While the plan is active the panel polls; the returned stop ends it.
+// An active plan can be paused, resumed and cancelled here, by the roles
+// that may change the environment. While the plan is active the panel
+// polls; the returned stop ends it.
 
-import { withSignal } from '../api.js';
+import { api, withSignal } from '../api.js';
 import { h, clear, fmtTime } from '../dom.js';
 import { num } from '../model.js';
+import { confirmDialog, errorBanner, toast } from '../ui.js';
+import { lock, lockNote } from '../access.js';
 
 const interval = 3000;
 const NS = 'http://www.w3.org/2000/svg';
@@ -23,8 +27,9 @@ function s(tag, attrs = {}, ...children) {
 }
 
 // releasePanel returns {el, stop}: el is empty (hidden) while the flag has
-// no plan in env.
-export function releasePanel(env, flagKey) {
+// no plan in env. why, when set, is why the signed-in user may not pause,
+// resume or cancel (access.js); sensitive asks before each of them.
+export function releasePanel(env, flagKey, { why = '', sensitive = false } = {}) {
   const el = h('section', { class: 'panel release', 'aria-labelledby': `release-${env}`, hidden: true, dataset: { release: env } });
   const ctrl = new AbortController();
   let timer = null;
@@ -40,6 +45,7 @@ export function releasePanel(env, flagKey) {
           plan.guard ? withSignal(ctrl.signal, 'listSignals', flagKey, env, plan.startedTime || plan.createTime).catch(() => null) : null,
         ]);
         draw(el, env, plan, stepTimes(plan, audit.entries || []), signals);
+        if (active) el.append(controls(env, plan, { why, sensitive, after: refresh }));
       }
     } catch (err) {
       if (ctrl.signal.aborted) return;
@@ -50,6 +56,7 @@ export function releasePanel(env, flagKey) {
     }
     if (active && !ctrl.signal.aborted) timer = setTimeout(poll, interval);
   };
+  const refresh = () => { clearTimeout(timer); poll(); };
   poll();
   return { el, stop: () => { ctrl.abort(); clearTimeout(timer); } };
 }
@@ -167,6 +174,41 @@ function draw(el, env, plan, times, signals) {
     el.append(h('p', { class: plan.state === 'rolled_back' ? 'banner warn' : 'hint', dataset: { planReason: '' } }, plan.reason));
   }
   if (plan.guard) el.append(guardChart(plan, stepRates(plan, times, signals)));
+}
+
+// controls are the pause / resume / cancel buttons of an active plan.
+function controls(env, plan, { why, sensitive, after }) {
+  const id = num(plan.id);
+  const msg = h('div');
+  const moves = [];
+  if (plan.state === 'running' || plan.state === 'scheduled') {
+    moves.push(['pause', 'Pause', 'pauseReleasePlan', `Plan ${id} holds its current step until resumed; nothing changes for the SDKs.`, false]);
+  }
+  if (plan.state === 'paused') {
+    moves.push(['resume', 'Resume', 'resumeReleasePlan', `Plan ${id} re-applies its current step and restarts that step's hold.`, false]);
+  }
+  moves.push(['cancel', 'Cancel plan', 'cancelReleasePlan', `Plan ${id} ends; the flag's configuration in ${env} stays as it is now.`, true]);
+  const buttons = moves.map(([action, label, call, body, danger]) => {
+    const b = h('button', { type: 'button', class: danger ? 'danger' : 'secondary', dataset: { action: `release-${action}` } }, label);
+    b.addEventListener('click', async () => {
+      if ((danger || sensitive) && !(await confirmDialog({ title: `${label.replace(' plan', '')} release plan ${id} in ${env}?`, body, confirm: label, danger }))) return;
+      b.disabled = true;
+      errorBanner(msg, null);
+      try {
+        await api[call](env, id);
+        toast(`Release plan ${id}: ${action === 'cancel' ? 'cancelled' : action === 'pause' ? 'paused' : 'resumed'}`);
+        after();
+      } catch (err) {
+        b.disabled = false;
+        errorBanner(msg, err);
+      }
+    });
+    return b;
+  });
+  const note = why ? lockNote(why) : null;
+  const box = h('div', {}, msg, h('div', { class: 'actions' }, buttons), note);
+  lock(box, why, note);
+  return box;
 }
 
 // guardChart draws the error rates per step as grouped bars (new, control),
