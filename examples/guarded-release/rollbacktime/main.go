@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -148,10 +149,12 @@ func measure(ctx context.Context, p params, name string) (result, error) {
 		opts = append(opts, sdk.WithTrackFlushInterval(p.TrackInterval))
 	}
 	instances := make([]*shop.Instance, 0, p.Instances)
-	defer func() {
+	defer func() { // in parallel: each waits for its HTTP server and SDK stream to end
+		var wg sync.WaitGroup
 		for _, in := range instances {
-			in.Close()
+			wg.Go(in.Close)
 		}
+		wg.Wait()
 	}()
 	for i := range p.Instances {
 		in, err := shop.Start(ctx, shop.Config{Server: srv.GRPCAddr().String(), Token: tok.GetSecret(), ID: fmt.Sprintf("%s-shop-%d", name, i),
