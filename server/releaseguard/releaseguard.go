@@ -168,9 +168,13 @@ func (j *Judge) Mark(ctx context.Context, p server.ReleasePlan) (json.RawMessage
 		return nil, err
 	}
 	mc, mn := sum(counts, p, minute, minute.Add(time.Minute))
-	ev := Evidence{Event: p.Guard.Event, Mark: &Mark{Minute: minute, Control: mc, New: mn}}
-	ev.Reason = "plan started; the counts of its first minute before the start are left out"
-	b, err := json.Marshal(ev)
+	// Only what Check reads of it (as an Evidence of step 0), and why.
+	b, err := json.Marshal(struct {
+		Reason string `json:"reason"`
+		Event  string `json:"event"`
+		Step   int    `json:"step"`
+		Mark   *Mark  `json:"mark"`
+	}{"plan started: the counts of its first minute before the start are left out", p.Guard.Event, 0, &Mark{Minute: minute, Control: mc, New: mn}})
 	if err != nil {
 		return nil, fmt.Errorf("releaseguard: mark: %w", err)
 	}

@@ -120,7 +120,9 @@ export function stepRates(plan, times, signals) {
 
 function evidence(plan) {
   const ev = plan.evidence;
-  return ev && typeof ev === 'object' && ev.verdict ? ev : null;
+  // A plan's evidence is the guard decision that last moved it; a plan that
+  // just started carries only its start mark (step 0, no verdict).
+  return ev && typeof ev === 'object' && ev.verdict && Number(ev.step) > 0 ? ev : null;
 }
 
 // fmtHold reads a protobuf JSON duration ("3600s") as 1h, 90s as 1m30s.
