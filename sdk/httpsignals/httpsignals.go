@@ -75,7 +75,9 @@ func Wrap(next http.Handler, t openfeature.Tracker) http.Handler {
 	return (&Middleware{Tracker: t}).Handler(next)
 }
 
-// request is what the middleware knows of one request while it runs.
+// request is what the middleware knows of one request while it runs: the
+// evaluation context the handler set. It is part of the recorder, so the
+// two cost one allocation.
 type request struct {
 	mu      sync.Mutex
 	evalCtx openfeature.EvaluationContext
@@ -114,8 +116,8 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 		isError = func(status int) bool { return status >= 500 && status <= 599 }
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := &request{}
 		rec := &recorder{ResponseWriter: w}
+		req := &rec.req
 		start := now()
 		failed := true // until the handler returns
 		defer func() {
@@ -155,7 +157,7 @@ func (m *Middleware) track(r *http.Request, req *request, errEvent, durEvent str
 			evalCtx = openfeature.TransactionContext(r.Context())
 		}
 	}
-	ctx := context.WithoutCancel(r.Context())
+	ctx := r.Context() // not cancelled before the middleware returns
 	if failed && errEvent != "" {
 		m.Tracker.Track(ctx, errEvent, evalCtx, openfeature.NewTrackingEventDetails(1))
 	}
@@ -170,6 +172,7 @@ type recorder struct {
 	http.ResponseWriter
 	code     int
 	hijacked bool
+	req      request
 }
 
 func (rec *recorder) WriteHeader(code int) {
