@@ -119,11 +119,6 @@ if [[ $code != 5 ]]; then
 fi
 
 step "act 2: the fault is fixed and the service redeployed; the same release again"
-# The instances flushed their last signals as they stopped; the server
-# stores signals every 5 s. A plan started before the previous plan's last
-# counts are stored would count them as its own (they are stored per
-# minute), so the redeploy takes that long here.
-sleep 6
 start_shop 0
 code=$(release)
 step "release start exited $code (0: completed)"

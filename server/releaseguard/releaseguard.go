@@ -11,8 +11,9 @@
 //     on the plan in the same move). The first step's mark is the one Mark
 //     returns as the plan starts (the runner stores it with the start), so
 //     the events of a previous plan of the flag in that minute are left
-//     out; counts of that plan still on their way (an SDK reports every
-//     2 s, the server stores every 5 s) can land after the mark. Without a
+//     out. Mark first stores what the server has received (Flush), so
+//     only counts of that plan still on their way from an SDK (reported
+//     every 2 s) can land after the mark. Without a
 //     mark (a resumed step) the window is the whole first minute: a few
 //     seconds of the previous split at most.
 //     Reports of SDKs arrive every few seconds, so the first seconds of a
@@ -59,6 +60,10 @@ type Judge struct {
 	Alpha float64
 	// Now is the clock (default time.Now); must be the service's.
 	Now func() time.Time
+	// Flush, when set, stores the counts received but not stored yet;
+	// Mark calls it first, so that they are in the mark (serve: the signal
+	// aggregator's Flush).
+	Flush func(context.Context) error
 }
 
 var (
@@ -161,6 +166,11 @@ func (j *Judge) Check(ctx context.Context, p server.ReleasePlan, step int) (rele
 func (j *Judge) Mark(ctx context.Context, p server.ReleasePlan) (json.RawMessage, error) {
 	if p.Guard == nil {
 		return nil, nil
+	}
+	if j.Flush != nil {
+		if err := j.Flush(ctx); err != nil {
+			return nil, err
+		}
 	}
 	minute := j.now().UTC().Truncate(time.Minute)
 	counts, err := j.Signals.ListSignals(ctx, p.Environment, p.FlagKey, minute)

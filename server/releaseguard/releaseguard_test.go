@@ -195,3 +195,20 @@ func TestFirstStepLeavesOutThePreviousPlansMinute(t *testing.T) {
 		t.Errorf("without the mark: %v %v %s; want the minute's earlier errors to regress it", err, d.Verdict, d.Evidence)
 	}
 }
+
+// Mark stores what the server received before it reads the minute, so
+// that counts not yet stored are in the mark too.
+func TestMarkFlushesFirst(t *testing.T) {
+	st := &store{}
+	st.add(t0, "on", "error", 10)
+	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(15 * time.Second) },
+		Flush: func(context.Context) error { st.add(t0, "on", "error", 30); return nil }}
+	b, err := j.Mark(context.Background(), plan(10, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e Evidence
+	if err := json.Unmarshal(b, &e); err != nil || e.Mark == nil || e.Mark.New.Events != 40 || e.Step != 0 || e.Event != "error" {
+		t.Errorf("mark %s (%v): want the 40 errors of the minute, stored and flushed", b, err)
+	}
+}
