@@ -56,7 +56,7 @@ step "starting flagpole serve"
 "$flagpole" serve --db "$work/flagpole.db" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
 	--log-format json 2>"$work/server.log" &
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 300); do # up to 30 s: a loaded CI machine is slow to start it
 	addr=$(sed -n 's/.*"msg":"flagpole serving".*"grpc":"\([^"]*\)".*/\1/p' "$work/server.log")
 	[[ -n $addr ]] && break
 	sleep 0.1
@@ -79,7 +79,7 @@ start_shop() {
 		>>"$work/shop.out" 2>>"$work/shop.log" &
 	shop_pid=$!
 	pids+=("$shop_pid")
-	for _ in $(seq 200); do
+	for _ in $(seq 300); do
 		if [[ $("$flagpole" clients --env production -o json | grep -c '"instanceId"') -ge $instances ]]; then
 			return
 		fi
