@@ -73,6 +73,15 @@ type Judge interface {
 	Check(ctx context.Context, plan server.ReleasePlan, step int) (Decision, error)
 }
 
+// Marker is an optional capability of a Judge: evidence stored on a
+// guarded plan as it starts (with its first step), for the judge of that
+// step to read. server/releaseguard marks what the minute of the start
+// already held, so that the first step's window leaves out the events of
+// the flag's previous plan in that minute.
+type Marker interface {
+	Mark(ctx context.Context, plan server.ReleasePlan) (json.RawMessage, error)
+}
+
 // Service is what the runner needs of server/service.Service.
 type Service interface {
 	ActivePlans(ctx context.Context) ([]server.ReleasePlan, error)
@@ -261,7 +270,13 @@ func (r *Runner) run(ctx context.Context, p server.ReleasePlan) error {
 		if now.Before(p.StartAt) {
 			return nil
 		}
-		_, err := r.Service.AdvancePlan(ctx, p.ID, 0, nil)
+		var mark json.RawMessage
+		if m, ok := r.Judge.(Marker); ok && p.Guard != nil {
+			if mark, err = m.Mark(ctx, p); err != nil {
+				return err
+			}
+		}
+		_, err := r.Service.AdvancePlan(ctx, p.ID, 0, mark)
 		r.logMove(ctx, p, err, "release plan started")
 		return err
 	}

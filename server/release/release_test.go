@@ -480,3 +480,30 @@ func TestStoppedRunnerHandsPlansOver(t *testing.T) {
 		t.Errorf("lease owner %q after a handed the plan over, want b", got.LeaseOwner)
 	}
 }
+
+// markingJudge is a judge that also marks plans as they start
+// (release.Marker).
+type markingJudge struct {
+	*judge
+	marked []int64
+}
+
+func (j *markingJudge) Mark(_ context.Context, p server.ReleasePlan) (json.RawMessage, error) {
+	j.marked = append(j.marked, p.ID)
+	return json.RawMessage(`{"mark":"at the start"}`), nil
+}
+
+// A guarded plan starts with its judge's mark as its evidence, which the
+// judge of the first step reads.
+func TestRunnerStoresTheStartMark(t *testing.T) {
+	f := newFixture(t)
+	j := &markingJudge{judge: &judge{verdict: map[int]release.Verdict{1: release.Waiting}, checks: map[int]int{}}}
+	p := f.create(service.PlanRequest{Steps: steps(time.Minute, 10, 100), Guard: &server.GuardSpec{Event: "error", MaxRatio: 1.2, MinSamples: 500}})
+	r := f.runner("a", j)
+	f.tick(r)
+	got := f.plan(p.ID)
+	wantState(t, got, server.PlanRunning, 1)
+	if string(got.Evidence) != `{"mark":"at the start"}` || len(j.marked) != 1 || j.marked[0] != p.ID {
+		t.Errorf("started plan's evidence %s, marked %v; want the judge's mark", got.Evidence, j.marked)
+	}
+}

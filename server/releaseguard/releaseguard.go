@@ -8,10 +8,14 @@
 //     minute of plan.StepStartedAt; what that minute held when the step
 //     began is subtracted, from a mark the Judge leaves in the evidence of
 //     the decision that advanced the plan (the runner stores that evidence
-//     on the plan in the same move). Without a mark (the first step, a
-//     resumed step) the window is the whole first minute: a few seconds of
-//     the previous split at most, and for the first step the flag was not
-//     guarded before, so no events were attributed to its variants.
+//     on the plan in the same move). The first step's mark is the one Mark
+//     returns as the plan starts (the runner stores it with the start), so
+//     the events of a previous plan of the flag in that minute are left
+//     out. Mark first stores what the server has received (Flush), so
+//     only counts of that plan still on their way from an SDK (reported
+//     every 2 s) can land after the mark. Without a
+//     mark (a resumed step) the window is the whole first minute: a few
+//     seconds of the previous split at most.
 //     Reports of SDKs arrive every few seconds, so the first seconds of a
 //     window may still carry the previous split's events; with holds of
 //     minutes this is negligible.
@@ -56,9 +60,16 @@ type Judge struct {
 	Alpha float64
 	// Now is the clock (default time.Now); must be the service's.
 	Now func() time.Time
+	// Flush, when set, stores the counts received but not stored yet;
+	// Mark calls it first, so that they are in the mark (serve: the signal
+	// aggregator's Flush).
+	Flush func(context.Context) error
 }
 
-var _ release.Judge = (*Judge)(nil)
+var (
+	_ release.Judge  = (*Judge)(nil)
+	_ release.Marker = (*Judge)(nil)
+)
 
 // Counts are one variant's exposures and events in a window.
 type Counts struct {
@@ -148,6 +159,36 @@ func (j *Judge) Check(ctx context.Context, p server.ReleasePlan, step int) (rele
 	}
 	ev.Decision = g.JudgeBaseline(rates(base), rates(treatment))
 	return decision(ev)
+}
+
+// Mark returns the evidence to store on plan p as it starts: what the
+// current minute holds, as the mark of step 0.
+func (j *Judge) Mark(ctx context.Context, p server.ReleasePlan) (json.RawMessage, error) {
+	if p.Guard == nil {
+		return nil, nil
+	}
+	if j.Flush != nil {
+		if err := j.Flush(ctx); err != nil {
+			return nil, err
+		}
+	}
+	minute := j.now().UTC().Truncate(time.Minute)
+	counts, err := j.Signals.ListSignals(ctx, p.Environment, p.FlagKey, minute)
+	if err != nil {
+		return nil, err
+	}
+	mc, mn := sum(counts, p, minute, minute.Add(time.Minute))
+	// Only what Check reads of it (as an Evidence of step 0), and why.
+	b, err := json.Marshal(struct {
+		Reason string `json:"reason"`
+		Event  string `json:"event"`
+		Step   int    `json:"step"`
+		Mark   *Mark  `json:"mark"`
+	}{"plan started: the counts of its first minute before the start are left out", p.Guard.Event, 0, &Mark{Minute: minute, Control: mc, New: mn}})
+	if err != nil {
+		return nil, fmt.Errorf("releaseguard: mark: %w", err)
+	}
+	return b, nil
 }
 
 func decision(ev Evidence) (release.Decision, error) {

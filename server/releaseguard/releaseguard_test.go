@@ -161,3 +161,54 @@ func TestCheckJudgesTheLastStepAgainstTheStepBefore(t *testing.T) {
 		t.Errorf("one-step plan: %v, want EINVALID", err)
 	}
 }
+
+// A plan started in a minute in which a previous plan of the flag failed
+// (rolled back, say) is not judged on that plan's events: the mark taken
+// at its start leaves them out of its first step.
+func TestFirstStepLeavesOutThePreviousPlansMinute(t *testing.T) {
+	st := &store{}
+	st.add(t0, "off", signals.Exposure, 2_000) // the previous plan, rolled back at t0+10s
+	st.add(t0, "on", signals.Exposure, 400)
+	st.add(t0, "on", "error", 120)
+	p := plan(10, 50, 100)
+	p.State = server.PlanScheduled
+	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(15 * time.Second) }}
+	mark, err := j.Mark(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.State, p.Step, p.StepStartedAt, p.Evidence = server.PlanRunning, 1, t0.Add(15*time.Second), mark
+	st.add(t0, "off", signals.Exposure, 900) // this plan's first step, healthy
+	st.add(t0, "on", signals.Exposure, 600)
+	st.add(t0, "on", "error", 1)
+	j.Now = func() time.Time { return t0.Add(40 * time.Second) }
+	d, err := j.Check(context.Background(), p, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := evidence(t, d); d.Verdict == release.Regressed || e.New.Samples != 600 || e.New.Events != 1 || e.Control.Samples != 900 {
+		t.Errorf("Check = %v %s; want only the counts since the start", d.Verdict, d.Evidence)
+	}
+	// Without the mark the previous plan's errors decide.
+	p.Evidence = nil
+	if d, err := j.Check(context.Background(), p, 1); err != nil || d.Verdict != release.Regressed {
+		t.Errorf("without the mark: %v %v %s; want the minute's earlier errors to regress it", err, d.Verdict, d.Evidence)
+	}
+}
+
+// Mark stores what the server received before it reads the minute, so
+// that counts not yet stored are in the mark too.
+func TestMarkFlushesFirst(t *testing.T) {
+	st := &store{}
+	st.add(t0, "on", "error", 10)
+	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(15 * time.Second) },
+		Flush: func(context.Context) error { st.add(t0, "on", "error", 30); return nil }}
+	b, err := j.Mark(context.Background(), plan(10, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e Evidence
+	if err := json.Unmarshal(b, &e); err != nil || e.Mark == nil || e.Mark.New.Events != 40 || e.Step != 0 || e.Event != "error" {
+		t.Errorf("mark %s (%v): want the 40 errors of the minute, stored and flushed", b, err)
+	}
+}

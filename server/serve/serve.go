@@ -370,7 +370,7 @@ func (s *Server) stop(ctx context.Context) error {
 func (s *Server) startReleases() {
 	judge := s.cfg.ReleaseJudge
 	if judge == nil && s.observe.sigStore != nil {
-		judge = &releaseguard.Judge{Signals: s.observe.sigStore, Now: s.cfg.Now}
+		judge = &releaseguard.Judge{Signals: s.observe.sigStore, Now: s.cfg.Now, Flush: s.observe.signals.Flush}
 	}
 	s.runner = &release.Runner{Service: s.Service, Judge: judge, Owner: "flagpole-" + rand.Text()[:12],
 		Interval: s.cfg.ReleaseInterval, Log: s.log}

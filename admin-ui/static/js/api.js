@@ -69,6 +69,13 @@ export const routes = {
   listUsage: (q = {}) => ['GET', '/usage' + query({ environment: q.environment, staleOnly: q.staleOnly ? 'true' : '' })],
   getFlagUsage: (key, env, hours) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env, hours })],
 
+  listReleasePlans: (q = {}) => ['GET', '/release-plans' + query({ environment: q.environment, flagKey: q.flagKey, activeOnly: q.activeOnly ? 'true' : '' })],
+  listSignals: (key, env, startTime) =>
+    ['GET', `/flags/${enc(key)}/environments/${enc(env)}/signals` + query({ startTime })],
+  pauseReleasePlan: (env, id) => ['POST', `/environments/${enc(env)}/release-plans/${enc(id)}/pause`, {}],
+  resumeReleasePlan: (env, id) => ['POST', `/environments/${enc(env)}/release-plans/${enc(id)}/resume`, {}],
+  cancelReleasePlan: (env, id) => ['POST', `/environments/${enc(env)}/release-plans/${enc(id)}/cancel`, {}],
+
   listUsers: () => ['GET', '/users'],
   createUser: (u) => ['POST', '/users', u],
   deleteUser: (username) => ['DELETE', `/users/${enc(username)}`],

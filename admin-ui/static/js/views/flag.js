@@ -9,13 +9,19 @@ import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearField
 import { rollout, serveShare, variantKeys, num } from '../model.js';
 import { configEditor } from './config.js';
 import { whoHasIt } from './clients.js';
+import { releasePanel } from './release.js';
 import { variantsEditor } from './variants.js';
 import { splitList } from './flags.js';
 import { canConfigure, canDefine, roleOf, lock, lockNote } from '../access.js';
 
 export async function render(root, params, ctx) {
-  const page = { stopWho: null };
-  const cleanup = () => { if (page.stopWho) page.stopWho(); page.stopWho = null; };
+  const page = { stopWho: null, stopRelease: null };
+  const cleanup = () => {
+    if (page.stopWho) page.stopWho();
+    if (page.stopRelease) page.stopRelease();
+    page.stopWho = null;
+    page.stopRelease = null;
+  };
 
   const load = async () => {
     const [flagResp, envResp, segResp] = await Promise.all([
@@ -379,11 +385,13 @@ function envPanel(state, envName, page, reload) {
   lock(editor.el, why, note);
   const who = whoHasIt(envName, flag.key);
   page.stopWho = who.stop;
+  const release = releasePanel(envName, flag.key, { why, sensitive });
+  page.stopRelease = release.stop;
   if (note) panel.append(note);
   panel.append(
     h('div', { class: 'env-grid' },
       h('div', {}, quick, h('section', { class: 'panel', 'aria-labelledby': 'targeting-title' },
         h('h2', { id: 'targeting-title' }, `Targeting in ${envName}`), editor.el)),
-      h('div', {}, who.el)));
+      h('div', {}, release.el, who.el)));
   return panel;
 }
