@@ -11,7 +11,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // confirmServer answers a hello as a server does for a client that is

@@ -23,8 +23,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // Name is the provider's name in OpenFeature metadata and in the hello.

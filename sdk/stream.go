@@ -16,9 +16,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/enginepb"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // errNotConnected is returned by send while there is no stream.

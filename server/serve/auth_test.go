@@ -38,6 +38,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -261,7 +262,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 func TestSDKTokenBindsEvaluation(t *testing.T) {
 	f := startAuthFixture(t)
 	sdk := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})
-	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(context.Background(), &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
+	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(context.Background(), &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := pb.NewEvaluationServiceClient(f.dial(t, sdk)).EvaluateAll(context.Background(), &pb.EvaluateAllRequest{TargetingKey: "u"})
@@ -287,7 +288,7 @@ func TestProtectedProductionOnlyAdmins(t *testing.T) {
 		t.Fatalf("production: %v, %v; want protected", env, err)
 	}
 	flags := pb.NewFlagServiceClient(f.admin)
-	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	ci := f.createToken(t, &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"production"}})

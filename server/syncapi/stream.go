@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/fanout"
 )
 

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/fanout"
 )

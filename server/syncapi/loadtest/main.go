@@ -61,6 +61,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -177,11 +178,11 @@ func run(ctx context.Context, cfg config) error {
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
 	flags := pb.NewFlagServiceClient(conn)
 	for i := range cfg.flags {
-		if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: fmt.Sprintf("loadtest.extra-%d", i), Type: "boolean"}}); err != nil {
+		if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: fmt.Sprintf("loadtest.extra-%d", i), Type: "boolean"}}); err != nil {
 			return fmt.Errorf("create flag: %w", err)
 		}
 	}
-	if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: flagKey, Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: flagKey, Type: "boolean"}}); err != nil {
 		return fmt.Errorf("create flag: %w", err)
 	}
 	tok, err := pb.NewTokenServiceClient(conn).CreateToken(actx, &pb.CreateTokenRequest{Name: "loadtest", Scope: "sdk", Environments: []string{environment}})

@@ -1,0 +1,18 @@
+module github.com/flagpole/flagpole/sdk
+
+go 1.26.8
+
+require (
+	github.com/open-feature/go-sdk v1.20.0
+	github.com/twmb/murmur3 v1.2.2
+	golang.org/x/net v0.61.0
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	go.uber.org/mock v0.6.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+)
