@@ -1,6 +1,6 @@
 module github.com/flagpole/flagpole/sdk
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/open-feature/go-sdk v1.20.0

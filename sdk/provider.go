@@ -30,9 +30,6 @@ import (
 // Name is the provider's name in OpenFeature metadata and in the hello.
 const Name = "flagpole-go"
 
-// Version is the SDK version sent in the hello.
-const Version = "0.1.0"
-
 // announced is the provider state OpenFeature last heard of.
 type announced int
 
