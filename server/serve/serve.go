@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -377,6 +378,19 @@ func (s *Server) planSamples(ctx context.Context) ([]metrics.PlanSample, error) 
 		out[i] = metrics.PlanSample{ID: p.ID, FlagKey: p.FlagKey, Environment: p.Environment, State: string(p.State), Step: p.Step}
 		if p.Step > 0 && p.Step <= len(p.Steps) {
 			out[i].Percent = p.Steps[p.Step-1].Percent
+		}
+		// The guard's last decision: this replica's runner's, if it holds
+		// the plan, or else the last one stored (on each step's pass).
+		evidence := p.Evidence
+		if j, ok := s.runner.LastJudgment(p.ID); ok {
+			evidence = j.Decision.Evidence
+		}
+		var ev releaseguard.Evidence
+		if p.Guard != nil && len(evidence) > 0 && json.Unmarshal(evidence, &ev) == nil && ev.Event == p.Guard.Event {
+			out[i].Guard = &metrics.GuardSample{Event: ev.Event, Step: ev.Step,
+				ControlSamples: ev.Control.Samples, ControlEvents: ev.Control.Events,
+				NewSamples: ev.New.Samples, NewEvents: ev.New.Events,
+				Statistic: ev.Statistic, Threshold: ev.Threshold}
 		}
 	}
 	return out, nil
