@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // saveCache writes the current flags to the cache file: a protobuf Snapshot,

@@ -11,7 +11,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // confirmServer answers a hello as a server does for a client that is
@@ -65,7 +65,7 @@ func startConfirmServer(t *testing.T) (*confirmServer, string) {
 // becomes ready when the server confirms that revision with a heartbeat (no
 // snapshot or change follows), and acknowledges it, so that the server
 // lists the instance as having applied it. The hello names the cached
-// revision's environment.
+// revision's environment, and the SDK's name and version.
 func TestReadyWhenServerConfirmsCachedRevision(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "flags.cache")
 	if err := offlineProvider(t, WithCacheFile(file)).saveCache(); err != nil {
@@ -87,8 +87,8 @@ func TestReadyWhenServerConfirmsCachedRevision(t *testing.T) {
 	default:
 		t.Fatal("initialised from the cache without the server's confirmation")
 	}
-	if h := <-srv.hellos; h.GetRevision() != 7 || h.GetEnvironment() != "production" {
-		t.Fatalf("hello = %v; want revision 7 of production", h)
+	if h := <-srv.hellos; h.GetRevision() != 7 || h.GetEnvironment() != "production" || h.GetSdkName() != Name || h.GetSdkVersion() != Version {
+		t.Fatalf("hello = %v; want revision 7 of production from %s %s", h, Name, Version)
 	}
 	select {
 	case rev := <-srv.acks:

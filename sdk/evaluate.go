@@ -8,10 +8,9 @@ import (
 	"github.com/flagpole/flagpole/sdk/engine"
 )
 
-// The typed evaluation methods below share one shape: a fast path that
-// fills in OpenFeature's detail straight from the engine's precomputed
-// result, and unserved for everything else. They are written out per type
-// because a generic helper measured slower. They set the fields of a named
+// The typed evaluation methods below share one body, resolve: a fast path
+// that fills in OpenFeature's detail straight from the engine's precomputed
+// result, and unserved for everything else. They set the fields of a named
 // result one by one rather than return a composite literal: the literal is
 // built in a temporary from 8-byte stores and copied out with 16-byte
 // loads, which stalls store-to-load forwarding (the static flag measured
@@ -89,76 +88,56 @@ func resolutionError(r *engine.Result) openfeature.ResolutionError {
 	}
 }
 
-// BooleanEvaluation evaluates a boolean flag.
-func (p *Provider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) (d openfeature.BoolResolutionDetail) {
-	r, st, i := p.evaluate(flag, engine.TypeBoolean, flatCtx)
+// resolve is the typed evaluation methods' one body: it evaluates flag as
+// want and, when the engine served a value of type T, stores it in *value
+// and fills in d as served; otherwise it stores def and the unserved
+// detail. It reports whether the value was served. Go stencils it per
+// type (bool, string, int64, float64 and any each have their own shape),
+// and it fills the caller's result in place, as served does.
+func resolve[T any](p *Provider, flag string, want engine.FlagType, def T, flatCtx openfeature.FlattenedContext,
+	value *T, d *openfeature.ProviderResolutionDetail) bool {
+	r, st, i := p.evaluate(flag, want, flatCtx)
 	if r != nil && r.ErrorCode == engine.ErrorNone {
-		if v, ok := r.Value.(bool); ok {
-			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st, i)
-			return d
+		if v, ok := r.Value.(T); ok {
+			*value = v
+			served(d, r, st, i)
+			return true
 		}
 	}
-	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st, i)
+	*value = def
+	*d = unserved(flag, r, st, i)
+	return false
+}
+
+// BooleanEvaluation evaluates a boolean flag.
+func (p *Provider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) (d openfeature.BoolResolutionDetail) {
+	resolve(p, flag, engine.TypeBoolean, defaultValue, flatCtx, &d.Value, &d.ProviderResolutionDetail)
 	return d
 }
 
 // StringEvaluation evaluates a string flag.
 func (p *Provider) StringEvaluation(_ context.Context, flag string, defaultValue string, flatCtx openfeature.FlattenedContext) (d openfeature.StringResolutionDetail) {
-	r, st, i := p.evaluate(flag, engine.TypeString, flatCtx)
-	if r != nil && r.ErrorCode == engine.ErrorNone {
-		if v, ok := r.Value.(string); ok {
-			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st, i)
-			return d
-		}
-	}
-	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st, i)
+	resolve(p, flag, engine.TypeString, defaultValue, flatCtx, &d.Value, &d.ProviderResolutionDetail)
 	return d
 }
 
 // FloatEvaluation evaluates a float flag.
 func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue float64, flatCtx openfeature.FlattenedContext) (d openfeature.FloatResolutionDetail) {
-	r, st, i := p.evaluate(flag, engine.TypeFloat, flatCtx)
-	if r != nil && r.ErrorCode == engine.ErrorNone {
-		if v, ok := r.Value.(float64); ok {
-			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st, i)
-			return d
-		}
-	}
-	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st, i)
+	resolve(p, flag, engine.TypeFloat, defaultValue, flatCtx, &d.Value, &d.ProviderResolutionDetail)
 	return d
 }
 
 // IntEvaluation evaluates an integer flag.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) (d openfeature.IntResolutionDetail) {
-	r, st, i := p.evaluate(flag, engine.TypeInteger, flatCtx)
-	if r != nil && r.ErrorCode == engine.ErrorNone {
-		if v, ok := r.Value.(int64); ok {
-			d.Value = v
-			served(&d.ProviderResolutionDetail, r, st, i)
-			return d
-		}
-	}
-	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st, i)
+	resolve(p, flag, engine.TypeInteger, defaultValue, flatCtx, &d.Value, &d.ProviderResolutionDetail)
 	return d
 }
 
 // ObjectEvaluation evaluates an object flag. The value is a copy the caller
 // may change.
 func (p *Provider) ObjectEvaluation(_ context.Context, flag string, defaultValue any, flatCtx openfeature.FlattenedContext) (d openfeature.InterfaceResolutionDetail) {
-	r, st, i := p.evaluate(flag, engine.TypeObject, flatCtx)
-	if r != nil && r.ErrorCode == engine.ErrorNone && r.Value != nil {
-		d.Value = cloneObject(r.Value)
-		served(&d.ProviderResolutionDetail, r, st, i)
-		return d
+	if resolve(p, flag, engine.TypeObject, defaultValue, flatCtx, &d.Value, &d.ProviderResolutionDetail) {
+		d.Value = cloneObject(d.Value)
 	}
-	d.Value = defaultValue
-	d.ProviderResolutionDetail = unserved(flag, r, st, i)
 	return d
 }

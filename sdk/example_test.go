@@ -10,10 +10,10 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/enginepb"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // exampleServer stands in for a Flagpole server in the examples: it

@@ -23,15 +23,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // Name is the provider's name in OpenFeature metadata and in the hello.
 const Name = "flagpole-go"
-
-// Version is the SDK version sent in the hello.
-const Version = "0.1.0"
 
 // announced is the provider state OpenFeature last heard of.
 type announced int

@@ -10,9 +10,9 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/enginepb"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 func testFlags(t testing.TB) *pb.Snapshot {

@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // Signals are what guarded releases watch: for every guarded flag

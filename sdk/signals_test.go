@@ -9,9 +9,9 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/enginepb"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // releaseState is the flag "release": a guarded boolean flag that serves

@@ -16,9 +16,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/enginepb"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // errNotConnected is returned by send while there is no stream.
@@ -194,7 +194,7 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 	for {
 		m, err := stream.Recv()
 		if err != nil {
-			err = endStatus(err, stream.Trailer())
+			err = pb.EndStatus(err, stream.Trailer())
 			if errors.Is(context.Cause(ctx), errIdle) {
 				err = fmt.Errorf("sdk: no message for %s: %w", p.o.idleTimeout, err)
 			}
@@ -236,34 +236,6 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 			ackTimer.Reset(p.o.ackDelay)
 		}
 	}
-}
-
-// The server ends a stream (shutdown, revoked credential) by cancelling it,
-// which gRPC reports as CANCELLED; the status it meant travels in these
-// trailers (server/syncapi uses the same names).
-const (
-	endCodeTrailer    = "flagpole-end-code"
-	endMessageTrailer = "flagpole-end-message"
-)
-
-// endStatus returns the status the server ended the stream with, or err.
-func endStatus(err error, trailer metadata.MD) error {
-	if status.Code(err) != codes.Canceled {
-		return err
-	}
-	v := trailer.Get(endCodeTrailer)
-	if len(v) == 0 {
-		return err
-	}
-	code, cerr := strconv.ParseUint(v[0], 10, 32)
-	if cerr != nil {
-		return err
-	}
-	msg := ""
-	if m := trailer.Get(endMessageTrailer); len(m) > 0 {
-		msg = m[0]
-	}
-	return status.Error(codes.Code(code), msg)
 }
 
 // minProgress is how many bytes an idle timeout's worth of a stream must

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -148,7 +149,7 @@ func TestRestartFromCache(t *testing.T) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	flags := pb.NewFlagServiceClient(conn)
-	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}); err != nil {
@@ -161,9 +162,9 @@ func TestRestartFromCache(t *testing.T) {
 	env := []string{"FLAGPOLE_TOKEN=" + tok.GetSecret()}
 	cacheDir := t.TempDir()
 	args := []string{"--server", srv.GRPCAddr().String(), "--addr", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, "--init-timeout", "5s"}
-	sync := pb.NewSyncServiceClient(conn)
-	clients := func() (*pb.ListClientsResponse, error) {
-		return sync.ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+	sync := syncpb.NewSyncServiceClient(conn)
+	clients := func() (*syncpb.ListClientsResponse, error) {
+		return sync.ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"})
 	}
 
 	for run := range 4 { // the first run fills the cache; three restarts

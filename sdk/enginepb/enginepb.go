@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // FlagState converts a flag and its configuration in env.

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 )
 
@@ -36,11 +37,11 @@ func TestAuthorizeMatrix(t *testing.T) {
 	apply := func(define bool, envs ...string) proto.Message {
 		r := &v1.ApplyChangesRequest{}
 		if define {
-			r.Changes = append(r.Changes, &v1.ApplyChange{Change: &v1.ApplyChange_CreateFlag{CreateFlag: &v1.Flag{Key: "f"}}})
+			r.Changes = append(r.Changes, &v1.ApplyChange{Change: &v1.ApplyChange_CreateFlag{CreateFlag: &syncpb.Flag{Key: "f"}}})
 		}
 		for _, env := range envs {
 			r.Changes = append(r.Changes, &v1.ApplyChange{Change: &v1.ApplyChange_ReplaceConfig{
-				ReplaceConfig: &v1.FlagConfig{FlagKey: "f", Environment: env}}})
+				ReplaceConfig: &syncpb.FlagConfig{FlagKey: "f", Environment: env}}})
 		}
 		return r
 	}
@@ -61,7 +62,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"editor toggles staging", &editorUser, v1.FlagService_SetEnabled_FullMethodName, setEnabled("staging"), ""},
 		{"editor toggles production", &editorUser, v1.FlagService_SetEnabled_FullMethodName, setEnabled("production"), server.EFORBIDDEN},
 		{"editor replaces production config", &editorUser, v1.FlagService_ReplaceFlagConfig_FullMethodName,
-			&v1.ReplaceFlagConfigRequest{Config: &v1.FlagConfig{Environment: "production"}}, server.EFORBIDDEN},
+			&v1.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{Environment: "production"}}, server.EFORBIDDEN},
 		{"editor toggles unknown env", &editorUser, v1.FlagService_SetEnabled_FullMethodName, setEnabled("nowhere"), ""},
 		{"editor defines", &editorUser, v1.FlagService_CreateFlag_FullMethodName, &v1.CreateFlagRequest{}, ""},
 		{"editor makes env", &editorUser, v1.EnvironmentService_CreateEnvironment_FullMethodName, &v1.CreateEnvironmentRequest{}, server.EFORBIDDEN},

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // Access is what a method requires of its caller.
@@ -147,9 +148,9 @@ var Rules = map[string]Rule{
 	v1.EvaluationService_EvaluateAll_FullMethodName: {Access: Evaluate,
 		Env: field(func(r *v1.EvaluateAllRequest) string { return r.GetEnvironment() })},
 
-	v1.SyncService_Sync_FullMethodName:         {Access: Evaluate, Env: streamEnv},
-	v1.SyncService_ListClients_FullMethodName:  {Access: Read},
-	v1.SyncService_WatchClients_FullMethodName: {Access: Read},
+	syncpb.SyncService_Sync_FullMethodName:         {Access: Evaluate, Env: streamEnv},
+	syncpb.SyncService_ListClients_FullMethodName:  {Access: Read},
+	syncpb.SyncService_WatchClients_FullMethodName: {Access: Read},
 
 	v1.TokenService_CreateToken_FullMethodName: {Access: Administer},
 	v1.TokenService_ListTokens_FullMethodName:  {Access: Administer},

@@ -10,6 +10,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/enginepb"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/service"
 )
@@ -77,7 +78,7 @@ func environmentFromProto(e *pb.Environment) server.Environment {
 }
 
 // FlagToProto converts a stored flag definition.
-func FlagToProto(f server.Flag) (*pb.Flag, error) {
+func FlagToProto(f server.Flag) (*syncpb.Flag, error) {
 	p, err := enginepb.Flag(f.Flag)
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func FlagToProto(f server.Flag) (*pb.Flag, error) {
 // of it. Values stay as google.protobuf.Value gives them (numbers float64):
 // the engine's validation normalises them and names the field of any that
 // does not fit the flag's type.
-func FlagFromProto(p *pb.Flag) engine.Flag {
+func FlagFromProto(p *syncpb.Flag) engine.Flag {
 	var variants []engine.Variant
 	for _, v := range p.GetVariants() {
 		variants = append(variants, engine.Variant{Key: v.GetKey(), Value: valueFromProto(v.GetValue())})
@@ -103,14 +104,14 @@ func FlagFromProto(p *pb.Flag) engine.Flag {
 }
 
 // ConfigToProto converts a stored flag configuration.
-func ConfigToProto(c server.FlagConfig) *pb.FlagConfig {
+func ConfigToProto(c server.FlagConfig) *syncpb.FlagConfig {
 	p := enginepb.Config(c.Environment, c.FlagKey, c.Config)
 	p.Revision, p.UpdateTime = c.Revision, timestamp(c.UpdatedAt)
 	return p
 }
 
-func configsToProto(cs []server.FlagConfig) []*pb.FlagConfig {
-	out := make([]*pb.FlagConfig, len(cs))
+func configsToProto(cs []server.FlagConfig) []*syncpb.FlagConfig {
+	out := make([]*syncpb.FlagConfig, len(cs))
 	for i, c := range cs {
 		out[i] = ConfigToProto(c)
 	}
@@ -118,17 +119,17 @@ func configsToProto(cs []server.FlagConfig) []*pb.FlagConfig {
 }
 
 // ConfigFromProto converts a flag configuration's definition.
-func ConfigFromProto(p *pb.FlagConfig) engine.Config { return enginepb.ToConfig(p) }
+func ConfigFromProto(p *syncpb.FlagConfig) engine.Config { return enginepb.ToConfig(p) }
 
 // SegmentToProto converts a stored segment.
-func SegmentToProto(s server.Segment) *pb.Segment {
+func SegmentToProto(s server.Segment) *syncpb.Segment {
 	p := enginepb.Segment(s.Segment)
 	p.Revision, p.CreateTime, p.UpdateTime = s.Revision, timestamp(s.CreatedAt), timestamp(s.UpdatedAt)
 	return p
 }
 
 // SegmentFromProto converts a segment definition.
-func SegmentFromProto(p *pb.Segment) engine.Segment { return enginepb.ToSegment(p) }
+func SegmentFromProto(p *syncpb.Segment) engine.Segment { return enginepb.ToSegment(p) }
 
 func auditEntryToProto(e server.AuditEntry) *pb.AuditEntry {
 	return &pb.AuditEntry{

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 func TestEnvironmentService(t *testing.T) {
@@ -68,9 +69,9 @@ func TestEnvironmentService(t *testing.T) {
 
 func TestFlagService(t *testing.T) {
 	a := newAPI(t)
-	created, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{
+	created, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{
 		Key: "limit", Name: "Limit", Type: "integer", Tags: []string{"checkout"},
-		Variants: []*pb.Variant{{Key: "low", Value: value(t, 10)}, {Key: "high", Value: value(t, 1000)}},
+		Variants: []*syncpb.Variant{{Key: "low", Value: value(t, 10)}, {Key: "high", Value: value(t, 1000)}},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func TestFlagService(t *testing.T) {
 		}
 	}
 	a.unchanged(codes.AlreadyExists, "", func() error {
-		_, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "limit", Type: "boolean"}})
+		_, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "limit", Type: "boolean"}})
 		return err
 	})
 	a.createBool("dark-mode")
@@ -137,11 +138,11 @@ func TestFlagService(t *testing.T) {
 		t.Errorf("Aborted message %q", st.Message())
 	}
 	a.unchanged(codes.InvalidArgument, "flag.type", func() error {
-		_, err := a.flags.UpdateFlag(a.ctx, &pb.UpdateFlagRequest{Flag: &pb.Flag{Key: "limit", Type: "boolean"}})
+		_, err := a.flags.UpdateFlag(a.ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "limit", Type: "boolean"}})
 		return err
 	})
 	a.unchanged(codes.NotFound, "", func() error {
-		_, err := a.flags.UpdateFlag(a.ctx, &pb.UpdateFlagRequest{Flag: &pb.Flag{Key: "nope", Type: "boolean"}})
+		_, err := a.flags.UpdateFlag(a.ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "nope", Type: "boolean"}})
 		return err
 	})
 
@@ -191,9 +192,9 @@ func TestFlagConfigCalls(t *testing.T) {
 	_, err = a.flags.GetFlagConfig(a.ctx, &pb.GetFlagConfigRequest{FlagKey: "nope", Environment: "production"})
 	wantCode(t, err, codes.NotFound, "")
 
-	replaced, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+	replaced, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "checkout", Environment: "production", Enabled: true, OffVariant: "off", Revision: 1,
-		Rules:        []*pb.Rule{{Id: "staff", Conditions: []*pb.Condition{{Attribute: "email", Operator: "ends_with", Values: []string{"@flagpole.dev"}}}, Serve: variantServe("on")}},
+		Rules:        []*syncpb.Rule{{Id: "staff", Conditions: []*syncpb.Condition{{Attribute: "email", Operator: "ends_with", Values: []string{"@flagpole.dev"}}}, Serve: variantServe("on")}},
 		DefaultServe: splitServe("on", 25, "off", 75),
 	}})
 	if err != nil {
@@ -204,12 +205,12 @@ func TestFlagConfigCalls(t *testing.T) {
 		t.Fatalf("ReplaceFlagConfig = %v", rc)
 	}
 	a.unchanged(codes.Aborted, "", func() error {
-		_, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+		_, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 			FlagKey: "checkout", Environment: "production", OffVariant: "off", DefaultServe: variantServe("off"), Revision: 1}})
 		return err
 	})
 	a.unchanged(codes.NotFound, "", func() error {
-		_, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+		_, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 			FlagKey: "checkout", Environment: "nope", OffVariant: "off", DefaultServe: variantServe("off")}})
 		return err
 	})
@@ -255,22 +256,22 @@ func TestFlagConfigCalls(t *testing.T) {
 func TestInvalidDefinitions(t *testing.T) {
 	a := newAPI(t)
 	a.createBool("gate")
-	replace := func(c *pb.FlagConfig) func() error {
+	replace := func(c *syncpb.FlagConfig) func() error {
 		c.FlagKey, c.Environment = "gate", "production"
 		return func() error {
 			_, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: c})
 			return err
 		}
 	}
-	create := func(f *pb.Flag) func() error {
+	create := func(f *syncpb.Flag) func() error {
 		return func() error {
 			_, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: f})
 			return err
 		}
 	}
-	ruleWith := func(op, v string) *pb.FlagConfig {
-		return &pb.FlagConfig{OffVariant: "off", DefaultServe: variantServe("off"), Rules: []*pb.Rule{{
-			Conditions: []*pb.Condition{{Attribute: "a", Operator: op, Values: []string{v}}}, Serve: variantServe("on")}}}
+	ruleWith := func(op, v string) *syncpb.FlagConfig {
+		return &syncpb.FlagConfig{OffVariant: "off", DefaultServe: variantServe("off"), Rules: []*syncpb.Rule{{
+			Conditions: []*syncpb.Condition{{Attribute: "a", Operator: op, Values: []string{v}}}, Serve: variantServe("on")}}}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -279,22 +280,22 @@ func TestInvalidDefinitions(t *testing.T) {
 		field  string
 		reason string
 	}{
-		{"unknown variant in a rule", replace(&pb.FlagConfig{OffVariant: "off", DefaultServe: variantServe("off"),
-			Rules: []*pb.Rule{{Serve: variantServe("maybe")}}}), codes.InvalidArgument, "config.rules[0].serve.variant", "maybe"},
-		{"weights summing to 0", replace(&pb.FlagConfig{OffVariant: "off", DefaultServe: splitServe("on", 0, "off", 0)}),
+		{"unknown variant in a rule", replace(&syncpb.FlagConfig{OffVariant: "off", DefaultServe: variantServe("off"),
+			Rules: []*syncpb.Rule{{Serve: variantServe("maybe")}}}), codes.InvalidArgument, "config.rules[0].serve.variant", "maybe"},
+		{"weights summing to 0", replace(&syncpb.FlagConfig{OffVariant: "off", DefaultServe: splitServe("on", 0, "off", 0)}),
 			codes.InvalidArgument, "config.default.split.weights", "sum"},
 		{"bad regex", replace(ruleWith("matches", "a(b")), codes.InvalidArgument, "config.rules[0].conditions[0].values[0]", "RE2"},
 		{"bad semver", replace(ruleWith("semver_gte", "v1")), codes.InvalidArgument, "config.rules[0].conditions[0].values[0]", "semantic version"},
 		{"bad number", replace(ruleWith("gt", "ten")), codes.InvalidArgument, "config.rules[0].conditions[0].values[0]", "number"},
 		{"unknown operator", replace(ruleWith("like", "x")), codes.InvalidArgument, "config.rules[0].conditions[0].operator", "like"},
-		{"wrong value type", create(&pb.Flag{Key: "typed", Type: "boolean", Variants: []*pb.Variant{
+		{"wrong value type", create(&syncpb.Flag{Key: "typed", Type: "boolean", Variants: []*syncpb.Variant{
 			{Key: "on", Value: value(t, "yes")}, {Key: "off", Value: value(t, false)}}}), codes.InvalidArgument, "flag.variants[0].value", ""},
-		{"duplicate variant key", create(&pb.Flag{Key: "dup", Type: "string", Variants: []*pb.Variant{
+		{"duplicate variant key", create(&syncpb.Flag{Key: "dup", Type: "string", Variants: []*syncpb.Variant{
 			{Key: "a", Value: value(t, "x")}, {Key: "a", Value: value(t, "y")}}}), codes.InvalidArgument, "flag.variants[1].key", "duplicate"},
-		{"duplicate flag key", create(&pb.Flag{Key: "gate", Type: "boolean"}), codes.AlreadyExists, "", ""},
-		{"invalid key", create(&pb.Flag{Key: "Gate!", Type: "boolean"}), codes.InvalidArgument, "flag.key", "does not match"},
-		{"unknown type", create(&pb.Flag{Key: "t", Type: "date"}), codes.InvalidArgument, "flag.type", "date"},
-		{"integer not whole", create(&pb.Flag{Key: "n", Type: "integer", Variants: []*pb.Variant{{Key: "a", Value: value(t, 1.5)}}}),
+		{"duplicate flag key", create(&syncpb.Flag{Key: "gate", Type: "boolean"}), codes.AlreadyExists, "", ""},
+		{"invalid key", create(&syncpb.Flag{Key: "Gate!", Type: "boolean"}), codes.InvalidArgument, "flag.key", "does not match"},
+		{"unknown type", create(&syncpb.Flag{Key: "t", Type: "date"}), codes.InvalidArgument, "flag.type", "date"},
+		{"integer not whole", create(&syncpb.Flag{Key: "n", Type: "integer", Variants: []*syncpb.Variant{{Key: "a", Value: value(t, 1.5)}}}),
 			codes.InvalidArgument, "flag.variants[0].value", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -365,8 +366,8 @@ func TestConcurrentUpdates(t *testing.T) {
 
 func TestSegmentService(t *testing.T) {
 	a := newAPI(t)
-	seg := &pb.Segment{Key: "beta", Name: "Beta", Match: "any", Included: []string{"u1"},
-		Conditions: []*pb.Condition{{Attribute: "plan", Operator: "in", Values: []string{"pro"}}}}
+	seg := &syncpb.Segment{Key: "beta", Name: "Beta", Match: "any", Included: []string{"u1"},
+		Conditions: []*syncpb.Condition{{Attribute: "plan", Operator: "in", Values: []string{"pro"}}}}
 	created, err := a.segs.CreateSegment(a.ctx, &pb.CreateSegmentRequest{Segment: seg})
 	if err != nil || created.GetSegment().GetRevision() != 1 || created.GetSegment().GetMatch() != "any" {
 		t.Fatalf("CreateSegment = %v, %v", created, err)
@@ -376,8 +377,8 @@ func TestSegmentService(t *testing.T) {
 		return err
 	})
 	a.unchanged(codes.InvalidArgument, "segment.conditions[0].operator", func() error {
-		_, err := a.segs.CreateSegment(a.ctx, &pb.CreateSegmentRequest{Segment: &pb.Segment{Key: "s2",
-			Conditions: []*pb.Condition{{Attribute: "plan", Operator: "nope"}}}})
+		_, err := a.segs.CreateSegment(a.ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "s2",
+			Conditions: []*syncpb.Condition{{Attribute: "plan", Operator: "nope"}}}})
 		return err
 	})
 	got, err := a.segs.GetSegment(a.ctx, &pb.GetSegmentRequest{Key: "beta"})
@@ -401,14 +402,14 @@ func TestSegmentService(t *testing.T) {
 		return err
 	})
 	a.unchanged(codes.NotFound, "", func() error {
-		_, err := a.segs.UpdateSegment(a.ctx, &pb.UpdateSegmentRequest{Segment: &pb.Segment{Key: "nope"}})
+		_, err := a.segs.UpdateSegment(a.ctx, &pb.UpdateSegmentRequest{Segment: &syncpb.Segment{Key: "nope"}})
 		return err
 	})
 
 	a.createBool("beta-ui")
-	if _, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+	if _, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "beta-ui", Environment: "staging", OffVariant: "off", DefaultServe: variantServe("off"),
-		Rules: []*pb.Rule{{Conditions: []*pb.Condition{{Operator: "in_segment", Values: []string{"beta"}}}, Serve: variantServe("on")}},
+		Rules: []*syncpb.Rule{{Conditions: []*syncpb.Condition{{Operator: "in_segment", Values: []string{"beta"}}}, Serve: variantServe("on")}},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +420,7 @@ func TestSegmentService(t *testing.T) {
 	if !strings.Contains(st.Message(), `"beta-ui"`) || !strings.Contains(st.Message(), `"staging"`) {
 		t.Errorf("in-use message %q should name the flag and the environment", st.Message())
 	}
-	if _, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+	if _, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "beta-ui", Environment: "staging", OffVariant: "off", DefaultServe: variantServe("off")}}); err != nil {
 		t.Fatal(err)
 	}
@@ -495,13 +496,13 @@ func TestAuditService(t *testing.T) {
 func TestEvaluationService(t *testing.T) {
 	a := newAPI(t)
 	a.createBool("new-ui")
-	if _, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "limit", Type: "integer",
-		Variants: []*pb.Variant{{Key: "low", Value: value(t, 5)}, {Key: "high", Value: value(t, 50)}}}}); err != nil {
+	if _, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "limit", Type: "integer",
+		Variants: []*syncpb.Variant{{Key: "low", Value: value(t, 5)}, {Key: "high", Value: value(t, 50)}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+	if _, err := a.flags.ReplaceFlagConfig(a.ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "limit", Environment: "production", Enabled: true, OffVariant: "low", DefaultServe: variantServe("low"),
-		Rules: []*pb.Rule{{Conditions: []*pb.Condition{{Attribute: "plan", Operator: "in", Values: []string{"pro"}}}, Serve: variantServe("high")}},
+		Rules: []*syncpb.Rule{{Conditions: []*syncpb.Condition{{Attribute: "plan", Operator: "in", Values: []string{"pro"}}}, Serve: variantServe("high")}},
 	}}); err != nil {
 		t.Fatal(err)
 	}

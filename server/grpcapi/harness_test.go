@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/sqlite"
@@ -173,19 +174,21 @@ func value(t *testing.T, v any) *structpb.Value {
 
 func (a *api) createBool(key string) *pb.CreateFlagResponse {
 	a.t.Helper()
-	resp, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: key, Type: "boolean"}})
+	resp, err := a.flags.CreateFlag(a.ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: key, Type: "boolean"}})
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	return resp
 }
 
-func variantServe(v string) *pb.Serve { return &pb.Serve{Kind: &pb.Serve_Variant{Variant: v}} }
+func variantServe(v string) *syncpb.Serve {
+	return &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: v}}
+}
 
-func splitServe(weights ...any) *pb.Serve {
-	s := &pb.Split{}
+func splitServe(weights ...any) *syncpb.Serve {
+	s := &syncpb.Split{}
 	for i := 0; i < len(weights); i += 2 {
-		s.Weights = append(s.Weights, &pb.Weight{Variant: weights[i].(string), Weight: int32(weights[i+1].(int))})
+		s.Weights = append(s.Weights, &syncpb.Weight{Variant: weights[i].(string), Weight: int32(weights[i+1].(int))})
 	}
-	return &pb.Serve{Kind: &pb.Serve_Split{Split: s}}
+	return &syncpb.Serve{Kind: &syncpb.Serve_Split{Split: s}}
 }

@@ -16,6 +16,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
 	"github.com/flagpole/flagpole/server/serve"
@@ -56,7 +57,7 @@ func TestReplicasShareChanges(t *testing.T) {
 	flagsA := pb.NewFlagServiceClient(connA)
 	evalB := pb.NewEvaluationServiceClient(connB)
 
-	must(flagsA.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	must(flagsA.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
 	must(flagsA.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
 	must(flagsA.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
 	"github.com/flagpole/flagpole/server/webhook"
 )
@@ -46,7 +47,7 @@ func TestReplicasDeliverEachWebhookOnce(t *testing.T) {
 		if i%2 == 1 {
 			c = flagsB
 		}
-		if _, err := c.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: fmt.Sprintf("f-%d", i), Type: "boolean"}}); err != nil {
+		if _, err := c.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: fmt.Sprintf("f-%d", i), Type: "boolean"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

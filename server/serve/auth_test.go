@@ -39,6 +39,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -262,7 +263,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 func TestSDKTokenBindsEvaluation(t *testing.T) {
 	f := startAuthFixture(t)
 	sdk := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})
-	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(context.Background(), &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
+	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(context.Background(), &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := pb.NewEvaluationServiceClient(f.dial(t, sdk)).EvaluateAll(context.Background(), &pb.EvaluateAllRequest{TargetingKey: "u"})
@@ -288,7 +289,7 @@ func TestProtectedProductionOnlyAdmins(t *testing.T) {
 		t.Fatalf("production: %v, %v; want protected", env, err)
 	}
 	flags := pb.NewFlagServiceClient(f.admin)
-	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	ci := f.createToken(t, &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"production"}})
@@ -550,11 +551,11 @@ func TestTokenCannotClaimUISource(t *testing.T) {
 	f := startAuthFixture(t)
 	flags := pb.NewFlagServiceClient(f.admin)
 	ui := metadata.AppendToOutgoingContext(context.Background(), auth.SourceHeader, "ui")
-	if _, err := flags.CreateFlag(ui, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "grpc-ui", Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(ui, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "grpc-ui", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	cli := metadata.AppendToOutgoingContext(context.Background(), auth.SourceHeader, "cli")
-	if _, err := flags.CreateFlag(cli, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "grpc-cli", Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(cli, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "grpc-cli", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("POST", "http://"+f.srv.HTTPAddr().String()+"/api/v1/flags", strings.NewReader(`{"key":"http-ui","type":"boolean"}`))
@@ -588,7 +589,7 @@ func TestTokenCannotClaimUISource(t *testing.T) {
 func TestDryRunApplyNeedsOnlyRead(t *testing.T) {
 	f := startAuthFixture(t)
 	ctx := context.Background()
-	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
+	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := pb.NewFlagServiceClient(f.admin).GetFlagConfig(ctx, &pb.GetFlagConfigRequest{FlagKey: "beta", Environment: "production"})
@@ -598,7 +599,7 @@ func TestDryRunApplyNeedsOnlyRead(t *testing.T) {
 	change := cfg.GetConfig()
 	change.Enabled = true
 	req := &pb.ApplyChangesRequest{Changes: []*pb.ApplyChange{
-		{Change: &pb.ApplyChange_CreateFlag{CreateFlag: &pb.Flag{Key: "gamma", Type: "boolean"}}},
+		{Change: &pb.ApplyChange_CreateFlag{CreateFlag: &syncpb.Flag{Key: "gamma", Type: "boolean"}}},
 		{Change: &pb.ApplyChange_ReplaceConfig{ReplaceConfig: change}},
 	}}
 	ci := pb.NewFlagServiceClient(f.dial(t, f.createToken(t, &pb.CreateTokenRequest{Name: "pr-check", Scope: "ci", Environments: []string{"staging"}})))

@@ -15,6 +15,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -32,7 +33,7 @@ func TestCallLogAtDefaultLevel(t *testing.T) {
 	ctx := context.Background()
 
 	// Changes: logged.
-	must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
 	must(admin.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "production", Enabled: true}))(t)
 	tok := must(pb.NewTokenServiceClient(dialAs(t, srv, testAdminToken)).CreateToken(ctx,
 		&pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"production"}}))(t)
@@ -67,7 +68,7 @@ func TestCallLogAtDefaultLevel(t *testing.T) {
 	base := "http://" + srv.HTTPAddr().String()
 	waitFor(t, "the sync stream's end in /metrics", func() bool {
 		return metricWith(scrapeMetrics(t, base), "flagpole_api_requests_total",
-			map[string]string{"method": pb.SyncService_Sync_FullMethodName}) != nil
+			map[string]string{"method": syncpb.SyncService_Sync_FullMethodName}) != nil
 	})
 	fams := scrapeMetrics(t, base)
 	for method, want := range map[string]float64{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -24,7 +25,7 @@ func TestUnknownFlagKeysAddNoSeries(t *testing.T) {
 	srv := serve.New(cfg)
 	admin := clientsOf(start(t, srv))
 	ctx := context.Background()
-	must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
 	tok := must(pb.NewTokenServiceClient(dialAs(t, srv, testAdminToken)).CreateToken(ctx,
 		&pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"production"}}))(t).GetSecret()
 	eval := pb.NewEvaluationServiceClient(dialAs(t, srv, tok))

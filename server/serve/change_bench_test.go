@@ -16,6 +16,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -66,7 +67,7 @@ func BenchmarkToggleAndWait(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("flags=%d", n), func(b *testing.B) {
 			_, conn := changeBench(b, n)
-			flags, sync := pb.NewFlagServiceClient(conn), pb.NewSyncServiceClient(conn)
+			flags, sync := pb.NewFlagServiceClient(conn), syncpb.NewSyncServiceClient(conn)
 			ctx := context.Background()
 			b.ResetTimer()
 			for i := range b.N {
@@ -75,7 +76,7 @@ func BenchmarkToggleAndWait(b *testing.B) {
 					b.Fatal(err)
 				}
 				_ = res
-				w, err := sync.WatchClients(ctx, &pb.WatchClientsRequest{Environment: "production"})
+				w, err := sync.WatchClients(ctx, &syncpb.WatchClientsRequest{Environment: "production"})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -99,11 +100,11 @@ func BenchmarkListClients(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("flags=%d", n), func(b *testing.B) {
 			_, conn := changeBench(b, n)
-			sync := pb.NewSyncServiceClient(conn)
+			sync := syncpb.NewSyncServiceClient(conn)
 			ctx := context.Background()
 			b.ResetTimer()
 			for range b.N {
-				if _, err := sync.ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}); err != nil {
+				if _, err := sync.ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}); err != nil {
 					b.Fatal(err)
 				}
 			}

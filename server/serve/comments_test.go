@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/webhook"
 )
@@ -37,7 +38,7 @@ func TestChangeCommentsEndToEnd(t *testing.T) {
 		return metadata.AppendToOutgoingContext(ctx, server.CommentHeader, url.PathEscape(comment))
 	}
 
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
 	prod := must(c.envs.GetEnvironment(ctx, &pb.GetEnvironmentRequest{Name: "production"}))(t).GetEnvironment()
 	prod.RequireComment = true
 	_, err := c.envs.UpdateEnvironment(ctx, &pb.UpdateEnvironmentRequest{Environment: prod})

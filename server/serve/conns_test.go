@@ -12,8 +12,8 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -28,7 +29,7 @@ func TestSDKsConvergeSoonAfterOutage(t *testing.T) {
 	srv := serve.New(config(db))
 	c := clientsOf(start(t, srv))
 	addr := srv.GRPCAddr().String()
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
 	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "banner", Environment: "production", Percent: 100}))(t)
 
 	// FLAGPOLE_CONVERGE_SDKS=200 is the measurement; CI runs 5.

@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -28,7 +29,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	srv := serve.New(cfg)
 	conn := start(t, srv)
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
 	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "short-lived", Scope: "sdk",
 		Environments: []string{"production"}, ExpireTime: timestamppb.New(clk.Now().Add(time.Hour))}))(t)
 	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok.GetSecret()), sdk.WithServiceName("expiring"),
@@ -72,7 +73,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	if r := p.BooleanEvaluation(ctx, "banner", false, openfeature.FlattenedContext{openfeature.TargetingKey: "u"}); !r.Value {
 		t.Fatal("the expired instance applied the change made after the expiry")
 	}
-	resp := must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t)
+	resp := must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t)
 	if n := len(resp.GetClients()); n != 0 {
 		t.Fatalf("%d streams connected after the expiry", n)
 	}

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	adminui "github.com/flagpole/flagpole/admin-ui"
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/ofrep"
 )

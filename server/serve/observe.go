@@ -11,6 +11,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/fanout"
@@ -122,7 +123,7 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 	o := s.observe
 	opts := []syncapi.Option{syncapi.WithObserver(o.metrics)}
 	if o.usage != nil {
-		opts = append(opts, syncapi.WithUsageSink(func(ctx context.Context, env string, c fanout.ClientInfo, r *pb.UsageReport) {
+		opts = append(opts, syncapi.WithUsageSink(func(ctx context.Context, env string, c fanout.ClientInfo, r *syncpb.UsageReport) {
 			o.metrics.UsageReported(env)
 			snap, err := s.Service.Snapshot(ctx, env)
 			if err != nil {
@@ -137,7 +138,7 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 		}))
 	}
 	if o.signals != nil {
-		opts = append(opts, syncapi.WithSignalSink(func(_ context.Context, env string, _ fanout.ClientInfo, r *pb.SignalReport) {
+		opts = append(opts, syncapi.WithSignalSink(func(_ context.Context, env string, _ fanout.ClientInfo, r *syncpb.SignalReport) {
 			o.metrics.SignalsReported(env, r.GetDropped())
 			o.signals.Report(env, r)
 		}))
@@ -145,7 +146,7 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 	// Raw tracking events come from SDKs older than signal reports: without
 	// the variants they were served they cannot be attributed, so they are
 	// counted (syncapi) and the operator is told once.
-	opts = append(opts, syncapi.WithTrackSink(func(_ context.Context, env string, c fanout.ClientInfo, r *pb.TrackReport) {
+	opts = append(opts, syncapi.WithTrackSink(func(_ context.Context, env string, c fanout.ClientInfo, r *syncpb.TrackReport) {
 		o.rawTrack.Do(func() {
 			s.log.Warn("an SDK sends raw tracking events, which are not attributed to variants; upgrade it to report signals",
 				"environment", env, "service", c.ServiceName, "sdk", c.SDKName+"/"+c.SDKVersion)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -113,10 +114,10 @@ func TestOFREPWebProviderFromAnotherOrigin(t *testing.T) {
 	conn := start(t, srv)
 	bg := context.Background()
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
 	must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
-	must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "string",
-		Variants: []*pb.Variant{{Key: "spring", Value: structpb.NewStringValue("spring")}, {Key: "summer", Value: structpb.NewStringValue("summer")}}}}))(t)
+	must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "string",
+		Variants: []*syncpb.Variant{{Key: "spring", Value: structpb.NewStringValue("spring")}, {Key: "summer", Value: structpb.NewStringValue("summer")}}}}))(t)
 	must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "staging", Enabled: true}))(t)
 	tok := must(pb.NewTokenServiceClient(conn).CreateToken(bg, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -22,7 +23,7 @@ func ofrepCORSServer(t *testing.T, origins ...string) (base, sdkToken string) {
 	conn := start(t, srv)
 	ctx := context.Background()
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
 	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
 	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
 	return "http://" + srv.HTTPAddr().String(), tok.GetSecret()

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 )
 
@@ -29,22 +30,22 @@ func TestEditorCannotChangeProtectedThroughSharedObjects(t *testing.T) {
 	}
 	// banner serves "hello" in production; variant "spare" is served nowhere.
 	str := structpb.NewStringValue
-	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "string",
-		Variants: []*pb.Variant{{Key: "a", Value: str("hello")}, {Key: "off", Value: str("none")}, {Key: "spare", Value: str("unused")}}}}); err != nil {
+	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "string",
+		Variants: []*syncpb.Variant{{Key: "a", Value: str("hello")}, {Key: "off", Value: str("none")}, {Key: "spare", Value: str("unused")}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pb.NewSegmentServiceClient(f.admin).CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &pb.Segment{Key: "staff", Included: []string{"alice"}}}); err != nil {
+	if _, err := pb.NewSegmentServiceClient(f.admin).CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "staff", Included: []string{"alice"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pb.NewSegmentServiceClient(f.admin).CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &pb.Segment{Key: "testers", Included: []string{"tina"}}}); err != nil {
+	if _, err := pb.NewSegmentServiceClient(f.admin).CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "testers", Included: []string{"tina"}}}); err != nil {
 		t.Fatal(err)
 	}
 	// production: banner enabled, staff get "a", everyone else "off".
-	_, err := flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+	_, err := flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "banner", Environment: "production", Enabled: true, OffVariant: "off",
-		Rules: []*pb.Rule{{Conditions: []*pb.Condition{{Attribute: "targetingKey", Operator: "in_segment", Values: []string{"staff"}}},
-			Serve: &pb.Serve{Kind: &pb.Serve_Variant{Variant: "a"}}}},
-		DefaultServe: &pb.Serve{Kind: &pb.Serve_Variant{Variant: "off"}},
+		Rules: []*syncpb.Rule{{Conditions: []*syncpb.Condition{{Attribute: "targetingKey", Operator: "in_segment", Values: []string{"staff"}}},
+			Serve: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "a"}}}},
+		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "off"}},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -39,7 +40,7 @@ func recreateScenario(t *testing.T, admin, reader *grpc.ClientConn, sdkAddr, new
 	t.Helper()
 	ctx := context.Background()
 	envs, flags := pb.NewEnvironmentServiceClient(admin), pb.NewFlagServiceClient(admin)
-	must(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	must(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
 	must(envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
 	must(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "checkout", Environment: "qa", Percent: 100}))(t)
 	for i := range 10 {

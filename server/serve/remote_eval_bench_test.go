@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -65,14 +66,14 @@ func benchServerLog(b *testing.B, level slog.Level) (*serve.Server, string, *ato
 	admin := dial(b, srv, testAdminToken)
 	ctx := context.Background()
 	flags := pb.NewFlagServiceClient(admin)
-	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}); err != nil {
 		b.Fatal(err)
 	}
-	_, err := flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+	_, err := flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "checkout", Environment: "production", Enabled: true, OffVariant: "off",
-		Rules: []*pb.Rule{{Conditions: []*pb.Condition{{Attribute: "plan", Operator: "in", Values: []string{"enterprise"}}},
-			Serve: &pb.Serve{Kind: &pb.Serve_Variant{Variant: "on"}}}},
-		DefaultServe: &pb.Serve{Kind: &pb.Serve_Split{Split: &pb.Split{Weights: []*pb.Weight{{Variant: "on", Weight: 30}, {Variant: "off", Weight: 70}}}}},
+		Rules: []*syncpb.Rule{{Conditions: []*syncpb.Condition{{Attribute: "plan", Operator: "in", Values: []string{"enterprise"}}},
+			Serve: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "on"}}}},
+		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Split{Split: &syncpb.Split{Weights: []*syncpb.Weight{{Variant: "on", Weight: 30}, {Variant: "off", Weight: 70}}}}},
 	}})
 	if err != nil {
 		b.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/service"
@@ -124,23 +125,23 @@ func TestEndToEndRestart(t *testing.T) {
 	}
 
 	must(c.envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa", Description: "QA"}}))(t)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean", Tags: []string{"checkout"}, Temporary: true}}))(t)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "string", Variants: []*pb.Variant{
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean", Tags: []string{"checkout"}, Temporary: true}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "string", Variants: []*syncpb.Variant{
 		{Key: "blue", Value: structpb.NewStringValue("#00f")}, {Key: "green", Value: structpb.NewStringValue("#0f0")}}}}))(t)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "old", Type: "boolean"}}))(t)
-	must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &pb.Segment{Key: "staff", Match: "any",
-		Conditions: []*pb.Condition{{Attribute: "email", Operator: "ends_with", Values: []string{"@flagpole.dev"}}}}}))(t)
-	must(c.flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &pb.FlagConfig{
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "old", Type: "boolean"}}))(t)
+	must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "staff", Match: "any",
+		Conditions: []*syncpb.Condition{{Attribute: "email", Operator: "ends_with", Values: []string{"@flagpole.dev"}}}}}))(t)
+	must(c.flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "banner", Environment: "production", Enabled: true, OffVariant: "blue",
-		Rules: []*pb.Rule{{Id: "staff", Conditions: []*pb.Condition{{Operator: "in_segment", Values: []string{"staff"}}},
-			Serve: &pb.Serve{Kind: &pb.Serve_Variant{Variant: "green"}}}},
-		DefaultServe: &pb.Serve{Kind: &pb.Serve_Variant{Variant: "blue"}},
+		Rules: []*syncpb.Rule{{Id: "staff", Conditions: []*syncpb.Condition{{Operator: "in_segment", Values: []string{"staff"}}},
+			Serve: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "green"}}}},
+		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "blue"}},
 	}}))(t)
 	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
 	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 25}))(t)
 	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "banner", Environment: "qa", Percent: 40, Variant: "green"}))(t)
-	must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean", Description: "one-page checkout", Tags: []string{"checkout"}, Temporary: true}}))(t)
+	must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean", Description: "one-page checkout", Tags: []string{"checkout"}, Temporary: true}}))(t)
 	must(c.flags.ArchiveFlag(ctx, &pb.ArchiveFlagRequest{Key: "old", Archived: true}))(t)
 	must(c.envs.UpdateEnvironment(ctx, &pb.UpdateEnvironmentRequest{Environment: &pb.Environment{Name: "staging", Description: "pre-production"}}))(t)
 
@@ -201,7 +202,7 @@ func TestGracefulShutdownFinishesInFlightCall(t *testing.T) {
 	}
 	call := make(chan result, 1)
 	go func() {
-		resp, err := c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "in-flight", Type: "boolean"}})
+		resp, err := c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "in-flight", Type: "boolean"}})
 		call <- result{resp, err}
 	}()
 	<-gated.entered
@@ -246,7 +247,7 @@ func TestShutdownCutsOffCallsAfterTimeout(t *testing.T) {
 	gated.armed.Store(true)
 	call := make(chan error, 1)
 	go func() {
-		_, err := c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "stuck", Type: "boolean"}})
+		_, err := c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "stuck", Type: "boolean"}})
 		call <- err
 	}()
 	<-gated.entered

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -32,9 +33,9 @@ func TestLargeSnapshotOverSlowLink(t *testing.T) {
 	srv := serve.New(cfg)
 	c := clientsOf(start(t, srv))
 	for i := range 24 {
-		f := &pb.Flag{Key: fmt.Sprintf("big-%d", i), Type: "string"}
+		f := &syncpb.Flag{Key: fmt.Sprintf("big-%d", i), Type: "string"}
 		for _, k := range []string{"a", "b", "c", "d"} {
-			f.Variants = append(f.Variants, &pb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
+			f.Variants = append(f.Variants, &syncpb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
 		}
 		must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
 	}
@@ -86,9 +87,9 @@ func TestSnapshotSlowerThanIdleTimeoutArrives(t *testing.T) {
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	c := clientsOf(start(t, srv))
 	for i := range 8 {
-		f := &pb.Flag{Key: fmt.Sprintf("big-%d", i), Type: "string"}
+		f := &syncpb.Flag{Key: fmt.Sprintf("big-%d", i), Type: "string"}
 		for _, k := range []string{"a", "b", "c", "d"} {
-			f.Variants = append(f.Variants, &pb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
+			f.Variants = append(f.Variants, &syncpb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
 		}
 		must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
 	}

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -37,7 +38,7 @@ func TestSoak(t *testing.T) {
 	conn := start(t, srv)
 	c := clientsOf(conn)
 	addr := srv.GRPCAddr().String()
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "churn", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "churn", Type: "boolean"}}))(t)
 	evalCtx := openfeature.FlattenedContext{openfeature.TargetingKey: "u"}
 
 	var connects, writes atomic.Int64
@@ -115,7 +116,7 @@ func TestSoak(t *testing.T) {
 	if heap > baseHeap+8<<20 {
 		t.Fatalf("live heap grew from %d to %d bytes", baseHeap, heap)
 	}
-	if n := len(must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t).GetClients()); n != 0 {
+	if n := len(must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetClients()); n != 0 {
 		t.Fatalf("%d clients still listed after every SDK shut down", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -55,7 +56,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	conn := start(t, srv)
 	c := clientsOf(conn)
 	addr := srv.GRPCAddr().String()
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
 	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
 	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 
@@ -89,7 +90,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 	// The server knows this instance applied the change.
 	waitFor(t, "the instance to acknowledge the change", func() bool {
-		resp, err := pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+		resp, err := syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"})
 		return err == nil && len(resp.GetClients()) == 1 && resp.GetClients()[0].GetAppliedRevision() == resp.GetRevision() &&
 			resp.GetClients()[0].GetServiceName() == "e2e"
 	})
@@ -110,7 +111,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	other := serve.New(config(db))
 	oc := clientsOf(start(t, other))
 	must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
-	must(oc.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	must(oc.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
 	if err := other.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -154,9 +155,9 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Shutdown() })
 	ev.wait(t, openfeature.ProviderReady)
-	sync := pb.NewSyncServiceClient(conn)
+	sync := syncpb.NewSyncServiceClient(conn)
 	connected := func() int {
-		resp, err := sync.ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+		resp, err := sync.ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -25,11 +26,11 @@ func liveHeap() uint64 {
 
 // bigFlag is a string flag of about 240 KB (four variants of 60 KB, under
 // the engine's limits), different for every n.
-func bigFlag(n int) *pb.Flag {
-	f := &pb.Flag{Key: "big", Type: "string"}
+func bigFlag(n int) *syncpb.Flag {
+	f := &syncpb.Flag{Key: "big", Type: "string"}
 	for _, k := range []string{"a", "b", "c", "d"} {
 		v := strings.Repeat(string(rune('a'+n%26)), 60<<10)
-		f.Variants = append(f.Variants, &pb.Variant{Key: k, Value: structpb.NewStringValue(v)})
+		f.Variants = append(f.Variants, &syncpb.Variant{Key: k, Value: structpb.NewStringValue(v)})
 	}
 	return f
 }
@@ -47,7 +48,7 @@ func TestSyncLogBoundedInBytes(t *testing.T) {
 	conn := start(t, srv)
 	c := clientsOf(conn)
 	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: bigFlag(0)}))(t)
-	first := must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
+	first := must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
 
 	before := liveHeap()
 	const updates = 80
@@ -72,13 +73,13 @@ func TestSyncLogBoundedInBytes(t *testing.T) {
 		t.Errorf("the log still resumes revision %d, %d large changes ago", first, updates)
 	}
 
-	last := must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
-	syncFrom := func(have int64) *pb.SyncResponse {
+	last := must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
+	syncFrom := func(have int64) *syncpb.SyncResponse {
 		t.Helper()
 		sctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "x-flagpole-environment", "production"))
 		t.Cleanup(cancel)
-		stream := must(pb.NewSyncServiceClient(conn).Sync(sctx))(t)
-		if err := stream.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{
+		stream := must(syncpb.NewSyncServiceClient(conn).Sync(sctx))(t)
+		if err := stream.Send(&syncpb.SyncRequest{Message: &syncpb.SyncRequest_Hello{Hello: &syncpb.Hello{
 			SdkName: "test", ServiceName: "behind", InstanceId: "i-1", Revision: have, Environment: "production"}}}); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 	"google.golang.org/grpc"
@@ -25,7 +26,7 @@ func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
 	srv := serve.New(cfg)
 	conn := start(t, srv)
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
 	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "flooder", Scope: "sdk", Environments: []string{"production"}}))(t)
 
 	sdkConn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -36,24 +37,24 @@ func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
 	defer sdkConn.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream := must(pb.NewSyncServiceClient(sdkConn).Sync(sctx))(t)
-	send := func(m *pb.SyncRequest) {
+	stream := must(syncpb.NewSyncServiceClient(sdkConn).Sync(sctx))(t)
+	send := func(m *syncpb.SyncRequest) {
 		t.Helper()
 		if err := stream.Send(m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{SdkName: "test", ServiceName: "flood", InstanceId: "i-1"}}})
+	send(&syncpb.SyncRequest{Message: &syncpb.SyncRequest_Hello{Hello: &syncpb.Hello{SdkName: "test", ServiceName: "flood", InstanceId: "i-1"}}})
 	if must(stream.Recv())(t).GetSnapshot() == nil {
 		t.Fatal("no snapshot")
 	}
-	r := &pb.UsageReport{}
+	r := &syncpb.UsageReport{}
 	for i := range 2000 {
-		r.Counts = append(r.Counts, &pb.UsageCount{FlagKey: "checkout", Variant: fmt.Sprintf("invented-%d", i), Count: 1})
-		r.Counts = append(r.Counts, &pb.UsageCount{FlagKey: fmt.Sprintf("no-such-flag-%d", i), Variant: "on", Count: 1})
+		r.Counts = append(r.Counts, &syncpb.UsageCount{FlagKey: "checkout", Variant: fmt.Sprintf("invented-%d", i), Count: 1})
+		r.Counts = append(r.Counts, &syncpb.UsageCount{FlagKey: fmt.Sprintf("no-such-flag-%d", i), Variant: "on", Count: 1})
 	}
-	r.Counts = append(r.Counts, &pb.UsageCount{FlagKey: "checkout", Variant: "off", Count: 7})
-	send(&pb.SyncRequest{Message: &pb.SyncRequest_Usage{Usage: r}})
+	r.Counts = append(r.Counts, &syncpb.UsageCount{FlagKey: "checkout", Variant: "off", Count: 7})
+	send(&syncpb.SyncRequest{Message: &syncpb.SyncRequest_Usage{Usage: r}})
 
 	usage := pb.NewUsageServiceClient(conn)
 	var got *pb.FlagUsage

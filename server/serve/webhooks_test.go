@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/webhook"
@@ -131,11 +132,11 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	createWebhook(t, hooks, staging, &pb.CreateWebhookRequest{Events: []string{webhook.KindConfig, webhook.KindFlag}, Environments: []string{"staging"}})
 	createWebhook(t, hooks, slack, &pb.CreateWebhookRequest{Events: []string{webhook.KindConfig}, Slack: true})
 
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean"}}))(t)
-	must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &pb.Flag{Key: "checkout", Type: "boolean", Description: "new"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean", Description: "new"}}))(t)
 	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "staging", Enabled: true}))(t)
 	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "development", Enabled: true}))(t)
-	must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &pb.Segment{Key: "staff", Match: "any"}}))(t)
+	must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "staff", Match: "any"}}))(t)
 	must(c.envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
 	tokens, users := pb.NewTokenServiceClient(conn), pb.NewUserServiceClient(conn)
 	must(tokens.CreateToken(ctx, &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"staging"}}))(t)
@@ -220,7 +221,7 @@ func TestWebhookRetried(t *testing.T) {
 		return http.StatusOK
 	})
 	createWebhook(t, hooks, r, &pb.CreateWebhookRequest{Events: []string{webhook.KindFlag}})
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "retry-me", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "retry-me", Type: "boolean"}}))(t)
 	waitFor(t, "two attempts", func() bool { return len(r.requests()) >= 2 })
 	got := r.requests()
 	if got[0].id != got[1].id || r.verify(got[0]) != nil || r.verify(got[1]) != nil {
@@ -240,7 +241,7 @@ func TestWebhookFailedAfterAttempts(t *testing.T) {
 	srv, c, hooks := webhookServer(t, webhook.Options{Attempts: 3, Backoff: 10 * time.Millisecond})
 	r := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
 	createWebhook(t, hooks, r, &pb.CreateWebhookRequest{Events: []string{webhook.KindFlag}})
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "doomed", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "doomed", Type: "boolean"}}))(t)
 	waitFor(t, "a failed delivery", func() bool {
 		return len(must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{State: "failed"}))(t).GetDeliveries()) == 1
 	})
@@ -277,7 +278,7 @@ func scrape(t *testing.T, url string) string {
 func TestWebhookHangingReceiverDoesNotDelayChanges(t *testing.T) {
 	ctx := context.Background()
 	_, c, hooks := webhookServer(t, webhook.Options{Timeout: 2 * time.Second, Backoff: 10 * time.Millisecond})
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "toggle", Type: "boolean"}}))(t)
+	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "toggle", Type: "boolean"}}))(t)
 	const n = 100
 	toggle := func() (total, worst time.Duration) {
 		for i := range n {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // Limits on what the server keeps of reports, so that a misbehaving client
@@ -66,7 +66,7 @@ func NewAggregator(store Store, opts ...Option) *Aggregator {
 // Report adds an SDK's signal report from the environment's sync stream,
 // at the current minute. Beyond MaxCountsPerReport counts, and counts with
 // empty or overlong names, are dropped.
-func (a *Aggregator) Report(environment string, r *flagpolev1.SignalReport) {
+func (a *Aggregator) Report(environment string, r *syncpb.SignalReport) {
 	minute := a.now().UTC().Truncate(time.Minute)
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 type memStore struct {
@@ -36,15 +36,15 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 	now := time.Date(2026, 3, 1, 10, 15, 42, 0, time.UTC)
 	st := &memStore{}
 	a := NewAggregator(st, WithClock(func() time.Time { return now }))
-	report := &flagpolev1.SignalReport{
-		Counts: []*flagpolev1.SignalCount{
+	report := &syncpb.SignalReport{
+		Counts: []*syncpb.SignalCount{
 			{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150},
 			{FlagKey: "checkout", Variant: "on", Event: "", Count: 1},                               // no event name
 			{FlagKey: "checkout", Variant: "", Event: "error", Count: 1},                            // no variant
 			{FlagKey: "checkout", Variant: "on", Event: strings.Repeat("e", maxKeyLen+1), Count: 1}, // too long
 			{FlagKey: "checkout", Variant: "on", Event: "error", Count: -1},                         // negative
 		},
-		Exposures: []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 10}},
+		Exposures: []*syncpb.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 10}},
 	}
 	a.Report("production", report)
 	a.Report("production", report)
@@ -73,9 +73,9 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 func TestAggregatorBoundsAReport(t *testing.T) {
 	st := &memStore{}
 	a := NewAggregator(st)
-	r := &flagpolev1.SignalReport{}
+	r := &syncpb.SignalReport{}
 	for i := range MaxCountsPerReport + 10 {
-		r.Counts = append(r.Counts, &flagpolev1.SignalCount{FlagKey: "f", Variant: "on", Event: fmt.Sprint("e", i), Count: 1})
+		r.Counts = append(r.Counts, &syncpb.SignalCount{FlagKey: "f", Variant: "on", Event: fmt.Sprint("e", i), Count: 1})
 	}
 	a.Report("production", r)
 	if a.Dropped() != 10 {
@@ -92,7 +92,7 @@ func TestAggregatorBoundsAReport(t *testing.T) {
 func TestAggregatorKeepsCountsWhenTheStoreFails(t *testing.T) {
 	st := &memStore{fail: errors.New("disk full")}
 	a := NewAggregator(st)
-	a.Report("production", &flagpolev1.SignalReport{Counts: []*flagpolev1.SignalCount{{FlagKey: "f", Variant: "on", Event: "error", Count: 3}}})
+	a.Report("production", &syncpb.SignalReport{Counts: []*syncpb.SignalCount{{FlagKey: "f", Variant: "on", Event: "error", Count: 3}}})
 	if err := a.Flush(context.Background()); err == nil {
 		t.Fatal("flush succeeded on a failing store")
 	}

@@ -21,6 +21,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/sqlite"
@@ -126,7 +127,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "flagpole.db")
 	srv := startStack(t, db, "127.0.0.1:0")
 	flags := pb.NewFlagServiceClient(srv.conn)
-	must[*pb.CreateFlagResponse](t)(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))
+	must[*pb.CreateFlagResponse](t)(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))
 	must[*pb.SetRolloutResponse](t)(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))
 	must[*pb.SetEnabledResponse](t)(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))
 
@@ -159,9 +160,9 @@ func TestSDKEndToEnd(t *testing.T) {
 		t.Fatal("disabled flag still on")
 	}
 	// The server knows this instance applied the change.
-	syncClient := pb.NewSyncServiceClient(srv.conn)
+	syncClient := syncpb.NewSyncServiceClient(srv.conn)
 	waitFor(t, func() bool {
-		resp, err := syncClient.ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+		resp, err := syncClient.ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"})
 		return err == nil && len(resp.GetClients()) == 1 && resp.GetClients()[0].GetAppliedRevision() == resp.GetRevision() &&
 			resp.GetClients()[0].GetServiceName() == "e2e"
 	})
@@ -180,7 +181,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	other := startStack(t, db, "127.0.0.1:0")
 	otherFlags := pb.NewFlagServiceClient(other.conn)
 	must[*pb.SetEnabledResponse](t)(otherFlags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))
-	must[*pb.CreateFlagResponse](t)(otherFlags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))
+	must[*pb.CreateFlagResponse](t)(otherFlags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))
 	other.stop()
 	startStack(t, db, srv.addr)
 	ev.wait(t, openfeature.ProviderReady)
@@ -254,7 +255,7 @@ func TestSDKStartsFromUpToDateCache(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "flagpole.db")
 	srv := startStack(t, db, "127.0.0.1:0")
 	flags := pb.NewFlagServiceClient(srv.conn)
-	must[*pb.CreateFlagResponse](t)(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))
+	must[*pb.CreateFlagResponse](t)(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))
 	must[*pb.SetEnabledResponse](t)(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))
 	cache := filepath.Join(t.TempDir(), "flags.cache")
 
@@ -282,9 +283,9 @@ func TestSDKStartsFromUpToDateCache(t *testing.T) {
 		if r := p.BooleanEvaluation(ctx, "new-checkout", false, user); !r.Value || r.Error() != nil {
 			t.Fatalf("%s: new-checkout = %+v", instance, r)
 		}
-		syncClient := pb.NewSyncServiceClient(srv.conn)
+		syncClient := syncpb.NewSyncServiceClient(srv.conn)
 		waitFor(t, func() bool {
-			resp, err := syncClient.ListClients(ctx, &pb.ListClientsRequest{Environment: "production"})
+			resp, err := syncClient.ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"})
 			if err != nil {
 				return false
 			}

@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/fanout"
 )
 
@@ -187,8 +185,8 @@ func (st *syncStream) stop() {
 // the stream's context, so its blocked Recv and any blocked send return.
 // gRPC then ends the stream with CANCELLED (Recv writes that status as soon
 // as the context is done, before the handler can return its own), so the
-// real status travels in the EndCodeTrailer and EndMessageTrailer trailers,
-// which the SDK turns back into the status (see EndStatus).
+// real status travels in the trailers of syncpb.EndTrailer, which the SDK
+// turns back into the status (syncpb.EndStatus).
 func (st *syncStream) finish(err error) {
 	st.mu.Lock()
 	first := st.endErr == nil
@@ -198,39 +196,9 @@ func (st *syncStream) finish(err error) {
 	}
 	st.mu.Unlock()
 	if first {
-		s := status.Convert(err)
-		st.grpc.SetTrailer(metadata.Pairs(EndCodeTrailer, strconv.Itoa(int(s.Code())), EndMessageTrailer, s.Message()))
+		st.grpc.SetTrailer(pb.EndTrailer(err))
 	}
 	st.cancel()
-}
-
-// Trailers that carry the status a stream was ended with by the server
-// (shutdown, revoked credential, send or hello timeout) while gRPC reports
-// CANCELLED. The SDK reads them under the same names.
-const (
-	EndCodeTrailer    = "flagpole-end-code"
-	EndMessageTrailer = "flagpole-end-message"
-)
-
-// EndStatus returns the status a stream really ended with: err, or, when
-// err is CANCELLED and the trailer names the server's reason, that reason.
-func EndStatus(err error, trailer metadata.MD) error {
-	if status.Code(err) != codes.Canceled {
-		return err
-	}
-	v := trailer.Get(EndCodeTrailer)
-	if len(v) == 0 {
-		return err
-	}
-	code, cerr := strconv.ParseUint(v[0], 10, 32)
-	if cerr != nil {
-		return err
-	}
-	msg := ""
-	if m := trailer.Get(EndMessageTrailer); len(m) > 0 {
-		msg = m[0]
-	}
-	return status.Error(codes.Code(code), msg)
 }
 
 // endError is the status the handler returns once receiving stopped with

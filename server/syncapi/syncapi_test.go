@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/fanout"
 )
@@ -218,7 +218,7 @@ func TestBadStreams(t *testing.T) {
 				_ = st.Send(tt.msg)
 			}
 			_, err = st.Recv()
-			err = EndStatus(err, st.Trailer())
+			err = pb.EndStatus(err, st.Trailer())
 			if status.Code(err) != tt.code || !strings.Contains(err.Error(), tt.text) {
 				t.Fatalf("got %v, want %v mentioning %q", err, tt.code, tt.text)
 			}
@@ -357,7 +357,7 @@ func TestStuckSubscriberDoesNotDelayOthers(t *testing.T) {
 	go func() {
 		for {
 			if _, err := stuck.Recv(); err != nil {
-				ended <- EndStatus(err, stuck.Trailer())
+				ended <- pb.EndStatus(err, stuck.Trailer())
 				return
 			}
 		}
@@ -409,7 +409,7 @@ func TestCloseCredentialEndsItsStreams(t *testing.T) {
 		t.Fatalf("closed %d streams, want 2", n)
 	}
 	for _, st := range []pb.SyncService_SyncClient{a1, a2} {
-		if _, err := st.Recv(); status.Code(EndStatus(err, st.Trailer())) != codes.Unauthenticated {
+		if _, err := st.Recv(); status.Code(pb.EndStatus(err, st.Trailer())) != codes.Unauthenticated {
 			t.Fatalf("stream of the closed credential: %v, want Unauthenticated", err)
 		}
 	}
@@ -424,7 +424,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	st := open(t, dial(t, ts.addr), "production", "i-1", 0)
 	recv(t, st)
 	ts.sync.Close()
-	if _, err := st.Recv(); status.Code(EndStatus(err, st.Trailer())) != codes.Unavailable {
+	if _, err := st.Recv(); status.Code(pb.EndStatus(err, st.Trailer())) != codes.Unavailable {
 		t.Fatalf("after Close: %v", err)
 	}
 	// The server may end the new stream before its hello is sent (the Send
@@ -434,7 +434,7 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = st.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{InstanceId: "i-2"}}})
-	if _, err := st.Recv(); status.Code(EndStatus(err, st.Trailer())) != codes.Unavailable {
+	if _, err := st.Recv(); status.Code(pb.EndStatus(err, st.Trailer())) != codes.Unavailable {
 		t.Fatalf("new stream after Close: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/tracing/otlptest"
@@ -232,12 +233,12 @@ func TestHTTPRoutes(t *testing.T) {
 // server span; every other call does.
 func TestUntracedMethods(t *testing.T) {
 	for method, traced := range map[string]bool{
-		pb.SyncService_Sync_FullMethodName:           false,
-		"/grpc.health.v1.Health/Check":               false,
-		"/grpc.health.v1.Health/Watch":               false,
-		pb.SyncService_WatchClients_FullMethodName:   true,
-		pb.FlagService_CreateFlag_FullMethodName:     true,
-		pb.EvaluationService_Evaluate_FullMethodName: true,
+		syncpb.SyncService_Sync_FullMethodName:         false,
+		"/grpc.health.v1.Health/Check":                 false,
+		"/grpc.health.v1.Health/Watch":                 false,
+		syncpb.SyncService_WatchClients_FullMethodName: true,
+		pb.FlagService_CreateFlag_FullMethodName:       true,
+		pb.EvaluationService_Evaluate_FullMethodName:   true,
 	} {
 		if got := untracedMethods(&stats.RPCTagInfo{FullMethodName: method}); got != traced {
 			t.Errorf("%s traced = %v, want %v", method, got, traced)

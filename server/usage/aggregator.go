@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // Limits on what one report may carry; anything beyond is dropped so that a
@@ -91,13 +91,13 @@ func (a *Aggregator) Record(environment, service, flag, variant string, count in
 // the report: the report covers the last few seconds, and the server's
 // clock is the one staleness is judged by (SDK hosts' clocks may be off).
 // It returns how many counts were taken.
-func (a *Aggregator) Report(source, environment, service string, r *flagpolev1.UsageReport, known func(flag, variant string) bool) int {
+func (a *Aggregator) Report(source, environment, service string, r *syncpb.UsageReport, known func(flag, variant string) bool) int {
 	now := a.now()
 	counts := r.GetCounts()
 	if len(counts) > MaxCountsPerReport {
 		counts = counts[:MaxCountsPerReport]
 	}
-	taken := make([]*flagpolev1.UsageCount, 0, len(counts))
+	taken := make([]*syncpb.UsageCount, 0, len(counts))
 	for _, c := range counts {
 		if known == nil || known(c.GetFlagKey(), c.GetVariant()) {
 			taken = append(taken, c)

@@ -39,6 +39,7 @@ import (
 	"github.com/flagpole/flagpole/examples/guarded-release/shop"
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -136,7 +137,7 @@ func measure(ctx context.Context, p params, name string) (result, error) {
 		return result{}, err
 	}
 	defer conn.Close()
-	if _, err := pb.NewFlagServiceClient(conn).CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: shop.Flag, Type: "boolean"}}); err != nil {
+	if _, err := pb.NewFlagServiceClient(conn).CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: shop.Flag, Type: "boolean"}}); err != nil {
 		return result{}, err
 	}
 	tok, err := pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "shop", Scope: "sdk", Environments: []string{"production"}})

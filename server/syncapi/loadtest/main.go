@@ -65,6 +65,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -181,11 +182,11 @@ func run(ctx context.Context, cfg config) error {
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
 	flags := pb.NewFlagServiceClient(conn)
 	for i := range cfg.flags {
-		if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: fmt.Sprintf("loadtest.extra-%d", i), Type: "boolean"}}); err != nil {
+		if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: fmt.Sprintf("loadtest.extra-%d", i), Type: "boolean"}}); err != nil {
 			return fmt.Errorf("create flag: %w", err)
 		}
 	}
-	if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: flagKey, Type: "boolean"}}); err != nil {
+	if _, err := flags.CreateFlag(actx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: flagKey, Type: "boolean"}}); err != nil {
 		return fmt.Errorf("create flag: %w", err)
 	}
 	tok, err := pb.NewTokenServiceClient(conn).CreateToken(actx, &pb.CreateTokenRequest{Name: "loadtest", Scope: "sdk", Environments: []string{environment}})
@@ -262,7 +263,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 		defer func() { _ = writeAllocs(cfg.allocProfile) }()
 	}
-	watcher := pb.NewSyncServiceClient(conn)
+	watcher := syncpb.NewSyncServiceClient(conn)
 	var writes, publishes, e2e, pubLast, pubEach, acked []time.Duration
 	enabled := false
 	loadBefore := loadavg()
@@ -278,9 +279,9 @@ func run(ctx context.Context, cfg config) error {
 		// every connected instance acknowledged the revision.
 		ackc := make(chan error, 1)
 		go func() {
-			w, err := watcher.WatchClients(actx, &pb.WatchClientsRequest{Environment: environment})
+			w, err := watcher.WatchClients(actx, &syncpb.WatchClientsRequest{Environment: environment})
 			for err == nil {
-				var m *pb.WatchClientsResponse
+				var m *syncpb.WatchClientsResponse
 				if m, err = w.Recv(); err == nil && m.GetAllApplied() {
 					acked = append(acked, time.Since(t0))
 					break

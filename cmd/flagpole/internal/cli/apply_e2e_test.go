@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // twoFlagsBadSecond defines two flags; the second has an operator that does
@@ -107,20 +108,20 @@ func TestApplyAtomicUnderConcurrentEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ... a colleague edits it ...
-	edit := proto.Clone(planned.GetFlag()).(*flagpolev1.Flag)
+	edit := proto.Clone(planned.GetFlag()).(*syncpb.Flag)
 	edit.Description = "edited meanwhile"
 	if _, err := flags.UpdateFlag(ctx, &flagpolev1.UpdateFlagRequest{Flag: edit}); err != nil {
 		t.Fatal(err)
 	}
 	before := s.auditCount(t)
 	// ... and the set arrives, based on the revision the plan read.
-	mine := proto.Clone(planned.GetFlag()).(*flagpolev1.Flag)
+	mine := proto.Clone(planned.GetFlag()).(*syncpb.Flag)
 	mine.Name = "Shared"
 	set := &flagpolev1.ApplyChangesRequest{Changes: []*flagpolev1.ApplyChange{
-		{Change: &flagpolev1.ApplyChange_CreateFlag{CreateFlag: &flagpolev1.Flag{Key: "fresh", Type: "boolean"}}},
-		{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: &flagpolev1.FlagConfig{
+		{Change: &flagpolev1.ApplyChange_CreateFlag{CreateFlag: &syncpb.Flag{Key: "fresh", Type: "boolean"}}},
+		{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: &syncpb.FlagConfig{
 			FlagKey: "fresh", Environment: "production", Enabled: true}}},
-		{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: &flagpolev1.FlagConfig{
+		{Change: &flagpolev1.ApplyChange_ReplaceConfig{ReplaceConfig: &syncpb.FlagConfig{
 			FlagKey: "shared", Environment: "staging", Enabled: true, Revision: planned.GetConfigs()[0].GetRevision()}}},
 		{Change: &flagpolev1.ApplyChange_UpdateFlag{UpdateFlag: mine}},
 	}}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // clientView is a connected SDK instance as the CLI prints it.
@@ -44,7 +44,7 @@ func (a *app) clientsCmd() *cobra.Command {
 				return err
 			}
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
-				res, err := c.sync.ListClients(ctx, &flagpolev1.ListClientsRequest{Environment: env})
+				res, err := c.sync.ListClients(ctx, &syncpb.ListClientsRequest{Environment: env})
 				if err != nil {
 					return fmt.Errorf("list clients of %s: %w", env, err)
 				}

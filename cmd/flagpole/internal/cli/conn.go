@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 const defaultAddr = "localhost:9090"
@@ -103,7 +104,7 @@ type clients struct {
 	seg  flagpolev1.SegmentServiceClient
 	eval flagpolev1.EvaluationServiceClient
 	aud  flagpolev1.AuditServiceClient
-	sync flagpolev1.SyncServiceClient
+	sync syncpb.SyncServiceClient
 	tok  flagpolev1.TokenServiceClient
 	hook flagpolev1.WebhookServiceClient
 	user flagpolev1.UserServiceClient
@@ -157,7 +158,7 @@ func (a *app) connect(extra ...grpc.DialOption) (*clients, error) {
 		seg:  flagpolev1.NewSegmentServiceClient(conn),
 		eval: flagpolev1.NewEvaluationServiceClient(conn),
 		aud:  flagpolev1.NewAuditServiceClient(conn),
-		sync: flagpolev1.NewSyncServiceClient(conn),
+		sync: syncpb.NewSyncServiceClient(conn),
 		tok:  flagpolev1.NewTokenServiceClient(conn),
 		hook: flagpolev1.NewWebhookServiceClient(conn),
 		user: flagpolev1.NewUserServiceClient(conn),

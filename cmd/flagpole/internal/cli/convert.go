@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // normalizeValue converts a variant value decoded from YAML, JSON or a
@@ -129,7 +129,7 @@ func defaultVariants(typ string) Variants {
 	return nil
 }
 
-func flagFromProto(f *flagpolev1.Flag) FlagSpec {
+func flagFromProto(f *syncpb.Flag) FlagSpec {
 	s := FlagSpec{
 		Key: f.GetKey(), Name: f.GetName(), Description: f.GetDescription(), Type: f.GetType(),
 		Owner: f.GetOwner(), Tags: slices.Clone(f.GetTags()), Temporary: f.GetTemporary(),
@@ -145,8 +145,8 @@ func flagFromProto(f *flagpolev1.Flag) FlagSpec {
 	return s
 }
 
-func flagToProto(s FlagSpec, revision int64) (*flagpolev1.Flag, error) {
-	f := &flagpolev1.Flag{
+func flagToProto(s FlagSpec, revision int64) (*syncpb.Flag, error) {
+	f := &syncpb.Flag{
 		Key: s.Key, Name: s.Name, Description: s.Description, Type: s.Type, Owner: s.Owner,
 		Tags: s.Tags, Temporary: s.Temporary, Archived: s.Archived, Revision: revision,
 	}
@@ -155,12 +155,12 @@ func flagToProto(s FlagSpec, revision int64) (*flagpolev1.Flag, error) {
 		if err != nil {
 			return nil, fmt.Errorf("variants.%s: %w", v.Key, err)
 		}
-		f.Variants = append(f.Variants, &flagpolev1.Variant{Key: v.Key, Value: pv})
+		f.Variants = append(f.Variants, &syncpb.Variant{Key: v.Key, Value: pv})
 	}
 	return f, nil
 }
 
-func serveFromProto(s *flagpolev1.Serve) *ServeSpec {
+func serveFromProto(s *syncpb.Serve) *ServeSpec {
 	if s == nil {
 		return nil
 	}
@@ -177,21 +177,21 @@ func serveFromProto(s *flagpolev1.Serve) *ServeSpec {
 	return &ServeSpec{Variant: s.GetVariant()}
 }
 
-func serveToProto(s *ServeSpec) *flagpolev1.Serve {
+func serveToProto(s *ServeSpec) *syncpb.Serve {
 	if s == nil {
 		return nil
 	}
 	if len(s.Split) == 0 {
-		return &flagpolev1.Serve{Kind: &flagpolev1.Serve_Variant{Variant: s.Variant}}
+		return &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: s.Variant}}
 	}
-	sp := &flagpolev1.Split{BucketBy: s.BucketBy}
+	sp := &syncpb.Split{BucketBy: s.BucketBy}
 	for _, w := range s.Split {
-		sp.Weights = append(sp.Weights, &flagpolev1.Weight{Variant: w.Variant, Weight: int32(w.Weight)})
+		sp.Weights = append(sp.Weights, &syncpb.Weight{Variant: w.Variant, Weight: int32(w.Weight)})
 	}
-	return &flagpolev1.Serve{Kind: &flagpolev1.Serve_Split{Split: sp}}
+	return &syncpb.Serve{Kind: &syncpb.Serve_Split{Split: sp}}
 }
 
-func conditionsFromProto(cs []*flagpolev1.Condition) []ConditionSpec {
+func conditionsFromProto(cs []*syncpb.Condition) []ConditionSpec {
 	var out []ConditionSpec
 	for _, c := range cs {
 		out = append(out, ConditionSpec{Attribute: c.GetAttribute(), Operator: c.GetOperator(),
@@ -200,15 +200,15 @@ func conditionsFromProto(cs []*flagpolev1.Condition) []ConditionSpec {
 	return out
 }
 
-func conditionsToProto(cs []ConditionSpec) []*flagpolev1.Condition {
-	var out []*flagpolev1.Condition
+func conditionsToProto(cs []ConditionSpec) []*syncpb.Condition {
+	var out []*syncpb.Condition
 	for _, c := range cs {
-		out = append(out, &flagpolev1.Condition{Attribute: c.Attribute, Operator: c.Operator, Values: c.Values})
+		out = append(out, &syncpb.Condition{Attribute: c.Attribute, Operator: c.Operator, Values: c.Values})
 	}
 	return out
 }
 
-func configFromProto(c *flagpolev1.FlagConfig) *ConfigSpec {
+func configFromProto(c *syncpb.FlagConfig) *ConfigSpec {
 	s := &ConfigSpec{Enabled: c.GetEnabled(), OffVariant: c.GetOffVariant(), Default: serveFromProto(c.GetDefaultServe())}
 	if c.GetGuarded() {
 		s.Guarded = new(true)
@@ -224,25 +224,25 @@ func configFromProto(c *flagpolev1.FlagConfig) *ConfigSpec {
 	return s
 }
 
-func configToProto(flagKey, env string, s *ConfigSpec, revision int64) *flagpolev1.FlagConfig {
-	c := &flagpolev1.FlagConfig{FlagKey: flagKey, Environment: env, Enabled: s.Enabled,
+func configToProto(flagKey, env string, s *ConfigSpec, revision int64) *syncpb.FlagConfig {
+	c := &syncpb.FlagConfig{FlagKey: flagKey, Environment: env, Enabled: s.Enabled,
 		OffVariant: s.OffVariant, DefaultServe: serveToProto(s.Default), Revision: revision, Guarded: s.Guarded != nil && *s.Guarded}
 	for _, r := range s.Rules {
 		serve := r.Serve
-		c.Rules = append(c.Rules, &flagpolev1.Rule{Id: r.ID, Description: r.Description,
+		c.Rules = append(c.Rules, &syncpb.Rule{Id: r.ID, Description: r.Description,
 			Conditions: conditionsToProto(r.Conditions), Serve: serveToProto(&serve)})
 	}
 	return c
 }
 
-func segmentFromProto(s *flagpolev1.Segment) SegmentSpec {
+func segmentFromProto(s *syncpb.Segment) SegmentSpec {
 	return SegmentSpec{Key: s.GetKey(), Name: s.GetName(), Description: s.GetDescription(),
 		Match: s.GetMatch(), Conditions: conditionsFromProto(s.GetConditions()),
 		Included: slices.Clone(s.GetIncluded()), Excluded: slices.Clone(s.GetExcluded())}
 }
 
-func segmentToProto(s SegmentSpec, revision int64) *flagpolev1.Segment {
-	return &flagpolev1.Segment{Key: s.Key, Name: s.Name, Description: s.Description, Match: s.Match,
+func segmentToProto(s SegmentSpec, revision int64) *syncpb.Segment {
+	return &syncpb.Segment{Key: s.Key, Name: s.Name, Description: s.Description, Match: s.Match,
 		Conditions: conditionsToProto(s.Conditions), Included: s.Included, Excluded: s.Excluded,
 		Revision: revision}
 }

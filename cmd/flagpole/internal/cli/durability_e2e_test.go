@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // TestAcknowledgedChangesSurviveKill is the durability run of the
@@ -50,7 +51,7 @@ func TestAcknowledgedChangesSurviveKill(t *testing.T) {
 			wg.Go(func() {
 				for i := 0; ; i++ {
 					key := fmt.Sprintf("c%d-w%d-%d", cycle, w, i)
-					if _, err := flags.CreateFlag(ctx, &flagpolev1.CreateFlagRequest{Flag: &flagpolev1.Flag{Key: key, Type: "boolean"}}); err != nil {
+					if _, err := flags.CreateFlag(ctx, &flagpolev1.CreateFlagRequest{Flag: &syncpb.Flag{Key: key, Type: "boolean"}}); err != nil {
 						return // the server is gone
 					}
 					mu.Lock()

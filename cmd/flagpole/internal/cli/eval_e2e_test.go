@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // adminConn is a gRPC connection to the server as the admin, for set-ups
@@ -31,9 +32,9 @@ func TestEvalContextRules(t *testing.T) {
 	s := startServer(t)
 	s.ok(t, "flag", "create", "by-org", "--type", "boolean")
 	conn, ctx := s.adminConn(t)
-	if _, err := flagpolev1.NewFlagServiceClient(conn).ReplaceFlagConfig(ctx, &flagpolev1.ReplaceFlagConfigRequest{Config: &flagpolev1.FlagConfig{
+	if _, err := flagpolev1.NewFlagServiceClient(conn).ReplaceFlagConfig(ctx, &flagpolev1.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "by-org", Environment: "staging", Enabled: true, OffVariant: "off",
-		DefaultServe: &flagpolev1.Serve{Kind: &flagpolev1.Serve_Split{Split: &flagpolev1.Split{BucketBy: "org.id", Weights: []*flagpolev1.Weight{{Variant: "on", Weight: 1}}}}},
+		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Split{Split: &syncpb.Split{BucketBy: "org.id", Weights: []*syncpb.Weight{{Variant: "on", Weight: 1}}}}},
 	}}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // flagView is a flag as the CLI prints it: the definition in the apply
@@ -38,7 +39,7 @@ type configView struct {
 	Changed *bool `json:"changed,omitempty"`
 }
 
-func flagViewOf(f *flagpolev1.Flag, configs []*flagpolev1.FlagConfig) flagView {
+func flagViewOf(f *syncpb.Flag, configs []*syncpb.FlagConfig) flagView {
 	v := flagView{FlagSpec: flagFromProto(f), Revision: f.GetRevision(),
 		CreateTime: timeOf(f.GetCreateTime()), UpdateTime: timeOf(f.GetUpdateTime()), Configs: []configView{}}
 	for _, c := range configs {
@@ -47,7 +48,7 @@ func flagViewOf(f *flagpolev1.Flag, configs []*flagpolev1.FlagConfig) flagView {
 	return v
 }
 
-func configViewOf(c *flagpolev1.FlagConfig) configView {
+func configViewOf(c *syncpb.FlagConfig) configView {
 	return configView{FlagKey: c.GetFlagKey(), Environment: c.GetEnvironment(), ConfigSpec: *configFromProto(c),
 		Revision: c.GetRevision(), UpdateTime: timeOf(c.GetUpdateTime())}
 }
@@ -221,7 +222,7 @@ func (a *app) flagGetCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("get flag %s: %w", args[0], err)
 				}
-				var configs []*flagpolev1.FlagConfig
+				var configs []*syncpb.FlagConfig
 				for _, cfg := range res.GetConfigs() {
 					if env == "" || cfg.GetEnvironment() == env {
 						configs = append(configs, cfg)
@@ -400,7 +401,7 @@ func (cc *configCmd) register(cmd *cobra.Command) {
 }
 
 // finish prints the new configuration and waits if asked.
-func (a *app) finish(ctx context.Context, cmd *cobra.Command, c *clients, cc *configCmd, cfg *flagpolev1.FlagConfig, msg string) error {
+func (a *app) finish(ctx context.Context, cmd *cobra.Command, c *clients, cc *configCmd, cfg *syncpb.FlagConfig, msg string) error {
 	return a.finishView(ctx, cmd, c, cc, configViewOf(cfg), msg)
 }
 
@@ -521,7 +522,7 @@ func (a *app) flagDefaultCmd() *cobra.Command {
 				if cc.rev == 0 {
 					cc.rev = cfg.GetRevision() // a change in between is a conflict, not lost
 				}
-				cfg.DefaultServe = &flagpolev1.Serve{Kind: &flagpolev1.Serve_Variant{Variant: variant}}
+				cfg.DefaultServe = &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: variant}}
 				cfg.Revision = cc.rev
 				res, err := c.flag.ReplaceFlagConfig(ctx, &flagpolev1.ReplaceFlagConfigRequest{Config: cfg})
 				if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // The rule commands edit one environment's ordered rules of a flag without
@@ -28,7 +29,7 @@ commas here: use 'flagpole apply' for those.`)
 }
 
 // parseRuleCondition reads 'ATTRIBUTE OPERATOR VALUES' (see flagRuleCmd).
-func parseRuleCondition(s string) (*flagpolev1.Condition, error) {
+func parseRuleCondition(s string) (*syncpb.Condition, error) {
 	f := strings.Fields(s)
 	if len(f) == 0 {
 		return nil, fmt.Errorf("empty condition: write 'ATTRIBUTE OPERATOR VALUE[,VALUE...]'")
@@ -46,12 +47,12 @@ func parseRuleCondition(s string) (*flagpolev1.Condition, error) {
 		if len(f) != 2 {
 			return nil, fmt.Errorf("%q: write '%s SEGMENT[,SEGMENT...]'", s, f[0])
 		}
-		return &flagpolev1.Condition{Operator: f[0], Values: split(f[1])}, nil
+		return &syncpb.Condition{Operator: f[0], Values: split(f[1])}, nil
 	}
 	if len(f) < 2 {
 		return nil, fmt.Errorf("%q has no operator: write 'ATTRIBUTE OPERATOR VALUE[,VALUE...]'", s)
 	}
-	c := &flagpolev1.Condition{Attribute: f[0], Operator: f[1]}
+	c := &syncpb.Condition{Attribute: f[0], Operator: f[1]}
 	if len(f) > 2 {
 		c.Values = split(strings.Join(f[2:], " "))
 	}
@@ -59,23 +60,23 @@ func parseRuleCondition(s string) (*flagpolev1.Condition, error) {
 }
 
 // parseServe reads a variant ('on') or a split ('on:10,off:90').
-func parseServe(s string) (*flagpolev1.Serve, error) {
+func parseServe(s string) (*syncpb.Serve, error) {
 	if !strings.Contains(s, ":") {
 		if s == "" || strings.Contains(s, ",") {
 			return nil, fmt.Errorf("%q: give a variant (on) or a split (on:10,off:90)", s)
 		}
-		return &flagpolev1.Serve{Kind: &flagpolev1.Serve_Variant{Variant: s}}, nil
+		return &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: s}}, nil
 	}
-	sp := &flagpolev1.Split{}
+	sp := &syncpb.Split{}
 	for _, part := range strings.Split(s, ",") {
 		v, w, ok := strings.Cut(strings.TrimSpace(part), ":")
 		n, err := strconv.ParseInt(w, 10, 32)
 		if !ok || v == "" || err != nil || n < 0 {
 			return nil, fmt.Errorf("%q: a split is VARIANT:WEIGHT,... with whole weights (on:10,off:90)", s)
 		}
-		sp.Weights = append(sp.Weights, &flagpolev1.Weight{Variant: v, Weight: int32(n)})
+		sp.Weights = append(sp.Weights, &syncpb.Weight{Variant: v, Weight: int32(n)})
 	}
-	return &flagpolev1.Serve{Kind: &flagpolev1.Serve_Split{Split: sp}}, nil
+	return &syncpb.Serve{Kind: &syncpb.Serve_Split{Split: sp}}, nil
 }
 
 // position reads a 1-based rule position argument.
@@ -92,7 +93,7 @@ func position(name, s string, max int) (int, error) {
 
 // editRules reads the configuration, lets edit change its rules and
 // writes it back guarded by the revision read (or --revision).
-func (a *app) editRules(cmd *cobra.Command, cc *configCmd, key, verb string, edit func(rules []*flagpolev1.Rule) ([]*flagpolev1.Rule, string, error)) error {
+func (a *app) editRules(cmd *cobra.Command, cc *configCmd, key, verb string, edit func(rules []*syncpb.Rule) ([]*syncpb.Rule, string, error)) error {
 	if err := requireFlag("env", cc.env); err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func (a *app) flagRuleAddCmd() *cobra.Command {
 			if err := requireFlag("serve", serve); err != nil {
 				return err
 			}
-			rule := &flagpolev1.Rule{}
+			rule := &syncpb.Rule{}
 			for _, s := range conds {
 				c, err := parseRuleCondition(s)
 				if err != nil {
@@ -152,7 +153,7 @@ func (a *app) flagRuleAddCmd() *cobra.Command {
 			if pos < 0 {
 				return usagef("--position: want 1 or more, got %d", pos)
 			}
-			return a.editRules(cmd, cc, args[0], "add", func(rules []*flagpolev1.Rule) ([]*flagpolev1.Rule, string, error) {
+			return a.editRules(cmd, cc, args[0], "add", func(rules []*syncpb.Rule) ([]*syncpb.Rule, string, error) {
 				at := len(rules)
 				if pos > 0 {
 					if pos > len(rules)+1 {
@@ -160,7 +161,7 @@ func (a *app) flagRuleAddCmd() *cobra.Command {
 					}
 					at = pos - 1
 				}
-				rules = append(rules[:at:at], append([]*flagpolev1.Rule{rule}, rules[at:]...)...)
+				rules = append(rules[:at:at], append([]*syncpb.Rule{rule}, rules[at:]...)...)
 				return rules, fmt.Sprintf("Added rule %d to %s", at+1, args[0]), nil
 			})
 		},
@@ -180,7 +181,7 @@ func (a *app) flagRuleRemoveCmd() *cobra.Command {
 		Example: "  flagpole flag rule remove new-checkout --env production 2",
 		Args:    exactArgs("KEY", "N"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.editRules(cmd, cc, args[0], "remove", func(rules []*flagpolev1.Rule) ([]*flagpolev1.Rule, string, error) {
+			return a.editRules(cmd, cc, args[0], "remove", func(rules []*syncpb.Rule) ([]*syncpb.Rule, string, error) {
 				n, err := position("N", args[1], len(rules))
 				if err != nil {
 					return nil, "", err
@@ -201,7 +202,7 @@ func (a *app) flagRuleMoveCmd() *cobra.Command {
 		Example: "  flagpole flag rule move new-checkout --env production 3 1",
 		Args:    exactArgs("KEY", "FROM", "TO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.editRules(cmd, cc, args[0], "move", func(rules []*flagpolev1.Rule) ([]*flagpolev1.Rule, string, error) {
+			return a.editRules(cmd, cc, args[0], "move", func(rules []*syncpb.Rule) ([]*syncpb.Rule, string, error) {
 				from, err := position("FROM", args[1], len(rules))
 				if err != nil {
 					return nil, "", err
@@ -212,7 +213,7 @@ func (a *app) flagRuleMoveCmd() *cobra.Command {
 				}
 				r := rules[from-1]
 				rest := append(rules[:from-1:from-1], rules[from:]...)
-				out := append(rest[:to-1:to-1], append([]*flagpolev1.Rule{r}, rest[to-1:]...)...)
+				out := append(rest[:to-1:to-1], append([]*syncpb.Rule{r}, rest[to-1:]...)...)
 				return out, fmt.Sprintf("Moved rule %d of %s to %d", from, args[0], to), nil
 			})
 		},

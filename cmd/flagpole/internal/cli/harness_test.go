@@ -22,8 +22,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // bin is the flagpole binary built once for the whole test run.
@@ -239,11 +239,11 @@ func (s *server) connectStuck(t *testing.T, env, id string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-flagpole-environment", env,
 		"authorization", "Bearer "+s.sdkToken(t, env))
-	stream, err := flagpolev1.NewSyncServiceClient(conn).Sync(ctx)
+	stream, err := syncpb.NewSyncServiceClient(conn).Sync(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hello := &flagpolev1.SyncRequest{Message: &flagpolev1.SyncRequest_Hello{Hello: &flagpolev1.Hello{
+	hello := &syncpb.SyncRequest{Message: &syncpb.SyncRequest_Hello{Hello: &syncpb.Hello{
 		SdkName: "e2e-raw", SdkVersion: "0", ServiceName: "checkout", InstanceId: id}}}
 	if err := stream.Send(hello); err != nil {
 		t.Fatal(err)

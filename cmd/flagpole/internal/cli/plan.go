@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // change is one step of an apply: what it changes, shown to the user, and
@@ -43,11 +44,11 @@ type fieldChange struct {
 type state struct {
 	envs     []string
 	flags    map[string]*flagpolev1.FlagWithConfigs
-	segments map[string]*flagpolev1.Segment
+	segments map[string]*syncpb.Segment
 }
 
 func readState(ctx context.Context, c *clients, env string) (*state, error) {
-	st := &state{flags: map[string]*flagpolev1.FlagWithConfigs{}, segments: map[string]*flagpolev1.Segment{}}
+	st := &state{flags: map[string]*flagpolev1.FlagWithConfigs{}, segments: map[string]*syncpb.Segment{}}
 	envs, err := c.env.ListEnvironments(ctx, &flagpolev1.ListEnvironmentsRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("list environments: %w", err)
@@ -169,7 +170,7 @@ func normalizeFlag(fs FlagSpec) (FlagSpec, error) {
 	return want, nil
 }
 
-func planSegment(s SegmentSpec, cur *flagpolev1.Segment) (change, bool) {
+func planSegment(s SegmentSpec, cur *syncpb.Segment) (change, bool) {
 	want := s
 	if want.Match == "" {
 		want.Match = "all"
@@ -240,7 +241,7 @@ func planFlag(want FlagSpec, envs map[string]*ConfigSpec, cur *flagpolev1.FlagWi
 	if have.Archived != want.Archived {
 		defs = append(defs, archiveChange(key, want.Archived, rev, force))
 	}
-	configs := map[string]*flagpolev1.FlagConfig{}
+	configs := map[string]*syncpb.FlagConfig{}
 	for _, c := range cur.GetConfigs() {
 		configs[c.GetEnvironment()] = c
 	}
@@ -281,7 +282,7 @@ func desiredConfig(want *ConfigSpec, have *ConfigSpec) *ConfigSpec {
 	return &d
 }
 
-func planConfig(key, env string, want *ConfigSpec, cur *flagpolev1.FlagConfig) (change, bool) {
+func planConfig(key, env string, want *ConfigSpec, cur *syncpb.FlagConfig) (change, bool) {
 	if cur == nil {
 		return newConfigChange(key, env, want), true
 	}

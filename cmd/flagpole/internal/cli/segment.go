@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // segmentView is a segment as the CLI prints it.
@@ -20,7 +21,7 @@ type segmentView struct {
 	UpdateTime *time.Time `json:"updateTime,omitempty"`
 }
 
-func segmentViewOf(s *flagpolev1.Segment) segmentView {
+func segmentViewOf(s *syncpb.Segment) segmentView {
 	return segmentView{SegmentSpec: segmentFromProto(s), Revision: s.GetRevision(),
 		CreateTime: timeOf(s.GetCreateTime()), UpdateTime: timeOf(s.GetUpdateTime())}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 const sampleFile = `
@@ -109,21 +110,21 @@ func TestFileRoundTrip(t *testing.T) {
 	}
 }
 
-func protoFlag(t *testing.T, key, typ string, rev int64, variants ...any) *flagpolev1.Flag {
+func protoFlag(t *testing.T, key, typ string, rev int64, variants ...any) *syncpb.Flag {
 	t.Helper()
-	f := &flagpolev1.Flag{Key: key, Name: key, Type: typ, Revision: rev}
+	f := &syncpb.Flag{Key: key, Name: key, Type: typ, Revision: rev}
 	for i := 0; i+1 < len(variants); i += 2 {
 		v, err := structpb.NewValue(variants[i+1])
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.Variants = append(f.Variants, &flagpolev1.Variant{Key: variants[i].(string), Value: v})
+		f.Variants = append(f.Variants, &syncpb.Variant{Key: variants[i].(string), Value: v})
 	}
 	return f
 }
 
 func TestPlanOnlyChangesWhatDiffers(t *testing.T) {
-	st := &state{envs: []string{"production", "staging"}, segments: map[string]*flagpolev1.Segment{},
+	st := &state{envs: []string{"production", "staging"}, segments: map[string]*syncpb.Segment{},
 		flags: map[string]*flagpolev1.FlagWithConfigs{
 			"max-items": {Flag: protoFlag(t, "max-items", "integer", 4, "low", 10.0, "high", 100.0)},
 			"legacy":    {Flag: protoFlag(t, "legacy", "boolean", 1, "on", true, "off", false)},
@@ -155,9 +156,9 @@ func TestPlanOnlyChangesWhatDiffers(t *testing.T) {
 }
 
 func TestPlanConfigKeepsServerFilledFields(t *testing.T) {
-	cur := &flagpolev1.FlagConfig{FlagKey: "a", Environment: "production", Enabled: false, OffVariant: "off",
-		DefaultServe: &flagpolev1.Serve{Kind: &flagpolev1.Serve_Variant{Variant: "off"}}, Revision: 7,
-		Rules: []*flagpolev1.Rule{{Id: "r-1", Serve: &flagpolev1.Serve{Kind: &flagpolev1.Serve_Variant{Variant: "on"}}}}}
+	cur := &syncpb.FlagConfig{FlagKey: "a", Environment: "production", Enabled: false, OffVariant: "off",
+		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "off"}}, Revision: 7,
+		Rules: []*syncpb.Rule{{Id: "r-1", Serve: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "on"}}}}}
 	want := &ConfigSpec{Enabled: false, Rules: []RuleSpec{{Serve: ServeSpec{Variant: "on"}}}}
 	if ch, ok := planConfig("a", "production", want, cur); ok {
 		t.Errorf("planConfig = %+v, want no change (omitted offVariant, default and rule id keep the server's)", ch.Fields)
@@ -170,8 +171,8 @@ func TestPlanConfigKeepsServerFilledFields(t *testing.T) {
 }
 
 func TestPlanConfigKeepsGuardedUnlessTheFileSaysSo(t *testing.T) {
-	cur := &flagpolev1.FlagConfig{FlagKey: "a", Environment: "production", OffVariant: "off", Guarded: true,
-		DefaultServe: &flagpolev1.Serve{Kind: &flagpolev1.Serve_Variant{Variant: "off"}}, Revision: 7}
+	cur := &syncpb.FlagConfig{FlagKey: "a", Environment: "production", OffVariant: "off", Guarded: true,
+		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "off"}}, Revision: 7}
 	if ch, ok := planConfig("a", "production", &ConfigSpec{}, cur); ok {
 		t.Errorf("planConfig without guarded = %+v, want no change", ch.Fields)
 	}
@@ -191,7 +192,7 @@ func TestPlanConfigKeepsGuardedUnlessTheFileSaysSo(t *testing.T) {
 
 func TestPlanRejectsBadInputNamingTheField(t *testing.T) {
 	st := &state{envs: []string{"production"}, flags: map[string]*flagpolev1.FlagWithConfigs{
-		"a": {Flag: protoFlag(t, "a", "boolean", 1, "on", true, "off", false)}}, segments: map[string]*flagpolev1.Segment{}}
+		"a": {Flag: protoFlag(t, "a", "boolean", 1, "on", true, "off", false)}}, segments: map[string]*syncpb.Segment{}}
 	for doc, field := range map[string]string{
 		"flags:\n  - key: a\n    type: string\n":                                     "flags[0]: type",
 		"flags:\n  - key: Bad\n    type: boolean\n":                                  "flags[0]: key",

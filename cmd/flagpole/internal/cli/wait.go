@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // defaultWait is the timeout of a bare --wait.
@@ -67,11 +68,11 @@ func (a *app) waitEnv(ctx context.Context, cmd *cobra.Command, c *clients, env s
 // watchEnv follows the server's report of the instances that lack rev
 // (WatchClients) and returns as soon as none does.
 func (a *app) watchEnv(ctx context.Context, cmd *cobra.Command, c *clients, w io.Writer, env string, rev int64, start time.Time) error {
-	st, err := c.sync.WatchClients(ctx, &flagpolev1.WatchClientsRequest{Environment: env, Revision: rev})
+	st, err := c.sync.WatchClients(ctx, &syncpb.WatchClientsRequest{Environment: env, Revision: rev})
 	if err != nil {
 		return a.waitFailed(ctx, cmd, env, rev, nil, err)
 	}
-	var last *flagpolev1.WatchClientsResponse
+	var last *syncpb.WatchClientsResponse
 	for {
 		m, err := st.Recv()
 		if err != nil {
@@ -87,7 +88,7 @@ func (a *app) watchEnv(ctx context.Context, cmd *cobra.Command, c *clients, w io
 
 // waitFailed turns the end of a watch before every instance applied rev
 // into the error to report: a timeout naming who is still pending, or err.
-func (a *app) waitFailed(ctx context.Context, cmd *cobra.Command, env string, rev int64, last *flagpolev1.WatchClientsResponse, err error) error {
+func (a *app) waitFailed(ctx context.Context, cmd *cobra.Command, env string, rev int64, last *syncpb.WatchClientsResponse, err error) error {
 	if cmd.Context().Err() != nil {
 		return fmt.Errorf("wait: %w", cmd.Context().Err())
 	}
@@ -117,7 +118,7 @@ func (a *app) pollEnv(ctx context.Context, cmd *cobra.Command, c *clients, w io.
 		// Each poll gets its own short deadline so a timeout is reported as
 		// a wait timeout, not as a failed call.
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.callTimeout)
-		res, err := c.sync.ListClients(pctx, &flagpolev1.ListClientsRequest{Environment: env})
+		res, err := c.sync.ListClients(pctx, &syncpb.ListClientsRequest{Environment: env})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("wait: list clients of %s: %w", env, err)
@@ -149,7 +150,7 @@ func (a *app) pollEnv(ctx context.Context, cmd *cobra.Command, c *clients, w io.
 	}
 }
 
-func describeClient(cl *flagpolev1.Client) string {
+func describeClient(cl *syncpb.Client) string {
 	s := cl.GetInstanceId()
 	if cl.GetServiceName() != "" {
 		s = cl.GetServiceName() + "/" + s

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	syncpb "github.com/flagpole/flagpole/sdk/syncpb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -23,7 +24,7 @@ const (
 
 type CreateFlagRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Flag          *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Flag          *syncpb.Flag           `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -58,7 +59,7 @@ func (*CreateFlagRequest) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *CreateFlagRequest) GetFlag() *Flag {
+func (x *CreateFlagRequest) GetFlag() *syncpb.Flag {
 	if x != nil {
 		return x.Flag
 	}
@@ -67,9 +68,9 @@ func (x *CreateFlagRequest) GetFlag() *Flag {
 
 type CreateFlagResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Flag  *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Flag  *syncpb.Flag           `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
 	// configs are the new flag's configuration in every environment (disabled).
-	Configs       []*FlagConfig `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
+	Configs       []*syncpb.FlagConfig `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -104,14 +105,14 @@ func (*CreateFlagResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *CreateFlagResponse) GetFlag() *Flag {
+func (x *CreateFlagResponse) GetFlag() *syncpb.Flag {
 	if x != nil {
 		return x.Flag
 	}
 	return nil
 }
 
-func (x *CreateFlagResponse) GetConfigs() []*FlagConfig {
+func (x *CreateFlagResponse) GetConfigs() []*syncpb.FlagConfig {
 	if x != nil {
 		return x.Configs
 	}
@@ -164,9 +165,9 @@ func (x *GetFlagRequest) GetKey() string {
 
 type GetFlagResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Flag  *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Flag  *syncpb.Flag           `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
 	// configs holds the configuration in every environment.
-	Configs       []*FlagConfig `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
+	Configs       []*syncpb.FlagConfig `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -201,14 +202,14 @@ func (*GetFlagResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *GetFlagResponse) GetFlag() *Flag {
+func (x *GetFlagResponse) GetFlag() *syncpb.Flag {
 	if x != nil {
 		return x.Flag
 	}
 	return nil
 }
 
-func (x *GetFlagResponse) GetConfigs() []*FlagConfig {
+func (x *GetFlagResponse) GetConfigs() []*syncpb.FlagConfig {
 	if x != nil {
 		return x.Configs
 	}
@@ -344,8 +345,8 @@ func (x *ListFlagsResponse) GetFlags() []*FlagWithConfigs {
 // FlagWithConfigs is a flag and its configuration per environment.
 type FlagWithConfigs struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
-	Flag    *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
-	Configs []*FlagConfig          `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
+	Flag    *syncpb.Flag           `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Configs []*syncpb.FlagConfig   `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
 	// usage per environment, filled when stale_only is set.
 	Usage         []*FlagUsage `protobuf:"bytes,3,rep,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -382,14 +383,14 @@ func (*FlagWithConfigs) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *FlagWithConfigs) GetFlag() *Flag {
+func (x *FlagWithConfigs) GetFlag() *syncpb.Flag {
 	if x != nil {
 		return x.Flag
 	}
 	return nil
 }
 
-func (x *FlagWithConfigs) GetConfigs() []*FlagConfig {
+func (x *FlagWithConfigs) GetConfigs() []*syncpb.FlagConfig {
 	if x != nil {
 		return x.Configs
 	}
@@ -407,7 +408,7 @@ type UpdateFlagRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// flag.revision is the revision the update is based on; 0 skips the check.
 	// The type cannot change.
-	Flag          *Flag `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Flag          *syncpb.Flag `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -442,7 +443,7 @@ func (*UpdateFlagRequest) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *UpdateFlagRequest) GetFlag() *Flag {
+func (x *UpdateFlagRequest) GetFlag() *syncpb.Flag {
 	if x != nil {
 		return x.Flag
 	}
@@ -451,7 +452,7 @@ func (x *UpdateFlagRequest) GetFlag() *Flag {
 
 type UpdateFlagResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Flag          *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Flag          *syncpb.Flag           `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -486,7 +487,7 @@ func (*UpdateFlagResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{8}
 }
 
-func (x *UpdateFlagResponse) GetFlag() *Flag {
+func (x *UpdateFlagResponse) GetFlag() *syncpb.Flag {
 	if x != nil {
 		return x.Flag
 	}
@@ -566,7 +567,7 @@ func (x *ArchiveFlagRequest) GetForce() bool {
 
 type ArchiveFlagResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Flag          *Flag                  `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
+	Flag          *syncpb.Flag           `protobuf:"bytes,1,opt,name=flag,proto3" json:"flag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -601,7 +602,7 @@ func (*ArchiveFlagResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *ArchiveFlagResponse) GetFlag() *Flag {
+func (x *ArchiveFlagResponse) GetFlag() *syncpb.Flag {
 	if x != nil {
 		return x.Flag
 	}
@@ -760,7 +761,7 @@ func (x *GetFlagConfigRequest) GetEnvironment() string {
 
 type GetFlagConfigResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *FlagConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Config        *syncpb.FlagConfig     `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -795,7 +796,7 @@ func (*GetFlagConfigResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *GetFlagConfigResponse) GetConfig() *FlagConfig {
+func (x *GetFlagConfigResponse) GetConfig() *syncpb.FlagConfig {
 	if x != nil {
 		return x.Config
 	}
@@ -805,7 +806,7 @@ func (x *GetFlagConfigResponse) GetConfig() *FlagConfig {
 type ReplaceFlagConfigRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// config.revision is the revision the update is based on; 0 skips the check.
-	Config        *FlagConfig `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Config        *syncpb.FlagConfig `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -840,7 +841,7 @@ func (*ReplaceFlagConfigRequest) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *ReplaceFlagConfigRequest) GetConfig() *FlagConfig {
+func (x *ReplaceFlagConfigRequest) GetConfig() *syncpb.FlagConfig {
 	if x != nil {
 		return x.Config
 	}
@@ -849,7 +850,7 @@ func (x *ReplaceFlagConfigRequest) GetConfig() *FlagConfig {
 
 type ReplaceFlagConfigResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *FlagConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Config        *syncpb.FlagConfig     `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -884,7 +885,7 @@ func (*ReplaceFlagConfigResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{16}
 }
 
-func (x *ReplaceFlagConfigResponse) GetConfig() *FlagConfig {
+func (x *ReplaceFlagConfigResponse) GetConfig() *syncpb.FlagConfig {
 	if x != nil {
 		return x.Config
 	}
@@ -962,7 +963,7 @@ func (x *SetEnabledRequest) GetExpectedRevision() int64 {
 
 type SetEnabledResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *FlagConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Config        *syncpb.FlagConfig     `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -997,7 +998,7 @@ func (*SetEnabledResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{18}
 }
 
-func (x *SetEnabledResponse) GetConfig() *FlagConfig {
+func (x *SetEnabledResponse) GetConfig() *syncpb.FlagConfig {
 	if x != nil {
 		return x.Config
 	}
@@ -1094,7 +1095,7 @@ func (x *SetRolloutRequest) GetExpectedRevision() int64 {
 
 type SetRolloutResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *FlagConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Config        *syncpb.FlagConfig     `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1129,7 +1130,7 @@ func (*SetRolloutResponse) Descriptor() ([]byte, []int) {
 	return file_flagpole_v1_flag_service_proto_rawDescGZIP(), []int{20}
 }
 
-func (x *SetRolloutResponse) GetConfig() *FlagConfig {
+func (x *SetRolloutResponse) GetConfig() *syncpb.FlagConfig {
 	if x != nil {
 		return x.Config
 	}
@@ -1249,7 +1250,7 @@ func (x *ApplyChange) GetChange() isApplyChange_Change {
 	return nil
 }
 
-func (x *ApplyChange) GetCreateSegment() *Segment {
+func (x *ApplyChange) GetCreateSegment() *syncpb.Segment {
 	if x != nil {
 		if x, ok := x.Change.(*ApplyChange_CreateSegment); ok {
 			return x.CreateSegment
@@ -1258,7 +1259,7 @@ func (x *ApplyChange) GetCreateSegment() *Segment {
 	return nil
 }
 
-func (x *ApplyChange) GetUpdateSegment() *Segment {
+func (x *ApplyChange) GetUpdateSegment() *syncpb.Segment {
 	if x != nil {
 		if x, ok := x.Change.(*ApplyChange_UpdateSegment); ok {
 			return x.UpdateSegment
@@ -1276,7 +1277,7 @@ func (x *ApplyChange) GetDeleteSegment() *DeleteSegmentRequest {
 	return nil
 }
 
-func (x *ApplyChange) GetCreateFlag() *Flag {
+func (x *ApplyChange) GetCreateFlag() *syncpb.Flag {
 	if x != nil {
 		if x, ok := x.Change.(*ApplyChange_CreateFlag); ok {
 			return x.CreateFlag
@@ -1285,7 +1286,7 @@ func (x *ApplyChange) GetCreateFlag() *Flag {
 	return nil
 }
 
-func (x *ApplyChange) GetUpdateFlag() *Flag {
+func (x *ApplyChange) GetUpdateFlag() *syncpb.Flag {
 	if x != nil {
 		if x, ok := x.Change.(*ApplyChange_UpdateFlag); ok {
 			return x.UpdateFlag
@@ -1312,7 +1313,7 @@ func (x *ApplyChange) GetDeleteFlag() *DeleteFlagRequest {
 	return nil
 }
 
-func (x *ApplyChange) GetReplaceConfig() *FlagConfig {
+func (x *ApplyChange) GetReplaceConfig() *syncpb.FlagConfig {
 	if x != nil {
 		if x, ok := x.Change.(*ApplyChange_ReplaceConfig); ok {
 			return x.ReplaceConfig
@@ -1326,12 +1327,12 @@ type isApplyChange_Change interface {
 }
 
 type ApplyChange_CreateSegment struct {
-	CreateSegment *Segment `protobuf:"bytes,1,opt,name=create_segment,json=createSegment,proto3,oneof"`
+	CreateSegment *syncpb.Segment `protobuf:"bytes,1,opt,name=create_segment,json=createSegment,proto3,oneof"`
 }
 
 type ApplyChange_UpdateSegment struct {
 	// update_segment.revision is the expected revision.
-	UpdateSegment *Segment `protobuf:"bytes,2,opt,name=update_segment,json=updateSegment,proto3,oneof"`
+	UpdateSegment *syncpb.Segment `protobuf:"bytes,2,opt,name=update_segment,json=updateSegment,proto3,oneof"`
 }
 
 type ApplyChange_DeleteSegment struct {
@@ -1339,12 +1340,12 @@ type ApplyChange_DeleteSegment struct {
 }
 
 type ApplyChange_CreateFlag struct {
-	CreateFlag *Flag `protobuf:"bytes,4,opt,name=create_flag,json=createFlag,proto3,oneof"`
+	CreateFlag *syncpb.Flag `protobuf:"bytes,4,opt,name=create_flag,json=createFlag,proto3,oneof"`
 }
 
 type ApplyChange_UpdateFlag struct {
 	// update_flag.revision is the expected revision.
-	UpdateFlag *Flag `protobuf:"bytes,5,opt,name=update_flag,json=updateFlag,proto3,oneof"`
+	UpdateFlag *syncpb.Flag `protobuf:"bytes,5,opt,name=update_flag,json=updateFlag,proto3,oneof"`
 }
 
 type ApplyChange_ArchiveFlag struct {
@@ -1359,7 +1360,7 @@ type ApplyChange_ReplaceConfig struct {
 	// replace_config.revision is the expected revision. An empty
 	// off_variant or an absent default_serve keeps the current one (for a
 	// flag created by the same set, the one it was created with).
-	ReplaceConfig *FlagConfig `protobuf:"bytes,8,opt,name=replace_config,json=replaceConfig,proto3,oneof"`
+	ReplaceConfig *syncpb.FlagConfig `protobuf:"bytes,8,opt,name=replace_config,json=replaceConfig,proto3,oneof"`
 }
 
 func (*ApplyChange_CreateSegment) isApplyChange_Change() {}
@@ -1481,7 +1482,7 @@ var File_flagpole_v1_flag_service_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x19flagpole/v1/segment.proto\x1a\x17flagpole/v1/usage.proto\":\n" +
+	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x19flagpole/v1/segment.proto\x1a!flagpole/v1/segment_service.proto\x1a\x17flagpole/v1/usage.proto\":\n" +
 	"\x11CreateFlagRequest\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"n\n" +
 	"\x12CreateFlagResponse\x12%\n" +
@@ -1624,10 +1625,10 @@ var file_flagpole_v1_flag_service_proto_goTypes = []any{
 	(*ApplyChange)(nil),               // 22: flagpole.v1.ApplyChange
 	(*ApplyChangesResponse)(nil),      // 23: flagpole.v1.ApplyChangesResponse
 	(*ApplyChangeResult)(nil),         // 24: flagpole.v1.ApplyChangeResult
-	(*Flag)(nil),                      // 25: flagpole.v1.Flag
-	(*FlagConfig)(nil),                // 26: flagpole.v1.FlagConfig
+	(*syncpb.Flag)(nil),               // 25: flagpole.v1.Flag
+	(*syncpb.FlagConfig)(nil),         // 26: flagpole.v1.FlagConfig
 	(*FlagUsage)(nil),                 // 27: flagpole.v1.FlagUsage
-	(*Segment)(nil),                   // 28: flagpole.v1.Segment
+	(*syncpb.Segment)(nil),            // 28: flagpole.v1.Segment
 	(*DeleteSegmentRequest)(nil),      // 29: flagpole.v1.DeleteSegmentRequest
 }
 var file_flagpole_v1_flag_service_proto_depIdxs = []int32{
@@ -1692,8 +1693,7 @@ func file_flagpole_v1_flag_service_proto_init() {
 	if File_flagpole_v1_flag_service_proto != nil {
 		return
 	}
-	file_flagpole_v1_flag_proto_init()
-	file_flagpole_v1_segment_proto_init()
+	file_flagpole_v1_segment_service_proto_init()
 	file_flagpole_v1_usage_proto_init()
 	file_flagpole_v1_flag_service_proto_msgTypes[22].OneofWrappers = []any{
 		(*ApplyChange_CreateSegment)(nil),

@@ -4,7 +4,7 @@
 // - protoc             (unknown)
 // source: flagpole/v1/sync.proto
 
-package flagpolev1
+package syncpb
 
 import (
 	context "context"

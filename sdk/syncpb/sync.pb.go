@@ -4,7 +4,7 @@
 // 	protoc        (unknown)
 // source: flagpole/v1/sync.proto
 
-package flagpolev1
+package syncpb
 
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -1518,7 +1518,7 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\vSyncService\x12?\n" +
 	"\x04Sync\x12\x18.flagpole.v1.SyncRequest\x1a\x19.flagpole.v1.SyncResponse(\x010\x01\x12P\n" +
 	"\vListClients\x12\x1f.flagpole.v1.ListClientsRequest\x1a .flagpole.v1.ListClientsResponse\x12U\n" +
-	"\fWatchClients\x12 .flagpole.v1.WatchClientsRequest\x1a!.flagpole.v1.WatchClientsResponse0\x01B?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\fWatchClients\x12 .flagpole.v1.WatchClientsRequest\x1a!.flagpole.v1.WatchClientsResponse0\x01B0Z.github.com/flagpole/flagpole/sdk/syncpb;syncpbb\x06proto3"
 
 var (
 	file_flagpole_v1_sync_proto_rawDescOnce sync.Once

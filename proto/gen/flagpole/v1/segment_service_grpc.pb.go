@@ -2,7 +2,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.6.2
 // - protoc             (unknown)
-// source: flagpole/v1/segment.proto
+// source: flagpole/v1/segment_service.proto
 
 package flagpolev1
 
@@ -273,5 +273,5 @@ var SegmentService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
-	Metadata: "flagpole/v1/segment.proto",
+	Metadata: "flagpole/v1/segment_service.proto",
 }

@@ -4,7 +4,7 @@
 // 	protoc        (unknown)
 // source: flagpole/v1/flag.proto
 
-package flagpolev1
+package syncpb
 
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -710,7 +710,7 @@ const file_flagpole_v1_flag_proto_rawDesc = "" +
 	"\tCondition\x12\x1c\n" +
 	"\tattribute\x18\x01 \x01(\tR\tattribute\x12\x1a\n" +
 	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
-	"\x06values\x18\x03 \x03(\tR\x06valuesB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\x06values\x18\x03 \x03(\tR\x06valuesB0Z.github.com/flagpole/flagpole/sdk/syncpb;syncpbb\x06proto3"
 
 var (
 	file_flagpole_v1_flag_proto_rawDescOnce sync.Once

@@ -2,14 +2,14 @@
 // versions:
 // 	protoc-gen-go v1.36.12-devel
 // 	protoc        (unknown)
-// source: flagpole/v1/segment.proto
+// source: flagpole/v1/segment_service.proto
 
 package flagpolev1
 
 import (
+	syncpb "github.com/flagpole/flagpole/sdk/syncpb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
-	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -22,136 +22,16 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Segment is a reusable, named set of contexts shared by every environment.
-type Segment struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Key         string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Description string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	// match is all (default) or any.
-	Match      string       `protobuf:"bytes,4,opt,name=match,proto3" json:"match,omitempty"`
-	Conditions []*Condition `protobuf:"bytes,5,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	// included targeting keys always match (unless excluded).
-	Included []string `protobuf:"bytes,6,rep,name=included,proto3" json:"included,omitempty"`
-	// excluded targeting keys never match.
-	Excluded      []string               `protobuf:"bytes,7,rep,name=excluded,proto3" json:"excluded,omitempty"`
-	Revision      int64                  `protobuf:"varint,8,opt,name=revision,proto3" json:"revision,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Segment) Reset() {
-	*x = Segment{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Segment) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Segment) ProtoMessage() {}
-
-func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Segment.ProtoReflect.Descriptor instead.
-func (*Segment) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *Segment) GetKey() string {
-	if x != nil {
-		return x.Key
-	}
-	return ""
-}
-
-func (x *Segment) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *Segment) GetDescription() string {
-	if x != nil {
-		return x.Description
-	}
-	return ""
-}
-
-func (x *Segment) GetMatch() string {
-	if x != nil {
-		return x.Match
-	}
-	return ""
-}
-
-func (x *Segment) GetConditions() []*Condition {
-	if x != nil {
-		return x.Conditions
-	}
-	return nil
-}
-
-func (x *Segment) GetIncluded() []string {
-	if x != nil {
-		return x.Included
-	}
-	return nil
-}
-
-func (x *Segment) GetExcluded() []string {
-	if x != nil {
-		return x.Excluded
-	}
-	return nil
-}
-
-func (x *Segment) GetRevision() int64 {
-	if x != nil {
-		return x.Revision
-	}
-	return 0
-}
-
-func (x *Segment) GetCreateTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.CreateTime
-	}
-	return nil
-}
-
-func (x *Segment) GetUpdateTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.UpdateTime
-	}
-	return nil
-}
-
 type CreateSegmentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Segment       *Segment               `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	Segment       *syncpb.Segment        `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateSegmentRequest) Reset() {
 	*x = CreateSegmentRequest{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[1]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -163,7 +43,7 @@ func (x *CreateSegmentRequest) String() string {
 func (*CreateSegmentRequest) ProtoMessage() {}
 
 func (x *CreateSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[1]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -176,10 +56,10 @@ func (x *CreateSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSegmentRequest.ProtoReflect.Descriptor instead.
 func (*CreateSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{1}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *CreateSegmentRequest) GetSegment() *Segment {
+func (x *CreateSegmentRequest) GetSegment() *syncpb.Segment {
 	if x != nil {
 		return x.Segment
 	}
@@ -188,14 +68,14 @@ func (x *CreateSegmentRequest) GetSegment() *Segment {
 
 type CreateSegmentResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Segment       *Segment               `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	Segment       *syncpb.Segment        `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateSegmentResponse) Reset() {
 	*x = CreateSegmentResponse{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[2]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +87,7 @@ func (x *CreateSegmentResponse) String() string {
 func (*CreateSegmentResponse) ProtoMessage() {}
 
 func (x *CreateSegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[2]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,10 +100,10 @@ func (x *CreateSegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSegmentResponse.ProtoReflect.Descriptor instead.
 func (*CreateSegmentResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{2}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *CreateSegmentResponse) GetSegment() *Segment {
+func (x *CreateSegmentResponse) GetSegment() *syncpb.Segment {
 	if x != nil {
 		return x.Segment
 	}
@@ -239,7 +119,7 @@ type GetSegmentRequest struct {
 
 func (x *GetSegmentRequest) Reset() {
 	*x = GetSegmentRequest{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[3]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +131,7 @@ func (x *GetSegmentRequest) String() string {
 func (*GetSegmentRequest) ProtoMessage() {}
 
 func (x *GetSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[3]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +144,7 @@ func (x *GetSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSegmentRequest.ProtoReflect.Descriptor instead.
 func (*GetSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{3}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetSegmentRequest) GetKey() string {
@@ -276,14 +156,14 @@ func (x *GetSegmentRequest) GetKey() string {
 
 type GetSegmentResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Segment       *Segment               `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	Segment       *syncpb.Segment        `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSegmentResponse) Reset() {
 	*x = GetSegmentResponse{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[4]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +175,7 @@ func (x *GetSegmentResponse) String() string {
 func (*GetSegmentResponse) ProtoMessage() {}
 
 func (x *GetSegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[4]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,10 +188,10 @@ func (x *GetSegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSegmentResponse.ProtoReflect.Descriptor instead.
 func (*GetSegmentResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{4}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *GetSegmentResponse) GetSegment() *Segment {
+func (x *GetSegmentResponse) GetSegment() *syncpb.Segment {
 	if x != nil {
 		return x.Segment
 	}
@@ -326,7 +206,7 @@ type ListSegmentsRequest struct {
 
 func (x *ListSegmentsRequest) Reset() {
 	*x = ListSegmentsRequest{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[5]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +218,7 @@ func (x *ListSegmentsRequest) String() string {
 func (*ListSegmentsRequest) ProtoMessage() {}
 
 func (x *ListSegmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[5]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,19 +231,19 @@ func (x *ListSegmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSegmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListSegmentsRequest) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{5}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{4}
 }
 
 type ListSegmentsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Segments      []*Segment             `protobuf:"bytes,1,rep,name=segments,proto3" json:"segments,omitempty"`
+	Segments      []*syncpb.Segment      `protobuf:"bytes,1,rep,name=segments,proto3" json:"segments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListSegmentsResponse) Reset() {
 	*x = ListSegmentsResponse{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[6]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +255,7 @@ func (x *ListSegmentsResponse) String() string {
 func (*ListSegmentsResponse) ProtoMessage() {}
 
 func (x *ListSegmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[6]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,10 +268,10 @@ func (x *ListSegmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSegmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListSegmentsResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{6}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *ListSegmentsResponse) GetSegments() []*Segment {
+func (x *ListSegmentsResponse) GetSegments() []*syncpb.Segment {
 	if x != nil {
 		return x.Segments
 	}
@@ -401,14 +281,14 @@ func (x *ListSegmentsResponse) GetSegments() []*Segment {
 type UpdateSegmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// segment.revision is the revision the update is based on; 0 skips the check.
-	Segment       *Segment `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	Segment       *syncpb.Segment `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateSegmentRequest) Reset() {
 	*x = UpdateSegmentRequest{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[7]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +300,7 @@ func (x *UpdateSegmentRequest) String() string {
 func (*UpdateSegmentRequest) ProtoMessage() {}
 
 func (x *UpdateSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[7]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,10 +313,10 @@ func (x *UpdateSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSegmentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{7}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *UpdateSegmentRequest) GetSegment() *Segment {
+func (x *UpdateSegmentRequest) GetSegment() *syncpb.Segment {
 	if x != nil {
 		return x.Segment
 	}
@@ -445,14 +325,14 @@ func (x *UpdateSegmentRequest) GetSegment() *Segment {
 
 type UpdateSegmentResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Segment       *Segment               `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	Segment       *syncpb.Segment        `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateSegmentResponse) Reset() {
 	*x = UpdateSegmentResponse{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[8]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +344,7 @@ func (x *UpdateSegmentResponse) String() string {
 func (*UpdateSegmentResponse) ProtoMessage() {}
 
 func (x *UpdateSegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[8]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,10 +357,10 @@ func (x *UpdateSegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSegmentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSegmentResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{8}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *UpdateSegmentResponse) GetSegment() *Segment {
+func (x *UpdateSegmentResponse) GetSegment() *syncpb.Segment {
 	if x != nil {
 		return x.Segment
 	}
@@ -498,7 +378,7 @@ type DeleteSegmentRequest struct {
 
 func (x *DeleteSegmentRequest) Reset() {
 	*x = DeleteSegmentRequest{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[9]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +390,7 @@ func (x *DeleteSegmentRequest) String() string {
 func (*DeleteSegmentRequest) ProtoMessage() {}
 
 func (x *DeleteSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[9]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +403,7 @@ func (x *DeleteSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSegmentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{9}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteSegmentRequest) GetKey() string {
@@ -548,7 +428,7 @@ type DeleteSegmentResponse struct {
 
 func (x *DeleteSegmentResponse) Reset() {
 	*x = DeleteSegmentResponse{}
-	mi := &file_flagpole_v1_segment_proto_msgTypes[10]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +440,7 @@ func (x *DeleteSegmentResponse) String() string {
 func (*DeleteSegmentResponse) ProtoMessage() {}
 
 func (x *DeleteSegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flagpole_v1_segment_proto_msgTypes[10]
+	mi := &file_flagpole_v1_segment_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,30 +453,14 @@ func (x *DeleteSegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSegmentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSegmentResponse) Descriptor() ([]byte, []int) {
-	return file_flagpole_v1_segment_proto_rawDescGZIP(), []int{10}
+	return file_flagpole_v1_segment_service_proto_rawDescGZIP(), []int{9}
 }
 
-var File_flagpole_v1_segment_proto protoreflect.FileDescriptor
+var File_flagpole_v1_segment_service_proto protoreflect.FileDescriptor
 
-const file_flagpole_v1_segment_proto_rawDesc = "" +
+const file_flagpole_v1_segment_service_proto_rawDesc = "" +
 	"\n" +
-	"\x19flagpole/v1/segment.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n" +
-	"\aSegment\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x14\n" +
-	"\x05match\x18\x04 \x01(\tR\x05match\x126\n" +
-	"\n" +
-	"conditions\x18\x05 \x03(\v2\x16.flagpole.v1.ConditionR\n" +
-	"conditions\x12\x1a\n" +
-	"\bincluded\x18\x06 \x03(\tR\bincluded\x12\x1a\n" +
-	"\bexcluded\x18\a \x03(\tR\bexcluded\x12\x1a\n" +
-	"\brevision\x18\b \x01(\x03R\brevision\x12;\n" +
-	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"F\n" +
+	"!flagpole/v1/segment_service.proto\x12\vflagpole.v1\x1a\x19flagpole/v1/segment.proto\"F\n" +
 	"\x14CreateSegmentRequest\x12.\n" +
 	"\asegment\x18\x01 \x01(\v2\x14.flagpole.v1.SegmentR\asegment\"G\n" +
 	"\x15CreateSegmentResponse\x12.\n" +
@@ -625,81 +489,75 @@ const file_flagpole_v1_segment_proto_rawDesc = "" +
 	"\rDeleteSegment\x12!.flagpole.v1.DeleteSegmentRequest\x1a\".flagpole.v1.DeleteSegmentResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
-	file_flagpole_v1_segment_proto_rawDescOnce sync.Once
-	file_flagpole_v1_segment_proto_rawDescData []byte
+	file_flagpole_v1_segment_service_proto_rawDescOnce sync.Once
+	file_flagpole_v1_segment_service_proto_rawDescData []byte
 )
 
-func file_flagpole_v1_segment_proto_rawDescGZIP() []byte {
-	file_flagpole_v1_segment_proto_rawDescOnce.Do(func() {
-		file_flagpole_v1_segment_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_flagpole_v1_segment_proto_rawDesc), len(file_flagpole_v1_segment_proto_rawDesc)))
+func file_flagpole_v1_segment_service_proto_rawDescGZIP() []byte {
+	file_flagpole_v1_segment_service_proto_rawDescOnce.Do(func() {
+		file_flagpole_v1_segment_service_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_flagpole_v1_segment_service_proto_rawDesc), len(file_flagpole_v1_segment_service_proto_rawDesc)))
 	})
-	return file_flagpole_v1_segment_proto_rawDescData
+	return file_flagpole_v1_segment_service_proto_rawDescData
 }
 
-var file_flagpole_v1_segment_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
-var file_flagpole_v1_segment_proto_goTypes = []any{
-	(*Segment)(nil),               // 0: flagpole.v1.Segment
-	(*CreateSegmentRequest)(nil),  // 1: flagpole.v1.CreateSegmentRequest
-	(*CreateSegmentResponse)(nil), // 2: flagpole.v1.CreateSegmentResponse
-	(*GetSegmentRequest)(nil),     // 3: flagpole.v1.GetSegmentRequest
-	(*GetSegmentResponse)(nil),    // 4: flagpole.v1.GetSegmentResponse
-	(*ListSegmentsRequest)(nil),   // 5: flagpole.v1.ListSegmentsRequest
-	(*ListSegmentsResponse)(nil),  // 6: flagpole.v1.ListSegmentsResponse
-	(*UpdateSegmentRequest)(nil),  // 7: flagpole.v1.UpdateSegmentRequest
-	(*UpdateSegmentResponse)(nil), // 8: flagpole.v1.UpdateSegmentResponse
-	(*DeleteSegmentRequest)(nil),  // 9: flagpole.v1.DeleteSegmentRequest
-	(*DeleteSegmentResponse)(nil), // 10: flagpole.v1.DeleteSegmentResponse
-	(*Condition)(nil),             // 11: flagpole.v1.Condition
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+var file_flagpole_v1_segment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_flagpole_v1_segment_service_proto_goTypes = []any{
+	(*CreateSegmentRequest)(nil),  // 0: flagpole.v1.CreateSegmentRequest
+	(*CreateSegmentResponse)(nil), // 1: flagpole.v1.CreateSegmentResponse
+	(*GetSegmentRequest)(nil),     // 2: flagpole.v1.GetSegmentRequest
+	(*GetSegmentResponse)(nil),    // 3: flagpole.v1.GetSegmentResponse
+	(*ListSegmentsRequest)(nil),   // 4: flagpole.v1.ListSegmentsRequest
+	(*ListSegmentsResponse)(nil),  // 5: flagpole.v1.ListSegmentsResponse
+	(*UpdateSegmentRequest)(nil),  // 6: flagpole.v1.UpdateSegmentRequest
+	(*UpdateSegmentResponse)(nil), // 7: flagpole.v1.UpdateSegmentResponse
+	(*DeleteSegmentRequest)(nil),  // 8: flagpole.v1.DeleteSegmentRequest
+	(*DeleteSegmentResponse)(nil), // 9: flagpole.v1.DeleteSegmentResponse
+	(*syncpb.Segment)(nil),        // 10: flagpole.v1.Segment
 }
-var file_flagpole_v1_segment_proto_depIdxs = []int32{
-	11, // 0: flagpole.v1.Segment.conditions:type_name -> flagpole.v1.Condition
-	12, // 1: flagpole.v1.Segment.create_time:type_name -> google.protobuf.Timestamp
-	12, // 2: flagpole.v1.Segment.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 3: flagpole.v1.CreateSegmentRequest.segment:type_name -> flagpole.v1.Segment
-	0,  // 4: flagpole.v1.CreateSegmentResponse.segment:type_name -> flagpole.v1.Segment
-	0,  // 5: flagpole.v1.GetSegmentResponse.segment:type_name -> flagpole.v1.Segment
-	0,  // 6: flagpole.v1.ListSegmentsResponse.segments:type_name -> flagpole.v1.Segment
-	0,  // 7: flagpole.v1.UpdateSegmentRequest.segment:type_name -> flagpole.v1.Segment
-	0,  // 8: flagpole.v1.UpdateSegmentResponse.segment:type_name -> flagpole.v1.Segment
-	1,  // 9: flagpole.v1.SegmentService.CreateSegment:input_type -> flagpole.v1.CreateSegmentRequest
-	3,  // 10: flagpole.v1.SegmentService.GetSegment:input_type -> flagpole.v1.GetSegmentRequest
-	5,  // 11: flagpole.v1.SegmentService.ListSegments:input_type -> flagpole.v1.ListSegmentsRequest
-	7,  // 12: flagpole.v1.SegmentService.UpdateSegment:input_type -> flagpole.v1.UpdateSegmentRequest
-	9,  // 13: flagpole.v1.SegmentService.DeleteSegment:input_type -> flagpole.v1.DeleteSegmentRequest
-	2,  // 14: flagpole.v1.SegmentService.CreateSegment:output_type -> flagpole.v1.CreateSegmentResponse
-	4,  // 15: flagpole.v1.SegmentService.GetSegment:output_type -> flagpole.v1.GetSegmentResponse
-	6,  // 16: flagpole.v1.SegmentService.ListSegments:output_type -> flagpole.v1.ListSegmentsResponse
-	8,  // 17: flagpole.v1.SegmentService.UpdateSegment:output_type -> flagpole.v1.UpdateSegmentResponse
-	10, // 18: flagpole.v1.SegmentService.DeleteSegment:output_type -> flagpole.v1.DeleteSegmentResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+var file_flagpole_v1_segment_service_proto_depIdxs = []int32{
+	10, // 0: flagpole.v1.CreateSegmentRequest.segment:type_name -> flagpole.v1.Segment
+	10, // 1: flagpole.v1.CreateSegmentResponse.segment:type_name -> flagpole.v1.Segment
+	10, // 2: flagpole.v1.GetSegmentResponse.segment:type_name -> flagpole.v1.Segment
+	10, // 3: flagpole.v1.ListSegmentsResponse.segments:type_name -> flagpole.v1.Segment
+	10, // 4: flagpole.v1.UpdateSegmentRequest.segment:type_name -> flagpole.v1.Segment
+	10, // 5: flagpole.v1.UpdateSegmentResponse.segment:type_name -> flagpole.v1.Segment
+	0,  // 6: flagpole.v1.SegmentService.CreateSegment:input_type -> flagpole.v1.CreateSegmentRequest
+	2,  // 7: flagpole.v1.SegmentService.GetSegment:input_type -> flagpole.v1.GetSegmentRequest
+	4,  // 8: flagpole.v1.SegmentService.ListSegments:input_type -> flagpole.v1.ListSegmentsRequest
+	6,  // 9: flagpole.v1.SegmentService.UpdateSegment:input_type -> flagpole.v1.UpdateSegmentRequest
+	8,  // 10: flagpole.v1.SegmentService.DeleteSegment:input_type -> flagpole.v1.DeleteSegmentRequest
+	1,  // 11: flagpole.v1.SegmentService.CreateSegment:output_type -> flagpole.v1.CreateSegmentResponse
+	3,  // 12: flagpole.v1.SegmentService.GetSegment:output_type -> flagpole.v1.GetSegmentResponse
+	5,  // 13: flagpole.v1.SegmentService.ListSegments:output_type -> flagpole.v1.ListSegmentsResponse
+	7,  // 14: flagpole.v1.SegmentService.UpdateSegment:output_type -> flagpole.v1.UpdateSegmentResponse
+	9,  // 15: flagpole.v1.SegmentService.DeleteSegment:output_type -> flagpole.v1.DeleteSegmentResponse
+	11, // [11:16] is the sub-list for method output_type
+	6,  // [6:11] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
-func init() { file_flagpole_v1_segment_proto_init() }
-func file_flagpole_v1_segment_proto_init() {
-	if File_flagpole_v1_segment_proto != nil {
+func init() { file_flagpole_v1_segment_service_proto_init() }
+func file_flagpole_v1_segment_service_proto_init() {
+	if File_flagpole_v1_segment_service_proto != nil {
 		return
 	}
-	file_flagpole_v1_flag_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flagpole_v1_segment_proto_rawDesc), len(file_flagpole_v1_segment_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flagpole_v1_segment_service_proto_rawDesc), len(file_flagpole_v1_segment_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
-		GoTypes:           file_flagpole_v1_segment_proto_goTypes,
-		DependencyIndexes: file_flagpole_v1_segment_proto_depIdxs,
-		MessageInfos:      file_flagpole_v1_segment_proto_msgTypes,
+		GoTypes:           file_flagpole_v1_segment_service_proto_goTypes,
+		DependencyIndexes: file_flagpole_v1_segment_service_proto_depIdxs,
+		MessageInfos:      file_flagpole_v1_segment_service_proto_msgTypes,
 	}.Build()
-	File_flagpole_v1_segment_proto = out.File
-	file_flagpole_v1_segment_proto_goTypes = nil
-	file_flagpole_v1_segment_proto_depIdxs = nil
+	File_flagpole_v1_segment_service_proto = out.File
+	file_flagpole_v1_segment_service_proto_goTypes = nil
+	file_flagpole_v1_segment_service_proto_depIdxs = nil
 }
