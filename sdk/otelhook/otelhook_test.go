@@ -16,11 +16,11 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 
-	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/enginepb"
 	"github.com/flagpole/flagpole/sdk/otelhook"
+	pb "github.com/flagpole/flagpole/sdk/syncpb"
 )
 
 // syncServer streams one snapshot of environment "production": checkout
