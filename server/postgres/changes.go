@@ -39,7 +39,7 @@ type notice struct {
 	Deleted bool `json:"d,omitempty"`
 }
 
-var _ service.ChangeRecorder = (*tx)(nil)
+var _ server.ChangeRecorder = (*tx)(nil)
 
 // RecordChange writes c to the change log in the transaction that makes
 // it, so other replicas can read and publish it once notified.

@@ -87,7 +87,7 @@ func (s *Server) stopObserve() {
 }
 
 // observedStore times every store transaction.
-func (s *Server) observedStore() service.Store { return s.observe.metrics.Store(s.store) }
+func (s *Server) observedStore() server.Store { return s.observe.metrics.Store(s.store) }
 
 // observeServiceOptions makes the metrics see every commit's time.
 func (s *Server) observeServiceOptions() []service.Option {

@@ -137,7 +137,7 @@ type Config struct {
 
 // Store is a service.Store the server owns and closes.
 type Store interface {
-	service.Store
+	server.Store
 	auth.Store
 	Close() error
 }

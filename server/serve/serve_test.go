@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/service"
@@ -175,7 +176,7 @@ type gatedStore struct {
 	release chan struct{}
 }
 
-func (g *gatedStore) Update(ctx context.Context, fn func(service.Tx) error) error {
+func (g *gatedStore) Update(ctx context.Context, fn func(server.Tx) error) error {
 	if g.armed.CompareAndSwap(true, false) {
 		close(g.entered)
 		<-g.release

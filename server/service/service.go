@@ -50,7 +50,7 @@ func WithClock(now func() time.Time) Option {
 // Service implements Flagpole's operations on a Store. It is safe for
 // concurrent use.
 type Service struct {
-	store      Store
+	store      server.Store
 	publishers []Publisher
 	// commits serializes commit and publication, so that publishers see
 	// each environment's changes in revision order. SQLite has one writer
@@ -61,7 +61,7 @@ type Service struct {
 }
 
 // New returns a Service over store.
-func New(store Store, opts ...Option) *Service {
+func New(store server.Store, opts ...Option) *Service {
 	s := &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
 	for _, opt := range opts {
 		opt(s)
@@ -72,7 +72,7 @@ func New(store Store, opts ...Option) *Service {
 // op is one change in progress: its transaction, who makes it, and the
 // environments whose revision it bumped, in order.
 type op struct {
-	tx         Tx
+	tx         server.Tx
 	actor      server.Actor
 	now        time.Time
 	order      []string
@@ -91,12 +91,12 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 	s.commits.Lock()
 	defer s.commits.Unlock()
 	var done *op
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx server.Tx) error {
 		o := &op{tx: tx, actor: server.ActorFromContext(ctx), now: s.now(), changes: map[string]*server.Change{}}
 		if err := fn(o); err != nil {
 			return err
 		}
-		if r, ok := tx.(ChangeRecorder); ok {
+		if r, ok := tx.(server.ChangeRecorder); ok {
 			for _, env := range o.order {
 				if err := r.RecordChange(*o.changes[env]); err != nil {
 					return err
@@ -129,7 +129,7 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 }
 
 // view runs fn in one read-only transaction.
-func (s *Service) view(ctx context.Context, fn func(tx Tx) error) error {
+func (s *Service) view(ctx context.Context, fn func(tx server.Tx) error) error {
 	return wrap(s.store.View(ctx, fn))
 }
 

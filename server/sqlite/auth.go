@@ -11,7 +11,6 @@ import (
 
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // DB keeps the credentials of server/auth too, in the same file and, for
@@ -20,12 +19,12 @@ var _ auth.Store = (*DB)(nil)
 
 // UpdateAuth runs fn in one IMMEDIATE transaction, like Update.
 func (db *DB) UpdateAuth(ctx context.Context, fn func(auth.Tx) error) error {
-	return run(ctx, db.writer, nil, func(t service.Tx) error { return fn(t.(*tx)) })
+	return run(ctx, db.writer, nil, func(t server.Tx) error { return fn(t.(*tx)) })
 }
 
 // ViewAuth runs fn in a read-only transaction, like View.
 func (db *DB) ViewAuth(ctx context.Context, fn func(auth.Tx) error) error {
-	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, func(t service.Tx) error { return fn(t.(*tx)) })
+	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, func(t server.Tx) error { return fn(t.(*tx)) })
 }
 
 // nullTime stores the zero time as NULL.

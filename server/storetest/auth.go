@@ -10,13 +10,12 @@ import (
 
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // AuthStore is a store that keeps both the service's records and the
 // tokens, users and sessions of server/auth, in one database.
 type AuthStore interface {
-	service.Store
+	server.Store
 	auth.Store
 }
 
@@ -46,7 +45,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 	db, reopen := open(t)
 	ctx := t.Context()
 	now := time.Date(2030, 5, 6, 7, 8, 9, 123456789, time.UTC).Truncate(precision)
-	if err := db.Update(ctx, func(tx service.Tx) error {
+	if err := db.Update(ctx, func(tx server.Tx) error {
 		return tx.CreateEnvironment(server.Environment{Name: "production", Protected: true, CreatedAt: now})
 	}); err != nil {
 		t.Fatal(err)
@@ -243,7 +242,7 @@ func testAuthUpdateRollsBack(t *testing.T, db AuthStore) {
 		return nil
 	})
 	var n int
-	view(t, db, func(tx service.Tx) error {
+	view(t, db, func(tx server.Tx) error {
 		es, err := tx.ListAudit(server.AuditFilter{})
 		n = len(es)
 		return err
@@ -275,7 +274,7 @@ func testAuthenticator(t *testing.T, db AuthStore) {
 		t.Fatalf("session: %+v %v", p, err)
 	}
 	entries := 0
-	db.View(ctx, func(tx service.Tx) error {
+	db.View(ctx, func(tx server.Tx) error {
 		es, err := tx.ListAudit(server.AuditFilter{Resource: "token"})
 		entries = len(es)
 		return err

@@ -8,14 +8,13 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/signals"
 )
 
 // SignalStore is a store that keeps both the service's records and the
 // signals of server/signals, in one database.
 type SignalStore interface {
-	service.Store
+	server.Store
 	signals.Store
 }
 
@@ -33,7 +32,7 @@ func signalsDB(t *testing.T, db SignalStore) SignalStore {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	err := db.Update(ctx, func(tx service.Tx) error {
+	err := db.Update(ctx, func(tx server.Tx) error {
 		for _, env := range []string{"production", "staging"} {
 			if err := tx.CreateEnvironment(server.Environment{Name: env, CreatedAt: now}); err != nil {
 				return err

@@ -7,14 +7,13 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/usage"
 )
 
 // UsageStore is a store that keeps both the service's records and the
 // flag usage of server/usage, in one database.
 type UsageStore interface {
-	service.Store
+	server.Store
 	usage.Store
 }
 
@@ -30,7 +29,7 @@ func usageDB(t *testing.T, db UsageStore) UsageStore {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	err := db.Update(ctx, func(tx service.Tx) error {
+	err := db.Update(ctx, func(tx server.Tx) error {
 		if err := tx.CreateEnvironment(server.Environment{Name: "production", CreatedAt: now}); err != nil {
 			return err
 		}
@@ -111,7 +110,7 @@ func testUsageRoundTrip(t *testing.T, db UsageStore) {
 	}
 
 	// Usage goes with its flag.
-	if err := db.Update(ctx, func(tx service.Tx) error { return tx.DeleteFlag("checkout") }); err != nil {
+	if err := db.Update(ctx, func(tx server.Tx) error { return tx.DeleteFlag("checkout") }); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ = db.ListUsage(ctx, "", time.Time{}); len(list) != 0 {
