@@ -16,33 +16,6 @@ import (
 	"github.com/flagpole/flagpole/server"
 )
 
-// Principal kinds.
-const (
-	KindUser  = "user"
-	KindToken = "token"
-)
-
-// Token scopes.
-const (
-	ScopeSDK   = "sdk"
-	ScopeCI    = "ci"
-	ScopeAdmin = "admin"
-)
-
-// User roles.
-const (
-	RoleViewer = "viewer"
-	RoleEditor = "editor"
-	RoleAdmin  = "admin"
-)
-
-// Sources of a change, from the x-flagpole-source metadata or header.
-const (
-	SourceAPI = "api"
-	SourceCLI = "cli"
-	SourceUI  = "ui"
-)
-
 // SourceHeader is the gRPC metadata key and HTTP header naming the client
 // kind (cli, ui or api) that audit entries record.
 const SourceHeader = "x-flagpole-source"
@@ -73,10 +46,10 @@ type Principal struct {
 
 // IsAdmin reports whether p may do everything.
 func (p Principal) IsAdmin() bool {
-	if p.Kind == KindUser {
-		return p.Role == RoleAdmin
+	if p.Kind == server.KindUser {
+		return p.Role == server.RoleAdmin
 	}
-	return p.Scope == ScopeAdmin
+	return p.Scope == server.ScopeAdmin
 }
 
 // HasEnvironment reports whether the token is bound to env.
@@ -125,7 +98,7 @@ type identity struct {
 
 func newIdentity(p Principal) *identity {
 	id := &identity{principal: p}
-	for i, src := range []string{SourceAPI, SourceCLI, SourceUI} {
+	for i, src := range []string{server.SourceAPI, server.SourceCLI, server.SourceUI} {
 		id.actors[i] = p.Actor(src)
 	}
 	return id
@@ -134,9 +107,9 @@ func newIdentity(p Principal) *identity {
 // actor returns the audit actor for source, one of the known sources.
 func (id *identity) actor(source string) *server.Actor {
 	switch source {
-	case SourceCLI:
+	case server.SourceCLI:
 		return &id.actors[1]
-	case SourceUI:
+	case server.SourceUI:
 		return &id.actors[2]
 	}
 	return &id.actors[0]
@@ -152,7 +125,7 @@ func withIdentity(ctx context.Context, id *identity, source string) context.Cont
 // normalizeSource maps a client-supplied source to one of the known ones.
 func normalizeSource(s, fallback string) string {
 	switch s {
-	case SourceAPI, SourceCLI, SourceUI:
+	case server.SourceAPI, server.SourceCLI, server.SourceUI:
 		return s
 	}
 	return fallback

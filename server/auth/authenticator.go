@@ -26,7 +26,7 @@ const (
 // Authenticator checks credentials against a Store and enforces the
 // permission table. It is safe for concurrent use.
 type Authenticator struct {
-	store        Store
+	store        server.AuthStore
 	log          *slog.Logger
 	now          func() time.Time
 	sessionTTL   time.Duration
@@ -116,7 +116,7 @@ func WithTrustedProxies(p []netip.Prefix) Option {
 }
 
 // New returns an Authenticator over store.
-func New(store Store, opts ...Option) *Authenticator {
+func New(store server.AuthStore, opts ...Option) *Authenticator {
 	a := &Authenticator{
 		store:      store,
 		log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -176,19 +176,19 @@ func (a *Authenticator) authenticateToken(ctx context.Context, secret string) (*
 }
 
 // tokenIdentity is the identity of a token's calls.
-func tokenIdentity(t Token) *identity {
-	return newIdentity(Principal{Kind: KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt})
+func tokenIdentity(t server.Token) *identity {
+	return newIdentity(Principal{Kind: server.KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt})
 }
 
 // lookupToken returns the token of secret from the cache, or from the
 // store when it is not cached or was read too long ago.
-func (a *Authenticator) lookupToken(ctx context.Context, secret string) (Token, *identity, error) {
+func (a *Authenticator) lookupToken(ctx context.Context, secret string) (server.Token, *identity, error) {
 	hash, now := sha256.Sum256([]byte(secret)), a.now()
 	t, id, ok, gen := a.tokens.get(hash, now)
 	if ok {
 		return t, id, nil
 	}
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		t, err = tx.GetTokenByHash(hash[:])
 		return err
@@ -203,7 +203,7 @@ func (a *Authenticator) lookupToken(ctx context.Context, secret string) (Token, 
 
 // touch records the token's last use, at most once per touchEvery per token
 // and process; a failure is logged, never the caller's problem.
-func (a *Authenticator) touch(ctx context.Context, t Token) {
+func (a *Authenticator) touch(ctx context.Context, t server.Token) {
 	now := a.now()
 	a.mu.Lock()
 	last, ok := a.touched[t.Name]
@@ -218,7 +218,7 @@ func (a *Authenticator) touch(ctx context.Context, t Token) {
 	if !due {
 		return
 	}
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		cur, err := tx.GetToken(t.Name)
 		if err != nil {
 			return err
@@ -238,9 +238,9 @@ func (a *Authenticator) AuthenticateSession(ctx context.Context, secret string) 
 		return Principal{}, errNoCredential
 	}
 	hash := HashSecret(secret)
-	var s Session
-	var u User
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+	var s server.Session
+	var u server.User
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		if s, err = tx.GetSession(hash); err != nil {
 			return err
@@ -257,12 +257,12 @@ func (a *Authenticator) AuthenticateSession(ctx context.Context, secret string) 
 		a.deleteSession(ctx, hash)
 		return Principal{}, errSessionExpiry
 	}
-	return Principal{Kind: KindUser, Name: u.Username, Role: u.Role, ExpiresAt: s.ExpiresAt,
+	return Principal{Kind: server.KindUser, Name: u.Username, Role: u.Role, ExpiresAt: s.ExpiresAt,
 		Session: true, csrf: csrfToken(secret), session: hash}, nil
 }
 
 func (a *Authenticator) deleteSession(ctx context.Context, hash []byte) {
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error { return tx.DeleteSession(hash) })
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error { return tx.DeleteSession(hash) })
 	if err != nil && server.ErrorCode(err) != server.ENOTFOUND {
 		a.log.Warn("auth: delete session", "err", err)
 	}

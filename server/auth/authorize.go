@@ -51,7 +51,7 @@ func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.
 	if rule.Env != nil {
 		env = rule.Env(ctx, req)
 	}
-	if rule.Access == Evaluate && p.Kind == KindToken && p.Scope == ScopeSDK && env == "" {
+	if rule.Access == Evaluate && p.Kind == server.KindToken && p.Scope == server.ScopeSDK && env == "" {
 		// The token names the environment: a sync stream or evaluation
 		// that names none gets the token's own.
 		env = p.sdkEnvironment()
@@ -96,7 +96,7 @@ func shortMethod(m string) string {
 
 // allow applies one access level to a principal.
 func (a *Authenticator) allow(ctx context.Context, p Principal, access Access, env string, req proto.Message) error {
-	sdk := p.Kind == KindToken && p.Scope == ScopeSDK
+	sdk := p.Kind == server.KindToken && p.Scope == server.ScopeSDK
 	switch {
 	case access == Authenticated:
 		return nil
@@ -109,16 +109,16 @@ func (a *Authenticator) allow(ctx context.Context, p Principal, access Access, e
 		return forbidden(p, "may only stream and evaluate flags")
 	case p.IsAdmin() || access == Read || access == Evaluate:
 		return nil
-	case access == Self && p.Kind == KindUser && p.Name == selfUser(req):
+	case access == Self && p.Kind == server.KindUser && p.Name == selfUser(req):
 		return nil
-	case access == Define && p.Role == RoleEditor:
+	case access == Define && p.Role == server.RoleEditor:
 		return nil
-	case access == Configure && p.Scope == ScopeCI:
+	case access == Configure && p.Scope == server.ScopeCI:
 		if p.HasEnvironment(env) {
 			return nil
 		}
 		return forbidden(p, "may not change environment %q", env)
-	case access == Configure && p.Role == RoleEditor:
+	case access == Configure && p.Role == server.RoleEditor:
 		return a.unprotected(ctx, p, env)
 	}
 	return forbidden(p, "may not %s %s", access, denied)
@@ -128,7 +128,7 @@ func (a *Authenticator) allow(ctx context.Context, p Principal, access Access, e
 // environment is let through, for the service to report as not found.
 func (a *Authenticator) unprotected(ctx context.Context, p Principal, env string) error {
 	var e server.Environment
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		e, err = tx.GetEnvironment(env)
 		return err
@@ -146,7 +146,7 @@ func (a *Authenticator) unprotected(ctx context.Context, p Principal, env string
 
 func forbidden(p Principal, format string, args ...any) error {
 	var who string
-	if p.Kind == KindUser {
+	if p.Kind == server.KindUser {
 		who = fmt.Sprintf("%s %q (%s)", p.Kind, p.Name, p.Role)
 	} else {
 		who = fmt.Sprintf("%s token %q", p.Scope, p.Name)
@@ -177,7 +177,7 @@ func (a *Authenticator) EvaluationEnvironment(ctx context.Context, requested str
 		return "", errNoCredential
 	}
 	env := requested
-	if p.Kind == KindToken && p.Scope == ScopeSDK && env == "" {
+	if p.Kind == server.KindToken && p.Scope == server.ScopeSDK && env == "" {
 		env = p.sdkEnvironment()
 	}
 	if env == "" {

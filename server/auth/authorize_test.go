@@ -20,12 +20,12 @@ func testAuthenticator(t testing.TB, opts ...Option) (*Authenticator, *memStore)
 }
 
 var (
-	adminUser  = Principal{Kind: KindUser, Name: "ada", Role: RoleAdmin}
-	editorUser = Principal{Kind: KindUser, Name: "ed", Role: RoleEditor}
-	viewerUser = Principal{Kind: KindUser, Name: "vi", Role: RoleViewer}
-	adminTok   = Principal{Kind: KindToken, Name: "root", Scope: ScopeAdmin}
-	ciStaging  = Principal{Kind: KindToken, Name: "deploy", Scope: ScopeCI, Environments: []string{"staging"}}
-	sdkStaging = Principal{Kind: KindToken, Name: "svc", Scope: ScopeSDK, Environments: []string{"staging"}}
+	adminUser  = Principal{Kind: server.KindUser, Name: "ada", Role: server.RoleAdmin}
+	editorUser = Principal{Kind: server.KindUser, Name: "ed", Role: server.RoleEditor}
+	viewerUser = Principal{Kind: server.KindUser, Name: "vi", Role: server.RoleViewer}
+	adminTok   = Principal{Kind: server.KindToken, Name: "root", Scope: server.ScopeAdmin}
+	ciStaging  = Principal{Kind: server.KindToken, Name: "deploy", Scope: server.ScopeCI, Environments: []string{"staging"}}
+	sdkStaging = Principal{Kind: server.KindToken, Name: "svc", Scope: server.ScopeSDK, Environments: []string{"staging"}}
 )
 
 func TestAuthorizeMatrix(t *testing.T) {

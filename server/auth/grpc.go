@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/grpcapi"
 )
 
@@ -45,7 +46,7 @@ func (a *Authenticator) StreamInterceptor() grpc.StreamServerInterceptor {
 // environment with it rather than from rewritten metadata, which would keep
 // a copy of every header for the life of each stream.
 func StreamEnvironment(ctx context.Context) (env string, ok bool) {
-	if p, ok := FromContext(ctx); ok && p.Kind == KindToken && p.Scope == ScopeSDK {
+	if p, ok := FromContext(ctx); ok && p.Kind == server.KindToken && p.Scope == server.ScopeSDK {
 		return p.sdkEnvironment(), true
 	}
 	return "", false
@@ -74,7 +75,7 @@ func (a *Authenticator) admit(ctx context.Context, method string, req proto.Mess
 		if err != nil {
 			return ctx, err
 		}
-		ctx = withIdentity(ctx, id, normalizeSource(first(md, SourceHeader), SourceAPI))
+		ctx = withIdentity(ctx, id, normalizeSource(first(md, SourceHeader), server.SourceAPI))
 	}
 	return ctx, a.Authorize(ctx, method, req)
 }

@@ -14,12 +14,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 )
 
 // failingStore fails every read as a broken database would.
-type failingStore struct{ Store }
+type failingStore struct{ server.AuthStore }
 
-func (failingStore) ViewAuth(context.Context, func(Tx) error) error {
+func (failingStore) ViewAuth(context.Context, func(server.AuthTx) error) error {
 	return errors.New("sqlite: disk I/O error")
 }
 

@@ -133,13 +133,13 @@ func (s authServer) WhoAmI(ctx context.Context, _ *v1.WhoAmIRequest) (*v1.WhoAmI
 		Environments: p.Environments, ExpireTime: timestamp(p.ExpiresAt)}, nil
 }
 
-func tokenProto(t Token) *v1.Token {
+func tokenProto(t server.Token) *v1.Token {
 	return &v1.Token{Name: t.Name, Scope: t.Scope, Environments: t.Environments, Hint: t.Hint,
 		CreatedBy: t.CreatedBy, CreateTime: timestamp(t.CreatedAt), ExpireTime: timestamp(t.ExpiresAt),
 		LastUsedTime: timestamp(t.LastUsedAt), RevokeTime: timestamp(t.RevokedAt)}
 }
 
-func userProto(u User) *v1.User {
+func userProto(u server.User) *v1.User {
 	return &v1.User{Username: u.Username, Role: u.Role, CreateTime: timestamp(u.CreatedAt), UpdateTime: timestamp(u.UpdatedAt)}
 }
 

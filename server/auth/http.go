@@ -67,9 +67,9 @@ func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Ha
 				return
 			}
 		}
-		source := SourceAPI
+		source := server.SourceAPI
 		if p.Session {
-			source = SourceUI
+			source = server.SourceUI
 		}
 		source = normalizeSource(r.Header.Get(SourceHeader), source)
 		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id, source)))
@@ -302,7 +302,7 @@ var errBadPassword = server.Errorf(server.EUNAUTHORIZED, "invalid username or pa
 // when either is empty the attempt is refused with a *RateLimitError before
 // the password is looked at. A successful sign-in refills the username's
 // bucket, so only failures add up against a user.
-func (a *Authenticator) SignIn(ctx context.Context, username, password, ip string) (string, User, Session, error) {
+func (a *Authenticator) SignIn(ctx context.Context, username, password, ip string) (string, server.User, server.Session, error) {
 	now := a.now()
 	account := strings.ToLower(username)
 	pair := account + "\x00" + ip
@@ -314,17 +314,17 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	}{{a.ips, ip}, {a.users, pair}, {a.accounts, account}} {
 		if ok, wait := l.limiter.take(l.key, now); !ok {
 			a.log.Warn("auth: sign-in rate limited", "ip", ip)
-			return "", User{}, Session{}, &RateLimitError{RetryAfter: wait}
+			return "", server.User{}, server.Session{}, &RateLimitError{RetryAfter: wait}
 		}
 	}
-	var u User
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+	var u server.User
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		u, err = tx.GetUser(username)
 		return err
 	})
 	if err != nil && server.ErrorCode(err) != server.ENOTFOUND {
-		return "", User{}, Session{}, err
+		return "", server.User{}, server.Session{}, err
 	}
 	hash := u.PasswordHash
 	if err != nil {
@@ -333,22 +333,22 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	var match bool
 	var verr error
 	if herr := a.withHashSlot(ctx, func() { match, verr = VerifyPassword(password, hash) }); herr != nil {
-		return "", User{}, Session{}, herr
+		return "", server.User{}, server.Session{}, herr
 	}
 	if err != nil || verr != nil || !match {
 		a.log.Info("auth: sign-in failed", "ip", ip) // not the username: it may be a mistyped password
-		return "", User{}, Session{}, errBadPassword
+		return "", server.User{}, server.Session{}, errBadPassword
 	}
 	secret := randomString(secretChars)
-	s := Session{Hash: HashSecret(secret), Username: u.Username, CreatedAt: now, ExpiresAt: now.Add(a.sessionTTL)}
-	err = a.store.UpdateAuth(ctx, func(tx Tx) error {
+	s := server.Session{Hash: HashSecret(secret), Username: u.Username, CreatedAt: now, ExpiresAt: now.Add(a.sessionTTL)}
+	err = a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.DeleteExpiredSessions(now); err != nil {
 			return err
 		}
 		return tx.CreateSession(s)
 	})
 	if err != nil {
-		return "", User{}, Session{}, err
+		return "", server.User{}, server.Session{}, err
 	}
 	a.users.reset(pair) // only failures count against a user
 	a.accounts.reset(account)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 )
 
 // clock is a settable test clock.
@@ -49,7 +50,7 @@ func newHTTPFixture(t *testing.T, opts ...Option) *httpFixture {
 	opts = append([]Option{WithClock(f.clock.Now), WithLogger(logger)}, opts...)
 	f.a, f.store = testAuthenticator(t, opts...)
 	ctx := context.Background()
-	if _, err := f.a.CreateUser(ctx, "ed", "editor-password-1", RoleEditor); err != nil {
+	if _, err := f.a.CreateUser(ctx, "ed", "editor-password-1", server.RoleEditor); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
@@ -162,7 +163,7 @@ func TestSessionNeedsCSRFToken(t *testing.T) {
 
 func TestTokenRequestsNeedNoCSRF(t *testing.T) {
 	f := newHTTPFixture(t)
-	_, secret, err := f.a.CreateToken(context.Background(), NewToken{Name: "deploy", Scope: ScopeCI, Environments: []string{"staging"}})
+	_, secret, err := f.a.CreateToken(context.Background(), NewToken{Name: "deploy", Scope: server.ScopeCI, Environments: []string{"staging"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestSignInRateLimitedPerIP(t *testing.T) {
 func TestNoSecretInLogsOrAudit(t *testing.T) {
 	f := newHTTPFixture(t)
 	ctx := NewContext(context.Background(), adminUser)
-	_, secret, err := f.a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI, Environments: []string{"staging"}})
+	_, secret, err := f.a.CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI, Environments: []string{"staging"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestNoSecretInLogsOrAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	const pw = "a-very-secret-password"
-	if _, err := f.a.CreateUser(ctx, "vi", pw, RoleViewer); err != nil {
+	if _, err := f.a.CreateUser(ctx, "vi", pw, server.RoleViewer); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.a.SetPassword(ctx, "vi", pw+"2", ""); err != nil {

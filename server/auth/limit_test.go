@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flagpole/flagpole/server"
 )
 
 // TestSignInHashesCapped: however many sign-ins arrive at once, at most
@@ -57,7 +59,7 @@ func TestLimiterBounded(t *testing.T) {
 func TestWrongPasswordsElsewhereDoNotLockOut(t *testing.T) {
 	a, _ := testAuthenticator(t, WithSignInLimit(5, time.Minute, 6, time.Hour))
 	ctx := context.Background()
-	if _, err := a.CreateUser(ctx, "admin", "admin-password-1", RoleAdmin); err != nil {
+	if _, err := a.CreateUser(ctx, "admin", "admin-password-1", server.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {

@@ -10,7 +10,7 @@ import (
 
 func TestTokenSecretFormat(t *testing.T) {
 	seen := map[string]bool{}
-	for _, scope := range []string{ScopeSDK, ScopeCI, ScopeAdmin} {
+	for _, scope := range []string{server.ScopeSDK, server.ScopeCI, server.ScopeAdmin} {
 		s := NewTokenSecret(scope)
 		if !strings.HasPrefix(s, "fp_"+scope+"_") {
 			t.Errorf("secret %q lacks prefix fp_%s_", s, scope)

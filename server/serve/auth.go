@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/syncapi"
 )
@@ -30,7 +31,7 @@ func (s *Server) startAuth(ctx context.Context) error {
 // streamCredential names the token a sync stream was opened with, so that
 // revoking the token ends the stream.
 func streamCredential(ctx context.Context) string {
-	if p, ok := auth.FromContext(ctx); ok && p.Kind == auth.KindToken {
+	if p, ok := auth.FromContext(ctx); ok && p.Kind == server.KindToken {
 		return p.Name
 	}
 	return ""

@@ -138,7 +138,7 @@ type Config struct {
 // Store is a service.Store the server owns and closes.
 type Store interface {
 	server.Store
-	auth.Store
+	server.AuthStore
 	Close() error
 }
 

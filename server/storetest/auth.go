@@ -16,7 +16,7 @@ import (
 // tokens, users and sessions of server/auth, in one database.
 type AuthStore interface {
 	server.Store
-	auth.Store
+	server.AuthStore
 }
 
 // RunAuth runs the auth.Store suite, each test in a subtest of its own.
@@ -50,11 +50,11 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tok := auth.Token{Name: "deploy", Scope: auth.ScopeCI, Environments: []string{"production", "staging"},
+	tok := server.Token{Name: "deploy", Scope: server.ScopeCI, Environments: []string{"production", "staging"},
 		Hash: auth.HashSecret("secret"), Hint: "fp_ci_abcd", CreatedBy: "ada", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	user := auth.User{Username: "ada", Role: auth.RoleAdmin, PasswordHash: "$argon2id$x", CreatedAt: now, UpdatedAt: now}
-	sess := auth.Session{Hash: auth.HashSecret("cookie"), Username: "ada", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	err := db.UpdateAuth(ctx, func(tx auth.Tx) error {
+	user := server.User{Username: "ada", Role: server.RoleAdmin, PasswordHash: "$argon2id$x", CreatedAt: now, UpdatedAt: now}
+	sess := server.Session{Hash: auth.HashSecret("cookie"), Username: "ada", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	err := db.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateToken(tok); err != nil {
 			return err
 		}
@@ -72,12 +72,12 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 	}
 	db = reopen() // everything committed is there for a new store
 
-	err = db.ViewAuth(ctx, func(tx auth.Tx) error {
+	err = db.ViewAuth(ctx, func(tx server.AuthTx) error {
 		got, err := tx.GetTokenByHash(auth.HashSecret("secret"))
 		if err != nil {
 			return err
 		}
-		if got.Name != "deploy" || got.Scope != auth.ScopeCI || !slices.Equal(got.Environments, tok.Environments) ||
+		if got.Name != "deploy" || got.Scope != server.ScopeCI || !slices.Equal(got.Environments, tok.Environments) ||
 			!got.CreatedAt.Equal(now) || !got.ExpiresAt.Equal(tok.ExpiresAt) || !got.LastUsedAt.IsZero() ||
 			!got.RevokedAt.IsZero() || got.Hint != tok.Hint || got.CreatedBy != "ada" || !bytes.Equal(got.Hash, tok.Hash) {
 			t.Errorf("token read back as %+v, stored %+v", got, tok)
@@ -103,7 +103,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 		t.Fatal(err)
 	}
 
-	err = db.UpdateAuth(ctx, func(tx auth.Tx) error {
+	err = db.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateToken(tok); server.ErrorCode(err) != server.EEXISTS {
 			t.Errorf("duplicate token: %v, want EEXISTS", err)
 		}
@@ -117,7 +117,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.UpdateAuth(ctx, func(tx auth.Tx) error {
+	err = db.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateUser(user); server.ErrorCode(err) != server.EEXISTS {
 			t.Errorf("duplicate user: %v, want EEXISTS", err)
 		}
@@ -125,7 +125,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 		if err := tx.UpdateToken(tok); err != nil {
 			return err
 		}
-		if err := tx.UpdateToken(auth.Token{Name: "nope"}); server.ErrorCode(err) != server.ENOTFOUND {
+		if err := tx.UpdateToken(server.Token{Name: "nope"}); server.ErrorCode(err) != server.ENOTFOUND {
 			t.Errorf("update of a missing token: %v, want ENOTFOUND", err)
 		}
 		temp := tok
@@ -142,7 +142,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 		if err := tx.DeleteToken("nope"); server.ErrorCode(err) != server.ENOTFOUND {
 			t.Errorf("delete of a missing token: %v, want ENOTFOUND", err)
 		}
-		user.Role = auth.RoleViewer
+		user.Role = server.RoleViewer
 		if err := tx.UpdateUser(user); err != nil {
 			return err
 		}
@@ -172,12 +172,12 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 
 func testAuthSessions(t *testing.T, db AuthStore) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	err := db.UpdateAuth(t.Context(), func(tx auth.Tx) error {
-		if err := tx.CreateUser(auth.User{Username: "vi", Role: auth.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
+	err := db.UpdateAuth(t.Context(), func(tx server.AuthTx) error {
+		if err := tx.CreateUser(server.User{Username: "vi", Role: server.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		for i, d := range []time.Duration{time.Minute, time.Hour, 2 * time.Hour} {
-			s := auth.Session{Hash: []byte{byte(i)}, Username: "vi", CreatedAt: now, ExpiresAt: now.Add(d)}
+			s := server.Session{Hash: []byte{byte(i)}, Username: "vi", CreatedAt: now, ExpiresAt: now.Add(d)}
 			if err := tx.CreateSession(s); err != nil {
 				return err
 			}
@@ -210,8 +210,8 @@ func testAuthSessions(t *testing.T, db AuthStore) {
 	}
 	// In a transaction of its own: on PostgreSQL a failed statement ends
 	// the transaction. Which error code a store returns is its own test's.
-	err = db.UpdateAuth(t.Context(), func(tx auth.Tx) error {
-		return tx.CreateSession(auth.Session{Hash: []byte("nouser"), Username: "ghost", CreatedAt: now, ExpiresAt: now})
+	err = db.UpdateAuth(t.Context(), func(tx server.AuthTx) error {
+		return tx.CreateSession(server.Session{Hash: []byte("nouser"), Username: "ghost", CreatedAt: now, ExpiresAt: now})
 	})
 	if server.ErrorCode(err) != server.ENOTFOUND {
 		t.Errorf("session of an unknown user: err = %v, want ENOTFOUND", err)
@@ -222,9 +222,9 @@ func testAuthSessions(t *testing.T, db AuthStore) {
 // its audit entry.
 func testAuthUpdateRollsBack(t *testing.T, db AuthStore) {
 	boom := errors.New("boom")
-	err := db.UpdateAuth(t.Context(), func(tx auth.Tx) error {
+	err := db.UpdateAuth(t.Context(), func(tx server.AuthTx) error {
 		now := time.Now()
-		if err := tx.CreateUser(auth.User{Username: "vi", Role: auth.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := tx.CreateUser(server.User{Username: "vi", Role: server.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		if _, err := tx.AppendAudit(server.AuditEntry{Actor: server.System, Action: "user.create", Resource: "user", Key: "vi"}); err != nil {
@@ -235,7 +235,7 @@ func testAuthUpdateRollsBack(t *testing.T, db AuthStore) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("UpdateAuth = %v, want boom", err)
 	}
-	db.ViewAuth(t.Context(), func(tx auth.Tx) error {
+	db.ViewAuth(t.Context(), func(tx server.AuthTx) error {
 		if us, _ := tx.ListUsers(); len(us) != 0 {
 			t.Errorf("users after rollback: %+v", us)
 		}
@@ -270,7 +270,7 @@ func testAuthenticator(t *testing.T, db AuthStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := a.AuthenticateSession(ctx, secret); err != nil || p.Name != "admin" || p.Role != auth.RoleAdmin {
+	if p, err := a.AuthenticateSession(ctx, secret); err != nil || p.Name != "admin" || p.Role != server.RoleAdmin {
 		t.Fatalf("session: %+v %v", p, err)
 	}
 	entries := 0
