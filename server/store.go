@@ -92,3 +92,19 @@ type Tx interface {
 type ChangeRecorder interface {
 	RecordChange(c Change) error
 }
+
+// Publisher receives every committed change, one Change per affected
+// environment, after the commit. Publish must not block.
+type Publisher interface {
+	Publish(Change)
+}
+
+// Forgetter is an optional capability of a Publisher: Forget is called
+// after the commit of an environment's deletion, so that the publisher
+// drops what it keeps for the environment (the sync hub ends its streams,
+// which resync, and forgets its revisions). A recreated environment of the
+// same name continues the deleted one's revisions, but whatever a
+// publisher kept of the old one must not be served as the new one.
+type Forgetter interface {
+	Forget(env string)
+}

@@ -61,7 +61,7 @@ func (m *Metrics) EvaluationInterceptor(source string) grpc.UnaryServerIntercept
 	}
 }
 
-// Store wraps a service.Store so that the latency of every transaction is
+// Store wraps a server.Store so that the latency of every transaction is
 // observed as operation "update" or "view".
 func (m *Metrics) Store(s server.Store) server.Store {
 	if m == nil {

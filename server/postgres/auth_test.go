@@ -9,7 +9,7 @@ import (
 	"github.com/flagpole/flagpole/server/storetest"
 )
 
-// TestAuth runs storetest's auth.Store suite on a schema of its own; times
+// TestAuth runs storetest's server.AuthStore suite on a schema of its own; times
 // are at microsecond precision, the finest PostgreSQL keeps. The second
 // store is a second replica on the same schema.
 func TestAuth(t *testing.T) {

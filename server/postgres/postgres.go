@@ -39,7 +39,7 @@ import (
 // serialization conflicts.
 const maxAttempts = 30
 
-// DB is an open Flagpole database. It implements service.Store and is safe
+// DB is an open Flagpole database. It implements server.Store and is safe
 // for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool

@@ -33,7 +33,7 @@ type observe struct {
 	usage    *usage.Aggregator // nil when the store keeps no usage
 	insights *usage.Insights
 	signals  *signals.Aggregator // nil when the store keeps no signals
-	sigStore signals.Store
+	sigStore server.SignalStore
 	rawTrack sync.Once // logs that an SDK sends raw tracking events
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -45,7 +45,7 @@ type observe struct {
 func (s *Server) startObserve() {
 	o := &observe{metrics: metrics.New()}
 	s.observe = o
-	us, ok := s.store.(usage.Store)
+	us, ok := s.store.(server.UsageStore)
 	if !ok {
 		return
 	}
@@ -53,7 +53,7 @@ func (s *Server) startObserve() {
 	if now == nil {
 		now = time.Now
 	}
-	if ss, ok := s.store.(signals.Store); ok {
+	if ss, ok := s.store.(server.SignalStore); ok {
 		o.sigStore = ss
 		o.signals = signals.NewAggregator(ss, signals.WithClock(now), signals.WithLogger(s.log),
 			signals.WithFlushObserver(func(d time.Duration, err error) { o.metrics.ObserveStore("signals_flush", d, err) }))

@@ -135,7 +135,7 @@ type Config struct {
 	Webhooks webhook.Options
 }
 
-// Store is a service.Store the server owns and closes.
+// Store is a server.Store the server owns and closes.
 type Store interface {
 	server.Store
 	server.AuthStore

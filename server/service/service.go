@@ -16,28 +16,12 @@ import (
 	"github.com/flagpole/flagpole/server"
 )
 
-// Publisher receives every committed change, one server.Change per affected
-// environment, after the commit. Publish must not block.
-type Publisher interface {
-	Publish(server.Change)
-}
-
-// Forgetter is an optional capability of a Publisher: Forget is called
-// after the commit of an environment's deletion, so that the publisher
-// drops what it keeps for the environment (the sync hub ends its streams,
-// which resync, and forgets its revisions). A recreated environment of the
-// same name continues the deleted one's revisions, but whatever a
-// publisher kept of the old one must not be served as the new one.
-type Forgetter interface {
-	Forget(env string)
-}
-
 // Option configures a Service.
 type Option func(*Service)
 
 // WithPublisher adds a publisher of committed changes; call it several times
 // to add several.
-func WithPublisher(p Publisher) Option {
+func WithPublisher(p server.Publisher) Option {
 	return func(s *Service) { s.publishers = append(s.publishers, p) }
 }
 
@@ -51,7 +35,7 @@ func WithClock(now func() time.Time) Option {
 // concurrent use.
 type Service struct {
 	store      server.Store
-	publishers []Publisher
+	publishers []server.Publisher
 	// commits serializes commit and publication, so that publishers see
 	// each environment's changes in revision order. SQLite has one writer
 	// anyway, so this costs no concurrency.
@@ -114,7 +98,7 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 	}
 	for _, env := range done.deleted {
 		for _, p := range s.publishers {
-			if f, ok := p.(Forgetter); ok {
+			if f, ok := p.(server.Forgetter); ok {
 				f.Forget(env)
 			}
 		}

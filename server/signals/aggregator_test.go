@@ -9,16 +9,17 @@ import (
 	"time"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 )
 
 type memStore struct {
 	fail   error
-	counts []Count
+	counts []server.SignalCount
 	prune  time.Time
 	since  time.Time // of the last ListSignals
 }
 
-func (m *memStore) AddSignals(_ context.Context, counts []Count, pruneBefore time.Time) error {
+func (m *memStore) AddSignals(_ context.Context, counts []server.SignalCount, pruneBefore time.Time) error {
 	if m.fail != nil {
 		return m.fail
 	}
@@ -27,7 +28,7 @@ func (m *memStore) AddSignals(_ context.Context, counts []Count, pruneBefore tim
 	return nil
 }
 
-func (m *memStore) ListSignals(_ context.Context, env, flag string, since time.Time) ([]Count, error) {
+func (m *memStore) ListSignals(_ context.Context, env, flag string, since time.Time) ([]server.SignalCount, error) {
 	m.since = since
 	return m.counts, nil
 }
@@ -59,13 +60,13 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 		got[c.Event] = fmt.Sprintf("%s %s %s %s %d %g", c.Environment, c.FlagKey, c.Variant, c.Minute.Format("15:04:05"), c.Count, c.Sum)
 	}
 	want := map[string]string{
-		"latency": "production checkout on 10:15:00 4 300",
-		Exposure:  "production checkout on 10:15:00 20 0",
+		"latency":       "production checkout on 10:15:00 4 300",
+		server.Exposure: "production checkout on 10:15:00 20 0",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("flushed %v\nwant %v", got, want)
 	}
-	if wantPrune := now.Add(-Retention).Truncate(time.Minute); !st.prune.Equal(wantPrune) {
+	if wantPrune := now.Add(-server.SignalRetention).Truncate(time.Minute); !st.prune.Equal(wantPrune) {
 		t.Errorf("pruned before %v, want %v", st.prune, wantPrune)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // errors are *server.Error values mapped by MapError.
 type Server struct {
 	flagpolev1.UnimplementedSignalServiceServer
-	Store Store
+	Store server.SignalStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// MapError converts a domain error to the gRPC status error; nil
@@ -44,7 +44,7 @@ func (s *Server) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsReque
 		}
 		since = r.GetStartTime().AsTime()
 	}
-	if oldest := now().Add(-Retention); since.Before(oldest) {
+	if oldest := now().Add(-server.SignalRetention); since.Before(oldest) {
 		since = oldest
 	}
 	since = since.UTC().Truncate(time.Minute)
@@ -55,7 +55,7 @@ func (s *Server) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsReque
 	out := &flagpolev1.ListSignalsResponse{}
 	for _, c := range counts {
 		m := timestamppb.New(c.Minute)
-		if c.Event == Exposure {
+		if c.Event == server.Exposure {
 			out.Exposures = append(out.Exposures, &flagpolev1.ExposureMinute{MinuteTime: m, Variant: c.Variant, Count: c.Count})
 			continue
 		}

@@ -15,8 +15,8 @@ import (
 func TestListSignals(t *testing.T) {
 	now := time.Date(2026, 3, 1, 10, 15, 42, 0, time.UTC)
 	m0 := now.Truncate(time.Minute)
-	st := &memStore{counts: []Count{
-		{Variant: "on", Event: Exposure, Minute: m0, Count: 10},
+	st := &memStore{counts: []server.SignalCount{
+		{Variant: "on", Event: server.Exposure, Minute: m0, Count: 10},
 		{Variant: "on", Event: "error", Minute: m0, Count: 2, Sum: 0.5},
 	}}
 	s := &Server{Store: st, Now: func() time.Time { return now }}
@@ -44,7 +44,7 @@ func TestListSignals(t *testing.T) {
 		StartTime: timestamppb.New(now.Add(-30 * 24 * time.Hour))}); err != nil {
 		t.Fatal(err)
 	}
-	if !st.since.Equal(now.Add(-Retention).Truncate(time.Minute)) {
+	if !st.since.Equal(now.Add(-server.SignalRetention).Truncate(time.Minute)) {
 		t.Errorf("start clamped to %v", st.since)
 	}
 }

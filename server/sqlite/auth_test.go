@@ -11,7 +11,7 @@ import (
 	"github.com/flagpole/flagpole/server/storetest"
 )
 
-// TestAuth runs storetest's auth.Store suite on a database file, which
+// TestAuth runs storetest's server.AuthStore suite on a database file, which
 // keeps times to the nanosecond; the second store opens the file again
 // after the first is closed.
 func TestAuth(t *testing.T) {

@@ -29,7 +29,7 @@ import (
 // process (or a checkpoint) before giving up with SQLITE_BUSY.
 const busyTimeoutMS = 10000
 
-// DB is an open Flagpole database. It implements service.Store and is safe
+// DB is an open Flagpole database. It implements server.Store and is safe
 // for concurrent use.
 type DB struct {
 	path   string

@@ -19,7 +19,7 @@ type AuthStore interface {
 	server.AuthStore
 }
 
-// RunAuth runs the auth.Store suite, each test in a subtest of its own.
+// RunAuth runs the server.AuthStore suite, each test in a subtest of its own.
 // open must return a new, empty store, closed when t ends, and reopen: a
 // function that opens the same database again (it may close the first
 // store before), so the suite can check that everything committed is there.

@@ -1,4 +1,4 @@
-// Package storetest is the contract suite of service.Store: one set of tests
+// Package storetest is the contract suite of server.Store: one set of tests
 // that every store (SQLite and PostgreSQL) runs, so the service
 // can rely on the same behaviour from each. A store's own test calls Run
 // with a function that opens a fresh, empty, migrated store; RunAuth and

@@ -1,3 +1,13 @@
+// Package usage keeps flag usage insights: per flag and environment, when it
+// was last evaluated, by which services, and which variants it served hour by
+// hour over the last day. SDKs count evaluations locally and report the counts
+// on their sync stream; remote evaluations (OFREP) are recorded directly. The
+// Aggregator sums reports in memory and flushes them to a server.UsageStore
+// periodically, so an evaluation never waits for the database.
+//
+// From that record the package decides which flags are stale: not evaluated
+// for a while, or serving one single variant to everyone for a while. Those
+// are the flags that are safe to delete.
 package usage
 
 import (
@@ -8,6 +18,7 @@ import (
 	"time"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 )
 
 // Limits on what one report may carry; anything beyond is dropped so that a
@@ -31,14 +42,14 @@ const (
 // Aggregator sums usage in memory until Flush writes it to the Store. It is
 // safe for concurrent use.
 type Aggregator struct {
-	store  Store
+	store  server.UsageStore
 	now    func() time.Time
 	logger *slog.Logger
 
 	observe func(time.Duration, error)
 
 	mu      sync.Mutex
-	pending map[countKey]*Count
+	pending map[countKey]*server.UsageCount
 	dropped int64
 	// services are the service names each source (credential) reported
 	// under in the hour sourcesHour.
@@ -67,8 +78,8 @@ func WithFlushObserver(f func(time.Duration, error)) Option {
 }
 
 // NewAggregator returns an Aggregator that flushes to store.
-func NewAggregator(store Store, opts ...Option) *Aggregator {
-	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[countKey]*Count),
+func NewAggregator(store server.UsageStore, opts ...Option) *Aggregator {
+	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[countKey]*server.UsageCount),
 		services: make(map[string]map[string]struct{})}
 	for _, o := range opts {
 		o(a)
@@ -155,7 +166,7 @@ func (a *Aggregator) add(env, service, flag, variant string, n int64, at time.Ti
 			a.dropped++
 			return
 		}
-		c = &Count{Environment: env, FlagKey: flag, Service: service, Variant: variant, Hour: hour, First: at, Last: at}
+		c = &server.UsageCount{Environment: env, FlagKey: flag, Service: service, Variant: variant, Hour: hour, First: at, Last: at}
 		a.pending[k] = c
 	}
 	c.Count += n
@@ -172,17 +183,17 @@ func (a *Aggregator) add(env, service, flag, variant string, n int64, at time.Ti
 func (a *Aggregator) Flush(ctx context.Context) error {
 	a.mu.Lock()
 	pending := a.pending
-	a.pending = make(map[countKey]*Count, len(pending))
+	a.pending = make(map[countKey]*server.UsageCount, len(pending))
 	a.mu.Unlock()
 	if len(pending) == 0 {
 		return nil
 	}
-	counts := make([]Count, 0, len(pending))
+	counts := make([]server.UsageCount, 0, len(pending))
 	for _, c := range pending {
 		counts = append(counts, *c)
 	}
 	start := time.Now()
-	err := a.store.AddUsage(ctx, counts, a.now().Add(-Retention).Truncate(time.Hour))
+	err := a.store.AddUsage(ctx, counts, a.now().Add(-server.UsageRetention).Truncate(time.Hour))
 	if a.observe != nil {
 		a.observe(time.Since(start), err)
 	}
@@ -193,7 +204,7 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 	return nil
 }
 
-func (a *Aggregator) restore(counts []Count) {
+func (a *Aggregator) restore(counts []server.UsageCount) {
 	for _, c := range counts {
 		a.add(c.Environment, c.Service, c.FlagKey, c.Variant, c.Count, c.Last)
 	}

@@ -37,11 +37,11 @@ func (c *clock) Advance(d time.Duration) {
 // batchStore is a hand-written Store that keeps the batches it was given.
 type batchStore struct {
 	mu      sync.Mutex
-	batches [][]usage.Count
+	batches [][]server.UsageCount
 	fail    error
 }
 
-func (s *batchStore) AddUsage(_ context.Context, counts []usage.Count, _ time.Time) error {
+func (s *batchStore) AddUsage(_ context.Context, counts []server.UsageCount, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -51,7 +51,7 @@ func (s *batchStore) AddUsage(_ context.Context, counts []usage.Count, _ time.Ti
 	return nil
 }
 
-func (s *batchStore) ListUsage(context.Context, string, time.Time) ([]usage.FlagUsage, error) {
+func (s *batchStore) ListUsage(context.Context, string, time.Time) ([]server.FlagUsage, error) {
 	return nil, nil
 }
 
@@ -127,17 +127,17 @@ func TestJudge(t *testing.T) {
 	created := now.Add(-30 * 24 * time.Hour)
 	for _, tc := range []struct {
 		name    string
-		u       usage.FlagUsage
+		u       server.FlagUsage
 		created time.Time
 		stale   bool
 		reason  string
 	}{
-		{"new and unevaluated", usage.FlagUsage{}, now.Add(-time.Hour), false, ""},
-		{"old and never evaluated", usage.FlagUsage{}, created, true, usage.StaleNeverEvaluated},
-		{"evaluated yesterday with a mix", usage.FlagUsage{LastEvaluated: now.Add(-24 * time.Hour)}, created, false, ""},
-		{"last evaluated 8 days ago", usage.FlagUsage{LastEvaluated: now.Add(-8 * 24 * time.Hour)}, created, true, usage.StaleNotEvaluated},
-		{"one variant for 10 days", usage.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-10 * 24 * time.Hour)}, created, true, usage.StaleSingleVariant},
-		{"one variant for 2 days", usage.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-2 * 24 * time.Hour)}, created, false, ""},
+		{"new and unevaluated", server.FlagUsage{}, now.Add(-time.Hour), false, ""},
+		{"old and never evaluated", server.FlagUsage{}, created, true, usage.StaleNeverEvaluated},
+		{"evaluated yesterday with a mix", server.FlagUsage{LastEvaluated: now.Add(-24 * time.Hour)}, created, false, ""},
+		{"last evaluated 8 days ago", server.FlagUsage{LastEvaluated: now.Add(-8 * 24 * time.Hour)}, created, true, usage.StaleNotEvaluated},
+		{"one variant for 10 days", server.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-10 * 24 * time.Hour)}, created, true, usage.StaleSingleVariant},
+		{"one variant for 2 days", server.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-2 * 24 * time.Hour)}, created, false, ""},
 	} {
 		stale, reason := usage.Judge(tc.u, tc.created, now, week)
 		if stale != tc.stale || reason != tc.reason {
@@ -147,11 +147,11 @@ func TestJudge(t *testing.T) {
 }
 
 // listStore serves fixed usage; flagList fixed flags.
-type listStore struct{ list []usage.FlagUsage }
+type listStore struct{ list []server.FlagUsage }
 
-func (s listStore) AddUsage(context.Context, []usage.Count, time.Time) error { return nil }
-func (s listStore) ListUsage(_ context.Context, env string, _ time.Time) ([]usage.FlagUsage, error) {
-	var out []usage.FlagUsage
+func (s listStore) AddUsage(context.Context, []server.UsageCount, time.Time) error { return nil }
+func (s listStore) ListUsage(_ context.Context, env string, _ time.Time) ([]server.FlagUsage, error) {
+	var out []server.FlagUsage
 	for _, u := range s.list {
 		if env == "" || u.Environment == env {
 			out = append(out, u)
@@ -175,9 +175,9 @@ func TestInsightsList(t *testing.T) {
 		{Flag: engine.Flag{Key: "unused"}, CreatedAt: old},
 		{Flag: engine.Flag{Key: "retired", Archived: true}, CreatedAt: old},
 	}
-	st := listStore{list: []usage.FlagUsage{
+	st := listStore{list: []server.FlagUsage{
 		{Environment: "production", FlagKey: "used", LastEvaluated: now.Add(-time.Hour),
-			Hourly: []usage.HourlyCount{{Hour: now.Add(-time.Hour), Variant: "on", Count: 3}, {Hour: now.Add(-time.Hour), Variant: "off", Count: 4}}},
+			Hourly: []server.HourlyCount{{Hour: now.Add(-time.Hour), Variant: "on", Count: 3}, {Hour: now.Add(-time.Hour), Variant: "off", Count: 4}}},
 		{Environment: "staging", FlagKey: "used", LastEvaluated: now.Add(-9 * 24 * time.Hour)},
 	}}
 	in := &usage.Insights{Store: st, Flags: flags, Now: func() time.Time { return now }}
