@@ -11,6 +11,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flagpole/flagpole/server"
@@ -86,18 +87,21 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return *p, true
 }
 
-// identity is an authenticated caller as the contexts of its calls carry
+// Identity is an authenticated caller as the contexts of its calls carry
 // it: the principal and its audit actor for each source. A cached token's
-// identity is built once per cache entry and shared by every call made
+// Identity is built once per cache entry and shared by every call made
 // with the token meanwhile (it never changes), so a long-lived sync stream
 // keeps two context nodes, not its own copy of principal and actor.
-type identity struct {
+type Identity struct {
 	principal Principal
 	actors    [3]server.Actor // by source: api, cli, ui
 }
 
-func newIdentity(p Principal) *identity {
-	id := &identity{principal: p}
+// Principal returns the principal of id.
+func (id *Identity) Principal() Principal { return id.principal }
+
+func newIdentity(p Principal) *Identity {
+	id := &Identity{principal: p}
 	for i, src := range []string{server.SourceAPI, server.SourceCLI, server.SourceUI} {
 		id.actors[i] = p.Actor(src)
 	}
@@ -105,7 +109,7 @@ func newIdentity(p Principal) *identity {
 }
 
 // actor returns the audit actor for source, one of the known sources.
-func (id *identity) actor(source string) *server.Actor {
+func (id *Identity) actor(source string) *server.Actor {
 	switch source {
 	case server.SourceCLI:
 		return &id.actors[1]
@@ -115,18 +119,38 @@ func (id *identity) actor(source string) *server.Actor {
 	return &id.actors[0]
 }
 
-// withIdentity returns ctx carrying id's principal and its audit actor for
+// WithIdentity returns ctx carrying id's principal and its audit actor for
 // source (one of the known sources).
-func withIdentity(ctx context.Context, id *identity, source string) context.Context {
+func WithIdentity(ctx context.Context, id *Identity, source string) context.Context {
 	ctx = context.WithValue(ctx, principalKey{}, &id.principal)
 	return server.NewContextWithSharedActor(ctx, id.actor(source))
 }
 
-// normalizeSource maps a client-supplied source to one of the known ones.
-func normalizeSource(s, fallback string) string {
+// NormalizeSource maps a client-supplied source to one of the known ones.
+func NormalizeSource(s, fallback string) string {
 	switch s {
 	case server.SourceAPI, server.SourceCLI, server.SourceUI:
 		return s
 	}
 	return fallback
+}
+
+// StreamEnvironment returns the environment the sdk token of ctx's caller
+// is bound to; ok is false for any other caller. Sync streams resolve their
+// environment with it rather than from rewritten metadata, which would keep
+// a copy of every header for the life of each stream.
+func StreamEnvironment(ctx context.Context) (env string, ok bool) {
+	if p, ok := FromContext(ctx); ok && p.Kind == server.KindToken && p.Scope == server.ScopeSDK {
+		return p.sdkEnvironment(), true
+	}
+	return "", false
+}
+
+// Bearer returns the credential of an "authorization: Bearer x" value.
+func Bearer(h string) string {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimSpace(cred)
 }

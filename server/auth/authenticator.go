@@ -138,27 +138,31 @@ func New(store server.AuthStore, opts ...Option) *Authenticator {
 }
 
 var (
-	errNoCredential  = server.Errorf(server.EUNAUTHORIZED, "authentication required: send \"authorization: Bearer <token>\"")
+	ErrNoCredential  = server.Errorf(server.EUNAUTHORIZED, "authentication required: send \"authorization: Bearer <token>\"")
 	errBadToken      = server.Errorf(server.EUNAUTHORIZED, "invalid token")
 	errBadSession    = server.Errorf(server.EUNAUTHORIZED, "invalid session: sign in again")
 	errSessionExpiry = server.Errorf(server.EUNAUTHORIZED, "session expired: sign in again")
 )
 
+// Logger returns the logger of a, for the transports that report its
+// errors.
+func (a *Authenticator) Logger() *slog.Logger { return a.log }
+
 // AuthenticateToken returns the principal of a token secret, or an
 // EUNAUTHORIZED error if it is unknown, revoked or expired.
 func (a *Authenticator) AuthenticateToken(ctx context.Context, secret string) (Principal, error) {
-	id, err := a.authenticateToken(ctx, secret)
+	id, err := a.TokenIdentity(ctx, secret)
 	if err != nil {
 		return Principal{}, err
 	}
 	return id.principal, nil
 }
 
-// authenticateToken is AuthenticateToken returning the identity, shared
+// TokenIdentity is AuthenticateToken returning the identity, shared
 // with the token's other calls while it is cached.
-func (a *Authenticator) authenticateToken(ctx context.Context, secret string) (*identity, error) {
+func (a *Authenticator) TokenIdentity(ctx context.Context, secret string) (*Identity, error) {
 	if secret == "" {
-		return nil, errNoCredential
+		return nil, ErrNoCredential
 	}
 	t, id, err := a.lookupToken(ctx, secret)
 	switch {
@@ -176,13 +180,13 @@ func (a *Authenticator) authenticateToken(ctx context.Context, secret string) (*
 }
 
 // tokenIdentity is the identity of a token's calls.
-func tokenIdentity(t server.Token) *identity {
+func tokenIdentity(t server.Token) *Identity {
 	return newIdentity(Principal{Kind: server.KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt})
 }
 
 // lookupToken returns the token of secret from the cache, or from the
 // store when it is not cached or was read too long ago.
-func (a *Authenticator) lookupToken(ctx context.Context, secret string) (server.Token, *identity, error) {
+func (a *Authenticator) lookupToken(ctx context.Context, secret string) (server.Token, *Identity, error) {
 	hash, now := sha256.Sum256([]byte(secret)), a.now()
 	t, id, ok, gen := a.tokens.get(hash, now)
 	if ok {
@@ -235,7 +239,7 @@ func (a *Authenticator) touch(ctx context.Context, t server.Token) {
 // an EUNAUTHORIZED error if the session is unknown or expired.
 func (a *Authenticator) AuthenticateSession(ctx context.Context, secret string) (Principal, error) {
 	if secret == "" {
-		return Principal{}, errNoCredential
+		return Principal{}, ErrNoCredential
 	}
 	hash := HashSecret(secret)
 	var s server.Session

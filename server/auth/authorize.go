@@ -28,7 +28,7 @@ func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.
 	}
 	p, ok := FromContext(ctx)
 	if !ok {
-		return errNoCredential
+		return ErrNoCredential
 	}
 	if rule.Envs != nil {
 		if req == nil { // nothing to say which environments: admins only
@@ -174,7 +174,7 @@ func fillEnvironment(req proto.Message, env string) {
 func (a *Authenticator) EvaluationEnvironment(ctx context.Context, requested string) (string, error) {
 	p, ok := FromContext(ctx)
 	if !ok {
-		return "", errNoCredential
+		return "", ErrNoCredential
 	}
 	env := requested
 	if p.Kind == server.KindToken && p.Scope == server.ScopeSDK && env == "" {

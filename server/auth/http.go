@@ -71,8 +71,8 @@ func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Ha
 		if p.Session {
 			source = server.SourceUI
 		}
-		source = normalizeSource(r.Header.Get(SourceHeader), source)
-		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id, source)))
+		source = NormalizeSource(r.Header.Get(SourceHeader), source)
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id, source)))
 	})
 }
 
@@ -90,13 +90,13 @@ func (a *Authenticator) Require(method string, h http.Handler) http.Handler {
 
 // authenticateHTTP finds and checks the request's credential. A bearer
 // token wins over a cookie, so token requests never need a CSRF token.
-func (a *Authenticator) authenticateHTTP(r *http.Request) (*identity, error) {
+func (a *Authenticator) authenticateHTTP(r *http.Request) (*Identity, error) {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
-		return a.authenticateToken(ctx, bearer(h))
+		return a.TokenIdentity(ctx, Bearer(h))
 	}
 	if k := r.Header.Get(APIKeyHeader); k != "" {
-		return a.authenticateToken(ctx, strings.TrimSpace(k))
+		return a.TokenIdentity(ctx, strings.TrimSpace(k))
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		p, err := a.AuthenticateSession(ctx, c.Value)
@@ -105,7 +105,7 @@ func (a *Authenticator) authenticateHTTP(r *http.Request) (*identity, error) {
 		}
 		return newIdentity(p), nil
 	}
-	return nil, errNoCredential
+	return nil, ErrNoCredential
 }
 
 func safeMethod(m string) bool {

@@ -33,7 +33,7 @@ type tokenCache struct {
 
 type cachedToken struct {
 	token server.Token
-	id    *identity // the token's identity, shared by its calls
+	id    *Identity // the token's identity, shared by its calls
 	read  time.Time
 }
 
@@ -43,7 +43,7 @@ func newTokenCache(ttl time.Duration) *tokenCache {
 
 // get returns the token cached for hash if it was read less than ttl ago,
 // and the generation to hand to put after reading the store otherwise.
-func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (server.Token, *identity, bool, uint64) {
+func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (server.Token, *Identity, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[hash]
@@ -55,7 +55,7 @@ func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (server.Token, *
 
 // put caches a token read from the store, unless the cache is off or was
 // invalidated since gen.
-func (c *tokenCache) put(hash [sha256.Size]byte, t server.Token, id *identity, now time.Time, gen uint64) {
+func (c *tokenCache) put(hash [sha256.Size]byte, t server.Token, id *Identity, now time.Time, gen uint64) {
 	if c.ttl <= 0 {
 		return
 	}

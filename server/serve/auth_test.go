@@ -39,6 +39,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -102,7 +103,7 @@ func (f *authFixture) dial(t *testing.T, token string) *grpc.ClientConn {
 	t.Helper()
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: token, Insecure: true}))
+		opts = append(opts, grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: token, Insecure: true}))
 	}
 	conn, err := grpc.NewClient(f.srv.GRPCAddr().String(), opts...)
 	if err != nil {
@@ -426,7 +427,7 @@ func TestTLS(t *testing.T) {
 	pool.AppendCertsFromPEM(certPEM)
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(),
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "localhost")),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: testAdminToken}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: testAdminToken}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/engine"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -36,7 +36,7 @@ func changeBench(b *testing.B, n int) (*serve.Server, *grpc.ClientConn) {
 		}
 	}
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: testAdminToken, Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: testAdminToken, Insecure: true}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	adminui "github.com/flagpole/flagpole/admin-ui"
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/ofrep"
 )
 
@@ -21,9 +22,9 @@ func (s *Server) httpHandler() http.Handler {
 		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.mountObserve(mux, []grpc.UnaryServerInterceptor{s.Auth.UnaryInterceptor()}, func(api grpc.ServiceRegistrar) {
+	s.mountObserve(mux, []grpc.UnaryServerInterceptor{grpcapi.UnaryAuth(s.Auth)}, func(api grpc.ServiceRegistrar) {
 		pb.RegisterSyncServiceServer(api, s.sync)
-		s.Auth.Register(api)
+		grpcapi.RegisterAuth(api, s.Auth)
 	})
 	// The admin UI: public static assets; its API calls authenticate.
 	mux.Handle("/", adminui.Handler())
