@@ -105,15 +105,14 @@ func (s *Server) observeInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.St
 // stale_only and the UsageService when usage is kept, on gs (the gRPC
 // server or the HTTP API).
 func (s *Server) registerAPI(gs grpc.ServiceRegistrar) {
-	mapError := func(ctx context.Context, err error) error { return grpcapi.ToStatus(ctx, s.log, err) }
 	if s.observe.insights == nil {
 		grpcapi.Register(gs, s.Service, s.log)
 		return
 	}
-	grpcapi.Register(usage.Registrar{ServiceRegistrar: gs, Insights: s.observe.insights, MapError: mapError}, s.Service, s.log)
-	pb.RegisterUsageServiceServer(gs, &usage.Server{Insights: s.observe.insights, MapError: mapError})
+	grpcapi.Register(grpcapi.UsageRegistrar{ServiceRegistrar: gs, Insights: s.observe.insights, Log: s.log}, s.Service, s.log)
+	pb.RegisterUsageServiceServer(gs, &grpcapi.UsageServer{Insights: s.observe.insights, Log: s.log})
 	if s.observe.sigStore != nil {
-		pb.RegisterSignalServiceServer(gs, &signals.Server{Store: s.observe.sigStore, Now: s.cfg.Now, MapError: mapError})
+		pb.RegisterSignalServiceServer(gs, &grpcapi.SignalServer{Store: s.observe.sigStore, Now: s.cfg.Now, Log: s.log})
 	}
 }
 
