@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
+	"github.com/flagpole/flagpole/server/ratelimit"
 )
 
 // Defaults of an Authenticator.
@@ -31,11 +33,11 @@ type Authenticator struct {
 	now          func() time.Time
 	sessionTTL   time.Duration
 	secureCookie bool
-	params       PasswordParams
+	params       passhash.Params
 	// Sign-in limits: per username and client address (a person's
 	// mistakes), per username from anywhere (distributed guessing; ten
 	// times the first), and per client address.
-	users, accounts, ips *limiter
+	users, accounts, ips *ratelimit.Limiter
 	dummyHash            string // verified for unknown users, so timing does not tell
 	// hashes admits one password hash (argon2id, 19 MiB by default) per
 	// slot; waiting counts the callers queued for one.
@@ -85,7 +87,7 @@ func WithSecureCookies(secure bool) Option {
 }
 
 // WithPasswordParams sets the argon2id cost of new password hashes.
-func WithPasswordParams(p PasswordParams) Option { return func(a *Authenticator) { a.params = p } }
+func WithPasswordParams(p passhash.Params) Option { return func(a *Authenticator) { a.params = p } }
 
 // WithSignInLimit sets the sign-in token buckets: per username and client
 // IP, burst attempts then one more every userEvery (and per username from
@@ -93,9 +95,9 @@ func WithPasswordParams(p PasswordParams) Option { return func(a *Authenticator)
 // ipEvery.
 func WithSignInLimit(burst int, userEvery time.Duration, ipBurst int, ipEvery time.Duration) Option {
 	return func(a *Authenticator) {
-		a.users = newLimiter(burst, userEvery)
-		a.accounts = newLimiter(10*burst, userEvery)
-		a.ips = newLimiter(ipBurst, ipEvery)
+		a.users = ratelimit.New(burst, userEvery)
+		a.accounts = ratelimit.New(10*burst, userEvery)
+		a.ips = ratelimit.New(ipBurst, ipEvery)
 	}
 }
 
@@ -122,10 +124,10 @@ func New(store server.AuthStore, opts ...Option) *Authenticator {
 		log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		now:        time.Now,
 		sessionTTL: DefaultSessionTTL,
-		params:     DefaultPasswordParams,
-		users:      newLimiter(5, 20*time.Second),
-		accounts:   newLimiter(50, 20*time.Second),
-		ips:        newLimiter(20, 3*time.Second),
+		params:     passhash.DefaultParams,
+		users:      ratelimit.New(5, 20*time.Second),
+		accounts:   ratelimit.New(50, 20*time.Second),
+		ips:        ratelimit.New(20, 3*time.Second),
 		hashes:     make(chan struct{}, max(2, runtime.NumCPU())),
 		touched:    map[string]time.Time{},
 		tokens:     newTokenCache(DefaultTokenCacheTTL),
@@ -133,7 +135,7 @@ func New(store server.AuthStore, opts ...Option) *Authenticator {
 	for _, opt := range opts {
 		opt(a)
 	}
-	a.dummyHash = HashPassword("not a password of anyone", a.params)
+	a.dummyHash = passhash.Hash("not a password of anyone", a.params)
 	return a
 }
 
@@ -279,4 +281,35 @@ func csrfToken(sessionSecret string) string {
 	mac := hmac.New(sha256.New, []byte(sessionSecret))
 	mac.Write([]byte("flagpole csrf v1"))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// maxHashWaiters bounds the callers queued for a hashing slot: past it a
+// sign-in is refused at once rather than holding a goroutine and a request.
+const maxHashWaiters = 64
+
+// errHashBusy refuses a password check while too many are queued.
+var errHashBusy = &RateLimitError{RetryAfter: time.Second}
+
+// withHashSlot runs fn, which hashes a password, once a hashing slot is
+// free: at most cap(a.hashes) hashes run at once, whatever the number of
+// requests. It fails with errHashBusy when too many callers already wait,
+// and with ctx's error when ctx ends first.
+func (a *Authenticator) withHashSlot(ctx context.Context, fn func()) error {
+	if a.waiting.Add(1) > maxHashWaiters {
+		a.waiting.Add(-1)
+		return errHashBusy
+	}
+	select {
+	case a.hashes <- struct{}{}:
+		a.waiting.Add(-1)
+	case <-ctx.Done():
+		a.waiting.Add(-1)
+		return ctx.Err()
+	}
+	defer func() { <-a.hashes }()
+	if n := int32(len(a.hashes)); n > a.peak.Load() {
+		a.peak.Store(n) // a test statistic: a lost race only under-reports
+	}
+	fn()
+	return nil
 }

@@ -9,12 +9,13 @@ import (
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 func testAuthenticator(t testing.TB, opts ...Option) (*Authenticator, *memStore) {
 	t.Helper()
 	st := newMemStore()
-	opts = append([]Option{WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1})}, opts...)
+	opts = append([]Option{WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1})}, opts...)
 	return New(st, opts...), st
 }
 

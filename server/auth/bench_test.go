@@ -21,14 +21,6 @@ func BenchmarkAuthorize(b *testing.B) {
 	}
 }
 
-// BenchmarkHashPassword is one argon2id hash at the default cost: the work
-// of a sign-in attempt.
-func BenchmarkHashPassword(b *testing.B) {
-	for b.Loop() {
-		HashPassword("correct horse battery staple", DefaultPasswordParams)
-	}
-}
-
 // BenchmarkNewTokenSecret is the generation of one token secret.
 func BenchmarkNewTokenSecret(b *testing.B) {
 	for b.Loop() {

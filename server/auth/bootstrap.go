@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 // BootstrapUser and BootstrapToken name what Bootstrap creates.
@@ -37,7 +38,7 @@ func (a *Authenticator) Bootstrap(ctx context.Context, password, token string, o
 	if genToken {
 		token = NewTokenSecret(server.ScopeAdmin)
 	}
-	hash := HashPassword(password, a.params)
+	hash := passhash.Hash(password, a.params)
 	var madeUser, madeToken bool
 	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		var err error

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
+	"github.com/flagpole/flagpole/server/ratelimit"
 )
 
 // Cookie and header names of UI sessions.
@@ -309,10 +311,10 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	// Each limit is asked only once the one before admitted the attempt,
 	// so a refused attempt spends nothing of the others.
 	for _, l := range []struct {
-		limiter *limiter
+		limiter *ratelimit.Limiter
 		key     string
 	}{{a.ips, ip}, {a.users, pair}, {a.accounts, account}} {
-		if ok, wait := l.limiter.take(l.key, now); !ok {
+		if ok, wait := l.limiter.Take(l.key, now); !ok {
 			a.log.Warn("auth: sign-in rate limited", "ip", ip)
 			return "", server.User{}, server.Session{}, &RateLimitError{RetryAfter: wait}
 		}
@@ -332,7 +334,7 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	}
 	var match bool
 	var verr error
-	if herr := a.withHashSlot(ctx, func() { match, verr = VerifyPassword(password, hash) }); herr != nil {
+	if herr := a.withHashSlot(ctx, func() { match, verr = passhash.Verify(password, hash) }); herr != nil {
 		return "", server.User{}, server.Session{}, herr
 	}
 	if err != nil || verr != nil || !match {
@@ -350,8 +352,8 @@ func (a *Authenticator) SignIn(ctx context.Context, username, password, ip strin
 	if err != nil {
 		return "", server.User{}, server.Session{}, err
 	}
-	a.users.reset(pair) // only failures count against a user
-	a.accounts.reset(account)
+	a.users.Reset(pair) // only failures count against a user
+	a.accounts.Reset(account)
 	a.log.Info("auth: signed in", "user", u.Username, "ip", ip)
 	return secret, u, s, nil
 }

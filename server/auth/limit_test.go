@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 // TestSignInHashesCapped: however many sign-ins arrive at once, at most
@@ -18,7 +19,7 @@ import (
 // the argon2id memory), and a full queue is refused at once.
 func TestSignInHashesCapped(t *testing.T) {
 	a, _ := testAuthenticator(t, WithConcurrentHashes(2),
-		WithPasswordParams(PasswordParams{Time: 2, Memory: 4 << 10, Threads: 1}),
+		WithPasswordParams(passhash.Params{Time: 2, Memory: 4 << 10, Threads: 1}),
 		WithSignInLimit(1000, time.Second, 1000, time.Second))
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -37,18 +38,6 @@ func TestSignInHashesCapped(t *testing.T) {
 	a.waiting.Store(maxHashWaiters)
 	if _, _, _, err := a.SignIn(context.Background(), "late", "wrong-password", "10.0.1.1"); err != errHashBusy {
 		t.Errorf("sign-in with a full queue: %v, want busy", err)
-	}
-}
-
-// TestLimiterBounded: 30,000 distinct keys keep the limiter at its cap.
-func TestLimiterBounded(t *testing.T) {
-	l := newLimiter(5, time.Minute)
-	now := time.Now()
-	for i := range 30000 {
-		l.take(fmt.Sprintf("user-%d", i), now.Add(time.Duration(i)))
-	}
-	if n := l.size(); n > maxBuckets {
-		t.Errorf("%d buckets after 30,000 keys, cap %d", n, maxBuckets)
 	}
 }
 
@@ -78,7 +67,7 @@ func TestWrongPasswordsElsewhereDoNotLockOut(t *testing.T) {
 	for range 3 {
 		a.SignIn(ctx, "other", "guess", "203.0.113.9")
 	}
-	if n := a.accounts.size(); n != 0 {
+	if n := a.accounts.Size(); n != 0 {
 		t.Errorf("account buckets %d after refused attempts, want 0 (admin's reset by its sign-in, none for other)", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -157,7 +158,7 @@ func (a *Authenticator) CreateUser(ctx context.Context, username, password, role
 		return server.User{}, err
 	}
 	now := a.now().UTC()
-	u := server.User{Username: username, Role: role, PasswordHash: HashPassword(password, a.params), CreatedAt: now, UpdatedAt: now}
+	u := server.User{Username: username, Role: role, PasswordHash: passhash.Hash(password, a.params), CreatedAt: now, UpdatedAt: now}
 	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateUser(u); err != nil {
 			return err
@@ -178,8 +179,8 @@ func validUser(username, password, role string) error {
 }
 
 func validPassword(field, password string) error {
-	if n := len([]rune(password)); n < MinPasswordLen || len(password) > MaxPasswordLen {
-		return server.Invalid(field, "must have %d to %d characters, has %d", MinPasswordLen, MaxPasswordLen, n)
+	if n := len([]rune(password)); n < passhash.MinLen || len(password) > passhash.MaxLen {
+		return server.Invalid(field, "must have %d to %d characters, has %d", passhash.MinLen, passhash.MaxLen, n)
 	}
 	return nil
 }
@@ -270,14 +271,14 @@ func (a *Authenticator) SetPassword(ctx context.Context, username, password, cur
 	}
 	p, _ := FromContext(ctx)
 	self := p.Kind == server.KindUser && p.Name == username
-	hash := HashPassword(password, a.params)
+	hash := passhash.Hash(password, a.params)
 	return a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		u, err := tx.GetUser(username)
 		if err != nil {
 			return err
 		}
 		if self {
-			if ok, _ := VerifyPassword(current, u.PasswordHash); !ok {
+			if ok, _ := passhash.Verify(current, u.PasswordHash); !ok {
 				return server.Invalid("current_password", "does not match")
 			}
 		}

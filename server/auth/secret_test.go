@@ -53,29 +53,4 @@ func TestRandomStringUsesAllOfBase62(t *testing.T) {
 	}
 }
 
-func TestPasswordHash(t *testing.T) {
-	p := PasswordParams{Time: 1, Memory: 64, Threads: 1}
-	h1, h2 := HashPassword("correct horse battery", p), HashPassword("correct horse battery", p)
-	if h1 == h2 {
-		t.Fatal("two hashes of one password are equal: salt missing")
-	}
-	if !strings.HasPrefix(h1, "$argon2id$v=19$m=64,t=1,p=1$") {
-		t.Fatalf("hash %q is not an encoded argon2id hash", h1)
-	}
-	for _, tc := range []struct {
-		pw   string
-		want bool
-	}{{"correct horse battery", true}, {"correct horse batterY", false}, {"", false}} {
-		ok, err := VerifyPassword(tc.pw, h1)
-		if err != nil || ok != tc.want {
-			t.Errorf("VerifyPassword(%q) = %v, %v; want %v", tc.pw, ok, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "$argon2i$v=19$m=64,t=1,p=1$AAAA$AAAA", "$argon2id$v=19$m=64,t=0,p=1$AAAA$AAAA", "plain"} {
-		if _, err := VerifyPassword("x", bad); err == nil {
-			t.Errorf("VerifyPassword accepted malformed hash %q", bad)
-		}
-	}
-}
-
 func errorAs(err error, target **server.Error) bool { return errors.As(err, target) }

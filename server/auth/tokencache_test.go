@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 // countingStore counts the read transactions of a Store.
@@ -27,7 +28,7 @@ func cacheFixture(t *testing.T, opts ...Option) (*Authenticator, *memStore, *cou
 	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	mem := newMemStore()
 	st := &countingStore{AuthStore: mem}
-	opts = append([]Option{WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now)}, opts...)
+	opts = append([]Option{WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now)}, opts...)
 	a := New(st, opts...)
 	ctx := NewContext(context.Background(), adminUser)
 	ctx = server.NewContextWithActor(ctx, adminUser.Actor(server.SourceCLI))
@@ -119,7 +120,7 @@ func TestTokenCacheOtherReplicaRevoke(t *testing.T) {
 	if _, err := a.AuthenticateToken(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	other := New(mem, WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now))
+	other := New(mem, WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now))
 	if _, err := other.RevokeToken(ctx, "deploy"); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func (b *blockingStore) ViewAuth(ctx context.Context, fn func(server.AuthTx) err
 func TestTokenCacheRevokeDuringRead(t *testing.T) {
 	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	mem := newMemStore()
-	params := WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1})
+	params := WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1})
 	ctx := server.NewContextWithActor(NewContext(context.Background(), adminUser), adminUser.Actor(server.SourceCLI))
 	_, secret, err := New(mem, params, WithClock(clk.Now)).CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 // AuthStore is a store that keeps both the service's records and the
@@ -256,7 +257,7 @@ func testAuthUpdateRollsBack(t *testing.T, db AuthStore) {
 // server/auth against the store.
 func testAuthenticator(t *testing.T, db AuthStore) {
 	ctx := context.Background()
-	a := auth.New(db, auth.WithPasswordParams(auth.PasswordParams{Time: 1, Memory: 64, Threads: 1}))
+	a := auth.New(db, auth.WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1}))
 	token := "an-admin-token-of-at-least-32-characters"
 	var out bytes.Buffer
 	if err := a.Bootstrap(ctx, "admin-password-1", token, &out); err != nil {
