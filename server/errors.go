@@ -11,14 +11,15 @@ import (
 
 // Error codes. Transports map them to gRPC codes and HTTP statuses.
 const (
-	EINVALID      = "invalid"      // bad input: InvalidArgument / 400
-	ENOTFOUND     = "not_found"    // NotFound / 404
-	EEXISTS       = "exists"       // AlreadyExists / 409
-	ECONFLICT     = "conflict"     // stale revision: Aborted / 409
-	EUNAUTHORIZED = "unauthorized" // Unauthenticated / 401
-	EFORBIDDEN    = "forbidden"    // PermissionDenied / 403
-	EUNAVAILABLE  = "unavailable"  // Unavailable / 503
-	EINTERNAL     = "internal"     // Internal / 500, detail only in the log
+	EINVALID        = "invalid"         // bad input: InvalidArgument / 400
+	ENOTFOUND       = "not_found"       // NotFound / 404
+	EEXISTS         = "exists"          // AlreadyExists / 409
+	ECONFLICT       = "conflict"        // stale revision: Aborted / 409
+	EUNAUTHORIZED   = "unauthorized"    // Unauthenticated / 401
+	EFORBIDDEN      = "forbidden"       // PermissionDenied / 403
+	EUNAVAILABLE    = "unavailable"     // Unavailable / 503
+	ENOTIMPLEMENTED = "not_implemented" // a call not served here: Unimplemented / 501
+	EINTERNAL       = "internal"        // Internal / 500, detail only in the log
 )
 
 // Error is an error meant for the caller: a code, the offending field (for
