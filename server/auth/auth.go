@@ -1,11 +1,12 @@
 // Package auth decides who is calling and whether they may do what they ask.
 //
-// It owns the credentials (machine tokens, user passwords, UI sessions), the
-// one permission table that maps every gRPC method (and the HTTP routes named
-// after them) to the access it needs, and its enforcement in one place per
-// transport: gRPC interceptors and an HTTP middleware with CSRF protection
-// and rate-limited sign-in. Token and user changes are audited like every
-// other change, without secrets or hashes.
+// It is the application service of credentials: it checks machine tokens
+// and UI sessions, signs users in (rate-limited), manages tokens and users,
+// and applies the permission table that maps every gRPC method (and the
+// HTTP routes named after them) to the access it needs. The transports put
+// its decisions into effect: grpcapi's interceptors and services, httpapi's
+// Sessions (cookies, CSRF, sign-in routes). Token and user changes are
+// audited like every other change, without secrets or hashes.
 package auth
 
 import (
@@ -20,6 +21,10 @@ import (
 // SourceHeader is the gRPC metadata key and HTTP header naming the client
 // kind (cli, ui or api) that audit entries record.
 const SourceHeader = "x-flagpole-source"
+
+// APIKeyHeader carries a token for OFREP clients (HTTP header, or gRPC
+// metadata in lower case).
+const APIKeyHeader = "X-API-Key"
 
 // EnvironmentHeader is the gRPC metadata key by which sync streams name
 // their environment. For sdk tokens the interceptor sets it to the token's
@@ -39,8 +44,6 @@ type Principal struct {
 	// Session is set when the principal came from a session cookie; such
 	// requests need a CSRF token to change anything.
 	Session bool
-	// csrf is the CSRF token expected from a session's requests.
-	csrf string
 	// session is the hash of the session's secret.
 	session []byte
 }

@@ -2,12 +2,9 @@ package auth
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"log/slog"
-	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -28,12 +25,11 @@ const (
 // Authenticator checks credentials against a Store and enforces the
 // permission table. It is safe for concurrent use.
 type Authenticator struct {
-	store        server.AuthStore
-	log          *slog.Logger
-	now          func() time.Time
-	sessionTTL   time.Duration
-	secureCookie bool
-	params       passhash.Params
+	store      server.AuthStore
+	log        *slog.Logger
+	now        func() time.Time
+	sessionTTL time.Duration
+	params     passhash.Params
 	// Sign-in limits: per username and client address (a person's
 	// mistakes), per username from anywhere (distributed guessing; ten
 	// times the first), and per client address.
@@ -44,7 +40,6 @@ type Authenticator struct {
 	hashes  chan struct{}
 	waiting atomic.Int32
 	peak    atomic.Int32 // most slots ever held at once (tests)
-	proxies []netip.Prefix
 
 	tokens *tokenCache
 
@@ -81,11 +76,6 @@ func WithTokenCacheTTL(d time.Duration) Option {
 // WithSessionTTL sets how long a UI session lasts after sign-in.
 func WithSessionTTL(d time.Duration) Option { return func(a *Authenticator) { a.sessionTTL = d } }
 
-// WithSecureCookies marks session cookies Secure; set it when serving TLS.
-func WithSecureCookies(secure bool) Option {
-	return func(a *Authenticator) { a.secureCookie = secure }
-}
-
 // WithPasswordParams sets the argon2id cost of new password hashes.
 func WithPasswordParams(p passhash.Params) Option { return func(a *Authenticator) { a.params = p } }
 
@@ -106,15 +96,6 @@ func WithSignInLimit(burst int, userEvery time.Duration, ipBurst int, ipEvery ti
 // argon2id parameters (19 MiB by default), so this bounds sign-in memory.
 func WithConcurrentHashes(n int) Option {
 	return func(a *Authenticator) { a.hashes = make(chan struct{}, max(n, 1)) }
-}
-
-// WithTrustedProxies names the reverse proxies in front of the HTTP
-// server. A request from one of them is counted against the address its
-// X-Forwarded-For header gives: the rightmost entry that is not itself a
-// trusted proxy. From any other peer the header is ignored (a client could
-// set it to escape the per-address limit).
-func WithTrustedProxies(p []netip.Prefix) Option {
-	return func(a *Authenticator) { a.proxies = p }
 }
 
 // New returns an Authenticator over store.
@@ -264,7 +245,22 @@ func (a *Authenticator) AuthenticateSession(ctx context.Context, secret string) 
 		return Principal{}, errSessionExpiry
 	}
 	return Principal{Kind: server.KindUser, Name: u.Username, Role: u.Role, ExpiresAt: s.ExpiresAt,
-		Session: true, csrf: csrfToken(secret), session: hash}, nil
+		Session: true, session: hash}, nil
+}
+
+// SessionIdentity is AuthenticateSession returning the identity that
+// WithIdentity puts into the contexts of the session's requests.
+func (a *Authenticator) SessionIdentity(ctx context.Context, secret string) (*Identity, error) {
+	p, err := a.AuthenticateSession(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	return newIdentity(p), nil
+}
+
+// EndSession deletes the session of a session cookie value (signing out).
+func (a *Authenticator) EndSession(ctx context.Context, secret string) {
+	a.deleteSession(ctx, HashSecret(secret))
 }
 
 func (a *Authenticator) deleteSession(ctx context.Context, hash []byte) {
@@ -272,15 +268,6 @@ func (a *Authenticator) deleteSession(ctx context.Context, hash []byte) {
 	if err != nil && server.ErrorCode(err) != server.ENOTFOUND {
 		a.log.Warn("auth: delete session", "err", err)
 	}
-}
-
-// csrfToken derives a session's CSRF token from its secret: only someone
-// who holds the session cookie's value can compute it, and nothing has to
-// be stored.
-func csrfToken(sessionSecret string) string {
-	mac := hmac.New(sha256.New, []byte(sessionSecret))
-	mac.Write([]byte("flagpole csrf v1"))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // maxHashWaiters bounds the callers queued for a hashing slot: past it a

@@ -178,3 +178,16 @@ func TestTokenCacheRevokeDuringRead(t *testing.T) {
 		t.Fatalf("call after revoke returned: %v, want revoked", err)
 	}
 }
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}

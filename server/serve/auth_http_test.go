@@ -37,7 +37,7 @@ func httpRoutes() []httpRoute {
 		httpRoute{"GET", "/ofrep/v1/configuration", pb.EvaluationService_EvaluateAll_FullMethodName, false},
 		httpRoute{"GET", "/metrics", auth.MethodMetrics, false},
 		httpRoute{"GET", "/api/v1/openapi.json", auth.MethodOpenAPI, false},
-		httpRoute{"POST", auth.SignOutPath, auth.MethodSignOut, true},
+		httpRoute{"POST", httpapi.SignOutPath, auth.MethodSignOut, true},
 	)
 }
 
@@ -85,7 +85,7 @@ func signIn(t *testing.T, base, user, password string) (*http.Client, string, in
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	b, _ := json.Marshal(map[string]string{"username": user, "password": password})
-	resp, err := c.Post(base+auth.SignInPath, "application/json", bytes.NewReader(b))
+	resp, err := c.Post(base+httpapi.SignInPath, "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 		{"revoked token as X-API-Key", http.DefaultClient, http.Header{"X-Api-Key": {revoked}}, none},
 		{"sdk token of staging", http.DefaultClient, bearer(sdk), deny(auth.Authenticated)},
 		{"ci token of staging", http.DefaultClient, bearer(ci), deny(auth.Authenticated, auth.Read, auth.Evaluate)},
-		{"viewer session", viewer, http.Header{auth.CSRFHeader: {csrf}}, deny(auth.Authenticated, auth.Read, auth.Evaluate)},
+		{"viewer session", viewer, http.Header{httpapi.CSRFHeader: {csrf}}, deny(auth.Authenticated, auth.Read, auth.Evaluate)},
 		{"expired token", http.DefaultClient, bearer(expiring), none},
 	}
 	for _, c := range callers {
@@ -151,7 +151,7 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 			time.Sleep(time.Until(expiry))
 		}
 		for _, r := range routes {
-			if r.path == auth.SignOutPath {
+			if r.path == httpapi.SignOutPath {
 				continue // would end the viewer's session; checked below
 			}
 			access := auth.Rules[r.rule].Access
@@ -168,7 +168,7 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 			}
 		}
 	}
-	signOut := httpRoute{"POST", auth.SignOutPath, auth.MethodSignOut, true}
+	signOut := httpRoute{"POST", httpapi.SignOutPath, auth.MethodSignOut, true}
 	if got, _ := callers[0].do(t, signOut, base); got != 401 {
 		t.Errorf("sign-out without a session: %d, want 401", got)
 	}
@@ -192,7 +192,7 @@ func TestUISessionOverRealServer(t *testing.T) {
 	if got, body := editor(nil).do(t, create, base); got != 403 || !strings.Contains(body, "CSRF") {
 		t.Fatalf("create flag without CSRF token: %d %s, want 403", got, body)
 	}
-	withCSRF := http.Header{auth.CSRFHeader: {csrf}}
+	withCSRF := http.Header{httpapi.CSRFHeader: {csrf}}
 	req, _ := http.NewRequest("POST", base+"/api/v1/flags", strings.NewReader(`{"key":"beta","type":"boolean"}`))
 	req.Header = withCSRF.Clone()
 	resp, err := ed.Do(req)
@@ -220,7 +220,7 @@ func TestUISessionOverRealServer(t *testing.T) {
 		t.Fatalf("latest audit entry by %q (%s) from %q, want ed (user) from ui", e.GetActor(), e.GetActorKind(), e.GetSource())
 	}
 	// Sign-out ends the session for good.
-	if got, _ := editor(withCSRF).do(t, httpRoute{"POST", auth.SignOutPath, "", true}, base); got != 204 {
+	if got, _ := editor(withCSRF).do(t, httpRoute{"POST", httpapi.SignOutPath, "", true}, base); got != 204 {
 		t.Fatalf("sign-out: %d", got)
 	}
 	if got, _ := toggle("staging"); got != 401 {

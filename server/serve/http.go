@@ -28,9 +28,10 @@ func (s *Server) httpHandler() http.Handler {
 	})
 	// The admin UI: public static assets; its API calls authenticate.
 	mux.Handle("/", adminui.Handler())
-	s.Auth.Routes(mux)
+	sessions := s.sessions()
+	sessions.Routes(mux)
 	cop := crossOriginProtection(len(s.cfg.CORSOrigins) > 0)
-	return securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(s.Auth.Middleware(publicHTTP, mux))))
+	return securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(sessions.Middleware(publicHTTP, mux))))
 }
 
 // securityHeaders sets the headers every answer carries: nosniff, so a
