@@ -132,13 +132,14 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 			if p, ok := auth.FromContext(ctx); ok {
 				source = p.Kind + ":" + p.Name
 			}
-			o.usage.Report(source, env, c.ServiceName, r, knownVariants(snap))
+			o.usage.Report(source, env, c.ServiceName, usageCounts(r), knownVariants(snap))
 		}))
 	}
 	if o.signals != nil {
 		opts = append(opts, syncapi.WithSignalSink(func(_ context.Context, env string, _ fanout.ClientInfo, r *pb.SignalReport) {
 			o.metrics.SignalsReported(env, r.GetDropped())
-			o.signals.Report(env, r)
+			exposures, events := signalCounts(r)
+			o.signals.Report(env, exposures, events)
 		}))
 	}
 	// Raw tracking events come from SDKs older than signal reports: without
@@ -151,6 +152,31 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 		})
 	}))
 	return opts
+}
+
+// usageCounts are the counts of an SDK's usage report, as many as
+// usage.Aggregator takes of one.
+func usageCounts(r *pb.UsageReport) []usage.Reported {
+	in := r.GetCounts()
+	in = in[:min(len(in), usage.MaxCountsPerReport)]
+	out := make([]usage.Reported, len(in))
+	for i, c := range in {
+		out[i] = usage.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Count: c.GetCount()}
+	}
+	return out
+}
+
+// signalCounts are the exposures and events of an SDK's signal report.
+func signalCounts(r *pb.SignalReport) (exposures, events []signals.Reported) {
+	exposures = make([]signals.Reported, len(r.GetExposures()))
+	for i, c := range r.GetExposures() {
+		exposures[i] = signals.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Count: c.GetCount()}
+	}
+	events = make([]signals.Reported, len(r.GetCounts()))
+	for i, c := range r.GetCounts() {
+		events[i] = signals.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: c.GetEvent(), Count: c.GetCount(), Sum: c.GetSum()}
+	}
+	return exposures, events
 }
 
 // knownVariants accepts the flags snap serves and their variants: usage

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server"
 )
 
@@ -74,24 +73,33 @@ func NewAggregator(store server.SignalStore, opts ...Option) *Aggregator {
 	return a
 }
 
+// Reported is one count of an SDK's signal report: exposures of a flag's
+// variant, or tracked events (Event, with the sum of their values) of the
+// contexts served the variant.
+type Reported struct {
+	FlagKey, Variant, Event string
+	Count                   int64
+	Sum                     float64
+}
+
 // Report adds an SDK's signal report from the environment's sync stream,
-// at the current minute. Beyond MaxCountsPerReport counts, and counts with
+// its exposures and its events, at the current minute. Beyond MaxCountsPerReport counts, and counts with
 // empty or overlong names, are dropped.
-func (a *Aggregator) Report(environment string, r *flagpolev1.SignalReport) {
+func (a *Aggregator) Report(environment string, exposures, events []Reported) {
 	minute := a.now().UTC().Truncate(time.Minute)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	kept := 0
-	for _, c := range r.GetExposures() {
-		if kept < MaxCountsPerReport && a.add(server.SignalCount{Environment: environment, FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: server.Exposure, Minute: minute, Count: c.GetCount()}) {
+	for _, c := range exposures {
+		if kept < MaxCountsPerReport && a.add(server.SignalCount{Environment: environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: server.Exposure, Minute: minute, Count: c.Count}) {
 			kept++
 			continue
 		}
 		a.dropped++
 	}
-	for _, c := range r.GetCounts() {
-		if c.GetEvent() != "" && kept < MaxCountsPerReport &&
-			a.add(server.SignalCount{Environment: environment, FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: c.GetEvent(), Minute: minute, Count: c.GetCount(), Sum: c.GetSum()}) {
+	for _, c := range events {
+		if c.Event != "" && kept < MaxCountsPerReport &&
+			a.add(server.SignalCount{Environment: environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: c.Event, Minute: minute, Count: c.Count, Sum: c.Sum}) {
 			kept++
 			continue
 		}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server"
 )
 
@@ -37,18 +36,16 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 	now := time.Date(2026, 3, 1, 10, 15, 42, 0, time.UTC)
 	st := &memStore{}
 	a := NewAggregator(st, WithClock(func() time.Time { return now }))
-	report := &flagpolev1.SignalReport{
-		Counts: []*flagpolev1.SignalCount{
-			{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150},
-			{FlagKey: "checkout", Variant: "on", Event: "", Count: 1},                               // no event name
-			{FlagKey: "checkout", Variant: "", Event: "error", Count: 1},                            // no variant
-			{FlagKey: "checkout", Variant: "on", Event: strings.Repeat("e", maxKeyLen+1), Count: 1}, // too long
-			{FlagKey: "checkout", Variant: "on", Event: "error", Count: -1},                         // negative
-		},
-		Exposures: []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 10}},
+	events := []Reported{
+		{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150},
+		{FlagKey: "checkout", Variant: "on", Event: "", Count: 1},                               // no event name
+		{FlagKey: "checkout", Variant: "", Event: "error", Count: 1},                            // no variant
+		{FlagKey: "checkout", Variant: "on", Event: strings.Repeat("e", maxKeyLen+1), Count: 1}, // too long
+		{FlagKey: "checkout", Variant: "on", Event: "error", Count: -1},                         // negative
 	}
-	a.Report("production", report)
-	a.Report("production", report)
+	exposures := []Reported{{FlagKey: "checkout", Variant: "on", Count: 10}}
+	a.Report("production", exposures, events)
+	a.Report("production", exposures, events)
 	if a.Dropped() != 8 {
 		t.Errorf("dropped %d, want 8", a.Dropped())
 	}
@@ -74,11 +71,11 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 func TestAggregatorBoundsAReport(t *testing.T) {
 	st := &memStore{}
 	a := NewAggregator(st)
-	r := &flagpolev1.SignalReport{}
+	var events []Reported
 	for i := range MaxCountsPerReport + 10 {
-		r.Counts = append(r.Counts, &flagpolev1.SignalCount{FlagKey: "f", Variant: "on", Event: fmt.Sprint("e", i), Count: 1})
+		events = append(events, Reported{FlagKey: "f", Variant: "on", Event: fmt.Sprint("e", i), Count: 1})
 	}
-	a.Report("production", r)
+	a.Report("production", nil, events)
 	if a.Dropped() != 10 {
 		t.Errorf("dropped %d, want 10", a.Dropped())
 	}
@@ -93,7 +90,7 @@ func TestAggregatorBoundsAReport(t *testing.T) {
 func TestAggregatorKeepsCountsWhenTheStoreFails(t *testing.T) {
 	st := &memStore{fail: errors.New("disk full")}
 	a := NewAggregator(st)
-	a.Report("production", &flagpolev1.SignalReport{Counts: []*flagpolev1.SignalCount{{FlagKey: "f", Variant: "on", Event: "error", Count: 3}}})
+	a.Report("production", nil, []Reported{{FlagKey: "f", Variant: "on", Event: "error", Count: 3}})
 	if err := a.Flush(context.Background()); err == nil {
 		t.Fatal("flush succeeded on a failing store")
 	}

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server"
 )
 
@@ -93,6 +92,13 @@ func (a *Aggregator) Record(environment, service, flag, variant string, count in
 	a.add(environment, service, flag, variant, count, a.now())
 }
 
+// Reported is one count of an SDK's usage report: how often a flag served
+// a variant.
+type Reported struct {
+	FlagKey, Variant string
+	Count            int64
+}
+
 // Report adds an SDK's usage report from a sync stream, sent by source
 // (the credential's name) under service. Only counts of flags and variants
 // that known accepts are taken (nil accepts all), at most
@@ -102,15 +108,14 @@ func (a *Aggregator) Record(environment, service, flag, variant string, count in
 // the report: the report covers the last few seconds, and the server's
 // clock is the one staleness is judged by (SDK hosts' clocks may be off).
 // It returns how many counts were taken.
-func (a *Aggregator) Report(source, environment, service string, r *flagpolev1.UsageReport, known func(flag, variant string) bool) int {
+func (a *Aggregator) Report(source, environment, service string, counts []Reported, known func(flag, variant string) bool) int {
 	now := a.now()
-	counts := r.GetCounts()
 	if len(counts) > MaxCountsPerReport {
 		counts = counts[:MaxCountsPerReport]
 	}
-	taken := make([]*flagpolev1.UsageCount, 0, len(counts))
+	taken := make([]Reported, 0, len(counts))
 	for _, c := range counts {
-		if known == nil || known(c.GetFlagKey(), c.GetVariant()) {
+		if known == nil || known(c.FlagKey, c.Variant) {
 			taken = append(taken, c)
 		}
 	}
@@ -119,7 +124,7 @@ func (a *Aggregator) Report(source, environment, service string, r *flagpolev1.U
 	}
 	service = a.serviceOf(source, service, now)
 	for _, c := range taken {
-		a.add(environment, service, c.GetFlagKey(), c.GetVariant(), c.GetCount(), now)
+		a.add(environment, service, c.FlagKey, c.Variant, c.Count, now)
 	}
 	return len(taken)
 }

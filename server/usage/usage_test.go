@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/usage"
@@ -61,10 +58,8 @@ func TestAggregatorSumsPerHourAndService(t *testing.T) {
 	a := usage.NewAggregator(st, usage.WithClock(clk.Now))
 	a.Record("production", "ofrep", "checkout", "on", 1)
 	a.Record("production", "ofrep", "checkout", "on", 2)
-	a.Report("token:billing-sdk", "production", "billing", &flagpolev1.UsageReport{
-		Counts:  []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "off", Count: 5}, {FlagKey: "", Count: 3}, {FlagKey: "x", Count: -1}},
-		EndTime: timestamppb.New(clk.now.Add(-time.Minute)),
-	}, nil)
+	a.Report("token:billing-sdk", "production", "billing",
+		[]usage.Reported{{FlagKey: "checkout", Variant: "off", Count: 5}, {FlagKey: "", Count: 3}, {FlagKey: "x", Count: -1}}, nil)
 	clk.Advance(2 * time.Minute) // next hour
 	a.Record("production", "ofrep", "checkout", "on", 1)
 	if err := a.Flush(context.Background()); err != nil {
@@ -218,18 +213,18 @@ func TestAggregatorBoundsReports(t *testing.T) {
 	st := &batchStore{}
 	a := usage.NewAggregator(st, usage.WithClock(clk.Now))
 	known := func(flag, variant string) bool { return flag == "checkout" && (variant == "on" || variant == "off") }
-	r := &flagpolev1.UsageReport{}
+	var r []usage.Reported
 	for i := range 2 * usage.MaxCountsPerReport {
-		r.Counts = append(r.Counts, &flagpolev1.UsageCount{FlagKey: "checkout", Variant: fmt.Sprintf("invented-%d", i), Count: 1})
+		r = append(r, usage.Reported{FlagKey: "checkout", Variant: fmt.Sprintf("invented-%d", i), Count: 1})
 	}
-	r.Counts = append(r.Counts, &flagpolev1.UsageCount{FlagKey: "checkout", Variant: "on", Count: 1})
+	r = append(r, usage.Reported{FlagKey: "checkout", Variant: "on", Count: 1})
 	if n := a.Report("token:a", "production", "billing", r, known); n != 0 {
 		t.Fatalf("took %d counts of invented variants (the known one is past the per-report bound)", n)
 	}
 	for i := range usage.MaxServicesPerSource + 50 {
-		a.Report("token:a", "production", fmt.Sprintf("svc-%d", i), &flagpolev1.UsageReport{Counts: []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 1}}}, known)
+		a.Report("token:a", "production", fmt.Sprintf("svc-%d", i), []usage.Reported{{FlagKey: "checkout", Variant: "on", Count: 1}}, known)
 	}
-	a.Report("token:b", "production", "svc-x", &flagpolev1.UsageReport{Counts: []*flagpolev1.UsageCount{{FlagKey: "checkout", Variant: "off", Count: 1}}}, known)
+	a.Report("token:b", "production", "svc-x", []usage.Reported{{FlagKey: "checkout", Variant: "off", Count: 1}}, known)
 	if err := a.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
