@@ -31,6 +31,19 @@ var adapters = []string{
 // no business with the wire.
 var stores = []string{module + "/server/sqlite", module + "/server/postgres"}
 
+// services are the application services between the domain and the
+// adapters. They must not link gRPC or the generated API: the transports
+// translate. (auth reads requests through protobuf reflection, so the
+// protobuf runtime is allowed.)
+var services = []string{
+	module + "/server/service",
+	module + "/server/auth",
+	module + "/server/usage",
+	module + "/server/signals",
+	module + "/server/webhook",
+	module + "/server/release",
+}
+
 // goList runs go list with args and decodes its JSON output.
 func goList(t *testing.T, args ...string) []listed {
 	t.Helper()
@@ -94,10 +107,21 @@ func TestAdaptersImportNoAdapter(t *testing.T) {
 // TestStoresLinkNoGRPC fails when a store links gRPC, protobuf or a
 // generated proto package, directly or through anything it imports.
 func TestStoresLinkNoGRPC(t *testing.T) {
-	forbidden := []string{"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto", module + "/proto"}
-	ps := goList(t, stores...)
-	if len(ps) != len(stores) {
-		t.Fatalf("go list returned %d packages, want %d", len(ps), len(stores))
+	checkLinks(t, stores, "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto", module+"/proto")
+}
+
+// TestServicesLinkNoGRPC fails when an application service links gRPC or
+// a generated proto package.
+func TestServicesLinkNoGRPC(t *testing.T) {
+	checkLinks(t, services, "google.golang.org/grpc", "google.golang.org/genproto", module+"/proto")
+}
+
+// checkLinks fails when one of pkgs links a package under one of forbidden.
+func checkLinks(t *testing.T, pkgs []string, forbidden ...string) {
+	t.Helper()
+	ps := goList(t, pkgs...)
+	if len(ps) != len(pkgs) {
+		t.Fatalf("go list returned %d packages, want %d", len(ps), len(pkgs))
 	}
 	for _, p := range ps {
 		if len(p.Deps) < 10 {
@@ -106,7 +130,7 @@ func TestStoresLinkNoGRPC(t *testing.T) {
 		for _, dep := range p.Deps {
 			for _, f := range forbidden {
 				if dep == f || strings.HasPrefix(dep, f+"/") {
-					t.Errorf("store %s links %s", p.ImportPath, dep)
+					t.Errorf("%s links %s", p.ImportPath, dep)
 				}
 			}
 		}

@@ -52,7 +52,8 @@ func (s *stream) Context() context.Context { return s.ctx }
 // admit authenticates (unless a principal is already in ctx or the method
 // is public) and authorizes one call.
 func admit(ctx context.Context, a *auth.Authenticator, method string, req proto.Message) (context.Context, error) {
-	if rule, ok := auth.Rules[method]; ok && rule.Access == auth.Public {
+	perm, ok := server.Permissions[method]
+	if ok && perm.Access == server.AccessPublic {
 		return ctx, nil
 	}
 	if _, ok := auth.FromContext(ctx); !ok {
@@ -67,7 +68,12 @@ func admit(ctx context.Context, a *auth.Authenticator, method string, req proto.
 		}
 		ctx = auth.WithIdentity(ctx, id, auth.NormalizeSource(first(md, auth.SourceHeader), server.SourceAPI))
 	}
-	return ctx, a.Authorize(ctx, method, req)
+	authz := ctx // the handler's context does not keep the stream's environment
+	if perm.Env == server.EnvStream {
+		md, _ := metadata.FromIncomingContext(ctx)
+		authz = auth.WithStreamEnvironment(ctx, first(md, auth.EnvironmentHeader))
+	}
+	return ctx, a.Authorize(authz, method, req)
 }
 
 func first(md metadata.MD, key string) string {

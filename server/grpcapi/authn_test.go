@@ -51,7 +51,7 @@ func TestEveryRegisteredMethodHasRule(t *testing.T) {
 	grpcapi.RegisterAuth(s, a)
 	for svc, info := range s.GetServiceInfo() {
 		for _, m := range info.Methods {
-			if _, ok := auth.Rules["/"+svc+"/"+m.Name]; !ok {
+			if _, ok := server.Permissions["/"+svc+"/"+m.Name]; !ok {
 				t.Errorf("/%s/%s has no rule in auth.Rules", svc, m.Name)
 			}
 		}

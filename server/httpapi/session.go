@@ -157,7 +157,7 @@ func checkCSRF(r *http.Request) error {
 // Both must sit behind Middleware (sign-in is public there).
 func (a *Sessions) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+SignInPath, a.signIn)
-	mux.Handle("POST "+SignOutPath, a.Require(auth.MethodSignOut, http.HandlerFunc(a.signOut)))
+	mux.Handle("POST "+SignOutPath, a.Require(server.MethodSignOut, http.HandlerFunc(a.signOut)))
 }
 
 type signInRequest struct {

@@ -38,6 +38,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
@@ -199,21 +200,21 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	// lets a ci token outside its environments or a viewer through.
 	reads := regexp.MustCompile(`/(Get|List|Watch|Evaluate|WhoAmI|Sync$|ServerReflectionInfo$|Check$)`)
 	for _, m := range methods {
-		rule, ok := auth.Rules[m.FullName]
+		rule, ok := server.Permissions[m.FullName]
 		switch {
 		case !ok:
 			t.Errorf("%s has no rule in auth.Rules", m.FullName)
-		case !reads.MatchString(m.FullName) && rule.Access < auth.Configure:
+		case !reads.MatchString(m.FullName) && rule.Access < server.AccessConfigure:
 			t.Errorf("%s changes things but its rule only needs %s", m.FullName, rule.Access)
 		}
 	}
 	type credential struct {
 		name string
 		conn *grpc.ClientConn
-		want func(auth.Access) codes.Code // OK means "not refused"
+		want func(server.Access) codes.Code // OK means "not refused"
 	}
-	unauthenticated := func(a auth.Access) codes.Code {
-		if a == auth.Public {
+	unauthenticated := func(a server.Access) codes.Code {
+		if a == server.AccessPublic {
 			return codes.OK
 		}
 		return codes.Unauthenticated
@@ -221,15 +222,15 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	creds := []credential{
 		{"no credential", f.dial(t, ""), unauthenticated},
 		{"revoked token", f.dial(t, revoked), unauthenticated},
-		{"sdk token of staging", f.dial(t, sdk), func(a auth.Access) codes.Code {
-			if a == auth.Public || a == auth.Authenticated {
+		{"sdk token of staging", f.dial(t, sdk), func(a server.Access) codes.Code {
+			if a == server.AccessPublic || a == server.AccessAuthenticated {
 				return codes.OK
 			}
 			return codes.PermissionDenied
 		}},
-		{"ci token of staging", f.dial(t, ci), func(a auth.Access) codes.Code {
+		{"ci token of staging", f.dial(t, ci), func(a server.Access) codes.Code {
 			switch a {
-			case auth.Public, auth.Authenticated, auth.Read, auth.Evaluate:
+			case server.AccessPublic, server.AccessAuthenticated, server.AccessRead, server.AccessEvaluate:
 				return codes.OK
 			}
 			return codes.PermissionDenied
@@ -241,8 +242,8 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 			time.Sleep(time.Until(expiry))
 		}
 		for _, m := range methods {
-			rule := auth.Rules[m.FullName]
-			if rule.Access == auth.Public && m.Stream {
+			rule := server.Permissions[m.FullName]
+			if rule.Access == server.AccessPublic && m.Stream {
 				continue // health Watch never ends; Check shows health is open
 			}
 			got, want := call(t, c.conn, m, "production"), c.want(rule.Access)

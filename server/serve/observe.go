@@ -216,7 +216,7 @@ func (s *Server) mountObserve(mux *http.ServeMux, interceptors []grpc.UnaryServe
 		h.Usage = s.observe.usage
 	}
 	h.Register(mux, m.HTTP)
-	mux.Handle("GET /metrics", s.sessions().Require(auth.MethodMetrics, m.Handler()))
+	mux.Handle("GET /metrics", s.sessions().Require(server.MethodMetrics, m.Handler()))
 }
 
 // flagSource lists flags and environments for usage insights.
