@@ -8,9 +8,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/sqlite"
-	"github.com/flagpole/flagpole/server/usage"
 )
 
 // TestBrowserUsageChartWeek: the flag page's chart shows the last day per
@@ -28,14 +28,14 @@ func TestBrowserUsageChartWeek(t *testing.T) {
 	}
 	defer db.Close()
 	now := time.Now().UTC()
-	count := func(ago time.Duration, variant string, n int64) usage.Count {
+	count := func(ago time.Duration, variant string, n int64) server.UsageCount {
 		at := now.Add(-ago)
-		return usage.Count{Environment: "production", FlagKey: "weekly", Service: "shop", Variant: variant,
+		return server.UsageCount{Environment: "production", FlagKey: "weekly", Service: "shop", Variant: variant,
 			Hour: at.Truncate(time.Hour), Count: n, First: at, Last: at}
 	}
-	err = db.AddUsage(context.Background(), []usage.Count{
+	err = db.AddUsage(context.Background(), []server.UsageCount{
 		count(72*time.Hour, "on", 40), count(72*time.Hour, "off", 10), count(time.Hour, "on", 5),
-	}, now.Add(-usage.Retention))
+	}, now.Add(-server.UsageRetention))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,16 @@
-// Package server holds the domain of the Flagpole server that every adapter
-// shares: the records the store keeps beyond the engine's definitions
-// (environments, audit entries, changes) and the one error type whose codes
-// each transport maps to its own statuses in a single table.
+// Package server is the domain of the Flagpole server, in the middle of
+// everything else: the records the store keeps beyond the engine's
+// definitions (environments, flags, audit entries, changes, release plans,
+// tokens, users, sessions, usage and signal counts), the contracts that
+// adapters implement (Store and Tx, AuthStore, UsageStore, SignalStore,
+// Publisher) and the one error type whose codes each transport maps to its
+// own statuses in a single table. It imports nothing of the project but the
+// evaluation engine (sdk/engine); deps_test.go keeps it so.
+//
+// Around it: application services (service, auth, usage, signals, release,
+// webhook), adapters named after their technology (sqlite, postgres,
+// grpcapi, httpapi, ofrep, syncapi, metrics), which never import one
+// another, and serve, which wires them into the `flagpole serve` program.
 package server
 
 import (
@@ -11,14 +20,15 @@ import (
 
 // Error codes. Transports map them to gRPC codes and HTTP statuses.
 const (
-	EINVALID      = "invalid"      // bad input: InvalidArgument / 400
-	ENOTFOUND     = "not_found"    // NotFound / 404
-	EEXISTS       = "exists"       // AlreadyExists / 409
-	ECONFLICT     = "conflict"     // stale revision: Aborted / 409
-	EUNAUTHORIZED = "unauthorized" // Unauthenticated / 401
-	EFORBIDDEN    = "forbidden"    // PermissionDenied / 403
-	EUNAVAILABLE  = "unavailable"  // Unavailable / 503
-	EINTERNAL     = "internal"     // Internal / 500, detail only in the log
+	EINVALID        = "invalid"         // bad input: InvalidArgument / 400
+	ENOTFOUND       = "not_found"       // NotFound / 404
+	EEXISTS         = "exists"          // AlreadyExists / 409
+	ECONFLICT       = "conflict"        // stale revision: Aborted / 409
+	EUNAUTHORIZED   = "unauthorized"    // Unauthenticated / 401
+	EFORBIDDEN      = "forbidden"       // PermissionDenied / 403
+	EUNAVAILABLE    = "unavailable"     // Unavailable / 503
+	ENOTIMPLEMENTED = "not_implemented" // a call not served here: Unimplemented / 501
+	EINTERNAL       = "internal"        // Internal / 500, detail only in the log
 )
 
 // Error is an error meant for the caller: a code, the offending field (for

@@ -1,51 +1,30 @@
 // Package auth decides who is calling and whether they may do what they ask.
 //
-// It owns the credentials (machine tokens, user passwords, UI sessions), the
-// one permission table that maps every gRPC method (and the HTTP routes named
-// after them) to the access it needs, and its enforcement in one place per
-// transport: gRPC interceptors and an HTTP middleware with CSRF protection
-// and rate-limited sign-in. Token and user changes are audited like every
-// other change, without secrets or hashes.
+// It is the application service of credentials: it checks machine tokens
+// and UI sessions, signs users in (rate-limited), manages tokens and users,
+// and applies the permission table that maps every gRPC method (and the
+// HTTP routes named after them) to the access it needs. The transports put
+// its decisions into effect: grpcapi's interceptors and services, httpapi's
+// Sessions (cookies, CSRF, sign-in routes). Token and user changes are
+// audited like every other change, without secrets or hashes.
 package auth
 
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flagpole/flagpole/server"
 )
 
-// Principal kinds.
-const (
-	KindUser  = "user"
-	KindToken = "token"
-)
-
-// Token scopes.
-const (
-	ScopeSDK   = "sdk"
-	ScopeCI    = "ci"
-	ScopeAdmin = "admin"
-)
-
-// User roles.
-const (
-	RoleViewer = "viewer"
-	RoleEditor = "editor"
-	RoleAdmin  = "admin"
-)
-
-// Sources of a change, from the x-flagpole-source metadata or header.
-const (
-	SourceAPI = "api"
-	SourceCLI = "cli"
-	SourceUI  = "ui"
-)
-
 // SourceHeader is the gRPC metadata key and HTTP header naming the client
 // kind (cli, ui or api) that audit entries record.
 const SourceHeader = "x-flagpole-source"
+
+// APIKeyHeader carries a token for OFREP clients (HTTP header, or gRPC
+// metadata in lower case).
+const APIKeyHeader = "X-API-Key"
 
 // EnvironmentHeader is the gRPC metadata key by which sync streams name
 // their environment. For sdk tokens the interceptor sets it to the token's
@@ -65,18 +44,16 @@ type Principal struct {
 	// Session is set when the principal came from a session cookie; such
 	// requests need a CSRF token to change anything.
 	Session bool
-	// csrf is the CSRF token expected from a session's requests.
-	csrf string
 	// session is the hash of the session's secret.
 	session []byte
 }
 
 // IsAdmin reports whether p may do everything.
 func (p Principal) IsAdmin() bool {
-	if p.Kind == KindUser {
-		return p.Role == RoleAdmin
+	if p.Kind == server.KindUser {
+		return p.Role == server.RoleAdmin
 	}
-	return p.Scope == ScopeAdmin
+	return p.Scope == server.ScopeAdmin
 }
 
 // HasEnvironment reports whether the token is bound to env.
@@ -113,52 +90,75 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return *p, true
 }
 
-// identity is an authenticated caller as the contexts of its calls carry
+// Identity is an authenticated caller as the contexts of its calls carry
 // it: the principal and its audit actor for each source. A cached token's
-// identity is built once per cache entry and shared by every call made
+// Identity is built once per cache entry and shared by every call made
 // with the token meanwhile (it never changes), so a long-lived sync stream
 // keeps two context nodes, not its own copy of principal and actor.
-type identity struct {
+type Identity struct {
 	principal Principal
 	actors    [3]server.Actor // by source: api, cli, ui
 }
 
-func newIdentity(p Principal) *identity {
-	id := &identity{principal: p}
-	for i, src := range []string{SourceAPI, SourceCLI, SourceUI} {
+// Principal returns the principal of id.
+func (id *Identity) Principal() Principal { return id.principal }
+
+func newIdentity(p Principal) *Identity {
+	id := &Identity{principal: p}
+	for i, src := range []string{server.SourceAPI, server.SourceCLI, server.SourceUI} {
 		id.actors[i] = p.Actor(src)
 	}
 	return id
 }
 
 // actor returns the audit actor for source, one of the known sources.
-func (id *identity) actor(source string) *server.Actor {
+func (id *Identity) actor(source string) *server.Actor {
 	switch source {
-	case SourceCLI:
+	case server.SourceCLI:
 		return &id.actors[1]
-	case SourceUI:
+	case server.SourceUI:
 		return &id.actors[2]
 	}
 	return &id.actors[0]
 }
 
-// withIdentity returns ctx carrying id's principal and its audit actor for
+// WithIdentity returns ctx carrying id's principal and its audit actor for
 // source (one of the known sources).
-func withIdentity(ctx context.Context, id *identity, source string) context.Context {
+func WithIdentity(ctx context.Context, id *Identity, source string) context.Context {
 	ctx = context.WithValue(ctx, principalKey{}, &id.principal)
 	return server.NewContextWithSharedActor(ctx, id.actor(source))
 }
 
-// normalizeSource maps a client-supplied source to one of the known ones.
+// NormalizeSource maps a client-supplied source to one of the known ones.
 // Only a browser session is the UI: a session is always audited as "ui",
 // and a token may claim "api" or "cli" but never "ui" (it gets fallback).
-func normalizeSource(s, fallback string, session bool) string {
+func NormalizeSource(s, fallback string, session bool) string {
 	if session {
-		return SourceUI
+		return server.SourceUI
 	}
 	switch s {
-	case SourceAPI, SourceCLI:
+	case server.SourceAPI, server.SourceCLI:
 		return s
 	}
 	return fallback
+}
+
+// StreamEnvironment returns the environment the sdk token of ctx's caller
+// is bound to; ok is false for any other caller. Sync streams resolve their
+// environment with it rather than from rewritten metadata, which would keep
+// a copy of every header for the life of each stream.
+func StreamEnvironment(ctx context.Context) (env string, ok bool) {
+	if p, ok := FromContext(ctx); ok && p.Kind == server.KindToken && p.Scope == server.ScopeSDK {
+		return p.sdkEnvironment(), true
+	}
+	return "", false
+}
+
+// Bearer returns the credential of an "authorization: Bearer x" value.
+func Bearer(h string) string {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimSpace(cred)
 }

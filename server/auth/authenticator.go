@@ -2,18 +2,17 @@ package auth
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"log/slog"
-	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
+	"github.com/flagpole/flagpole/server/ratelimit"
 )
 
 // Defaults of an Authenticator.
@@ -26,23 +25,21 @@ const (
 // Authenticator checks credentials against a Store and enforces the
 // permission table. It is safe for concurrent use.
 type Authenticator struct {
-	store        Store
-	log          *slog.Logger
-	now          func() time.Time
-	sessionTTL   time.Duration
-	secureCookie bool
-	params       PasswordParams
+	store      server.AuthStore
+	log        *slog.Logger
+	now        func() time.Time
+	sessionTTL time.Duration
+	params     passhash.Params
 	// Sign-in limits: per username and client address (a person's
 	// mistakes), per username from anywhere (distributed guessing; ten
 	// times the first), and per client address.
-	users, accounts, ips *limiter
+	users, accounts, ips *ratelimit.Limiter
 	dummyHash            string // verified for unknown users, so timing does not tell
 	// hashes admits one password hash (argon2id, 19 MiB by default) per
 	// slot; waiting counts the callers queued for one.
 	hashes  chan struct{}
 	waiting atomic.Int32
 	peak    atomic.Int32 // most slots ever held at once (tests)
-	proxies []netip.Prefix
 
 	tokens *tokenCache
 
@@ -79,13 +76,8 @@ func WithTokenCacheTTL(d time.Duration) Option {
 // WithSessionTTL sets how long a UI session lasts after sign-in.
 func WithSessionTTL(d time.Duration) Option { return func(a *Authenticator) { a.sessionTTL = d } }
 
-// WithSecureCookies marks session cookies Secure; set it when serving TLS.
-func WithSecureCookies(secure bool) Option {
-	return func(a *Authenticator) { a.secureCookie = secure }
-}
-
 // WithPasswordParams sets the argon2id cost of new password hashes.
-func WithPasswordParams(p PasswordParams) Option { return func(a *Authenticator) { a.params = p } }
+func WithPasswordParams(p passhash.Params) Option { return func(a *Authenticator) { a.params = p } }
 
 // WithSignInLimit sets the sign-in token buckets: per username and client
 // IP, burst attempts then one more every userEvery (and per username from
@@ -93,9 +85,9 @@ func WithPasswordParams(p PasswordParams) Option { return func(a *Authenticator)
 // ipEvery.
 func WithSignInLimit(burst int, userEvery time.Duration, ipBurst int, ipEvery time.Duration) Option {
 	return func(a *Authenticator) {
-		a.users = newLimiter(burst, userEvery)
-		a.accounts = newLimiter(10*burst, userEvery)
-		a.ips = newLimiter(ipBurst, ipEvery)
+		a.users = ratelimit.New(burst, userEvery)
+		a.accounts = ratelimit.New(10*burst, userEvery)
+		a.ips = ratelimit.New(ipBurst, ipEvery)
 	}
 }
 
@@ -106,26 +98,17 @@ func WithConcurrentHashes(n int) Option {
 	return func(a *Authenticator) { a.hashes = make(chan struct{}, max(n, 1)) }
 }
 
-// WithTrustedProxies names the reverse proxies in front of the HTTP
-// server. A request from one of them is counted against the address its
-// X-Forwarded-For header gives: the rightmost entry that is not itself a
-// trusted proxy. From any other peer the header is ignored (a client could
-// set it to escape the per-address limit).
-func WithTrustedProxies(p []netip.Prefix) Option {
-	return func(a *Authenticator) { a.proxies = p }
-}
-
 // New returns an Authenticator over store.
-func New(store Store, opts ...Option) *Authenticator {
+func New(store server.AuthStore, opts ...Option) *Authenticator {
 	a := &Authenticator{
 		store:      store,
 		log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		now:        time.Now,
 		sessionTTL: DefaultSessionTTL,
-		params:     DefaultPasswordParams,
-		users:      newLimiter(5, 20*time.Second),
-		accounts:   newLimiter(50, 20*time.Second),
-		ips:        newLimiter(20, 3*time.Second),
+		params:     passhash.DefaultParams,
+		users:      ratelimit.New(5, 20*time.Second),
+		accounts:   ratelimit.New(50, 20*time.Second),
+		ips:        ratelimit.New(20, 3*time.Second),
 		hashes:     make(chan struct{}, max(2, runtime.NumCPU())),
 		touched:    map[string]time.Time{},
 		tokens:     newTokenCache(DefaultTokenCacheTTL),
@@ -133,32 +116,36 @@ func New(store Store, opts ...Option) *Authenticator {
 	for _, opt := range opts {
 		opt(a)
 	}
-	a.dummyHash = HashPassword("not a password of anyone", a.params)
+	a.dummyHash = passhash.Hash("not a password of anyone", a.params)
 	return a
 }
 
 var (
-	errNoCredential  = server.Errorf(server.EUNAUTHORIZED, "authentication required: send \"authorization: Bearer <token>\"")
+	ErrNoCredential  = server.Errorf(server.EUNAUTHORIZED, "authentication required: send \"authorization: Bearer <token>\"")
 	errBadToken      = server.Errorf(server.EUNAUTHORIZED, "invalid token")
 	errBadSession    = server.Errorf(server.EUNAUTHORIZED, "invalid session: sign in again")
 	errSessionExpiry = server.Errorf(server.EUNAUTHORIZED, "session expired: sign in again")
 )
 
+// Logger returns the logger of a, for the transports that report its
+// errors.
+func (a *Authenticator) Logger() *slog.Logger { return a.log }
+
 // AuthenticateToken returns the principal of a token secret, or an
 // EUNAUTHORIZED error if it is unknown, revoked or expired.
 func (a *Authenticator) AuthenticateToken(ctx context.Context, secret string) (Principal, error) {
-	id, err := a.authenticateToken(ctx, secret)
+	id, err := a.TokenIdentity(ctx, secret)
 	if err != nil {
 		return Principal{}, err
 	}
 	return id.principal, nil
 }
 
-// authenticateToken is AuthenticateToken returning the identity, shared
+// TokenIdentity is AuthenticateToken returning the identity, shared
 // with the token's other calls while it is cached.
-func (a *Authenticator) authenticateToken(ctx context.Context, secret string) (*identity, error) {
+func (a *Authenticator) TokenIdentity(ctx context.Context, secret string) (*Identity, error) {
 	if secret == "" {
-		return nil, errNoCredential
+		return nil, ErrNoCredential
 	}
 	t, id, err := a.lookupToken(ctx, secret)
 	switch {
@@ -176,19 +163,19 @@ func (a *Authenticator) authenticateToken(ctx context.Context, secret string) (*
 }
 
 // tokenIdentity is the identity of a token's calls.
-func tokenIdentity(t Token) *identity {
-	return newIdentity(Principal{Kind: KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt})
+func tokenIdentity(t server.Token) *Identity {
+	return newIdentity(Principal{Kind: server.KindToken, Name: t.Name, Scope: t.Scope, Environments: t.Environments, ExpiresAt: t.ExpiresAt})
 }
 
 // lookupToken returns the token of secret from the cache, or from the
 // store when it is not cached or was read too long ago.
-func (a *Authenticator) lookupToken(ctx context.Context, secret string) (Token, *identity, error) {
+func (a *Authenticator) lookupToken(ctx context.Context, secret string) (server.Token, *Identity, error) {
 	hash, now := sha256.Sum256([]byte(secret)), a.now()
 	t, id, ok, gen := a.tokens.get(hash, now)
 	if ok {
 		return t, id, nil
 	}
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		t, err = tx.GetTokenByHash(hash[:])
 		return err
@@ -203,7 +190,7 @@ func (a *Authenticator) lookupToken(ctx context.Context, secret string) (Token, 
 
 // touch records the token's last use, at most once per touchEvery per token
 // and process; a failure is logged, never the caller's problem.
-func (a *Authenticator) touch(ctx context.Context, t Token) {
+func (a *Authenticator) touch(ctx context.Context, t server.Token) {
 	now := a.now()
 	a.mu.Lock()
 	last, ok := a.touched[t.Name]
@@ -218,7 +205,7 @@ func (a *Authenticator) touch(ctx context.Context, t Token) {
 	if !due {
 		return
 	}
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		cur, err := tx.GetToken(t.Name)
 		if err != nil {
 			return err
@@ -235,12 +222,12 @@ func (a *Authenticator) touch(ctx context.Context, t Token) {
 // an EUNAUTHORIZED error if the session is unknown or expired.
 func (a *Authenticator) AuthenticateSession(ctx context.Context, secret string) (Principal, error) {
 	if secret == "" {
-		return Principal{}, errNoCredential
+		return Principal{}, ErrNoCredential
 	}
 	hash := HashSecret(secret)
-	var s Session
-	var u User
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+	var s server.Session
+	var u server.User
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		if s, err = tx.GetSession(hash); err != nil {
 			return err
@@ -257,22 +244,59 @@ func (a *Authenticator) AuthenticateSession(ctx context.Context, secret string) 
 		a.deleteSession(ctx, hash)
 		return Principal{}, errSessionExpiry
 	}
-	return Principal{Kind: KindUser, Name: u.Username, Role: u.Role, ExpiresAt: s.ExpiresAt,
-		Session: true, csrf: csrfToken(secret), session: hash}, nil
+	return Principal{Kind: server.KindUser, Name: u.Username, Role: u.Role, ExpiresAt: s.ExpiresAt,
+		Session: true, session: hash}, nil
+}
+
+// SessionIdentity is AuthenticateSession returning the identity that
+// WithIdentity puts into the contexts of the session's requests.
+func (a *Authenticator) SessionIdentity(ctx context.Context, secret string) (*Identity, error) {
+	p, err := a.AuthenticateSession(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	return newIdentity(p), nil
+}
+
+// EndSession deletes the session of a session cookie value (signing out).
+func (a *Authenticator) EndSession(ctx context.Context, secret string) {
+	a.deleteSession(ctx, HashSecret(secret))
 }
 
 func (a *Authenticator) deleteSession(ctx context.Context, hash []byte) {
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error { return tx.DeleteSession(hash) })
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error { return tx.DeleteSession(hash) })
 	if err != nil && server.ErrorCode(err) != server.ENOTFOUND {
 		a.log.Warn("auth: delete session", "err", err)
 	}
 }
 
-// csrfToken derives a session's CSRF token from its secret: only someone
-// who holds the session cookie's value can compute it, and nothing has to
-// be stored.
-func csrfToken(sessionSecret string) string {
-	mac := hmac.New(sha256.New, []byte(sessionSecret))
-	mac.Write([]byte("flagpole csrf v1"))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+// maxHashWaiters bounds the callers queued for a hashing slot: past it a
+// sign-in is refused at once rather than holding a goroutine and a request.
+const maxHashWaiters = 64
+
+// errHashBusy refuses a password check while too many are queued.
+var errHashBusy = &RateLimitError{RetryAfter: time.Second}
+
+// withHashSlot runs fn, which hashes a password, once a hashing slot is
+// free: at most cap(a.hashes) hashes run at once, whatever the number of
+// requests. It fails with errHashBusy when too many callers already wait,
+// and with ctx's error when ctx ends first.
+func (a *Authenticator) withHashSlot(ctx context.Context, fn func()) error {
+	if a.waiting.Add(1) > maxHashWaiters {
+		a.waiting.Add(-1)
+		return errHashBusy
+	}
+	select {
+	case a.hashes <- struct{}{}:
+		a.waiting.Add(-1)
+	case <-ctx.Done():
+		a.waiting.Add(-1)
+		return ctx.Err()
+	}
+	defer func() { <-a.hashes }()
+	if n := int32(len(a.hashes)); n > a.peak.Load() {
+		a.peak.Store(n) // a test statistic: a lost race only under-reports
+	}
+	fn()
+	return nil
 }

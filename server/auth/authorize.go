@@ -19,43 +19,40 @@ import (
 // For an sdk token, a stream or a request to evaluate without an
 // environment gets the token's environment.
 func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.Message) error {
-	rule, ok := Rules[method]
+	perm, ok := server.Permissions[method]
 	if !ok {
 		return server.Errorf(server.EFORBIDDEN, "%s has no access rule", method)
 	}
-	if rule.Access == Public {
+	if perm.Access == server.AccessPublic {
 		return nil
 	}
 	p, ok := FromContext(ctx)
 	if !ok {
-		return errNoCredential
+		return ErrNoCredential
 	}
-	if rule.CheckOnly != nil && req != nil && rule.CheckOnly(req) {
+	if perm.CheckOnly != "" && req != nil && boolField(req.ProtoReflect(), perm.CheckOnly) {
 		// A dry run reveals only what reading does.
-		return a.allow(ctx, p, Read, "", req)
+		return a.allow(ctx, p, server.AccessRead, "", req)
 	}
-	if rule.Envs != nil {
+	if perm.Changes {
 		if req == nil { // nothing to say which environments: admins only
-			return a.allow(ctx, p, Administer, "", nil)
+			return a.allow(ctx, p, server.AccessAdminister, "", nil)
 		}
-		envs, define := rule.Envs(req)
+		envs, define := changedEnvironments(req)
 		if define || len(envs) == 0 {
-			if err := a.allow(ctx, p, Define, "", req); err != nil {
+			if err := a.allow(ctx, p, server.AccessDefine, "", req); err != nil {
 				return err
 			}
 		}
 		for _, env := range envs {
-			if err := a.allow(ctx, p, rule.Access, env, req); err != nil {
+			if err := a.allow(ctx, p, perm.Access, env, req); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	env := ""
-	if rule.Env != nil {
-		env = rule.Env(ctx, req)
-	}
-	if rule.Access == Evaluate && p.Kind == KindToken && p.Scope == ScopeSDK && env == "" {
+	env := requestEnvironment(ctx, perm.Env, req)
+	if perm.Access == server.AccessEvaluate && p.Kind == server.KindToken && p.Scope == server.ScopeSDK && env == "" {
 		// The token names the environment: a sync stream or evaluation
 		// that names none gets the token's own.
 		env = p.sdkEnvironment()
@@ -63,12 +60,91 @@ func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.
 			fillEnvironment(req, env)
 		}
 	}
-	err := a.allow(ctx, p, rule.Access, env, req)
+	err := a.allow(ctx, p, perm.Access, env, req)
 	if err != nil && server.ErrorCode(err) == server.EFORBIDDEN && strings.HasSuffix(server.ErrorMessage(err), " "+denied) {
 		// A bare refusal: say what was called and who may call it.
-		return forbidden(p, "may not call %s: %s", shortMethod(method), whoMay[rule.Access])
+		return forbidden(p, "may not call %s: %s", shortMethod(method), whoMay[perm.Access])
 	}
 	return err
+}
+
+type streamEnvKey struct{}
+
+// WithStreamEnvironment returns ctx carrying the environment a stream's
+// metadata names, which Authorize reads for a permission whose Env is
+// server.EnvStream.
+func WithStreamEnvironment(ctx context.Context, env string) context.Context {
+	return context.WithValue(ctx, streamEnvKey{}, env)
+}
+
+// requestEnvironment is the environment a call names where its permission
+// says: the string field at path in req, or the stream's.
+func requestEnvironment(ctx context.Context, path string, req proto.Message) string {
+	switch {
+	case path == "":
+		return ""
+	case path == server.EnvStream:
+		env, _ := ctx.Value(streamEnvKey{}).(string)
+		return env
+	case req == nil:
+		return ""
+	}
+	return stringField(req.ProtoReflect(), path)
+}
+
+// stringField is the string field of m at a dotted path of field names, or
+// "" when there is none (or a message on the way is unset).
+func stringField(m protoreflect.Message, path string) string {
+	for {
+		name, rest, more := strings.Cut(path, ".")
+		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if fd == nil || fd.IsList() || fd.IsMap() {
+			return ""
+		}
+		if !more {
+			if fd.Kind() != protoreflect.StringKind {
+				return ""
+			}
+			return m.Get(fd).String()
+		}
+		if fd.Message() == nil || !m.Has(fd) {
+			return ""
+		}
+		m, path = m.Get(fd).Message(), rest
+	}
+}
+
+// boolField is the top-level boolean field name of m (false when there is
+// none).
+func boolField(m protoreflect.Message, name string) bool {
+	fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+	return fd != nil && fd.Kind() == protoreflect.BoolKind && !fd.IsList() && m.Get(fd).Bool()
+}
+
+// changedEnvironments lists the environments whose configuration a change
+// set replaces (its "changes" that are a "replace_config"), and says
+// whether it changes what all environments share too (any other change).
+func changedEnvironments(req proto.Message) (envs []string, define bool) {
+	m := req.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName("changes")
+	if fd == nil || !fd.IsList() || fd.Message() == nil {
+		return nil, true
+	}
+	changes := m.Get(fd).List()
+	seen := map[string]bool{}
+	for i := range changes.Len() {
+		c := changes.Get(i).Message()
+		rc := c.Descriptor().Fields().ByName("replace_config")
+		if rc == nil || rc.Message() == nil || !c.Has(rc) {
+			define = true
+			continue
+		}
+		if env := stringField(c.Get(rc).Message(), "environment"); !seen[env] {
+			seen[env] = true
+			envs = append(envs, env)
+		}
+	}
+	return envs, define
 }
 
 // denied marks allow's refusals that only name the access level; Authorize
@@ -76,13 +152,13 @@ func (a *Authenticator) Authorize(ctx context.Context, method string, req proto.
 const denied = "(denied)"
 
 // whoMay says, per access level, what it guards and who has it.
-var whoMay = map[Access]string{
-	Read:       "reading needs a user, a ci token or an admin token (sdk tokens only stream and evaluate)",
-	Evaluate:   "evaluating needs a user, a ci or admin token, or an sdk token of the environment",
-	Configure:  "flag configurations are changed by ci tokens of the environment, editors (unprotected environments) and admins",
-	Define:     "flag definitions and segments are shared by every environment: editors and admins only",
-	Administer: "environments, tokens and users are managed by admins only",
-	Self:       "a user may change their own password; others' are changed by admins only",
+var whoMay = map[server.Access]string{
+	server.AccessRead:       "reading needs a user, a ci token or an admin token (sdk tokens only stream and evaluate)",
+	server.AccessEvaluate:   "evaluating needs a user, a ci or admin token, or an sdk token of the environment",
+	server.AccessConfigure:  "flag configurations are changed by ci tokens of the environment, editors (unprotected environments) and admins",
+	server.AccessDefine:     "flag definitions and segments are shared by every environment: editors and admins only",
+	server.AccessAdminister: "environments, tokens and users are managed by admins only",
+	server.AccessSelf:       "a user may change their own password; others' are changed by admins only",
 }
 
 // shortMethod turns /flagpole.v1.FlagService/CreateFlag into
@@ -99,30 +175,30 @@ func shortMethod(m string) string {
 }
 
 // allow applies one access level to a principal.
-func (a *Authenticator) allow(ctx context.Context, p Principal, access Access, env string, req proto.Message) error {
-	sdk := p.Kind == KindToken && p.Scope == ScopeSDK
+func (a *Authenticator) allow(ctx context.Context, p Principal, access server.Access, env string, req proto.Message) error {
+	sdk := p.Kind == server.KindToken && p.Scope == server.ScopeSDK
 	switch {
-	case access == Authenticated:
+	case access == server.AccessAuthenticated:
 		return nil
-	case access == Evaluate && sdk:
+	case access == server.AccessEvaluate && sdk:
 		if p.HasEnvironment(env) {
 			return nil
 		}
 		return forbidden(p, "is bound to environment %q, not %q", p.sdkEnvironment(), env)
 	case sdk:
 		return forbidden(p, "may only stream and evaluate flags")
-	case p.IsAdmin() || access == Read || access == Evaluate:
+	case p.IsAdmin() || access == server.AccessRead || access == server.AccessEvaluate:
 		return nil
-	case access == Self && p.Kind == KindUser && p.Name == selfUser(req):
+	case access == server.AccessSelf && p.Kind == server.KindUser && req != nil && p.Name == stringField(req.ProtoReflect(), "username"):
 		return nil
-	case access == Define && p.Role == RoleEditor:
+	case access == server.AccessDefine && p.Role == server.RoleEditor:
 		return nil
-	case access == Configure && p.Scope == ScopeCI:
+	case access == server.AccessConfigure && p.Scope == server.ScopeCI:
 		if p.HasEnvironment(env) {
 			return nil
 		}
 		return forbidden(p, "may not change environment %q", env)
-	case access == Configure && p.Role == RoleEditor:
+	case access == server.AccessConfigure && p.Role == server.RoleEditor:
 		return a.unprotected(ctx, p, env)
 	}
 	return forbidden(p, "may not %s %s", access, denied)
@@ -132,7 +208,7 @@ func (a *Authenticator) allow(ctx context.Context, p Principal, access Access, e
 // environment is let through, for the service to report as not found.
 func (a *Authenticator) unprotected(ctx context.Context, p Principal, env string) error {
 	var e server.Environment
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		e, err = tx.GetEnvironment(env)
 		return err
@@ -150,7 +226,7 @@ func (a *Authenticator) unprotected(ctx context.Context, p Principal, env string
 
 func forbidden(p Principal, format string, args ...any) error {
 	var who string
-	if p.Kind == KindUser {
+	if p.Kind == server.KindUser {
 		who = fmt.Sprintf("%s %q (%s)", p.Kind, p.Name, p.Role)
 	} else {
 		who = fmt.Sprintf("%s token %q", p.Scope, p.Name)
@@ -178,14 +254,14 @@ func fillEnvironment(req proto.Message, env string) {
 func (a *Authenticator) EvaluationEnvironment(ctx context.Context, requested string) (string, error) {
 	p, ok := FromContext(ctx)
 	if !ok {
-		return "", errNoCredential
+		return "", ErrNoCredential
 	}
 	env := requested
-	if p.Kind == KindToken && p.Scope == ScopeSDK && env == "" {
+	if p.Kind == server.KindToken && p.Scope == server.ScopeSDK && env == "" {
 		env = p.sdkEnvironment()
 	}
 	if env == "" {
 		return "", server.Invalid("environment", "required: only sdk tokens imply one")
 	}
-	return env, a.allow(ctx, p, Evaluate, env, nil)
+	return env, a.allow(ctx, p, server.AccessEvaluate, env, nil)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 )
 
 // BenchmarkAuthorize is the permission check of one call (table lookup and
@@ -20,18 +21,10 @@ func BenchmarkAuthorize(b *testing.B) {
 	}
 }
 
-// BenchmarkHashPassword is one argon2id hash at the default cost: the work
-// of a sign-in attempt.
-func BenchmarkHashPassword(b *testing.B) {
-	for b.Loop() {
-		HashPassword("correct horse battery staple", DefaultPasswordParams)
-	}
-}
-
 // BenchmarkNewTokenSecret is the generation of one token secret.
 func BenchmarkNewTokenSecret(b *testing.B) {
 	for b.Loop() {
-		NewTokenSecret(ScopeCI)
+		NewTokenSecret(server.ScopeCI)
 	}
 }
 
@@ -42,7 +35,7 @@ func BenchmarkNewTokenSecret(b *testing.B) {
 func BenchmarkAuthenticateTokenCached(b *testing.B) {
 	a, _ := testAuthenticator(b)
 	ctx := NewContext(context.Background(), adminUser)
-	_, secret, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: ScopeSDK, Environments: []string{"production"}})
+	_, secret, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: server.ScopeSDK, Environments: []string{"production"}})
 	if err != nil {
 		b.Fatal(err)
 	}

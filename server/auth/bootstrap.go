@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 // BootstrapUser and BootstrapToken name what Bootstrap creates.
@@ -35,11 +36,11 @@ func (a *Authenticator) Bootstrap(ctx context.Context, password, token string, o
 		password = randomString(20)
 	}
 	if genToken {
-		token = NewTokenSecret(ScopeAdmin)
+		token = NewTokenSecret(server.ScopeAdmin)
 	}
-	hash := HashPassword(password, a.params)
+	hash := passhash.Hash(password, a.params)
 	var madeUser, madeToken bool
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		if madeUser, err = a.bootstrapUser(tx, hash); err != nil {
 			return err
@@ -54,25 +55,25 @@ func (a *Authenticator) Bootstrap(ctx context.Context, password, token string, o
 	return nil
 }
 
-func (a *Authenticator) bootstrapUser(tx Tx, hash string) (bool, error) {
+func (a *Authenticator) bootstrapUser(tx server.AuthTx, hash string) (bool, error) {
 	users, err := tx.ListUsers()
 	if err != nil || len(users) > 0 {
 		return false, err
 	}
 	now := a.now().UTC()
-	u := User{Username: BootstrapUser, Role: RoleAdmin, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := server.User{Username: BootstrapUser, Role: server.RoleAdmin, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	if err := tx.CreateUser(u); err != nil {
 		return false, err
 	}
 	return true, audit(tx, server.System, "", now, "user.create", "user", u.Username, nil, userDoc(u))
 }
 
-func (a *Authenticator) bootstrapToken(tx Tx, secret string) (bool, error) {
+func (a *Authenticator) bootstrapToken(tx server.AuthTx, secret string) (bool, error) {
 	tokens, err := tx.ListTokens()
 	if err != nil || len(tokens) > 0 {
 		return false, err
 	}
-	_, err = a.insertToken(tx, NewToken{Name: BootstrapToken, Scope: ScopeAdmin}, secret, server.System, "")
+	_, err = a.insertToken(tx, NewToken{Name: BootstrapToken, Scope: server.ScopeAdmin}, secret, server.System, "")
 	return err == nil, err
 }
 

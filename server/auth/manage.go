@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -26,19 +27,19 @@ type NewToken struct {
 
 // CreateToken makes a token and returns it with its secret, which exists
 // nowhere else afterwards. The creation is audited (without the secret).
-func (a *Authenticator) CreateToken(ctx context.Context, nt NewToken) (Token, string, error) {
+func (a *Authenticator) CreateToken(ctx context.Context, nt NewToken) (server.Token, string, error) {
 	if err := a.validToken(nt); err != nil {
-		return Token{}, "", err
+		return server.Token{}, "", err
 	}
 	secret := NewTokenSecret(nt.Scope)
-	var t Token
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+	var t server.Token
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		t, err = a.insertToken(tx, nt, secret, server.ActorFromContext(ctx), server.CommentFromContext(ctx))
 		return err
 	})
 	if err != nil {
-		return Token{}, "", err
+		return server.Token{}, "", err
 	}
 	a.log.Info("auth: token created", "token", t.Name, "scope", t.Scope, "by", t.CreatedBy)
 	return t, secret, nil
@@ -49,12 +50,12 @@ func (a *Authenticator) validToken(nt NewToken) error {
 		return server.Invalid("name", "%q does not match %s", nt.Name, tokenName)
 	}
 	switch nt.Scope {
-	case ScopeSDK:
+	case server.ScopeSDK:
 		if len(nt.Environments) != 1 {
 			return server.Invalid("environments", "an sdk token needs exactly one environment, got %d", len(nt.Environments))
 		}
-	case ScopeCI:
-	case ScopeAdmin:
+	case server.ScopeCI:
+	case server.ScopeAdmin:
 		if len(nt.Environments) > 0 {
 			return server.Invalid("environments", "an admin token has every environment; list none")
 		}
@@ -68,29 +69,29 @@ func (a *Authenticator) validToken(nt NewToken) error {
 }
 
 // insertToken checks the environments exist and stores and audits the token.
-func (a *Authenticator) insertToken(tx Tx, nt NewToken, secret string, actor server.Actor, comment string) (Token, error) {
+func (a *Authenticator) insertToken(tx server.AuthTx, nt NewToken, secret string, actor server.Actor, comment string) (server.Token, error) {
 	envs := slices.Clone(nt.Environments)
 	slices.Sort(envs)
 	envs = slices.Compact(envs)
 	for i, env := range envs {
 		if _, err := tx.GetEnvironment(env); server.ErrorCode(err) == server.ENOTFOUND {
-			return Token{}, server.Invalid("environments", "environment %q (item %d) does not exist", env, i)
+			return server.Token{}, server.Invalid("environments", "environment %q (item %d) does not exist", env, i)
 		} else if err != nil {
-			return Token{}, err
+			return server.Token{}, err
 		}
 	}
-	t := Token{Name: nt.Name, Scope: nt.Scope, Environments: envs, Hash: HashSecret(secret), Hint: hint(secret),
+	t := server.Token{Name: nt.Name, Scope: nt.Scope, Environments: envs, Hash: HashSecret(secret), Hint: hint(secret),
 		CreatedBy: actor.Name, CreatedAt: a.now().UTC(), ExpiresAt: nt.ExpiresAt}
 	if err := tx.CreateToken(t); err != nil {
-		return Token{}, err
+		return server.Token{}, err
 	}
 	return t, audit(tx, actor, comment, a.now(), "token.create", "token", t.Name, nil, tokenDoc(t))
 }
 
 // ListTokens returns the tokens, revoked ones only if asked.
-func (a *Authenticator) ListTokens(ctx context.Context, includeRevoked bool) ([]Token, error) {
-	var ts []Token
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+func (a *Authenticator) ListTokens(ctx context.Context, includeRevoked bool) ([]server.Token, error) {
+	var ts []server.Token
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		all, err := tx.ListTokens()
 		for _, t := range all {
 			if includeRevoked || t.RevokedAt.IsZero() {
@@ -103,10 +104,10 @@ func (a *Authenticator) ListTokens(ctx context.Context, includeRevoked bool) ([]
 }
 
 // RevokeToken makes a token unusable from now on; revoking twice is a no-op.
-func (a *Authenticator) RevokeToken(ctx context.Context, name string) (Token, error) {
-	var t Token
+func (a *Authenticator) RevokeToken(ctx context.Context, name string) (server.Token, error) {
+	var t server.Token
 	revoked := false
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		revoked = false
 		var err error
 		if t, err = tx.GetToken(name); err != nil || !t.RevokedAt.IsZero() {
@@ -136,7 +137,7 @@ func (a *Authenticator) RevokeToken(ctx context.Context, name string) (Token, er
 // audit log keeps its history. A token that still works is refused
 // (EINVALID on name): revoke it first, so deleting never cuts a service off.
 func (a *Authenticator) DeleteToken(ctx context.Context, name string) error {
-	return a.store.UpdateAuth(ctx, func(tx Tx) error {
+	return a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		t, err := tx.GetToken(name)
 		if err != nil {
 			return err
@@ -152,13 +153,13 @@ func (a *Authenticator) DeleteToken(ctx context.Context, name string) error {
 }
 
 // CreateUser adds a user with a password and role.
-func (a *Authenticator) CreateUser(ctx context.Context, username, password, role string) (User, error) {
+func (a *Authenticator) CreateUser(ctx context.Context, username, password, role string) (server.User, error) {
 	if err := validUser(username, password, role); err != nil {
-		return User{}, err
+		return server.User{}, err
 	}
 	now := a.now().UTC()
-	u := User{Username: username, Role: role, PasswordHash: HashPassword(password, a.params), CreatedAt: now, UpdatedAt: now}
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+	u := server.User{Username: username, Role: role, PasswordHash: passhash.Hash(password, a.params), CreatedAt: now, UpdatedAt: now}
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateUser(u); err != nil {
 			return err
 		}
@@ -178,24 +179,24 @@ func validUser(username, password, role string) error {
 }
 
 func validPassword(field, password string) error {
-	if n := len([]rune(password)); n < MinPasswordLen || len(password) > MaxPasswordLen {
-		return server.Invalid(field, "must have %d to %d characters, has %d", MinPasswordLen, MaxPasswordLen, n)
+	if n := len([]rune(password)); n < passhash.MinLen || len(password) > passhash.MaxLen {
+		return server.Invalid(field, "must have %d to %d characters, has %d", passhash.MinLen, passhash.MaxLen, n)
 	}
 	return nil
 }
 
 func validRole(role string) error {
 	switch role {
-	case RoleViewer, RoleEditor, RoleAdmin:
+	case server.RoleViewer, server.RoleEditor, server.RoleAdmin:
 		return nil
 	}
 	return server.Invalid("role", "%q is not one of viewer, editor, admin", role)
 }
 
 // ListUsers returns every user.
-func (a *Authenticator) ListUsers(ctx context.Context) ([]User, error) {
-	var us []User
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
+func (a *Authenticator) ListUsers(ctx context.Context) ([]server.User, error) {
+	var us []server.User
+	err := a.store.ViewAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		us, err = tx.ListUsers()
 		return err
@@ -205,7 +206,7 @@ func (a *Authenticator) ListUsers(ctx context.Context) ([]User, error) {
 
 // DeleteUser removes a user and their sessions; never the last admin.
 func (a *Authenticator) DeleteUser(ctx context.Context, username string) error {
-	return a.store.UpdateAuth(ctx, func(tx Tx) error {
+	return a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		u, err := tx.GetUser(username)
 		if err != nil {
 			return err
@@ -221,12 +222,12 @@ func (a *Authenticator) DeleteUser(ctx context.Context, username string) error {
 }
 
 // SetRole changes a user's role; the last admin keeps theirs.
-func (a *Authenticator) SetRole(ctx context.Context, username, role string) (User, error) {
+func (a *Authenticator) SetRole(ctx context.Context, username, role string) (server.User, error) {
 	if err := validRole(role); err != nil {
-		return User{}, err
+		return server.User{}, err
 	}
-	var u User
-	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
+	var u server.User
+	err := a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		var err error
 		if u, err = tx.GetUser(username); err != nil || u.Role == role {
 			return err
@@ -245,8 +246,8 @@ func (a *Authenticator) SetRole(ctx context.Context, username, role string) (Use
 }
 
 // keepAnAdmin refuses to delete (newRole "") or demote the last admin.
-func keepAnAdmin(tx Tx, u User, newRole string) error {
-	if u.Role != RoleAdmin || newRole == RoleAdmin {
+func keepAnAdmin(tx server.AuthTx, u server.User, newRole string) error {
+	if u.Role != server.RoleAdmin || newRole == server.RoleAdmin {
 		return nil
 	}
 	users, err := tx.ListUsers()
@@ -254,7 +255,7 @@ func keepAnAdmin(tx Tx, u User, newRole string) error {
 		return err
 	}
 	for _, o := range users {
-		if o.Role == RoleAdmin && o.Username != u.Username {
+		if o.Role == server.RoleAdmin && o.Username != u.Username {
 			return nil
 		}
 	}
@@ -269,15 +270,15 @@ func (a *Authenticator) SetPassword(ctx context.Context, username, password, cur
 		return err
 	}
 	p, _ := FromContext(ctx)
-	self := p.Kind == KindUser && p.Name == username
-	hash := HashPassword(password, a.params)
-	return a.store.UpdateAuth(ctx, func(tx Tx) error {
+	self := p.Kind == server.KindUser && p.Name == username
+	hash := passhash.Hash(password, a.params)
+	return a.store.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		u, err := tx.GetUser(username)
 		if err != nil {
 			return err
 		}
 		if self {
-			if ok, _ := VerifyPassword(current, u.PasswordHash); !ok {
+			if ok, _ := passhash.Verify(current, u.PasswordHash); !ok {
 				return server.Invalid("current_password", "does not match")
 			}
 		}
@@ -299,7 +300,7 @@ func (a *Authenticator) SetPassword(ctx context.Context, username, password, cur
 
 // audit appends an entry with the change's comment; docs are marshalled to
 // JSON (nil stays null).
-func audit(tx Tx, actor server.Actor, comment string, now time.Time, action, resource, key string, before, after any) error {
+func audit(tx server.AuthTx, actor server.Actor, comment string, now time.Time, action, resource, key string, before, after any) error {
 	e := server.AuditEntry{Time: now.UTC(), Actor: actor, Action: action, Resource: resource, Key: key, Comment: comment}
 	var err error
 	if e.Before, err = marshalDoc(before); err != nil {
@@ -325,7 +326,7 @@ func marshalDoc(v any) (json.RawMessage, error) {
 }
 
 // tokenDoc is what the audit trail records of a token: never the hash.
-func tokenDoc(t Token) any {
+func tokenDoc(t server.Token) any {
 	doc := map[string]any{"name": t.Name, "scope": t.Scope, "environments": t.Environments,
 		"hint": t.Hint, "createdBy": t.CreatedBy}
 	if !t.ExpiresAt.IsZero() {
@@ -338,6 +339,6 @@ func tokenDoc(t Token) any {
 }
 
 // userDoc is what the audit trail records of a user: never the hash.
-func userDoc(u User) any {
+func userDoc(u server.User) any {
 	return map[string]string{"username": u.Username, "role": u.Role}
 }

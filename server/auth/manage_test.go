@@ -79,19 +79,19 @@ func TestTokenLifecycle(t *testing.T) {
 	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	a, st := testAuthenticator(t, WithClock(clk.Now))
 	ctx := NewContext(context.Background(), adminUser)
-	ctx = server.NewContextWithActor(ctx, adminUser.Actor(SourceCLI))
+	ctx = server.NewContextWithActor(ctx, adminUser.Actor(server.SourceCLI))
 
 	for _, tc := range []struct {
 		nt    NewToken
 		field string
 	}{
-		{NewToken{Name: "Bad Name", Scope: ScopeCI}, "name"},
+		{NewToken{Name: "Bad Name", Scope: server.ScopeCI}, "name"},
 		{NewToken{Name: "x", Scope: "root"}, "scope"},
-		{NewToken{Name: "x", Scope: ScopeSDK}, "environments"},
-		{NewToken{Name: "x", Scope: ScopeSDK, Environments: []string{"staging", "production"}}, "environments"},
-		{NewToken{Name: "x", Scope: ScopeCI, Environments: []string{"nowhere"}}, "environments"},
-		{NewToken{Name: "x", Scope: ScopeAdmin, Environments: []string{"staging"}}, "environments"},
-		{NewToken{Name: "x", Scope: ScopeCI, ExpiresAt: clk.Now()}, "expire_time"},
+		{NewToken{Name: "x", Scope: server.ScopeSDK}, "environments"},
+		{NewToken{Name: "x", Scope: server.ScopeSDK, Environments: []string{"staging", "production"}}, "environments"},
+		{NewToken{Name: "x", Scope: server.ScopeCI, Environments: []string{"nowhere"}}, "environments"},
+		{NewToken{Name: "x", Scope: server.ScopeAdmin, Environments: []string{"staging"}}, "environments"},
+		{NewToken{Name: "x", Scope: server.ScopeCI, ExpiresAt: clk.Now()}, "expire_time"},
 	} {
 		_, _, err := a.CreateToken(ctx, tc.nt)
 		var e *server.Error
@@ -100,7 +100,7 @@ func TestTokenLifecycle(t *testing.T) {
 		}
 	}
 
-	tok, secret, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: ScopeSDK, Environments: []string{"staging"},
+	tok, secret, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: server.ScopeSDK, Environments: []string{"staging"},
 		ExpiresAt: clk.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestTokenLifecycle(t *testing.T) {
 	if tok.CreatedBy != "ada" || tok.Hint != secret[:len("fp_sdk_")+4] {
 		t.Fatalf("token %+v", tok)
 	}
-	if _, _, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: ScopeCI}); server.ErrorCode(err) != server.EEXISTS {
+	if _, _, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: server.ScopeCI}); server.ErrorCode(err) != server.EEXISTS {
 		t.Fatalf("duplicate name: %v, want EEXISTS", err)
 	}
 	if _, err := a.AuthenticateToken(ctx, secret); err != nil {
@@ -135,7 +135,7 @@ func TestTokenLifecycle(t *testing.T) {
 		t.Fatalf("expired token: %v", err)
 	}
 
-	_, ci, _ := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI})
+	_, ci, _ := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI})
 	if _, err := a.RevokeToken(ctx, "deploy"); err != nil {
 		t.Fatal(err)
 	}
@@ -167,12 +167,12 @@ func TestTokenLifecycle(t *testing.T) {
 func TestUserManagement(t *testing.T) {
 	a, st := testAuthenticator(t)
 	ctx := context.Background()
-	if _, err := a.CreateUser(ctx, "ada", "admin-password-1", RoleAdmin); err != nil {
+	if _, err := a.CreateUser(ctx, "ada", "admin-password-1", server.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ user, pw, role, field string }{
-		{"Ada Lovelace", "long-enough-password", RoleViewer, "username"},
-		{"bob", "short", RoleViewer, "password"},
+		{"Ada Lovelace", "long-enough-password", server.RoleViewer, "username"},
+		{"bob", "short", server.RoleViewer, "password"},
 		{"bob", "long-enough-password", "owner", "role"},
 	} {
 		_, err := a.CreateUser(ctx, tc.user, tc.pw, tc.role)
@@ -184,11 +184,11 @@ func TestUserManagement(t *testing.T) {
 	if err := a.DeleteUser(ctx, "ada"); server.ErrorCode(err) != server.EINVALID {
 		t.Fatalf("deleting the last admin: %v, want EINVALID", err)
 	}
-	if _, err := a.SetRole(ctx, "ada", RoleViewer); server.ErrorCode(err) != server.EINVALID {
+	if _, err := a.SetRole(ctx, "ada", server.RoleViewer); server.ErrorCode(err) != server.EINVALID {
 		t.Fatalf("demoting the last admin: %v, want EINVALID", err)
 	}
-	a.CreateUser(ctx, "vi", "viewer-password-1", RoleViewer)
-	self := NewContext(ctx, Principal{Kind: KindUser, Name: "vi", Role: RoleViewer})
+	a.CreateUser(ctx, "vi", "viewer-password-1", server.RoleViewer)
+	self := NewContext(ctx, Principal{Kind: server.KindUser, Name: "vi", Role: server.RoleViewer})
 	if err := a.SetPassword(self, "vi", "viewer-password-2", "wrong"); server.ErrorCode(err) != server.EINVALID {
 		t.Fatalf("own password without the current one: %v", err)
 	}
@@ -205,7 +205,7 @@ func TestUserManagement(t *testing.T) {
 	if len(st.sessions) != 0 {
 		t.Fatalf("%d sessions left after a password reset", len(st.sessions))
 	}
-	if u, err := a.SetRole(ctx, "vi", RoleEditor); err != nil || u.Role != RoleEditor {
+	if u, err := a.SetRole(ctx, "vi", server.RoleEditor); err != nil || u.Role != server.RoleEditor {
 		t.Fatalf("SetRole: %+v %v", u, err)
 	}
 	if err := a.DeleteUser(ctx, "vi"); err != nil {
@@ -218,8 +218,8 @@ func TestUserManagement(t *testing.T) {
 func TestDeleteRevokedToken(t *testing.T) {
 	a, _ := testAuthenticator(t)
 	ctx := NewContext(context.Background(), adminUser)
-	ctx = server.NewContextWithActor(ctx, adminUser.Actor(SourceCLI))
-	if _, _, err := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI}); err != nil {
+	ctx = server.NewContextWithActor(ctx, adminUser.Actor(server.SourceCLI))
+	if _, _, err := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.DeleteToken(ctx, "deploy"); server.ErrorCode(err) != server.EINVALID || !strings.Contains(err.Error(), "revoke it first") {
@@ -234,7 +234,7 @@ func TestDeleteRevokedToken(t *testing.T) {
 	if err := a.DeleteToken(ctx, "deploy"); server.ErrorCode(err) != server.ENOTFOUND {
 		t.Errorf("delete twice = %v, want ENOTFOUND", err)
 	}
-	if _, _, err := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI}); err != nil {
+	if _, _, err := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI}); err != nil {
 		t.Errorf("reuse the name: %v", err)
 	}
 }

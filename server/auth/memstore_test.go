@@ -15,9 +15,9 @@ import (
 // (server/sqlite) runs in the serve tests.
 type memStore struct {
 	mu       sync.Mutex
-	tokens   []Token
-	users    []User
-	sessions []Session
+	tokens   []server.Token
+	users    []server.User
+	sessions []server.Session
 	envs     map[string]server.Environment
 	audit    []server.AuditEntry
 }
@@ -30,7 +30,7 @@ func newMemStore() *memStore {
 	}}
 }
 
-func (m *memStore) UpdateAuth(_ context.Context, fn func(Tx) error) error {
+func (m *memStore) UpdateAuth(_ context.Context, fn func(server.AuthTx) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	tokens, users := slices.Clone(m.tokens), slices.Clone(m.users)
@@ -42,7 +42,7 @@ func (m *memStore) UpdateAuth(_ context.Context, fn func(Tx) error) error {
 	return nil
 }
 
-func (m *memStore) ViewAuth(ctx context.Context, fn func(Tx) error) error {
+func (m *memStore) ViewAuth(ctx context.Context, fn func(server.AuthTx) error) error {
 	return m.UpdateAuth(ctx, fn)
 }
 
@@ -52,7 +52,7 @@ func notFound(what, key string) error {
 	return server.Errorf(server.ENOTFOUND, "%s %q not found", what, key)
 }
 
-func (t memTx) CreateToken(tok Token) error {
+func (t memTx) CreateToken(tok server.Token) error {
 	if _, err := t.GetToken(tok.Name); err == nil {
 		return server.Errorf(server.EEXISTS, "token %q exists", tok.Name)
 	}
@@ -60,27 +60,27 @@ func (t memTx) CreateToken(tok Token) error {
 	return nil
 }
 
-func (t memTx) GetToken(name string) (Token, error) {
+func (t memTx) GetToken(name string) (server.Token, error) {
 	for _, tok := range t.m.tokens {
 		if tok.Name == name {
 			return tok, nil
 		}
 	}
-	return Token{}, notFound("token", name)
+	return server.Token{}, notFound("token", name)
 }
 
-func (t memTx) GetTokenByHash(hash []byte) (Token, error) {
+func (t memTx) GetTokenByHash(hash []byte) (server.Token, error) {
 	for _, tok := range t.m.tokens {
 		if bytes.Equal(tok.Hash, hash) {
 			return tok, nil
 		}
 	}
-	return Token{}, notFound("token", "by hash")
+	return server.Token{}, notFound("token", "by hash")
 }
 
-func (t memTx) ListTokens() ([]Token, error) { return slices.Clone(t.m.tokens), nil }
+func (t memTx) ListTokens() ([]server.Token, error) { return slices.Clone(t.m.tokens), nil }
 
-func (t memTx) UpdateToken(tok Token) error {
+func (t memTx) UpdateToken(tok server.Token) error {
 	for i := range t.m.tokens {
 		if t.m.tokens[i].Name == tok.Name {
 			t.m.tokens[i].LastUsedAt, t.m.tokens[i].RevokedAt = tok.LastUsedAt, tok.RevokedAt
@@ -100,7 +100,7 @@ func (t memTx) DeleteToken(name string) error {
 	return notFound("token", name)
 }
 
-func (t memTx) CreateUser(u User) error {
+func (t memTx) CreateUser(u server.User) error {
 	if _, err := t.GetUser(u.Username); err == nil {
 		return server.Errorf(server.EEXISTS, "user %q exists", u.Username)
 	}
@@ -108,18 +108,18 @@ func (t memTx) CreateUser(u User) error {
 	return nil
 }
 
-func (t memTx) GetUser(name string) (User, error) {
+func (t memTx) GetUser(name string) (server.User, error) {
 	for _, u := range t.m.users {
 		if u.Username == name {
 			return u, nil
 		}
 	}
-	return User{}, notFound("user", name)
+	return server.User{}, notFound("user", name)
 }
 
-func (t memTx) ListUsers() ([]User, error) { return slices.Clone(t.m.users), nil }
+func (t memTx) ListUsers() ([]server.User, error) { return slices.Clone(t.m.users), nil }
 
-func (t memTx) UpdateUser(u User) error {
+func (t memTx) UpdateUser(u server.User) error {
 	for i := range t.m.users {
 		if t.m.users[i].Username == u.Username {
 			t.m.users[i] = u
@@ -133,38 +133,38 @@ func (t memTx) DeleteUser(name string) error {
 	if _, err := t.GetUser(name); err != nil {
 		return err
 	}
-	t.m.users = slices.DeleteFunc(t.m.users, func(u User) bool { return u.Username == name })
+	t.m.users = slices.DeleteFunc(t.m.users, func(u server.User) bool { return u.Username == name })
 	return t.DeleteUserSessions(name, nil)
 }
 
-func (t memTx) CreateSession(s Session) error {
+func (t memTx) CreateSession(s server.Session) error {
 	t.m.sessions = append(t.m.sessions, s)
 	return nil
 }
 
-func (t memTx) GetSession(hash []byte) (Session, error) {
+func (t memTx) GetSession(hash []byte) (server.Session, error) {
 	for _, s := range t.m.sessions {
 		if bytes.Equal(s.Hash, hash) {
 			return s, nil
 		}
 	}
-	return Session{}, notFound("session", "by hash")
+	return server.Session{}, notFound("session", "by hash")
 }
 
 func (t memTx) DeleteSession(hash []byte) error {
-	t.m.sessions = slices.DeleteFunc(t.m.sessions, func(s Session) bool { return bytes.Equal(s.Hash, hash) })
+	t.m.sessions = slices.DeleteFunc(t.m.sessions, func(s server.Session) bool { return bytes.Equal(s.Hash, hash) })
 	return nil
 }
 
 func (t memTx) DeleteUserSessions(name string, keep []byte) error {
-	t.m.sessions = slices.DeleteFunc(t.m.sessions, func(s Session) bool {
+	t.m.sessions = slices.DeleteFunc(t.m.sessions, func(s server.Session) bool {
 		return s.Username == name && !bytes.Equal(s.Hash, keep)
 	})
 	return nil
 }
 
 func (t memTx) DeleteExpiredSessions(now time.Time) error {
-	t.m.sessions = slices.DeleteFunc(t.m.sessions, func(s Session) bool { return s.ExpiresAt.Before(now) })
+	t.m.sessions = slices.DeleteFunc(t.m.sessions, func(s server.Session) bool { return s.ExpiresAt.Before(now) })
 	return nil
 }
 

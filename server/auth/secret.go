@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"hash/crc32"
 	"strings"
+
+	"github.com/flagpole/flagpole/server"
 )
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -57,7 +59,7 @@ func NewTokenSecret(scope string) string {
 // WellFormedToken reports whether s looks like a secret NewTokenSecret made:
 // a known prefix, the right length and a matching checksum.
 func WellFormedToken(s string) bool {
-	for _, scope := range []string{ScopeSDK, ScopeCI, ScopeAdmin} {
+	for _, scope := range []string{server.ScopeSDK, server.ScopeCI, server.ScopeAdmin} {
 		p := TokenPrefix(scope)
 		if !strings.HasPrefix(s, p) || len(s) != len(p)+secretChars+checksumChars {
 			continue

@@ -10,7 +10,7 @@ import (
 
 func TestTokenSecretFormat(t *testing.T) {
 	seen := map[string]bool{}
-	for _, scope := range []string{ScopeSDK, ScopeCI, ScopeAdmin} {
+	for _, scope := range []string{server.ScopeSDK, server.ScopeCI, server.ScopeAdmin} {
 		s := NewTokenSecret(scope)
 		if !strings.HasPrefix(s, "fp_"+scope+"_") {
 			t.Errorf("secret %q lacks prefix fp_%s_", s, scope)
@@ -50,31 +50,6 @@ func TestRandomStringUsesAllOfBase62(t *testing.T) {
 	}
 	if len(counts) != 62 {
 		t.Fatalf("10000 characters used %d distinct symbols, want 62", len(counts))
-	}
-}
-
-func TestPasswordHash(t *testing.T) {
-	p := PasswordParams{Time: 1, Memory: 64, Threads: 1}
-	h1, h2 := HashPassword("correct horse battery", p), HashPassword("correct horse battery", p)
-	if h1 == h2 {
-		t.Fatal("two hashes of one password are equal: salt missing")
-	}
-	if !strings.HasPrefix(h1, "$argon2id$v=19$m=64,t=1,p=1$") {
-		t.Fatalf("hash %q is not an encoded argon2id hash", h1)
-	}
-	for _, tc := range []struct {
-		pw   string
-		want bool
-	}{{"correct horse battery", true}, {"correct horse batterY", false}, {"", false}} {
-		ok, err := VerifyPassword(tc.pw, h1)
-		if err != nil || ok != tc.want {
-			t.Errorf("VerifyPassword(%q) = %v, %v; want %v", tc.pw, ok, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "$argon2i$v=19$m=64,t=1,p=1$AAAA$AAAA", "$argon2id$v=19$m=64,t=0,p=1$AAAA$AAAA", "plain"} {
-		if _, err := VerifyPassword("x", bad); err == nil {
-			t.Errorf("VerifyPassword accepted malformed hash %q", bad)
-		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/flagpole/flagpole/server"
 )
 
 // DefaultTokenCacheTTL is how long a token read from the store is trusted
@@ -30,8 +32,8 @@ type tokenCache struct {
 }
 
 type cachedToken struct {
-	token Token
-	id    *identity // the token's identity, shared by its calls
+	token server.Token
+	id    *Identity // the token's identity, shared by its calls
 	read  time.Time
 }
 
@@ -41,19 +43,19 @@ func newTokenCache(ttl time.Duration) *tokenCache {
 
 // get returns the token cached for hash if it was read less than ttl ago,
 // and the generation to hand to put after reading the store otherwise.
-func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (Token, *identity, bool, uint64) {
+func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (server.Token, *Identity, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[hash]
 	if ok && now.Sub(e.read) < c.ttl && !now.Before(e.read) {
 		return e.token, e.id, true, c.gen
 	}
-	return Token{}, nil, false, c.gen
+	return server.Token{}, nil, false, c.gen
 }
 
 // put caches a token read from the store, unless the cache is off or was
 // invalidated since gen.
-func (c *tokenCache) put(hash [sha256.Size]byte, t Token, id *identity, now time.Time, gen uint64) {
+func (c *tokenCache) put(hash [sha256.Size]byte, t server.Token, id *Identity, now time.Time, gen uint64) {
 	if c.ttl <= 0 {
 		return
 	}

@@ -9,34 +9,35 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 // countingStore counts the read transactions of a Store.
 type countingStore struct {
-	Store
+	server.AuthStore
 	views atomic.Int64
 }
 
-func (c *countingStore) ViewAuth(ctx context.Context, fn func(Tx) error) error {
+func (c *countingStore) ViewAuth(ctx context.Context, fn func(server.AuthTx) error) error {
 	c.views.Add(1)
-	return c.Store.ViewAuth(ctx, fn)
+	return c.AuthStore.ViewAuth(ctx, fn)
 }
 
 func cacheFixture(t *testing.T, opts ...Option) (*Authenticator, *memStore, *countingStore, *clock, context.Context) {
 	t.Helper()
 	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	mem := newMemStore()
-	st := &countingStore{Store: mem}
-	opts = append([]Option{WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now)}, opts...)
+	st := &countingStore{AuthStore: mem}
+	opts = append([]Option{WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now)}, opts...)
 	a := New(st, opts...)
 	ctx := NewContext(context.Background(), adminUser)
-	ctx = server.NewContextWithActor(ctx, adminUser.Actor(SourceCLI))
+	ctx = server.NewContextWithActor(ctx, adminUser.Actor(server.SourceCLI))
 	return a, mem, st, clk, ctx
 }
 
 func TestTokenCacheSavesReadsWithinTTL(t *testing.T) {
 	a, _, st, clk, ctx := cacheFixture(t)
-	_, secret, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: ScopeSDK, Environments: []string{"staging"}})
+	_, secret, err := a.CreateToken(ctx, NewToken{Name: "svc", Scope: server.ScopeSDK, Environments: []string{"staging"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestTokenCacheSavesReadsWithinTTL(t *testing.T) {
 
 func TestTokenCacheOff(t *testing.T) {
 	a, _, st, _, ctx := cacheFixture(t, WithTokenCacheTTL(0))
-	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "svc", Scope: ScopeCI})
+	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "svc", Scope: server.ScopeCI})
 	for range 3 {
 		if _, err := a.AuthenticateToken(ctx, secret); err != nil {
 			t.Fatal(err)
@@ -83,7 +84,7 @@ func TestTokenCacheOff(t *testing.T) {
 // process, is refused on the very next call.
 func TestTokenCacheRevokeAppliesAtOnce(t *testing.T) {
 	a, _, _, _, ctx := cacheFixture(t)
-	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI})
+	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI})
 	if _, err := a.AuthenticateToken(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestTokenCacheRevokeAppliesAtOnce(t *testing.T) {
 // moment it expires, not a TTL later.
 func TestTokenCacheExpiryAppliesAtOnce(t *testing.T) {
 	a, _, _, clk, ctx := cacheFixture(t)
-	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "svc", Scope: ScopeCI, ExpiresAt: clk.Now().Add(time.Second)})
+	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "svc", Scope: server.ScopeCI, ExpiresAt: clk.Now().Add(time.Second)})
 	if _, err := a.AuthenticateToken(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +116,11 @@ func TestTokenCacheExpiryAppliesAtOnce(t *testing.T) {
 // process (straight to the shared store) is noticed within the TTL.
 func TestTokenCacheOtherReplicaRevoke(t *testing.T) {
 	a, mem, _, clk, ctx := cacheFixture(t)
-	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI})
+	_, secret, _ := a.CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI})
 	if _, err := a.AuthenticateToken(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	other := New(mem, WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now))
+	other := New(mem, WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1}), WithClock(clk.Now))
 	if _, err := other.RevokeToken(ctx, "deploy"); err != nil {
 		t.Fatal(err)
 	}
@@ -136,13 +137,13 @@ func TestTokenCacheOtherReplicaRevoke(t *testing.T) {
 // blockingStore holds the next token read until released, to put a
 // revocation in the middle of it.
 type blockingStore struct {
-	Store
+	server.AuthStore
 	reading, release chan struct{}
 	once             sync.Once
 }
 
-func (b *blockingStore) ViewAuth(ctx context.Context, fn func(Tx) error) error {
-	err := b.Store.ViewAuth(ctx, fn)
+func (b *blockingStore) ViewAuth(ctx context.Context, fn func(server.AuthTx) error) error {
+	err := b.AuthStore.ViewAuth(ctx, fn)
 	b.once.Do(func() {
 		close(b.reading)
 		<-b.release
@@ -155,13 +156,13 @@ func (b *blockingStore) ViewAuth(ctx context.Context, fn func(Tx) error) error {
 func TestTokenCacheRevokeDuringRead(t *testing.T) {
 	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	mem := newMemStore()
-	params := WithPasswordParams(PasswordParams{Time: 1, Memory: 64, Threads: 1})
-	ctx := server.NewContextWithActor(NewContext(context.Background(), adminUser), adminUser.Actor(SourceCLI))
-	_, secret, err := New(mem, params, WithClock(clk.Now)).CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI})
+	params := WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1})
+	ctx := server.NewContextWithActor(NewContext(context.Background(), adminUser), adminUser.Actor(server.SourceCLI))
+	_, secret, err := New(mem, params, WithClock(clk.Now)).CreateToken(ctx, NewToken{Name: "deploy", Scope: server.ScopeCI})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &blockingStore{Store: mem, reading: make(chan struct{}), release: make(chan struct{})}
+	st := &blockingStore{AuthStore: mem, reading: make(chan struct{}), release: make(chan struct{})}
 	a := New(st, params, WithClock(clk.Now))
 	done := make(chan error, 1)
 	go func() { _, err := a.AuthenticateToken(ctx, secret); done <- err }()
@@ -176,4 +177,17 @@ func TestTokenCacheRevokeDuringRead(t *testing.T) {
 	if _, err := a.AuthenticateToken(ctx, secret); server.ErrorCode(err) != server.EUNAUTHORIZED {
 		t.Fatalf("call after revoke returned: %v, want revoked", err)
 	}
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }

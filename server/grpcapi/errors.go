@@ -17,17 +17,21 @@ import (
 // missing here (EINTERNAL) and errors that are not *server.Error reach the
 // caller as Internal "internal error"; the detail goes to the log only.
 var codeOf = map[string]codes.Code{
-	server.EINVALID:      codes.InvalidArgument,
-	server.ENOTFOUND:     codes.NotFound,
-	server.EEXISTS:       codes.AlreadyExists,
-	server.ECONFLICT:     codes.Aborted,
-	server.EUNAUTHORIZED: codes.Unauthenticated,
-	server.EFORBIDDEN:    codes.PermissionDenied,
-	server.EUNAVAILABLE:  codes.Unavailable,
+	server.EINVALID:        codes.InvalidArgument,
+	server.ENOTFOUND:       codes.NotFound,
+	server.EEXISTS:         codes.AlreadyExists,
+	server.ECONFLICT:       codes.Aborted,
+	server.EUNAUTHORIZED:   codes.Unauthenticated,
+	server.EFORBIDDEN:      codes.PermissionDenied,
+	server.EUNAVAILABLE:    codes.Unavailable,
+	server.ENOTIMPLEMENTED: codes.Unimplemented,
 }
 
 // ToStatus converts a service error into a gRPC status error. EINVALID
-// carries a google.rpc.BadRequest naming the field and the reason.
+// carries a google.rpc.BadRequest naming the field and the reason. The
+// status error keeps err as its cause (errors.As finds the *server.Error),
+// so that the HTTP adapter, which runs these handlers in process, maps the
+// domain error with its own table.
 func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
@@ -35,14 +39,14 @@ func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
 	var e *server.Error
 	if errors.As(err, &e) {
 		if code, ok := codeOf[e.Code]; ok {
-			return withField(status.New(code, e.Error()), e).Err()
+			return &statusError{st: withField(status.New(code, e.Error()), e), cause: err}
 		}
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "canceled")
+		return &statusError{st: status.New(codes.Canceled, "canceled"), cause: err}
 	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+		return &statusError{st: status.New(codes.DeadlineExceeded, "deadline exceeded"), cause: err}
 	}
 	method, _ := grpc.Method(ctx)
 	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
@@ -61,3 +65,13 @@ func withField(st *status.Status, e *server.Error) *status.Status {
 	}
 	return detailed
 }
+
+// statusError is a gRPC status error that keeps the error it was made from.
+type statusError struct {
+	st    *status.Status
+	cause error
+}
+
+func (e *statusError) Error() string              { return e.st.Err().Error() }
+func (e *statusError) GRPCStatus() *status.Status { return e.st }
+func (e *statusError) Unwrap() error              { return e.cause }

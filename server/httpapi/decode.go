@@ -6,13 +6,12 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/flagpole/flagpole/server"
 )
 
 // decode fills msg from the body, the query and the path, in that order.
@@ -183,12 +182,7 @@ func lowerCamel(s string) string {
 	return b.String()
 }
 
-// invalid is an InvalidArgument status with one field violation.
+// invalid is an EINVALID error naming the field and the reason.
 func invalid(field, description string) error {
-	st := status.New(codes.InvalidArgument, field+": "+description)
-	st, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: description}}})
-	if err != nil {
-		return status.Error(codes.InvalidArgument, field+": "+description)
-	}
-	return st.Err()
+	return server.Invalid(field, "%s", description)
 }

@@ -1,34 +1,40 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/flagpole/flagpole/server"
 )
 
-// statuses maps gRPC codes to HTTP statuses and the code name in error
-// bodies. Codes not listed are 500.
-var statuses = map[codes.Code]struct {
+// statuses is the HTTP adapter's one table: domain error codes to HTTP
+// statuses and the code names of error bodies (those of the gRPC codes the
+// gRPC adapter maps the same errors to). Codes not listed are 500.
+var statuses = map[string]struct {
 	http int
 	name string
 }{
-	codes.InvalidArgument:    {http.StatusBadRequest, "invalid_argument"},
-	codes.FailedPrecondition: {http.StatusBadRequest, "failed_precondition"},
-	codes.OutOfRange:         {http.StatusBadRequest, "out_of_range"},
-	codes.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated"},
-	codes.PermissionDenied:   {http.StatusForbidden, "permission_denied"},
-	codes.NotFound:           {http.StatusNotFound, "not_found"},
-	codes.AlreadyExists:      {http.StatusConflict, "already_exists"},
-	codes.Aborted:            {http.StatusConflict, "aborted"},
-	codes.ResourceExhausted:  {http.StatusTooManyRequests, "resource_exhausted"},
-	codes.Canceled:           {499, "canceled"},
-	codes.Unimplemented:      {http.StatusNotImplemented, "unimplemented"},
-	codes.Unavailable:        {http.StatusServiceUnavailable, "unavailable"},
-	codes.DeadlineExceeded:   {http.StatusGatewayTimeout, "deadline_exceeded"},
+	server.EINVALID:        {http.StatusBadRequest, "invalid_argument"},
+	server.EUNAUTHORIZED:   {http.StatusUnauthorized, "unauthenticated"},
+	server.EFORBIDDEN:      {http.StatusForbidden, "permission_denied"},
+	server.ENOTFOUND:       {http.StatusNotFound, "not_found"},
+	server.EEXISTS:         {http.StatusConflict, "already_exists"},
+	server.ECONFLICT:       {http.StatusConflict, "aborted"},
+	server.ENOTIMPLEMENTED: {http.StatusNotImplemented, "unimplemented"},
+	server.EUNAVAILABLE:    {http.StatusServiceUnavailable, "unavailable"},
+	codeCanceled:           {499, "canceled"},
+	codeDeadline:           {http.StatusGatewayTimeout, "deadline_exceeded"},
 }
+
+// Codes of the context's errors, which are no *server.Error: the caller
+// went away, or its deadline passed.
+const (
+	codeCanceled = "canceled"
+	codeDeadline = "deadline_exceeded"
+)
 
 // errorBody is the JSON of every API error.
 type errorBody struct {
@@ -42,25 +48,41 @@ type fieldViolation struct {
 	Description string `json:"description"`
 }
 
-// writeError answers with the status's HTTP equivalent. Internal and
-// unknown errors are logged and answered without detail.
+// writeError answers with the HTTP status of err's code: a *server.Error
+// found in err (gRPC status errors of the services keep theirs as their
+// cause) or the context's errors. Internal and unknown errors are logged
+// and answered without detail.
 func (s *Server) writeError(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	m, ok := statuses[st.Code()]
+	writeError(w, s.logger, err)
+}
+
+func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
+	status, body := errorResponse(err)
+	if status == http.StatusInternalServerError {
+		log.Error("http api: internal error", "err", err)
+	}
+	writeJSON(w, status, body)
+}
+
+// errorResponse is the status and body of err.
+func errorResponse(err error) (int, errorBody) {
+	code, message := server.ErrorCode(err), server.ErrorMessage(err)
+	switch {
+	case errors.Is(err, context.Canceled):
+		code, message = codeCanceled, "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		code, message = codeDeadline, "deadline exceeded"
+	}
+	m, ok := statuses[code]
 	if !ok {
-		s.logger.Error("http api: internal error", "code", st.Code().String(), "err", st.Message())
-		writeJSON(w, http.StatusInternalServerError, errorBody{Code: "internal", Message: "internal error"})
-		return
+		return http.StatusInternalServerError, errorBody{Code: "internal", Message: "internal error"}
 	}
-	body := errorBody{Code: m.name, Message: st.Message()}
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				body.FieldViolations = append(body.FieldViolations, fieldViolation{Field: v.GetField(), Description: v.GetDescription()})
-			}
-		}
+	body := errorBody{Code: m.name, Message: message}
+	var e *server.Error
+	if errors.As(err, &e) && e.Code == server.EINVALID && e.Field != "" {
+		body.FieldViolations = []fieldViolation{{Field: e.Field, Description: e.Message}}
 	}
-	writeJSON(w, m.http, body)
+	return m.http, body
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

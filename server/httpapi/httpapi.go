@@ -17,11 +17,11 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/flagpole/flagpole/server"
 )
 
 // DefaultMaxBodyBytes limits request bodies unless WithMaxBodyBytes says otherwise.
@@ -107,7 +107,7 @@ func (s *Server) handler(rt Route) http.Handler {
 			}
 		}
 		if md == nil {
-			s.writeError(w, status.Errorf(codes.Unimplemented, "%s is not served here", rt.RPC))
+			s.writeError(w, server.Errorf(server.ENOTIMPLEMENTED, "%s is not served here", rt.RPC))
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
@@ -117,7 +117,7 @@ func (s *Server) handler(rt Route) http.Handler {
 			return
 		}
 		if err != nil {
-			s.writeError(w, status.Errorf(codes.InvalidArgument, "reading body: %v", err))
+			s.writeError(w, server.Errorf(server.EINVALID, "reading body: %v", err))
 			return
 		}
 		dec := func(v any) error { return decode(rt, r, body, v.(proto.Message)) }

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
-	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server"
 )
 
 // UnaryServerInterceptor records every unary gRPC call by method and code.
@@ -61,9 +61,9 @@ func (m *Metrics) EvaluationInterceptor(source string) grpc.UnaryServerIntercept
 	}
 }
 
-// Store wraps a service.Store so that the latency of every transaction is
+// Store wraps a server.Store so that the latency of every transaction is
 // observed as operation "update" or "view".
-func (m *Metrics) Store(s service.Store) service.Store {
+func (m *Metrics) Store(s server.Store) server.Store {
 	if m == nil {
 		return s
 	}
@@ -71,18 +71,18 @@ func (m *Metrics) Store(s service.Store) service.Store {
 }
 
 type timedStore struct {
-	service.Store
+	server.Store
 	m *Metrics
 }
 
-func (t timedStore) Update(ctx context.Context, fn func(service.Tx) error) error {
+func (t timedStore) Update(ctx context.Context, fn func(server.Tx) error) error {
 	start := time.Now()
 	err := t.Store.Update(ctx, fn)
 	t.m.ObserveStore("update", time.Since(start), err)
 	return err
 }
 
-func (t timedStore) View(ctx context.Context, fn func(service.Tx) error) error {
+func (t timedStore) View(ctx context.Context, fn func(server.Tx) error) error {
 	start := time.Now()
 	err := t.Store.View(ctx, fn)
 	t.m.ObserveStore("view", time.Since(start), err)

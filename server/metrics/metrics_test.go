@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/metrics"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // evalServer is a hand-written EvaluationService for the interceptor seam.
@@ -180,13 +180,13 @@ func TestSyncSeries(t *testing.T) {
 // failingStore is a hand-written store whose transactions fail on demand.
 type failingStore struct{ fail bool }
 
-func (s failingStore) Update(ctx context.Context, fn func(service.Tx) error) error {
+func (s failingStore) Update(ctx context.Context, fn func(server.Tx) error) error {
 	if s.fail {
 		return errors.New("disk full")
 	}
 	return nil
 }
-func (s failingStore) View(ctx context.Context, fn func(service.Tx) error) error { return nil }
+func (s failingStore) View(ctx context.Context, fn func(server.Tx) error) error { return nil }
 
 func TestStoreLatency(t *testing.T) {
 	m := metrics.New()

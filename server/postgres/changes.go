@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // Channel is the NOTIFY channel on which each committed transaction
@@ -39,7 +38,7 @@ type notice struct {
 	Deleted bool `json:"d,omitempty"`
 }
 
-var _ service.ChangeRecorder = (*tx)(nil)
+var _ server.ChangeRecorder = (*tx)(nil)
 
 // RecordChange writes c to the change log in the transaction that makes
 // it, so other replicas can read and publish it once notified.
@@ -108,7 +107,7 @@ type Handler interface {
 	Publish(server.Change)
 }
 
-// A Handler that also implements service.Forgetter is told, after
+// A Handler that also implements server.Forgetter is told, after
 // Invalidate, of every environment another replica deleted (and, after a
 // reconnect, of every one it knew that is gone), so that the sync hub ends
 // its streams and forgets its revisions, as the deleting replica's did.
@@ -248,7 +247,7 @@ func (w *watcher) follow(ctx context.Context, conn *pgx.Conn) error {
 
 // forget tells the handler, if it wants to know, that env was deleted.
 func (w *watcher) forget(env string) {
-	if f, ok := w.h.(service.Forgetter); ok {
+	if f, ok := w.h.(server.Forgetter); ok {
 		f.Forget(env)
 	}
 }

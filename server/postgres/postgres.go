@@ -33,14 +33,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // maxAttempts bounds how often an Update is tried when it keeps losing
 // serialization conflicts.
 const maxAttempts = 30
 
-// DB is an open Flagpole database. It implements service.Store and is safe
+// DB is an open Flagpole database. It implements server.Store and is safe
 // for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
@@ -60,7 +59,7 @@ type DB struct {
 	stop    context.CancelFunc // stops the Watch goroutine, nil if none
 }
 
-var _ service.Store = (*DB)(nil)
+var _ server.Store = (*DB)(nil)
 
 // Option configures a DB.
 type Option func(*DB)
@@ -146,12 +145,12 @@ func (db *DB) Replica() string { return db.replica }
 // a deadlock, the whole transaction, fn included, runs again; fn must
 // therefore keep no effects outside the transaction. An error from fn is
 // returned unchanged after rolling back; a panic rolls back and propagates.
-func (db *DB) Update(ctx context.Context, fn func(service.Tx) error) error {
+func (db *DB) Update(ctx context.Context, fn func(server.Tx) error) error {
 	return db.update(ctx, func(t *tx) error { return fn(t) })
 }
 
 // View runs fn in a read-only transaction that sees one consistent snapshot.
-func (db *DB) View(ctx context.Context, fn func(service.Tx) error) error {
+func (db *DB) View(ctx context.Context, fn func(server.Tx) error) error {
 	return db.view(ctx, func(t *tx) error { return fn(t) })
 }
 

@@ -13,12 +13,11 @@ import (
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/dbschema"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
-	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/storetest"
 )
 
 func TestStoreContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) service.Store { return mustOpen(t, pgtest.Schema(t)) })
+	storetest.Run(t, func(t *testing.T) server.Store { return mustOpen(t, pgtest.Schema(t)) })
 }
 
 // mustOpen opens the database at dsn and closes it when the test ends.
@@ -127,7 +126,7 @@ func TestLoadMigrationsRejectsGaps(t *testing.T) {
 // TestAuditAppendOnly: not even a raw statement can change the trail.
 func TestAuditAppendOnly(t *testing.T) {
 	db := mustOpen(t, pgtest.Schema(t))
-	err := db.Update(t.Context(), func(tx service.Tx) error {
+	err := db.Update(t.Context(), func(tx server.Tx) error {
 		_, err := tx.AppendAudit(server.AuditEntry{Actor: server.System, Action: "flag.create", Resource: "flag", Key: "a"})
 		return err
 	})
@@ -156,7 +155,7 @@ func TestDuplicateKeepsTransaction(t *testing.T) {
 	db := mustOpen(t, pgtest.Schema(t))
 	flag := server.Flag{Flag: engine.Flag{Key: "a", Type: engine.TypeBoolean,
 		Variants: []engine.Variant{{Key: "on", Value: true}, {Key: "off", Value: false}}}, Revision: 1}
-	err := db.Update(t.Context(), func(tx service.Tx) error {
+	err := db.Update(t.Context(), func(tx server.Tx) error {
 		if err := tx.CreateFlag(flag); err != nil {
 			return err
 		}
@@ -177,7 +176,7 @@ func TestDuplicateKeepsTransaction(t *testing.T) {
 func TestConcurrentReplicas(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	a, b := mustOpen(t, dsn), mustOpen(t, dsn)
-	if err := a.Update(t.Context(), func(tx service.Tx) error {
+	if err := a.Update(t.Context(), func(tx server.Tx) error {
 		return tx.CreateEnvironment(server.Environment{Name: "production", CreatedAt: time.Now()})
 	}); err != nil {
 		t.Fatal(err)
@@ -185,7 +184,7 @@ func TestConcurrentReplicas(t *testing.T) {
 	const workers, rounds = 4, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*workers*rounds)
-	increment := func(tx service.Tx) error {
+	increment := func(tx server.Tx) error {
 		env, err := tx.GetEnvironment("production")
 		if err != nil {
 			return err
@@ -217,7 +216,7 @@ func TestConcurrentReplicas(t *testing.T) {
 	if n := a.retries.Load() + b.retries.Load(); n != 0 {
 		t.Errorf("%d transactions retried, want 0", n)
 	}
-	err := b.View(t.Context(), func(tx service.Tx) error {
+	err := b.View(t.Context(), func(tx server.Tx) error {
 		env, err := tx.GetEnvironment("production")
 		if err == nil && env.Revision != 2*workers*rounds {
 			t.Errorf("revision %d after %d increments", env.Revision, 2*workers*rounds)
@@ -234,13 +233,13 @@ func TestConcurrentReplicas(t *testing.T) {
 func TestRetriesSerializationFailure(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	db := mustOpen(t, dsn)
-	if err := db.Update(t.Context(), func(tx service.Tx) error {
+	if err := db.Update(t.Context(), func(tx server.Tx) error {
 		return tx.CreateEnvironment(server.Environment{Name: "production", CreatedAt: time.Now()})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	calls := 0
-	err := db.Update(t.Context(), func(tx service.Tx) error {
+	err := db.Update(t.Context(), func(tx server.Tx) error {
 		calls++
 		env, err := tx.GetEnvironment("production")
 		if err != nil {
@@ -262,7 +261,7 @@ func TestRetriesSerializationFailure(t *testing.T) {
 	if calls != 2 {
 		t.Errorf("fn ran %d times, want 2 (one serialization failure, one retry)", calls)
 	}
-	err = db.View(t.Context(), func(tx service.Tx) error {
+	err = db.View(t.Context(), func(tx server.Tx) error {
 		env, err := tx.GetEnvironment("production")
 		if err == nil && env.Description != "outside+inside" {
 			t.Errorf("description %q, want %q: an update was lost", env.Description, "outside+inside")

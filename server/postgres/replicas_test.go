@@ -17,7 +17,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
 	"github.com/flagpole/flagpole/server/serve"
 )
@@ -37,7 +37,7 @@ func startReplica(t *testing.T, dsn string) (*serve.Server, *grpc.ClientConn) {
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: adminToken, Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: adminToken, Insecure: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

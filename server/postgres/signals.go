@@ -8,15 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/flagpole/flagpole/server/signals"
+	"github.com/flagpole/flagpole/server"
 )
 
-var _ signals.Store = (*DB)(nil)
+var _ server.SignalStore = (*DB)(nil)
 
 // AddSignals adds counts in one write transaction, retried like Update.
 // Counts of flags not configured in their environment, or of variants the
 // flag does not have, are dropped.
-func (db *DB) AddSignals(ctx context.Context, counts []signals.Count, pruneBefore time.Time) error {
+func (db *DB) AddSignals(ctx context.Context, counts []server.SignalCount, pruneBefore time.Time) error {
 	return db.update(ctx, func(t *tx) error {
 		known := map[[2]string]map[string]bool{} // (environment, flag) → variants; nil: unknown
 		for _, c := range counts {
@@ -58,11 +58,11 @@ func (t *tx) configuredVariants(env, flag string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return signals.Variants(def), nil
+	return server.DefinedVariants(def), nil
 }
 
 // ListSignals returns a flag's counts in environment from since on.
-func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]signals.Count, error) {
+func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]server.SignalCount, error) {
 	rows, err := db.pool.Query(ctx, `SELECT variant, event, minute, count, sum FROM flag_signals
 		WHERE environment = $1 AND flag_key = $2 AND minute >= $3 ORDER BY minute, variant, event`,
 		environment, flagKey, since.Truncate(time.Minute).Unix())
@@ -70,9 +70,9 @@ func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, sinc
 		return nil, wrap("list signals", err)
 	}
 	defer rows.Close()
-	var out []signals.Count
+	var out []server.SignalCount
 	for rows.Next() {
-		c := signals.Count{Environment: environment, FlagKey: flagKey}
+		c := server.SignalCount{Environment: environment, FlagKey: flagKey}
 		var minute int64
 		if err := rows.Scan(&c.Variant, &c.Event, &minute, &c.Count, &c.Sum); err != nil {
 			return nil, wrap("list signals", err)

@@ -8,15 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/flagpole/flagpole/server/usage"
+	"github.com/flagpole/flagpole/server"
 )
 
-var _ usage.Store = (*DB)(nil)
+var _ server.UsageStore = (*DB)(nil)
 
 // AddUsage merges counts in one write transaction, retried like Update.
 // Counts of flags or environments that do not exist (any more) are dropped.
-func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore time.Time) error {
-	groups := usage.GroupByFlag(counts)
+func (db *DB) AddUsage(ctx context.Context, counts []server.UsageCount, pruneBefore time.Time) error {
+	groups := server.GroupUsageByFlag(counts)
 	return db.update(ctx, func(t *tx) error {
 		for _, g := range groups {
 			if err := t.addFlagUsage(g); err != nil {
@@ -30,7 +30,7 @@ func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore ti
 	})
 }
 
-func (t *tx) addFlagUsage(g *usage.FlagCounts) error {
+func (t *tx) addFlagUsage(g *server.FlagCounts) error {
 	var one int
 	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM flag_configs WHERE environment = $1 AND flag_key = $2", g.Environment, g.FlagKey).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -88,8 +88,8 @@ func (t *tx) addFlagUsage(g *usage.FlagCounts) error {
 }
 
 // ListUsage returns stored usage sorted by environment and flag key.
-func (db *DB) ListUsage(ctx context.Context, environment string, since time.Time) ([]usage.FlagUsage, error) {
-	var list []usage.FlagUsage
+func (db *DB) ListUsage(ctx context.Context, environment string, since time.Time) ([]server.FlagUsage, error) {
+	var list []server.FlagUsage
 	err := db.view(ctx, func(t *tx) (err error) {
 		list, err = t.listUsage(environment, since)
 		return err
@@ -102,10 +102,10 @@ func (db *DB) ListUsage(ctx context.Context, environment string, since time.Time
 
 const anyEnvironment = "($1 = '' OR environment = $1)"
 
-func (t *tx) listUsage(env string, since time.Time) ([]usage.FlagUsage, error) {
+func (t *tx) listUsage(env string, since time.Time) ([]server.FlagUsage, error) {
 	rows, err := t.tx.Query(t.ctx, `SELECT environment, flag_key, first_evaluated, last_evaluated, single_variant, single_variant_since
 		FROM flag_usage WHERE `+anyEnvironment+` ORDER BY environment COLLATE "C", flag_key COLLATE "C"`, env)
-	list, err := collect(rows, err, func(r pgx.Row) (u usage.FlagUsage, err error) {
+	list, err := collect(rows, err, func(r pgx.Row) (u server.FlagUsage, err error) {
 		err = r.Scan(&u.Environment, &u.FlagKey, &u.FirstEvaluated, &u.LastEvaluated, &u.SingleVariant, &u.SingleVariantSince)
 		u.FirstEvaluated, u.LastEvaluated, u.SingleVariantSince = utc(u.FirstEvaluated), utc(u.LastEvaluated), utc(u.SingleVariantSince)
 		return u, err
@@ -119,7 +119,7 @@ func (t *tx) listUsage(env string, since time.Time) ([]usage.FlagUsage, error) {
 	}
 	type service struct {
 		key [2]string
-		usage.ServiceUsage
+		server.ServiceUsage
 	}
 	rows, err = t.tx.Query(t.ctx, `SELECT environment, flag_key, service, last_seen FROM flag_usage_services
 		WHERE `+anyEnvironment+` ORDER BY environment, flag_key, service COLLATE "C"`, env)
@@ -138,7 +138,7 @@ func (t *tx) listUsage(env string, since time.Time) ([]usage.FlagUsage, error) {
 	}
 	type hourly struct {
 		key [2]string
-		usage.HourlyCount
+		server.HourlyCount
 	}
 	rows, err = t.tx.Query(t.ctx, `SELECT environment, flag_key, hour, variant, count FROM flag_usage_hourly
 		WHERE `+anyEnvironment+` AND hour >= $2 ORDER BY environment, flag_key, hour, variant COLLATE "C"`,

@@ -43,13 +43,12 @@ import (
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/guard"
 	"github.com/flagpole/flagpole/server/release"
-	"github.com/flagpole/flagpole/server/signals"
 )
 
-// Signals is what the Judge reads of the signal store (signals.Store's
+// Signals is what the Judge reads of the signal store (server.SignalStore's
 // read half).
 type Signals interface {
-	ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]signals.Count, error)
+	ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]server.SignalCount, error)
 }
 
 // Judge implements release.Judge.
@@ -210,7 +209,7 @@ func decision(ev Evidence) (release.Decision, error) {
 
 // sum adds the counts of p's control and new variants of minutes in
 // [from, until) (until zero: no end).
-func sum(counts []signals.Count, p server.ReleasePlan, from, until time.Time) (control, treatment Counts) {
+func sum(counts []server.SignalCount, p server.ReleasePlan, from, until time.Time) (control, treatment Counts) {
 	for _, c := range counts {
 		if c.Minute.Before(from) || !until.IsZero() && !c.Minute.Before(until) {
 			continue
@@ -225,7 +224,7 @@ func sum(counts []signals.Count, p server.ReleasePlan, from, until time.Time) (c
 			continue
 		}
 		switch c.Event {
-		case signals.Exposure:
+		case server.Exposure:
 			to.Exposures += c.Count
 		case p.Guard.Event:
 			to.Events += c.Count

@@ -8,17 +8,16 @@ import (
 
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/release"
-	"github.com/flagpole/flagpole/server/signals"
 )
 
 type store struct {
-	counts []signals.Count
+	counts []server.SignalCount
 	since  []time.Time
 }
 
-func (s *store) ListSignals(_ context.Context, env, flag string, since time.Time) ([]signals.Count, error) {
+func (s *store) ListSignals(_ context.Context, env, flag string, since time.Time) ([]server.SignalCount, error) {
 	s.since = append(s.since, since)
-	var out []signals.Count
+	var out []server.SignalCount
 	for _, c := range s.counts {
 		if c.Environment == env && c.FlagKey == flag && !c.Minute.Before(since) {
 			out = append(out, c)
@@ -28,7 +27,7 @@ func (s *store) ListSignals(_ context.Context, env, flag string, since time.Time
 }
 
 func (s *store) add(minute time.Time, variant, event string, n int64) {
-	s.counts = append(s.counts, signals.Count{Environment: "production", FlagKey: "checkout", Variant: variant, Event: event, Minute: minute, Count: n})
+	s.counts = append(s.counts, server.SignalCount{Environment: "production", FlagKey: "checkout", Variant: variant, Event: event, Minute: minute, Count: n})
 }
 
 var t0 = time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
@@ -55,9 +54,9 @@ func evidence(t *testing.T, d release.Decision) Evidence {
 func TestCheckJudgesTheStepWindow(t *testing.T) {
 	st := &store{}
 	st.add(t0.Add(-time.Minute), "on", "error", 10_000) // before the step: not counted
-	st.add(t0, "off", signals.Exposure, 5_000)
+	st.add(t0, "off", server.Exposure, 5_000)
 	st.add(t0, "off", "error", 50)
-	st.add(t0, "on", signals.Exposure, 2_000)
+	st.add(t0, "on", server.Exposure, 2_000)
 	st.add(t0, "on", "error", 600)
 	st.add(t0, "on", "latency", 9_999) // another event
 	st.add(t0, "other", "error", 9_999)
@@ -82,7 +81,7 @@ func TestCheckJudgesTheStepWindow(t *testing.T) {
 	// Equal rates pass once both arms have their samples.
 	st2 := &store{}
 	for _, v := range []string{"on", "off"} {
-		st2.add(t0, v, signals.Exposure, 20_000)
+		st2.add(t0, v, server.Exposure, 20_000)
 		st2.add(t0, v, "error", 200)
 	}
 	j.Signals = st2
@@ -91,8 +90,8 @@ func TestCheckJudgesTheStepWindow(t *testing.T) {
 	}
 	// Too few samples wait.
 	st3 := &store{}
-	st3.add(t0, "on", signals.Exposure, 100)
-	st3.add(t0, "off", signals.Exposure, 10_000)
+	st3.add(t0, "on", server.Exposure, 100)
+	st3.add(t0, "off", server.Exposure, 10_000)
 	j.Signals = st3
 	if d, err := j.Check(context.Background(), p, 1); err != nil || d.Verdict != release.Waiting {
 		t.Errorf("few samples: %v %v %s", err, d.Verdict, d.Evidence)
@@ -101,16 +100,16 @@ func TestCheckJudgesTheStepWindow(t *testing.T) {
 
 func TestCheckLeavesOutWhatTheFirstMinuteHeldBefore(t *testing.T) {
 	st := &store{}
-	st.add(t0, "off", signals.Exposure, 1_000)
-	st.add(t0, "on", signals.Exposure, 1_000)
+	st.add(t0, "off", server.Exposure, 1_000)
+	st.add(t0, "on", server.Exposure, 1_000)
 	st.add(t0, "on", "error", 900)
 	p := plan(10, 50, 100)
 	// Step 1's passing decision marked the minute; step 2 began after it.
 	prev, _ := json.Marshal(Evidence{Event: "error", Step: 1, Mark: &Mark{Minute: t0,
 		Control: Counts{Exposures: 1_000}, New: Counts{Exposures: 1_000, Events: 900}}})
 	p.Step, p.StepStartedAt, p.Evidence = 2, t0.Add(20*time.Second), prev
-	st.add(t0, "off", signals.Exposure, 600)
-	st.add(t0, "on", signals.Exposure, 600)
+	st.add(t0, "off", server.Exposure, 600)
+	st.add(t0, "on", server.Exposure, 600)
 	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(40 * time.Second) }}
 	d, err := j.Check(context.Background(), p, 2)
 	if err != nil {
@@ -126,7 +125,7 @@ func TestCheckJudgesTheLastStepAgainstTheStepBefore(t *testing.T) {
 	prev, _ := json.Marshal(json.RawMessage(`{"verdict":"passing","control":{"samples":50000,"events":500},"new":{"samples":50000,"events":510},"event":"error","step":1}`))
 	p.Step, p.StepStartedAt, p.Evidence = 2, t0, prev
 	st := &store{}
-	st.add(t0, "on", signals.Exposure, 20_000)
+	st.add(t0, "on", server.Exposure, 20_000)
 	st.add(t0, "on", "error", 1_000) // 5% against a 1% baseline
 	j := &Judge{Signals: st, Now: func() time.Time { return t0.Add(30 * time.Second) }}
 	d, err := j.Check(context.Background(), p, 2)
@@ -140,10 +139,10 @@ func TestCheckJudgesTheLastStepAgainstTheStepBefore(t *testing.T) {
 	// Without evidence, the step before is re-read from the store.
 	p.Evidence = nil
 	p.StepStartedAt = t0.Add(2 * time.Minute)
-	st.add(t0, "off", signals.Exposure, 9_999) // before the step before (held a minute)
-	st.add(t0.Add(2*time.Minute), "on", signals.Exposure, 20_000)
+	st.add(t0, "off", server.Exposure, 9_999) // before the step before (held a minute)
+	st.add(t0.Add(2*time.Minute), "on", server.Exposure, 20_000)
 	st.add(t0.Add(2*time.Minute), "on", "error", 200)
-	st.add(t0.Add(time.Minute), "off", signals.Exposure, 50_000)
+	st.add(t0.Add(time.Minute), "off", server.Exposure, 50_000)
 	st.add(t0.Add(time.Minute), "off", "error", 500)
 	j.Now = func() time.Time { return t0.Add(150 * time.Second) }
 	d, err = j.Check(context.Background(), p, 2)
@@ -167,8 +166,8 @@ func TestCheckJudgesTheLastStepAgainstTheStepBefore(t *testing.T) {
 // at its start leaves them out of its first step.
 func TestFirstStepLeavesOutThePreviousPlansMinute(t *testing.T) {
 	st := &store{}
-	st.add(t0, "off", signals.Exposure, 2_000) // the previous plan, rolled back at t0+10s
-	st.add(t0, "on", signals.Exposure, 400)
+	st.add(t0, "off", server.Exposure, 2_000) // the previous plan, rolled back at t0+10s
+	st.add(t0, "on", server.Exposure, 400)
 	st.add(t0, "on", "error", 120)
 	p := plan(10, 50, 100)
 	p.State = server.PlanScheduled
@@ -178,8 +177,8 @@ func TestFirstStepLeavesOutThePreviousPlansMinute(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.State, p.Step, p.StepStartedAt, p.Evidence = server.PlanRunning, 1, t0.Add(15*time.Second), mark
-	st.add(t0, "off", signals.Exposure, 900) // this plan's first step, healthy
-	st.add(t0, "on", signals.Exposure, 600)
+	st.add(t0, "off", server.Exposure, 900) // this plan's first step, healthy
+	st.add(t0, "on", server.Exposure, 600)
 	st.add(t0, "on", "error", 1)
 	j.Now = func() time.Time { return t0.Add(40 * time.Second) }
 	d, err := j.Check(context.Background(), p, 1)

@@ -9,15 +9,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/httpapi"
 	"github.com/flagpole/flagpole/server/syncapi"
 )
+
+// sessions is authentication on the HTTP port, over s.Auth.
+func (s *Server) sessions() *httpapi.Sessions {
+	return &httpapi.Sessions{Auth: s.Auth, SecureCookies: s.tls != nil, TrustedProxies: s.cfg.TrustedProxies}
+}
 
 // startAuth creates the authenticator and gives an empty database its first
 // credentials (printed once to Config.Out unless given in Config).
 func (s *Server) startAuth(ctx context.Context) error {
-	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithSecureCookies(s.tls != nil), auth.WithClock(s.authNow()),
-		auth.WithTrustedProxies(s.cfg.TrustedProxies),
+	s.Auth = auth.New(s.store, auth.WithLogger(s.log), auth.WithClock(s.authNow()),
 		// A revoked token's sync streams end at once (s.sync exists before
 		// any call is served).
 		auth.WithRevokeHook(func(name string) { s.sync.CloseCredential(name) }))
@@ -30,7 +36,7 @@ func (s *Server) startAuth(ctx context.Context) error {
 // streamCredential names the token a sync stream was opened with, so that
 // revoking the token ends the stream.
 func streamCredential(ctx context.Context) string {
-	if p, ok := auth.FromContext(ctx); ok && p.Kind == auth.KindToken {
+	if p, ok := auth.FromContext(ctx); ok && p.Kind == server.KindToken {
 		return p.Name
 	}
 	return ""
@@ -81,8 +87,8 @@ func loadTLS(cert, key string) (*tls.Config, error) {
 }
 
 // publicHTTP admits, without a credential, the health endpoints and the
-// admin UI's static files (its sign-in page); auth.Middleware also admits
-// the sign-in endpoint. The API, OFREP and /metrics need a credential.
+// admin UI's static files (its sign-in page); httpapi.Sessions.Middleware
+// also admits the sign-in endpoint. The API, OFREP and /metrics need a credential.
 func publicHTTP(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/httpapi"
 )
@@ -35,9 +36,9 @@ func httpRoutes() []httpRoute {
 		httpRoute{"POST", "/ofrep/v1/evaluate/flags/{key}", pb.EvaluationService_Evaluate_FullMethodName, true},
 		httpRoute{"POST", "/ofrep/v1/evaluate/flags", pb.EvaluationService_EvaluateAll_FullMethodName, true},
 		httpRoute{"GET", "/ofrep/v1/configuration", pb.EvaluationService_EvaluateAll_FullMethodName, false},
-		httpRoute{"GET", "/metrics", auth.MethodMetrics, false},
-		httpRoute{"GET", "/api/v1/openapi.json", auth.MethodOpenAPI, false},
-		httpRoute{"POST", auth.SignOutPath, auth.MethodSignOut, true},
+		httpRoute{"GET", "/metrics", server.MethodMetrics, false},
+		httpRoute{"GET", "/api/v1/openapi.json", server.MethodOpenAPI, false},
+		httpRoute{"POST", httpapi.SignOutPath, server.MethodSignOut, true},
 	)
 }
 
@@ -52,7 +53,7 @@ type httpCaller struct {
 	name   string
 	client *http.Client
 	header http.Header
-	want   func(auth.Access) int // 0: admitted (neither 401 nor 403)
+	want   func(server.Access) int // 0: admitted (neither 401 nor 403)
 }
 
 func (c httpCaller) do(t *testing.T, r httpRoute, base string) (int, string) {
@@ -85,7 +86,7 @@ func signIn(t *testing.T, base, user, password string) (*http.Client, string, in
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	b, _ := json.Marshal(map[string]string{"username": user, "password": password})
-	resp, err := c.Post(base+auth.SignInPath, "application/json", bytes.NewReader(b))
+	resp, err := c.Post(base+httpapi.SignInPath, "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,13 +123,13 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 
 	routes := httpRoutes()
 	for _, r := range routes {
-		if _, ok := auth.Rules[r.rule]; !ok {
+		if _, ok := server.Permissions[r.rule]; !ok {
 			t.Errorf("%s %s names %s, which has no rule", r.method, r.path, r.rule)
 		}
 	}
-	none := func(auth.Access) int { return 401 }
-	deny := func(admitted ...auth.Access) func(auth.Access) int {
-		return func(a auth.Access) int {
+	none := func(server.Access) int { return 401 }
+	deny := func(admitted ...server.Access) func(server.Access) int {
+		return func(a server.Access) int {
 			for _, ok := range admitted {
 				if a == ok {
 					return 0
@@ -141,9 +142,9 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 		{"no credential", http.DefaultClient, nil, none},
 		{"revoked token", http.DefaultClient, bearer(revoked), none},
 		{"revoked token as X-API-Key", http.DefaultClient, http.Header{"X-Api-Key": {revoked}}, none},
-		{"sdk token of staging", http.DefaultClient, bearer(sdk), deny(auth.Authenticated)},
-		{"ci token of staging", http.DefaultClient, bearer(ci), deny(auth.Authenticated, auth.Read, auth.Evaluate)},
-		{"viewer session", viewer, http.Header{auth.CSRFHeader: {csrf}}, deny(auth.Authenticated, auth.Read, auth.Evaluate)},
+		{"sdk token of staging", http.DefaultClient, bearer(sdk), deny(server.AccessAuthenticated)},
+		{"ci token of staging", http.DefaultClient, bearer(ci), deny(server.AccessAuthenticated, server.AccessRead, server.AccessEvaluate)},
+		{"viewer session", viewer, http.Header{httpapi.CSRFHeader: {csrf}}, deny(server.AccessAuthenticated, server.AccessRead, server.AccessEvaluate)},
 		{"expired token", http.DefaultClient, bearer(expiring), none},
 	}
 	for _, c := range callers {
@@ -151,10 +152,10 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 			time.Sleep(time.Until(expiry))
 		}
 		for _, r := range routes {
-			if r.path == auth.SignOutPath {
+			if r.path == httpapi.SignOutPath {
 				continue // would end the viewer's session; checked below
 			}
-			access := auth.Rules[r.rule].Access
+			access := server.Permissions[r.rule].Access
 			got, body := c.do(t, r, base)
 			want := c.want(access)
 			refused := got == 401 || got == 403
@@ -168,7 +169,7 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 			}
 		}
 	}
-	signOut := httpRoute{"POST", auth.SignOutPath, auth.MethodSignOut, true}
+	signOut := httpRoute{"POST", httpapi.SignOutPath, server.MethodSignOut, true}
 	if got, _ := callers[0].do(t, signOut, base); got != 401 {
 		t.Errorf("sign-out without a session: %d, want 401", got)
 	}
@@ -192,7 +193,7 @@ func TestUISessionOverRealServer(t *testing.T) {
 	if got, body := editor(nil).do(t, create, base); got != 403 || !strings.Contains(body, "CSRF") {
 		t.Fatalf("create flag without CSRF token: %d %s, want 403", got, body)
 	}
-	withCSRF := http.Header{auth.CSRFHeader: {csrf}}
+	withCSRF := http.Header{httpapi.CSRFHeader: {csrf}}
 	req, _ := http.NewRequest("POST", base+"/api/v1/flags", strings.NewReader(`{"key":"beta","type":"boolean"}`))
 	req.Header = withCSRF.Clone()
 	resp, err := ed.Do(req)
@@ -220,7 +221,7 @@ func TestUISessionOverRealServer(t *testing.T) {
 		t.Fatalf("latest audit entry by %q (%s) from %q, want ed (user) from ui", e.GetActor(), e.GetActorKind(), e.GetSource())
 	}
 	// Sign-out ends the session for good.
-	if got, _ := editor(withCSRF).do(t, httpRoute{"POST", auth.SignOutPath, "", true}, base); got != 204 {
+	if got, _ := editor(withCSRF).do(t, httpRoute{"POST", httpapi.SignOutPath, "", true}, base); got != 204 {
 		t.Fatalf("sign-out: %d", got)
 	}
 	if got, _ := toggle("staging"); got != 401 {

@@ -40,7 +40,9 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -104,7 +106,7 @@ func (f *authFixture) dial(t *testing.T, token string) *grpc.ClientConn {
 	t.Helper()
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: token, Insecure: true}))
+		opts = append(opts, grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: token, Insecure: true}))
 	}
 	conn, err := grpc.NewClient(f.srv.GRPCAddr().String(), opts...)
 	if err != nil {
@@ -200,21 +202,21 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	// lets a ci token outside its environments or a viewer through.
 	reads := regexp.MustCompile(`/(Get|List|Watch|Evaluate|WhoAmI|Sync$|ServerReflectionInfo$|Check$)`)
 	for _, m := range methods {
-		rule, ok := auth.Rules[m.FullName]
+		rule, ok := server.Permissions[m.FullName]
 		switch {
 		case !ok:
 			t.Errorf("%s has no rule in auth.Rules", m.FullName)
-		case !reads.MatchString(m.FullName) && rule.Access < auth.Configure:
+		case !reads.MatchString(m.FullName) && rule.Access < server.AccessConfigure:
 			t.Errorf("%s changes things but its rule only needs %s", m.FullName, rule.Access)
 		}
 	}
 	type credential struct {
 		name string
 		conn *grpc.ClientConn
-		want func(auth.Access) codes.Code // OK means "not refused"
+		want func(server.Access) codes.Code // OK means "not refused"
 	}
-	unauthenticated := func(a auth.Access) codes.Code {
-		if a == auth.Public {
+	unauthenticated := func(a server.Access) codes.Code {
+		if a == server.AccessPublic {
 			return codes.OK
 		}
 		return codes.Unauthenticated
@@ -222,15 +224,15 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	creds := []credential{
 		{"no credential", f.dial(t, ""), unauthenticated},
 		{"revoked token", f.dial(t, revoked), unauthenticated},
-		{"sdk token of staging", f.dial(t, sdk), func(a auth.Access) codes.Code {
-			if a == auth.Public || a == auth.Authenticated {
+		{"sdk token of staging", f.dial(t, sdk), func(a server.Access) codes.Code {
+			if a == server.AccessPublic || a == server.AccessAuthenticated {
 				return codes.OK
 			}
 			return codes.PermissionDenied
 		}},
-		{"ci token of staging", f.dial(t, ci), func(a auth.Access) codes.Code {
+		{"ci token of staging", f.dial(t, ci), func(a server.Access) codes.Code {
 			switch a {
-			case auth.Public, auth.Authenticated, auth.Read, auth.Evaluate:
+			case server.AccessPublic, server.AccessAuthenticated, server.AccessRead, server.AccessEvaluate:
 				return codes.OK
 			}
 			return codes.PermissionDenied
@@ -242,8 +244,8 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 			time.Sleep(time.Until(expiry))
 		}
 		for _, m := range methods {
-			rule := auth.Rules[m.FullName]
-			if rule.Access == auth.Public && m.Stream {
+			rule := server.Permissions[m.FullName]
+			if rule.Access == server.AccessPublic && m.Stream {
 				continue // health Watch never ends; Check shows health is open
 			}
 			got, want := call(t, c.conn, m, "production"), c.want(rule.Access)
@@ -428,7 +430,7 @@ func TestTLS(t *testing.T) {
 	pool.AppendCertsFromPEM(certPEM)
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(),
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "localhost")),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: testAdminToken}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: testAdminToken}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -127,7 +127,7 @@ func TestCallLogAtDefaultLevel(t *testing.T) {
 func dialAs(t *testing.T, srv *serve.Server, token string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: token, Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: token, Insecure: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -37,7 +37,7 @@ func changeBench(b *testing.B, n int) (*serve.Server, *grpc.ClientConn) {
 		}
 	}
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: testAdminToken, Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: testAdminToken, Insecure: true}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/httpapi"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -27,15 +27,15 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 		header                                map[string]string
 		want                                  int
 	}{
-		{"sign-in from another origin", "POST", auth.SignInPath, "text/plain", signInBody,
+		{"sign-in from another origin", "POST", httpapi.SignInPath, "text/plain", signInBody,
 			map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
-		{"sign-in from a cross-site page (Sec-Fetch-Site)", "POST", auth.SignInPath, "text/plain", signInBody,
+		{"sign-in from a cross-site page (Sec-Fetch-Site)", "POST", httpapi.SignInPath, "text/plain", signInBody,
 			map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, http.StatusForbidden},
-		{"sign-in from the same origin", "POST", auth.SignInPath, "application/json", signInBody,
+		{"sign-in from the same origin", "POST", httpapi.SignInPath, "application/json", signInBody,
 			map[string]string{"Origin": base}, http.StatusOK},
-		{"sign-in from the same origin (Sec-Fetch-Site)", "POST", auth.SignInPath, "application/json", signInBody,
+		{"sign-in from the same origin (Sec-Fetch-Site)", "POST", httpapi.SignInPath, "application/json", signInBody,
 			map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": base}, http.StatusOK},
-		{"sign-in without Origin (curl)", "POST", auth.SignInPath, "application/json", signInBody,
+		{"sign-in without Origin (curl)", "POST", httpapi.SignInPath, "application/json", signInBody,
 			nil, http.StatusOK},
 		{"token write from another origin", "POST", "/api/v1/flags", "application/json", `{"key":"a","type":"boolean"}`,
 			map[string]string{"Origin": "https://evil.example", "Authorization": "Bearer " + testAdminToken}, http.StatusForbidden},
@@ -67,7 +67,7 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 			if c.want == http.StatusForbidden && len(resp.Cookies()) > 0 {
 				t.Errorf("refused request set cookies: %v", resp.Cookies())
 			}
-			if c.path == auth.SignInPath && c.want == http.StatusOK && len(resp.Cookies()) == 0 {
+			if c.path == httpapi.SignInPath && c.want == http.StatusOK && len(resp.Cookies()) == 0 {
 				t.Error("sign-in set no cookie")
 			}
 		})

@@ -36,8 +36,8 @@ const MaxGRPCRequestBytes = 32 << 20
 func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	unary, stream := s.observeInterceptors()
 	opts := append(syncapi.ServerOptions(),
-		grpc.ChainUnaryInterceptor(append(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...), s.Auth.UnaryInterceptor(), grpcapi.CommentInterceptor(s.log))...),
-		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), s.Auth.StreamInterceptor())...),
+		grpc.ChainUnaryInterceptor(append(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...), grpcapi.UnaryAuth(s.Auth), grpcapi.CommentInterceptor(s.log))...),
+		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), grpcapi.StreamAuth(s.Auth))...),
 		grpc.MaxRecvMsgSize(MaxGRPCRequestBytes),
 	)
 	opts = append(opts, s.tracing.GRPCServerOptions()...)
@@ -57,7 +57,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	reg := syncapi.MalformedIsInvalidArgument(gs)
 	s.registerAPI(reg)
 	s.registerWebhooks(reg)
-	s.Auth.Register(reg)
+	grpcapi.RegisterAuth(reg, s.Auth)
 	s.sync = syncapi.New(s.Service, s.hub, append(s.observeSyncOptions(), syncapi.WithLogger(s.log), syncapi.WithCredential(streamCredential), syncapi.WithExpiry(streamExpiry), syncapi.WithClock(s.authNow()), syncapi.WithSendTimeout(cmp.Or(s.cfg.SyncSendTimeout, syncapi.DefaultSendTimeout)), syncapi.WithEnvironmentResolver(streamEnvironment))...)
 	s.sync.Register(reg)
 	hs := health.NewServer()

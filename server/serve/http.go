@@ -22,16 +22,17 @@ func (s *Server) httpHandler() http.Handler {
 		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.mountObserve(mux, []grpc.UnaryServerInterceptor{s.Auth.UnaryInterceptor(), grpcapi.CommentInterceptor(s.log)}, func(api grpc.ServiceRegistrar) {
+	s.mountObserve(mux, []grpc.UnaryServerInterceptor{grpcapi.UnaryAuth(s.Auth), grpcapi.CommentInterceptor(s.log)}, func(api grpc.ServiceRegistrar) {
 		pb.RegisterSyncServiceServer(api, s.sync)
-		s.Auth.Register(api)
+		grpcapi.RegisterAuth(api, s.Auth)
 	})
 	// The admin UI: public static assets; its API calls authenticate.
 	mux.Handle("/", adminui.Handler())
-	s.Auth.Routes(mux)
+	sessions := s.sessions()
+	sessions.Routes(mux)
 	cop := crossOriginProtection(len(s.cfg.CORSOrigins) > 0)
 	routes := s.tracing.Routes(mux)
-	return s.tracing.HTTPHandler(securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(s.Auth.Middleware(publicHTTP, routes)))))
+	return s.tracing.HTTPHandler(securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(sessions.Middleware(publicHTTP, routes)))))
 }
 
 // securityHeaders sets the headers every answer carries: nosniff, so a

@@ -34,7 +34,7 @@ type observe struct {
 	usage    *usage.Aggregator // nil when the store keeps no usage
 	insights *usage.Insights
 	signals  *signals.Aggregator // nil when the store keeps no signals
-	sigStore signals.Store
+	sigStore server.SignalStore
 	rawTrack sync.Once // logs that an SDK sends raw tracking events
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -46,7 +46,7 @@ type observe struct {
 func (s *Server) startObserve() {
 	o := &observe{metrics: metrics.New()}
 	s.observe = o
-	us, ok := s.store.(usage.Store)
+	us, ok := s.store.(server.UsageStore)
 	if !ok {
 		return
 	}
@@ -54,7 +54,7 @@ func (s *Server) startObserve() {
 	if now == nil {
 		now = time.Now
 	}
-	if ss, ok := s.store.(signals.Store); ok {
+	if ss, ok := s.store.(server.SignalStore); ok {
 		o.sigStore = ss
 		o.signals = signals.NewAggregator(ss, signals.WithClock(now), signals.WithLogger(s.log),
 			signals.WithFlushObserver(func(d time.Duration, err error) { o.metrics.ObserveStore("signals_flush", d, err) }))
@@ -88,7 +88,7 @@ func (s *Server) stopObserve() {
 }
 
 // observedStore times every store transaction.
-func (s *Server) observedStore() service.Store { return s.observe.metrics.Store(s.store) }
+func (s *Server) observedStore() server.Store { return s.observe.metrics.Store(s.store) }
 
 // observeServiceOptions makes the metrics see every commit's time.
 func (s *Server) observeServiceOptions() []service.Option {
@@ -106,15 +106,14 @@ func (s *Server) observeInterceptors() ([]grpc.UnaryServerInterceptor, []grpc.St
 // stale_only and the UsageService when usage is kept, on gs (the gRPC
 // server or the HTTP API).
 func (s *Server) registerAPI(gs grpc.ServiceRegistrar) {
-	mapError := func(ctx context.Context, err error) error { return grpcapi.ToStatus(ctx, s.log, err) }
 	if s.observe.insights == nil {
 		grpcapi.Register(gs, s.Service, s.log)
 		return
 	}
-	grpcapi.Register(usage.Registrar{ServiceRegistrar: gs, Insights: s.observe.insights, MapError: mapError}, s.Service, s.log)
-	pb.RegisterUsageServiceServer(gs, &usage.Server{Insights: s.observe.insights, MapError: mapError})
+	grpcapi.Register(grpcapi.UsageRegistrar{ServiceRegistrar: gs, Insights: s.observe.insights, Log: s.log}, s.Service, s.log)
+	pb.RegisterUsageServiceServer(gs, &grpcapi.UsageServer{Insights: s.observe.insights, Log: s.log})
 	if s.observe.sigStore != nil {
-		pb.RegisterSignalServiceServer(gs, &signals.Server{Store: s.observe.sigStore, Now: s.cfg.Now, MapError: mapError})
+		pb.RegisterSignalServiceServer(gs, &grpcapi.SignalServer{Store: s.observe.sigStore, Now: s.cfg.Now, Log: s.log})
 	}
 }
 
@@ -134,13 +133,14 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 			if p, ok := auth.FromContext(ctx); ok {
 				source = p.Kind + ":" + p.Name
 			}
-			o.usage.Report(source, env, c.ServiceName, r, knownVariants(snap))
+			o.usage.Report(source, env, c.ServiceName, usageCounts(r), knownVariants(snap))
 		}))
 	}
 	if o.signals != nil {
 		opts = append(opts, syncapi.WithSignalSink(func(_ context.Context, env string, _ fanout.ClientInfo, r *syncpb.SignalReport) {
 			o.metrics.SignalsReported(env, r.GetDropped())
-			o.signals.Report(env, r)
+			exposures, events := signalCounts(r)
+			o.signals.Report(env, exposures, events)
 		}))
 	}
 	// Raw tracking events come from SDKs older than signal reports: without
@@ -153,6 +153,31 @@ func (s *Server) observeSyncOptions() []syncapi.Option {
 		})
 	}))
 	return opts
+}
+
+// usageCounts are the counts of an SDK's usage report, as many as
+// usage.Aggregator takes of one.
+func usageCounts(r *syncpb.UsageReport) []usage.Reported {
+	in := r.GetCounts()
+	in = in[:min(len(in), usage.MaxCountsPerReport)]
+	out := make([]usage.Reported, len(in))
+	for i, c := range in {
+		out[i] = usage.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Count: c.GetCount()}
+	}
+	return out
+}
+
+// signalCounts are the exposures and events of an SDK's signal report.
+func signalCounts(r *syncpb.SignalReport) (exposures, events []signals.Reported) {
+	exposures = make([]signals.Reported, len(r.GetExposures()))
+	for i, c := range r.GetExposures() {
+		exposures[i] = signals.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Count: c.GetCount()}
+	}
+	events = make([]signals.Reported, len(r.GetCounts()))
+	for i, c := range r.GetCounts() {
+		events[i] = signals.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: c.GetEvent(), Count: c.GetCount(), Sum: c.GetSum()}
+	}
+	return exposures, events
 }
 
 // knownVariants accepts the flags snap serves and their variants: usage
@@ -192,7 +217,7 @@ func (s *Server) mountObserve(mux *http.ServeMux, interceptors []grpc.UnaryServe
 		h.Usage = s.observe.usage
 	}
 	h.Register(mux, m.HTTP)
-	mux.Handle("GET /metrics", s.Auth.Require(auth.MethodMetrics, m.Handler()))
+	mux.Handle("GET /metrics", s.sessions().Require(server.MethodMetrics, m.Handler()))
 }
 
 // flagSource lists flags and environments for usage insights.

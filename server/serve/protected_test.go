@@ -11,7 +11,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/httpapi"
 )
 
 // TestEditorCannotChangeProtectedThroughSharedObjects: an editor has no
@@ -80,7 +80,7 @@ func TestEditorCannotChangeProtectedThroughSharedObjects(t *testing.T) {
 			r = strings.NewReader(body)
 		}
 		req, _ := http.NewRequest(method, base+path, r)
-		req.Header.Set(auth.CSRFHeader, csrf)
+		req.Header.Set(httpapi.CSRFHeader, csrf)
 		resp, err := ed.Do(req)
 		if err != nil {
 			t.Fatal(err)

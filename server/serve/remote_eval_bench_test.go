@@ -21,7 +21,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 )
 
@@ -101,7 +101,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func dial(b *testing.B, srv *serve.Server, token string) *grpc.ClientConn {
 	b.Helper()
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: token, Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: token, Insecure: true}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -137,10 +137,10 @@ type Config struct {
 	Webhooks webhook.Options
 }
 
-// Store is a service.Store the server owns and closes.
+// Store is a server.Store the server owns and closes.
 type Store interface {
-	service.Store
-	auth.Store
+	server.Store
+	server.AuthStore
 	Close() error
 }
 

@@ -20,7 +20,8 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/sqlite"
@@ -46,7 +47,7 @@ func start(t *testing.T, srv *serve.Server) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: testAdminToken, Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: testAdminToken, Insecure: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ type gatedStore struct {
 	release chan struct{}
 }
 
-func (g *gatedStore) Update(ctx context.Context, fn func(service.Tx) error) error {
+func (g *gatedStore) Update(ctx context.Context, fn func(server.Tx) error) error {
 	if g.armed.CompareAndSwap(true, false) {
 		close(g.entered)
 		<-g.release

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/postgres"
-	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/tracing"
 )
 
@@ -34,7 +34,7 @@ func (s *Server) stopTracing(ctx context.Context) {
 }
 
 // tracedStore gives the transactions of traced calls a span.
-func (s *Server) tracedStore(st service.Store) service.Store {
+func (s *Server) tracedStore(st server.Store) server.Store {
 	system := "sqlite"
 	if postgres.IsDSN(s.cfg.DBPath) {
 		system = "postgresql"

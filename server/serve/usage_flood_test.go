@@ -9,7 +9,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -30,7 +30,7 @@ func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
 	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "flooder", Scope: "sdk", Environments: []string{"production"}}))(t)
 
 	sdkConn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: tok.GetSecret(), Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: tok.GetSecret(), Insecure: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

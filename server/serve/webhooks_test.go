@@ -22,7 +22,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/webhook"
 )
@@ -320,7 +320,7 @@ func TestWebhookCreateRefusals(t *testing.T) {
 	}
 	secret := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "ci", Scope: "ci", Environments: []string{"staging"}}))(t).GetSecret()
 	ci, err := grpc.NewClient(conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.TokenCredentials{Token: secret, Insecure: true}))
+		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: secret, Insecure: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func (s *Service) ListAudit(ctx context.Context, f server.AuditFilter, pageToken
 	size := f.Limit
 	f.Limit = size + 1 // one more tells whether another page follows
 	var entries []server.AuditEntry
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		entries, err = tx.ListAudit(f)
 		return err
 	})

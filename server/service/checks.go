@@ -54,22 +54,22 @@ func notFound(err error, format string, args ...any) error {
 	return err
 }
 
-func getEnvironment(tx Tx, name string) (server.Environment, error) {
+func getEnvironment(tx server.Tx, name string) (server.Environment, error) {
 	e, err := tx.GetEnvironment(name)
 	return e, notFound(err, "environment %q not found", name)
 }
 
-func getFlag(tx Tx, key string) (server.Flag, error) {
+func getFlag(tx server.Tx, key string) (server.Flag, error) {
 	f, err := tx.GetFlag(key)
 	return f, notFound(err, "flag %q not found", key)
 }
 
-func getConfig(tx Tx, env, key string) (server.FlagConfig, error) {
+func getConfig(tx server.Tx, env, key string) (server.FlagConfig, error) {
 	c, err := tx.GetConfig(env, key)
 	return c, notFound(err, "flag %q has no configuration in environment %q", key, env)
 }
 
-func getSegment(tx Tx, key string) (server.Segment, error) {
+func getSegment(tx server.Tx, key string) (server.Segment, error) {
 	s, err := tx.GetSegment(key)
 	return s, notFound(err, "segment %q not found", key)
 }

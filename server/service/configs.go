@@ -14,7 +14,7 @@ func (s *Service) GetConfig(ctx context.Context, env, flagKey string) (server.Fl
 		return server.FlagConfig{}, err
 	}
 	var c server.FlagConfig
-	err := s.view(ctx, func(tx Tx) error {
+	err := s.view(ctx, func(tx server.Tx) error {
 		if _, err := getEnvironment(tx, env); err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ var environmentName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 // ListEnvironments returns every environment.
 func (s *Service) ListEnvironments(ctx context.Context) ([]server.Environment, error) {
 	var envs []server.Environment
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		envs, err = tx.ListEnvironments()
 		return err
 	})
@@ -25,7 +25,7 @@ func (s *Service) GetEnvironment(ctx context.Context, name string) (server.Envir
 		return server.Environment{}, err
 	}
 	var env server.Environment
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		env, err = getEnvironment(tx, name)
 		return err
 	})

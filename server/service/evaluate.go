@@ -72,7 +72,7 @@ func (s *Service) EnvironmentState(ctx context.Context, env string) (server.Envi
 		states []engine.FlagState
 		segs   []engine.Segment
 	)
-	err := s.view(ctx, func(tx Tx) error {
+	err := s.view(ctx, func(tx server.Tx) error {
 		var err error
 		if e, err = getEnvironment(tx, env); err != nil {
 			return err

@@ -105,7 +105,7 @@ func (s *Service) GetFlag(ctx context.Context, key string) (server.Flag, []serve
 	}
 	var f server.Flag
 	var configs []server.FlagConfig
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		if f, err = getFlag(tx, key); err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (s *Service) GetFlag(ctx context.Context, key string) (server.Flag, []serve
 // env, or in every environment when env is "".
 func (s *Service) ListFlags(ctx context.Context, filter server.FlagFilter, env string) ([]FlagWithConfigs, error) {
 	var out []FlagWithConfigs
-	err := s.view(ctx, func(tx Tx) error {
+	err := s.view(ctx, func(tx server.Tx) error {
 		envs, err := listOrGetEnvironment(tx, env)
 		if err != nil {
 			return err
@@ -157,7 +157,7 @@ func (s *Service) ListFlags(ctx context.Context, filter server.FlagFilter, env s
 	return out, err
 }
 
-func listOrGetEnvironment(tx Tx, env string) ([]server.Environment, error) {
+func listOrGetEnvironment(tx server.Tx, env string) ([]server.Environment, error) {
 	if env == "" {
 		return tx.ListEnvironments()
 	}
@@ -362,7 +362,7 @@ func (o *op) deleteFlag(key string, expected int64, force bool) error {
 // enabled in a protected environment unless the caller forces it: the
 // services there would stop getting it, a mistake that is easy to make
 // and hard to notice.
-func checkNotLive(tx Tx, f server.Flag, verb string) error {
+func checkNotLive(tx server.Tx, f server.Flag, verb string) error {
 	if f.Archived {
 		return nil
 	}

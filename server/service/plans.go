@@ -242,7 +242,7 @@ func resolveVariants(f engine.Flag, cur engine.Config, spec server.PlanSpec) (se
 
 // checkPlanVariantsKept refuses a definition of f that drops a variant an
 // active release plan of f will serve.
-func checkPlanVariantsKept(tx Tx, f engine.Flag) error {
+func checkPlanVariantsKept(tx server.Tx, f engine.Flag) error {
 	plans, err := tx.ListPlans(server.PlanFilter{FlagKey: f.Key, Active: true})
 	if err != nil {
 		return err
@@ -261,7 +261,7 @@ func checkPlanVariantsKept(tx Tx, f engine.Flag) error {
 // GetPlan returns a plan of environment env.
 func (s *Service) GetPlan(ctx context.Context, env string, id int64) (server.ReleasePlan, error) {
 	var p server.ReleasePlan
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		p, err = getPlan(tx, env, id)
 		return err
 	})
@@ -270,7 +270,7 @@ func (s *Service) GetPlan(ctx context.Context, env string, id int64) (server.Rel
 
 // getPlan reads a plan; one of another environment is not found, so that
 // a caller allowed in env cannot reach it (env "" matches every one).
-func getPlan(tx Tx, env string, id int64) (server.ReleasePlan, error) {
+func getPlan(tx server.Tx, env string, id int64) (server.ReleasePlan, error) {
 	if id <= 0 {
 		return server.ReleasePlan{}, server.Invalid("id", "must be a plan ID, got %d", id)
 	}
@@ -284,7 +284,7 @@ func getPlan(tx Tx, env string, id int64) (server.ReleasePlan, error) {
 // ListPlans returns the plans passing f, newest first.
 func (s *Service) ListPlans(ctx context.Context, f server.PlanFilter) ([]server.ReleasePlan, error) {
 	var plans []server.ReleasePlan
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		if f.Environment != "" {
 			if _, err := getEnvironment(tx, f.Environment); err != nil {
 				return err
@@ -464,7 +464,7 @@ func stepConfig(f engine.Flag, cur engine.Config, p server.ReleasePlan, n int) (
 // the runner's work list.
 func (s *Service) ActivePlans(ctx context.Context) ([]server.ReleasePlan, error) {
 	var plans []server.ReleasePlan
-	err := s.view(ctx, func(tx Tx) error {
+	err := s.view(ctx, func(tx server.Tx) error {
 		all, err := tx.ListPlans(server.PlanFilter{Active: true})
 		for _, p := range all {
 			if p.State != server.PlanPaused {
@@ -482,7 +482,7 @@ func (s *Service) ActivePlans(ctx context.Context) ([]server.ReleasePlan, error)
 func (s *Service) LeasePlan(ctx context.Context, id int64, owner string, ttl time.Duration) (bool, error) {
 	var ok bool
 	now := s.now()
-	err := wrap(s.store.Update(ctx, func(tx Tx) (err error) {
+	err := wrap(s.store.Update(ctx, func(tx server.Tx) (err error) {
 		ok, err = tx.LeasePlan(id, owner, now, now.Add(ttl))
 		return err
 	}))

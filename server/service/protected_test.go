@@ -88,11 +88,11 @@ func TestLiveFlagNeedsForce(t *testing.T) {
 
 // countingStore counts read transactions.
 type countingStore struct {
-	service.Store
+	server.Store
 	views atomic.Int64
 }
 
-func (c *countingStore) View(ctx context.Context, fn func(service.Tx) error) error {
+func (c *countingStore) View(ctx context.Context, fn func(server.Tx) error) error {
 	c.views.Add(1)
 	return c.Store.View(ctx, fn)
 }

@@ -51,7 +51,7 @@ func (s *Service) GetSegment(ctx context.Context, key string) (server.Segment, e
 		return server.Segment{}, err
 	}
 	var seg server.Segment
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		seg, err = getSegment(tx, key)
 		return err
 	})
@@ -61,7 +61,7 @@ func (s *Service) GetSegment(ctx context.Context, key string) (server.Segment, e
 // ListSegments returns every segment.
 func (s *Service) ListSegments(ctx context.Context) ([]server.Segment, error) {
 	var segs []server.Segment
-	err := s.view(ctx, func(tx Tx) (err error) {
+	err := s.view(ctx, func(tx server.Tx) (err error) {
 		segs, err = tx.ListSegments()
 		return err
 	})
@@ -146,7 +146,7 @@ func (o *op) deleteSegment(key string, expected int64) error {
 
 // checkSegmentUnused refuses to delete a segment that a rule of any flag in
 // any environment, or another segment, still names.
-func checkSegmentUnused(tx Tx, key string) error {
+func checkSegmentUnused(tx server.Tx, key string) error {
 	envs, err := tx.ListEnvironments()
 	if err != nil {
 		return err

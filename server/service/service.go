@@ -16,28 +16,12 @@ import (
 	"github.com/flagpole/flagpole/server"
 )
 
-// Publisher receives every committed change, one server.Change per affected
-// environment, after the commit. Publish must not block.
-type Publisher interface {
-	Publish(server.Change)
-}
-
-// Forgetter is an optional capability of a Publisher: Forget is called
-// after the commit of an environment's deletion, so that the publisher
-// drops what it keeps for the environment (the sync hub ends its streams,
-// which resync, and forgets its revisions). A recreated environment of the
-// same name continues the deleted one's revisions, but whatever a
-// publisher kept of the old one must not be served as the new one.
-type Forgetter interface {
-	Forget(env string)
-}
-
 // Option configures a Service.
 type Option func(*Service)
 
 // WithPublisher adds a publisher of committed changes; call it several times
 // to add several.
-func WithPublisher(p Publisher) Option {
+func WithPublisher(p server.Publisher) Option {
 	return func(s *Service) { s.publishers = append(s.publishers, p) }
 }
 
@@ -50,8 +34,8 @@ func WithClock(now func() time.Time) Option {
 // Service implements Flagpole's operations on a Store. It is safe for
 // concurrent use.
 type Service struct {
-	store      Store
-	publishers []Publisher
+	store      server.Store
+	publishers []server.Publisher
 	// commits serializes commit and publication, so that publishers see
 	// each environment's changes in revision order. SQLite has one writer
 	// anyway, so this costs no concurrency.
@@ -61,7 +45,7 @@ type Service struct {
 }
 
 // New returns a Service over store.
-func New(store Store, opts ...Option) *Service {
+func New(store server.Store, opts ...Option) *Service {
 	s := &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
 	for _, opt := range opts {
 		opt(s)
@@ -72,7 +56,7 @@ func New(store Store, opts ...Option) *Service {
 // op is one change in progress: its transaction, who makes it, and the
 // environments whose revision it bumped, in order.
 type op struct {
-	tx         Tx
+	tx         server.Tx
 	actor      server.Actor
 	comment    string // the change's comment (server.CommentFromContext)
 	now        time.Time
@@ -95,12 +79,12 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 	s.commits.Lock()
 	defer s.commits.Unlock()
 	var done *op
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx server.Tx) error {
 		o := &op{tx: tx, actor: server.ActorFromContext(ctx), comment: server.CommentFromContext(ctx), now: s.now(), changes: map[string]*server.Change{}}
 		if err := fn(o); err != nil {
 			return err
 		}
-		if r, ok := tx.(ChangeRecorder); ok {
+		if r, ok := tx.(server.ChangeRecorder); ok {
 			for _, env := range o.order {
 				if err := r.RecordChange(*o.changes[env]); err != nil {
 					return err
@@ -118,7 +102,7 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 	}
 	for _, env := range done.deleted {
 		for _, p := range s.publishers {
-			if f, ok := p.(Forgetter); ok {
+			if f, ok := p.(server.Forgetter); ok {
 				f.Forget(env)
 			}
 		}
@@ -133,7 +117,7 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 }
 
 // view runs fn in one read-only transaction.
-func (s *Service) view(ctx context.Context, fn func(tx Tx) error) error {
+func (s *Service) view(ctx context.Context, fn func(tx server.Tx) error) error {
 	return wrap(s.store.View(ctx, fn))
 }
 

@@ -1,3 +1,13 @@
+// Package signals keeps the signals of guarded flags that guarded releases
+// judge: tracked events that SDKs attribute to the variant each context is
+// served (count and sum of values per flag, variant and event), and the
+// flag's exposures per variant, minute by minute. SDKs send SignalReports on
+// their sync stream; the Aggregator sums them in memory and flushes them to
+// a server.SignalStore, which keeps server.SignalRetention of them.
+//
+// Counts are placed at the minute the server receives them, as usage counts
+// are: the server's clock is the one guards judge by, and a report covers
+// the last few seconds only.
 package signals
 
 import (
@@ -7,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flagpole/flagpole/sdk/syncpb"
+	"github.com/flagpole/flagpole/server"
 )
 
 // Limits on what the server keeps of reports, so that a misbehaving client
@@ -23,14 +33,14 @@ const (
 // Aggregator sums signal counts in memory until Flush writes them to the
 // Store. It is safe for concurrent use.
 type Aggregator struct {
-	store  Store
+	store  server.SignalStore
 	now    func() time.Time
 	logger *slog.Logger
 
 	observe func(time.Duration, error)
 
 	mu      sync.Mutex
-	pending map[key]*Count
+	pending map[key]*server.SignalCount
 	dropped int64
 }
 
@@ -55,32 +65,41 @@ func WithFlushObserver(f func(time.Duration, error)) Option {
 }
 
 // NewAggregator returns an Aggregator that flushes to store.
-func NewAggregator(store Store, opts ...Option) *Aggregator {
-	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[key]*Count)}
+func NewAggregator(store server.SignalStore, opts ...Option) *Aggregator {
+	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[key]*server.SignalCount)}
 	for _, o := range opts {
 		o(a)
 	}
 	return a
 }
 
+// Reported is one count of an SDK's signal report: exposures of a flag's
+// variant, or tracked events (Event, with the sum of their values) of the
+// contexts served the variant.
+type Reported struct {
+	FlagKey, Variant, Event string
+	Count                   int64
+	Sum                     float64
+}
+
 // Report adds an SDK's signal report from the environment's sync stream,
-// at the current minute. Beyond MaxCountsPerReport counts, and counts with
+// its exposures and its events, at the current minute. Beyond MaxCountsPerReport counts, and counts with
 // empty or overlong names, are dropped.
-func (a *Aggregator) Report(environment string, r *syncpb.SignalReport) {
+func (a *Aggregator) Report(environment string, exposures, events []Reported) {
 	minute := a.now().UTC().Truncate(time.Minute)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	kept := 0
-	for _, c := range r.GetExposures() {
-		if kept < MaxCountsPerReport && a.add(Count{Environment: environment, FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: Exposure, Minute: minute, Count: c.GetCount()}) {
+	for _, c := range exposures {
+		if kept < MaxCountsPerReport && a.add(server.SignalCount{Environment: environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: server.Exposure, Minute: minute, Count: c.Count}) {
 			kept++
 			continue
 		}
 		a.dropped++
 	}
-	for _, c := range r.GetCounts() {
-		if c.GetEvent() != "" && kept < MaxCountsPerReport &&
-			a.add(Count{Environment: environment, FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: c.GetEvent(), Minute: minute, Count: c.GetCount(), Sum: c.GetSum()}) {
+	for _, c := range events {
+		if c.Event != "" && kept < MaxCountsPerReport &&
+			a.add(server.SignalCount{Environment: environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: c.Event, Minute: minute, Count: c.Count, Sum: c.Sum}) {
 			kept++
 			continue
 		}
@@ -96,7 +115,7 @@ func (a *Aggregator) Dropped() int64 {
 }
 
 // add adds c; a.mu is held.
-func (a *Aggregator) add(c Count) bool {
+func (a *Aggregator) add(c server.SignalCount) bool {
 	if c.Count < 0 || (c.Count == 0 && c.Sum == 0) || c.FlagKey == "" || c.Variant == "" ||
 		len(c.Environment) > maxKeyLen || len(c.FlagKey) > maxKeyLen || len(c.Variant) > maxKeyLen || len(c.Event) > maxKeyLen {
 		return false
@@ -107,7 +126,7 @@ func (a *Aggregator) add(c Count) bool {
 		if len(a.pending) >= maxCountsPerFlush {
 			return false
 		}
-		p = &Count{Environment: c.Environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: c.Event, Minute: c.Minute}
+		p = &server.SignalCount{Environment: c.Environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: c.Event, Minute: c.Minute}
 		a.pending[k] = p
 	}
 	p.Count += c.Count
@@ -121,17 +140,17 @@ func (a *Aggregator) add(c Count) bool {
 func (a *Aggregator) Flush(ctx context.Context) error {
 	a.mu.Lock()
 	pending := a.pending
-	a.pending = make(map[key]*Count, len(pending))
+	a.pending = make(map[key]*server.SignalCount, len(pending))
 	a.mu.Unlock()
 	if len(pending) == 0 {
 		return nil
 	}
-	counts := make([]Count, 0, len(pending))
+	counts := make([]server.SignalCount, 0, len(pending))
 	for _, c := range pending {
 		counts = append(counts, *c)
 	}
 	start := time.Now()
-	err := a.store.AddSignals(ctx, counts, a.now().UTC().Add(-Retention).Truncate(time.Minute))
+	err := a.store.AddSignals(ctx, counts, a.now().UTC().Add(-server.SignalRetention).Truncate(time.Minute))
 	if a.observe != nil {
 		a.observe(time.Since(start), err)
 	}

@@ -8,17 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/sdk/syncpb"
+	"github.com/flagpole/flagpole/server"
 )
 
 type memStore struct {
 	fail   error
-	counts []Count
+	counts []server.SignalCount
 	prune  time.Time
 	since  time.Time // of the last ListSignals
 }
 
-func (m *memStore) AddSignals(_ context.Context, counts []Count, pruneBefore time.Time) error {
+func (m *memStore) AddSignals(_ context.Context, counts []server.SignalCount, pruneBefore time.Time) error {
 	if m.fail != nil {
 		return m.fail
 	}
@@ -27,7 +27,7 @@ func (m *memStore) AddSignals(_ context.Context, counts []Count, pruneBefore tim
 	return nil
 }
 
-func (m *memStore) ListSignals(_ context.Context, env, flag string, since time.Time) ([]Count, error) {
+func (m *memStore) ListSignals(_ context.Context, env, flag string, since time.Time) ([]server.SignalCount, error) {
 	m.since = since
 	return m.counts, nil
 }
@@ -36,18 +36,16 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 	now := time.Date(2026, 3, 1, 10, 15, 42, 0, time.UTC)
 	st := &memStore{}
 	a := NewAggregator(st, WithClock(func() time.Time { return now }))
-	report := &syncpb.SignalReport{
-		Counts: []*syncpb.SignalCount{
-			{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150},
-			{FlagKey: "checkout", Variant: "on", Event: "", Count: 1},                               // no event name
-			{FlagKey: "checkout", Variant: "", Event: "error", Count: 1},                            // no variant
-			{FlagKey: "checkout", Variant: "on", Event: strings.Repeat("e", maxKeyLen+1), Count: 1}, // too long
-			{FlagKey: "checkout", Variant: "on", Event: "error", Count: -1},                         // negative
-		},
-		Exposures: []*syncpb.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 10}},
+	events := []Reported{
+		{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150},
+		{FlagKey: "checkout", Variant: "on", Event: "", Count: 1},                               // no event name
+		{FlagKey: "checkout", Variant: "", Event: "error", Count: 1},                            // no variant
+		{FlagKey: "checkout", Variant: "on", Event: strings.Repeat("e", maxKeyLen+1), Count: 1}, // too long
+		{FlagKey: "checkout", Variant: "on", Event: "error", Count: -1},                         // negative
 	}
-	a.Report("production", report)
-	a.Report("production", report)
+	exposures := []Reported{{FlagKey: "checkout", Variant: "on", Count: 10}}
+	a.Report("production", exposures, events)
+	a.Report("production", exposures, events)
 	if a.Dropped() != 8 {
 		t.Errorf("dropped %d, want 8", a.Dropped())
 	}
@@ -59,13 +57,13 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 		got[c.Event] = fmt.Sprintf("%s %s %s %s %d %g", c.Environment, c.FlagKey, c.Variant, c.Minute.Format("15:04:05"), c.Count, c.Sum)
 	}
 	want := map[string]string{
-		"latency": "production checkout on 10:15:00 4 300",
-		Exposure:  "production checkout on 10:15:00 20 0",
+		"latency":       "production checkout on 10:15:00 4 300",
+		server.Exposure: "production checkout on 10:15:00 20 0",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("flushed %v\nwant %v", got, want)
 	}
-	if wantPrune := now.Add(-Retention).Truncate(time.Minute); !st.prune.Equal(wantPrune) {
+	if wantPrune := now.Add(-server.SignalRetention).Truncate(time.Minute); !st.prune.Equal(wantPrune) {
 		t.Errorf("pruned before %v, want %v", st.prune, wantPrune)
 	}
 }
@@ -73,11 +71,11 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 func TestAggregatorBoundsAReport(t *testing.T) {
 	st := &memStore{}
 	a := NewAggregator(st)
-	r := &syncpb.SignalReport{}
+	var events []Reported
 	for i := range MaxCountsPerReport + 10 {
-		r.Counts = append(r.Counts, &syncpb.SignalCount{FlagKey: "f", Variant: "on", Event: fmt.Sprint("e", i), Count: 1})
+		events = append(events, Reported{FlagKey: "f", Variant: "on", Event: fmt.Sprint("e", i), Count: 1})
 	}
-	a.Report("production", r)
+	a.Report("production", nil, events)
 	if a.Dropped() != 10 {
 		t.Errorf("dropped %d, want 10", a.Dropped())
 	}
@@ -92,7 +90,7 @@ func TestAggregatorBoundsAReport(t *testing.T) {
 func TestAggregatorKeepsCountsWhenTheStoreFails(t *testing.T) {
 	st := &memStore{fail: errors.New("disk full")}
 	a := NewAggregator(st)
-	a.Report("production", &syncpb.SignalReport{Counts: []*syncpb.SignalCount{{FlagKey: "f", Variant: "on", Event: "error", Count: 3}}})
+	a.Report("production", nil, []Reported{{FlagKey: "f", Variant: "on", Event: "error", Count: 3}})
 	if err := a.Flush(context.Background()); err == nil {
 		t.Fatal("flush succeeded on a failing store")
 	}

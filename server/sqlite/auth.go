@@ -10,22 +10,20 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/auth"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // DB keeps the credentials of server/auth too, in the same file and, for
 // their audit entries, the same transactions.
-var _ auth.Store = (*DB)(nil)
+var _ server.AuthStore = (*DB)(nil)
 
 // UpdateAuth runs fn in one IMMEDIATE transaction, like Update.
-func (db *DB) UpdateAuth(ctx context.Context, fn func(auth.Tx) error) error {
-	return run(ctx, db.writer, nil, func(t service.Tx) error { return fn(t.(*tx)) })
+func (db *DB) UpdateAuth(ctx context.Context, fn func(server.AuthTx) error) error {
+	return run(ctx, db.writer, nil, func(t server.Tx) error { return fn(t.(*tx)) })
 }
 
 // ViewAuth runs fn in a read-only transaction, like View.
-func (db *DB) ViewAuth(ctx context.Context, fn func(auth.Tx) error) error {
-	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, func(t service.Tx) error { return fn(t.(*tx)) })
+func (db *DB) ViewAuth(ctx context.Context, fn func(server.AuthTx) error) error {
+	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, func(t server.Tx) error { return fn(t.(*tx)) })
 }
 
 // nullTime stores the zero time as NULL.
@@ -45,8 +43,8 @@ func parseNullTime(s sql.NullString) (time.Time, error) {
 
 const tokenColumns = "name, scope, environments, hash, hint, created_by, created_at, expires_at, last_used_at, revoked_at"
 
-func scanToken(s scanner) (auth.Token, error) {
-	var t auth.Token
+func scanToken(s scanner) (server.Token, error) {
+	var t server.Token
 	var envs, created string
 	var expires, used, revoked sql.NullString
 	err := s.Scan(&t.Name, &t.Scope, &envs, &t.Hash, &t.Hint, &t.CreatedBy, &created, &expires, &used, &revoked)
@@ -69,7 +67,7 @@ func scanToken(s scanner) (auth.Token, error) {
 	return t, err
 }
 
-func (t *tx) CreateToken(tok auth.Token) error {
+func (t *tx) CreateToken(tok server.Token) error {
 	envs, err := json.Marshal(append([]string{}, tok.Environments...))
 	if err != nil {
 		return wrap("create token", err)
@@ -86,7 +84,7 @@ func (t *tx) CreateToken(tok auth.Token) error {
 	return nil
 }
 
-func (t *tx) getToken(what, key, where string, arg any) (auth.Token, error) {
+func (t *tx) getToken(what, key, where string, arg any) (server.Token, error) {
 	tok, err := scanToken(t.tx.QueryRowContext(t.ctx, "SELECT "+tokenColumns+" FROM tokens WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return tok, notFound(what, key)
@@ -97,23 +95,23 @@ func (t *tx) getToken(what, key, where string, arg any) (auth.Token, error) {
 	return tok, nil
 }
 
-func (t *tx) GetToken(name string) (auth.Token, error) {
+func (t *tx) GetToken(name string) (server.Token, error) {
 	return t.getToken("token", name, "name = ?", name)
 }
 
 // GetTokenByHash finds a token by the hash of its secret; the error names
 // no secret.
-func (t *tx) GetTokenByHash(hash []byte) (auth.Token, error) {
+func (t *tx) GetTokenByHash(hash []byte) (server.Token, error) {
 	return t.getToken("token", "with this secret", "hash = ?", hash)
 }
 
-func (t *tx) ListTokens() ([]auth.Token, error) {
+func (t *tx) ListTokens() ([]server.Token, error) {
 	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+tokenColumns+" FROM tokens ORDER BY name")
 	if err != nil {
 		return nil, wrap("list tokens", err)
 	}
 	defer rows.Close()
-	var ts []auth.Token
+	var ts []server.Token
 	for rows.Next() {
 		tok, err := scanToken(rows)
 		if err != nil {
@@ -127,7 +125,7 @@ func (t *tx) ListTokens() ([]auth.Token, error) {
 	return ts, nil
 }
 
-func (t *tx) UpdateToken(tok auth.Token) error {
+func (t *tx) UpdateToken(tok server.Token) error {
 	return t.execOne("update token", "token", tok.Name,
 		"UPDATE tokens SET last_used_at = ?, revoked_at = ? WHERE name = ?",
 		nullTime(tok.LastUsedAt), nullTime(tok.RevokedAt), tok.Name)
@@ -139,8 +137,8 @@ func (t *tx) DeleteToken(name string) error {
 
 const userColumns = "username, role, password_hash, created_at, updated_at"
 
-func scanUser(s scanner) (auth.User, error) {
-	var u auth.User
+func scanUser(s scanner) (server.User, error) {
+	var u server.User
 	var created, updated string
 	if err := s.Scan(&u.Username, &u.Role, &u.PasswordHash, &created, &updated); err != nil {
 		return u, err
@@ -153,7 +151,7 @@ func scanUser(s scanner) (auth.User, error) {
 	return u, err
 }
 
-func (t *tx) CreateUser(u auth.User) error {
+func (t *tx) CreateUser(u server.User) error {
 	_, err := t.exec("INSERT INTO users ("+userColumns+") VALUES (?, ?, ?, ?, ?)",
 		u.Username, u.Role, u.PasswordHash, formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
 	if isUnique(err) {
@@ -165,7 +163,7 @@ func (t *tx) CreateUser(u auth.User) error {
 	return nil
 }
 
-func (t *tx) GetUser(username string) (auth.User, error) {
+func (t *tx) GetUser(username string) (server.User, error) {
 	u, err := scanUser(t.tx.QueryRowContext(t.ctx, "SELECT "+userColumns+" FROM users WHERE username = ?", username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, notFound("user", username)
@@ -176,13 +174,13 @@ func (t *tx) GetUser(username string) (auth.User, error) {
 	return u, nil
 }
 
-func (t *tx) ListUsers() ([]auth.User, error) {
+func (t *tx) ListUsers() ([]server.User, error) {
 	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+userColumns+" FROM users ORDER BY username")
 	if err != nil {
 		return nil, wrap("list users", err)
 	}
 	defer rows.Close()
-	var us []auth.User
+	var us []server.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -196,7 +194,7 @@ func (t *tx) ListUsers() ([]auth.User, error) {
 	return us, nil
 }
 
-func (t *tx) UpdateUser(u auth.User) error {
+func (t *tx) UpdateUser(u server.User) error {
 	return t.execOne("update user", "user", u.Username,
 		"UPDATE users SET role = ?, password_hash = ?, updated_at = ? WHERE username = ?",
 		u.Role, u.PasswordHash, formatTime(u.UpdatedAt), u.Username)
@@ -207,7 +205,7 @@ func (t *tx) DeleteUser(username string) error {
 	return t.execOne("delete user", "user", username, "DELETE FROM users WHERE username = ?", username)
 }
 
-func (t *tx) CreateSession(s auth.Session) error {
+func (t *tx) CreateSession(s server.Session) error {
 	_, err := t.exec("INSERT INTO sessions (hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
 		s.Hash, s.Username, formatTime(s.CreatedAt), formatTime(s.ExpiresAt))
 	switch {
@@ -221,8 +219,8 @@ func (t *tx) CreateSession(s auth.Session) error {
 	return nil
 }
 
-func (t *tx) GetSession(hash []byte) (auth.Session, error) {
-	var s auth.Session
+func (t *tx) GetSession(hash []byte) (server.Session, error) {
+	var s server.Session
 	var created, expires string
 	err := t.tx.QueryRowContext(t.ctx, "SELECT hash, username, created_at, expires_at FROM sessions WHERE hash = ?", hash).
 		Scan(&s.Hash, &s.Username, &created, &expires)

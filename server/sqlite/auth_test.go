@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/passhash"
 	"github.com/flagpole/flagpole/server/storetest"
 )
 
-// TestAuth runs storetest's auth.Store suite on a database file, which
+// TestAuth runs storetest's server.AuthStore suite on a database file, which
 // keeps times to the nanosecond; the second store opens the file again
 // after the first is closed.
 func TestAuth(t *testing.T) {
@@ -36,7 +37,7 @@ func BenchmarkAuthenticateToken(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			db := mustOpen(b, filepath.Join(b.TempDir(), "flagpole.db"))
 			ctx := context.Background()
-			a := auth.New(db, auth.WithPasswordParams(auth.PasswordParams{Time: 1, Memory: 64, Threads: 1}),
+			a := auth.New(db, auth.WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1}),
 				auth.WithTokenCacheTTL(bc.ttl))
 			token := "an-admin-token-of-at-least-32-characters"
 			if err := a.Bootstrap(ctx, "admin-password-1", token, &bytes.Buffer{}); err != nil {

@@ -4,13 +4,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/storetest"
 )
 
 // The write and list benchmarks are storetest's, run on a database file.
 
-func benchStore(b *testing.B) service.Store {
+func benchStore(b *testing.B) server.Store {
 	return mustOpen(b, filepath.Join(b.TempDir(), "bench.db"))
 }
 

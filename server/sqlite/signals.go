@@ -7,15 +7,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/flagpole/flagpole/server/signals"
+	"github.com/flagpole/flagpole/server"
 )
 
-var _ signals.Store = (*DB)(nil)
+var _ server.SignalStore = (*DB)(nil)
 
 // AddSignals adds counts in one write transaction. Counts of flags not
 // configured in their environment, or of variants the flag does not have,
 // are dropped.
-func (db *DB) AddSignals(ctx context.Context, counts []signals.Count, pruneBefore time.Time) error {
+func (db *DB) AddSignals(ctx context.Context, counts []server.SignalCount, pruneBefore time.Time) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: add signals: %w", err)
@@ -61,11 +61,11 @@ func configuredVariants(ctx context.Context, tx *sql.Tx, env, flag string) (map[
 	if err != nil {
 		return nil, err
 	}
-	return signals.Variants([]byte(def)), nil
+	return server.DefinedVariants([]byte(def)), nil
 }
 
 // ListSignals returns a flag's counts in environment from since on.
-func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]signals.Count, error) {
+func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]server.SignalCount, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT variant, event, minute, count, sum FROM flag_signals
 		WHERE environment = ? AND flag_key = ? AND minute >= ? ORDER BY minute, variant, event`,
 		environment, flagKey, since.Truncate(time.Minute).Unix())
@@ -73,9 +73,9 @@ func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, sinc
 		return nil, fmt.Errorf("sqlite: list signals: %w", err)
 	}
 	defer rows.Close()
-	var out []signals.Count
+	var out []server.SignalCount
 	for rows.Next() {
-		c := signals.Count{Environment: environment, FlagKey: flagKey}
+		c := server.SignalCount{Environment: environment, FlagKey: flagKey}
 		var minute int64
 		if err := rows.Scan(&c.Variant, &c.Event, &minute, &c.Count, &c.Sum); err != nil {
 			return nil, fmt.Errorf("sqlite: list signals: %w", err)

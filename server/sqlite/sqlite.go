@@ -19,7 +19,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server"
 
 	// The driver registers itself as "sqlite3".
 	_ "github.com/mattn/go-sqlite3"
@@ -29,7 +29,7 @@ import (
 // process (or a checkpoint) before giving up with SQLITE_BUSY.
 const busyTimeoutMS = 10000
 
-// DB is an open Flagpole database. It implements service.Store and is safe
+// DB is an open Flagpole database. It implements server.Store and is safe
 // for concurrent use.
 type DB struct {
 	path   string
@@ -37,7 +37,7 @@ type DB struct {
 	reader *sql.DB // several query-only connections
 }
 
-var _ service.Store = (*DB)(nil)
+var _ server.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database file at path and applies any
 // migrations it lacks. It refuses a database whose schema is newer than this
@@ -125,17 +125,17 @@ func (db *DB) Close() error {
 // Update runs fn in one IMMEDIATE transaction and commits when fn returns
 // nil. An error from fn is returned unchanged after rolling back; a panic
 // rolls back and propagates.
-func (db *DB) Update(ctx context.Context, fn func(service.Tx) error) error {
+func (db *DB) Update(ctx context.Context, fn func(server.Tx) error) error {
 	return run(ctx, db.writer, nil, fn)
 }
 
 // View runs fn in a read-only transaction that sees one consistent snapshot
 // from its first read on.
-func (db *DB) View(ctx context.Context, fn func(service.Tx) error) error {
+func (db *DB) View(ctx context.Context, fn func(server.Tx) error) error {
 	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
-func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(service.Tx) error) error {
+func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(server.Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)

@@ -12,12 +12,11 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/storetest"
 )
 
 func TestStoreContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) service.Store { return mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db")) })
+	storetest.Run(t, func(t *testing.T) server.Store { return mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db")) })
 }
 
 // mustOpen opens the database at path and closes it when the test ends.
@@ -98,7 +97,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(t.Context(), func(tx service.Tx) error {
+	err = db.Update(t.Context(), func(tx server.Tx) error {
 		if err := tx.CreateEnvironment(server.Environment{Name: "production", CreatedAt: time.Now()}); err != nil {
 			return err
 		}
@@ -116,7 +115,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 
 	db = mustOpen(t, path)
-	err = db.View(t.Context(), func(tx service.Tx) error {
+	err = db.View(t.Context(), func(tx server.Tx) error {
 		env, err := tx.GetEnvironment("production")
 		if err != nil {
 			return err
@@ -140,14 +139,14 @@ func TestDataSurvivesReopen(t *testing.T) {
 func TestAuditZeroTimeIsNow(t *testing.T) {
 	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
 	before := time.Now()
-	err := db.Update(t.Context(), func(tx service.Tx) error {
+	err := db.Update(t.Context(), func(tx server.Tx) error {
 		_, err := tx.AppendAudit(server.AuditEntry{Actor: server.System, Action: "x", Resource: "flag", Key: "k"})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.View(t.Context(), func(tx service.Tx) error {
+	err = db.View(t.Context(), func(tx server.Tx) error {
 		audit, err := tx.ListAudit(server.AuditFilter{})
 		if err == nil && (len(audit) != 1 || audit[0].Time.Before(before.Truncate(time.Microsecond)) || audit[0].Time.After(time.Now())) {
 			t.Errorf("audit = %+v, want one entry timed between %v and now", audit, before)
@@ -161,7 +160,7 @@ func TestAuditZeroTimeIsNow(t *testing.T) {
 
 func TestAuditTriggersRefuseChanges(t *testing.T) {
 	db := mustOpen(t, filepath.Join(t.TempDir(), "flagpole.db"))
-	err := db.Update(t.Context(), func(tx service.Tx) error {
+	err := db.Update(t.Context(), func(tx server.Tx) error {
 		_, err := tx.AppendAudit(server.AuditEntry{Time: time.Now(), Actor: server.System, Action: "x", Resource: "flag", Key: "k"})
 		return err
 	})

@@ -10,7 +10,7 @@ import (
 	"github.com/flagpole/flagpole/server"
 )
 
-// tx implements service.Tx. It lives only for the duration of one Update or
+// tx implements server.Tx. It lives only for the duration of one Update or
 // View call, which is why it carries that call's context.
 type tx struct {
 	ctx context.Context

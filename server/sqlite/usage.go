@@ -7,15 +7,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/flagpole/flagpole/server/usage"
+	"github.com/flagpole/flagpole/server"
 )
 
-var _ usage.Store = (*DB)(nil)
+var _ server.UsageStore = (*DB)(nil)
 
 // AddUsage merges counts in one write transaction. Counts of flags or
 // environments that do not exist (any more) are dropped.
-func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore time.Time) error {
-	groups := usage.GroupByFlag(counts)
+func (db *DB) AddUsage(ctx context.Context, counts []server.UsageCount, pruneBefore time.Time) error {
+	groups := server.GroupUsageByFlag(counts)
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: add usage: %w", err)
@@ -35,7 +35,7 @@ func (db *DB) AddUsage(ctx context.Context, counts []usage.Count, pruneBefore ti
 	return nil
 }
 
-func addFlagUsage(ctx context.Context, tx *sql.Tx, g *usage.FlagCounts) error {
+func addFlagUsage(ctx context.Context, tx *sql.Tx, g *server.FlagCounts) error {
 	var exists int
 	err := tx.QueryRowContext(ctx, "SELECT 1 FROM flag_configs WHERE environment = ? AND flag_key = ?", g.Environment, g.FlagKey).Scan(&exists)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -92,7 +92,7 @@ func addFlagUsage(ctx context.Context, tx *sql.Tx, g *usage.FlagCounts) error {
 }
 
 // ListUsage returns stored usage sorted by environment and flag key.
-func (db *DB) ListUsage(ctx context.Context, environment string, since time.Time) ([]usage.FlagUsage, error) {
+func (db *DB) ListUsage(ctx context.Context, environment string, since time.Time) ([]server.FlagUsage, error) {
 	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list usage: %w", err)
@@ -105,17 +105,17 @@ func (db *DB) ListUsage(ctx context.Context, environment string, since time.Time
 	return list, nil
 }
 
-func listUsage(ctx context.Context, tx *sql.Tx, env string, since time.Time) ([]usage.FlagUsage, error) {
+func listUsage(ctx context.Context, tx *sql.Tx, env string, since time.Time) ([]server.FlagUsage, error) {
 	const all = "(? = '' OR environment = ?)"
 	rows, err := tx.QueryContext(ctx, `SELECT environment, flag_key, first_evaluated, last_evaluated, single_variant, single_variant_since
 		FROM flag_usage WHERE `+all+` ORDER BY environment, flag_key`, env, env)
 	if err != nil {
 		return nil, err
 	}
-	var list []usage.FlagUsage
+	var list []server.FlagUsage
 	index := map[[2]string]int{}
 	for rows.Next() {
-		var u usage.FlagUsage
+		var u server.FlagUsage
 		var first, last, singleSince string
 		if err := rows.Scan(&u.Environment, &u.FlagKey, &first, &last, &u.SingleVariant, &singleSince); err != nil {
 			rows.Close()
@@ -146,7 +146,7 @@ func listUsage(ctx context.Context, tx *sql.Tx, env string, since time.Time) ([]
 	}
 	for rows.Next() {
 		var e, f, last string
-		var s usage.ServiceUsage
+		var s server.ServiceUsage
 		if err := rows.Scan(&e, &f, &s.Name, &last); err != nil {
 			rows.Close()
 			return nil, err
@@ -171,7 +171,7 @@ func listUsage(ctx context.Context, tx *sql.Tx, env string, since time.Time) ([]
 	for rows.Next() {
 		var e, f string
 		var hour int64
-		var h usage.HourlyCount
+		var h server.HourlyCount
 		if err := rows.Scan(&e, &f, &hour, &h.Variant, &h.Count); err != nil {
 			return nil, err
 		}

@@ -8,18 +8,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
 // UpdateWebhooks runs fn in one IMMEDIATE transaction, like Update.
 func (db *DB) UpdateWebhooks(ctx context.Context, fn func(webhook.Tx) error) error {
-	return run(ctx, db.writer, nil, func(t service.Tx) error { return fn(t.(*tx)) })
+	return run(ctx, db.writer, nil, func(t server.Tx) error { return fn(t.(*tx)) })
 }
 
 // ViewWebhooks runs fn in a read-only transaction, like View.
 func (db *DB) ViewWebhooks(ctx context.Context, fn func(webhook.Tx) error) error {
-	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, func(t service.Tx) error { return fn(t.(*tx)) })
+	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, func(t server.Tx) error { return fn(t.(*tx)) })
 }
 
 const webhookColumns = "id, url, events, environments, slack, secret, created_by, created_at"

@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 var alice = server.Actor{Kind: "user", Name: "alice", Source: "ui"}
@@ -27,10 +26,10 @@ func entry(minute int, action, resource, key, envName string) server.AuditEntry 
 	}
 }
 
-func appendAll(t *testing.T, s service.Store, entries []server.AuditEntry) []int64 {
+func appendAll(t *testing.T, s server.Store, entries []server.AuditEntry) []int64 {
 	t.Helper()
 	var ids []int64
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		ids = ids[:0]
 		for _, e := range entries {
 			id, err := tx.AppendAudit(e)
@@ -44,7 +43,7 @@ func appendAll(t *testing.T, s service.Store, entries []server.AuditEntry) []int
 	return ids
 }
 
-func testAudit(t *testing.T, s service.Store) {
+func testAudit(t *testing.T, s server.Store) {
 	e := server.AuditEntry{
 		Time:        at(3),
 		Actor:       server.Actor{Kind: "token", Name: "ci-deploy", Source: "cli"},
@@ -68,7 +67,7 @@ func testAudit(t *testing.T, s service.Store) {
 	}
 	created.ID, e.ID, deleted.ID = ids[0], ids[1], ids[2]
 
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.ListAudit(server.AuditFilter{})
 		if err != nil {
 			return err
@@ -87,7 +86,7 @@ func testAudit(t *testing.T, s service.Store) {
 	})
 }
 
-func testAuditFilter(t *testing.T, s service.Store) {
+func testAuditFilter(t *testing.T, s server.Store) {
 	ids := appendAll(t, s, with([]server.AuditEntry{
 		entry(0, "flag.create", "flag", "a", ""),                    // 0
 		entry(1, "config.set_enabled", "config", "a", "dev"),        // 1
@@ -129,7 +128,7 @@ func testAuditFilter(t *testing.T, s service.Store) {
 		{server.AuditFilter{Actor: "bob", Environment: "dev"}, nil},
 		{server.AuditFilter{Actor: "ali"}, nil},
 	}
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		for _, c := range cases {
 			got, err := tx.ListAudit(c.filter)
 			if err != nil {
@@ -163,13 +162,13 @@ func auditIDs(entries []server.AuditEntry) []int64 {
 
 // testAuditLimitAndPaging checks the default limit of 100 and that paging
 // with BeforeID walks every entry once, newest first.
-func testAuditLimitAndPaging(t *testing.T, s service.Store) {
+func testAuditLimitAndPaging(t *testing.T, s server.Store) {
 	var entries []server.AuditEntry
 	for i := range 123 {
 		entries = append(entries, entry(i, "flag.update", "flag", "a", ""))
 	}
 	ids := appendAll(t, s, entries)
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.ListAudit(server.AuditFilter{})
 		if err != nil {
 			return err

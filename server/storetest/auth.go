@@ -10,17 +10,17 @@ import (
 
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/auth"
-	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server/passhash"
 )
 
 // AuthStore is a store that keeps both the service's records and the
 // tokens, users and sessions of server/auth, in one database.
 type AuthStore interface {
-	service.Store
-	auth.Store
+	server.Store
+	server.AuthStore
 }
 
-// RunAuth runs the auth.Store suite, each test in a subtest of its own.
+// RunAuth runs the server.AuthStore suite, each test in a subtest of its own.
 // open must return a new, empty store, closed when t ends, and reopen: a
 // function that opens the same database again (it may close the first
 // store before), so the suite can check that everything committed is there.
@@ -46,16 +46,16 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 	db, reopen := open(t)
 	ctx := t.Context()
 	now := time.Date(2030, 5, 6, 7, 8, 9, 123456789, time.UTC).Truncate(precision)
-	if err := db.Update(ctx, func(tx service.Tx) error {
+	if err := db.Update(ctx, func(tx server.Tx) error {
 		return tx.CreateEnvironment(server.Environment{Name: "production", Protected: true, CreatedAt: now})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tok := auth.Token{Name: "deploy", Scope: auth.ScopeCI, Environments: []string{"production", "staging"},
+	tok := server.Token{Name: "deploy", Scope: server.ScopeCI, Environments: []string{"production", "staging"},
 		Hash: auth.HashSecret("secret"), Hint: "fp_ci_abcd", CreatedBy: "ada", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	user := auth.User{Username: "ada", Role: auth.RoleAdmin, PasswordHash: "$argon2id$x", CreatedAt: now, UpdatedAt: now}
-	sess := auth.Session{Hash: auth.HashSecret("cookie"), Username: "ada", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	err := db.UpdateAuth(ctx, func(tx auth.Tx) error {
+	user := server.User{Username: "ada", Role: server.RoleAdmin, PasswordHash: "$argon2id$x", CreatedAt: now, UpdatedAt: now}
+	sess := server.Session{Hash: auth.HashSecret("cookie"), Username: "ada", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	err := db.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateToken(tok); err != nil {
 			return err
 		}
@@ -73,12 +73,12 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 	}
 	db = reopen() // everything committed is there for a new store
 
-	err = db.ViewAuth(ctx, func(tx auth.Tx) error {
+	err = db.ViewAuth(ctx, func(tx server.AuthTx) error {
 		got, err := tx.GetTokenByHash(auth.HashSecret("secret"))
 		if err != nil {
 			return err
 		}
-		if got.Name != "deploy" || got.Scope != auth.ScopeCI || !slices.Equal(got.Environments, tok.Environments) ||
+		if got.Name != "deploy" || got.Scope != server.ScopeCI || !slices.Equal(got.Environments, tok.Environments) ||
 			!got.CreatedAt.Equal(now) || !got.ExpiresAt.Equal(tok.ExpiresAt) || !got.LastUsedAt.IsZero() ||
 			!got.RevokedAt.IsZero() || got.Hint != tok.Hint || got.CreatedBy != "ada" || !bytes.Equal(got.Hash, tok.Hash) {
 			t.Errorf("token read back as %+v, stored %+v", got, tok)
@@ -104,7 +104,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 		t.Fatal(err)
 	}
 
-	err = db.UpdateAuth(ctx, func(tx auth.Tx) error {
+	err = db.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateToken(tok); server.ErrorCode(err) != server.EEXISTS {
 			t.Errorf("duplicate token: %v, want EEXISTS", err)
 		}
@@ -118,7 +118,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.UpdateAuth(ctx, func(tx auth.Tx) error {
+	err = db.UpdateAuth(ctx, func(tx server.AuthTx) error {
 		if err := tx.CreateUser(user); server.ErrorCode(err) != server.EEXISTS {
 			t.Errorf("duplicate user: %v, want EEXISTS", err)
 		}
@@ -126,7 +126,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 		if err := tx.UpdateToken(tok); err != nil {
 			return err
 		}
-		if err := tx.UpdateToken(auth.Token{Name: "nope"}); server.ErrorCode(err) != server.ENOTFOUND {
+		if err := tx.UpdateToken(server.Token{Name: "nope"}); server.ErrorCode(err) != server.ENOTFOUND {
 			t.Errorf("update of a missing token: %v, want ENOTFOUND", err)
 		}
 		temp := tok
@@ -143,7 +143,7 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 		if err := tx.DeleteToken("nope"); server.ErrorCode(err) != server.ENOTFOUND {
 			t.Errorf("delete of a missing token: %v, want ENOTFOUND", err)
 		}
-		user.Role = auth.RoleViewer
+		user.Role = server.RoleViewer
 		if err := tx.UpdateUser(user); err != nil {
 			return err
 		}
@@ -173,12 +173,12 @@ func testAuthRoundTrip(t *testing.T, precision time.Duration, open func(t *testi
 
 func testAuthSessions(t *testing.T, db AuthStore) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	err := db.UpdateAuth(t.Context(), func(tx auth.Tx) error {
-		if err := tx.CreateUser(auth.User{Username: "vi", Role: auth.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
+	err := db.UpdateAuth(t.Context(), func(tx server.AuthTx) error {
+		if err := tx.CreateUser(server.User{Username: "vi", Role: server.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		for i, d := range []time.Duration{time.Minute, time.Hour, 2 * time.Hour} {
-			s := auth.Session{Hash: []byte{byte(i)}, Username: "vi", CreatedAt: now, ExpiresAt: now.Add(d)}
+			s := server.Session{Hash: []byte{byte(i)}, Username: "vi", CreatedAt: now, ExpiresAt: now.Add(d)}
 			if err := tx.CreateSession(s); err != nil {
 				return err
 			}
@@ -211,8 +211,8 @@ func testAuthSessions(t *testing.T, db AuthStore) {
 	}
 	// In a transaction of its own: on PostgreSQL a failed statement ends
 	// the transaction. Which error code a store returns is its own test's.
-	err = db.UpdateAuth(t.Context(), func(tx auth.Tx) error {
-		return tx.CreateSession(auth.Session{Hash: []byte("nouser"), Username: "ghost", CreatedAt: now, ExpiresAt: now})
+	err = db.UpdateAuth(t.Context(), func(tx server.AuthTx) error {
+		return tx.CreateSession(server.Session{Hash: []byte("nouser"), Username: "ghost", CreatedAt: now, ExpiresAt: now})
 	})
 	if server.ErrorCode(err) != server.ENOTFOUND {
 		t.Errorf("session of an unknown user: err = %v, want ENOTFOUND", err)
@@ -223,9 +223,9 @@ func testAuthSessions(t *testing.T, db AuthStore) {
 // its audit entry.
 func testAuthUpdateRollsBack(t *testing.T, db AuthStore) {
 	boom := errors.New("boom")
-	err := db.UpdateAuth(t.Context(), func(tx auth.Tx) error {
+	err := db.UpdateAuth(t.Context(), func(tx server.AuthTx) error {
 		now := time.Now()
-		if err := tx.CreateUser(auth.User{Username: "vi", Role: auth.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := tx.CreateUser(server.User{Username: "vi", Role: server.RoleViewer, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		if _, err := tx.AppendAudit(server.AuditEntry{Actor: server.System, Action: "user.create", Resource: "user", Key: "vi"}); err != nil {
@@ -236,14 +236,14 @@ func testAuthUpdateRollsBack(t *testing.T, db AuthStore) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("UpdateAuth = %v, want boom", err)
 	}
-	db.ViewAuth(t.Context(), func(tx auth.Tx) error {
+	db.ViewAuth(t.Context(), func(tx server.AuthTx) error {
 		if us, _ := tx.ListUsers(); len(us) != 0 {
 			t.Errorf("users after rollback: %+v", us)
 		}
 		return nil
 	})
 	var n int
-	view(t, db, func(tx service.Tx) error {
+	view(t, db, func(tx server.Tx) error {
 		es, err := tx.ListAudit(server.AuditFilter{})
 		n = len(es)
 		return err
@@ -257,7 +257,7 @@ func testAuthUpdateRollsBack(t *testing.T, db AuthStore) {
 // server/auth against the store.
 func testAuthenticator(t *testing.T, db AuthStore) {
 	ctx := context.Background()
-	a := auth.New(db, auth.WithPasswordParams(auth.PasswordParams{Time: 1, Memory: 64, Threads: 1}))
+	a := auth.New(db, auth.WithPasswordParams(passhash.Params{Time: 1, Memory: 64, Threads: 1}))
 	token := "an-admin-token-of-at-least-32-characters"
 	var out bytes.Buffer
 	if err := a.Bootstrap(ctx, "admin-password-1", token, &out); err != nil {
@@ -271,11 +271,11 @@ func testAuthenticator(t *testing.T, db AuthStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := a.AuthenticateSession(ctx, secret); err != nil || p.Name != "admin" || p.Role != auth.RoleAdmin {
+	if p, err := a.AuthenticateSession(ctx, secret); err != nil || p.Name != "admin" || p.Role != server.RoleAdmin {
 		t.Fatalf("session: %+v %v", p, err)
 	}
 	entries := 0
-	db.View(ctx, func(tx service.Tx) error {
+	db.View(ctx, func(tx server.Tx) error {
 		es, err := tx.ListAudit(server.AuditFilter{Resource: "token"})
 		entries = len(es)
 		return err

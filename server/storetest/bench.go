@@ -8,7 +8,6 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // The benchmarks below are the same data and the same transactions on
@@ -18,10 +17,10 @@ import (
 
 // benchDB opens a store with the production environment and n boolean
 // flags, each configured there with a rule and a split.
-func benchDB(b *testing.B, open func(b *testing.B) service.Store, n int) service.Store {
+func benchDB(b *testing.B, open func(b *testing.B) server.Store, n int) server.Store {
 	db := open(b)
 	now := time.Now()
-	err := db.Update(b.Context(), func(tx service.Tx) error {
+	err := db.Update(b.Context(), func(tx server.Tx) error {
 		if err := tx.CreateEnvironment(server.Environment{Name: "production", CreatedAt: now}); err != nil {
 			return err
 		}
@@ -63,8 +62,8 @@ func benchConfig(key string, now time.Time) server.FlagConfig {
 
 // setEnabled is a typical write: read the configuration, write it back
 // changed, bump the environment's revision, append the audit entry.
-func setEnabled(key string) func(service.Tx) error {
-	return func(tx service.Tx) error {
+func setEnabled(key string) func(server.Tx) error {
+	return func(tx server.Tx) error {
 		c, err := tx.GetConfig("production", key)
 		if err != nil {
 			return err
@@ -91,7 +90,7 @@ func setEnabled(key string) func(service.Tx) error {
 
 // BenchmarkWriteTransaction measures one write transaction (setEnabled)
 // at a time.
-func BenchmarkWriteTransaction(b *testing.B, open func(b *testing.B) service.Store) {
+func BenchmarkWriteTransaction(b *testing.B, open func(b *testing.B) server.Store) {
 	db := benchDB(b, open, 10)
 	fn := setEnabled("flag-0003")
 	for b.Loop() {
@@ -103,7 +102,7 @@ func BenchmarkWriteTransaction(b *testing.B, open func(b *testing.B) service.Sto
 
 // BenchmarkWriteTransactionParallel measures write throughput when many
 // goroutines write at once (they queue on the store's writer).
-func BenchmarkWriteTransactionParallel(b *testing.B, open func(b *testing.B) service.Store) {
+func BenchmarkWriteTransactionParallel(b *testing.B, open func(b *testing.B) server.Store) {
 	db := benchDB(b, open, 10)
 	b.RunParallel(func(pb *testing.PB) {
 		fn := setEnabled("flag-0003")
@@ -118,10 +117,10 @@ func BenchmarkWriteTransactionParallel(b *testing.B, open func(b *testing.B) ser
 
 // BenchmarkListConfigs1000 measures reading the 1000 configurations of an
 // environment in one read transaction.
-func BenchmarkListConfigs1000(b *testing.B, open func(b *testing.B) service.Store) {
+func BenchmarkListConfigs1000(b *testing.B, open func(b *testing.B) server.Store) {
 	db := benchDB(b, open, 1000)
 	for b.Loop() {
-		err := db.View(b.Context(), func(tx service.Tx) error {
+		err := db.View(b.Context(), func(tx server.Tx) error {
 			configs, err := tx.ListConfigs("production")
 			if err == nil && len(configs) != 1000 {
 				err = fmt.Errorf("%d configs, want 1000", len(configs))
@@ -136,10 +135,10 @@ func BenchmarkListConfigs1000(b *testing.B, open func(b *testing.B) service.Stor
 
 // BenchmarkListFlags1000 measures listing 1000 flags by tag in one read
 // transaction.
-func BenchmarkListFlags1000(b *testing.B, open func(b *testing.B) service.Store) {
+func BenchmarkListFlags1000(b *testing.B, open func(b *testing.B) server.Store) {
 	db := benchDB(b, open, 1000)
 	for b.Loop() {
-		err := db.View(b.Context(), func(tx service.Tx) error {
+		err := db.View(b.Context(), func(tx server.Tx) error {
 			flags, err := tx.ListFlags(server.FlagFilter{Tag: "bench"})
 			if err == nil && len(flags) != 1000 {
 				err = fmt.Errorf("%d flags, want 1000", len(flags))

@@ -7,7 +7,6 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // richConfig uses every part of a configuration.
@@ -35,10 +34,10 @@ func richConfig(envName, flagKey string) server.FlagConfig {
 	return c
 }
 
-func testConfigs(t *testing.T, s service.Store) {
+func testConfigs(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development", "production"}, []string{"b-flag", "a-flag", "c-flag"})
 	rich := richConfig("production", "b-flag")
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		for _, c := range []server.FlagConfig{rich, config("production", "a-flag", false), config("development", "c-flag", true)} {
 			if err := tx.PutConfig(c); err != nil {
 				return err
@@ -46,7 +45,7 @@ func testConfigs(t *testing.T, s service.Store) {
 		}
 		return nil
 	})
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetConfig("production", "b-flag")
 		if err != nil {
 			return err
@@ -76,8 +75,8 @@ func testConfigs(t *testing.T, s service.Store) {
 	replaced := config("production", "b-flag", false)
 	replaced.Revision = 2
 	replaced.UpdatedAt = at(40)
-	update(t, s, func(tx service.Tx) error { return tx.PutConfig(replaced) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.PutConfig(replaced) })
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetConfig("production", "b-flag")
 		if diff := cmp.Diff(replaced, got, cmpOpts); err == nil && diff != "" {
 			t.Errorf("GetConfig after replacing (-want +got):\n%s", diff)
@@ -90,13 +89,13 @@ func testConfigs(t *testing.T, s service.Store) {
 	})
 }
 
-func testConfigsMissingParent(t *testing.T, s service.Store) {
+func testConfigsMissingParent(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development"}, []string{"a-flag"})
-	err := s.Update(t.Context(), func(tx service.Tx) error { return tx.PutConfig(config("qa", "a-flag", true)) })
+	err := s.Update(t.Context(), func(tx server.Tx) error { return tx.PutConfig(config("qa", "a-flag", true)) })
 	wantError(t, "PutConfig in a missing environment", err, server.ENOTFOUND, `environment "qa" not found`)
-	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.PutConfig(config("development", "nope", true)) })
+	err = s.Update(t.Context(), func(tx server.Tx) error { return tx.PutConfig(config("development", "nope", true)) })
 	wantError(t, "PutConfig of a missing flag", err, server.ENOTFOUND, `flag "nope" not found`)
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		list, err := tx.ListConfigs("development")
 		if len(list) != 0 {
 			t.Errorf("ListConfigs = %d configs, want none", len(list))
@@ -105,7 +104,7 @@ func testConfigsMissingParent(t *testing.T, s service.Store) {
 	})
 }
 
-func testSegments(t *testing.T, s service.Store) {
+func testSegments(t *testing.T, s server.Store) {
 	staff := server.Segment{
 		Segment: engine.Segment{
 			Key:         "staff",
@@ -121,13 +120,13 @@ func testSegments(t *testing.T, s service.Store) {
 		UpdatedAt: at(0),
 	}
 	beta := server.Segment{Segment: engine.Segment{Key: "beta"}, Revision: 1, CreatedAt: at(1), UpdatedAt: at(1)}
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		if err := tx.CreateSegment(staff); err != nil {
 			return err
 		}
 		return tx.CreateSegment(beta)
 	})
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetSegment("staff")
 		if err != nil {
 			return err
@@ -144,7 +143,7 @@ func testSegments(t *testing.T, s service.Store) {
 		wantError(t, "GetSegment(nope)", err, server.ENOTFOUND, `segment "nope" not found`)
 		return nil
 	})
-	err := s.Update(t.Context(), func(tx service.Tx) error { return tx.CreateSegment(beta) })
+	err := s.Update(t.Context(), func(tx server.Tx) error { return tx.CreateSegment(beta) })
 	wantError(t, "CreateSegment again", err, server.EEXISTS, `segment "beta"`)
 
 	changed := staff
@@ -153,8 +152,8 @@ func testSegments(t *testing.T, s service.Store) {
 	changed.Revision = 2
 	changed.UpdatedAt = at(20)
 	changed.CreatedAt = at(-20)
-	update(t, s, func(tx service.Tx) error { return tx.UpdateSegment(changed) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.UpdateSegment(changed) })
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetSegment("staff")
 		want := changed
 		want.CreatedAt = staff.CreatedAt
@@ -163,13 +162,13 @@ func testSegments(t *testing.T, s service.Store) {
 		}
 		return err
 	})
-	err = s.Update(t.Context(), func(tx service.Tx) error {
+	err = s.Update(t.Context(), func(tx server.Tx) error {
 		return tx.UpdateSegment(server.Segment{Segment: engine.Segment{Key: "nope"}})
 	})
 	wantError(t, "UpdateSegment(nope)", err, server.ENOTFOUND, `segment "nope"`)
 
-	update(t, s, func(tx service.Tx) error { return tx.DeleteSegment("staff") })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.DeleteSegment("staff") })
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetSegment("staff")
 		wantError(t, "GetSegment after delete", err, server.ENOTFOUND, `"staff"`)
 		list, err := tx.ListSegments()
@@ -178,6 +177,6 @@ func testSegments(t *testing.T, s service.Store) {
 		}
 		return err
 	})
-	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.DeleteSegment("staff") })
+	err = s.Update(t.Context(), func(tx server.Tx) error { return tx.DeleteSegment("staff") })
 	wantError(t, "DeleteSegment again", err, server.ENOTFOUND, `"staff"`)
 }

@@ -6,16 +6,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
-func testEnvironments(t *testing.T, s service.Store) {
+func testEnvironments(t *testing.T, s server.Store) {
 	prod := env("production", 2)
 	prod.Protected = true
 	prod.RequireComment = true
 	prod.Revision = 7
 	created := []server.Environment{env("staging", 1), prod, env("development", 0)}
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		for _, e := range created {
 			if err := tx.CreateEnvironment(e); err != nil {
 				return err
@@ -24,7 +23,7 @@ func testEnvironments(t *testing.T, s service.Store) {
 		return nil
 	})
 
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetEnvironment("production")
 		if err != nil {
 			return err
@@ -46,7 +45,7 @@ func testEnvironments(t *testing.T, s service.Store) {
 		return nil
 	})
 
-	err := s.Update(t.Context(), func(tx service.Tx) error { return tx.CreateEnvironment(env("staging", 9)) })
+	err := s.Update(t.Context(), func(tx server.Tx) error { return tx.CreateEnvironment(env("staging", 9)) })
 	wantError(t, "CreateEnvironment(staging) again", err, server.EEXISTS, `"staging"`)
 
 	// UpdateEnvironment stores description, protected and require_comment,
@@ -57,8 +56,8 @@ func testEnvironments(t *testing.T, s service.Store) {
 	changed.RequireComment = false
 	changed.Revision = 99
 	changed.CreatedAt = at(50)
-	update(t, s, func(tx service.Tx) error { return tx.UpdateEnvironment(changed) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.UpdateEnvironment(changed) })
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetEnvironment("production")
 		want := prod
 		want.Description, want.Protected, want.RequireComment = "live traffic", false, false
@@ -67,11 +66,11 @@ func testEnvironments(t *testing.T, s service.Store) {
 		}
 		return err
 	})
-	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.UpdateEnvironment(env("qa", 0)) })
+	err = s.Update(t.Context(), func(tx server.Tx) error { return tx.UpdateEnvironment(env("qa", 0)) })
 	wantError(t, "UpdateEnvironment(qa)", err, server.ENOTFOUND, `"qa"`)
 
-	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.DeleteEnvironment("staging") })
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetEnvironment("staging")
 		wantError(t, "GetEnvironment after delete", err, server.ENOTFOUND, `"staging"`)
 		list, err := tx.ListEnvironments()
@@ -80,16 +79,16 @@ func testEnvironments(t *testing.T, s service.Store) {
 		}
 		return err
 	})
-	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
+	err = s.Update(t.Context(), func(tx server.Tx) error { return tx.DeleteEnvironment("staging") })
 	wantError(t, "DeleteEnvironment(staging) again", err, server.ENOTFOUND, `"staging"`)
 }
 
 // testEnvironmentsSameTime creates environments with one timestamp, as a
 // bootstrap does: they list in the order they were created, not by name.
-func testEnvironmentsSameTime(t *testing.T, s service.Store) {
+func testEnvironmentsSameTime(t *testing.T, s server.Store) {
 	names := []string{"development", "staging", "production", "alpha"}
 	seedAt := func(names []string, minute int) {
-		update(t, s, func(tx service.Tx) error {
+		update(t, s, func(tx server.Tx) error {
 			for _, name := range names {
 				if err := tx.CreateEnvironment(env(name, minute)); err != nil {
 					return err
@@ -100,7 +99,7 @@ func testEnvironmentsSameTime(t *testing.T, s service.Store) {
 	}
 	seedAt(names[:3], 0)
 	seedAt(names[3:], 0)
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		list, err := tx.ListEnvironments()
 		var got []string
 		for _, e := range list {
@@ -113,10 +112,10 @@ func testEnvironmentsSameTime(t *testing.T, s service.Store) {
 	})
 }
 
-func testBumpRevision(t *testing.T, s service.Store) {
+func testBumpRevision(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development", "production"}, nil)
 	for want := int64(1); want <= 3; want++ {
-		update(t, s, func(tx service.Tx) error {
+		update(t, s, func(tx server.Tx) error {
 			got, err := tx.BumpRevision("development")
 			if err == nil && got != want {
 				t.Errorf("BumpRevision = %d, want %d", got, want)
@@ -125,7 +124,7 @@ func testBumpRevision(t *testing.T, s service.Store) {
 		})
 	}
 	// Two bumps in one transaction count twice.
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		if _, err := tx.BumpRevision("production"); err != nil {
 			return err
 		}
@@ -135,7 +134,7 @@ func testBumpRevision(t *testing.T, s service.Store) {
 		}
 		return err
 	})
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		for name, want := range map[string]int64{"development": 3, "production": 2} {
 			e, err := tx.GetEnvironment(name)
 			if err != nil {
@@ -147,7 +146,7 @@ func testBumpRevision(t *testing.T, s service.Store) {
 		}
 		return nil
 	})
-	err := s.Update(t.Context(), func(tx service.Tx) error {
+	err := s.Update(t.Context(), func(tx server.Tx) error {
 		_, err := tx.BumpRevision("qa")
 		return err
 	})
@@ -159,11 +158,11 @@ func testBumpRevision(t *testing.T, s service.Store) {
 // revision (or the revision it is created with, when that is higher), so
 // its revisions never go backwards for a client that held the old one.
 // Another name is not affected, and deleting again keeps the highest.
-func testRecreatedEnvironmentContinuesRevisions(t *testing.T, s service.Store) {
+func testRecreatedEnvironmentContinuesRevisions(t *testing.T, s server.Store) {
 	seed(t, s, []string{"staging", "qa"}, nil)
 	bump := func(name string, n int) (rev int64) {
 		t.Helper()
-		update(t, s, func(tx service.Tx) (err error) {
+		update(t, s, func(tx server.Tx) (err error) {
 			for range n {
 				if rev, err = tx.BumpRevision(name); err != nil {
 					return err
@@ -175,7 +174,7 @@ func testRecreatedEnvironmentContinuesRevisions(t *testing.T, s service.Store) {
 	}
 	revision := func(name string) (rev int64) {
 		t.Helper()
-		view(t, s, func(tx service.Tx) error {
+		view(t, s, func(tx server.Tx) error {
 			e, err := tx.GetEnvironment(name)
 			rev = e.Revision
 			return err
@@ -185,8 +184,8 @@ func testRecreatedEnvironmentContinuesRevisions(t *testing.T, s service.Store) {
 	if got := bump("staging", 12); got != 12 {
 		t.Fatalf("staging revision after 12 bumps = %d", got)
 	}
-	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
-	update(t, s, func(tx service.Tx) error { return tx.CreateEnvironment(env("staging", 5)) })
+	update(t, s, func(tx server.Tx) error { return tx.DeleteEnvironment("staging") })
+	update(t, s, func(tx server.Tx) error { return tx.CreateEnvironment(env("staging", 5)) })
 	if got := revision("staging"); got != 12 {
 		t.Errorf("recreated staging starts at revision %d, want 12 (the deleted one's last)", got)
 	}
@@ -200,13 +199,13 @@ func testRecreatedEnvironmentContinuesRevisions(t *testing.T, s service.Store) {
 	// Deleted in the same transaction that bumps it, then recreated with a
 	// higher revision than it had: the higher one wins, and the next
 	// recreation continues from there.
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		if _, err := tx.BumpRevision("staging"); err != nil {
 			return err
 		}
 		return tx.DeleteEnvironment("staging")
 	})
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		e := env("staging", 6)
 		e.Revision = 40
 		return tx.CreateEnvironment(e)
@@ -214,22 +213,22 @@ func testRecreatedEnvironmentContinuesRevisions(t *testing.T, s service.Store) {
 	if got := revision("staging"); got != 40 {
 		t.Errorf("staging created at revision 40 after being deleted at 14 starts at %d, want 40", got)
 	}
-	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("staging") })
-	update(t, s, func(tx service.Tx) error { return tx.CreateEnvironment(env("staging", 7)) })
+	update(t, s, func(tx server.Tx) error { return tx.DeleteEnvironment("staging") })
+	update(t, s, func(tx server.Tx) error { return tx.CreateEnvironment(env("staging", 7)) })
 	if got := revision("staging"); got != 40 {
 		t.Errorf("staging recreated after being deleted at 40 starts at %d, want 40", got)
 	}
 
 	// A deletion that rolls back leaves nothing behind.
-	err := s.Update(t.Context(), func(tx service.Tx) error {
+	err := s.Update(t.Context(), func(tx server.Tx) error {
 		if err := tx.DeleteEnvironment("qa"); err != nil {
 			return err
 		}
 		return server.Errorf(server.EINVALID, "rolled back")
 	})
 	wantError(t, "rolled back delete", err, server.EINVALID)
-	update(t, s, func(tx service.Tx) error { return tx.DeleteEnvironment("qa") })
-	update(t, s, func(tx service.Tx) error { return tx.CreateEnvironment(env("qa", 8)) })
+	update(t, s, func(tx server.Tx) error { return tx.DeleteEnvironment("qa") })
+	update(t, s, func(tx server.Tx) error { return tx.CreateEnvironment(env("qa", 8)) })
 	if got := revision("qa"); got != 0 {
 		t.Errorf("recreated qa starts at %d, want 0", got)
 	}

@@ -7,16 +7,15 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
-func testFlags(t *testing.T, s service.Store) {
+func testFlags(t *testing.T, s server.Store) {
 	f := boolFlag("checkout.new-flow", "checkout", "ui")
 	f.Description = "the rewritten checkout"
 	f.Owner = "team-payments"
 	f.Temporary = true
-	update(t, s, func(tx service.Tx) error { return tx.CreateFlag(f) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.CreateFlag(f) })
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetFlag(f.Key)
 		if err != nil {
 			return err
@@ -30,7 +29,7 @@ func testFlags(t *testing.T, s service.Store) {
 		return nil
 	})
 
-	err := s.Update(t.Context(), func(tx service.Tx) error { return tx.CreateFlag(boolFlag(f.Key)) })
+	err := s.Update(t.Context(), func(tx server.Tx) error { return tx.CreateFlag(boolFlag(f.Key)) })
 	wantError(t, "CreateFlag again", err, server.EEXISTS, `flag "checkout.new-flow"`)
 
 	// UpdateFlag replaces the definition, revision and update time; the
@@ -43,8 +42,8 @@ func testFlags(t *testing.T, s service.Store) {
 	changed.Revision = 2
 	changed.UpdatedAt = at(30)
 	changed.CreatedAt = at(-30)
-	update(t, s, func(tx service.Tx) error { return tx.UpdateFlag(changed) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.UpdateFlag(changed) })
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetFlag(f.Key)
 		want := changed
 		want.CreatedAt = f.CreatedAt
@@ -53,11 +52,11 @@ func testFlags(t *testing.T, s service.Store) {
 		}
 		return err
 	})
-	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.UpdateFlag(boolFlag("nope")) })
+	err = s.Update(t.Context(), func(tx server.Tx) error { return tx.UpdateFlag(boolFlag("nope")) })
 	wantError(t, "UpdateFlag(nope)", err, server.ENOTFOUND, `flag "nope" not found`)
 
-	update(t, s, func(tx service.Tx) error { return tx.DeleteFlag(f.Key) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.DeleteFlag(f.Key) })
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetFlag(f.Key)
 		wantError(t, "GetFlag after delete", err, server.ENOTFOUND, f.Key)
 		list, err := tx.ListFlags(server.FlagFilter{IncludeArchived: true})
@@ -66,16 +65,16 @@ func testFlags(t *testing.T, s service.Store) {
 		}
 		return err
 	})
-	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.DeleteFlag(f.Key) })
+	err = s.Update(t.Context(), func(tx server.Tx) error { return tx.DeleteFlag(f.Key) })
 	wantError(t, "DeleteFlag again", err, server.ENOTFOUND, f.Key)
 
 	// The key is free again.
-	update(t, s, func(tx service.Tx) error { return tx.CreateFlag(boolFlag(f.Key)) })
+	update(t, s, func(tx server.Tx) error { return tx.CreateFlag(boolFlag(f.Key)) })
 }
 
 // testFlagValueTypes checks that variant values come back with the Go types
 // the engine uses: bool, string, int64 (exactly), float64, map[string]any.
-func testFlagValueTypes(t *testing.T, s service.Store) {
+func testFlagValueTypes(t *testing.T, s server.Store) {
 	flags := []server.Flag{
 		typed("b", engine.TypeBoolean, true, false),
 		typed("s", engine.TypeString, "blue", "", "ünïcode ✓"),
@@ -85,7 +84,7 @@ func testFlagValueTypes(t *testing.T, s service.Store) {
 			map[string]any{"color": "red", "size": float64(3), "tags": []any{"a", true}, "nested": map[string]any{"x": nil}},
 			map[string]any{}),
 	}
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		for _, f := range flags {
 			if err := tx.CreateFlag(f); err != nil {
 				return err
@@ -93,7 +92,7 @@ func testFlagValueTypes(t *testing.T, s service.Store) {
 		}
 		return nil
 	})
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		for _, f := range flags {
 			got, err := tx.GetFlag(f.Key)
 			if err != nil {
@@ -117,7 +116,7 @@ func typed(key string, typ engine.FlagType, values ...any) server.Flag {
 	return f
 }
 
-func testListFlagsFilter(t *testing.T, s service.Store) {
+func testListFlagsFilter(t *testing.T, s server.Store) {
 	checkout := boolFlag("checkout.new-flow", "checkout", "ui")
 	checkout.Name = "New checkout flow"
 	checkout.Description = "Rewrite of the payment page"
@@ -128,7 +127,7 @@ func testListFlagsFilter(t *testing.T, s service.Store) {
 	dark.Name = "Dark mode"
 	legacy := boolFlag("legacy.banner", "ui")
 	legacy.Archived = true
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		for _, f := range []server.Flag{search, legacy, dark, checkout} {
 			if err := tx.CreateFlag(f); err != nil {
 				return err
@@ -159,7 +158,7 @@ func testListFlagsFilter(t *testing.T, s service.Store) {
 	}
 	check := func() {
 		t.Helper()
-		view(t, s, func(tx service.Tx) error {
+		view(t, s, func(tx server.Tx) error {
 			for _, c := range cases {
 				list, err := tx.ListFlags(c.filter)
 				if err != nil {
@@ -177,7 +176,7 @@ func testListFlagsFilter(t *testing.T, s service.Store) {
 	// Tags follow UpdateFlag.
 	dark.Tags = []string{"ui"}
 	dark.Revision = 2
-	update(t, s, func(tx service.Tx) error { return tx.UpdateFlag(dark) })
+	update(t, s, func(tx server.Tx) error { return tx.UpdateFlag(dark) })
 	cases = []struct {
 		filter server.FlagFilter
 		want   []string

@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // plan is a running three-step guarded release of flagKey in envName.
@@ -34,22 +33,22 @@ func plan(envName, flagKey string) server.ReleasePlan {
 	}
 }
 
-func createPlan(t *testing.T, s service.Store, p server.ReleasePlan) server.ReleasePlan {
+func createPlan(t *testing.T, s server.Store, p server.ReleasePlan) server.ReleasePlan {
 	t.Helper()
-	update(t, s, func(tx service.Tx) (err error) {
+	update(t, s, func(tx server.Tx) (err error) {
 		p.ID, err = tx.CreatePlan(p)
 		return err
 	})
 	return p
 }
 
-func testPlans(t *testing.T, s service.Store) {
+func testPlans(t *testing.T, s server.Store) {
 	seed(t, s, []string{"staging", "production"}, []string{"checkout", "search"})
 	want := createPlan(t, s, plan("production", "checkout"))
 	if want.ID == 0 {
 		t.Fatal("CreatePlan returned ID 0")
 	}
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetPlan(want.ID)
 		if err != nil {
 			return err
@@ -69,8 +68,8 @@ func testPlans(t *testing.T, s service.Store) {
 	running.StartedAt, running.StepStartedAt, running.UpdatedAt = at(10), at(10), at(10)
 	running.Reason = "started"
 	running.Evidence = json.RawMessage(`{"verdict":"passing","control":{"samples":600}}`)
-	update(t, s, func(tx service.Tx) error { return tx.UpdatePlan(running) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.UpdatePlan(running) })
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetPlan(want.ID)
 		if err != nil {
 			return err
@@ -86,15 +85,15 @@ func testPlans(t *testing.T, s service.Store) {
 	})
 
 	// The same revision again is stale: someone else moved the plan.
-	err := s.Update(t.Context(), func(tx service.Tx) error { return tx.UpdatePlan(running) })
+	err := s.Update(t.Context(), func(tx server.Tx) error { return tx.UpdatePlan(running) })
 	wantError(t, "UpdatePlan at a stale revision", err, server.ECONFLICT, "release plan")
 	missing := running
 	missing.ID += 1000
-	err = s.Update(t.Context(), func(tx service.Tx) error { return tx.UpdatePlan(missing) })
+	err = s.Update(t.Context(), func(tx server.Tx) error { return tx.UpdatePlan(missing) })
 	wantError(t, "UpdatePlan of a missing plan", err, server.ENOTFOUND)
 }
 
-func testPlansOneActive(t *testing.T, s service.Store) {
+func testPlansOneActive(t *testing.T, s server.Store) {
 	seed(t, s, []string{"staging", "production"}, []string{"checkout", "search"})
 	first := createPlan(t, s, plan("production", "checkout"))
 	// Another flag, or another environment, is fine.
@@ -102,7 +101,7 @@ func testPlansOneActive(t *testing.T, s service.Store) {
 	createPlan(t, s, plan("production", "search"))
 
 	// A second active plan is refused and leaves the transaction usable.
-	err := s.Update(t.Context(), func(tx service.Tx) error {
+	err := s.Update(t.Context(), func(tx server.Tx) error {
 		_, err := tx.CreatePlan(plan("production", "checkout"))
 		wantError(t, "second active plan", err, server.EEXISTS, `"checkout"`, `"production"`)
 		var se *server.Error
@@ -122,10 +121,10 @@ func testPlansOneActive(t *testing.T, s service.Store) {
 	// Once the first has ended, a new one may start.
 	done := first
 	done.State, done.Revision, done.EndedAt, done.UpdatedAt = server.PlanCancelled, 2, at(20), at(20)
-	update(t, s, func(tx service.Tx) error { return tx.UpdatePlan(done) })
+	update(t, s, func(tx server.Tx) error { return tx.UpdatePlan(done) })
 	next := createPlan(t, s, plan("production", "checkout"))
 
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		all, err := tx.ListPlans(server.PlanFilter{})
 		if err != nil {
 			return err
@@ -159,13 +158,13 @@ func planIDs(ps []server.ReleasePlan) []int64 {
 	return ids
 }
 
-func testPlansLease(t *testing.T, s service.Store) {
+func testPlansLease(t *testing.T, s server.Store) {
 	seed(t, s, []string{"production"}, []string{"checkout"})
 	p := createPlan(t, s, plan("production", "checkout"))
 	lease := func(owner string, now time.Time) bool {
 		t.Helper()
 		var ok bool
-		update(t, s, func(tx service.Tx) (err error) {
+		update(t, s, func(tx server.Tx) (err error) {
 			ok, err = tx.LeasePlan(p.ID, owner, now, now.Add(15*time.Second))
 			return err
 		})
@@ -186,7 +185,7 @@ func testPlansLease(t *testing.T, s service.Store) {
 	if !lease("b", at(0).Add(26*time.Second)) {
 		t.Error("b could not take over a lease that ran out")
 	}
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		got, err := tx.GetPlan(p.ID)
 		if err != nil {
 			return err
@@ -196,25 +195,25 @@ func testPlansLease(t *testing.T, s service.Store) {
 		}
 		return nil
 	})
-	err := s.Update(t.Context(), func(tx service.Tx) error {
+	err := s.Update(t.Context(), func(tx server.Tx) error {
 		_, err := tx.LeasePlan(p.ID+1000, "a", at(0), at(1))
 		return err
 	})
 	wantError(t, "LeasePlan of a missing plan", err, server.ENOTFOUND)
 }
 
-func testPlansMissingParentAndCascade(t *testing.T, s service.Store) {
+func testPlansMissingParentAndCascade(t *testing.T, s server.Store) {
 	seed(t, s, []string{"production"}, []string{"checkout"})
 	for _, p := range []server.ReleasePlan{plan("qa", "checkout"), plan("production", "nope")} {
-		err := s.Update(t.Context(), func(tx service.Tx) error {
+		err := s.Update(t.Context(), func(tx server.Tx) error {
 			_, err := tx.CreatePlan(p)
 			return err
 		})
 		wantError(t, "CreatePlan("+p.Environment+", "+p.FlagKey+")", err, server.ENOTFOUND)
 	}
 	p := createPlan(t, s, plan("production", "checkout"))
-	update(t, s, func(tx service.Tx) error { return tx.DeleteFlag("checkout") })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.DeleteFlag("checkout") })
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetPlan(p.ID)
 		wantError(t, "GetPlan after its flag was deleted", err, server.ENOTFOUND)
 		return nil

@@ -8,18 +8,16 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
-	"github.com/flagpole/flagpole/server/signals"
 )
 
 // SignalStore is a store that keeps both the service's records and the
 // signals of server/signals, in one database.
 type SignalStore interface {
-	service.Store
-	signals.Store
+	server.Store
+	server.SignalStore
 }
 
-// RunSignals runs the signals.Store suite. open must return a new, empty
+// RunSignals runs the server.SignalStore suite. open must return a new, empty
 // store, closed when t ends.
 func RunSignals(t *testing.T, open func(t *testing.T) SignalStore) {
 	t.Run("RoundTrip", func(t *testing.T) { testSignalsRoundTrip(t, signalsDB(t, open(t))) })
@@ -33,7 +31,7 @@ func signalsDB(t *testing.T, db SignalStore) SignalStore {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	err := db.Update(ctx, func(tx service.Tx) error {
+	err := db.Update(ctx, func(tx server.Tx) error {
 		for _, env := range []string{"production", "staging"} {
 			if err := tx.CreateEnvironment(server.Environment{Name: env, CreatedAt: now}); err != nil {
 				return err
@@ -52,31 +50,31 @@ func signalsDB(t *testing.T, db SignalStore) SignalStore {
 	return db
 }
 
-func signal(env, flag, variant, event string, minute time.Time, n int64, sum float64) signals.Count {
-	return signals.Count{Environment: env, FlagKey: flag, Variant: variant, Event: event, Minute: minute, Count: n, Sum: sum}
+func signal(env, flag, variant, event string, minute time.Time, n int64, sum float64) server.SignalCount {
+	return server.SignalCount{Environment: env, FlagKey: flag, Variant: variant, Event: event, Minute: minute, Count: n, Sum: sum}
 }
 
 func testSignalsRoundTrip(t *testing.T, db SignalStore) {
 	ctx := context.Background()
 	m0 := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
 	m1 := m0.Add(time.Minute)
-	prune := m0.Add(-signals.Retention)
-	if err := db.AddSignals(ctx, []signals.Count{
+	prune := m0.Add(-server.SignalRetention)
+	if err := db.AddSignals(ctx, []server.SignalCount{
 		signal("production", "checkout", "on", "error", m0, 3, 0),
 		signal("production", "checkout", "on", "latency", m0, 2, 250.5),
-		signal("production", "checkout", "off", signals.Exposure, m0, 90, 0),
-		signal("production", "checkout", "on", signals.Exposure, m0, 10, 0),
+		signal("production", "checkout", "off", server.Exposure, m0, 90, 0),
+		signal("production", "checkout", "on", server.Exposure, m0, 10, 0),
 		signal("production", "checkout", "off", "error", m1, 1, 0),
-		signal("production", "checkout", "maybe", "error", m0, 1, 0),                                  // unknown variant
-		signal("production", "ghost", "on", "error", m0, 1, 0),                                        // unknown flag
-		signal("staging", "checkout", "on", "error", m0, 1, 0),                                        // not configured there
-		signal("nowhere", "checkout", "on", "error", m0, 1, 0),                                        // unknown environment
-		signal("production", "checkout", "on", "error", m0.Add(-signals.Retention-time.Minute), 1, 0), // pruned at once
+		signal("production", "checkout", "maybe", "error", m0, 1, 0),                                       // unknown variant
+		signal("production", "ghost", "on", "error", m0, 1, 0),                                             // unknown flag
+		signal("staging", "checkout", "on", "error", m0, 1, 0),                                             // not configured there
+		signal("nowhere", "checkout", "on", "error", m0, 1, 0),                                             // unknown environment
+		signal("production", "checkout", "on", "error", m0.Add(-server.SignalRetention-time.Minute), 1, 0), // pruned at once
 	}, prune); err != nil {
 		t.Fatal(err)
 	}
 	// A second flush adds up.
-	if err := db.AddSignals(ctx, []signals.Count{
+	if err := db.AddSignals(ctx, []server.SignalCount{
 		signal("production", "checkout", "on", "error", m0, 2, 0),
 		signal("production", "checkout", "on", "latency", m0, 1, 49.5),
 	}, prune); err != nil {
@@ -110,7 +108,7 @@ func testSignalsRoundTrip(t *testing.T, db SignalStore) {
 	}
 }
 
-func signalRows(cs []signals.Count) []string {
+func signalRows(cs []server.SignalCount) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
 		if c.Environment == "" || c.FlagKey == "" || c.Minute.Location() != time.UTC {
@@ -124,11 +122,11 @@ func signalRows(cs []signals.Count) []string {
 func testSignalsPrune(t *testing.T, db SignalStore) {
 	ctx := context.Background()
 	old := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
-	recent := old.Add(signals.Retention)
-	if err := db.AddSignals(ctx, []signals.Count{signal("production", "checkout", "on", "error", old, 1, 0)}, old.Add(-signals.Retention)); err != nil {
+	recent := old.Add(server.SignalRetention)
+	if err := db.AddSignals(ctx, []server.SignalCount{signal("production", "checkout", "on", "error", old, 1, 0)}, old.Add(-server.SignalRetention)); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddSignals(ctx, []signals.Count{signal("production", "checkout", "on", "error", recent, 1, 0)}, recent.Add(-signals.Retention+time.Minute)); err != nil {
+	if err := db.AddSignals(ctx, []server.SignalCount{signal("production", "checkout", "on", "error", recent, 1, 0)}, recent.Add(-server.SignalRetention+time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.ListSignals(ctx, "production", "checkout", old.Add(-time.Hour))

@@ -1,4 +1,4 @@
-// Package storetest is the contract suite of service.Store: one set of tests
+// Package storetest is the contract suite of server.Store: one set of tests
 // that every store (SQLite and PostgreSQL) runs, so the service
 // can rely on the same behaviour from each. A store's own test calls Run
 // with a function that opens a fresh, empty, migrated store; RunAuth and
@@ -27,16 +27,15 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // Run runs the contract suite. open must return a new, empty store (no
 // environments, flags, segments or audit entries) for each call and close
 // it when t ends.
-func Run(t *testing.T, open func(t *testing.T) service.Store) {
+func Run(t *testing.T, open func(t *testing.T) server.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s service.Store)
+		fn   func(t *testing.T, s server.Store)
 	}{
 		{"Environments", testEnvironments},
 		{"EnvironmentsSameTime", testEnvironmentsSameTime},
@@ -82,14 +81,14 @@ func at(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Min
 // cmpOpts treat nil and empty slices and maps alike (JSON drops empties).
 var cmpOpts = cmp.Options{cmpopts.EquateEmpty()}
 
-func update(t *testing.T, s service.Store, fn func(service.Tx) error) {
+func update(t *testing.T, s server.Store, fn func(server.Tx) error) {
 	t.Helper()
 	if err := s.Update(t.Context(), fn); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 }
 
-func view(t *testing.T, s service.Store, fn func(service.Tx) error) {
+func view(t *testing.T, s server.Store, fn func(server.Tx) error) {
 	t.Helper()
 	if err := s.View(t.Context(), fn); err != nil {
 		t.Fatalf("View: %v", err)
@@ -170,9 +169,9 @@ func config(envName, flagKey string, enabled bool) server.FlagConfig {
 }
 
 // seed creates environments and boolean flags in one Update.
-func seed(t *testing.T, s service.Store, envs []string, flags []string) {
+func seed(t *testing.T, s server.Store, envs []string, flags []string) {
 	t.Helper()
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		for i, name := range envs {
 			if err := tx.CreateEnvironment(env(name, i)); err != nil {
 				return err

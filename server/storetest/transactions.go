@@ -8,12 +8,11 @@ import (
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
-func testCascadeDeleteEnvironment(t *testing.T, s service.Store) {
+func testCascadeDeleteEnvironment(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development", "production"}, []string{"a", "b"})
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		for _, c := range []server.FlagConfig{
 			config("development", "a", true), config("development", "b", true),
 			config("production", "a", true), config("production", "b", false),
@@ -24,8 +23,8 @@ func testCascadeDeleteEnvironment(t *testing.T, s service.Store) {
 		}
 		return tx.DeleteEnvironment("production")
 	})
-	update(t, s, func(tx service.Tx) error { return tx.CreateEnvironment(env("production", 9)) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.CreateEnvironment(env("production", 9)) })
+	view(t, s, func(tx server.Tx) error {
 		if list, err := tx.ListConfigs("production"); err != nil || len(list) != 0 {
 			t.Errorf("recreated environment has %d configurations (err %v), want none", len(list), err)
 		}
@@ -39,9 +38,9 @@ func testCascadeDeleteEnvironment(t *testing.T, s service.Store) {
 	})
 }
 
-func testCascadeDeleteFlag(t *testing.T, s service.Store) {
+func testCascadeDeleteFlag(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development", "production"}, []string{"a", "b"})
-	update(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error {
 		for _, c := range []server.FlagConfig{
 			config("development", "a", true), config("development", "b", true), config("production", "a", true),
 		} {
@@ -54,7 +53,7 @@ func testCascadeDeleteFlag(t *testing.T, s service.Store) {
 		}
 		return tx.DeleteFlag("a")
 	})
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		for _, e := range []string{"development", "production"} {
 			_, err := tx.GetConfig(e, "a")
 			wantError(t, "GetConfig of a deleted flag in "+e, err, server.ENOTFOUND, `"a"`)
@@ -68,8 +67,8 @@ func testCascadeDeleteFlag(t *testing.T, s service.Store) {
 		}
 		return nil
 	})
-	update(t, s, func(tx service.Tx) error { return tx.CreateFlag(boolFlag("a")) })
-	view(t, s, func(tx service.Tx) error {
+	update(t, s, func(tx server.Tx) error { return tx.CreateFlag(boolFlag("a")) })
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetConfig("development", "a")
 		wantError(t, "GetConfig of a recreated flag", err, server.ENOTFOUND, `"a"`)
 		return nil
@@ -80,7 +79,7 @@ var errBoom = errors.New("boom")
 
 // writeEverything does one write of every kind, on top of seed's
 // "development" environment.
-func writeEverything(tx service.Tx) error {
+func writeEverything(tx server.Tx) error {
 	steps := []func() error{
 		func() error { return tx.CreateEnvironment(env("qa", 5)) },
 		func() error { return tx.CreateFlag(boolFlag("new")) },
@@ -105,9 +104,9 @@ func writeEverything(tx service.Tx) error {
 }
 
 // wantUntouched checks that nothing writeEverything does is visible.
-func wantUntouched(t *testing.T, s service.Store) {
+func wantUntouched(t *testing.T, s server.Store) {
 	t.Helper()
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetEnvironment("qa")
 		wantError(t, "created environment", err, server.ENOTFOUND)
 		_, err = tx.GetFlag("new")
@@ -134,9 +133,9 @@ func wantUntouched(t *testing.T, s service.Store) {
 	})
 }
 
-func testRollbackOnError(t *testing.T, s service.Store) {
+func testRollbackOnError(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development"}, []string{"old", "doomed"})
-	err := s.Update(t.Context(), func(tx service.Tx) error {
+	err := s.Update(t.Context(), func(tx server.Tx) error {
 		if err := writeEverything(tx); err != nil {
 			t.Errorf("writes before the failure: %v", err)
 		}
@@ -150,9 +149,9 @@ func testRollbackOnError(t *testing.T, s service.Store) {
 
 // testRollbackOnStoreError fails a transaction with the store's own error
 // after several writes, as the service does when a key is taken.
-func testRollbackOnStoreError(t *testing.T, s service.Store) {
+func testRollbackOnStoreError(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development"}, []string{"old", "doomed"})
-	err := s.Update(t.Context(), func(tx service.Tx) error {
+	err := s.Update(t.Context(), func(tx server.Tx) error {
 		if err := writeEverything(tx); err != nil {
 			t.Errorf("writes before the failure: %v", err)
 		}
@@ -162,7 +161,7 @@ func testRollbackOnStoreError(t *testing.T, s service.Store) {
 	wantUntouched(t, s)
 }
 
-func testRollbackOnPanic(t *testing.T, s service.Store) {
+func testRollbackOnPanic(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development"}, []string{"old", "doomed"})
 	func() {
 		defer func() {
@@ -170,7 +169,7 @@ func testRollbackOnPanic(t *testing.T, s service.Store) {
 				t.Errorf("recovered %v, want the panic of fn", r)
 			}
 		}()
-		_ = s.Update(t.Context(), func(tx service.Tx) error {
+		_ = s.Update(t.Context(), func(tx server.Tx) error {
 			if err := writeEverything(tx); err != nil {
 				t.Errorf("writes before the panic: %v", err)
 			}
@@ -179,23 +178,23 @@ func testRollbackOnPanic(t *testing.T, s service.Store) {
 	}()
 	wantUntouched(t, s)
 	// The store still works after the panic.
-	update(t, s, func(tx service.Tx) error { return tx.CreateFlag(boolFlag("after-panic")) })
+	update(t, s, func(tx server.Tx) error { return tx.CreateFlag(boolFlag("after-panic")) })
 }
 
-func testViewIsReadOnly(t *testing.T, s service.Store) {
+func testViewIsReadOnly(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development"}, nil)
-	err := s.View(t.Context(), func(tx service.Tx) error { return tx.CreateFlag(boolFlag("sneaky")) })
+	err := s.View(t.Context(), func(tx server.Tx) error { return tx.CreateFlag(boolFlag("sneaky")) })
 	if err == nil {
 		t.Errorf("CreateFlag in a View succeeded, want an error")
 	}
-	err = s.View(t.Context(), func(tx service.Tx) error {
+	err = s.View(t.Context(), func(tx server.Tx) error {
 		_, err := tx.BumpRevision("development")
 		return err
 	})
 	if err == nil {
 		t.Errorf("BumpRevision in a View succeeded, want an error")
 	}
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetFlag("sneaky")
 		wantError(t, "flag created in a View", err, server.ENOTFOUND)
 		dev, err := tx.GetEnvironment("development")
@@ -208,14 +207,14 @@ func testViewIsReadOnly(t *testing.T, s service.Store) {
 
 // testViewDoesNotSeeUncommitted holds an Update open after it wrote and
 // reads from a View meanwhile.
-func testViewDoesNotSeeUncommitted(t *testing.T, s service.Store) {
+func testViewDoesNotSeeUncommitted(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development"}, nil)
 	written, release := make(chan struct{}), make(chan struct{})
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	defer releaseOnce() // also when a check below fails the test
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Update(t.Context(), func(tx service.Tx) error {
+		done <- s.Update(t.Context(), func(tx server.Tx) error {
 			if err := tx.CreateFlag(boolFlag("pending")); err != nil {
 				return err
 			}
@@ -232,7 +231,7 @@ func testViewDoesNotSeeUncommitted(t *testing.T, s service.Store) {
 	case err := <-done:
 		t.Fatalf("Update ended before the check: %v", err)
 	}
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetFlag("pending")
 		wantError(t, "uncommitted flag", err, server.ENOTFOUND)
 		dev, err := tx.GetEnvironment("development")
@@ -245,16 +244,16 @@ func testViewDoesNotSeeUncommitted(t *testing.T, s service.Store) {
 	if err := <-done; err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		_, err := tx.GetFlag("pending")
 		return err
 	})
 }
 
-func testCanceledContext(t *testing.T, s service.Store) {
+func testCanceledContext(t *testing.T, s server.Store) {
 	called := false
-	fn := func(tx service.Tx) error { called = true; return nil }
-	for name, run := range map[string]func(context.Context, func(service.Tx) error) error{"Update": s.Update, "View": s.View} {
+	fn := func(tx server.Tx) error { called = true; return nil }
+	for name, run := range map[string]func(context.Context, func(server.Tx) error) error{"Update": s.Update, "View": s.View} {
 		called = false
 		err := run(ctxCanceled(t), fn)
 		if !errors.Is(err, context.Canceled) {
@@ -269,7 +268,7 @@ func testCanceledContext(t *testing.T, s service.Store) {
 // testConcurrentUpdates runs read-modify-write Updates from several
 // goroutines: every one must commit and none may be lost, so an Update
 // must behave as if it ran alone.
-func testConcurrentUpdates(t *testing.T, s service.Store) {
+func testConcurrentUpdates(t *testing.T, s server.Store) {
 	seed(t, s, []string{"development"}, []string{"counter"})
 	const workers, rounds = 8, 15
 	var wg sync.WaitGroup
@@ -284,7 +283,7 @@ func testConcurrentUpdates(t *testing.T, s service.Store) {
 	// Readers run alongside and always see a consistent state.
 	wg.Go(func() {
 		for range rounds {
-			errs <- s.View(t.Context(), func(tx service.Tx) error {
+			errs <- s.View(t.Context(), func(tx server.Tx) error {
 				f, err := tx.GetFlag("counter")
 				if err != nil {
 					return err
@@ -304,7 +303,7 @@ func testConcurrentUpdates(t *testing.T, s service.Store) {
 			t.Errorf("concurrent Update: %v", err)
 		}
 	}
-	view(t, s, func(tx service.Tx) error {
+	view(t, s, func(tx server.Tx) error {
 		f, err := tx.GetFlag("counter")
 		if err != nil {
 			return err
@@ -323,7 +322,7 @@ func testConcurrentUpdates(t *testing.T, s service.Store) {
 }
 
 // incrementAll is a typical service write: read, check, write, bump, audit.
-func incrementAll(tx service.Tx) error {
+func incrementAll(tx server.Tx) error {
 	f, err := tx.GetFlag("counter")
 	if err != nil {
 		return err

@@ -528,16 +528,18 @@ func clientsOf(list []fanout.ClientInfo) []*pb.Client {
 }
 
 // toStatus maps an error to a gRPC status: *server.Error by code, gRPC
-// statuses as they are, anything else as an internal error.
+// statuses as they are, anything else as an internal error. The status
+// keeps err as its cause, for the HTTP adapter that serves ListClients in
+// process.
 func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
 	if errors.Is(err, context.Canceled) {
-		return status.Error(codes.Canceled, "canceled")
+		return &statusError{st: status.New(codes.Canceled, "canceled"), cause: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+		return &statusError{st: status.New(codes.DeadlineExceeded, "deadline exceeded"), cause: err}
 	}
 	code := codes.Internal
 	switch server.ErrorCode(err) {
@@ -552,8 +554,18 @@ func toStatus(err error) error {
 	case server.EUNAVAILABLE:
 		code = codes.Unavailable
 	}
-	return status.Error(code, server.ErrorMessage(err))
+	return &statusError{st: status.New(code, server.ErrorMessage(err)), cause: err}
 }
+
+// statusError is a gRPC status error that keeps the error it was made from.
+type statusError struct {
+	st    *status.Status
+	cause error
+}
+
+func (e *statusError) Error() string              { return e.st.Err().Error() }
+func (e *statusError) GRPCStatus() *status.Status { return e.st }
+func (e *statusError) Unwrap() error              { return e.cause }
 
 func peerAddress(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {

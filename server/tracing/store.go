@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 )
 
 // Store wraps s so that every transaction made on behalf of a traced call
@@ -17,7 +16,7 @@ import (
 // background work (release plans, webhook deliveries, usage flushes) have
 // no span in their context and get none, so they do not start a trace of
 // their own every few seconds. It returns s itself when tracing is off.
-func (t *Tracing) Store(s service.Store, system string) service.Store {
+func (t *Tracing) Store(s server.Store, system string) server.Store {
 	if t == nil {
 		return s
 	}
@@ -25,12 +24,12 @@ func (t *Tracing) Store(s service.Store, system string) service.Store {
 }
 
 type tracedStore struct {
-	service.Store
+	server.Store
 	tracer trace.Tracer
 	system attribute.KeyValue
 }
 
-func (s tracedStore) Update(ctx context.Context, fn func(service.Tx) error) error {
+func (s tracedStore) Update(ctx context.Context, fn func(server.Tx) error) error {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return s.Store.Update(ctx, fn)
 	}
@@ -39,7 +38,7 @@ func (s tracedStore) Update(ctx context.Context, fn func(service.Tx) error) erro
 	return s.end(span, s.Store.Update(ctx, fn))
 }
 
-func (s tracedStore) View(ctx context.Context, fn func(service.Tx) error) error {
+func (s tracedStore) View(ctx context.Context, fn func(server.Tx) error) error {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return s.Store.View(ctx, fn)
 	}

@@ -22,7 +22,6 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/tracing/otlptest"
 )
 
@@ -57,7 +56,7 @@ func TestOffUnlessAsked(t *testing.T) {
 			if got := tr.HTTPHandler(h); got == nil || tr.Routes(h) == nil {
 				t.Fatal("tracing off lost the HTTP handler")
 			}
-			var st service.Store = fakeStore{}
+			var st server.Store = fakeStore{}
 			if tr.Store(st, "sqlite") != st {
 				t.Fatal("tracing off wraps the store")
 			}
@@ -141,13 +140,13 @@ func recording() (*Tracing, *tracetest.SpanRecorder) {
 // fakeStore runs fn with no transaction and returns its error.
 type fakeStore struct{}
 
-func (fakeStore) Update(_ context.Context, fn func(service.Tx) error) error { return fn(nil) }
-func (fakeStore) View(_ context.Context, fn func(service.Tx) error) error   { return fn(nil) }
+func (fakeStore) Update(_ context.Context, fn func(server.Tx) error) error { return fn(nil) }
+func (fakeStore) View(_ context.Context, fn func(server.Tx) error) error   { return fn(nil) }
 
 func TestStoreSpans(t *testing.T) {
 	tr, rec := recording()
 	st := tr.Store(fakeStore{}, "sqlite")
-	ok := func(service.Tx) error { return nil }
+	ok := func(server.Tx) error { return nil }
 	// Background work: no span in the context, no span for its transaction.
 	if err := st.Update(context.Background(), ok); err != nil {
 		t.Fatal(err)
@@ -157,11 +156,11 @@ func TestStoreSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	notFound := server.Errorf(server.ENOTFOUND, "no flag x")
-	if err := st.Update(ctx, func(service.Tx) error { return notFound }); err != notFound {
+	if err := st.Update(ctx, func(server.Tx) error { return notFound }); err != notFound {
 		t.Fatalf("Update returned %v, want the transaction's error", err)
 	}
 	broken := errors.New("disk I/O error")
-	if err := st.Update(ctx, func(service.Tx) error { return broken }); err != broken {
+	if err := st.Update(ctx, func(server.Tx) error { return broken }); err != broken {
 		t.Fatalf("Update returned %v, want the transaction's error", err)
 	}
 	call.End()

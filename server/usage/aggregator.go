@@ -1,3 +1,13 @@
+// Package usage keeps flag usage insights: per flag and environment, when it
+// was last evaluated, by which services, and which variants it served hour by
+// hour over the last day. SDKs count evaluations locally and report the counts
+// on their sync stream; remote evaluations (OFREP) are recorded directly. The
+// Aggregator sums reports in memory and flushes them to a server.UsageStore
+// periodically, so an evaluation never waits for the database.
+//
+// From that record the package decides which flags are stale: not evaluated
+// for a while, or serving one single variant to everyone for a while. Those
+// are the flags that are safe to delete.
 package usage
 
 import (
@@ -7,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flagpole/flagpole/sdk/syncpb"
+	"github.com/flagpole/flagpole/server"
 )
 
 // Limits on what one report may carry; anything beyond is dropped so that a
@@ -31,14 +41,14 @@ const (
 // Aggregator sums usage in memory until Flush writes it to the Store. It is
 // safe for concurrent use.
 type Aggregator struct {
-	store  Store
+	store  server.UsageStore
 	now    func() time.Time
 	logger *slog.Logger
 
 	observe func(time.Duration, error)
 
 	mu      sync.Mutex
-	pending map[countKey]*Count
+	pending map[countKey]*server.UsageCount
 	dropped int64
 	// services are the service names each source (credential) reported
 	// under in the hour sourcesHour.
@@ -67,8 +77,8 @@ func WithFlushObserver(f func(time.Duration, error)) Option {
 }
 
 // NewAggregator returns an Aggregator that flushes to store.
-func NewAggregator(store Store, opts ...Option) *Aggregator {
-	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[countKey]*Count),
+func NewAggregator(store server.UsageStore, opts ...Option) *Aggregator {
+	a := &Aggregator{store: store, now: time.Now, logger: slog.Default(), pending: make(map[countKey]*server.UsageCount),
 		services: make(map[string]map[string]struct{})}
 	for _, o := range opts {
 		o(a)
@@ -82,6 +92,13 @@ func (a *Aggregator) Record(environment, service, flag, variant string, count in
 	a.add(environment, service, flag, variant, count, a.now())
 }
 
+// Reported is one count of an SDK's usage report: how often a flag served
+// a variant.
+type Reported struct {
+	FlagKey, Variant string
+	Count            int64
+}
+
 // Report adds an SDK's usage report from a sync stream, sent by source
 // (the credential's name) under service. Only counts of flags and variants
 // that known accepts are taken (nil accepts all), at most
@@ -91,15 +108,14 @@ func (a *Aggregator) Record(environment, service, flag, variant string, count in
 // the report: the report covers the last few seconds, and the server's
 // clock is the one staleness is judged by (SDK hosts' clocks may be off).
 // It returns how many counts were taken.
-func (a *Aggregator) Report(source, environment, service string, r *syncpb.UsageReport, known func(flag, variant string) bool) int {
+func (a *Aggregator) Report(source, environment, service string, counts []Reported, known func(flag, variant string) bool) int {
 	now := a.now()
-	counts := r.GetCounts()
 	if len(counts) > MaxCountsPerReport {
 		counts = counts[:MaxCountsPerReport]
 	}
-	taken := make([]*syncpb.UsageCount, 0, len(counts))
+	taken := make([]Reported, 0, len(counts))
 	for _, c := range counts {
-		if known == nil || known(c.GetFlagKey(), c.GetVariant()) {
+		if known == nil || known(c.FlagKey, c.Variant) {
 			taken = append(taken, c)
 		}
 	}
@@ -108,7 +124,7 @@ func (a *Aggregator) Report(source, environment, service string, r *syncpb.Usage
 	}
 	service = a.serviceOf(source, service, now)
 	for _, c := range taken {
-		a.add(environment, service, c.GetFlagKey(), c.GetVariant(), c.GetCount(), now)
+		a.add(environment, service, c.FlagKey, c.Variant, c.Count, now)
 	}
 	return len(taken)
 }
@@ -155,7 +171,7 @@ func (a *Aggregator) add(env, service, flag, variant string, n int64, at time.Ti
 			a.dropped++
 			return
 		}
-		c = &Count{Environment: env, FlagKey: flag, Service: service, Variant: variant, Hour: hour, First: at, Last: at}
+		c = &server.UsageCount{Environment: env, FlagKey: flag, Service: service, Variant: variant, Hour: hour, First: at, Last: at}
 		a.pending[k] = c
 	}
 	c.Count += n
@@ -172,17 +188,17 @@ func (a *Aggregator) add(env, service, flag, variant string, n int64, at time.Ti
 func (a *Aggregator) Flush(ctx context.Context) error {
 	a.mu.Lock()
 	pending := a.pending
-	a.pending = make(map[countKey]*Count, len(pending))
+	a.pending = make(map[countKey]*server.UsageCount, len(pending))
 	a.mu.Unlock()
 	if len(pending) == 0 {
 		return nil
 	}
-	counts := make([]Count, 0, len(pending))
+	counts := make([]server.UsageCount, 0, len(pending))
 	for _, c := range pending {
 		counts = append(counts, *c)
 	}
 	start := time.Now()
-	err := a.store.AddUsage(ctx, counts, a.now().Add(-Retention).Truncate(time.Hour))
+	err := a.store.AddUsage(ctx, counts, a.now().Add(-server.UsageRetention).Truncate(time.Hour))
 	if a.observe != nil {
 		a.observe(time.Since(start), err)
 	}
@@ -193,7 +209,7 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 	return nil
 }
 
-func (a *Aggregator) restore(counts []Count) {
+func (a *Aggregator) restore(counts []server.UsageCount) {
 	for _, c := range counts {
 		a.add(c.Environment, c.Service, c.FlagKey, c.Variant, c.Count, c.Last)
 	}

@@ -22,7 +22,7 @@ const DefaultStaleAfter = 7 * 24 * time.Hour
 
 // Verdict is a flag's usage in an environment with the staleness decision.
 type Verdict struct {
-	FlagUsage
+	server.FlagUsage
 	Stale       bool
 	StaleReason string
 	// EvaluationsLastDay sums the counts of Hourly in the last day.
@@ -31,7 +31,7 @@ type Verdict struct {
 
 // Judge decides whether a flag created at created is stale at now, given
 // its usage u (zero when it was never evaluated).
-func Judge(u FlagUsage, created, now time.Time, after time.Duration) (bool, string) {
+func Judge(u server.FlagUsage, created, now time.Time, after time.Duration) (bool, string) {
 	switch {
 	case u.LastEvaluated.IsZero():
 		if now.Sub(created) >= after {
@@ -54,7 +54,7 @@ type FlagSource interface {
 // Insights answers usage questions: the store's record plus the staleness
 // decision for every flag, including those never evaluated.
 type Insights struct {
-	Store      Store
+	Store      server.UsageStore
 	Flags      FlagSource
 	StaleAfter time.Duration    // DefaultStaleAfter when 0
 	Now        func() time.Time // time.Now when nil
@@ -95,15 +95,15 @@ func (in *Insights) List(ctx context.Context, q Query) ([]Verdict, error) {
 	if hours == 0 {
 		hours = 24
 	}
-	if hours < 0 || hours > MaxHours {
-		return nil, server.Invalid("hours", "must be 0 (a day) to %d (a week), got %d", MaxHours, q.Hours)
+	if hours < 0 || hours > server.UsageMaxHours {
+		return nil, server.Invalid("hours", "must be 0 (a day) to %d (a week), got %d", server.UsageMaxHours, q.Hours)
 	}
 	day := now.Add(-24 * time.Hour)
 	stored, err := in.Store.ListUsage(ctx, q.Environment, now.Add(-time.Duration(hours)*time.Hour))
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
-	byKey := make(map[[2]string]FlagUsage, len(stored))
+	byKey := make(map[[2]string]server.FlagUsage, len(stored))
 	for _, u := range stored {
 		byKey[[2]string{u.Environment, u.FlagKey}] = u
 	}
@@ -120,7 +120,7 @@ func (in *Insights) List(ctx context.Context, q Query) ([]Verdict, error) {
 		for _, env := range envs {
 			u, ok := byKey[[2]string{env, f.Key}]
 			if !ok {
-				u = FlagUsage{Environment: env, FlagKey: f.Key}
+				u = server.FlagUsage{Environment: env, FlagKey: f.Key}
 			}
 			v := Verdict{FlagUsage: u}
 			v.Stale, v.StaleReason = Judge(u, f.CreatedAt, now, after)

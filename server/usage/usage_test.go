@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"github.com/flagpole/flagpole/sdk/engine"
-	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/usage"
 )
@@ -37,11 +34,11 @@ func (c *clock) Advance(d time.Duration) {
 // batchStore is a hand-written Store that keeps the batches it was given.
 type batchStore struct {
 	mu      sync.Mutex
-	batches [][]usage.Count
+	batches [][]server.UsageCount
 	fail    error
 }
 
-func (s *batchStore) AddUsage(_ context.Context, counts []usage.Count, _ time.Time) error {
+func (s *batchStore) AddUsage(_ context.Context, counts []server.UsageCount, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -51,7 +48,7 @@ func (s *batchStore) AddUsage(_ context.Context, counts []usage.Count, _ time.Ti
 	return nil
 }
 
-func (s *batchStore) ListUsage(context.Context, string, time.Time) ([]usage.FlagUsage, error) {
+func (s *batchStore) ListUsage(context.Context, string, time.Time) ([]server.FlagUsage, error) {
 	return nil, nil
 }
 
@@ -61,10 +58,8 @@ func TestAggregatorSumsPerHourAndService(t *testing.T) {
 	a := usage.NewAggregator(st, usage.WithClock(clk.Now))
 	a.Record("production", "ofrep", "checkout", "on", 1)
 	a.Record("production", "ofrep", "checkout", "on", 2)
-	a.Report("token:billing-sdk", "production", "billing", &syncpb.UsageReport{
-		Counts:  []*syncpb.UsageCount{{FlagKey: "checkout", Variant: "off", Count: 5}, {FlagKey: "", Count: 3}, {FlagKey: "x", Count: -1}},
-		EndTime: timestamppb.New(clk.now.Add(-time.Minute)),
-	}, nil)
+	a.Report("token:billing-sdk", "production", "billing",
+		[]usage.Reported{{FlagKey: "checkout", Variant: "off", Count: 5}, {FlagKey: "", Count: 3}, {FlagKey: "x", Count: -1}}, nil)
 	clk.Advance(2 * time.Minute) // next hour
 	a.Record("production", "ofrep", "checkout", "on", 1)
 	if err := a.Flush(context.Background()); err != nil {
@@ -127,17 +122,17 @@ func TestJudge(t *testing.T) {
 	created := now.Add(-30 * 24 * time.Hour)
 	for _, tc := range []struct {
 		name    string
-		u       usage.FlagUsage
+		u       server.FlagUsage
 		created time.Time
 		stale   bool
 		reason  string
 	}{
-		{"new and unevaluated", usage.FlagUsage{}, now.Add(-time.Hour), false, ""},
-		{"old and never evaluated", usage.FlagUsage{}, created, true, usage.StaleNeverEvaluated},
-		{"evaluated yesterday with a mix", usage.FlagUsage{LastEvaluated: now.Add(-24 * time.Hour)}, created, false, ""},
-		{"last evaluated 8 days ago", usage.FlagUsage{LastEvaluated: now.Add(-8 * 24 * time.Hour)}, created, true, usage.StaleNotEvaluated},
-		{"one variant for 10 days", usage.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-10 * 24 * time.Hour)}, created, true, usage.StaleSingleVariant},
-		{"one variant for 2 days", usage.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-2 * 24 * time.Hour)}, created, false, ""},
+		{"new and unevaluated", server.FlagUsage{}, now.Add(-time.Hour), false, ""},
+		{"old and never evaluated", server.FlagUsage{}, created, true, usage.StaleNeverEvaluated},
+		{"evaluated yesterday with a mix", server.FlagUsage{LastEvaluated: now.Add(-24 * time.Hour)}, created, false, ""},
+		{"last evaluated 8 days ago", server.FlagUsage{LastEvaluated: now.Add(-8 * 24 * time.Hour)}, created, true, usage.StaleNotEvaluated},
+		{"one variant for 10 days", server.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-10 * 24 * time.Hour)}, created, true, usage.StaleSingleVariant},
+		{"one variant for 2 days", server.FlagUsage{LastEvaluated: now, SingleVariant: "on", SingleVariantSince: now.Add(-2 * 24 * time.Hour)}, created, false, ""},
 	} {
 		stale, reason := usage.Judge(tc.u, tc.created, now, week)
 		if stale != tc.stale || reason != tc.reason {
@@ -147,14 +142,14 @@ func TestJudge(t *testing.T) {
 }
 
 // listStore serves fixed usage; flagList fixed flags.
-type listStore struct{ list []usage.FlagUsage }
+type listStore struct{ list []server.FlagUsage }
 
-func (s listStore) AddUsage(context.Context, []usage.Count, time.Time) error { return nil }
-func (s listStore) ListUsage(_ context.Context, env string, since time.Time) ([]usage.FlagUsage, error) {
-	var out []usage.FlagUsage
+func (s listStore) AddUsage(context.Context, []server.UsageCount, time.Time) error { return nil }
+func (s listStore) ListUsage(_ context.Context, env string, since time.Time) ([]server.FlagUsage, error) {
+	var out []server.FlagUsage
 	for _, u := range s.list {
 		if env == "" || u.Environment == env {
-			var hourly []usage.HourlyCount
+			var hourly []server.HourlyCount
 			for _, h := range u.Hourly {
 				if !h.Hour.Before(since) {
 					hourly = append(hourly, h)
@@ -182,9 +177,9 @@ func TestInsightsList(t *testing.T) {
 		{Flag: engine.Flag{Key: "unused"}, CreatedAt: old},
 		{Flag: engine.Flag{Key: "retired", Archived: true}, CreatedAt: old},
 	}
-	st := listStore{list: []usage.FlagUsage{
+	st := listStore{list: []server.FlagUsage{
 		{Environment: "production", FlagKey: "used", LastEvaluated: now.Add(-time.Hour),
-			Hourly: []usage.HourlyCount{{Hour: now.Add(-time.Hour), Variant: "on", Count: 3}, {Hour: now.Add(-time.Hour), Variant: "off", Count: 4}}},
+			Hourly: []server.HourlyCount{{Hour: now.Add(-time.Hour), Variant: "on", Count: 3}, {Hour: now.Add(-time.Hour), Variant: "off", Count: 4}}},
 		{Environment: "staging", FlagKey: "used", LastEvaluated: now.Add(-9 * 24 * time.Hour)},
 	}}
 	in := &usage.Insights{Store: st, Flags: flags, Now: func() time.Time { return now }}
@@ -223,8 +218,8 @@ func TestInsightsList(t *testing.T) {
 func TestInsightsHours(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 30, 0, 0, time.UTC)
 	hour := now.Truncate(time.Hour)
-	st := listStore{list: []usage.FlagUsage{{Environment: "production", FlagKey: "used", LastEvaluated: now,
-		Hourly: []usage.HourlyCount{
+	st := listStore{list: []server.FlagUsage{{Environment: "production", FlagKey: "used", LastEvaluated: now,
+		Hourly: []server.HourlyCount{
 			{Hour: hour.Add(-6 * 24 * time.Hour), Variant: "on", Count: 5},
 			{Hour: hour.Add(-2 * 24 * time.Hour), Variant: "off", Count: 2},
 			{Hour: hour.Add(-time.Hour), Variant: "on", Count: 3},
@@ -232,7 +227,7 @@ func TestInsightsHours(t *testing.T) {
 	in := &usage.Insights{Store: st, Flags: flagList{{Flag: engine.Flag{Key: "used"}}}, Now: func() time.Time { return now }}
 	for _, c := range []struct {
 		hours, entries int
-	}{{0, 1}, {24, 1}, {72, 2}, {usage.MaxHours, 3}} {
+	}{{0, 1}, {24, 1}, {72, 2}, {server.UsageMaxHours, 3}} {
 		vs, err := in.List(context.Background(), usage.Query{Environment: "production", FlagKey: "used", Hours: c.hours})
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +236,7 @@ func TestInsightsHours(t *testing.T) {
 			t.Errorf("hours %d: %+v, want %d hourly counts and 3 evaluations in the last day", c.hours, vs, c.entries)
 		}
 	}
-	for _, h := range []int{-1, usage.MaxHours + 1} {
+	for _, h := range []int{-1, server.UsageMaxHours + 1} {
 		_, err := in.List(context.Background(), usage.Query{Hours: h})
 		var e *server.Error
 		if !errors.As(err, &e) || e.Code != server.EINVALID || e.Field != "hours" {
@@ -258,18 +253,18 @@ func TestAggregatorBoundsReports(t *testing.T) {
 	st := &batchStore{}
 	a := usage.NewAggregator(st, usage.WithClock(clk.Now))
 	known := func(flag, variant string) bool { return flag == "checkout" && (variant == "on" || variant == "off") }
-	r := &syncpb.UsageReport{}
+	var r []usage.Reported
 	for i := range 2 * usage.MaxCountsPerReport {
-		r.Counts = append(r.Counts, &syncpb.UsageCount{FlagKey: "checkout", Variant: fmt.Sprintf("invented-%d", i), Count: 1})
+		r = append(r, usage.Reported{FlagKey: "checkout", Variant: fmt.Sprintf("invented-%d", i), Count: 1})
 	}
-	r.Counts = append(r.Counts, &syncpb.UsageCount{FlagKey: "checkout", Variant: "on", Count: 1})
+	r = append(r, usage.Reported{FlagKey: "checkout", Variant: "on", Count: 1})
 	if n := a.Report("token:a", "production", "billing", r, known); n != 0 {
 		t.Fatalf("took %d counts of invented variants (the known one is past the per-report bound)", n)
 	}
 	for i := range usage.MaxServicesPerSource + 50 {
-		a.Report("token:a", "production", fmt.Sprintf("svc-%d", i), &syncpb.UsageReport{Counts: []*syncpb.UsageCount{{FlagKey: "checkout", Variant: "on", Count: 1}}}, known)
+		a.Report("token:a", "production", fmt.Sprintf("svc-%d", i), []usage.Reported{{FlagKey: "checkout", Variant: "on", Count: 1}}, known)
 	}
-	a.Report("token:b", "production", "svc-x", &syncpb.UsageReport{Counts: []*syncpb.UsageCount{{FlagKey: "checkout", Variant: "off", Count: 1}}}, known)
+	a.Report("token:b", "production", "svc-x", []usage.Reported{{FlagKey: "checkout", Variant: "off", Count: 1}}, known)
 	if err := a.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // access.js tells what the signed-in user may change, mirroring the
-// server's rules (server/auth/rules.go): viewers read; editors define flags
+// server's rules (server/permissions.go): viewers read; editors define flags
 // and segments and configure unprotected environments; admins do
 // everything. A control the user cannot use is shown disabled with the
 // reason, instead of failing with 403 after a confirmation.

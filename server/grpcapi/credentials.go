@@ -1,4 +1,4 @@
-package auth
+package grpcapi
 
 import "context"
 

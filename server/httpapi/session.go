@@ -1,11 +1,12 @@
-package auth
+package httpapi
 
 import (
-	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/auth"
 )
 
 // Cookie and header names of UI sessions.
@@ -26,8 +28,6 @@ const (
 	// send back in CSRFHeader on every state-changing request.
 	CSRFCookie = "flagpole_csrf"
 	CSRFHeader = "X-CSRF-Token"
-	// APIKeyHeader carries a token for OFREP clients.
-	APIKeyHeader = "X-API-Key"
 )
 
 // Paths of the session endpoints that Routes registers.
@@ -35,6 +35,22 @@ const (
 	SignInPath  = "/api/v1/auth/sign-in"
 	SignOutPath = "/api/v1/auth/sign-out"
 )
+
+// Sessions is authentication on the HTTP port: UI sessions with their
+// cookies and CSRF protection, sign-in and sign-out, and tokens in headers,
+// all checked by Auth. Its errors are answered through the adapter's one
+// error table.
+type Sessions struct {
+	Auth *auth.Authenticator
+	// SecureCookies marks session cookies Secure; set it when serving TLS.
+	SecureCookies bool
+	// TrustedProxies names the reverse proxies in front of the HTTP
+	// server. A sign-in from one of them is counted against the address its
+	// X-Forwarded-For header gives: the rightmost entry that is not itself
+	// a trusted proxy. From any other peer the header is ignored (a client
+	// could set it to escape the per-address limit).
+	TrustedProxies []netip.Prefix
+}
 
 // Middleware authenticates every HTTP request that public does not admit:
 // a token from "Authorization: Bearer" or X-API-Key, or a UI session
@@ -47,7 +63,7 @@ const (
 // Middleware authenticates; each handler then authorizes its call with
 // Authorize (or Require), naming the gRPC method the route serves.
 // public may be nil.
-func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Handler) http.Handler {
+func (a *Sessions) Middleware(public func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		isPublic := r.URL.Path == SignInPath || (public != nil && public(r))
 		id, err := a.authenticateHTTP(r)
@@ -60,23 +76,23 @@ func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Ha
 			a.writeError(w, r, err)
 			return
 		}
-		p := &id.principal
+		p := id.Principal()
 		if p.Session && !safeMethod(r.Method) && !isPublic {
-			if err := checkCSRF(r, *p); err != nil {
+			if err := checkCSRF(r); err != nil {
 				a.writeError(w, r, err)
 				return
 			}
 		}
-		source := normalizeSource(r.Header.Get(SourceHeader), SourceAPI, p.Session)
-		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id, source)))
+		source := auth.NormalizeSource(r.Header.Get(auth.SourceHeader), server.SourceAPI, p.Session)
+		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id, source)))
 	})
 }
 
 // Require wraps a handler of an HTTP route that has no request message
 // (an HTTP-only key of Rules, such as MethodMetrics) with its authorization.
-func (a *Authenticator) Require(method string, h http.Handler) http.Handler {
+func (a *Sessions) Require(method string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Authorize(r.Context(), method, nil); err != nil {
+		if err := a.Auth.Authorize(r.Context(), method, nil); err != nil {
 			a.writeError(w, r, err)
 			return
 		}
@@ -86,22 +102,18 @@ func (a *Authenticator) Require(method string, h http.Handler) http.Handler {
 
 // authenticateHTTP finds and checks the request's credential. A bearer
 // token wins over a cookie, so token requests never need a CSRF token.
-func (a *Authenticator) authenticateHTTP(r *http.Request) (*identity, error) {
+func (a *Sessions) authenticateHTTP(r *http.Request) (*auth.Identity, error) {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
-		return a.authenticateToken(ctx, bearer(h))
+		return a.Auth.TokenIdentity(ctx, auth.Bearer(h))
 	}
-	if k := r.Header.Get(APIKeyHeader); k != "" {
-		return a.authenticateToken(ctx, strings.TrimSpace(k))
+	if k := r.Header.Get(auth.APIKeyHeader); k != "" {
+		return a.Auth.TokenIdentity(ctx, strings.TrimSpace(k))
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		p, err := a.AuthenticateSession(ctx, c.Value)
-		if err != nil {
-			return nil, err
-		}
-		return newIdentity(p), nil
+		return a.Auth.SessionIdentity(ctx, c.Value)
 	}
-	return nil, errNoCredential
+	return nil, auth.ErrNoCredential
 }
 
 func safeMethod(m string) bool {
@@ -110,11 +122,15 @@ func safeMethod(m string) bool {
 
 var errCSRF = server.Errorf(server.EFORBIDDEN, "missing or invalid CSRF token: send the "+CSRFCookie+" cookie's value in the "+CSRFHeader+" header")
 
-// checkCSRF compares the X-CSRF-Token header with the session's token and
-// refuses cross-origin requests.
-func checkCSRF(r *http.Request, p Principal) error {
+// checkCSRF compares the X-CSRF-Token header with the token of the
+// request's session and refuses cross-origin requests.
+func checkCSRF(r *http.Request) error {
+	var want string
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		want = csrfToken(c.Value)
+	}
 	got := r.Header.Get(CSRFHeader)
-	if got == "" || p.csrf == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.csrf)) != 1 {
+	if got == "" || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return errCSRF
 	}
 	if origin := r.Header.Get("Origin"); origin != "" {
@@ -135,9 +151,9 @@ func checkCSRF(r *http.Request, p Principal) error {
 //	POST /api/v1/auth/sign-out → 204, ends the session, clears the cookies.
 //
 // Both must sit behind Middleware (sign-in is public there).
-func (a *Authenticator) Routes(mux *http.ServeMux) {
+func (a *Sessions) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+SignInPath, a.signIn)
-	mux.Handle("POST "+SignOutPath, a.Require(MethodSignOut, http.HandlerFunc(a.signOut)))
+	mux.Handle("POST "+SignOutPath, a.Require(server.MethodSignOut, http.HandlerFunc(a.signOut)))
 }
 
 type signInRequest struct {
@@ -154,15 +170,15 @@ type signInResponse struct {
 	ExpireTime time.Time `json:"expireTime"`
 }
 
-func (a *Authenticator) signIn(w http.ResponseWriter, r *http.Request) {
+func (a *Sessions) signIn(w http.ResponseWriter, r *http.Request) {
 	var req signInRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	if err := dec.Decode(&req); err != nil {
 		a.writeError(w, r, server.Invalid("body", "want {\"username\": ..., \"password\": ...}: %v", err))
 		return
 	}
-	secret, u, s, err := a.SignIn(r.Context(), req.Username, req.Password, a.clientIP(r))
-	var limited *RateLimitError
+	secret, u, s, err := a.Auth.SignIn(r.Context(), req.Username, req.Password, a.clientIP(r))
+	var limited *auth.RateLimitError
 	if errors.As(err, &limited) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(limited.RetryAfter.Seconds()+0.999)))
 		writeJSONError(w, http.StatusTooManyRequests, "resource_exhausted", limited.Error())
@@ -172,7 +188,7 @@ func (a *Authenticator) signIn(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	secure := a.secureCookie || r.TLS != nil
+	secure := a.SecureCookies || r.TLS != nil
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", Expires: s.ExpiresAt,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: csrfToken(secret), Path: "/", Expires: s.ExpiresAt,
@@ -185,11 +201,11 @@ func (a *Authenticator) signIn(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(resp)
 }
 
-func (a *Authenticator) signOut(w http.ResponseWriter, r *http.Request) {
+func (a *Sessions) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		a.deleteSession(r.Context(), HashSecret(c.Value))
+		a.Auth.EndSession(r.Context(), c.Value)
 	}
-	secure := a.secureCookie || r.TLS != nil
+	secure := a.SecureCookies || r.TLS != nil
 	for _, name := range []string{SessionCookie, CSRFCookie} {
 		http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, HttpOnly: name == SessionCookie,
 			Secure: secure, SameSite: http.SameSiteLaxMode})
@@ -201,7 +217,7 @@ func (a *Authenticator) signOut(w http.ResponseWriter, r *http.Request) {
 // proxy (WithTrustedProxies), the rightmost X-Forwarded-For address that is
 // not a trusted proxy. From other peers X-Forwarded-For is ignored: a
 // client could set it to escape the per-address limit.
-func (a *Authenticator) clientIP(r *http.Request) string {
+func (a *Sessions) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -226,13 +242,13 @@ func (a *Authenticator) clientIP(r *http.Request) string {
 }
 
 // trusted reports whether addr is one of the trusted proxies.
-func (a *Authenticator) trusted(addr string) bool {
+func (a *Sessions) trusted(addr string) bool {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
 		return false
 	}
 	ip = ip.Unmap()
-	for _, p := range a.proxies {
+	for _, p := range a.TrustedProxies {
 		if p.Contains(ip) {
 			return true
 		}
@@ -240,26 +256,23 @@ func (a *Authenticator) trusted(addr string) bool {
 	return false
 }
 
-// writeError answers with the HTTP status of err's code and the JSON API's
-// error body {"code", "message"}; unexpected errors are logged.
-func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := server.ErrorCode(err)
-	st, ok := httpStatuses[code]
-	if !ok {
-		a.log.Error("auth: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")
-		return
+// writeError answers with the HTTP status of err's code from the
+// adapter's one table, in the JSON API's error body {"code", "message"} or,
+// under /ofrep/, in OFREP's (the protocol's generalErrorResponse).
+// Unexpected errors are logged.
+func (a *Sessions) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := errorResponse(err)
+	if status == http.StatusInternalServerError {
+		a.Auth.Logger().Error("auth: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if strings.HasPrefix(r.URL.Path, "/ofrep/") {
-		// OFREP's error body (the protocol's generalErrorResponse), not
-		// the JSON API's.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(st.status)
-		json.NewEncoder(w).Encode(map[string]string{"errorDetails": server.ErrorMessage(err)})
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"errorDetails": body.Message})
 		return
 	}
-	writeJSONError(w, st.status, st.name, server.ErrorMessage(err))
+	writeJSONError(w, status, body.Code, body.Message)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {
@@ -268,86 +281,11 @@ func writeJSONError(w http.ResponseWriter, status int, code, message string) {
 	json.NewEncoder(w).Encode(map[string]string{"code": code, "message": message})
 }
 
-// httpStatuses maps error codes to statuses and the code names of the
-// JSON API's error bodies (those of the gRPC codes).
-var httpStatuses = map[string]struct {
-	status int
-	name   string
-}{
-	server.EUNAUTHORIZED: {http.StatusUnauthorized, "unauthenticated"},
-	server.EFORBIDDEN:    {http.StatusForbidden, "permission_denied"},
-	server.EINVALID:      {http.StatusBadRequest, "invalid_argument"},
-	server.ENOTFOUND:     {http.StatusNotFound, "not_found"},
-	server.EUNAVAILABLE:  {http.StatusServiceUnavailable, "unavailable"},
-}
-
-// RateLimitError is returned by SignIn when attempts come too fast.
-type RateLimitError struct {
-	RetryAfter time.Duration
-}
-
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("too many sign-in attempts: retry in %s", e.RetryAfter.Round(time.Second))
-}
-
-var errBadPassword = server.Errorf(server.EUNAUTHORIZED, "invalid username or password")
-
-// SignIn checks a username and password and starts a session. It returns
-// the session secret (the cookie value), the user and the session. Each
-// attempt spends a token of the username's and of the client IP's bucket;
-// when either is empty the attempt is refused with a *RateLimitError before
-// the password is looked at. A successful sign-in refills the username's
-// bucket, so only failures add up against a user.
-func (a *Authenticator) SignIn(ctx context.Context, username, password, ip string) (string, User, Session, error) {
-	now := a.now()
-	account := strings.ToLower(username)
-	pair := account + "\x00" + ip
-	// Each limit is asked only once the one before admitted the attempt,
-	// so a refused attempt spends nothing of the others.
-	for _, l := range []struct {
-		limiter *limiter
-		key     string
-	}{{a.ips, ip}, {a.users, pair}, {a.accounts, account}} {
-		if ok, wait := l.limiter.take(l.key, now); !ok {
-			a.log.Warn("auth: sign-in rate limited", "ip", ip)
-			return "", User{}, Session{}, &RateLimitError{RetryAfter: wait}
-		}
-	}
-	var u User
-	err := a.store.ViewAuth(ctx, func(tx Tx) error {
-		var err error
-		u, err = tx.GetUser(username)
-		return err
-	})
-	if err != nil && server.ErrorCode(err) != server.ENOTFOUND {
-		return "", User{}, Session{}, err
-	}
-	hash := u.PasswordHash
-	if err != nil {
-		hash = a.dummyHash // same work as for a real user
-	}
-	var match bool
-	var verr error
-	if herr := a.withHashSlot(ctx, func() { match, verr = VerifyPassword(password, hash) }); herr != nil {
-		return "", User{}, Session{}, herr
-	}
-	if err != nil || verr != nil || !match {
-		a.log.Info("auth: sign-in failed", "ip", ip) // not the username: it may be a mistyped password
-		return "", User{}, Session{}, errBadPassword
-	}
-	secret := randomString(secretChars)
-	s := Session{Hash: HashSecret(secret), Username: u.Username, CreatedAt: now, ExpiresAt: now.Add(a.sessionTTL)}
-	err = a.store.UpdateAuth(ctx, func(tx Tx) error {
-		if err := tx.DeleteExpiredSessions(now); err != nil {
-			return err
-		}
-		return tx.CreateSession(s)
-	})
-	if err != nil {
-		return "", User{}, Session{}, err
-	}
-	a.users.reset(pair) // only failures count against a user
-	a.accounts.reset(account)
-	a.log.Info("auth: signed in", "user", u.Username, "ip", ip)
-	return secret, u, s, nil
+// csrfToken derives a session's CSRF token from its secret: only someone
+// who holds the session cookie's value can compute it, and nothing has to
+// be stored.
+func csrfToken(sessionSecret string) string {
+	mac := hmac.New(sha256.New, []byte(sessionSecret))
+	mac.Write([]byte("flagpole csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }

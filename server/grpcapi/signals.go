@@ -1,7 +1,8 @@
-package signals
+package grpcapi
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -10,23 +11,22 @@ import (
 	"github.com/flagpole/flagpole/server"
 )
 
-// Server implements flagpolev1.SignalServiceServer over a Store. Its
-// errors are *server.Error values mapped by MapError.
-type Server struct {
+// SignalServer implements flagpolev1.SignalServiceServer over a
+// server.SignalStore. Its errors go through ToStatus; Log (default:
+// discard) gets the detail of internal ones.
+type SignalServer struct {
 	flagpolev1.UnimplementedSignalServiceServer
-	Store Store
+	Store server.SignalStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// MapError converts a domain error to the gRPC status error; nil
-	// returns errors unchanged.
-	MapError func(context.Context, error) error
+	Log *slog.Logger
 }
 
-// DefaultWindow is how far back ListSignals reads without a start time.
-const DefaultWindow = time.Hour
+// DefaultSignalWindow is how far back ListSignals reads without a start time.
+const DefaultSignalWindow = time.Hour
 
 // ListSignals returns a flag's signals per minute.
-func (s *Server) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsRequest) (*flagpolev1.ListSignalsResponse, error) {
+func (s *SignalServer) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsRequest) (*flagpolev1.ListSignalsResponse, error) {
 	switch {
 	case r.GetEnvironment() == "":
 		return nil, s.mapError(ctx, server.Invalid("environment", "is required"))
@@ -37,14 +37,14 @@ func (s *Server) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsReque
 	if s.Now != nil {
 		now = s.Now
 	}
-	since := now().Add(-DefaultWindow)
+	since := now().Add(-DefaultSignalWindow)
 	if r.GetStartTime() != nil {
 		if err := r.GetStartTime().CheckValid(); err != nil {
 			return nil, s.mapError(ctx, server.Invalid("start_time", "%v", err))
 		}
 		since = r.GetStartTime().AsTime()
 	}
-	if oldest := now().Add(-Retention); since.Before(oldest) {
+	if oldest := now().Add(-server.SignalRetention); since.Before(oldest) {
 		since = oldest
 	}
 	since = since.UTC().Truncate(time.Minute)
@@ -55,7 +55,7 @@ func (s *Server) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsReque
 	out := &flagpolev1.ListSignalsResponse{}
 	for _, c := range counts {
 		m := timestamppb.New(c.Minute)
-		if c.Event == Exposure {
+		if c.Event == server.Exposure {
 			out.Exposures = append(out.Exposures, &flagpolev1.ExposureMinute{MinuteTime: m, Variant: c.Variant, Count: c.Count})
 			continue
 		}
@@ -64,9 +64,6 @@ func (s *Server) ListSignals(ctx context.Context, r *flagpolev1.ListSignalsReque
 	return out, nil
 }
 
-func (s *Server) mapError(ctx context.Context, err error) error {
-	if s.MapError == nil {
-		return err
-	}
-	return s.MapError(ctx, err)
+func (s *SignalServer) mapError(ctx context.Context, err error) error {
+	return ToStatus(ctx, orDiscard(s.Log), err)
 }

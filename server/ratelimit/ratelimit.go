@@ -1,4 +1,6 @@
-package auth
+// Package ratelimit limits how often something may happen per key, with
+// token buckets whose number is bounded.
+package ratelimit
 
 import (
 	"slices"
@@ -6,9 +8,9 @@ import (
 	"time"
 )
 
-// limiter is a set of token buckets by key (a username or a client IP):
+// Limiter is a set of token buckets by key (a username or a client IP):
 // each holds up to burst tokens and regains one every interval.
-type limiter struct {
+type Limiter struct {
 	burst    float64
 	interval time.Duration
 
@@ -27,13 +29,15 @@ type bucket struct {
 // client address's) still hold while a flood of new keys goes on.
 const maxBuckets = 10000
 
-func newLimiter(burst int, interval time.Duration) *limiter {
-	return &limiter{burst: float64(burst), interval: interval, buckets: map[string]*bucket{}}
+// New returns a Limiter of buckets that hold burst tokens and regain one
+// every interval.
+func New(burst int, interval time.Duration) *Limiter {
+	return &Limiter{burst: float64(burst), interval: interval, buckets: map[string]*bucket{}}
 }
 
-// take spends one token of key's bucket at now. When the bucket is empty it
+// Take spends one token of key's bucket at now. When the bucket is empty it
 // reports false and how long until a token is back.
-func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
+func (l *Limiter) Take(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
@@ -55,8 +59,8 @@ func (l *limiter) take(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// reset forgets key's attempts.
-func (l *limiter) reset(key string) {
+// Reset forgets key's attempts.
+func (l *Limiter) Reset(key string) {
 	l.mu.Lock()
 	delete(l.buckets, key)
 	l.mu.Unlock()
@@ -71,7 +75,7 @@ func (b *bucket) refill(now time.Time, burst float64, interval time.Duration) {
 
 // prune drops the buckets that are full again: they hold no memory of
 // recent attempts.
-func (l *limiter) prune(now time.Time) {
+func (l *Limiter) prune(now time.Time) {
 	for k, b := range l.buckets {
 		b.refill(now, l.burst, l.interval)
 		if b.tokens >= l.burst {
@@ -82,7 +86,7 @@ func (l *limiter) prune(now time.Time) {
 
 // evictOldest drops the n buckets used least recently. It sorts, but runs
 // at most once per n new keys, so a flood of keys costs O(log n) each.
-func (l *limiter) evictOldest(n int) {
+func (l *Limiter) evictOldest(n int) {
 	type entry struct {
 		key string
 		at  time.Time
@@ -97,8 +101,8 @@ func (l *limiter) evictOldest(n int) {
 	}
 }
 
-// size is the number of buckets held.
-func (l *limiter) size() int {
+// Size is the number of buckets held.
+func (l *Limiter) Size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)

@@ -1,23 +1,13 @@
-// Package usage keeps flag usage insights: per flag and environment, when it
-// was last evaluated, by which services, and which variants it served hour by
-// hour over the last day. SDKs count evaluations locally and report the counts
-// on their sync stream; remote evaluations (OFREP) are recorded directly. The
-// Aggregator sums reports in memory and flushes them to the Store
-// periodically, so an evaluation never waits for the database.
-//
-// From that record the package decides which flags are stale: not evaluated
-// for a while, or serving one single variant to everyone for a while. Those
-// are the flags that are safe to delete.
-package usage
+package server
 
 import (
 	"context"
 	"time"
 )
 
-// Count is a number of evaluations of a flag that served a variant to a
+// UsageCount is a number of evaluations of a flag that served a variant to a
 // service within one hour.
-type Count struct {
+type UsageCount struct {
 	Environment string
 	FlagKey     string
 	Service     string
@@ -56,26 +46,28 @@ type HourlyCount struct {
 	Count   int64
 }
 
-// Store persists usage. server/sqlite implements it.
-type Store interface {
+// UsageStore persists flag usage. server/sqlite and server/postgres
+// implement it.
+type UsageStore interface {
 	// AddUsage merges counts into the stored usage in one transaction:
 	// last-evaluated times move forward, services are remembered with their
 	// last time, hourly counts add up, and the single-variant streak is
 	// kept, restarted or broken. Hourly counts older than pruneBefore are
 	// deleted.
-	AddUsage(ctx context.Context, counts []Count, pruneBefore time.Time) error
+	AddUsage(ctx context.Context, counts []UsageCount, pruneBefore time.Time) error
 	// ListUsage returns the usage of every flag in environment, or in every
 	// environment when it is "", sorted by environment and flag key.
 	// Hourly counts before since are left out.
 	ListUsage(ctx context.Context, environment string, since time.Time) ([]FlagUsage, error)
 }
 
-// Retention is how long hourly counts are kept: the week the flag page
-// charts (MaxHours), and a day to spare.
-const Retention = 8 * 24 * time.Hour
+// UsageRetention is how long hourly counts are kept: the week the flag
+// page charts (UsageMaxHours), and a day to spare.
+const UsageRetention = 8 * 24 * time.Hour
 
-// MaxHours is the most hours of hourly counts a query may ask for: a week.
-const MaxHours = 7 * 24
+// UsageMaxHours is the most hours of hourly counts a query may ask for: a
+// week.
+const UsageMaxHours = 7 * 24
 
 // FlagCounts are the counts of one flag in one environment from one batch,
 // as a store writes them: the time span they cover and the variants served
@@ -84,12 +76,12 @@ type FlagCounts struct {
 	Environment, FlagKey string
 	First, Last          time.Time
 	Variants             map[string]bool
-	Counts               []Count
+	Counts               []UsageCount
 }
 
-// GroupByFlag groups a batch of counts by environment and flag, in the
+// GroupUsageByFlag groups a batch of counts by environment and flag, in the
 // order each pair first appears.
-func GroupByFlag(counts []Count) []*FlagCounts {
+func GroupUsageByFlag(counts []UsageCount) []*FlagCounts {
 	byKey := map[[2]string]*FlagCounts{}
 	var out []*FlagCounts
 	for _, c := range counts {

@@ -1,10 +1,35 @@
-package auth
+package server
 
 import (
 	"context"
 	"time"
+)
 
-	"github.com/flagpole/flagpole/server"
+// Principal kinds.
+const (
+	KindUser  = "user"
+	KindToken = "token"
+)
+
+// Token scopes.
+const (
+	ScopeSDK   = "sdk"
+	ScopeCI    = "ci"
+	ScopeAdmin = "admin"
+)
+
+// User roles.
+const (
+	RoleViewer = "viewer"
+	RoleEditor = "editor"
+	RoleAdmin  = "admin"
+)
+
+// Sources of a change, from the x-flagpole-source metadata or header.
+const (
+	SourceAPI = "api"
+	SourceCLI = "cli"
+	SourceUI  = "ui"
 )
 
 // Token is a stored machine token. The secret itself is never stored: Hash
@@ -39,17 +64,17 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// Store keeps tokens, users and sessions. server/sqlite implements it.
-// UpdateAuth runs fn in one read-write transaction, committed when fn
+// AuthStore keeps tokens, users and sessions. server/sqlite and
+// server/postgres implement it. UpdateAuth runs fn in one read-write transaction, committed when fn
 // returns nil; ViewAuth runs fn in a read-only one.
-type Store interface {
-	UpdateAuth(ctx context.Context, fn func(Tx) error) error
-	ViewAuth(ctx context.Context, fn func(Tx) error) error
+type AuthStore interface {
+	UpdateAuth(ctx context.Context, fn func(AuthTx) error) error
+	ViewAuth(ctx context.Context, fn func(AuthTx) error) error
 }
 
-// Tx is one transaction of a Store. Lookups of missing rows return a
-// *server.Error with code ENOTFOUND; inserts of existing names EEXISTS.
-type Tx interface {
+// AuthTx is one transaction of an AuthStore. Lookups of missing rows return
+// an *Error with code ENOTFOUND; inserts of existing names EEXISTS.
+type AuthTx interface {
 	CreateToken(t Token) error
 	GetToken(name string) (Token, error)
 	GetTokenByHash(hash []byte) (Token, error)
@@ -79,7 +104,7 @@ type Tx interface {
 	DeleteExpiredSessions(now time.Time) error
 
 	// GetEnvironment is read to know whether an environment is protected.
-	GetEnvironment(name string) (server.Environment, error)
+	GetEnvironment(name string) (Environment, error)
 	// AppendAudit stores an audit entry in the same transaction.
-	AppendAudit(e server.AuditEntry) (int64, error)
+	AppendAudit(e AuditEntry) (int64, error)
 }

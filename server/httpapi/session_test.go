@@ -1,4 +1,4 @@
-package auth
+package httpapi
 
 import (
 	"bytes"
@@ -16,7 +16,14 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/auth"
+	"github.com/flagpole/flagpole/server/passhash"
+	"github.com/flagpole/flagpole/server/sqlite"
+	"net/netip"
+	"net/url"
+	"path/filepath"
 )
 
 // clock is a settable test clock.
@@ -33,39 +40,70 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // httpFixture serves the middleware, the session routes and one
-// state-changing route (SetEnabled) that echoes the actor.
+// state-changing route (SetEnabled) that echoes the actor, over a SQLite
+// store with the three default environments, production protected.
 type httpFixture struct {
-	a     *Authenticator
-	store *memStore
-	clock *clock
-	srv   *httptest.Server
-	logs  *bytes.Buffer
+	a      *auth.Authenticator
+	s      *Sessions
+	db     *sqlite.DB
+	clock  *clock
+	srv    *httptest.Server
+	logs   *bytes.Buffer
+	logger *slog.Logger
 }
 
-func newHTTPFixture(t *testing.T, opts ...Option) *httpFixture {
+var testParams = passhash.Params{Time: 1, Memory: 64, Threads: 1}
+
+func newHTTPFixture(t *testing.T, opts ...auth.Option) *httpFixture {
 	t.Helper()
 	f := &httpFixture{clock: &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}, logs: &bytes.Buffer{}}
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts = append([]Option{WithClock(f.clock.Now), WithLogger(logger)}, opts...)
-	f.a, f.store = testAuthenticator(t, opts...)
+	f.logger = slog.New(slog.NewTextHandler(&lockedWriter{w: f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.db = openStore(t)
+	opts = append([]auth.Option{auth.WithPasswordParams(testParams), auth.WithClock(f.clock.Now), auth.WithLogger(f.logger)}, opts...)
+	f.a = auth.New(f.db, opts...)
+	f.s = &Sessions{Auth: f.a}
 	ctx := context.Background()
-	if _, err := f.a.CreateUser(ctx, "ed", "editor-password-1", RoleEditor); err != nil {
+	if _, err := f.a.CreateUser(ctx, "ed", "editor-password-1", server.RoleEditor); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	f.a.Routes(mux)
+	f.s.Routes(mux)
 	mux.HandleFunc("POST /api/v1/flags/{key}/environments/{env}/enabled", func(w http.ResponseWriter, r *http.Request) {
-		req := &v1.SetEnabledRequest{FlagKey: r.PathValue("key"), Environment: r.PathValue("env")}
-		if err := f.a.Authorize(r.Context(), v1.FlagService_SetEnabled_FullMethodName, req); err != nil {
-			f.a.writeError(w, r, err)
+		req := &pb.SetEnabledRequest{FlagKey: r.PathValue("key"), Environment: r.PathValue("env")}
+		if err := f.a.Authorize(r.Context(), pb.FlagService_SetEnabled_FullMethodName, req); err != nil {
+			f.s.writeError(w, r, err)
 			return
 		}
-		p, _ := FromContext(r.Context())
+		p, _ := auth.FromContext(r.Context())
 		io.WriteString(w, p.Name)
 	})
-	f.srv = httptest.NewServer(f.a.Middleware(nil, mux))
+	f.srv = httptest.NewServer(f.s.Middleware(nil, mux))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// openStore opens a SQLite store with development, staging and a protected
+// production.
+func openStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flagpole.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	err = db.Update(ctx, func(tx server.Tx) error {
+		for _, e := range []server.Environment{{Name: "development"}, {Name: "staging"}, {Name: "production", Protected: true}} {
+			if err := tx.CreateEnvironment(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 type lockedWriter struct {
@@ -162,11 +200,11 @@ func TestSessionNeedsCSRFToken(t *testing.T) {
 
 func TestTokenRequestsNeedNoCSRF(t *testing.T) {
 	f := newHTTPFixture(t)
-	_, secret, err := f.a.CreateToken(context.Background(), NewToken{Name: "deploy", Scope: ScopeCI, Environments: []string{"staging"}})
+	_, secret, err := f.a.CreateToken(context.Background(), auth.NewToken{Name: "deploy", Scope: server.ScopeCI, Environments: []string{"staging"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []http.Header{{"Authorization": {"Bearer " + secret}}, {APIKeyHeader: {secret}}} {
+	for _, h := range []http.Header{{"Authorization": {"Bearer " + secret}}, {auth.APIKeyHeader: {secret}}} {
 		if code, body := f.toggle(t, http.DefaultClient, "staging", "", h); code != 200 || body != "deploy" {
 			t.Errorf("%v: %d %q, want 200 deploy", h, code, body)
 		}
@@ -180,7 +218,7 @@ func TestTokenRequestsNeedNoCSRF(t *testing.T) {
 }
 
 func TestSessionExpires(t *testing.T) {
-	f := newHTTPFixture(t, WithSessionTTL(time.Hour))
+	f := newHTTPFixture(t, auth.WithSessionTTL(time.Hour))
 	c := f.client(t)
 	_, csrf := f.signIn(t, c, "ed", "editor-password-1")
 	f.clock.Add(59 * time.Minute)
@@ -191,11 +229,18 @@ func TestSessionExpires(t *testing.T) {
 	if code, body := f.toggle(t, c, "staging", csrf, nil); code != 401 || !strings.Contains(body, "session expired") {
 		t.Fatalf("after the TTL: %d %s, want 401 session expired", code, body)
 	}
-	f.store.mu.Lock()
-	n := len(f.store.sessions)
-	f.store.mu.Unlock()
-	if n != 0 {
-		t.Fatalf("%d sessions stored after expiry, want 0", n)
+	u, _ := url.Parse(f.srv.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name != SessionCookie {
+			continue
+		}
+		err := f.db.ViewAuth(context.Background(), func(tx server.AuthTx) error {
+			_, err := tx.GetSession(auth.HashSecret(ck.Value))
+			return err
+		})
+		if server.ErrorCode(err) != server.ENOTFOUND {
+			t.Fatalf("session stored after expiry: %v, want not found", err)
+		}
 	}
 }
 
@@ -219,7 +264,7 @@ func TestSignOutEndsSession(t *testing.T) {
 }
 
 func TestSignInRateLimited(t *testing.T) {
-	f := newHTTPFixture(t, WithSignInLimit(3, time.Minute, 100, time.Second))
+	f := newHTTPFixture(t, auth.WithSignInLimit(3, time.Minute, 100, time.Second))
 	c := f.client(t)
 	for i := range 3 {
 		if resp, _ := f.signIn(t, c, "ed", "wrong-password-x"); resp.StatusCode != 401 {
@@ -242,7 +287,7 @@ func TestSignInRateLimited(t *testing.T) {
 }
 
 func TestSignInRateLimitedPerIP(t *testing.T) {
-	f := newHTTPFixture(t, WithSignInLimit(100, time.Second, 4, time.Minute))
+	f := newHTTPFixture(t, auth.WithSignInLimit(100, time.Second, 4, time.Minute))
 	c := f.client(t)
 	for i := range 4 {
 		if resp, _ := f.signIn(t, c, "user"+string(rune('a'+i)), "wrong-password-x"); resp.StatusCode != 401 {
@@ -256,8 +301,8 @@ func TestSignInRateLimitedPerIP(t *testing.T) {
 
 func TestNoSecretInLogsOrAudit(t *testing.T) {
 	f := newHTTPFixture(t)
-	ctx := NewContext(context.Background(), adminUser)
-	_, secret, err := f.a.CreateToken(ctx, NewToken{Name: "deploy", Scope: ScopeCI, Environments: []string{"staging"}})
+	ctx := auth.NewContext(context.Background(), auth.Principal{Kind: server.KindUser, Name: "ada", Role: server.RoleAdmin})
+	_, secret, err := f.a.CreateToken(ctx, auth.NewToken{Name: "deploy", Scope: server.ScopeCI, Environments: []string{"staging"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +310,7 @@ func TestNoSecretInLogsOrAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	const pw = "a-very-secret-password"
-	if _, err := f.a.CreateUser(ctx, "vi", pw, RoleViewer); err != nil {
+	if _, err := f.a.CreateUser(ctx, "vi", pw, server.RoleViewer); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.a.SetPassword(ctx, "vi", pw+"2", ""); err != nil {
@@ -276,22 +321,27 @@ func TestNoSecretInLogsOrAudit(t *testing.T) {
 	f.signIn(t, c, "vi", pw+"2") // right
 	f.toggle(t, http.DefaultClient, "staging", "", http.Header{"Authorization": {"Bearer " + secret}})
 	var b bytes.Buffer
-	fresh := New(newMemStore(), WithLogger(f.a.log), WithPasswordParams(f.a.params))
+	fresh := auth.New(openStore(t), auth.WithLogger(f.logger), auth.WithPasswordParams(testParams))
 	if err := fresh.Bootstrap(context.Background(), "", "", &b); err != nil {
 		t.Fatal(err)
 	}
-	audit, logs := f.store.auditText(), f.logs.String()
+	audit, logs := auditText(t, f.db), f.logs.String()
 	if !strings.Contains(audit, "token.create") || !strings.Contains(audit, "user.set_password") || !strings.Contains(logs, "sign-in failed") {
 		t.Fatalf("fixture did not exercise audit and logs:\n%s\n%s", audit, logs)
 	}
-	f.store.mu.Lock()
 	hashes := []string{}
-	for _, u := range f.store.users {
-		hashes = append(hashes, u.PasswordHash)
+	err = f.db.ViewAuth(ctx, func(tx server.AuthTx) error {
+		us, err := tx.ListUsers()
+		for _, u := range us {
+			hashes = append(hashes, u.PasswordHash)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.store.mu.Unlock()
-	secrets := []string{secret, pw, pw + "2", hex.EncodeToString(HashSecret(secret)),
-		base64.StdEncoding.EncodeToString(HashSecret(secret))}
+	secrets := []string{secret, pw, pw + "2", hex.EncodeToString(auth.HashSecret(secret)),
+		base64.StdEncoding.EncodeToString(auth.HashSecret(secret))}
 	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
 		if _, s, ok := strings.Cut(line, ": "); ok && !strings.Contains(line, "shown only once") {
 			secrets = append(secrets, s) // the generated bootstrap password and token
@@ -306,6 +356,45 @@ func TestNoSecretInLogsOrAudit(t *testing.T) {
 		}
 		if strings.Contains(logs, s) {
 			t.Errorf("log contains secret %q", s)
+		}
+	}
+}
+
+// auditText is every audit entry as one string, to search for secrets.
+func auditText(t *testing.T, db *sqlite.DB) string {
+	t.Helper()
+	var b strings.Builder
+	err := db.View(context.Background(), func(tx server.Tx) error {
+		es, err := tx.ListAudit(server.AuditFilter{})
+		for _, e := range es {
+			b.WriteString(e.Actor.Name + " " + e.Action + " " + e.Key + " " + string(e.Before) + " " + string(e.After) + "\n")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestTrustedProxyClientAddress: behind a trusted proxy the client's
+// address comes from X-Forwarded-For; from anyone else it is ignored.
+func TestTrustedProxyClientAddress(t *testing.T) {
+	a := &Sessions{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, c := range []struct{ peer, xff, want string }{
+		{"10.1.2.3:5000", "198.51.100.7", "198.51.100.7"},
+		{"10.1.2.3:5000", "203.0.113.1, 198.51.100.7, 10.9.9.9", "198.51.100.7"},
+		{"192.0.2.1:5000", "198.51.100.7", "192.0.2.1"},
+		{"10.1.2.3:5000", "", "10.1.2.3"},
+		{"10.1.2.3:5000", "not-an-address", "10.1.2.3"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := a.clientIP(r); got != c.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", c.peer, c.xff, got, c.want)
 		}
 	}
 }

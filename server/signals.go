@@ -1,14 +1,4 @@
-// Package signals keeps the signals of guarded flags that guarded releases
-// judge: tracked events that SDKs attribute to the variant each context is
-// served (count and sum of values per flag, variant and event), and the
-// flag's exposures per variant, minute by minute. SDKs send SignalReports on
-// their sync stream; the Aggregator sums them in memory and flushes them to
-// the Store, which keeps Retention of them.
-//
-// Counts are placed at the minute the server receives them, as usage counts
-// are: the server's clock is the one guards judge by, and a report covers
-// the last few seconds only.
-package signals
+package server
 
 import (
 	"context"
@@ -18,13 +8,13 @@ import (
 	"github.com/flagpole/flagpole/sdk/engine"
 )
 
-// Exposure is the Event of a Count of exposures: evaluations of the flag
+// Exposure is the Event of a SignalCount of exposures: evaluations of the flag
 // that served the variant. Tracked events always have a name.
 const Exposure = ""
 
-// Count is a number of events (or exposures) within one minute for the
+// SignalCount is a number of events (or exposures) within one minute for the
 // contexts a flag served a variant, with the sum of the events' values.
-type Count struct {
+type SignalCount struct {
 	Environment string
 	FlagKey     string
 	Variant     string
@@ -34,25 +24,25 @@ type Count struct {
 	Sum         float64
 }
 
-// Store persists signal counts. server/sqlite and server/postgres
+// SignalStore persists signal counts. server/sqlite and server/postgres
 // implement it.
-type Store interface {
+type SignalStore interface {
 	// AddSignals adds counts to the stored ones in one transaction. Counts
 	// of environments, flags or variants that do not exist are dropped.
 	// Counts of minutes before pruneBefore are deleted.
-	AddSignals(ctx context.Context, counts []Count, pruneBefore time.Time) error
+	AddSignals(ctx context.Context, counts []SignalCount, pruneBefore time.Time) error
 	// ListSignals returns a flag's counts in environment from the minute of
 	// since on, sorted by minute, variant and event (exposures first).
-	ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]Count, error)
+	ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]SignalCount, error)
 }
 
-// Retention is how long signal counts are kept.
-const Retention = 7 * 24 * time.Hour
+// SignalRetention is how long signal counts are kept.
+const SignalRetention = 7 * 24 * time.Hour
 
-// Variants returns the variant keys of a stored flag definition (the JSON
+// DefinedVariants returns the variant keys of a stored flag definition (the JSON
 // of engine.Flag), with a boolean flag's implicit on and off, or nil when
 // it cannot be decoded. Stores use it to drop counts of unknown variants.
-func Variants(definition []byte) map[string]bool {
+func DefinedVariants(definition []byte) map[string]bool {
 	var f engine.Flag
 	if err := json.Unmarshal(definition, &f); err != nil {
 		return nil
