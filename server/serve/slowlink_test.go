@@ -21,7 +21,9 @@ import (
 // Issue 11 F13: on a slow link a large message arrives: the sync stream's
 // send timeout measures progress (bytes the connection takes) rather than
 // the whole message. A 5.8 MB snapshot through a proxy throttled to
-// 1 MB/s, with a send timeout of 300 ms, while a change is made every
+// 1 MB/s, with a send timeout of 1.5 s (a quarter of the transfer; short
+// enough to cut every attempt by the old measure, long enough that a busy
+// test machine's scheduling pauses do not), while a change is made every
 // 300 ms: gRPC takes the snapshot whole, but the next message waits until
 // most of it has crossed the link. Before, that wait outlasted the send
 // timeout and the stream was cut, again after every reconnection; now the
@@ -29,7 +31,7 @@ import (
 func TestLargeSnapshotOverSlowLink(t *testing.T) {
 	ctx := context.Background()
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
-	cfg.SyncSendTimeout = 300 * time.Millisecond
+	cfg.SyncSendTimeout = 1500 * time.Millisecond
 	srv := serve.New(cfg)
 	c := clientsOf(start(t, srv))
 	for i := range 24 {
@@ -65,7 +67,7 @@ func TestLargeSnapshotOverSlowLink(t *testing.T) {
 	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
 		t.Fatalf("init over a 1 MB/s link: %v", err)
 	}
-	t.Logf("5.8 MB snapshot over a 1 MB/s link with a 300 ms send timeout: ready after %s", time.Since(began).Round(time.Millisecond))
+	t.Logf("5.8 MB snapshot over a 1 MB/s link with a 1.5 s send timeout: ready after %s", time.Since(began).Round(time.Millisecond))
 	// A second's more changes over the same stream.
 	time.Sleep(time.Second)
 	if strings.Contains(logs.String(), "stream ended") {
