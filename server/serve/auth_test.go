@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,31 +39,14 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // authFixture is a real server with generated bootstrap secrets, its log
 // captured, and an admin connection.
 type authFixture struct {
 	srv      *serve.Server
-	logs     *syncBuffer
+	logs     *testkit.Buffer
 	out      *bytes.Buffer
 	admin    *grpc.ClientConn
 	password string // generated admin password
@@ -73,7 +55,7 @@ type authFixture struct {
 
 func startAuthFixture(t *testing.T) *authFixture {
 	t.Helper()
-	f := &authFixture{logs: &syncBuffer{}, out: &bytes.Buffer{}}
+	f := &authFixture{logs: &testkit.Buffer{}, out: &bytes.Buffer{}}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.AdminToken, cfg.AdminPassword, cfg.Out = "", "", f.out
 	cfg.Logger = slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

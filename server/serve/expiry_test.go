@@ -14,6 +14,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // Issue 11 F10: a sync stream ends when the token it was opened with
@@ -28,8 +29,8 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	srv := serve.New(cfg)
 	conn := start(t, srv)
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "short-lived", Scope: "sdk",
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "short-lived", Scope: "sdk",
 		Environments: []string{"production"}, ExpireTime: timestamppb.New(clk.Now().Add(time.Hour))}))(t)
 	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok.GetSecret()), sdk.WithServiceName("expiring"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 100*time.Millisecond), sdk.WithErrorGracePeriod(time.Minute))
@@ -44,7 +45,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Shutdown() })
 	ev.wait(t, openfeature.ProviderReady)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: true}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: true}))(t)
 	ev.wait(t, openfeature.ProviderConfigChange)
 
 	clk.Advance(2 * time.Hour)
@@ -61,7 +62,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 		t.Fatalf("error event %+v, want it to say the credential expired", d.ProviderEventDetails)
 	}
 	// No change reaches the expired token's instance any more.
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: false}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: false}))(t)
 	select {
 	case d := <-ev[openfeature.ProviderConfigChange]:
 		t.Fatalf("a change arrived after the token expired: %+v", d)
@@ -72,7 +73,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	if r := p.BooleanEvaluation(ctx, "banner", false, openfeature.FlattenedContext{openfeature.TargetingKey: "u"}); !r.Value {
 		t.Fatal("the expired instance applied the change made after the expiry")
 	}
-	resp := must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t)
+	resp := testkit.Must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t)
 	if n := len(resp.GetClients()); n != 0 {
 		t.Fatalf("%d streams connected after the expiry", n)
 	}

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // TestResponsesCarryNosniff checks that answers of every kind on the HTTP
@@ -77,7 +78,7 @@ func TestMalformedProtobufIsInvalidArgument(t *testing.T) {
 // TestSignInDoesNotLogTheUsername signs in with a "username" that is really
 // a password typed into the wrong field: the log must not keep it.
 func TestSignInDoesNotLogTheUsername(t *testing.T) {
-	logs := &lockedBuilder{}
+	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := serve.New(cfg)

@@ -10,6 +10,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // ofrepCORSServer is a real server allowing the OFREP calls of pages on
@@ -22,9 +23,9 @@ func ofrepCORSServer(t *testing.T, origins ...string) (base, sdkToken string) {
 	conn := start(t, srv)
 	ctx := context.Background()
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
 	return "http://" + srv.HTTPAddr().String(), tok.GetSecret()
 }
 

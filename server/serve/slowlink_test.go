@@ -15,6 +15,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // Issue 11 F13: on a slow link a large message arrives: the sync stream's
@@ -36,9 +37,9 @@ func TestLargeSnapshotOverSlowLink(t *testing.T) {
 		for _, k := range []string{"a", "b", "c", "d"} {
 			f.Variants = append(f.Variants, &pb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
 		}
-		must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
+		testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	proxy := startProxy(t, srv.GRPCAddr().String())
 	proxy.Throttle(1 << 20)
 	p, err := sdk.NewProvider(proxy.Addr(), sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"),

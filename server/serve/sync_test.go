@@ -15,6 +15,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // events collects a client's provider events by type.
@@ -55,9 +56,9 @@ func TestSDKEndToEnd(t *testing.T) {
 	conn := start(t, srv)
 	c := clientsOf(conn)
 	addr := srv.GRPCAddr().String()
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
-	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 
 	p, err := sdk.NewProvider(addr, sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"), sdk.WithServiceName("e2e"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond), sdk.WithErrorGracePeriod(300*time.Millisecond),
@@ -80,7 +81,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 
 	// A change through the admin API.
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
 	if d := ev.wait(t, openfeature.ProviderConfigChange); !slices.Equal(d.FlagChanges, []string{"new-checkout"}) {
 		t.Fatalf("changed flags = %v", d.FlagChanges)
 	}
@@ -109,8 +110,8 @@ func TestSDKEndToEnd(t *testing.T) {
 	// database), then the server comes back on the original address.
 	other := serve.New(config(db))
 	oc := clientsOf(start(t, other))
-	must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
-	must(oc.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	testkit.Must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(oc.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
 	if err := other.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 	ctx := context.Background()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "checkout-sdk", Scope: "sdk", Environments: []string{"production"}}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "checkout-sdk", Scope: "sdk", Environments: []string{"production"}}))(t)
 	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok.GetSecret()), sdk.WithServiceName("revoked"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 100*time.Millisecond), sdk.WithErrorGracePeriod(time.Minute))
 	if err != nil {
@@ -165,7 +166,7 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 	waitFor(t, "the stream to register", func() bool { return connected() == 1 })
 
 	revoked := time.Now()
-	must(pb.NewTokenServiceClient(conn).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "checkout-sdk"}))(t)
+	testkit.Must(pb.NewTokenServiceClient(conn).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "checkout-sdk"}))(t)
 	d := ev.wait(t, openfeature.ProviderError)
 	// Heartbeats come every 15 s and the error grace period is a minute:
 	// only the revocation can have ended the stream this soon.
@@ -190,7 +191,7 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 // stream's opening (logged at debug level) shows up in the configured log.
 func TestSyncLogsToServerLogger(t *testing.T) {
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := serve.New(cfg)

@@ -13,6 +13,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 func liveHeap() uint64 {
@@ -46,13 +47,13 @@ func TestSyncLogBoundedInBytes(t *testing.T) {
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: bigFlag(0)}))(t)
-	first := must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: bigFlag(0)}))(t)
+	first := testkit.Must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
 
 	before := liveHeap()
 	const updates = 80
 	for i := 1; i <= updates; i++ {
-		must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: bigFlag(i)}))(t)
+		testkit.Must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: bigFlag(i)}))(t)
 	}
 	grown := int64(liveHeap()) - int64(before)
 	t.Logf("live heap grew by %.1f MB over %d updates of a 240 KB flag", float64(grown)/1e6, updates)
@@ -72,17 +73,17 @@ func TestSyncLogBoundedInBytes(t *testing.T) {
 		t.Errorf("the log still resumes revision %d, %d large changes ago", first, updates)
 	}
 
-	last := must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
+	last := testkit.Must(pb.NewSyncServiceClient(conn).ListClients(ctx, &pb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
 	syncFrom := func(have int64) *pb.SyncResponse {
 		t.Helper()
 		sctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "x-flagpole-environment", "production"))
 		t.Cleanup(cancel)
-		stream := must(pb.NewSyncServiceClient(conn).Sync(sctx))(t)
+		stream := testkit.Must(pb.NewSyncServiceClient(conn).Sync(sctx))(t)
 		if err := stream.Send(&pb.SyncRequest{Message: &pb.SyncRequest_Hello{Hello: &pb.Hello{
 			SdkName: "test", ServiceName: "behind", InstanceId: "i-1", Revision: have, Environment: "production"}}}); err != nil {
 			t.Fatal(err)
 		}
-		return must(stream.Recv())(t)
+		return testkit.Must(stream.Recv())(t)
 	}
 	// Far behind: a snapshot at the latest revision with the latest value.
 	snap := syncFrom(first).GetSnapshot()

@@ -199,7 +199,7 @@ func TestApplyAllOrNothingUnderKill(t *testing.T) {
 		}
 		db := filepath.Join(t.TempDir(), "flagpole.db")
 		s := startServerOn(t, db)
-		cli := exec.Command(bin, "apply", "-f", file, "-o", "json")
+		cli := exec.Command(flagpoleBin(t), "apply", "-f", file, "-o", "json")
 		cli.Env = append(cleanEnv(), "FLAGPOLE_ADDR="+s.addr, "FLAGPOLE_TOKEN="+adminToken)
 		var out, errb bytes.Buffer
 		cli.Stdout, cli.Stderr = &out, &errb

@@ -14,6 +14,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 func TestClientsAndWait(t *testing.T) {
@@ -87,7 +88,7 @@ func TestReleaseScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"FLAGPOLE=" + bin, "FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken,
+	env := []string{"FLAGPOLE=" + flagpoleBin(t), "FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken,
 		"WAIT=20s", "HEALTH_RETRIES=2", "HEALTH_INTERVAL=0"}
 
 	// A failing health check rolls the release back.
@@ -138,10 +139,7 @@ func runScript(t *testing.T, script string, env []string, args ...string) result
 // by a flag changes behaviour when the CLI flips the flag, with no restart.
 func TestQuickstart(t *testing.T) {
 	s := startServer(t)
-	svcBin := filepath.Join(t.TempDir(), "flagged-service")
-	if out, err := exec.Command("go", "build", "-o", svcBin, "github.com/flagpole/flagpole/examples/flagged-service").CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/flagged-service: %v\n%s", err, out)
-	}
+	svcBin := testkit.Binary(t, "github.com/flagpole/flagpole/examples/flagged-service")
 	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean", "--description", "New checkout flow")
 	s.ok(t, "flag", "default", "new-checkout", "--env", "production", "--variant", "on")
 
@@ -149,7 +147,7 @@ func TestQuickstart(t *testing.T) {
 	svc := exec.Command(svcBin)
 	svc.Env = append(cleanEnv(), "FLAGPOLE_ADDR="+s.addr, "FLAGPOLE_TOKEN="+s.sdkToken(t, "production"),
 		"FLAGPOLE_ENV=production", "FLAGPOLE_CACHE="+filepath.Join(t.TempDir(), "flags.cache"), "ADDR="+httpAddr)
-	var svcLog syncBuffer
+	var svcLog testkit.Buffer
 	svc.Stdout, svc.Stderr = &svcLog, &svcLog
 	if err := svc.Start(); err != nil {
 		t.Fatal(err)
