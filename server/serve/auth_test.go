@@ -48,6 +48,7 @@ type authFixture struct {
 	srv      *serve.Server
 	logs     *testkit.Buffer
 	out      *bytes.Buffer
+	clock    *testClock // tokens and sessions expire by it
 	admin    *grpc.ClientConn
 	password string // generated admin password
 	token    string // generated admin token
@@ -55,9 +56,10 @@ type authFixture struct {
 
 func startAuthFixture(t *testing.T) *authFixture {
 	t.Helper()
-	f := &authFixture{logs: &testkit.Buffer{}, out: &bytes.Buffer{}}
+	f := &authFixture{logs: &testkit.Buffer{}, out: &bytes.Buffer{}, clock: &testClock{}}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.AdminToken, cfg.AdminPassword, cfg.Out = "", "", f.out
+	cfg.AuthNow = f.clock.Now
 	cfg.Logger = slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.srv = serve.New(cfg)
 	if err := f.srv.Start(context.Background()); err != nil {
@@ -167,8 +169,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	if _, err := pb.NewTokenServiceClient(f.admin).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "revoked"}); err != nil {
 		t.Fatal(err)
 	}
-	expiry := time.Now().Add(1500 * time.Millisecond)
-	expiring := f.createToken(t, &pb.CreateTokenRequest{Name: "expiring", Scope: "admin", ExpireTime: timestamppb.New(expiry)})
+	expiring := f.createToken(t, &pb.CreateTokenRequest{Name: "expiring", Scope: "admin", ExpireTime: timestamppb.New(f.clock.Now().Add(time.Hour))})
 	sdk := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})
 	ci := f.createToken(t, &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"staging"}})
 
@@ -219,7 +220,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	}
 	for _, c := range creds {
 		if c.name == "expired token" {
-			time.Sleep(time.Until(expiry))
+			f.clock.Advance(time.Hour) // the credential clock passes the expiry
 		}
 		for _, m := range methods {
 			rule := auth.Rules[m.FullName]

@@ -23,7 +23,8 @@ import (
 	"github.com/flagpole/flagpole/server/serve"
 )
 
-// testClock is the clock usage insights judge staleness by.
+// testClock is a clock tests move instead of waiting: usage insights judge
+// staleness by it, tokens and sessions expire by it.
 type testClock struct {
 	mu  sync.Mutex
 	off time.Duration
