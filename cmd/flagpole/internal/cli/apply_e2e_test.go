@@ -45,6 +45,7 @@ const badOperatorPath = "flags[1].environments.production.rules[0].conditions[0]
 // invalid is refused as a whole, before anything is written, naming the
 // field by its path in the file; a dry run of it fails the same way.
 func TestApplyInvalidSecondFlagChangesNothing(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	file := writeFile(t, "bad.yaml", twoFlagsBadSecond)
 	before := s.auditCount(t)
@@ -74,6 +75,7 @@ func TestApplyInvalidSecondFlagChangesNothing(t *testing.T) {
 // configuration the server gives it is listed as planned, but only the
 // creation wrote something.
 func TestApplyCountsOnlyWrites(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	file := writeFile(t, "flags.yaml", "flags:\n  - key: quiet\n    type: boolean\n    environments:\n      production: {enabled: false}\n")
 	var res applyJSON
@@ -92,6 +94,7 @@ func TestApplyCountsOnlyWrites(t *testing.T) {
 // maps to exit 3): the flag it would create, the configurations it would
 // replace and the edit it would make are all absent, and no audit entry.
 func TestApplyAtomicUnderConcurrentEdit(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "shared", "--type", "boolean")
 	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -182,6 +185,7 @@ func bigFile(n int) string {
 // fractions of that time, and at least one must land while the call runs
 // (the CLI's reads done, its apply call unanswered).
 func TestApplyAllOrNothingUnderKill(t *testing.T) {
+	t.Parallel()
 	const n = 300
 	file := writeFile(t, "big.yaml", bigFile(n))
 	start := time.Now()
@@ -260,6 +264,7 @@ func TestApplyAllOrNothingUnderKill(t *testing.T) {
 // and stops serving it (the README's former known limit needed two
 // applies); a file that removes a variant still served is refused whole.
 func TestApplyDropsAServedVariantInOneApply(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	three := "flags:\n  - key: color\n    type: string\n    variants: {blue: b, green: g, red: r}\n    environments:\n      production: {enabled: true, offVariant: blue, default: green}\n      staging: {enabled: true, offVariant: blue, default: red}\n"
 	s.ok(t, "apply", "-f", writeFile(t, "three.yaml", three))

@@ -18,6 +18,7 @@ import (
 )
 
 func TestClientsAndWait(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "w", "--type", "boolean")
 	s.ok(t, "flag", "default", "w", "--env", "production", "--variant", "on")
@@ -70,6 +71,7 @@ func TestClientsAndWait(t *testing.T) {
 }
 
 func TestApplyWait(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.connectSDK(t, "production", "svc-1")
 	file := writeFile(t, "f.yaml", applyFile)
@@ -80,6 +82,7 @@ func TestApplyWait(t *testing.T) {
 }
 
 func TestReleaseScript(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean")
 	s.ok(t, "flag", "default", "new-checkout", "--env", "production", "--variant", "on")
@@ -138,6 +141,7 @@ func runScript(t *testing.T, script string, env []string, args ...string) result
 // TestQuickstart follows the README quickstart: the example service gated
 // by a flag changes behaviour when the CLI flips the flag, with no restart.
 func TestQuickstart(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	svcBin := testkit.Binary(t, "github.com/flagpole/flagpole/examples/flagged-service")
 	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean", "--description", "New checkout flow")

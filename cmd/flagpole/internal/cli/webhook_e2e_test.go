@@ -105,6 +105,7 @@ type deliveryJSON struct {
 // the server again on the same database, and counts ids at the receiver:
 // each delivery arrives exactly once.
 func TestWebhookKilledServerDeliversAfterRestart(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	flags := []string{"--webhook-backoff", "300ms", "--webhook-attempts", "50"}
 	// A port nobody listens on yet: the receiver is down.
