@@ -115,9 +115,11 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// sourceKey hashes what a build of pkg depends on: every file of the module
-// except tests, testdata, documentation and images (embedded assets and SQL
-// migrations included), the Go version and the build environment.
+// sourceKey hashes what a build of pkg depends on: the module's Go files
+// other than tests, go.mod, go.sum and go.work, the SQL migrations and the
+// UI's static assets (what the go:embed directives take in), the Go version
+// and the build environment. Databases and binaries a user leaves in the
+// work tree are not inputs.
 func sourceKey(root, pkg string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, pkg, runtime.Version(), runtime.GOOS, runtime.GOARCH,
@@ -133,8 +135,7 @@ func sourceKey(root, pkg string) (string, error) {
 			}
 			return nil
 		}
-		if strings.HasSuffix(name, "_test.go") || strings.HasSuffix(name, ".md") ||
-			strings.HasSuffix(name, ".png") || !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || !buildInput(p) {
 			return nil
 		}
 		f, err := os.Open(p)
@@ -151,4 +152,17 @@ func sourceKey(root, pkg string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// buildInput reports whether the file at p can change a build.
+func buildInput(p string) bool {
+	name := filepath.Base(p)
+	switch {
+	case strings.HasSuffix(name, "_test.go"):
+		return false
+	case strings.HasSuffix(name, ".go"), strings.HasSuffix(name, ".sql"),
+		name == "go.mod", name == "go.sum", name == "go.work", name == "go.work.sum":
+		return true
+	}
+	return strings.Contains(filepath.ToSlash(p), "/static/")
 }

@@ -61,12 +61,17 @@ func TestSourceKeyFollowsSources(t *testing.T) {
 	write("cmd/x/main.go", "package main\nfunc main() {}\n")
 	write("static/app.js", "1")
 	first := key()
-	for _, name := range []string{"cmd/x/main_test.go", "README.md", "cmd/x/testdata/in.json", "shot.png", ".git/HEAD"} {
+	for _, name := range []string{"cmd/x/main_test.go", "README.md", "cmd/x/testdata/in.json", "shot.png", ".git/HEAD", "flagpole.db", "flagpole"} {
 		write(name, "anything")
 		if key() != first {
 			t.Errorf("writing %s changed the key; it is not part of a build", name)
 		}
 	}
+	write("server/migrations/0001.sql", "create table t (x int);")
+	if key() == first {
+		t.Error("a migration was added and the key did not change")
+	}
+	first = key()
 	write("static/app.js", "2")
 	if key() == first {
 		t.Error("an embedded asset changed and the key did not")
