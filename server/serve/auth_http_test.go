@@ -101,6 +101,7 @@ func bearer(token string) http.Header { return http.Header{"Authorization": {"Be
 // credential, a revoked token, an expired token, an sdk token of another
 // environment, a ci token outside its environments and a viewer session.
 func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	base := "http://" + f.srv.HTTPAddr().String()
 	ctx := context.Background()
@@ -176,6 +177,7 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 // TestUISessionOverRealServer: sign-in, CSRF, protected production, the
 // audit source "ui", sign-out, and the rate limit, through the real wiring.
 func TestUISessionOverRealServer(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	base := "http://" + f.srv.HTTPAddr().String()
 	ctx := context.Background()

@@ -163,6 +163,7 @@ func call(t *testing.T, conn *grpc.ClientConn, m serve.Method, env string) codes
 // revoked token, an expired token, an sdk token of another environment and
 // a ci token outside its environments, over a real socket.
 func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := context.Background()
 	revoked := f.createToken(t, &pb.CreateTokenRequest{Name: "revoked", Scope: "admin"})
@@ -242,6 +243,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 // TestSDKTokenBindsEvaluation: an sdk token evaluates in its environment
 // without naming it.
 func TestSDKTokenBindsEvaluation(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	sdk := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})
 	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(context.Background(), &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
@@ -263,6 +265,7 @@ func TestSDKTokenBindsEvaluation(t *testing.T) {
 // TestProtectedProductionOnlyAdmins: production is protected from the
 // first start; an editor can change staging but not production.
 func TestProtectedProductionOnlyAdmins(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := context.Background()
 	env, err := pb.NewEnvironmentServiceClient(f.admin).GetEnvironment(ctx, &pb.GetEnvironmentRequest{Name: "production"})
@@ -293,6 +296,7 @@ func TestProtectedProductionOnlyAdmins(t *testing.T) {
 // TestNoSecretInLogsOrAuditTrail runs token and user changes through the
 // real server and searches the log and the audit trail for every secret.
 func TestNoSecretInLogsOrAuditTrail(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := metadata.AppendToOutgoingContext(context.Background(), auth.SourceHeader, "cli")
 	tokens, users := pb.NewTokenServiceClient(f.admin), pb.NewUserServiceClient(f.admin)
@@ -367,6 +371,7 @@ func TestNoSecretInLogsOrAuditTrail(t *testing.T) {
 // TestBootstrapFromEnvironmentAndRestart: given credentials work, are not
 // printed, and a second start on the same file creates nothing new.
 func TestBootstrapFromEnvironmentAndRestart(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	var out bytes.Buffer
 	cfg := config(dbPath)
@@ -396,6 +401,7 @@ func TestBootstrapFromEnvironmentAndRestart(t *testing.T) {
 
 // TestTLS serves both ports over TLS with a self-signed certificate.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	certPEM, certFile, keyFile := selfSigned(t, dir)
 	cfg := config(filepath.Join(dir, "flagpole.db"))
@@ -490,6 +496,7 @@ func selfSigned(t *testing.T, dir string) (certPEM []byte, certFile, keyFile str
 // server) is refused on the very next call after its revocation returns,
 // over gRPC and over HTTP.
 func TestRevokedTokenRefusedOnNextCall(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := context.Background()
 	secret := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"production"}})

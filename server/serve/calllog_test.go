@@ -25,6 +25,7 @@ import (
 // write a line: evaluations, a sync stream, health checks and reads write
 // none; changes and failing calls do; the metrics count every call.
 func TestCallLogAtDefaultLevel(t *testing.T) {
+	t.Parallel()
 	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -20,6 +20,7 @@ import (
 // keeps the same number of series however many distinct keys are asked
 // (issue 11 F6), while the evaluations are still counted.
 func TestUnknownFlagKeysAddNoSeries(t *testing.T) {
+	t.Parallel()
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.UsageFlushInterval = time.Hour // no flush series appears between the scrapes
 	srv := serve.New(cfg)

@@ -22,6 +22,7 @@ import (
 // changes for as long as it stayed connected. The credential clock is moved
 // past the expiry instead of waiting for it.
 func TestExpiredTokenEndsSyncStream(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := &testClock{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))

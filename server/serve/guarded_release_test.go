@@ -33,6 +33,7 @@ import (
 // flag is guarded (the SDKs attribute tracked events to variants); once it
 // has ended, not.
 func TestGuardedReleaseEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs release plans for several seconds")
 	}

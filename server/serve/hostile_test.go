@@ -22,6 +22,7 @@ import (
 // guess a content type, and that plain HTTP carries no HSTS (TestTLS checks
 // that TLS does).
 func TestResponsesCarryNosniff(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	start(t, srv)
 	base := "http://" + srv.HTTPAddr().String()
@@ -61,6 +62,7 @@ func (rawCodec) Name() string                       { return "proto" }
 // message to unary methods over a real connection: the caller's mistake is
 // InvalidArgument, not INTERNAL (issue 11 F14).
 func TestMalformedProtobufIsInvalidArgument(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
 	// Field 1, length-delimited, claims 127 bytes and has one.
@@ -78,6 +80,7 @@ func TestMalformedProtobufIsInvalidArgument(t *testing.T) {
 // TestSignInDoesNotLogTheUsername signs in with a "username" that is really
 // a password typed into the wrong field: the log must not keep it.
 func TestSignInDoesNotLogTheUsername(t *testing.T) {
+	t.Parallel()
 	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -138,6 +138,7 @@ func setup(h httpServer) {
 // TestSDKAndOFREPAgree evaluates the same flags for the same contexts in the
 // Go SDK (in process, from the stream) and over OFREP (on the server).
 func TestSDKAndOFREPAgree(t *testing.T) {
+	t.Parallel()
 	h := startHTTP(t, &testClock{})
 	setup(h)
 	p := connectSDK(t, h.srv.GRPCAddr().String(), "billing")
@@ -166,6 +167,7 @@ func TestSDKAndOFREPAgree(t *testing.T) {
 // last-evaluated with the service name; a flag nobody evaluates, and one that
 // serves a single variant to everyone, become stale after the stale period.
 func TestUsageAndStaleFlags(t *testing.T) {
+	t.Parallel()
 	clk := &testClock{}
 	h := startHTTP(t, clk)
 	setup(h)
@@ -233,6 +235,7 @@ func staleFlags(h httpServer) map[string]string {
 
 // TestMetricsAfterTraffic scrapes /metrics after API, OFREP and sync traffic.
 func TestMetricsAfterTraffic(t *testing.T) {
+	t.Parallel()
 	h := startHTTP(t, &testClock{})
 	setup(h)
 	p := connectSDK(t, h.srv.GRPCAddr().String(), "billing")

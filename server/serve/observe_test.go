@@ -18,6 +18,7 @@ import (
 // the flagpole.v1 services) and that a failing call is logged with its
 // method, code and duration.
 func TestReflectionAndCallLog(t *testing.T) {
+	t.Parallel()
 	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))

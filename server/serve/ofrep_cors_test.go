@@ -53,6 +53,7 @@ func do(t *testing.T, method, url, body string, header map[string]string) (*http
 // would refuse) answered with Access-Control-Allow-Origin and ETag exposed.
 // Other origins get neither; other routes stay protected.
 func TestOFREPCORS(t *testing.T) {
+	t.Parallel()
 	const app = "http://app.example:3000"
 	base, token := ofrepCORSServer(t, app)
 
@@ -121,6 +122,7 @@ func TestOFREPCORS(t *testing.T) {
 
 // TestOFREPCORSAnyOrigin: "*" allows every origin, answered with "*".
 func TestOFREPCORSAnyOrigin(t *testing.T) {
+	t.Parallel()
 	base, token := ofrepCORSServer(t, "*")
 	resp, body := do(t, "POST", base+"/ofrep/v1/evaluate/flags/new-checkout", `{"context":{"targetingKey":"u1"}}`,
 		map[string]string{"Origin": "https://anything.example", "Sec-Fetch-Site": "cross-site", "Authorization": "Bearer " + token})

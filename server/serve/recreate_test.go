@@ -26,6 +26,7 @@ import (
 // forever and a new one never initialised (the stream's snapshot lookup
 // looped).
 func TestRecreatedEnvironmentResyncsSDKs(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
 	addr := srv.GRPCAddr().String()

@@ -92,6 +92,7 @@ func everything(t *testing.T, ctx context.Context, c clients) []proto.Message {
 // stops it, starts it again on the same file and finds every change and
 // every audit entry still there.
 func TestEndToEndRestart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	first := serve.New(config(dbPath))
@@ -177,6 +178,7 @@ func (g *gatedStore) Update(ctx context.Context, fn func(service.Tx) error) erro
 // in flight: the call completes and is stored, Shutdown waits for it, and
 // later calls are refused.
 func TestGracefulShutdownFinishesInFlightCall(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	db := testkit.Must(sqlite.Open(ctx, dbPath))(t)
@@ -227,6 +229,7 @@ func TestGracefulShutdownFinishesInFlightCall(t *testing.T) {
 // TestShutdownCutsOffCallsAfterTimeout: a call that outlives the shutdown
 // deadline does not keep the server up.
 func TestShutdownCutsOffCallsAfterTimeout(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	db := testkit.Must(sqlite.Open(ctx, dbPath))(t)
@@ -252,6 +255,7 @@ func TestShutdownCutsOffCallsAfterTimeout(t *testing.T) {
 }
 
 func TestReadyzDuringShutdown(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	start(t, srv)
 	url := "http://" + srv.HTTPAddr().String() + "/readyz"
@@ -270,6 +274,7 @@ func TestReadyzDuringShutdown(t *testing.T) {
 }
 
 func TestStartFailsOnBusyPort(t *testing.T) {
+	t.Parallel()
 	first := serve.New(config(filepath.Join(t.TempDir(), "a.db")))
 	start(t, first)
 	cfg := config(filepath.Join(t.TempDir(), "b.db"))

@@ -50,6 +50,7 @@ func (ev events) wait(t *testing.T, typ openfeature.EventType) openfeature.Event
 // last values, and a restarted one makes it READY again with the changes
 // made meanwhile.
 func TestSDKEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "flagpole.db")
 	srv := serve.New(config(db))
@@ -137,6 +138,7 @@ func TestSDKEndToEnd(t *testing.T) {
 // the next reconnect): the SDK reports a fatal ERROR and does not connect
 // again.
 func TestRevokedTokenEndsSyncStream(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
@@ -190,6 +192,7 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 // The sync server logs to the server's logger, not to slog.Default: a
 // stream's opening (logged at debug level) shows up in the configured log.
 func TestSyncLogsToServerLogger(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))

@@ -20,6 +20,7 @@ import (
 // variant names and flag keys are dropped (before, every invented variant
 // became an hourly row).
 func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.UsageFlushInterval = 50 * time.Millisecond

@@ -124,6 +124,7 @@ func createWebhook(t *testing.T, hooks pb.WebhookServiceClient, r *receiver, req
 // real receiver gets each one, signed, with its audit entry; that an
 // environment filter and Slack mode shape what other receivers get.
 func TestWebhooksEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, conn := webhookServerConn(t, webhook.Options{Backoff: 20 * time.Millisecond})
 	c, hooks := clientsOf(conn), pb.NewWebhookServiceClient(conn)
@@ -212,6 +213,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 // TestWebhookRetried: a receiver answering 500 then 200 gets the same
 // delivery id twice; the delivery ends delivered after 2 attempts.
 func TestWebhookRetried(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, c, hooks := webhookServer(t, webhook.Options{Backoff: 50 * time.Millisecond})
 	r := newReceiver(t, func(n int) int {
@@ -237,6 +239,7 @@ func TestWebhookRetried(t *testing.T) {
 // configured attempts, then the delivery is failed, listed as such and
 // counted by the metric.
 func TestWebhookFailedAfterAttempts(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, c, hooks := webhookServer(t, webhook.Options{Attempts: 3, Backoff: 10 * time.Millisecond})
 	r := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
@@ -307,6 +310,7 @@ func TestWebhookHangingReceiverDoesNotDelayChanges(t *testing.T) {
 // TestWebhookCreateRefusals: a metadata address is refused at creation
 // unless allow-listed; bad kinds name the field; non-admins are denied.
 func TestWebhookCreateRefusals(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, conn := webhookServerConn(t, webhook.Options{})
 	hooks := pb.NewWebhookServiceClient(conn)
