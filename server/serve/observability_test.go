@@ -248,11 +248,16 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	h.do("POST", "/api/v1/flags/color/environments/production/enabled", `{"enabled":false}`, 200)
 	waitFor(t, "the SDK to apply the change", func() bool { return p.Revision() > before })
 
+	// The SDK acknowledges a revision up to its ack delay after applying
+	// it, and the acknowledgement of its first snapshot already gave the
+	// propagation histogram a sample: wait until the new revision's
+	// acknowledgement arrived too (no instance behind).
 	var fams map[string]*dto.MetricFamily
 	waitFor(t, "propagation to be observed", func() bool {
 		fams = scrapeMetrics(t, h.base)
 		m := metricWith(fams, "flagpole_sync_propagation_seconds", map[string]string{"environment": "production"})
-		return m != nil && m.GetHistogram().GetSampleCount() >= 1
+		lag := metricWith(fams, "flagpole_sync_revision_lag", map[string]string{"environment": "production"})
+		return m != nil && m.GetHistogram().GetSampleCount() >= 1 && lag != nil && lag.GetGauge().GetValue() == 0
 	})
 	checks := []struct {
 		name   string
