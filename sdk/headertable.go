@@ -23,9 +23,13 @@ import (
 // frames may follow it; the server acknowledges each).
 
 // headerTableCreds are transport credentials (insecure or TLS) whose
-// connections announce a header table size of 0 to the server.
+// connections announce a header table size of 0 to the server, and count
+// the bytes they receive in received (when not nil): the stream's idle
+// watchdog takes bytes arriving as a sign of life, so a message larger than
+// a slow link carries in the idle timeout is not cut.
 type headerTableCreds struct {
 	credentials.TransportCredentials
+	received *atomic.Int64
 }
 
 func (c headerTableCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
@@ -33,11 +37,11 @@ func (c headerTableCreds) ClientHandshake(ctx context.Context, authority string,
 	if err != nil {
 		return nil, nil, err
 	}
-	return &headerTableConn{Conn: conn}, info, nil
+	return &headerTableConn{Conn: conn, received: c.received}, info, nil
 }
 
 func (c headerTableCreds) Clone() credentials.TransportCredentials {
-	return headerTableCreds{c.TransportCredentials.Clone()}
+	return headerTableCreds{c.TransportCredentials.Clone(), c.received}
 }
 
 // noHeaderTable is a SETTINGS frame setting SETTINGS_HEADER_TABLE_SIZE to 0.
@@ -53,7 +57,16 @@ var noHeaderTable = func() []byte {
 // gRPC writes first, on its own.
 type headerTableConn struct {
 	net.Conn
-	done atomic.Bool // the first write went out
+	done     atomic.Bool   // the first write went out
+	received *atomic.Int64 // bytes read, when not nil
+}
+
+func (c *headerTableConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && c.received != nil {
+		c.received.Add(int64(n))
+	}
+	return n, err
 }
 
 func (c *headerTableConn) Write(b []byte) (int, error) {

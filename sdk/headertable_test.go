@@ -14,7 +14,7 @@ import (
 func TestHeaderTableSettingFollowsPreface(t *testing.T) {
 	client, server := net.Pipe()
 	defer server.Close()
-	conn, _, err := headerTableCreds{insecure.NewCredentials()}.ClientHandshake(context.Background(), "x", client)
+	conn, _, err := headerTableCreds{insecure.NewCredentials(), nil}.ClientHandshake(context.Background(), "x", client)
 	if err != nil {
 		t.Fatal(err)
 	}

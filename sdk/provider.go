@@ -47,6 +47,8 @@ const (
 // It implements openfeature.FeatureProvider, ContextAwareStateHandler,
 // EventHandler and Tracker. Create it with NewProvider.
 type Provider struct {
+	received *atomic.Int64 // bytes the connection received (see headerTableCreds)
+
 	addr string
 	o    options
 	conn *grpc.ClientConn
@@ -124,8 +126,9 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 	if o.tls != nil {
 		creds = credentials.NewTLS(o.tls)
 	}
+	received := new(atomic.Int64)
 	dial := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(headerTableCreds{creds}),
+		grpc.WithTransportCredentials(headerTableCreds{creds, received}),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: o.backoffMin, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoffMax},
 			MinConnectTimeout: 5 * time.Second,
@@ -149,6 +152,7 @@ func NewProvider(address string, opts ...Option) (*Provider, error) {
 		return nil, fmt.Errorf("sdk: address %q: %w", address, err)
 	}
 	p := &Provider{
+		received:   received,
 		addr:       address,
 		o:          o,
 		conn:       conn,

@@ -163,7 +163,22 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 		p.sendMu.Unlock()
 	}()
 
-	idle := time.AfterFunc(p.o.idleTimeout, func() { cancel(errIdle) })
+	// The stream is dead when no message arrived for the idle timeout and
+	// the connection took in less than minProgress bytes meanwhile: a large
+	// message crossing a slow link keeps it alive, pings and their answers
+	// (a few dozen bytes) do not.
+	var mark atomic.Int64
+	mark.Store(p.received.Load())
+	var idle *time.Timer
+	idle = time.AfterFunc(time.Hour, func() {
+		if now := p.received.Load(); now-mark.Swap(now) >= minProgress {
+			idle.Reset(p.o.idleTimeout)
+			return
+		}
+		cancel(errIdle)
+	})
+	// Armed after idle is set, so the callback sees it.
+	idle.Reset(p.o.idleTimeout)
 	defer idle.Stop()
 	// Acknowledgements are coalesced: the first applied message arms the
 	// timer, which acknowledges the latest revision when it fires.
@@ -185,6 +200,7 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 			}
 			return applied, err
 		}
+		mark.Store(p.received.Load())
 		idle.Reset(p.o.idleTimeout)
 		var changed []string
 		first := p.state.Load() == nil
@@ -249,6 +265,12 @@ func endStatus(err error, trailer metadata.MD) error {
 	}
 	return status.Error(codes.Code(code), msg)
 }
+
+// minProgress is how many bytes an idle timeout's worth of a stream must
+// receive, without a whole message, to count as alive: 4 KiB (about 90
+// bytes a second at the default 45 s) is far above keepalive traffic and far
+// below any link a service runs on.
+const minProgress = 4 << 10
 
 // errIdle ends a stream on which the server went silent.
 var errIdle = errors.New("sdk: stream idle")

@@ -17,8 +17,11 @@ type Environment struct {
 	Description string
 	// Protected environments are changed by admins only.
 	Protected bool
-	Revision  int64
-	CreatedAt time.Time
+	// RequireComment makes every change to the environment carry a
+	// comment (server.CommentHeader); changes without one are refused.
+	RequireComment bool
+	Revision       int64
+	CreatedAt      time.Time
 }
 
 // Flag is a stored flag definition. Revision counts the definition's own
@@ -74,6 +77,7 @@ type AuditEntry struct {
 	Environment string          // "" for changes that are not environment-specific
 	Before      json.RawMessage // JSON of the state before, null on create
 	After       json.RawMessage // JSON of the state after, null on delete
+	Comment     string          // why, as the actor said; "" when they said nothing
 }
 
 // AuditFilter selects audit entries; zero fields match everything.
@@ -82,6 +86,7 @@ type AuditFilter struct {
 	Resource    string
 	Key         string
 	Environment string
+	Actor       string    // the actor's name (a user or a token)
 	Since       time.Time // inclusive
 	Until       time.Time // exclusive
 	Limit       int       // 0 means a default of 100

@@ -23,6 +23,10 @@
 //
 //	go run ./cmd/flagpole-loadtest -streams 1000 -toggles 20
 //
+// It also records when the server reported every connected instance's
+// acknowledgement (WatchClients, what `flag enable --wait` waits for): the
+// kill switch as a CI step sees it.
+//
 // Server and client processes share the machine, so client cost counts. A
 // garbage collection in a client process delays every stream it holds;
 // -client-procs spreads the streams over several processes, and -v prints
@@ -85,7 +89,7 @@ func main() {
 		memprof   = flag.String("memprofile", "", "write a heap profile of the server process, streams connected, to this file")
 		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement delay (sdk.WithAckDelay)")
 		warmup    = flag.Int("warmup", 8, "streams connected (from a process of their own) before the server's memory is first measured, so one-time set-up is not counted per stream")
-		procs     = flag.Int("client-procs", 1, "client processes the streams are spread over (each SDK instance is its own process in production; a collection in a client process delays all of its streams)")
+		procs     = flag.Int("client-procs", 4, "client processes the streams are spread over (each SDK instance is its own process in production; a collection in a client process delays all of its streams; 4 keeps each process's collections short on a 2-core machine without the processes outnumbering the cores by much)")
 		firstInst = flag.Int("first-instance", 0, "internal: number of the child's first instance id")
 		memRate   = flag.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (1 records every allocation; 0 keeps the default)")
 		sprofile  = flag.String("allocprofile", "", "write the server process's allocations during the toggles to this file (FILE.base at the start, for pprof -base); sets the allocation profile rate to every allocation")
@@ -258,7 +262,8 @@ func run(ctx context.Context, cfg config) error {
 		}
 		defer func() { _ = writeAllocs(cfg.allocProfile) }()
 	}
-	var writes, publishes, e2e, pubLast, pubEach []time.Duration
+	watcher := pb.NewSyncServiceClient(conn)
+	var writes, publishes, e2e, pubLast, pubEach, acked []time.Duration
 	enabled := false
 	loadBefore := loadavg()
 	for i := range cfg.toggles {
@@ -269,6 +274,20 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("toggle %d: %w", i, err)
 		}
 		writes = append(writes, time.Since(t0))
+		// What `flagpole flag enable --wait` sees: the server's word that
+		// every connected instance acknowledged the revision.
+		ackc := make(chan error, 1)
+		go func() {
+			w, err := watcher.WatchClients(actx, &pb.WatchClientsRequest{Environment: environment})
+			for err == nil {
+				var m *pb.WatchClientsResponse
+				if m, err = w.Recv(); err == nil && m.GetAllApplied() {
+					acked = append(acked, time.Since(t0))
+					break
+				}
+			}
+			ackc <- err
+		}()
 		var published time.Time
 		select {
 		case e := <-sub.Events():
@@ -287,6 +306,9 @@ func run(ctx context.Context, cfg config) error {
 		for _, ns := range r.Applied {
 			pubEach = append(pubEach, time.Unix(0, ns).Sub(published))
 			last = max(last, ns)
+		}
+		if err := <-ackc; err != nil {
+			return fmt.Errorf("toggle %d: watching acknowledgements: %w", i, err)
 		}
 		e2e = append(e2e, time.Unix(0, last).Sub(t0))
 		pubLast = append(pubLast, time.Unix(0, last).Sub(published))
@@ -313,6 +335,7 @@ func run(ctx context.Context, cfg config) error {
 	line("publish→applied, each stream", pubEach)
 	line("publish→applied, last stream", pubLast)
 	line("end-to-end t0→all applied", e2e)
+	line("t0→server saw all acknowledged", acked)
 	n := float64(cfg.streams)
 	heap := float64(after.heap-before.heap) / n / 1024
 	stack := float64(after.stack-before.stack) / n / 1024

@@ -31,6 +31,12 @@ const (
 	MaxConditions       = 50        // conditions per rule or segment
 	MaxConditionValues  = 1000      // values per condition
 	MaxSegmentKeys      = 10000     // included, and excluded, targeting keys per segment
+
+	// MaxSafeInteger bounds an integer variant's magnitude: 2^53-1, the
+	// largest integer a JSON number (and the wire's protobuf Value, a double)
+	// carries exactly. 9007199254740993 would arrive as 2^53 and be served
+	// as a different number than the one asked for.
+	MaxSafeInteger = 1<<53 - 1
 )
 
 // checkFlagLimits refuses a definition over the limits.
@@ -54,6 +60,9 @@ func checkFlagLimits(f *Flag) *FieldError {
 	}
 	for i, v := range f.Variants {
 		field := fmt.Sprintf("variants[%d].value", i)
+		if n, ok := v.Value.(int64); ok && f.Type == TypeInteger && (n > MaxSafeInteger || n < -MaxSafeInteger) {
+			return fieldErr(field, "%d is outside ±%d (2^53-1): larger integers are not exact as JSON numbers", n, int64(MaxSafeInteger))
+		}
 		if d := depth(v.Value); d > MaxValueDepth {
 			return fieldErr(field, "nested %d levels deep, at most %d", d, MaxValueDepth)
 		}

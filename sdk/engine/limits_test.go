@@ -38,6 +38,8 @@ func TestLimits(t *testing.T) {
 		{"tag", &Flag{Key: "f", Type: TypeBoolean, Tags: []string{"a", big(MaxTagBytes + 1)}}, "tags[1]"},
 		{"value", &Flag{Key: "f", Type: TypeString, Variants: []Variant{{Key: "a", Value: "x"}, {Key: "b", Value: big(MaxValueBytes)}}}, "variants[1].value"},
 		{"depth", obj(nested(MaxValueDepth)), "variants[0].value"},
+		{"integer above 2^53", &Flag{Key: "f", Type: TypeInteger, Variants: []Variant{{Key: "a", Value: 1}, {Key: "b", Value: float64(1 << 53)}}}, "variants[1].value"},
+		{"integer below -2^53", &Flag{Key: "f", Type: TypeInteger, Variants: []Variant{{Key: "a", Value: int64(-1 << 60)}}}, "variants[0].value"},
 		{"depth 1000", obj(nested(1000)), "variants[0].value"},
 	}
 	for _, c := range flags {

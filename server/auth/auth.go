@@ -150,9 +150,14 @@ func withIdentity(ctx context.Context, id *identity, source string) context.Cont
 }
 
 // normalizeSource maps a client-supplied source to one of the known ones.
-func normalizeSource(s, fallback string) string {
+// Only a browser session is the UI: a session is always audited as "ui",
+// and a token may claim "api" or "cli" but never "ui" (it gets fallback).
+func normalizeSource(s, fallback string, session bool) string {
+	if session {
+		return SourceUI
+	}
 	switch s {
-	case SourceAPI, SourceCLI, SourceUI:
+	case SourceAPI, SourceCLI:
 		return s
 	}
 	return fallback

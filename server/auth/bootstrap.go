@@ -64,7 +64,7 @@ func (a *Authenticator) bootstrapUser(tx Tx, hash string) (bool, error) {
 	if err := tx.CreateUser(u); err != nil {
 		return false, err
 	}
-	return true, audit(tx, server.System, now, "user.create", "user", u.Username, nil, userDoc(u))
+	return true, audit(tx, server.System, "", now, "user.create", "user", u.Username, nil, userDoc(u))
 }
 
 func (a *Authenticator) bootstrapToken(tx Tx, secret string) (bool, error) {
@@ -72,7 +72,7 @@ func (a *Authenticator) bootstrapToken(tx Tx, secret string) (bool, error) {
 	if err != nil || len(tokens) > 0 {
 		return false, err
 	}
-	_, err = a.insertToken(tx, NewToken{Name: BootstrapToken, Scope: ScopeAdmin}, secret, server.System)
+	_, err = a.insertToken(tx, NewToken{Name: BootstrapToken, Scope: ScopeAdmin}, secret, server.System, "")
 	return err == nil, err
 }
 

@@ -74,7 +74,7 @@ func (a *Authenticator) admit(ctx context.Context, method string, req proto.Mess
 		if err != nil {
 			return ctx, err
 		}
-		ctx = withIdentity(ctx, id, normalizeSource(first(md, SourceHeader), SourceAPI))
+		ctx = withIdentity(ctx, id, normalizeSource(first(md, SourceHeader), SourceAPI, false))
 	}
 	return ctx, a.Authorize(ctx, method, req)
 }

@@ -67,11 +67,7 @@ func (a *Authenticator) Middleware(public func(*http.Request) bool, next http.Ha
 				return
 			}
 		}
-		source := SourceAPI
-		if p.Session {
-			source = SourceUI
-		}
-		source = normalizeSource(r.Header.Get(SourceHeader), source)
+		source := normalizeSource(r.Header.Get(SourceHeader), SourceAPI, p.Session)
 		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id, source)))
 	})
 }

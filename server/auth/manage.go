@@ -34,7 +34,7 @@ func (a *Authenticator) CreateToken(ctx context.Context, nt NewToken) (Token, st
 	var t Token
 	err := a.store.UpdateAuth(ctx, func(tx Tx) error {
 		var err error
-		t, err = a.insertToken(tx, nt, secret, server.ActorFromContext(ctx))
+		t, err = a.insertToken(tx, nt, secret, server.ActorFromContext(ctx), server.CommentFromContext(ctx))
 		return err
 	})
 	if err != nil {
@@ -68,7 +68,7 @@ func (a *Authenticator) validToken(nt NewToken) error {
 }
 
 // insertToken checks the environments exist and stores and audits the token.
-func (a *Authenticator) insertToken(tx Tx, nt NewToken, secret string, actor server.Actor) (Token, error) {
+func (a *Authenticator) insertToken(tx Tx, nt NewToken, secret string, actor server.Actor, comment string) (Token, error) {
 	envs := slices.Clone(nt.Environments)
 	slices.Sort(envs)
 	envs = slices.Compact(envs)
@@ -84,7 +84,7 @@ func (a *Authenticator) insertToken(tx Tx, nt NewToken, secret string, actor ser
 	if err := tx.CreateToken(t); err != nil {
 		return Token{}, err
 	}
-	return t, audit(tx, actor, a.now(), "token.create", "token", t.Name, nil, tokenDoc(t))
+	return t, audit(tx, actor, comment, a.now(), "token.create", "token", t.Name, nil, tokenDoc(t))
 }
 
 // ListTokens returns the tokens, revoked ones only if asked.
@@ -118,7 +118,7 @@ func (a *Authenticator) RevokeToken(ctx context.Context, name string) (Token, er
 			return err
 		}
 		revoked = true
-		return audit(tx, server.ActorFromContext(ctx), a.now(), "token.revoke", "token", name, before, tokenDoc(t))
+		return audit(tx, server.ActorFromContext(ctx), server.CommentFromContext(ctx), a.now(), "token.revoke", "token", name, before, tokenDoc(t))
 	})
 	if err == nil {
 		a.tokens.invalidate(t.Hash)
@@ -147,7 +147,7 @@ func (a *Authenticator) DeleteToken(ctx context.Context, name string) error {
 		if err := tx.DeleteToken(name); err != nil {
 			return err
 		}
-		return audit(tx, server.ActorFromContext(ctx), a.now(), "token.delete", "token", name, tokenDoc(t), nil)
+		return audit(tx, server.ActorFromContext(ctx), server.CommentFromContext(ctx), a.now(), "token.delete", "token", name, tokenDoc(t), nil)
 	})
 }
 
@@ -162,7 +162,7 @@ func (a *Authenticator) CreateUser(ctx context.Context, username, password, role
 		if err := tx.CreateUser(u); err != nil {
 			return err
 		}
-		return audit(tx, server.ActorFromContext(ctx), now, "user.create", "user", username, nil, userDoc(u))
+		return audit(tx, server.ActorFromContext(ctx), server.CommentFromContext(ctx), now, "user.create", "user", username, nil, userDoc(u))
 	})
 	return u, err
 }
@@ -216,7 +216,7 @@ func (a *Authenticator) DeleteUser(ctx context.Context, username string) error {
 		if err := tx.DeleteUser(username); err != nil {
 			return err
 		}
-		return audit(tx, server.ActorFromContext(ctx), a.now(), "user.delete", "user", username, userDoc(u), nil)
+		return audit(tx, server.ActorFromContext(ctx), server.CommentFromContext(ctx), a.now(), "user.delete", "user", username, userDoc(u), nil)
 	})
 }
 
@@ -239,7 +239,7 @@ func (a *Authenticator) SetRole(ctx context.Context, username, role string) (Use
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
-		return audit(tx, server.ActorFromContext(ctx), a.now(), "user.set_role", "user", username, before, userDoc(u))
+		return audit(tx, server.ActorFromContext(ctx), server.CommentFromContext(ctx), a.now(), "user.set_role", "user", username, before, userDoc(u))
 	})
 	return u, err
 }
@@ -293,13 +293,14 @@ func (a *Authenticator) SetPassword(ctx context.Context, username, password, cur
 			return err
 		}
 		doc := map[string]string{"username": username}
-		return audit(tx, server.ActorFromContext(ctx), a.now(), "user.set_password", "user", username, doc, doc)
+		return audit(tx, server.ActorFromContext(ctx), server.CommentFromContext(ctx), a.now(), "user.set_password", "user", username, doc, doc)
 	})
 }
 
-// audit appends an entry; docs are marshalled to JSON (nil stays null).
-func audit(tx Tx, actor server.Actor, now time.Time, action, resource, key string, before, after any) error {
-	e := server.AuditEntry{Time: now.UTC(), Actor: actor, Action: action, Resource: resource, Key: key}
+// audit appends an entry with the change's comment; docs are marshalled to
+// JSON (nil stays null).
+func audit(tx Tx, actor server.Actor, comment string, now time.Time, action, resource, key string, before, after any) error {
+	e := server.AuditEntry{Time: now.UTC(), Actor: actor, Action: action, Resource: resource, Key: key, Comment: comment}
 	var err error
 	if e.Before, err = marshalDoc(before); err != nil {
 		return err

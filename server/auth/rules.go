@@ -57,6 +57,9 @@ type Rule struct {
 	// what all environments share (definitions, segments), which needs
 	// Define as well. A request that names no environment needs Define.
 	Envs func(req proto.Message) (envs []string, define bool)
+	// CheckOnly reports whether a request only checks what it would do
+	// (a dry run) and so needs no more than Read.
+	CheckOnly func(req proto.Message) bool
 }
 
 // HTTP-only routes have no gRPC method; the HTTP server names them with
@@ -126,7 +129,10 @@ var Rules = map[string]Rule{
 		Env: field(func(r *v1.SetEnabledRequest) string { return r.GetEnvironment() })},
 	v1.FlagService_SetRollout_FullMethodName: {Access: Configure,
 		Env: field(func(r *v1.SetRolloutRequest) string { return r.GetEnvironment() })},
-	v1.FlagService_ApplyChanges_FullMethodName: {Access: Configure, Envs: applyEnvs},
+	v1.FlagService_ApplyChanges_FullMethodName: {Access: Configure, Envs: applyEnvs, CheckOnly: func(req proto.Message) bool {
+		r, ok := req.(*v1.ApplyChangesRequest)
+		return ok && r.GetValidateOnly()
+	}},
 
 	v1.SegmentService_GetSegment_FullMethodName:    {Access: Read},
 	v1.SegmentService_ListSegments_FullMethodName:  {Access: Read},

@@ -14,7 +14,7 @@ type audit struct {
 
 func (s *audit) ListAuditEntries(ctx context.Context, req *pb.ListAuditEntriesRequest) (*pb.ListAuditEntriesResponse, error) {
 	f := server.AuditFilter{
-		FlagKey: req.GetFlagKey(), Environment: req.GetEnvironment(), Resource: req.GetResource(), Key: req.GetKey(),
+		FlagKey: req.GetFlagKey(), Environment: req.GetEnvironment(), Resource: req.GetResource(), Key: req.GetKey(), Actor: req.GetActor(),
 		Since: timeOf(req.GetSince()), Until: timeOf(req.GetUntil()), Limit: int(req.GetPageSize()),
 	}
 	entries, next, err := s.svc.ListAudit(ctx, f, req.GetPageToken())

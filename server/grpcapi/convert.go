@@ -67,13 +67,13 @@ func jsonToProto(raw json.RawMessage) *structpb.Value {
 // EnvironmentToProto converts an environment.
 func EnvironmentToProto(e server.Environment) *pb.Environment {
 	return &pb.Environment{
-		Name: e.Name, Description: e.Description, Protected: e.Protected,
+		Name: e.Name, Description: e.Description, Protected: e.Protected, RequireComment: e.RequireComment,
 		Revision: e.Revision, CreateTime: timestamp(e.CreatedAt),
 	}
 }
 
 func environmentFromProto(e *pb.Environment) server.Environment {
-	return server.Environment{Name: e.GetName(), Description: e.GetDescription(), Protected: e.GetProtected()}
+	return server.Environment{Name: e.GetName(), Description: e.GetDescription(), Protected: e.GetProtected(), RequireComment: e.GetRequireComment()}
 }
 
 // FlagToProto converts a stored flag definition.
@@ -134,7 +134,7 @@ func auditEntryToProto(e server.AuditEntry) *pb.AuditEntry {
 	return &pb.AuditEntry{
 		Id: e.ID, Time: timestamp(e.Time), Actor: e.Actor.Name, ActorKind: e.Actor.Kind, Source: e.Actor.Source,
 		Action: e.Action, Resource: e.Resource, Key: e.Key, Environment: e.Environment,
-		Before: jsonToProto(e.Before), After: jsonToProto(e.After),
+		Before: jsonToProto(e.Before), After: jsonToProto(e.After), Comment: e.Comment,
 	}
 }
 

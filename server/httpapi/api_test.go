@@ -227,7 +227,8 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("Flag schema: %v", props)
 	}
 	setEnabled := paths["/api/v1/flags/{key}/environments/{env}/enabled"].(map[string]any)["post"].(map[string]any)
-	if len(setEnabled["parameters"].([]any)) != 2 || setEnabled["requestBody"] == nil {
-		t.Errorf("SetEnabled operation: %v", setEnabled)
+	params := setEnabled["parameters"].([]any)
+	if len(params) != 3 || setEnabled["requestBody"] == nil || params[2].(map[string]any)["name"] != "X-Flagpole-Comment" {
+		t.Errorf("SetEnabled operation: %v, want path key, env and header X-Flagpole-Comment", setEnabled)
 	}
 }

@@ -98,6 +98,14 @@ func (g *openapiGen) operation(rt Route, md protoreflect.MethodDescriptor) map[s
 			"description": "sets " + jsonPath(rt.Params[m[1]]),
 		})
 	}
+	if rt.Method != "GET" {
+		params = append(params, map[string]any{
+			"name": "X-Flagpole-Comment", "in": "header", "required": false,
+			"schema": map[string]any{"type": "string"},
+			"description": "why the change is made, stored in its audit entries: UTF-8, percent-encoded (RFC 3986), " +
+				"at most 1000 characters; required by environments with requireComment",
+		})
+	}
 	if rt.Body == "" {
 		bound := map[string]bool{}
 		for _, f := range rt.Params {

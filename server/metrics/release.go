@@ -16,12 +16,30 @@ type PlanSample struct {
 	State       string // scheduled, running or paused
 	Step        int    // steps applied
 	Percent     int    // the current step's percentage, 0 before the first
+	Guard       *GuardSample
+}
+
+// GuardSample is the guard's last judgment of a plan's step: what each arm
+// (control and the new variant) was exposed and how many guard events it
+// saw, and the sequential test's statistic against its threshold (the plan
+// rolls back when the statistic reaches it).
+type GuardSample struct {
+	Event                string
+	Step                 int // the step judged
+	ControlSamples       int64
+	ControlEvents        int64
+	NewSamples           int64
+	NewEvents            int64
+	Statistic, Threshold float64
 }
 
 // WatchReleasePlans adds the series of active release plans, read with
 // list at each scrape (bounded by a 2 s timeout):
 // flagpole_release_plans{state} and, per plan,
-// flagpole_release_plan_step and flagpole_release_plan_percent.
+// flagpole_release_plan_step and flagpole_release_plan_percent, and per
+// guarded plan once judged, flagpole_release_guard_samples{arm},
+// flagpole_release_guard_events{arm,event}, flagpole_release_guard_statistic
+// and flagpole_release_guard_threshold.
 func (m *Metrics) WatchReleasePlans(list func(context.Context) ([]PlanSample, error)) {
 	if m == nil {
 		return
@@ -36,6 +54,18 @@ var (
 		"Steps an active release plan has applied.", []string{"plan", "flag", "environment", "state"}, nil)
 	planPercentDesc = prometheus.NewDesc("flagpole_release_plan_percent",
 		"Percentage of contexts an active release plan serves the new variant.", []string{"plan", "flag", "environment", "state"}, nil)
+	guardSamplesDesc = prometheus.NewDesc("flagpole_release_guard_samples",
+		"Exposures (rate guards) or observations (numeric guards) the guard last judged in the current step, by arm (control, new).",
+		[]string{"plan", "flag", "environment", "step", "arm"}, nil)
+	guardEventsDesc = prometheus.NewDesc("flagpole_release_guard_events",
+		"Guard events the guard last judged in the current step, by arm (control, new).",
+		[]string{"plan", "flag", "environment", "step", "arm", "event"}, nil)
+	guardStatDesc = prometheus.NewDesc("flagpole_release_guard_statistic",
+		"The guard's sequential test statistic (log mixture likelihood ratio) at its last judgment.",
+		[]string{"plan", "flag", "environment", "step"}, nil)
+	guardThresholdDesc = prometheus.NewDesc("flagpole_release_guard_threshold",
+		"The statistic at which the guard rolls the plan back, log(1/alpha).",
+		[]string{"plan", "flag", "environment", "step"}, nil)
 )
 
 type planCollector struct {
@@ -46,6 +76,10 @@ func (c planCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- plansDesc
 	ch <- planStepDesc
 	ch <- planPercentDesc
+	ch <- guardSamplesDesc
+	ch <- guardEventsDesc
+	ch <- guardStatDesc
+	ch <- guardThresholdDesc
 }
 
 func (c planCollector) Collect(ch chan<- prometheus.Metric) {
@@ -62,6 +96,18 @@ func (c planCollector) Collect(ch chan<- prometheus.Metric) {
 		labels := []string{strconv.FormatInt(p.ID, 10), p.FlagKey, p.Environment, p.State}
 		ch <- prometheus.MustNewConstMetric(planStepDesc, prometheus.GaugeValue, float64(p.Step), labels...)
 		ch <- prometheus.MustNewConstMetric(planPercentDesc, prometheus.GaugeValue, float64(p.Percent), labels...)
+		if g := p.Guard; g != nil {
+			id := append(labels[:3:3], strconv.Itoa(g.Step))
+			for _, arm := range []struct {
+				name            string
+				samples, events int64
+			}{{"control", g.ControlSamples, g.ControlEvents}, {"new", g.NewSamples, g.NewEvents}} {
+				ch <- prometheus.MustNewConstMetric(guardSamplesDesc, prometheus.GaugeValue, float64(arm.samples), append(id[:4:4], arm.name)...)
+				ch <- prometheus.MustNewConstMetric(guardEventsDesc, prometheus.GaugeValue, float64(arm.events), append(id[:4:4], arm.name, g.Event)...)
+			}
+			ch <- prometheus.MustNewConstMetric(guardStatDesc, prometheus.GaugeValue, g.Statistic, id...)
+			ch <- prometheus.MustNewConstMetric(guardThresholdDesc, prometheus.GaugeValue, g.Threshold, id...)
+		}
 	}
 	for state, n := range byState {
 		ch <- prometheus.MustNewConstMetric(plansDesc, prometheus.GaugeValue, float64(n), state)

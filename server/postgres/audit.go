@@ -13,7 +13,7 @@ import (
 // defaultAuditLimit is the page size of ListAudit when the filter names none.
 const defaultAuditLimit = 100
 
-const auditColumns = "id, time, actor_kind, actor_name, actor_source, action, resource, key, environment, before, after"
+const auditColumns = "id, time, actor_kind, actor_name, actor_source, action, resource, key, environment, before, after, comment"
 
 // AppendAudit stores an entry (a zero Time means now) and returns its ID.
 // The table refuses UPDATE, DELETE and TRUNCATE by trigger.
@@ -22,10 +22,10 @@ func (t *tx) AppendAudit(e server.AuditEntry) (int64, error) {
 		e.Time = time.Now()
 	}
 	var id int64
-	err := t.tx.QueryRow(t.ctx, `INSERT INTO audit_log (time, actor_kind, actor_name, actor_source, action, resource, key, environment, before, after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+	err := t.tx.QueryRow(t.ctx, `INSERT INTO audit_log (time, actor_kind, actor_name, actor_source, action, resource, key, environment, before, after, comment)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		e.Time, e.Actor.Kind, e.Actor.Name, e.Actor.Source, e.Action, e.Resource, e.Key, e.Environment,
-		nullJSON(e.Before), nullJSON(e.After)).Scan(&id)
+		nullJSON(e.Before), nullJSON(e.After), e.Comment).Scan(&id)
 	if err != nil {
 		return 0, wrap("append audit", err)
 	}
@@ -71,6 +71,9 @@ func auditQuery(f server.AuditFilter) (string, []any) {
 	if f.Environment != "" {
 		add("environment = $%d", f.Environment)
 	}
+	if f.Actor != "" {
+		add("actor_name = $%d", f.Actor)
+	}
 	if !f.Since.IsZero() {
 		add("time >= $%d", f.Since)
 	}
@@ -92,7 +95,7 @@ func scanAudit(row pgx.Row) (server.AuditEntry, error) {
 	var e server.AuditEntry
 	var before, after []byte
 	err := row.Scan(&e.ID, &e.Time, &e.Actor.Kind, &e.Actor.Name, &e.Actor.Source, &e.Action, &e.Resource, &e.Key,
-		&e.Environment, &before, &after)
+		&e.Environment, &before, &after, &e.Comment)
 	if len(before) > 0 {
 		e.Before = json.RawMessage(before)
 	}

@@ -93,11 +93,11 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]
 	return list, rows.Err()
 }
 
-const environmentColumns = "name, description, protected, revision, created_at"
+const environmentColumns = "name, description, protected, revision, created_at, require_comment"
 
 func scanEnvironment(s pgx.Row) (server.Environment, error) {
 	var env server.Environment
-	err := s.Scan(&env.Name, &env.Description, &env.Protected, &env.Revision, &env.CreatedAt)
+	err := s.Scan(&env.Name, &env.Description, &env.Protected, &env.Revision, &env.CreatedAt, &env.RequireComment)
 	env.CreatedAt = utc(env.CreatedAt)
 	return env, err
 }
@@ -130,9 +130,9 @@ func (t *tx) GetEnvironment(name string) (server.Environment, error) {
 func (t *tx) CreateEnvironment(env server.Environment) error {
 	err := t.insert("create environment", "environment", env.Name,
 		"INSERT INTO environments ("+environmentColumns+`) VALUES ($1, $2, $3,
-		greatest($4::bigint, coalesce((SELECT revision FROM retired_environments WHERE name = $1), 0)), $5)
+		greatest($4::bigint, coalesce((SELECT revision FROM retired_environments WHERE name = $1), 0)), $5, $6)
 		ON CONFLICT (name) DO NOTHING`,
-		env.Name, env.Description, env.Protected, env.Revision, env.CreatedAt)
+		env.Name, env.Description, env.Protected, env.Revision, env.CreatedAt, env.RequireComment)
 	if err == nil {
 		t.invalidated = append(t.invalidated, env.Name)
 	}
@@ -141,8 +141,8 @@ func (t *tx) CreateEnvironment(env server.Environment) error {
 
 func (t *tx) UpdateEnvironment(env server.Environment) error {
 	return t.execOne("update environment", "environment", env.Name,
-		"UPDATE environments SET description = $1, protected = $2 WHERE name = $3",
-		env.Description, env.Protected, env.Name)
+		"UPDATE environments SET description = $1, protected = $2, require_comment = $3 WHERE name = $4",
+		env.Description, env.Protected, env.RequireComment, env.Name)
 }
 
 // DeleteEnvironment removes the environment; its configurations go with it

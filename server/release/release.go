@@ -100,6 +100,45 @@ type Runner struct {
 	stop context.CancelFunc
 	done sync.WaitGroup
 	held map[int64]bool // plans leased by the last Tick
+
+	judgedMu sync.Mutex
+	judged   map[int64]Judgment // the last guard decision per plan this runner holds
+}
+
+// Judgment is a guard's decision on a plan's step, kept in memory between
+// ticks (a waiting decision is not stored: it changes every tick).
+type Judgment struct {
+	Step     int
+	Decision Decision
+}
+
+// LastJudgment returns the last guard decision this runner made on plan
+// id, while it holds the plan.
+func (r *Runner) LastJudgment(id int64) (Judgment, bool) {
+	r.judgedMu.Lock()
+	defer r.judgedMu.Unlock()
+	j, ok := r.judged[id]
+	return j, ok
+}
+
+func (r *Runner) judgedSet(id int64, j Judgment) {
+	r.judgedMu.Lock()
+	defer r.judgedMu.Unlock()
+	if r.judged == nil {
+		r.judged = map[int64]Judgment{}
+	}
+	r.judged[id] = j
+}
+
+// judgedKeep forgets the decisions on plans the last Tick did not hold.
+func (r *Runner) judgedKeep(held map[int64]bool) {
+	r.judgedMu.Lock()
+	defer r.judgedMu.Unlock()
+	for id := range r.judged {
+		if !held[id] {
+			delete(r.judged, id)
+		}
+	}
 }
 
 // Start runs Tick every Interval in a goroutine until Stop.
@@ -206,6 +245,7 @@ func (r *Runner) Tick(ctx context.Context) error {
 			r.log().Log(ctx, level, "release plan not moved", "plan", p.Name(), "flag", p.FlagKey, "environment", p.Environment, "err", err)
 		}
 	}
+	r.judgedKeep(r.held)
 	return nil
 }
 
@@ -234,6 +274,7 @@ func (r *Runner) run(ctx context.Context, p server.ReleasePlan) error {
 		if d, err = r.Judge.Check(ctx, p, p.Step); err != nil {
 			return err
 		}
+		r.judgedSet(p.ID, Judgment{Step: p.Step, Decision: d})
 		if d.Verdict == Regressed {
 			_, err := r.Service.RollBackPlan(ctx, p.ID, p.Step, d.Reason, d.Evidence)
 			r.logMove(ctx, p, err, "release plan rolled back", "reason", d.Reason)

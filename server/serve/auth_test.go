@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -529,5 +530,81 @@ func TestRevokedTokenRefusedOnNextCall(t *testing.T) {
 	}
 	if code := ofrep(); code != http.StatusUnauthorized {
 		t.Fatalf("OFREP right after revoke: HTTP %d, want 401", code)
+	}
+}
+
+// TestTokenCannotClaimUISource checks that only a browser session is
+// audited with source "ui": a token that sends the source header "ui", over
+// gRPC or HTTP, is audited as "api", while "cli" stays its own to claim.
+func TestTokenCannotClaimUISource(t *testing.T) {
+	f := startAuthFixture(t)
+	flags := pb.NewFlagServiceClient(f.admin)
+	ui := metadata.AppendToOutgoingContext(context.Background(), auth.SourceHeader, "ui")
+	if _, err := flags.CreateFlag(ui, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "grpc-ui", Type: "boolean"}}); err != nil {
+		t.Fatal(err)
+	}
+	cli := metadata.AppendToOutgoingContext(context.Background(), auth.SourceHeader, "cli")
+	if _, err := flags.CreateFlag(cli, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "grpc-cli", Type: "boolean"}}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://"+f.srv.HTTPAddr().String()+"/api/v1/flags", strings.NewReader(`{"key":"http-ui","type":"boolean"}`))
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(auth.SourceHeader, "ui")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTP create: %d %s", resp.StatusCode, body)
+	}
+	want := map[string]string{"grpc-ui": "api", "grpc-cli": "cli", "http-ui": "api"}
+	for key, source := range want {
+		entries, err := pb.NewAuditServiceClient(f.admin).ListAuditEntries(context.Background(), &pb.ListAuditEntriesRequest{FlagKey: key})
+		if err != nil || len(entries.GetEntries()) == 0 {
+			t.Fatalf("audit of %s: %v, %v", key, entries, err)
+		}
+		if got := entries.GetEntries()[0].GetSource(); got != source {
+			t.Errorf("flag %s created by a token audited with source %q, want %q", key, got, source)
+		}
+	}
+}
+
+// TestDryRunApplyNeedsOnlyRead checks that checking a change set
+// (validate_only) needs only read access: a ci token of staging may check a
+// file that changes production and definitions, but not apply it.
+func TestDryRunApplyNeedsOnlyRead(t *testing.T) {
+	f := startAuthFixture(t)
+	ctx := context.Background()
+	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pb.NewFlagServiceClient(f.admin).GetFlagConfig(ctx, &pb.GetFlagConfigRequest{FlagKey: "beta", Environment: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := cfg.GetConfig()
+	change.Enabled = true
+	req := &pb.ApplyChangesRequest{Changes: []*pb.ApplyChange{
+		{Change: &pb.ApplyChange_CreateFlag{CreateFlag: &pb.Flag{Key: "gamma", Type: "boolean"}}},
+		{Change: &pb.ApplyChange_ReplaceConfig{ReplaceConfig: change}},
+	}}
+	ci := pb.NewFlagServiceClient(f.dial(t, f.createToken(t, &pb.CreateTokenRequest{Name: "pr-check", Scope: "ci", Environments: []string{"staging"}})))
+	if _, err := ci.ApplyChanges(ctx, req); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("staging ci token applying to production: %v, want PermissionDenied", err)
+	}
+	req.ValidateOnly = true
+	if _, err := ci.ApplyChanges(ctx, req); err != nil {
+		t.Fatalf("staging ci token checking a change set: %v, want OK", err)
+	}
+	sdk := pb.NewFlagServiceClient(f.dial(t, f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})))
+	if _, err := sdk.ApplyChanges(ctx, req); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("sdk token checking a change set: %v, want PermissionDenied (sdk tokens do not read)", err)
+	}
+	got, err := pb.NewFlagServiceClient(f.admin).GetFlagConfig(ctx, &pb.GetFlagConfigRequest{FlagKey: "beta", Environment: "production"})
+	if err != nil || got.GetConfig().GetEnabled() {
+		t.Fatalf("a dry run changed production: %v, %v", got, err)
 	}
 }

@@ -3,8 +3,10 @@ package serve_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,7 +32,11 @@ func TestSDKsConvergeSoonAfterOutage(t *testing.T) {
 	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &pb.Flag{Key: "banner", Type: "boolean"}}))(t)
 	testkit.Must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "banner", Environment: "production", Percent: 100}))(t)
 
-	const sdks = 5
+	// FLAGPOLE_CONVERGE_SDKS=200 is the measurement; CI runs 5.
+	sdks := 5
+	if n, err := strconv.Atoi(os.Getenv("FLAGPOLE_CONVERGE_SDKS")); err == nil && n > 0 {
+		sdks = n
+	}
 	var providers []*sdk.Provider
 	for i := range sdks {
 		p, err := sdk.NewProvider(addr, sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"),
@@ -84,7 +90,8 @@ func TestSDKsConvergeSoonAfterOutage(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-	t.Logf("%d SDKs converged %v after the server's return", sdks, took)
+	t.Logf("%d SDKs converged after the server's return: first %v, p50 %v, last %v", sdks,
+		took[0].Round(time.Millisecond), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 	if last := took[len(took)-1]; last > 4*time.Second {
 		t.Fatalf("the last SDK converged %s after the server's return, want at most 4 s", last)
 	}

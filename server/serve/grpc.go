@@ -36,10 +36,11 @@ const MaxGRPCRequestBytes = 32 << 20
 func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	unary, stream := s.observeInterceptors()
 	opts := append(syncapi.ServerOptions(),
-		grpc.ChainUnaryInterceptor(append(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...), s.Auth.UnaryInterceptor())...),
+		grpc.ChainUnaryInterceptor(append(append([]grpc.UnaryServerInterceptor{grpcapi.UnaryLogger(s.log)}, unary...), s.Auth.UnaryInterceptor(), grpcapi.CommentInterceptor(s.log))...),
 		grpc.ChainStreamInterceptor(append(append([]grpc.StreamServerInterceptor{grpcapi.StreamLogger(s.log)}, stream...), s.Auth.StreamInterceptor())...),
 		grpc.MaxRecvMsgSize(MaxGRPCRequestBytes),
 	)
+	opts = append(opts, s.tracing.GRPCServerOptions()...)
 	opts = append(opts,
 		grpc.ConnectionTimeout(s.cfg.GRPCConnectionTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{

@@ -115,6 +115,12 @@ func TestGuardedReleaseEndToEnd(t *testing.T) {
 		return c.Guarded
 	}
 	waitFor(t, "the plans running, their flags guarded", func() bool { return guarded("checkout") && guarded("search") })
+	// While the plans run, /metrics shows what the guard judged.
+	base := "http://" + srv.HTTPAddr().String()
+	waitFor(t, "the guard's counts of the search plan in /metrics", func() bool {
+		m := metricWith(scrapeMetrics(t, base), "flagpole_release_guard_samples", map[string]string{"flag": "search", "arm": "new"})
+		return m.GetGauge().GetValue() > 0
+	})
 
 	ended := func(key string) server.ReleasePlan {
 		t.Helper()

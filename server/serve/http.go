@@ -10,6 +10,7 @@ import (
 
 	adminui "github.com/flagpole/flagpole/admin-ui"
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
+	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/ofrep"
 )
 
@@ -21,7 +22,7 @@ func (s *Server) httpHandler() http.Handler {
 		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.mountObserve(mux, []grpc.UnaryServerInterceptor{s.Auth.UnaryInterceptor()}, func(api grpc.ServiceRegistrar) {
+	s.mountObserve(mux, []grpc.UnaryServerInterceptor{s.Auth.UnaryInterceptor(), grpcapi.CommentInterceptor(s.log)}, func(api grpc.ServiceRegistrar) {
 		pb.RegisterSyncServiceServer(api, s.sync)
 		s.Auth.Register(api)
 	})
@@ -29,7 +30,8 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("/", adminui.Handler())
 	s.Auth.Routes(mux)
 	cop := crossOriginProtection(len(s.cfg.CORSOrigins) > 0)
-	return securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(s.Auth.Middleware(publicHTTP, mux))))
+	routes := s.tracing.Routes(mux)
+	return s.tracing.HTTPHandler(securityHeaders(s.tls != nil, ofrep.CORS(s.cfg.CORSOrigins, cop.Handler(s.Auth.Middleware(publicHTTP, routes)))))
 }
 
 // securityHeaders sets the headers every answer carries: nosniff, so a

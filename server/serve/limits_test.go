@@ -34,7 +34,15 @@ func TestDeepAndLargeValuesRefusedOverHTTP(t *testing.T) {
 	if code, body := post(`{"key":"long","type":"boolean","description":"` + long + `"}`); code != 400 || !strings.Contains(body, "description") {
 		t.Errorf("long description: %d %.300s, want 400 naming description", code, body)
 	}
-	for _, key := range []string{"deep", "long"} {
+	// 9007199254740993 arrives as the JSON number 2^53 and would be stored
+	// one less than asked, without a word.
+	if code, body := post(`{"key":"big","type":"integer","variants":[{"key":"v","value":9007199254740993}]}`); code != 400 || !strings.Contains(body, "variants[0].value") || !strings.Contains(body, "9007199254740991") {
+		t.Errorf("integer beyond 2^53: %d %.300s, want 400 naming variants[0].value and the limit", code, body)
+	}
+	if code, body := post(`{"key":"safe","type":"integer","variants":[{"key":"v","value":9007199254740991}]}`); code != 200 {
+		t.Errorf("largest safe integer: %d %.300s, want 200", code, body)
+	}
+	for _, key := range []string{"deep", "long", "big"} {
 		req, _ := http.NewRequest("GET", base+"/api/v1/flags/"+key, nil)
 		req.Header.Set("Authorization", "Bearer "+f.token)
 		resp, err := http.DefaultClient.Do(req)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/flagpole/flagpole/server/releaseguard"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/syncapi"
+	"github.com/flagpole/flagpole/server/tracing"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -156,6 +158,7 @@ type Server struct {
 	tls  *tls.Config
 
 	observe  *observe
+	tracing  *tracing.Tracing // nil: tracing off
 	webhooks *webhooks
 	hub      *fanout.Hub
 	runner   *release.Runner
@@ -212,6 +215,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.tls, err = loadTLS(s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
 		return err
 	}
+	if err := s.startTracing(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.stopTracing(ctx)
+		}
+	}()
 	if s.store == nil {
 		if s.store, err = openStore(ctx, s.cfg.DBPath, s.log); err != nil {
 			return err
@@ -231,7 +242,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.stopWebhooks()
 		}
 	}()
-	s.Service = service.New(s.observedStore(), append(append(s.serviceOptions(), s.observeServiceOptions()...), s.webhookServiceOptions()...)...)
+	s.Service = service.New(s.tracedStore(s.observedStore()), append(append(s.serviceOptions(), s.observeServiceOptions()...), s.webhookServiceOptions()...)...)
 	if err := s.watchReplicas(); err != nil {
 		return err
 	}
@@ -348,6 +359,7 @@ func (s *Server) stop(ctx context.Context) error {
 	if err := s.store.Close(); err != nil {
 		storeErr = fmt.Errorf("serve: %w", err)
 	}
+	s.stopTracing(ctx)
 	s.log.Info("flagpole stopped")
 	return errors.Join(httpErr, storeErr)
 }
@@ -377,6 +389,19 @@ func (s *Server) planSamples(ctx context.Context) ([]metrics.PlanSample, error) 
 		out[i] = metrics.PlanSample{ID: p.ID, FlagKey: p.FlagKey, Environment: p.Environment, State: string(p.State), Step: p.Step}
 		if p.Step > 0 && p.Step <= len(p.Steps) {
 			out[i].Percent = p.Steps[p.Step-1].Percent
+		}
+		// The guard's last decision: this replica's runner's, if it holds
+		// the plan, or else the last one stored (on each step's pass).
+		evidence := p.Evidence
+		if j, ok := s.runner.LastJudgment(p.ID); ok {
+			evidence = j.Decision.Evidence
+		}
+		var ev releaseguard.Evidence
+		if p.Guard != nil && len(evidence) > 0 && json.Unmarshal(evidence, &ev) == nil && ev.Event == p.Guard.Event {
+			out[i].Guard = &metrics.GuardSample{Event: ev.Event, Step: ev.Step,
+				ControlSamples: ev.Control.Samples, ControlEvents: ev.Control.Events,
+				NewSamples: ev.New.Samples, NewEvents: ev.New.Events,
+				Statistic: ev.Statistic, Threshold: ev.Threshold}
 		}
 	}
 	return out, nil

@@ -76,3 +76,39 @@ func TestLargeSnapshotOverSlowLink(t *testing.T) {
 		t.Fatal(r.Error())
 	}
 }
+
+// Issue 11 F13, the SDK's side: a snapshot that takes longer to cross a
+// slow link than the SDK's idle timeout (no message for that long) arrives,
+// because bytes arriving count as a live stream. 2 MB through a proxy
+// throttled to 256 KB/s take about 8 s; the idle timeout is 2 s. Before,
+// the SDK cut the stream 2 s into every snapshot and never initialised.
+func TestSnapshotSlowerThanIdleTimeoutArrives(t *testing.T) {
+	ctx := context.Background()
+	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
+	c := clientsOf(start(t, srv))
+	for i := range 8 {
+		f := &pb.Flag{Key: fmt.Sprintf("big-%d", i), Type: "string"}
+		for _, k := range []string{"a", "b", "c", "d"} {
+			f.Variants = append(f.Variants, &pb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
+		}
+		testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
+	}
+	proxy := startProxy(t, srv.GRPCAddr().String())
+	proxy.Throttle(256 << 10)
+	logs := &testkit.Buffer{}
+	p, err := sdk.NewProvider(proxy.Addr(), sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"),
+		sdk.WithServiceName("slow"), sdk.WithIdleTimeout(2*time.Second), sdk.WithInitTimeout(30*time.Second),
+		sdk.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Shutdown)
+	began := time.Now()
+	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
+		t.Fatalf("init over a 256 KB/s link with a 2 s idle timeout: %v\n%s", err, logs)
+	}
+	t.Logf("2 MB snapshot over a 256 KB/s link, idle timeout 2 s: ready after %s", time.Since(began).Round(time.Millisecond))
+	if strings.Contains(logs.String(), "no message for") {
+		t.Fatalf("the SDK cut a stream that was receiving:\n%s", logs)
+	}
+}

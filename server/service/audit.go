@@ -36,9 +36,10 @@ type (
 		Revision int64 `json:"revision"`
 	}
 	environmentDoc struct {
-		Name        string `json:"name"`
-		Description string `json:"description,omitempty"`
-		Protected   bool   `json:"protected"`
+		Name           string `json:"name"`
+		Description    string `json:"description,omitempty"`
+		Protected      bool   `json:"protected"`
+		RequireComment bool   `json:"requireComment"`
 	}
 )
 
@@ -48,12 +49,16 @@ func docOfConfig(c server.FlagConfig) configDoc {
 }
 func docOfSegment(s server.Segment) segmentDoc { return segmentDoc{s.Segment, s.Revision} }
 func docOfEnvironment(e server.Environment) environmentDoc {
-	return environmentDoc{e.Name, e.Description, e.Protected}
+	return environmentDoc{e.Name, e.Description, e.Protected, e.RequireComment}
 }
 
-// audit appends the change's audit entry; before is nil on create, after
-// nil on delete.
+// audit appends the change's audit entry, with the change's comment;
+// before is nil on create, after nil on delete. A change in an environment
+// that requires a comment is refused without one (see checkComment).
 func (o *op) audit(action, resource, key, env string, before, after any) error {
+	if err := o.checkComment(env); err != nil {
+		return err
+	}
 	b, err := json.Marshal(before)
 	if err != nil {
 		return err
@@ -64,7 +69,7 @@ func (o *op) audit(action, resource, key, env string, before, after any) error {
 	}
 	e := server.AuditEntry{
 		Time: o.now, Actor: o.actor, Action: action, Resource: resource,
-		Key: key, Environment: env, Before: b, After: a,
+		Key: key, Environment: env, Before: b, After: a, Comment: o.comment,
 	}
 	if e.ID, err = o.tx.AppendAudit(e); err != nil {
 		return err
@@ -75,6 +80,42 @@ func (o *op) audit(action, resource, key, env string, before, after any) error {
 		return webhook.Enqueue(ob, e)
 	}
 	return nil
+}
+
+// checkComment refuses a change in environment env (as it is in the
+// change's transaction) without a comment when env requires one. Changes
+// the server makes itself (server.System: bootstrap, release plan steps)
+// need none; a change outside any environment (env "") neither. An
+// environment the change deleted is checked by the deletion, before.
+func (o *op) checkComment(env string) error {
+	if o.comment != "" || env == "" || o.actor.Kind == server.System.Kind || o.commented[env] {
+		return nil
+	}
+	e, err := o.tx.GetEnvironment(env)
+	if server.ErrorCode(err) == server.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := o.requireComment(e); err != nil {
+		return err
+	}
+	if o.commented == nil {
+		o.commented = map[string]bool{}
+	}
+	o.commented[env] = true
+	return nil
+}
+
+// requireComment is the error of a change without a comment in env when
+// env requires one, else nil.
+func (o *op) requireComment(env server.Environment) error {
+	if !env.RequireComment || o.comment != "" || o.actor.Kind == server.System.Kind {
+		return nil
+	}
+	return server.Invalid("comment", "environment %q requires a comment on every change: say why (header %s, CLI --comment)",
+		env.Name, server.CommentHeader)
 }
 
 // Release event kinds a release plan runner reports with AuditRelease.

@@ -50,7 +50,7 @@ func (s *Service) CreateEnvironment(ctx context.Context, env server.Environment)
 }
 
 func (o *op) createEnvironment(env server.Environment) (server.Environment, error) {
-	env = server.Environment{Name: env.Name, Description: env.Description, Protected: env.Protected, CreatedAt: o.now}
+	env = server.Environment{Name: env.Name, Description: env.Description, Protected: env.Protected, RequireComment: env.RequireComment, CreatedAt: o.now}
 	if err := o.tx.CreateEnvironment(env); err != nil {
 		if server.ErrorCode(err) == server.EEXISTS {
 			return env, server.Errorf(server.EEXISTS, "environment %q already exists", env.Name)
@@ -79,8 +79,10 @@ func (o *op) createEnvironment(env server.Environment) (server.Environment, erro
 	return env, o.audit("environment.create", "environment", env.Name, env.Name, nil, docOfEnvironment(env))
 }
 
-// UpdateEnvironment stores the description and protected flag of an
-// environment. It changes nothing that is served, so no revision moves.
+// UpdateEnvironment stores the description, the protected flag and the
+// comment requirement of an environment. It changes nothing that is served,
+// so no revision moves. Lifting the comment requirement needs a comment
+// too, as does setting it.
 func (s *Service) UpdateEnvironment(ctx context.Context, env server.Environment) (server.Environment, error) {
 	if err := required("environment.name", env.Name); err != nil {
 		return server.Environment{}, err
@@ -92,9 +94,12 @@ func (s *Service) UpdateEnvironment(ctx context.Context, env server.Environment)
 			return err
 		}
 		updated = cur
-		updated.Description, updated.Protected = env.Description, env.Protected
+		updated.Description, updated.Protected, updated.RequireComment = env.Description, env.Protected, env.RequireComment
 		if same(docOfEnvironment(cur), docOfEnvironment(updated)) {
 			return nil
+		}
+		if err := o.requireComment(cur); err != nil {
+			return err
 		}
 		if err := o.tx.UpdateEnvironment(updated); err != nil {
 			return err
@@ -118,6 +123,9 @@ func (s *Service) DeleteEnvironment(ctx context.Context, name string) error {
 			// Deleting an environment drops every flag configuration in it;
 			// a protected one must be unprotected first, deliberately.
 			return server.Invalid("name", "environment %q is protected: unprotect it before deleting it", name)
+		}
+		if err := o.requireComment(cur); err != nil {
+			return err
 		}
 		if err := o.tx.DeleteEnvironment(name); err != nil {
 			return err

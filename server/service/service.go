@@ -74,6 +74,7 @@ func New(store Store, opts ...Option) *Service {
 type op struct {
 	tx         Tx
 	actor      server.Actor
+	comment    string // the change's comment (server.CommentFromContext)
 	now        time.Time
 	order      []string
 	changes    map[string]*server.Change
@@ -83,6 +84,9 @@ type op struct {
 	// without the check that their configurations still have every variant
 	// they name: ApplyChanges checks them once the whole set is made.
 	deferred map[string]bool
+	// commented holds the environments whose comment requirement this
+	// change passed.
+	commented map[string]bool
 }
 
 // update runs fn in one store transaction and, after the commit, drops the
@@ -92,7 +96,7 @@ func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 	defer s.commits.Unlock()
 	var done *op
 	err := s.store.Update(ctx, func(tx Tx) error {
-		o := &op{tx: tx, actor: server.ActorFromContext(ctx), now: s.now(), changes: map[string]*server.Change{}}
+		o := &op{tx: tx, actor: server.ActorFromContext(ctx), comment: server.CommentFromContext(ctx), now: s.now(), changes: map[string]*server.Change{}}
 		if err := fn(o); err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 // defaultAuditLimit is the page size of ListAudit when the filter names none.
 const defaultAuditLimit = 100
 
-const auditColumns = `id, time, actor_kind, actor_name, actor_source, action, resource, "key", environment, "before", "after"`
+const auditColumns = `id, time, actor_kind, actor_name, actor_source, action, resource, "key", environment, "before", "after", comment`
 
 // AppendAudit stores an entry (a zero Time means now) and returns its ID.
 // The table refuses UPDATE and DELETE by trigger.
@@ -19,10 +19,10 @@ func (t *tx) AppendAudit(e server.AuditEntry) (int64, error) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	res, err := t.exec(`INSERT INTO audit_log (time, actor_kind, actor_name, actor_source, action, resource, "key", environment, "before", "after")
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := t.exec(`INSERT INTO audit_log (time, actor_kind, actor_name, actor_source, action, resource, "key", environment, "before", "after", comment)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		formatTime(e.Time), e.Actor.Kind, e.Actor.Name, e.Actor.Source, e.Action, e.Resource, e.Key, e.Environment,
-		nullJSON(e.Before), nullJSON(e.After))
+		nullJSON(e.Before), nullJSON(e.After), e.Comment)
 	if err != nil {
 		return 0, wrap("append audit", err)
 	}
@@ -83,6 +83,9 @@ func auditQuery(f server.AuditFilter) (string, []any) {
 	if f.Environment != "" {
 		add("environment = ?", f.Environment)
 	}
+	if f.Actor != "" {
+		add("actor_name = ?", f.Actor)
+	}
 	if !f.Since.IsZero() {
 		add("time >= ?", formatTime(f.Since))
 	}
@@ -104,7 +107,7 @@ func scanAudit(rows *sql.Rows) (server.AuditEntry, error) {
 	var at string
 	var before, after sql.NullString
 	err := rows.Scan(&e.ID, &at, &e.Actor.Kind, &e.Actor.Name, &e.Actor.Source, &e.Action, &e.Resource, &e.Key,
-		&e.Environment, &before, &after)
+		&e.Environment, &before, &after, &e.Comment)
 	if err != nil {
 		return e, err
 	}

@@ -54,12 +54,12 @@ func (t *tx) execOne(op, what, key, query string, args ...any) error {
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-const environmentColumns = "name, description, protected, revision, created_at"
+const environmentColumns = "name, description, protected, revision, created_at, require_comment"
 
 func scanEnvironment(s scanner) (server.Environment, error) {
 	var env server.Environment
 	var created string
-	if err := s.Scan(&env.Name, &env.Description, &env.Protected, &env.Revision, &created); err != nil {
+	if err := s.Scan(&env.Name, &env.Description, &env.Protected, &env.Revision, &created, &env.RequireComment); err != nil {
 		return env, err
 	}
 	var err error
@@ -106,8 +106,8 @@ func (t *tx) GetEnvironment(name string) (server.Environment, error) {
 // higher than env.Revision (see DeleteEnvironment).
 func (t *tx) CreateEnvironment(env server.Environment) error {
 	_, err := t.exec("INSERT INTO environments ("+environmentColumns+`) VALUES (?, ?, ?,
-		max(?, coalesce((SELECT revision FROM retired_environments WHERE name = ?), 0)), ?)`,
-		env.Name, env.Description, env.Protected, env.Revision, env.Name, formatTime(env.CreatedAt))
+		max(?, coalesce((SELECT revision FROM retired_environments WHERE name = ?), 0)), ?, ?)`,
+		env.Name, env.Description, env.Protected, env.Revision, env.Name, formatTime(env.CreatedAt), env.RequireComment)
 	if isUnique(err) {
 		return exists("environment", env.Name)
 	}
@@ -119,8 +119,8 @@ func (t *tx) CreateEnvironment(env server.Environment) error {
 
 func (t *tx) UpdateEnvironment(env server.Environment) error {
 	return t.execOne("update environment", "environment", env.Name,
-		"UPDATE environments SET description = ?, protected = ? WHERE name = ?",
-		env.Description, env.Protected, env.Name)
+		"UPDATE environments SET description = ?, protected = ?, require_comment = ? WHERE name = ?",
+		env.Description, env.Protected, env.RequireComment, env.Name)
 }
 
 // DeleteEnvironment removes the environment; its configurations go with it

@@ -54,6 +54,7 @@ func testAudit(t *testing.T, s service.Store) {
 		Environment: "production",
 		Before:      json.RawMessage(`{"enabled":false,"rules":[]}`),
 		After:       json.RawMessage(`{"enabled": true, "rules": [], "note": "ünïcode"}`),
+		Comment:     "INC-4711: turn it on again after the fix; naïve café ✓\nsecond line",
 	}
 	created := entry(1, "flag.create", "flag", "checkout.new-flow", "")
 	created.Actor = server.System
@@ -87,7 +88,7 @@ func testAudit(t *testing.T, s service.Store) {
 }
 
 func testAuditFilter(t *testing.T, s service.Store) {
-	ids := appendAll(t, s, []server.AuditEntry{
+	ids := appendAll(t, s, with([]server.AuditEntry{
 		entry(0, "flag.create", "flag", "a", ""),                    // 0
 		entry(1, "config.set_enabled", "config", "a", "dev"),        // 1
 		entry(2, "segment.create", "segment", "a", ""),              // 2
@@ -95,7 +96,12 @@ func testAuditFilter(t *testing.T, s service.Store) {
 		entry(4, "config.set", "config", "b", "prod"),               // 4
 		entry(5, "environment.create", "environment", "dev", "dev"), // 5
 		entry(6, "release.create", "release_plan", "a", "prod"),     // 6
-	})
+	}, func(e []server.AuditEntry) {
+		// by actor: alice but for 3 (token alice-ci, a longer name, not
+		// alice) and 4 (user bob)
+		e[3].Actor = server.Actor{Kind: "token", Name: "alice-ci", Source: "cli"}
+		e[4].Actor = server.Actor{Kind: "user", Name: "bob", Source: "api"}
+	}))
 	cases := []struct {
 		filter server.AuditFilter
 		want   []int // indexes into ids, newest first
@@ -117,6 +123,11 @@ func testAuditFilter(t *testing.T, s service.Store) {
 		{server.AuditFilter{Limit: 2}, []int{6, 5}},
 		{server.AuditFilter{BeforeID: ids[3]}, []int{2, 1, 0}},
 		{server.AuditFilter{Key: "a", BeforeID: ids[2], Limit: 1}, []int{1}},
+		{server.AuditFilter{Actor: "alice"}, []int{6, 5, 2, 1, 0}},
+		{server.AuditFilter{Actor: "alice-ci"}, []int{3}},
+		{server.AuditFilter{Actor: "bob", Environment: "prod"}, []int{4}},
+		{server.AuditFilter{Actor: "bob", Environment: "dev"}, nil},
+		{server.AuditFilter{Actor: "ali"}, nil},
 	}
 	view(t, s, func(tx service.Tx) error {
 		for _, c := range cases {
@@ -134,6 +145,12 @@ func testAuditFilter(t *testing.T, s service.Store) {
 		}
 		return nil
 	})
+}
+
+// with returns entries after fn changed them.
+func with(entries []server.AuditEntry, fn func([]server.AuditEntry)) []server.AuditEntry {
+	fn(entries)
+	return entries
 }
 
 func auditIDs(entries []server.AuditEntry) []int64 {

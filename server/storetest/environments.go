@@ -12,6 +12,7 @@ import (
 func testEnvironments(t *testing.T, s service.Store) {
 	prod := env("production", 2)
 	prod.Protected = true
+	prod.RequireComment = true
 	prod.Revision = 7
 	created := []server.Environment{env("staging", 1), prod, env("development", 0)}
 	update(t, s, func(tx service.Tx) error {
@@ -48,17 +49,19 @@ func testEnvironments(t *testing.T, s service.Store) {
 	err := s.Update(t.Context(), func(tx service.Tx) error { return tx.CreateEnvironment(env("staging", 9)) })
 	wantError(t, "CreateEnvironment(staging) again", err, server.EEXISTS, `"staging"`)
 
-	// UpdateEnvironment stores description and protected, nothing else.
+	// UpdateEnvironment stores description, protected and require_comment,
+	// nothing else.
 	changed := prod
 	changed.Description = "live traffic"
 	changed.Protected = false
+	changed.RequireComment = false
 	changed.Revision = 99
 	changed.CreatedAt = at(50)
 	update(t, s, func(tx service.Tx) error { return tx.UpdateEnvironment(changed) })
 	view(t, s, func(tx service.Tx) error {
 		got, err := tx.GetEnvironment("production")
 		want := prod
-		want.Description, want.Protected = "live traffic", false
+		want.Description, want.Protected, want.RequireComment = "live traffic", false, false
 		if diff := cmp.Diff(want, got, cmpOpts); err == nil && diff != "" {
 			t.Errorf("after UpdateEnvironment (-want +got):\n%s", diff)
 		}

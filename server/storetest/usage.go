@@ -81,8 +81,9 @@ func testUsageRoundTrip(t *testing.T, db UsageStore) {
 		t.Fatalf("hourly: %+v", u.Hourly)
 	}
 
-	// Still only "on" a day later: the streak goes on. Then "off" breaks it.
-	t1 := t0.Add(25 * time.Hour)
+	// Still only "on" past the retention: the streak goes on. Then "off"
+	// breaks it.
+	t1 := t0.Add(usage.Retention + time.Hour)
 	if err := db.AddUsage(ctx, []usage.Count{usageCount("billing", "on", t1, 1)}, t1.Add(-usage.Retention)); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func testUsageRoundTrip(t *testing.T, db UsageStore) {
 		t.Fatalf("streak should continue: %+v", u)
 	}
 	if len(u.Hourly) != 1 || !u.Hourly[0].Hour.Equal(t1.Truncate(time.Hour)) {
-		t.Fatalf("hourly counts older than a day should be pruned: %+v", u.Hourly)
+		t.Fatalf("hourly counts older than the retention should be pruned: %+v", u.Hourly)
 	}
 	t2 := t1.Add(time.Hour)
 	if err := db.AddUsage(ctx, []usage.Count{usageCount("billing", "off", t2, 1)}, t2.Add(-usage.Retention)); err != nil {

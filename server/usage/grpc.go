@@ -27,7 +27,7 @@ func (s *Server) GetFlagUsage(ctx context.Context, r *flagpolev1.GetFlagUsageReq
 	if r.GetFlagKey() == "" {
 		return nil, s.mapError(ctx, server.Invalid("flag_key", "is required"))
 	}
-	vs, err := s.Insights.List(ctx, Query{Environment: r.GetEnvironment(), FlagKey: r.GetFlagKey()})
+	vs, err := s.Insights.List(ctx, Query{Environment: r.GetEnvironment(), FlagKey: r.GetFlagKey(), Hours: int(r.GetHours())})
 	if err != nil {
 		return nil, s.mapError(ctx, err)
 	}

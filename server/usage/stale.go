@@ -25,7 +25,7 @@ type Verdict struct {
 	FlagUsage
 	Stale       bool
 	StaleReason string
-	// EvaluationsLastDay sums Hourly.
+	// EvaluationsLastDay sums the counts of Hourly in the last day.
 	EvaluationsLastDay int64
 }
 
@@ -65,6 +65,9 @@ type Query struct {
 	Environment string
 	FlagKey     string
 	StaleOnly   bool
+	// Hours is how many hours back the verdicts' Hourly goes: 0 means 24,
+	// at most MaxHours.
+	Hours int
 }
 
 // List returns a verdict per flag and environment, sorted by flag key then
@@ -88,7 +91,15 @@ func (in *Insights) List(ctx context.Context, q Query) ([]Verdict, error) {
 		}
 		envs = []string{q.Environment}
 	}
-	stored, err := in.Store.ListUsage(ctx, q.Environment, now.Add(-Retention))
+	hours := q.Hours
+	if hours == 0 {
+		hours = 24
+	}
+	if hours < 0 || hours > MaxHours {
+		return nil, server.Invalid("hours", "must be 0 (a day) to %d (a week), got %d", MaxHours, q.Hours)
+	}
+	day := now.Add(-24 * time.Hour)
+	stored, err := in.Store.ListUsage(ctx, q.Environment, now.Add(-time.Duration(hours)*time.Hour))
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
@@ -114,7 +125,9 @@ func (in *Insights) List(ctx context.Context, q Query) ([]Verdict, error) {
 			v := Verdict{FlagUsage: u}
 			v.Stale, v.StaleReason = Judge(u, f.CreatedAt, now, after)
 			for _, h := range u.Hourly {
-				v.EvaluationsLastDay += h.Count
+				if !h.Hour.Before(day) {
+					v.EvaluationsLastDay += h.Count
+				}
 			}
 			if q.StaleOnly && !v.Stale {
 				continue

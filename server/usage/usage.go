@@ -70,8 +70,12 @@ type Store interface {
 	ListUsage(ctx context.Context, environment string, since time.Time) ([]FlagUsage, error)
 }
 
-// Retention is how long hourly counts are kept.
-const Retention = 24 * time.Hour
+// Retention is how long hourly counts are kept: the week the flag page
+// charts (MaxHours), and a day to spare.
+const Retention = 8 * 24 * time.Hour
+
+// MaxHours is the most hours of hourly counts a query may ask for: a week.
+const MaxHours = 7 * 24
 
 // FlagCounts are the counts of one flag in one environment from one batch,
 // as a store writes them: the time span they cover and the variants served

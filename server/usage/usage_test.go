@@ -150,10 +150,17 @@ func TestJudge(t *testing.T) {
 type listStore struct{ list []usage.FlagUsage }
 
 func (s listStore) AddUsage(context.Context, []usage.Count, time.Time) error { return nil }
-func (s listStore) ListUsage(_ context.Context, env string, _ time.Time) ([]usage.FlagUsage, error) {
+func (s listStore) ListUsage(_ context.Context, env string, since time.Time) ([]usage.FlagUsage, error) {
 	var out []usage.FlagUsage
 	for _, u := range s.list {
 		if env == "" || u.Environment == env {
+			var hourly []usage.HourlyCount
+			for _, h := range u.Hourly {
+				if !h.Hour.Before(since) {
+					hourly = append(hourly, h)
+				}
+			}
+			u.Hourly = hourly
 			out = append(out, u)
 		}
 	}
@@ -207,6 +214,39 @@ func TestInsightsList(t *testing.T) {
 	}
 	if _, err := in.List(context.Background(), usage.Query{Environment: "qa"}); server.ErrorCode(err) != server.ENOTFOUND {
 		t.Errorf("unknown environment: %v", err)
+	}
+}
+
+// TestInsightsHours: a query for a week of hourly counts gets them all,
+// the default a day's; evaluations of the last day count the day's only;
+// more than a week is refused naming the field hours.
+func TestInsightsHours(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 30, 0, 0, time.UTC)
+	hour := now.Truncate(time.Hour)
+	st := listStore{list: []usage.FlagUsage{{Environment: "production", FlagKey: "used", LastEvaluated: now,
+		Hourly: []usage.HourlyCount{
+			{Hour: hour.Add(-6 * 24 * time.Hour), Variant: "on", Count: 5},
+			{Hour: hour.Add(-2 * 24 * time.Hour), Variant: "off", Count: 2},
+			{Hour: hour.Add(-time.Hour), Variant: "on", Count: 3},
+		}}}}
+	in := &usage.Insights{Store: st, Flags: flagList{{Flag: engine.Flag{Key: "used"}}}, Now: func() time.Time { return now }}
+	for _, c := range []struct {
+		hours, entries int
+	}{{0, 1}, {24, 1}, {72, 2}, {usage.MaxHours, 3}} {
+		vs, err := in.List(context.Background(), usage.Query{Environment: "production", FlagKey: "used", Hours: c.hours})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 1 || len(vs[0].Hourly) != c.entries || vs[0].EvaluationsLastDay != 3 {
+			t.Errorf("hours %d: %+v, want %d hourly counts and 3 evaluations in the last day", c.hours, vs, c.entries)
+		}
+	}
+	for _, h := range []int{-1, usage.MaxHours + 1} {
+		_, err := in.List(context.Background(), usage.Query{Hours: h})
+		var e *server.Error
+		if !errors.As(err, &e) || e.Code != server.EINVALID || e.Field != "hours" {
+			t.Errorf("hours %d: %v, want invalid field hours", h, err)
+		}
 	}
 }
 

@@ -34,6 +34,8 @@ type EntryDoc struct {
 	Environment string          `json:"environment,omitempty"`
 	Before      json.RawMessage `json:"before"`
 	After       json.RawMessage `json:"after"`
+	// Comment is why the change was made, as its actor said.
+	Comment string `json:"comment,omitempty"`
 }
 
 // ActorDoc is who made the change, and through what.
@@ -46,7 +48,7 @@ type ActorDoc struct {
 func docOf(e server.AuditEntry) EntryDoc {
 	d := EntryDoc{
 		ID: e.ID, Time: e.Time.UTC(), Action: e.Action, Resource: e.Resource, Key: e.Key,
-		Environment: e.Environment, Before: e.Before, After: e.After,
+		Environment: e.Environment, Before: e.Before, After: e.After, Comment: e.Comment,
 		Actor: ActorDoc{e.Actor.Kind, e.Actor.Name, e.Actor.Source},
 	}
 	if len(d.Before) == 0 {
@@ -105,6 +107,11 @@ func slackText(kind string, e server.AuditEntry) string {
 		fmt.Fprintf(&b, " in *%s*", e.Environment)
 	}
 	fmt.Fprintf(&b, " (%s, via %s)", kind, e.Actor.Source)
+	if e.Comment != "" {
+		// Slack reads &, < and > as markup; each line is quoted.
+		c := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\n", "\n> ").Replace(e.Comment)
+		b.WriteString("\n> " + c)
+	}
 	return b.String()
 }
 

@@ -57,7 +57,7 @@ func (m *Manager) Create(ctx context.Context, ns NewSubscription) (Subscription,
 		if err := tx.CreateWebhook(s); err != nil {
 			return err
 		}
-		return m.audit(tx, actor, "webhook.create", s.ID, nil, redacted(s))
+		return m.audit(tx, actor, server.CommentFromContext(ctx), "webhook.create", s.ID, nil, redacted(s))
 	})
 	if err != nil {
 		return Subscription{}, err
@@ -110,8 +110,8 @@ func redacted(s Subscription) map[string]any {
 	return map[string]any{"id": s.ID, "url": s.URL, "events": s.Events, "environments": s.Environments, "slack": s.Slack}
 }
 
-func (m *Manager) audit(tx Tx, actor server.Actor, action, key string, before, after any) error {
-	e := server.AuditEntry{Time: m.now(), Actor: actor, Action: action, Resource: "webhook", Key: key}
+func (m *Manager) audit(tx Tx, actor server.Actor, comment, action, key string, before, after any) error {
+	e := server.AuditEntry{Time: m.now(), Actor: actor, Action: action, Resource: "webhook", Key: key, Comment: comment}
 	var err error
 	if before != nil {
 		if e.Before, err = json.Marshal(before); err != nil {
@@ -152,7 +152,7 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		if err := tx.DeleteWebhook(id); err != nil {
 			return err
 		}
-		return m.audit(tx, server.ActorFromContext(ctx), "webhook.delete", id, redacted(s), nil)
+		return m.audit(tx, server.ActorFromContext(ctx), server.CommentFromContext(ctx), "webhook.delete", id, redacted(s), nil)
 	})
 }
 
@@ -176,7 +176,7 @@ func (m *Manager) Test(ctx context.Context, id string, timeout time.Duration) (T
 		return TestResult{}, err
 	}
 	actor := server.ActorFromContext(ctx)
-	e := server.AuditEntry{Time: m.now(), Actor: actor, Action: KindTest, Resource: "webhook", Key: id}
+	e := server.AuditEntry{Time: m.now(), Actor: actor, Action: KindTest, Resource: "webhook", Key: id, Comment: server.CommentFromContext(ctx)}
 	did := newID("dlv_")
 	b, err := body(s, did, KindTest, e)
 	if err != nil {

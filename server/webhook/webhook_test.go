@@ -111,3 +111,18 @@ func TestKindOf(t *testing.T) {
 func auditEntry(resource, action string) server.AuditEntry {
 	return server.AuditEntry{Resource: resource, Action: action}
 }
+
+// TestBodyCarriesComment: the JSON event carries the entry's comment, and
+// Slack's text quotes it with its markup characters escaped.
+func TestBodyCarriesComment(t *testing.T) {
+	e := server.AuditEntry{Actor: server.Actor{Kind: "user", Name: "ada", Source: "ui"}, Action: "config.set_enabled",
+		Resource: "config", Key: "beta", Environment: "production", Comment: "INC-7 <fixed> & verified\nby QA"}
+	b, err := body(Subscription{ID: "wh_1"}, "dlv_1", KindConfig, e)
+	if err != nil || !strings.Contains(string(b), `"comment":"INC-7 \u003cfixed\u003e \u0026 verified\nby QA"`) {
+		t.Errorf("JSON body %s (%v), want the comment", b, err)
+	}
+	b, err = body(Subscription{ID: "wh_2", Slack: true}, "dlv_2", KindConfig, e)
+	if err != nil || !strings.Contains(string(b), `\n\u003e INC-7 \u0026lt;fixed\u0026gt; \u0026amp; verified\n\u003e by QA`) {
+		t.Errorf("Slack body %s (%v), want the comment quoted and escaped", b, err)
+	}
+}

@@ -62,12 +62,12 @@ export const routes = {
   deleteSegment: (key, expectedRevision) =>
     ['DELETE', `/segments/${enc(key)}` + query({ expectedRevision: expectedRevision || '' })],
 
-  listAudit: (q = {}) => ['GET', '/audit' + query({ flagKey: q.flagKey, environment: q.environment, since: q.since, until: q.until, pageSize: q.pageSize, pageToken: q.pageToken })],
+  listAudit: (q = {}) => ['GET', '/audit' + query({ flagKey: q.flagKey, environment: q.environment, actor: q.actor, since: q.since, until: q.until, pageSize: q.pageSize, pageToken: q.pageToken })],
 
   listClients: (env) => ['GET', `/environments/${enc(env)}/clients`],
 
   listUsage: (q = {}) => ['GET', '/usage' + query({ environment: q.environment, staleOnly: q.staleOnly ? 'true' : '' })],
-  getFlagUsage: (key, env) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env })],
+  getFlagUsage: (key, env, hours) => ['GET', `/flags/${enc(key)}/usage` + query({ environment: env, hours })],
 
   listUsers: () => ['GET', '/users'],
   createUser: (u) => ['POST', '/users', u],
@@ -78,6 +78,7 @@ export const routes = {
   listTokens: () => ['GET', '/tokens?includeRevoked=true'],
   createToken: (t) => ['POST', '/tokens', t],
   revokeToken: (name) => ['POST', `/tokens/${enc(name)}/revoke`, {}],
+  deleteToken: (name) => ['DELETE', `/tokens/${enc(name)}`],
 
   listWebhooks: () => ['GET', '/webhooks'],
   createWebhook: (w) => ['POST', '/webhooks', w],
@@ -143,11 +144,17 @@ export function findFieldViolations(body) {
 let unauthenticatedHook = () => {};
 export function onUnauthenticated(fn) { unauthenticatedHook = fn; }
 
+// commentHeader carries the comment of a change (why it is made), stored in
+// its audit entries. Headers are ASCII: the comment goes percent-encoded.
+export const commentHeader = 'X-Flagpole-Comment';
+
 // call performs one route. Resolves with the decoded JSON body ({} for
-// empty bodies) or rejects with an ApiError.
-export async function call(route, { signal } = {}) {
+// empty bodies) or rejects with an ApiError. comment, when not empty, is
+// sent as the change's comment.
+export async function call(route, { signal, comment } = {}) {
   const [method, path, body] = route;
   const headers = { Accept: 'application/json' };
+  if (comment) headers[commentHeader] = encodeURIComponent(comment);
   if (method !== 'GET' && method !== 'HEAD') {
     const token = csrfFromCookie() || csrfToken;
     if (token) headers[csrfHeader] = token;
@@ -175,6 +182,14 @@ export async function call(route, { signal } = {}) {
 export const api = Object.fromEntries(
   Object.entries(routes).map(([name, build]) => [name, (...args) => call(build(...args))]),
 );
+
+// commented is the api surface for changes made with a comment:
+// commented(text).setEnabled(...). An empty text sends none.
+export function commented(comment) {
+  return Object.fromEntries(
+    Object.entries(routes).map(([name, build]) => [name, (...args) => call(build(...args), { comment })]),
+  );
+}
 
 // withSignal calls a route with an AbortSignal (for polling that a view stops).
 export function withSignal(signal, name, ...args) {

@@ -1,7 +1,7 @@
 // ui.js holds the pieces every view shares: the confirmation dialog, the
 // toast, error banners and field errors placed next to their controls.
 
-import { h, clear } from './dom.js';
+import { h, clear, field } from './dom.js';
 
 // toast shows a short status message in the live region.
 export function toast(text) {
@@ -11,21 +11,48 @@ export function toast(text) {
   toast.timer = setTimeout(() => { el.textContent = ''; }, 4000);
 }
 
-// confirmDialog opens a modal dialog and resolves true when confirmed.
-export function confirmDialog({ title, body, confirm = 'Confirm', danger = false }) {
+// maxComment is the server's limit on a change comment, in characters.
+export const maxComment = 1000;
+
+// confirmDialog opens a modal dialog and resolves with a truthy value when
+// confirmed, false when not. A dialog for a change has a comment field
+// (comment: 'optional', or 'required' where the environment requires one,
+// named in requiredBy): it then resolves with { comment } to send along.
+export function confirmDialog({ title, body, confirm = 'Confirm', danger = false, comment = '', requiredBy = '' }) {
   return new Promise((resolve) => {
     const ok = h('button', { type: 'button', class: danger ? 'danger' : '', dataset: { confirm: '' } }, confirm);
     const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
     const titleEl = h('h2', { id: 'dlg-title' }, title);
+    const required = comment === 'required';
+    const note = comment ? h('textarea', {
+      rows: 2, maxlength: String(maxComment), name: 'comment', spellcheck: 'true',
+      'aria-required': required ? 'true' : null, dataset: { changeComment: required ? 'required' : 'optional' },
+    }) : null;
+    const noteField = note ? field(required ? 'Comment (required)' : 'Comment (optional)', note, {
+      fieldPath: 'comment',
+      hint: required ? `${requiredBy || 'This environment'} requires a comment on every change: say why.` : 'Why? Kept in the history.',
+    }) : null;
     const dlg = h('dialog', { 'aria-labelledby': 'dlg-title', class: 'confirm' },
-      titleEl, h('p', {}, body), h('div', { class: 'actions' }, ok, cancel));
+      titleEl, h('p', {}, body), noteField, h('div', { class: 'actions' }, ok, cancel));
     let result = false;
-    ok.addEventListener('click', () => { result = true; dlg.close(); });
+    if (note) note.addEventListener('input', () => clearFieldErrors(dlg));
+    ok.addEventListener('click', () => {
+      if (!note) { result = true; dlg.close(); return; }
+      const text = note.value.trim();
+      const problem = required && !text ? 'A comment is required here.'
+        : [...text].length > maxComment ? `At most ${maxComment} characters.` : '';
+      if (problem) {
+        showFieldErrors(dlg, [{ field: 'comment', description: problem }]);
+        return;
+      }
+      result = { comment: text };
+      dlg.close();
+    });
     cancel.addEventListener('click', () => dlg.close());
     dlg.addEventListener('close', () => { dlg.remove(); resolve(result); });
     document.body.append(dlg);
     dlg.showModal();
-    cancel.focus();
+    (note || cancel).focus();
   });
 }
 

@@ -1,6 +1,6 @@
-// audit.js is the global audit log: every change, newest first, filtered by
-// flag, environment and time on the server and by actor here (the API has
-// no actor filter yet, so the actor filter applies to the pages loaded).
+// audit.js is the global audit log: every change, newest first, with its
+// comment, filtered on the server by actor (exact user or token name),
+// flag, environment and time.
 
 import { api } from '../api.js';
 import { h, field, select } from '../dom.js';
@@ -30,11 +30,9 @@ export async function render(root) {
     errorBanner(msg, null);
     try {
       const resp = await api.listAudit({
-        flagKey: flagKey.value.trim(), environment: env.value, since: iso(since), until: iso(until), pageSize: 100, pageToken: token,
+        actor: actor.value.trim(), flagKey: flagKey.value.trim(), environment: env.value, since: iso(since), until: iso(until), pageSize: 100, pageToken: token,
       });
-      const who = actor.value.trim().toLowerCase();
       for (const e of resp.entries || []) {
-        if (who && !String(e.actor || '').toLowerCase().includes(who)) continue;
         list.append(entry(e));
         shown++;
       }

@@ -5,13 +5,26 @@
 import { withSignal } from '../api.js';
 import { h, clear, fmtTime } from '../dom.js';
 import { num } from '../model.js';
-import { hourlySeries, usageChart } from '../chart.js';
+import { bucketSeries, dayBuckets, hourlySeries, usageChart, weekHours } from '../chart.js';
 
 const interval = 1500;
 
 export function whoHasIt(env, flagKey) {
   const usageLine = h('p', { class: 'hint', dataset: { usage: '' } });
   const chartSlot = h('div');
+  // The chart shows the last day per hour or the last week per day.
+  let span = 'day';
+  const spanButtons = [['day', 'Last day'], ['week', 'Last week']].map(([value, text]) => {
+    const b = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': String(value === span), dataset: { chartSpan: value } }, text);
+    b.addEventListener('click', () => {
+      if (span === value) return;
+      span = value;
+      for (const o of spanButtons) o.setAttribute('aria-pressed', String(o.dataset.chartSpan === span));
+      loadUsage();
+    });
+    return b;
+  });
+  const spanToggle = h('div', { class: 'actions chart-span', role: 'group', 'aria-label': 'Evaluations chart period' }, spanButtons);
   const status = h('p', { class: 'muted', 'aria-live': 'polite', dataset: { clientsSummary: '' } }, 'Loading connected instances…');
   const tbody = h('tbody');
   const table = h('table', { class: 'clients' },
@@ -26,6 +39,7 @@ export function whoHasIt(env, flagKey) {
     status,
     wrap,
     usageLine,
+    spanToggle,
     chartSlot);
 
   const ctrl = new AbortController();
@@ -35,9 +49,7 @@ export function whoHasIt(env, flagKey) {
     try {
       const resp = await withSignal(ctrl.signal, 'listClients', env);
       draw(resp);
-      if (rounds++ % 10 === 0) {
-        drawUsage(await withSignal(ctrl.signal, 'getFlagUsage', flagKey, env).catch(() => null));
-      }
+      if (rounds++ % 10 === 0) await loadUsage();
     } catch (err) {
       if (ctrl.signal.aborted) return;
       status.textContent = `Could not load connected instances: ${err.message}`;
@@ -64,11 +76,18 @@ export function whoHasIt(env, flagKey) {
         h('td', {}, fmtTime(c.connectTime))));
     }
   };
-  const drawUsage = (resp) => {
+  const loadUsage = async () => {
+    const now = Date.now();
+    const want = span;
+    const resp = await withSignal(ctrl.signal, 'getFlagUsage', flagKey, env, want === 'week' ? weekHours(now) : '').catch(() => null);
+    if (want === span) drawUsage(resp, now);
+  };
+  const drawUsage = (resp, now) => {
     const u = resp?.usage?.find((x) => x.environment === env);
     if (!u) { usageLine.textContent = ''; clear(chartSlot); return; }
     clear(chartSlot);
-    chartSlot.append(usageChart(hourlySeries(u.hourly)));
+    const series = span === 'week' ? bucketSeries(u.hourly, dayBuckets(now)) : hourlySeries(u.hourly, now);
+    chartSlot.append(usageChart(series, { span }));
     const services = (u.services || []).map((x) => x.name).filter(Boolean);
     usageLine.textContent = u.lastEvaluateTime
       ? `Last evaluated ${fmtTime(u.lastEvaluateTime)}${services.length ? ` by ${services.join(', ')}` : ''}; ${num(u.evaluationsLastDay)} evaluations in the last day.`

@@ -3,7 +3,7 @@
 // Every write carries the revision it was based on; a 409 shows the
 // conflict banner with a Reload button instead of overwriting.
 
-import { api } from '../api.js';
+import { api, commented } from '../api.js';
 import { h, field, select, clear, fmtTime, collapsible } from '../dom.js';
 import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearFieldErrors, toast } from '../ui.js';
 import { rollout, serveShare, variantKeys, num } from '../model.js';
@@ -98,11 +98,11 @@ function definition(state, page, reload) {
         title: flag.archived ? 'Restore flag?' : 'Archive flag?',
         body: flag.archived ? `Restore ${flag.key}? SDKs will serve it again.`
           : `Archive ${flag.key}? SDKs will answer FLAG_NOT_FOUND for it in every environment.${warning}`,
-        confirm: flag.archived ? 'Restore' : 'Archive', danger: !flag.archived,
+        confirm: flag.archived ? 'Restore' : 'Archive', danger: !flag.archived, comment: 'optional',
       });
       if (!yes) return;
       try {
-        await api.archiveFlag(flag.key, !flag.archived, num(flag.revision), true);
+        await commented(yes.comment).archiveFlag(flag.key, !flag.archived, num(flag.revision), true);
         toast(flag.archived ? 'Flag restored' : 'Flag archived');
         reload();
       } catch (err) { handleWriteError(err, page, 'flag'); }
@@ -211,8 +211,10 @@ function envPanel(state, envName, page, reload) {
   draft.rules = draft.rules || [];
   draft.defaultServe = draft.defaultServe || { variant: variants[0] || '' };
 
-  // Every change in a protected environment asks first.
-  const sensitive = !!env.protected;
+  // Every change in a protected environment asks first, and so does every
+  // change in one that requires a comment: the dialog takes it.
+  const sensitive = !!env.protected || !!env.requireComment;
+  const ask = { comment: env.requireComment ? 'required' : 'optional', requiredBy: envName };
   // Controls the signed-in role cannot use show disabled, with the reason.
   const why = canConfigure(state.me, env);
   const note = why ? lockNote(why) : null;
@@ -237,6 +239,7 @@ function envPanel(state, envName, page, reload) {
 
   const killSwitch = () => {
     const on = !!config.enabled;
+    let said = '';
     const btn = h('button', {
       type: 'button', class: on ? 'danger' : '', 'aria-pressed': on ? 'true' : 'false',
       dataset: { action: 'toggle', env: envName },
@@ -247,13 +250,14 @@ function envPanel(state, envName, page, reload) {
           title: `${on ? 'Turn off' : 'Turn on'} ${flag.key} in ${envName}?`,
           body: on ? `Every SDK in ${envName} will serve the off variant of ${flag.key} within seconds.`
             : `Every SDK in ${envName} will start serving ${flag.key} by its targeting within seconds.`,
-          confirm: on ? 'Turn off' : 'Turn on', danger: on,
+          confirm: on ? 'Turn off' : 'Turn on', danger: on, ...ask,
         });
         if (!yes) return;
+        said = yes.comment;
       }
       btn.disabled = true;
       try {
-        const resp = await api.setEnabled(flag.key, envName, !on, num(config.revision));
+        const resp = await commented(said).setEnabled(flag.key, envName, !on, num(config.revision));
         applied(resp.config, `${flag.key} is ${on ? 'off' : 'on'} in ${envName}`);
       } catch (err) {
         btn.disabled = false;
@@ -307,23 +311,28 @@ function envPanel(state, envName, page, reload) {
       h('div', { class: 'actions' }, apply,
         config.enabled ? null : h('span', { class: 'hint' }, `The flag is off in ${envName}: the rollout applies once it is turned on.`)));
     apply.addEventListener('click', async () => {
-      if (sensitive && !lossy && !(await confirmDialog({
-        title: `Roll ${flag.key} out to ${range.value}% in ${envName}?`,
-        body: `${envName} is protected. Every SDK in ${envName} will serve ${isBool ? 'on' : variant.value} to ${range.value}% of contexts`
-          + `${config.enabled ? ' within seconds' : ' once the flag is turned on'}.`,
-        confirm: 'Apply rollout',
-      }))) return;
-      if (lossy && !(await confirmDialog({
-        title: `Replace the split in ${envName}?`,
-        body: `The default serve of ${flag.key} in ${envName} is a split of ${r.variants} variants${r.bucketBy ? ` bucketed by ${r.bucketBy}` : ''}. `
-          + `This rollout replaces it with ${range.value}% ${isBool ? 'on' : variant.value} and the rest ${isBool ? 'off' : rest.value}.`,
-        confirm: 'Replace split', danger: true,
-      }))) return;
+      let yes = true;
+      if (lossy) {
+        yes = await confirmDialog({
+          title: `Replace the split in ${envName}?`,
+          body: `The default serve of ${flag.key} in ${envName} is a split of ${r.variants} variants${r.bucketBy ? ` bucketed by ${r.bucketBy}` : ''}. `
+            + `This rollout replaces it with ${range.value}% ${isBool ? 'on' : variant.value} and the rest ${isBool ? 'off' : rest.value}.`,
+          confirm: 'Replace split', danger: true, ...ask,
+        });
+      } else if (sensitive) {
+        yes = await confirmDialog({
+          title: `Roll ${flag.key} out to ${range.value}% in ${envName}?`,
+          body: `${env.protected ? `${envName} is protected. ` : ''}Every SDK in ${envName} will serve ${isBool ? 'on' : variant.value} to ${range.value}% of contexts`
+            + `${config.enabled ? ' within seconds' : ' once the flag is turned on'}.`,
+          confirm: 'Apply rollout', ...ask,
+        });
+      }
+      if (!yes) return;
       apply.disabled = true;
       errorBanner(msg, null);
       clearFieldErrors(box);
       try {
-        const resp = await api.setRollout(flag.key, envName, Number(range.value), num(config.revision),
+        const resp = await commented(yes.comment).setRollout(flag.key, envName, Number(range.value), num(config.revision),
           isBool ? '' : variant.value, isBool ? '' : rest.value);
         applied(resp.config, `${flag.key} rolled out to ${range.value}% in ${envName}`);
       } catch (err) {
@@ -339,14 +348,15 @@ function envPanel(state, envName, page, reload) {
     onSave: async (d, { form, msg, save }) => {
       clearFieldErrors(form);
       errorBanner(msg, null);
-      if (sensitive && !(await confirmDialog({
+      const yes = !sensitive || await confirmDialog({
         title: `Save targeting of ${flag.key} in ${envName}?`,
-        body: `${envName} is protected. Every SDK in ${envName} will serve by the new rules and default within seconds.`,
-        confirm: 'Save targeting',
-      }))) return;
+        body: `${env.protected ? `${envName} is protected. ` : ''}Every SDK in ${envName} will serve by the new rules and default within seconds.`,
+        confirm: 'Save targeting', ...ask,
+      });
+      if (!yes) return;
       save.disabled = true;
       try {
-        const resp = await api.replaceFlagConfig({ ...d, flagKey: flag.key, environment: envName });
+        const resp = await commented(yes.comment).replaceFlagConfig({ ...d, flagKey: flag.key, environment: envName });
         const next = resp.config;
         config = next;
         state.configs.set(envName, next);

@@ -2,7 +2,7 @@
 // and explicit include / exclude lists of targeting keys.
 
 import { canDefine, lock } from '../access.js';
-import { api } from '../api.js';
+import { api, commented } from '../api.js';
 import { h, field, select, clear, append } from '../dom.js';
 import { confirmDialog, conflictBanner, errorBanner, showFieldErrors, clearFieldErrors, toast } from '../ui.js';
 import { num } from '../model.js';
@@ -23,8 +23,9 @@ export async function render(root, _params, ctx) {
     const del = h('button', { type: 'button', class: 'secondary small' }, 'Delete');
     del.setAttribute('aria-label', `Delete segment ${s.key}`);
     del.addEventListener('click', async () => {
-      if (!(await confirmDialog({ title: `Delete segment ${s.key}?`, body: 'Flags that use it must stop using it first.', confirm: 'Delete', danger: true }))) return;
-      try { await api.deleteSegment(s.key, num(s.revision)); toast('Segment deleted'); ctx.navigate('#/segments'); } catch (err) { errorBanner(formSlot, err); }
+      const yes = await confirmDialog({ title: `Delete segment ${s.key}?`, body: 'Flags that use it must stop using it first.', confirm: 'Delete', danger: true, comment: 'optional' });
+      if (!yes) return;
+      try { await commented(yes.comment).deleteSegment(s.key, num(s.revision)); toast('Segment deleted'); ctx.navigate('#/segments'); } catch (err) { errorBanner(formSlot, err); }
     });
     lock(editBtn, why);
     lock(del, why);

@@ -1,8 +1,8 @@
 // tokens.js lists machine tokens, creates one (its secret is shown once,
-// here, and never again) and revokes them.
+// here, and never again), revokes them and deletes revoked ones.
 
-import { canAdminister, lockNote } from '../access.js';
-import { api } from '../api.js';
+import { canAdminister, lock, lockNote } from '../access.js';
+import { api, commented } from '../api.js';
 import { h, field, select, fmtTime, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
 
@@ -54,9 +54,21 @@ export async function render(root, _params, ctx) {
     const revoke = h('button', { type: 'button', class: 'secondary small', disabled: !!t.revokeTime }, 'Revoke');
     revoke.setAttribute('aria-label', `Revoke token ${t.name}`);
     revoke.addEventListener('click', async () => {
-      if (!(await confirmDialog({ title: `Revoke ${t.name}?`, body: 'Anything using this token loses access at once. This cannot be undone.', confirm: 'Revoke', danger: true }))) return;
-      try { await api.revokeToken(t.name); toast(`${t.name} revoked`); ctx.navigate('#/tokens'); } catch (err) { errorBanner(msg, err); }
+      const yes = await confirmDialog({ title: `Revoke ${t.name}?`, body: 'Anything using this token loses access at once. This cannot be undone.', confirm: 'Revoke', danger: true, comment: 'optional' });
+      if (!yes) return;
+      try { await commented(yes.comment).revokeToken(t.name); toast(`${t.name} revoked`); ctx.navigate('#/tokens'); } catch (err) { errorBanner(msg, err); }
     });
+    // Deleting frees the name; the audit log keeps the token's history. The
+    // server deletes revoked tokens only, so that a delete never cuts a
+    // service off.
+    const del = h('button', { type: 'button', class: 'secondary small', dataset: { deleteToken: t.name } }, 'Delete');
+    del.setAttribute('aria-label', `Delete token ${t.name}`);
+    del.addEventListener('click', async () => {
+      const yes = await confirmDialog({ title: `Delete ${t.name}?`, body: `The name ${t.name} can be used again; the audit log keeps the token's history.`, confirm: 'Delete', danger: true, comment: 'optional' });
+      if (!yes) return;
+      try { await commented(yes.comment).deleteToken(t.name); toast(`${t.name} deleted`); ctx.navigate('#/tokens'); } catch (err) { errorBanner(msg, err); }
+    });
+    lock(del, t.revokeTime ? '' : 'revoke it first: only a revoked token can be deleted');
     const status = tokenStatus(t);
     return h('tr', { dataset: { token: t.name, status } },
       h('td', {}, h('span', { class: status === 'active' ? 'badge on' : 'badge danger' }, status)),
@@ -66,7 +78,7 @@ export async function render(root, _params, ctx) {
       h('td', {}, fmtTime(t.createTime), t.createdBy ? h('span', { class: 'name' }, `by ${t.createdBy}`) : null),
       h('td', {}, fmtTime(t.lastUsedTime) || 'never'),
       h('td', {}, t.expireTime ? fmtTime(t.expireTime) : 'never'),
-      h('td', {}, revoke));
+      h('td', {}, h('div', { class: 'actions' }, revoke, del)));
   });
   root.append(h('h1', {}, 'Tokens'), msg, secretSlot, form,
     tokens.length === 0 ? h('p', { class: 'muted' }, 'No tokens.') : h('div', { class: 'table-wrap' }, h('table', {},

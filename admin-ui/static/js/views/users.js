@@ -3,7 +3,7 @@
 // admin from being demoted or deleted and says so.
 
 import { canAdminister, lockNote } from '../access.js';
-import { api } from '../api.js';
+import { api, commented } from '../api.js';
 import { h, field, select, fmtTime } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
 
@@ -54,11 +54,11 @@ function userRow(u, msg, ctx) {
   role.addEventListener('change', async () => {
     const yes = await confirmDialog({
       title: `Make ${u.username} ${role.value}?`,
-      body: `${u.username} will be ${roles.find(([v]) => v === role.value)[1]}.`, confirm: 'Change role',
+      body: `${u.username} will be ${roles.find(([v]) => v === role.value)[1]}.`, confirm: 'Change role', comment: 'optional',
     });
     if (!yes) { role.value = u.role; return; }
     try {
-      await api.setRole(u.username, role.value);
+      await commented(yes.comment).setRole(u.username, role.value);
       toast(`${u.username} is ${role.value}`);
       ctx.navigate('#/users');
     } catch (err) { role.value = u.role; errorBanner(msg, err); }
@@ -66,9 +66,10 @@ function userRow(u, msg, ctx) {
   const pw = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': `New password for ${u.username}` });
   const reset = h('button', { type: 'button', class: 'secondary small', dataset: { resetPassword: u.username } }, 'Reset password');
   reset.addEventListener('click', async () => {
-    if (!(await confirmDialog({ title: `Reset the password of ${u.username}?`, body: `${u.username}'s other sessions end.`, confirm: 'Reset password' }))) return;
+    const yes = await confirmDialog({ title: `Reset the password of ${u.username}?`, body: `${u.username}'s other sessions end.`, confirm: 'Reset password', comment: 'optional' });
+    if (!yes) return;
     try {
-      await api.setPassword(u.username, pw.value);
+      await commented(yes.comment).setPassword(u.username, pw.value);
       pw.value = '';
       toast(`Password of ${u.username} reset`);
     } catch (err) { errorBanner(msg, err); }
@@ -77,8 +78,9 @@ function userRow(u, msg, ctx) {
   del.setAttribute('aria-label', `Delete user ${u.username}`);
   if (self) { del.disabled = true; del.title = 'you cannot delete yourself here'; }
   del.addEventListener('click', async () => {
-    if (!(await confirmDialog({ title: `Delete ${u.username}?`, body: `${u.username} can no longer sign in; their sessions end now.`, confirm: 'Delete', danger: true }))) return;
-    try { await api.deleteUser(u.username); toast(`${u.username} deleted`); ctx.navigate('#/users'); } catch (err) { errorBanner(msg, err); }
+    const yes = await confirmDialog({ title: `Delete ${u.username}?`, body: `${u.username} can no longer sign in; their sessions end now.`, confirm: 'Delete', danger: true, comment: 'optional' });
+    if (!yes) return;
+    try { await commented(yes.comment).deleteUser(u.username); toast(`${u.username} deleted`); ctx.navigate('#/users'); } catch (err) { errorBanner(msg, err); }
   });
   return h('tr', { dataset: { user: u.username } },
     h('td', { class: 'key' }, h('code', {}, u.username), self ? h('span', { class: 'name' }, 'you') : null),

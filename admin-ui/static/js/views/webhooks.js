@@ -2,7 +2,7 @@
 // the signing secret shown once, test, delete) and recent deliveries, failed
 // ones marked.
 
-import { api } from '../api.js';
+import { api, commented } from '../api.js';
 import { h, field, fmtTime, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, clearFieldErrors, toast, confirmDialog } from '../ui.js';
 
@@ -56,8 +56,9 @@ export async function render(root, _params, ctx) {
     });
     const del = h('button', { type: 'button', class: 'secondary small', 'aria-label': `Delete webhook ${w.id}` }, 'Delete');
     del.addEventListener('click', async () => {
-      if (!(await confirmDialog({ title: `Delete ${w.id}?`, body: 'Its pending deliveries are dropped.', confirm: 'Delete', danger: true }))) return;
-      try { await api.deleteWebhook(w.id); toast(`${w.id} deleted`); ctx.navigate('#/webhooks'); } catch (err) { errorBanner(msg, err); }
+      const yes = await confirmDialog({ title: `Delete ${w.id}?`, body: 'Its pending deliveries are dropped.', confirm: 'Delete', danger: true, comment: 'optional' });
+      if (!yes) return;
+      try { await commented(yes.comment).deleteWebhook(w.id); toast(`${w.id} deleted`); ctx.navigate('#/webhooks'); } catch (err) { errorBanner(msg, err); }
     });
     return h('tr', { dataset: { webhook: w.id } },
       h('td', { class: 'key' }, h('code', {}, w.id), h('span', { class: 'name mono' }, w.url)),

@@ -37,7 +37,8 @@ changes arrive, nothing is changed and apply exits 3; run it again.
 Environments the file does not name under a flag keep their configuration.
 With --prune, flags and segments on the server that the file lacks are
 deleted. With --dry-run, the server checks the changes (exit 1 on anything
-it would refuse), the diff is printed and nothing is changed.
+it would refuse), the diff is printed and nothing is changed; a dry run
+needs only read access.
 '-f -' reads the file from standard input. 'flagpole export' writes this format.`,
 		Example: `  flagpole apply -f flags.yaml --dry-run
   flagpole apply -f flags.yaml --prune --wait=2m`,

@@ -1,6 +1,6 @@
 // Package cli holds the client commands of the flagpole binary: the commands
 // CI scripts and operators run against a Flagpole server over gRPC (env, flag,
-// segment, eval, apply, export, audit, clients, release, token, user). The server
+// segment, eval, apply, export, audit, history, clients, release, token, user). The server
 // command lives elsewhere; main wires both into one cobra root.
 package cli
 
@@ -97,7 +97,7 @@ func Commands() []*cobra.Command {
 	a := &app{}
 	cmds := []*cobra.Command{
 		a.envCmd(), a.flagCmd(), a.segmentCmd(), a.evalCmd(), a.applyCmd(),
-		a.exportCmd(), a.auditCmd(), a.clientsCmd(), a.releaseCmd(), a.webhookCmd(),
+		a.exportCmd(), a.auditCmd(), a.historyCmd(), a.clientsCmd(), a.releaseCmd(), a.webhookCmd(),
 	}
 	cmds = append(cmds, a.authCmds()...)
 	for _, c := range cmds {

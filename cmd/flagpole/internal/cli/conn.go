@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,10 @@ import (
 
 const defaultAddr = "localhost:9090"
 
+// commentHeader carries a change's comment (the server's
+// server.CommentHeader; the CLI does not import the server).
+const commentHeader = "x-flagpole-comment"
+
 // app holds the flags every client command shares and, once a command runs,
 // its connection to the server.
 type app struct {
@@ -36,6 +41,7 @@ type app struct {
 	output         string
 	connectTimeout time.Duration
 	callTimeout    time.Duration
+	comment        string
 }
 
 func (a *app) addGlobalFlags(c *cobra.Command) {
@@ -48,6 +54,8 @@ func (a *app) addGlobalFlags(c *cobra.Command) {
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	f.DurationVar(&a.connectTimeout, "connect-timeout", 5*time.Second, "how long to try to reach the server")
 	f.DurationVar(&a.callTimeout, "timeout", 30*time.Second, "deadline of each request to the server")
+	f.StringVar(&a.comment, "comment", "", "why: a comment stored with every change the command makes (at most 1000 characters; "+
+		"environments with require_comment refuse changes without one)")
 }
 
 // resolve fills unset flags from the environment and validates them.
@@ -103,9 +111,10 @@ type clients struct {
 	release flagpolev1.ReleaseServiceClient
 }
 
-// connect resolves the flags and opens a connection. The connection is
-// lazy; the first call reports an unreachable server.
-func (a *app) connect() (*clients, error) {
+// connect resolves the flags and opens a connection with extra dial
+// options. The connection is lazy; the first call reports an unreachable
+// server.
+func (a *app) connect(extra ...grpc.DialOption) (*clients, error) {
 	if err := a.resolve(); err != nil {
 		return nil, err
 	}
@@ -126,7 +135,7 @@ func (a *app) connect() (*clients, error) {
 		creds = credentials.NewTLS(cfg)
 	}
 	timeout := a.connectTimeout
-	conn, err := grpc.NewClient(a.addr,
+	conn, err := grpc.NewClient(a.addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			d := net.Dialer{Timeout: timeout}
@@ -137,7 +146,7 @@ func (a *app) connect() (*clients, error) {
 		// A list or export is as large as the environment: accept whatever
 		// the server may send (gRPC's default would refuse over 4 MiB).
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
-	)
+	}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %s: %w", a.addr, err)
 	}
@@ -159,9 +168,13 @@ func (a *app) connect() (*clients, error) {
 
 func (c *clients) Close() error { return c.conn.Close() }
 
-// outgoing adds the token and the audit source to a call's metadata.
+// outgoing adds the token, the audit source and the change comment
+// (percent-encoded: metadata is ASCII) to a call's metadata.
 func (a *app) outgoing(ctx context.Context) context.Context {
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-flagpole-source", "cli")
+	if a.comment != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, commentHeader, url.PathEscape(a.comment))
+	}
 	if a.token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+a.token)
 	}
@@ -218,18 +231,20 @@ func (e *rpcError) Error() string {
 	return fmt.Sprintf("%s (%s)", msg, strings.ToLower(e.st.Code().String()))
 }
 
-// run connects, runs fn with a context bound to the command, and closes the
-// connection.
-func (a *app) run(cmd *cobra.Command, fn func(ctx context.Context, c *clients) error) error {
+// run connects, runs fn with a context bound to the command (and its
+// trace, when traced), and closes the connection.
+func (a *app) run(cmd *cobra.Command, fn func(ctx context.Context, c *clients) error) (err error) {
 	if err := noNegativeDurations(cmd); err != nil {
 		return err
 	}
-	c, err := a.connect()
+	ctx, traced, end := a.trace(cmd)
+	defer func() { end(err) }()
+	c, err := a.connect(traced...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	return a.addrHint(fn(cmd.Context(), c))
+	return a.addrHint(fn(ctx, c))
 }
 
 // addrHint explains the error of a call that reached an HTTP/1 server, as

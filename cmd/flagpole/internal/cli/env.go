@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	flagpolev1 "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
@@ -14,16 +15,18 @@ import (
 
 // envView is an environment as the CLI prints it.
 type envView struct {
-	Name        string     `json:"name"`
-	Description string     `json:"description,omitempty"`
-	Protected   bool       `json:"protected"`
-	Revision    int64      `json:"revision"`
-	CreateTime  *time.Time `json:"createTime,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Protected   bool   `json:"protected"`
+	// RequireComment: every change to the environment must carry --comment.
+	RequireComment bool       `json:"requireComment"`
+	Revision       int64      `json:"revision"`
+	CreateTime     *time.Time `json:"createTime,omitempty"`
 }
 
 func envFromProto(e *flagpolev1.Environment) envView {
 	return envView{Name: e.GetName(), Description: e.GetDescription(), Protected: e.GetProtected(),
-		Revision: e.GetRevision(), CreateTime: timeOf(e.GetCreateTime())}
+		RequireComment: e.GetRequireComment(), Revision: e.GetRevision(), CreateTime: timeOf(e.GetCreateTime())}
 }
 
 func timeOf(t *timestamppb.Timestamp) *time.Time {
@@ -42,9 +45,9 @@ func fmtTime(t *time.Time) string {
 }
 
 func (a *app) envCmd() *cobra.Command {
-	cmd := group("env", "List, create, delete, protect and unprotect environments",
+	cmd := group("env", "List, create, update, delete, protect and unprotect environments",
 		"Environments (development, staging, production, ...) each serve their own configuration of every flag.")
-	cmd.AddCommand(a.envListCmd(), a.envCreateCmd(), a.envDeleteCmd(), a.envProtectCmd(true), a.envProtectCmd(false))
+	cmd.AddCommand(a.envListCmd(), a.envCreateCmd(), a.envUpdateCmd(), a.envDeleteCmd(), a.envProtectCmd(true), a.envProtectCmd(false))
 	return cmd
 }
 
@@ -113,9 +116,13 @@ func (a *app) envListCmd() *cobra.Command {
 					views = append(views, envFromProto(e))
 				}
 				return a.printer(cmd.OutOrStdout()).emit(views, func(t *tabwriter.Writer) {
-					row(t, "NAME", "REVISION", "PROTECTED", "DESCRIPTION")
+					row(t, "NAME", "REVISION", "PROTECTED", "COMMENTS", "DESCRIPTION")
 					for _, v := range views {
-						row(t, v.Name, v.Revision, v.Protected, orDash(v.Description))
+						comments := "optional"
+						if v.RequireComment {
+							comments = "required"
+						}
+						row(t, v.Name, v.Revision, v.Protected, comments, orDash(v.Description))
 					}
 				})
 			})
@@ -125,7 +132,7 @@ func (a *app) envListCmd() *cobra.Command {
 
 func (a *app) envCreateCmd() *cobra.Command {
 	var description string
-	var protected bool
+	var protected, requireComment bool
 	cmd := &cobra.Command{
 		Use:     "create NAME",
 		Short:   "Create an environment; every existing flag gets a disabled configuration in it",
@@ -134,7 +141,7 @@ func (a *app) envCreateCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd, func(ctx context.Context, c *clients) error {
 				res, err := c.env.CreateEnvironment(ctx, &flagpolev1.CreateEnvironmentRequest{
-					Environment: &flagpolev1.Environment{Name: args[0], Description: description, Protected: protected}})
+					Environment: &flagpolev1.Environment{Name: args[0], Description: description, Protected: protected, RequireComment: requireComment}})
 				if err != nil {
 					return fmt.Errorf("create environment %s: %w", args[0], err)
 				}
@@ -147,6 +154,66 @@ func (a *app) envCreateCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&description, "description", "", "what the environment is for")
 	cmd.Flags().BoolVar(&protected, "protected", false, "only admins may change it")
+	cmd.Flags().BoolVar(&requireComment, "require-comment", false, "every change to it must carry a comment (--comment)")
+	return cmd
+}
+
+// envUpdateView is what 'env update -o json' prints: the environment and
+// whether the command changed it.
+type envUpdateView = envProtectView
+
+func (a *app) envUpdateCmd() *cobra.Command {
+	var description string
+	var requireComment bool
+	cmd := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Change an environment's description or whether its changes require a comment (admins only)",
+		Long: `Update changes what its flags name and leaves the rest as it is. With
+--require-comment, every change to the environment (toggles, rollouts,
+targeting, apply, release plans) is refused without --comment; changes the
+server makes itself (release plan steps) need none. Setting or lifting the
+requirement once it holds needs a --comment too.`,
+		Example: `  flagpole env update production --require-comment --comment 'SOX: say why'
+  flagpole env update production --require-comment=false --comment 'audit over'`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set := cmd.Flags().Changed
+			if !set("description") && !set("require-comment") {
+				return usagef("%s: nothing to change: give --description or --require-comment", cmd.CommandPath())
+			}
+			return a.run(cmd, func(ctx context.Context, c *clients) error {
+				got, err := c.env.GetEnvironment(ctx, &flagpolev1.GetEnvironmentRequest{Name: args[0]})
+				if err != nil {
+					return fmt.Errorf("update environment %s: %w", args[0], err)
+				}
+				e := got.GetEnvironment()
+				next := proto.Clone(e).(*flagpolev1.Environment)
+				if set("description") {
+					next.Description = description
+				}
+				if set("require-comment") {
+					next.RequireComment = requireComment
+				}
+				v := envUpdateView{envView: envFromProto(e)}
+				if !proto.Equal(e, next) {
+					res, err := c.env.UpdateEnvironment(ctx, &flagpolev1.UpdateEnvironmentRequest{Environment: next})
+					if err != nil {
+						return fmt.Errorf("update environment %s: %w", args[0], err)
+					}
+					v = envUpdateView{envView: envFromProto(res.GetEnvironment()), Changed: true}
+				}
+				return a.printer(cmd.OutOrStdout()).emit(v, func(t *tabwriter.Writer) {
+					if v.Changed {
+						row(t, "Updated environment "+v.Name+".")
+					} else {
+						row(t, "Environment "+v.Name+" is already so.")
+					}
+				})
+			})
+		},
+	}
+	cmd.Flags().StringVar(&description, "description", "", "what the environment is for")
+	cmd.Flags().BoolVar(&requireComment, "require-comment", false, "every change to it must carry a comment (--comment); =false lifts it")
 	return cmd
 }
 

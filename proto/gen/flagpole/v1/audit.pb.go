@@ -33,13 +33,17 @@ type AuditEntry struct {
 	// actor_kind is user, token or system.
 	ActorKind string `protobuf:"bytes,4,opt,name=actor_kind,json=actorKind,proto3" json:"actor_kind,omitempty"`
 	// source is ui, cli, api or system.
-	Source        string          `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
-	Action        string          `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
-	Resource      string          `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
-	Key           string          `protobuf:"bytes,8,opt,name=key,proto3" json:"key,omitempty"`
-	Environment   string          `protobuf:"bytes,9,opt,name=environment,proto3" json:"environment,omitempty"`
-	Before        *structpb.Value `protobuf:"bytes,10,opt,name=before,proto3" json:"before,omitempty"`
-	After         *structpb.Value `protobuf:"bytes,11,opt,name=after,proto3" json:"after,omitempty"`
+	Source      string          `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	Action      string          `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	Resource    string          `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
+	Key         string          `protobuf:"bytes,8,opt,name=key,proto3" json:"key,omitempty"`
+	Environment string          `protobuf:"bytes,9,opt,name=environment,proto3" json:"environment,omitempty"`
+	Before      *structpb.Value `protobuf:"bytes,10,opt,name=before,proto3" json:"before,omitempty"`
+	After       *structpb.Value `protobuf:"bytes,11,opt,name=after,proto3" json:"after,omitempty"`
+	// comment is why the change was made, as its actor said: the
+	// x-flagpole-comment metadata (HTTP header) of the call that made it,
+	// percent-decoded. Empty when none was given.
+	Comment       string `protobuf:"bytes,12,opt,name=comment,proto3" json:"comment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,6 +155,13 @@ func (x *AuditEntry) GetAfter() *structpb.Value {
 	return nil
 }
 
+func (x *AuditEntry) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
 type ListAuditEntriesRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	FlagKey     string                 `protobuf:"bytes,1,opt,name=flag_key,json=flagKey,proto3" json:"flag_key,omitempty"`
@@ -162,7 +173,9 @@ type ListAuditEntriesRequest struct {
 	// page_size defaults to 100, at most 1000.
 	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// page_token is the next_page_token of a previous response.
-	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// actor selects the entries of one user or token, by its exact name.
+	Actor         string `protobuf:"bytes,9,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -253,6 +266,13 @@ func (x *ListAuditEntriesRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListAuditEntriesRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
 type ListAuditEntriesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// entries are newest first.
@@ -310,7 +330,7 @@ var File_flagpole_v1_audit_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x17flagpole/v1/audit.proto\x12\vflagpole.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n" +
+	"\x17flagpole/v1/audit.proto\x12\vflagpole.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x02\n" +
 	"\n" +
 	"AuditEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +
@@ -325,7 +345,8 @@ const file_flagpole_v1_audit_proto_rawDesc = "" +
 	"\venvironment\x18\t \x01(\tR\venvironment\x12.\n" +
 	"\x06before\x18\n" +
 	" \x01(\v2\x16.google.protobuf.ValueR\x06before\x12,\n" +
-	"\x05after\x18\v \x01(\v2\x16.google.protobuf.ValueR\x05after\"\xa4\x02\n" +
+	"\x05after\x18\v \x01(\v2\x16.google.protobuf.ValueR\x05after\x12\x18\n" +
+	"\acomment\x18\f \x01(\tR\acomment\"\xba\x02\n" +
 	"\x17ListAuditEntriesRequest\x12\x19\n" +
 	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12 \n" +
 	"\venvironment\x18\x02 \x01(\tR\venvironment\x12\x1a\n" +
@@ -335,7 +356,8 @@ const file_flagpole_v1_audit_proto_rawDesc = "" +
 	"\x05until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n" +
 	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\b \x01(\tR\tpageToken\"u\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05actor\x18\t \x01(\tR\x05actor\"u\n" +
 	"\x18ListAuditEntriesResponse\x121\n" +
 	"\aentries\x18\x01 \x03(\v2\x17.flagpole.v1.AuditEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2o\n" +

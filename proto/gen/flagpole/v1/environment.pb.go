@@ -31,10 +31,14 @@ type Environment struct {
 	// protected environments are changed by admins only.
 	Protected bool `protobuf:"varint,3,opt,name=protected,proto3" json:"protected,omitempty"`
 	// revision increases with every change to what the environment serves.
-	Revision      int64                  `protobuf:"varint,4,opt,name=revision,proto3" json:"revision,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Revision   int64                  `protobuf:"varint,4,opt,name=revision,proto3" json:"revision,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// require_comment refuses every change to the environment that comes
+	// without a comment (the x-flagpole-comment metadata, HTTP header),
+	// except the changes the server makes itself (release plan steps).
+	RequireComment bool `protobuf:"varint,6,opt,name=require_comment,json=requireComment,proto3" json:"require_comment,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Environment) Reset() {
@@ -100,6 +104,13 @@ func (x *Environment) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Environment) GetRequireComment() bool {
+	if x != nil {
+		return x.RequireComment
+	}
+	return false
 }
 
 type ListEnvironmentsRequest struct {
@@ -360,7 +371,8 @@ func (x *CreateEnvironmentResponse) GetEnvironment() *Environment {
 
 type UpdateEnvironmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only description and protected are updated.
+	// Only description, protected and require_comment are updated. Setting
+	// or lifting require_comment needs a comment once it holds.
 	Environment   *Environment `protobuf:"bytes,1,opt,name=environment,proto3" json:"environment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -531,14 +543,15 @@ var File_flagpole_v1_environment_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_environment_proto_rawDesc = "" +
 	"\n" +
-	"\x1dflagpole/v1/environment.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x01\n" +
+	"\x1dflagpole/v1/environment.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\x01\n" +
 	"\vEnvironment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1c\n" +
 	"\tprotected\x18\x03 \x01(\bR\tprotected\x12\x1a\n" +
 	"\brevision\x18\x04 \x01(\x03R\brevision\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x19\n" +
+	"createTime\x12'\n" +
+	"\x0frequire_comment\x18\x06 \x01(\bR\x0erequireComment\"\x19\n" +
 	"\x17ListEnvironmentsRequest\"X\n" +
 	"\x18ListEnvironmentsResponse\x12<\n" +
 	"\fenvironments\x18\x01 \x03(\v2\x18.flagpole.v1.EnvironmentR\fenvironments\"+\n" +

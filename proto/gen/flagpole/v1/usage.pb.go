@@ -26,7 +26,10 @@ type GetFlagUsageRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	FlagKey string                 `protobuf:"bytes,1,opt,name=flag_key,json=flagKey,proto3" json:"flag_key,omitempty"`
 	// environment, when set, limits the answer to one environment.
-	Environment   string `protobuf:"bytes,2,opt,name=environment,proto3" json:"environment,omitempty"`
+	Environment string `protobuf:"bytes,2,opt,name=environment,proto3" json:"environment,omitempty"`
+	// hours is how far back hourly goes: 0 means 24 (a day), at most 168
+	// (a week, as long as the server keeps hourly counts).
+	Hours         int32 `protobuf:"varint,3,opt,name=hours,proto3" json:"hours,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -73,6 +76,13 @@ func (x *GetFlagUsageRequest) GetEnvironment() string {
 		return x.Environment
 	}
 	return ""
+}
+
+func (x *GetFlagUsageRequest) GetHours() int32 {
+	if x != nil {
+		return x.Hours
+	}
+	return 0
 }
 
 type GetFlagUsageResponse struct {
@@ -237,9 +247,10 @@ type FlagUsage struct {
 	FirstEvaluateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=first_evaluate_time,json=firstEvaluateTime,proto3" json:"first_evaluate_time,omitempty"`
 	// services that evaluated the flag, with the last time each did.
 	Services []*ServiceUsage `protobuf:"bytes,5,rep,name=services,proto3" json:"services,omitempty"`
-	// hourly holds the variant counts per hour over the last day.
+	// hourly holds the variant counts per hour over the last day, or over
+	// the hours GetFlagUsageRequest asked for.
 	Hourly []*HourlyCount `protobuf:"bytes,6,rep,name=hourly,proto3" json:"hourly,omitempty"`
-	// evaluations_last_day sums hourly.
+	// evaluations_last_day sums the hourly counts of the last day.
 	EvaluationsLastDay int64 `protobuf:"varint,7,opt,name=evaluations_last_day,json=evaluationsLastDay,proto3" json:"evaluations_last_day,omitempty"`
 	Stale              bool  `protobuf:"varint,8,opt,name=stale,proto3" json:"stale,omitempty"`
 	// stale_reason is never_evaluated, not_evaluated or single_variant.
@@ -477,10 +488,11 @@ var File_flagpole_v1_usage_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_usage_proto_rawDesc = "" +
 	"\n" +
-	"\x17flagpole/v1/usage.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n" +
+	"\x17flagpole/v1/usage.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"h\n" +
 	"\x13GetFlagUsageRequest\x12\x19\n" +
 	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12 \n" +
-	"\venvironment\x18\x02 \x01(\tR\venvironment\"D\n" +
+	"\venvironment\x18\x02 \x01(\tR\venvironment\x12\x14\n" +
+	"\x05hours\x18\x03 \x01(\x05R\x05hours\"D\n" +
 	"\x14GetFlagUsageResponse\x12,\n" +
 	"\x05usage\x18\x01 \x03(\v2\x16.flagpole.v1.FlagUsageR\x05usage\"W\n" +
 	"\x14ListFlagUsageRequest\x12 \n" +
