@@ -21,6 +21,7 @@ func get(t *testing.T, h http.Handler, method, path string, hdr map[string]strin
 }
 
 func TestHandlerServesIndexWithHeaders(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	for _, path := range []string{"/", "/index.html"} {
 		rec := get(t, h, "GET", path, nil)
@@ -46,6 +47,7 @@ func TestHandlerServesIndexWithHeaders(t *testing.T) {
 }
 
 func TestHandlerETagRevalidation(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	first := get(t, h, "GET", "/static/js/app.js", nil)
 	if first.Code != http.StatusOK {
@@ -79,6 +81,7 @@ func TestHandlerETagRevalidation(t *testing.T) {
 }
 
 func TestHandlerRejects(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	for path, want := range map[string]int{
 		"/static/nope.js":         http.StatusNotFound,
@@ -100,6 +103,7 @@ func TestHandlerRejects(t *testing.T) {
 // escaping rule checkable: no inline script or handler in the HTML, and no
 // JavaScript API that parses strings as HTML or code.
 func TestAssetsHaveNoInlineCodeOrHTMLSinks(t *testing.T) {
+	t.Parallel()
 	scriptTag := regexp.MustCompile(`(?is)<script\b[^>]*>`)
 	inlineHandler := regexp.MustCompile(`(?i)<[^>]+\son[a-z]+\s*=`)
 	styleAttr := regexp.MustCompile(`(?i)<[^>]+\sstyle\s*=`)

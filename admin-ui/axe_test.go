@@ -42,6 +42,7 @@ func (tb *tab) checkAxe(where string) {
 // TestBrowserAxeEveryPage runs axe-core on every page of the UI, with data
 // on each, at 1280 px, and on the flag page at 390 px too.
 func TestBrowserAxeEveryPage(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "axe-flag", "Axe flag", "Checked for accessibility.")

@@ -305,6 +305,7 @@ func (tb *tab) screenshot(name string, width int64) {
 // modules must load and run under the CSP and fall back to the sign-in
 // screen when the API does not answer.
 func TestBrowserShellLoadsUnderCSP(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(adminui.Handler())
 	t.Cleanup(srv.Close)
 	tb := newTab(t)

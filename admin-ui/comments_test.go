@@ -14,6 +14,7 @@ import (
 // which the flag's history and the audit page show; the audit page's actor
 // filter works on the server.
 func TestBrowserChangeComments(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "commented", "Commented", "")

@@ -127,6 +127,7 @@ func waitSDK(t *testing.T, what string, check func() (bool, string)) {
 }
 
 func TestBrowserReleaseFlow(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	const key = "new-checkout"
@@ -273,6 +274,7 @@ func (s *testServer) createFlag(t *testing.T, key, name, description string) {
 }
 
 func TestBrowserInvalidRuleRejected(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "beta-search", "Beta search", "")
@@ -306,6 +308,7 @@ func TestBrowserInvalidRuleRejected(t *testing.T) {
 }
 
 func TestBrowserConcurrentChangeConflict(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "dark-mode", "Dark mode", "")
@@ -339,6 +342,7 @@ func TestBrowserConcurrentChangeConflict(t *testing.T) {
 }
 
 func TestBrowserScriptInjectionShownAsText(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	name := `<img src=x onerror="window.__xss=1">`
@@ -395,6 +399,7 @@ func connectSDK(t *testing.T, s *testServer, token string) *sdk.Provider {
 // TestBrowserSegmentsRulesKeyboard creates a segment in the UI, targets it
 // from a rule, and reorders rules with the keyboard only.
 func TestBrowserSegmentsRulesKeyboard(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "fast-search", "Fast search", "")
@@ -453,6 +458,7 @@ func TestBrowserSegmentsRulesKeyboard(t *testing.T) {
 // status filter, stale included: with a stale period of one millisecond
 // every live flag nobody evaluates is stale, an archived one is not.
 func TestBrowserSearchAndStatusFilters(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t, func(c *serve.Config) { c.StaleAfter = time.Millisecond })
 	s.createFlag(t, "old-banner", "Old banner", "")
@@ -518,6 +524,7 @@ func (tb *tab) checkLabels(where string) {
 // TestBrowserStringFlagVariants creates a string flag with its variants in
 // the UI, edits the definition, and rolls a variant out.
 func TestBrowserStringFlagVariants(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	signIn(tb, s, "#/flags/new")

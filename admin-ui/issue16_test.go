@@ -38,6 +38,7 @@ func split(weights ...any) map[string]any {
 // three-variant split is not replaced by a two-variant rollout without a
 // confirmation that says so.
 func TestBrowserRolloutShowsDisabledSplit(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "split-off", "Split off", "")
@@ -80,6 +81,7 @@ func TestBrowserRolloutShowsDisabledSplit(t *testing.T) {
 // a rule save ask first (cancel changes nothing), and unprotecting
 // production on the environments page asks too.
 func TestBrowserProtectedChangesConfirm(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "guarded", "Guarded", "")
@@ -129,6 +131,7 @@ func TestBrowserProtectedChangesConfirm(t *testing.T) {
 // and unprotected development. A control the role cannot use is disabled,
 // with the reason as its title and, through aria-describedby, as text.
 func TestBrowserRoleMatrix(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.createFlag(t, "matrix", "Matrix", "")
 	const pw = "a-long-password-1"
@@ -189,6 +192,7 @@ const overflowing = `[document.documentElement, ...document.querySelectorAll('#e
 // TestBrowserLayoutFits: at 390 and 1280 px the flag page (with rules and a
 // connected SDK in "who has it") and the history page fit their width.
 func TestBrowserLayoutFits(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "layout-check", "Layout check", "A flag whose page must fit a phone.")
@@ -224,6 +228,7 @@ func TestBrowserLayoutFits(t *testing.T) {
 // variant of nearly 64 KiB (the API's limits) are collapsed on the flag page
 // and in its history, each with a button that expands it.
 func TestBrowserLongValuesCollapse(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	desc := strings.Repeat("A long description line that goes on and on.\n", 400)[:16<<10]
@@ -274,6 +279,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // by flag, environment and actor; the token form sets an expiry and the
 // list marks expired and revoked tokens.
 func TestBrowserUsersAuditTokens(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "audited", "Audited", "")
@@ -361,6 +367,7 @@ func TestBrowserUsersAuditTokens(t *testing.T) {
 // TestBrowserThousandFlagsFirstRender measures, in the browser, the first
 // render of the flag list with 1,000 flags: from the start of a fresh page
 // load to 1,000 rows in the table. Reported, not asserted on time.
+// Not parallel: the logged time would measure the other tests too.
 func TestBrowserThousandFlagsFirstRender(t *testing.T) {
 	tb := newTab(t)
 	s := startServer(t)
@@ -388,6 +395,7 @@ func TestBrowserThousandFlagsFirstRender(t *testing.T) {
 // as an SVG chart per variant over the last day, labelled with the counts;
 // the stale marker on the flag list is explained in text.
 func TestBrowserUsageChart(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t, func(c *serve.Config) { c.StaleAfter = time.Millisecond })
 	s.createFlag(t, "charted", "Charted", "")

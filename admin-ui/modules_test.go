@@ -13,6 +13,7 @@ import (
 // dom.js, rollout reading in model.js, the audit diff, and the placement of
 // field errors next to their controls.
 func TestBrowserModules(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(adminui.Handler())
 	t.Cleanup(srv.Close)
 	tb := newTab(t)

@@ -10,6 +10,7 @@ import (
 // deleting the middle one and moving the last to the top is saved as
 // exactly that order; the rules the SDKs get are the ones the page showed.
 func TestBrowserRuleEditorRemoveReorder(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	s.createFlag(t, "ruled", "Ruled", "")

@@ -1,17 +1,16 @@
 package adminui_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // testServer is the real server program (server/serve: SQLite, gRPC, the
@@ -22,24 +21,6 @@ type testServer struct {
 	GRPCAddr      string
 	AdminToken    string
 	AdminPassword string
-}
-
-// logBuffer keeps the server's log and prints it when the test failed.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -54,7 +35,7 @@ func randomHex(t *testing.T, n int) string {
 // startServer starts the server program; options adjust its Config.
 func startServer(t *testing.T, options ...func(*serve.Config)) *testServer {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	ts := &testServer{AdminPassword: "pw-" + randomHex(t, 12), AdminToken: "admin-" + randomHex(t, 24)}
 	cfg := serve.Config{
 		DBPath:        filepath.Join(t.TempDir(), "flagpole.db"),

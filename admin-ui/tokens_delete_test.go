@@ -11,6 +11,7 @@ import (
 // after a confirmation that takes a comment (the audit entry keeps it); a
 // token that still works cannot be deleted there, and says why.
 func TestBrowserTokenDelete(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	s := startServer(t)
 	for _, name := range []string{"old-deploy", "live-deploy"} {

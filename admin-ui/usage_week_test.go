@@ -18,6 +18,7 @@ import (
 // counts the server keeps (here: three days ago and an hour ago, written
 // to the database as the usage aggregator would).
 func TestBrowserUsageChartWeek(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	var dbPath string
 	s := startServer(t, func(c *serve.Config) { dbPath = c.DBPath })

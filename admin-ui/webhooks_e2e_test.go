@@ -17,6 +17,7 @@ import (
 // (its secret shown once), makes a change the receiver refuses, and sees
 // the delivery marked failed; the test button reports the answer.
 func TestBrowserWebhooks(t *testing.T) {
+	t.Parallel()
 	tb := newTab(t)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
@@ -37,7 +38,19 @@ func TestBrowserWebhooks(t *testing.T) {
 		t.Fatalf("secret %q", secret)
 	}
 	s.createFlag(t, "hooked", "Hooked", "")
-	time.Sleep(300 * time.Millisecond) // the one attempt fails
+	// The one attempt fails; wait for the server to record it before the
+	// page reads the deliveries.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		list := s.mustCall(t, "GET", "/api/v1/webhook-deliveries?state=failed", nil)
+		if ds, _ := list["deliveries"].([]any); len(ds) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed delivery recorded: %v", list)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	tb.do("reload", chromedp.Navigate(s.URL+"/#/flags"), chromedp.Navigate(s.URL+"/#/webhooks"),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-webhook]`)))
 	tb.waitJS("a failed delivery marked", `document.querySelectorAll('tr[data-state=failed]').length >= 1`)

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flagpole/flagpole/cmd/flagpole/internal/cli"
-	"github.com/flagpole/flagpole/cmd/flagpole/internal/usage"
+	"github.com/flagpole/flagpole/cmd/flagpole/internal/misuse"
 )
 
 func main() {
@@ -33,7 +33,7 @@ func newRoot() *cobra.Command {
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usage.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+				return misuse.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
 			}
 			return cmd.Help()
 		},
@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage.FlagError(err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return misuse.FlagError(err) })
 	started := trackStart(root)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "flagpole: %v\n", err)
 	// Everything cobra refuses before a command runs (unknown commands,
 	// bad flags, wrong arguments, missing required flags) is usage.
-	if usage.Is(err) || !*started {
+	if misuse.Is(err) || !*started {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return 2
 	}

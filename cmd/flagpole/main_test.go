@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -45,15 +47,12 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// TestBinary builds the real binary, runs `flagpole serve` on port 0, checks
-// its health over gRPC, sends SIGTERM and expects a clean exit.
+// TestBinary runs the real binary's `flagpole serve` on port 0, checks its
+// health over gRPC, sends SIGTERM and expects a clean exit.
 func TestBinary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "flagpole")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testkit.Binary(t, "github.com/flagpole/flagpole/cmd/flagpole")
 	cmd := exec.Command(bin, "serve", "--db", filepath.Join(dir, "flagpole.db"),
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	stderr, err := cmd.StderrPipe()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flagpole/flagpole/cmd/flagpole/internal/usage"
+	"github.com/flagpole/flagpole/cmd/flagpole/internal/misuse"
 	"github.com/flagpole/flagpole/server/serve"
 	flagusage "github.com/flagpole/flagpole/server/usage"
 )
@@ -38,32 +38,32 @@ func newServeCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.StaleAfter <= 0 {
-				return usage.Errorf("--stale-after: must be more than 0, got %s", cfg.StaleAfter)
+				return misuse.Errorf("--stale-after: must be more than 0, got %s", cfg.StaleAfter)
 			}
 			if cfg.ShutdownTimeout < 0 {
-				return usage.Errorf("--shutdown-timeout: %s is negative; give a duration of 0 or more", cfg.ShutdownTimeout)
+				return misuse.Errorf("--shutdown-timeout: %s is negative; give a duration of 0 or more", cfg.ShutdownTimeout)
 			}
 			for _, o := range cfg.CORSOrigins {
 				if err := validOrigin(o); err != nil {
-					return usage.Errorf("--cors-origin: %v", err)
+					return misuse.Errorf("--cors-origin: %v", err)
 				}
 			}
 			for _, p := range proxies {
 				prefix, err := parseProxy(p)
 				if err != nil {
-					return usage.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR range", p)
+					return misuse.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR range", p)
 				}
 				cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 			}
 			for _, p := range allow {
 				prefix, err := parseProxy(p)
 				if err != nil {
-					return usage.Errorf("--webhook-allow: %q is neither an IP address nor a CIDR range", p)
+					return misuse.Errorf("--webhook-allow: %q is neither an IP address nor a CIDR range", p)
 				}
 				cfg.WebhookAllow = append(cfg.WebhookAllow, prefix)
 			}
 			if cfg.Webhooks.Attempts < 1 || cfg.Webhooks.Backoff <= 0 {
-				return usage.Errorf("--webhook-attempts must be at least 1 and --webhook-backoff more than 0")
+				return misuse.Errorf("--webhook-attempts must be at least 1 and --webhook-backoff more than 0")
 			}
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
@@ -97,7 +97,7 @@ func newServeCommand() *cobra.Command {
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usage.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+		return nil, misuse.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
@@ -106,7 +106,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	default:
-		return nil, usage.Errorf("--log-format: %q is not one of text, json", format)
+		return nil, misuse.Errorf("--log-format: %q is not one of text, json", format)
 	}
 }
 

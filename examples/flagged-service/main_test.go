@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // runMainEnv makes the test binary run the service's main instead of the
@@ -45,24 +45,7 @@ const adminToken = "example-test-admin-token-0123456789abcdef"
 type service struct {
 	cmd  *exec.Cmd
 	addr string // where it listens, once it said so
-	log  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	log  *testkit.Buffer
 }
 
 // startService runs the service with args and env and waits until it
@@ -78,7 +61,7 @@ func startService(t *testing.T, env []string, args ...string) *service {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &service{cmd: cmd, log: &syncBuffer{}}
+	s := &service{cmd: cmd, log: &testkit.Buffer{}}
 	listening := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

@@ -1,12 +1,10 @@
 package grpcapi_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -21,6 +19,7 @@ import (
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/sqlite"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // api is a real gRPC server on 127.0.0.1:0 over a real SQLite file, and
@@ -29,7 +28,7 @@ type api struct {
 	t    *testing.T
 	ctx  context.Context
 	db   *sqlite.DB
-	logs *syncBuffer
+	logs *testkit.Buffer
 	svc  *service.Service
 
 	envs  pb.EnvironmentServiceClient
@@ -37,23 +36,6 @@ type api struct {
 	segs  pb.SegmentServiceClient
 	audit pb.AuditServiceClient
 	eval  pb.EvaluationServiceClient
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newAPI(t *testing.T) *api {
@@ -68,7 +50,7 @@ func newAPI(t *testing.T) *api {
 	if err := svc.EnsureDefaults(ctx); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // TestRecreatedEnvironmentResyncsSDKsAcrossReplicas (issue 11, F1, on
@@ -37,15 +38,15 @@ func recreateScenario(t *testing.T, admin, reader *grpc.ClientConn, sdkAddr, new
 	t.Helper()
 	ctx := context.Background()
 	envs, flags := pb.NewEnvironmentServiceClient(admin), pb.NewFlagServiceClient(admin)
-	must(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
-	must(envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
-	must(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "checkout", Environment: "qa", Percent: 100}))(t)
+	testkit.Must(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	testkit.Must(envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
+	testkit.Must(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "checkout", Environment: "qa", Percent: 100}))(t)
 	for i := range 10 {
-		must(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "qa", Enabled: i%2 == 0}))(t)
+		testkit.Must(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "qa", Enabled: i%2 == 0}))(t)
 	}
 	revision := func() int64 {
 		t.Helper()
-		return must(pb.NewEnvironmentServiceClient(reader).GetEnvironment(ctx, &pb.GetEnvironmentRequest{Name: "qa"}))(t).GetEnvironment().GetRevision()
+		return testkit.Must(pb.NewEnvironmentServiceClient(reader).GetEnvironment(ctx, &pb.GetEnvironmentRequest{Name: "qa"}))(t).GetEnvironment().GetRevision()
 	}
 	old := revision()
 
@@ -70,10 +71,10 @@ func recreateScenario(t *testing.T, admin, reader *grpc.ClientConn, sdkAddr, new
 		t.Fatalf("before the delete: checkout %v at revision %d, want off at %d", on(connected), connected.Revision(), old)
 	}
 
-	must(envs.DeleteEnvironment(ctx, &pb.DeleteEnvironmentRequest{Name: "qa"}))(t)
-	must(envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
-	must(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "checkout", Environment: "qa", Percent: 100}))(t)
-	must(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "qa", Enabled: true}))(t)
+	testkit.Must(envs.DeleteEnvironment(ctx, &pb.DeleteEnvironmentRequest{Name: "qa"}))(t)
+	testkit.Must(envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
+	testkit.Must(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "checkout", Environment: "qa", Percent: 100}))(t)
+	testkit.Must(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "qa", Enabled: true}))(t)
 	now := revision()
 	if now <= old {
 		t.Errorf("recreated qa is at revision %d, the deleted one reached %d: revisions went backwards", now, old)

@@ -20,6 +20,7 @@ import (
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 const adminToken = "replicas-admin-token-0123456789abcdef"
@@ -57,9 +58,9 @@ func TestReplicasShareChanges(t *testing.T) {
 	flagsA := pb.NewFlagServiceClient(connA)
 	evalB := pb.NewEvaluationServiceClient(connB)
 
-	must(flagsA.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
-	must(flagsA.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
-	must(flagsA.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(flagsA.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(flagsA.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
+	testkit.Must(flagsA.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 
 	p, err := sdk.NewProvider(srvB.GRPCAddr().String(), sdk.WithToken(adminToken), sdk.WithEnvironment("production"),
 		sdk.WithServiceName("replicas"), sdk.WithCacheFile(filepath.Join(t.TempDir(), "flags.cache")))
@@ -82,7 +83,7 @@ func TestReplicasShareChanges(t *testing.T) {
 	}
 	remoteB := func() bool {
 		t.Helper()
-		res := must(evalB.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-checkout",
+		res := testkit.Must(evalB.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "new-checkout",
 			Type: "boolean", TargetingKey: "user-1"}))(t)
 		return res.GetEvaluation().GetValue().GetBoolValue()
 	}
@@ -91,7 +92,7 @@ func TestReplicasShareChanges(t *testing.T) {
 	}
 
 	// The kill switch, thrown through replica A.
-	must(flagsA.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
+	testkit.Must(flagsA.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
 	select {
 	case d := <-changed:
 		if !slices.Equal(d.FlagChanges, []string{"new-checkout"}) {
@@ -108,7 +109,7 @@ func TestReplicasShareChanges(t *testing.T) {
 	}
 
 	// A deletion through A removes the flag at B.
-	must(flagsA.DeleteFlag(ctx, &pb.DeleteFlagRequest{Key: "new-checkout"}))(t)
+	testkit.Must(flagsA.DeleteFlag(ctx, &pb.DeleteFlagRequest{Key: "new-checkout"}))(t)
 	select {
 	case <-changed:
 	case <-time.After(10 * time.Second):

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,32 +43,16 @@ import (
 	"github.com/flagpole/flagpole/server/auth"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // authFixture is a real server with generated bootstrap secrets, its log
 // captured, and an admin connection.
 type authFixture struct {
 	srv      *serve.Server
-	logs     *syncBuffer
+	logs     *testkit.Buffer
 	out      *bytes.Buffer
+	clock    *testClock // tokens and sessions expire by it
 	admin    *grpc.ClientConn
 	password string // generated admin password
 	token    string // generated admin token
@@ -77,9 +60,10 @@ type authFixture struct {
 
 func startAuthFixture(t *testing.T) *authFixture {
 	t.Helper()
-	f := &authFixture{logs: &syncBuffer{}, out: &bytes.Buffer{}}
+	f := &authFixture{logs: &testkit.Buffer{}, out: &bytes.Buffer{}, clock: &testClock{}}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.AdminToken, cfg.AdminPassword, cfg.Out = "", "", f.out
+	cfg.AuthNow = f.clock.Now
 	cfg.Logger = slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.srv = serve.New(cfg)
 	if err := f.srv.Start(context.Background()); err != nil {
@@ -183,14 +167,14 @@ func call(t *testing.T, conn *grpc.ClientConn, m serve.Method, env string) codes
 // revoked token, an expired token, an sdk token of another environment and
 // a ci token outside its environments, over a real socket.
 func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := context.Background()
 	revoked := f.createToken(t, &pb.CreateTokenRequest{Name: "revoked", Scope: "admin"})
 	if _, err := pb.NewTokenServiceClient(f.admin).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "revoked"}); err != nil {
 		t.Fatal(err)
 	}
-	expiry := time.Now().Add(1500 * time.Millisecond)
-	expiring := f.createToken(t, &pb.CreateTokenRequest{Name: "expiring", Scope: "admin", ExpireTime: timestamppb.New(expiry)})
+	expiring := f.createToken(t, &pb.CreateTokenRequest{Name: "expiring", Scope: "admin", ExpireTime: timestamppb.New(f.clock.Now().Add(time.Hour))})
 	sdk := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})
 	ci := f.createToken(t, &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"staging"}})
 
@@ -241,7 +225,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 	}
 	for _, c := range creds {
 		if c.name == "expired token" {
-			time.Sleep(time.Until(expiry))
+			f.clock.Advance(time.Hour) // the credential clock passes the expiry
 		}
 		for _, m := range methods {
 			rule := server.Permissions[m.FullName]
@@ -263,6 +247,7 @@ func TestEveryMethodRefusesWrongCredentials(t *testing.T) {
 // TestSDKTokenBindsEvaluation: an sdk token evaluates in its environment
 // without naming it.
 func TestSDKTokenBindsEvaluation(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	sdk := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"staging"}})
 	if _, err := pb.NewFlagServiceClient(f.admin).CreateFlag(context.Background(), &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "beta", Type: "boolean"}}); err != nil {
@@ -284,6 +269,7 @@ func TestSDKTokenBindsEvaluation(t *testing.T) {
 // TestProtectedProductionOnlyAdmins: production is protected from the
 // first start; an editor can change staging but not production.
 func TestProtectedProductionOnlyAdmins(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := context.Background()
 	env, err := pb.NewEnvironmentServiceClient(f.admin).GetEnvironment(ctx, &pb.GetEnvironmentRequest{Name: "production"})
@@ -314,6 +300,7 @@ func TestProtectedProductionOnlyAdmins(t *testing.T) {
 // TestNoSecretInLogsOrAuditTrail runs token and user changes through the
 // real server and searches the log and the audit trail for every secret.
 func TestNoSecretInLogsOrAuditTrail(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := metadata.AppendToOutgoingContext(context.Background(), auth.SourceHeader, "cli")
 	tokens, users := pb.NewTokenServiceClient(f.admin), pb.NewUserServiceClient(f.admin)
@@ -388,6 +375,7 @@ func TestNoSecretInLogsOrAuditTrail(t *testing.T) {
 // TestBootstrapFromEnvironmentAndRestart: given credentials work, are not
 // printed, and a second start on the same file creates nothing new.
 func TestBootstrapFromEnvironmentAndRestart(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	var out bytes.Buffer
 	cfg := config(dbPath)
@@ -417,6 +405,7 @@ func TestBootstrapFromEnvironmentAndRestart(t *testing.T) {
 
 // TestTLS serves both ports over TLS with a self-signed certificate.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	certPEM, certFile, keyFile := selfSigned(t, dir)
 	cfg := config(filepath.Join(dir, "flagpole.db"))
@@ -511,6 +500,7 @@ func selfSigned(t *testing.T, dir string) (certPEM []byte, certFile, keyFile str
 // server) is refused on the very next call after its revocation returns,
 // over gRPC and over HTTP.
 func TestRevokedTokenRefusedOnNextCall(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	ctx := context.Background()
 	secret := f.createToken(t, &pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"production"}})

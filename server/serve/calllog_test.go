@@ -18,6 +18,7 @@ import (
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // TestCallLogAtDefaultLevel runs the real server with a logger at info, the
@@ -25,7 +26,8 @@ import (
 // write a line: evaluations, a sync stream, health checks and reads write
 // none; changes and failing calls do; the metrics count every call.
 func TestCallLogAtDefaultLevel(t *testing.T) {
-	logs := &lockedBuilder{}
+	t.Parallel()
+	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv := serve.New(cfg)
@@ -33,19 +35,19 @@ func TestCallLogAtDefaultLevel(t *testing.T) {
 	ctx := context.Background()
 
 	// Changes: logged.
-	must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
-	must(admin.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "production", Enabled: true}))(t)
-	tok := must(pb.NewTokenServiceClient(dialAs(t, srv, testAdminToken)).CreateToken(ctx,
+	testkit.Must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	testkit.Must(admin.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "production", Enabled: true}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(dialAs(t, srv, testAdminToken)).CreateToken(ctx,
 		&pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"production"}}))(t)
 
 	// Hot and read traffic: not logged at info.
 	sdkConn := clientsOf(dialAs(t, srv, tok.GetSecret()))
 	for range 5 {
-		must(sdkConn.eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "checkout", TargetingKey: "u"}))(t)
-		must(sdkConn.eval.EvaluateAll(ctx, &pb.EvaluateAllRequest{Environment: "production", TargetingKey: "u"}))(t)
-		must(sdkConn.health.Check(ctx, &healthpb.HealthCheckRequest{}))(t)
+		testkit.Must(sdkConn.eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "checkout", TargetingKey: "u"}))(t)
+		testkit.Must(sdkConn.eval.EvaluateAll(ctx, &pb.EvaluateAllRequest{Environment: "production", TargetingKey: "u"}))(t)
+		testkit.Must(sdkConn.health.Check(ctx, &healthpb.HealthCheckRequest{}))(t)
 	}
-	must(admin.flags.GetFlag(ctx, &pb.GetFlagRequest{Key: "checkout"}))(t)
+	testkit.Must(admin.flags.GetFlag(ctx, &pb.GetFlagRequest{Key: "checkout"}))(t)
 	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok.GetSecret()), sdk.WithInitTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // TestUnknownFlagKeysAddNoSeries asks a real server for flags that do not
@@ -20,13 +21,14 @@ import (
 // keeps the same number of series however many distinct keys are asked
 // (issue 11 F6), while the evaluations are still counted.
 func TestUnknownFlagKeysAddNoSeries(t *testing.T) {
+	t.Parallel()
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.UsageFlushInterval = time.Hour // no flush series appears between the scrapes
 	srv := serve.New(cfg)
 	admin := clientsOf(start(t, srv))
 	ctx := context.Background()
-	must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
-	tok := must(pb.NewTokenServiceClient(dialAs(t, srv, testAdminToken)).CreateToken(ctx,
+	testkit.Must(admin.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(dialAs(t, srv, testAdminToken)).CreateToken(ctx,
 		&pb.CreateTokenRequest{Name: "svc", Scope: "sdk", Environments: []string{"production"}}))(t).GetSecret()
 	eval := pb.NewEvaluationServiceClient(dialAs(t, srv, tok))
 	base := "http://" + srv.HTTPAddr().String()
@@ -45,7 +47,7 @@ func TestUnknownFlagKeysAddNoSeries(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("OFREP %s: status %d, want 404", key, resp.StatusCode)
 		}
-		r := must(eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: key, TargetingKey: "u"}))(t)
+		r := testkit.Must(eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: key, TargetingKey: "u"}))(t)
 		if r.GetEvaluation().GetErrorCode() != "FLAG_NOT_FOUND" {
 			t.Fatalf("gRPC %s: %v, want FLAG_NOT_FOUND", key, r.GetEvaluation())
 		}
@@ -64,7 +66,7 @@ func TestUnknownFlagKeysAddNoSeries(t *testing.T) {
 	}
 
 	ask("missing-0")
-	must(eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "checkout", TargetingKey: "u"}))(t)
+	testkit.Must(eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "checkout", TargetingKey: "u"}))(t)
 	before, _ := series()
 	const n = 200
 	for i := 1; i <= n; i++ {

@@ -18,6 +18,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/testkit"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -29,6 +30,7 @@ import (
 // naming the field comment and the environment; a bad comment is refused
 // the same way before anything runs.
 func TestChangeCommentsEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, conn := webhookServerConn(t, webhook.Options{Backoff: 20 * time.Millisecond})
 	c, hooks := clientsOf(conn), pb.NewWebhookServiceClient(conn)
@@ -38,12 +40,12 @@ func TestChangeCommentsEndToEnd(t *testing.T) {
 		return metadata.AppendToOutgoingContext(ctx, server.CommentHeader, url.PathEscape(comment))
 	}
 
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
-	prod := must(c.envs.GetEnvironment(ctx, &pb.GetEnvironmentRequest{Name: "production"}))(t).GetEnvironment()
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	prod := testkit.Must(c.envs.GetEnvironment(ctx, &pb.GetEnvironmentRequest{Name: "production"}))(t).GetEnvironment()
 	prod.RequireComment = true
 	_, err := c.envs.UpdateEnvironment(ctx, &pb.UpdateEnvironmentRequest{Environment: prod})
 	wantCommentRefused(t, "requiring comments without one", err, `"production"`)
-	got := must(c.envs.UpdateEnvironment(commented("SOX: every production change says why"), &pb.UpdateEnvironmentRequest{Environment: prod}))(t)
+	got := testkit.Must(c.envs.UpdateEnvironment(commented("SOX: every production change says why"), &pb.UpdateEnvironmentRequest{Environment: prod}))(t)
 	if !got.GetEnvironment().GetRequireComment() {
 		t.Fatalf("UpdateEnvironment returned %v, want require_comment set", got.GetEnvironment())
 	}
@@ -53,8 +55,8 @@ func TestChangeCommentsEndToEnd(t *testing.T) {
 	_, err = c.flags.SetEnabled(commented(strings.Repeat("x", server.MaxCommentLength+1)), &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "production", Enabled: true})
 	wantCommentRefused(t, "gRPC toggle with a comment too long", err, "the limit is 1000")
 	const why = "INC-4711: ramp 50% — café ✓"
-	must(c.flags.SetEnabled(commented(why), &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "production", Enabled: true}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "staging", Enabled: true}))(t)
+	testkit.Must(c.flags.SetEnabled(commented(why), &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "staging", Enabled: true}))(t)
 
 	// HTTP: the same header, the same refusal.
 	base := "http://" + srv.HTTPAddr().String()
@@ -82,21 +84,21 @@ func TestChangeCommentsEndToEnd(t *testing.T) {
 		t.Fatalf("HTTP toggle with a comment: %d %v", code, body)
 	}
 
-	entries := must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{FlagKey: "checkout", Environment: "production"}))(t).GetEntries()
+	entries := testkit.Must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{FlagKey: "checkout", Environment: "production"}))(t).GetEntries()
 	if len(entries) != 2 || entries[0].GetComment() != rollback || entries[1].GetComment() != why {
 		t.Fatalf("production entries of checkout: %v, want the HTTP then the gRPC change with their comments", entries)
 	}
-	staging := must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{FlagKey: "checkout", Environment: "staging"}))(t).GetEntries()
+	staging := testkit.Must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{FlagKey: "checkout", Environment: "staging"}))(t).GetEntries()
 	if len(staging) != 1 || staging[0].GetComment() != "" {
 		t.Errorf("staging entries: %v, want one without a comment", staging)
 	}
 
 	// The actor filter, on the server: the admin token made every change
 	// here; nobody else made any.
-	if n := len(must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{Actor: "admin"}))(t).GetEntries()); n < 5 {
+	if n := len(testkit.Must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{Actor: "admin"}))(t).GetEntries()); n < 5 {
 		t.Errorf("entries by actor admin: %d, want at least 5", n)
 	}
-	if e := must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{Actor: "nobody"}))(t).GetEntries(); len(e) != 0 {
+	if e := testkit.Must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{Actor: "nobody"}))(t).GetEntries(); len(e) != 0 {
 		t.Errorf("entries by actor nobody: %v, want none", e)
 	}
 	req, _ := http.NewRequest("GET", base+"/api/v1/audit?actor=admin&environment=production&flagKey=checkout", nil)
@@ -107,8 +109,8 @@ func TestChangeCommentsEndToEnd(t *testing.T) {
 	}
 
 	// Token, user and webhook changes keep their comments too.
-	must(pb.NewTokenServiceClient(conn).CreateToken(commented("for the deploy job"), &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"staging"}}))(t)
-	if e := must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{Resource: "token", Key: "deploy"}))(t).GetEntries(); len(e) != 1 || e[0].GetComment() != "for the deploy job" {
+	testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(commented("for the deploy job"), &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"staging"}}))(t)
+	if e := testkit.Must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{Resource: "token", Key: "deploy"}))(t).GetEntries(); len(e) != 1 || e[0].GetComment() != "for the deploy job" {
 		t.Errorf("token entries: %v, want token.create with its comment", e)
 	}
 

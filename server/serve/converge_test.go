@@ -16,6 +16,7 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // Issue 11 F13: after a 5 s outage, SDKs with default reconnection
@@ -29,8 +30,8 @@ func TestSDKsConvergeSoonAfterOutage(t *testing.T) {
 	srv := serve.New(config(db))
 	c := clientsOf(start(t, srv))
 	addr := srv.GRPCAddr().String()
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
-	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "banner", Environment: "production", Percent: 100}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "banner", Environment: "production", Percent: 100}))(t)
 
 	// FLAGPOLE_CONVERGE_SDKS=200 is the issue's measurement; CI runs 5.
 	sdks := 5
@@ -61,7 +62,7 @@ func TestSDKsConvergeSoonAfterOutage(t *testing.T) {
 	// Meanwhile the flag is enabled (through another listener on the file).
 	other := serve.New(config(db))
 	oc := clientsOf(start(t, other))
-	must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: true}))(t)
+	testkit.Must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: true}))(t)
 	if err := other.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 // origin, and clients that are not browsers (no Origin, no Sec-Fetch-Site:
 // curl, the CLI, SDKs) still may.
 func TestCrossOriginRequestsRefused(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	start(t, srv)
 	base := "http://" + srv.HTTPAddr().String()

@@ -15,6 +15,7 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // Issue 11 F10: a sync stream ends when the token it was opened with
@@ -22,6 +23,7 @@ import (
 // changes for as long as it stayed connected. The credential clock is moved
 // past the expiry instead of waiting for it.
 func TestExpiredTokenEndsSyncStream(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := &testClock{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
@@ -29,8 +31,8 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	srv := serve.New(cfg)
 	conn := start(t, srv)
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "short-lived", Scope: "sdk",
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "short-lived", Scope: "sdk",
 		Environments: []string{"production"}, ExpireTime: timestamppb.New(clk.Now().Add(time.Hour))}))(t)
 	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok.GetSecret()), sdk.WithServiceName("expiring"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 100*time.Millisecond), sdk.WithErrorGracePeriod(time.Minute))
@@ -45,7 +47,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Shutdown() })
 	ev.wait(t, openfeature.ProviderReady)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: true}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: true}))(t)
 	ev.wait(t, openfeature.ProviderConfigChange)
 
 	clk.Advance(2 * time.Hour)
@@ -62,7 +64,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 		t.Fatalf("error event %+v, want it to say the credential expired", d.ProviderEventDetails)
 	}
 	// No change reaches the expired token's instance any more.
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: false}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "production", Enabled: false}))(t)
 	select {
 	case d := <-ev[openfeature.ProviderConfigChange]:
 		t.Fatalf("a change arrived after the token expired: %+v", d)
@@ -73,7 +75,7 @@ func TestExpiredTokenEndsSyncStream(t *testing.T) {
 	if r := p.BooleanEvaluation(ctx, "banner", false, openfeature.FlattenedContext{openfeature.TargetingKey: "u"}); !r.Value {
 		t.Fatal("the expired instance applied the change made after the expiry")
 	}
-	resp := must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t)
+	resp := testkit.Must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t)
 	if n := len(resp.GetClients()); n != 0 {
 		t.Fatalf("%d streams connected after the expiry", n)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/service"
+	"github.com/flagpole/flagpole/server/testkit"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -32,6 +33,7 @@ import (
 // flag is guarded (the SDKs attribute tracked events to variants); once it
 // has ended, not.
 func TestGuardedReleaseEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs release plans for several seconds")
 	}
@@ -51,7 +53,7 @@ func TestGuardedReleaseEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{
 		Name: "shop", Scope: "sdk", Environments: []string{"production"}}))(t).GetSecret()
 
 	// Five service instances serve requests; a request evaluates both flags

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // TestResponsesCarryNosniff checks that answers of every kind on the HTTP
@@ -21,6 +22,7 @@ import (
 // guess a content type, and that plain HTTP carries no HSTS (TestTLS checks
 // that TLS does).
 func TestResponsesCarryNosniff(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	start(t, srv)
 	base := "http://" + srv.HTTPAddr().String()
@@ -60,6 +62,7 @@ func (rawCodec) Name() string                       { return "proto" }
 // message to unary methods over a real connection: the caller's mistake is
 // InvalidArgument, not INTERNAL (issue 11 F14).
 func TestMalformedProtobufIsInvalidArgument(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
 	// Field 1, length-delimited, claims 127 bytes and has one.
@@ -77,7 +80,8 @@ func TestMalformedProtobufIsInvalidArgument(t *testing.T) {
 // TestSignInDoesNotLogTheUsername signs in with a "username" that is really
 // a password typed into the wrong field: the log must not keep it.
 func TestSignInDoesNotLogTheUsername(t *testing.T) {
-	logs := &lockedBuilder{}
+	t.Parallel()
+	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := serve.New(cfg)

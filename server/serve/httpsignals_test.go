@@ -18,6 +18,7 @@ import (
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/httpsignals"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // TestHTTPSignalsMiddleware runs a real HTTP service wrapped by the SDK's
@@ -42,7 +43,7 @@ func TestHTTPSignalsMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{
 		Name: "shop", Scope: "sdk", Environments: []string{"production"}}))(t).GetSecret()
 	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok),
 		sdk.WithTrackFlushInterval(50*time.Millisecond), sdk.WithInitTimeout(5*time.Second))
@@ -98,7 +99,7 @@ func TestHTTPSignalsMiddleware(t *testing.T) {
 	var sums map[string]float64         // variant → duration sum
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r := must(signals.ListSignals(ctx, &pb.ListSignalsRequest{Environment: "production", FlagKey: "checkout",
+		r := testkit.Must(signals.ListSignals(ctx, &pb.ListSignalsRequest{Environment: "production", FlagKey: "checkout",
 			StartTime: timestamppb.New(time.Now().Add(-time.Hour))}))(t)
 		got, sums = map[string]map[string]int64{}, map[string]float64{}
 		for _, e := range r.GetEvents() {

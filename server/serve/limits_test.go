@@ -11,6 +11,7 @@ import (
 // levels deep (once a 500) and a description over the limit are refused
 // with 400 naming the field, and nothing is created.
 func TestDeepAndLargeValuesRefusedOverHTTP(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	base := "http://" + f.srv.HTTPAddr().String()
 	post := func(body string) (int, string) {

@@ -23,7 +23,8 @@ import (
 	"github.com/flagpole/flagpole/server/serve"
 )
 
-// testClock is the clock usage insights judge staleness by.
+// testClock is a clock tests move instead of waiting: usage insights judge
+// staleness by it, tokens and sessions expire by it.
 type testClock struct {
 	mu  sync.Mutex
 	off time.Duration
@@ -137,6 +138,7 @@ func setup(h httpServer) {
 // TestSDKAndOFREPAgree evaluates the same flags for the same contexts in the
 // Go SDK (in process, from the stream) and over OFREP (on the server).
 func TestSDKAndOFREPAgree(t *testing.T) {
+	t.Parallel()
 	h := startHTTP(t, &testClock{})
 	setup(h)
 	p := connectSDK(t, h.srv.GRPCAddr().String(), "billing")
@@ -165,6 +167,7 @@ func TestSDKAndOFREPAgree(t *testing.T) {
 // last-evaluated with the service name; a flag nobody evaluates, and one that
 // serves a single variant to everyone, become stale after the stale period.
 func TestUsageAndStaleFlags(t *testing.T) {
+	t.Parallel()
 	clk := &testClock{}
 	h := startHTTP(t, clk)
 	setup(h)
@@ -232,6 +235,7 @@ func staleFlags(h httpServer) map[string]string {
 
 // TestMetricsAfterTraffic scrapes /metrics after API, OFREP and sync traffic.
 func TestMetricsAfterTraffic(t *testing.T) {
+	t.Parallel()
 	h := startHTTP(t, &testClock{})
 	setup(h)
 	p := connectSDK(t, h.srv.GRPCAddr().String(), "billing")
@@ -244,11 +248,16 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	h.do("POST", "/api/v1/flags/color/environments/production/enabled", `{"enabled":false}`, 200)
 	waitFor(t, "the SDK to apply the change", func() bool { return p.Revision() > before })
 
+	// The SDK acknowledges a revision up to its ack delay after applying
+	// it, and the acknowledgement of its first snapshot already gave the
+	// propagation histogram a sample: wait until the new revision's
+	// acknowledgement arrived too (no instance behind).
 	var fams map[string]*dto.MetricFamily
 	waitFor(t, "propagation to be observed", func() bool {
 		fams = scrapeMetrics(t, h.base)
 		m := metricWith(fams, "flagpole_sync_propagation_seconds", map[string]string{"environment": "production"})
-		return m != nil && m.GetHistogram().GetSampleCount() >= 1
+		lag := metricWith(fams, "flagpole_sync_revision_lag", map[string]string{"environment": "production"})
+		return m != nil && m.GetHistogram().GetSampleCount() >= 1 && lag != nil && lag.GetGauge().GetValue() == 0
 	})
 	checks := []struct {
 		name   string

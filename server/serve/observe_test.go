@@ -5,37 +5,21 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
-
-type lockedBuilder struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *lockedBuilder) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *lockedBuilder) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
 
 // TestReflectionAndCallLog checks what grpcurl relies on (reflection lists
 // the flagpole.v1 services) and that a failing call is logged with its
 // method, code and duration.
 func TestReflectionAndCallLog(t *testing.T) {
-	logs := &lockedBuilder{}
+	t.Parallel()
+	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	srv := serve.New(cfg)

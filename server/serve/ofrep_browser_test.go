@@ -21,6 +21,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // headlessChromium starts Debian's Chromium (or $CHROMIUM) for one test. It
@@ -114,12 +115,12 @@ func TestOFREPWebProviderFromAnotherOrigin(t *testing.T) {
 	conn := start(t, srv)
 	bg := context.Background()
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
-	must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
-	must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "string",
+	testkit.Must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
+	testkit.Must(c.flags.CreateFlag(bg, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "string",
 		Variants: []*syncpb.Variant{{Key: "spring", Value: structpb.NewStringValue("spring")}, {Key: "summer", Value: structpb.NewStringValue("summer")}}}}))(t)
-	must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "staging", Enabled: true}))(t)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(bg, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
+	testkit.Must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "banner", Environment: "staging", Enabled: true}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(bg, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
 
 	q := url.Values{"server": {"http://" + srv.HTTPAddr().String()}, "token": {tok.GetSecret()}}
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageOrigin+"/index.html?"+q.Encode())); err != nil {
@@ -138,7 +139,7 @@ func TestOFREPWebProviderFromAnotherOrigin(t *testing.T) {
 	}
 
 	// A change reaches the page by polling.
-	must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: false}))(t)
+	testkit.Must(c.flags.SetEnabled(bg, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: false}))(t)
 	got = readPage(t, ctx, func(p webPage) bool { return len(p.Changes) > 0 })
 	if got.Error != "" {
 		t.Fatal(got.Error)

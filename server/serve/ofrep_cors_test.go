@@ -11,6 +11,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // ofrepCORSServer is a real server allowing the OFREP calls of pages on
@@ -23,9 +24,9 @@ func ofrepCORSServer(t *testing.T, origins ...string) (base, sdkToken string) {
 	conn := start(t, srv)
 	ctx := context.Background()
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "web", Scope: "sdk", Environments: []string{"staging"}}))(t)
 	return "http://" + srv.HTTPAddr().String(), tok.GetSecret()
 }
 
@@ -53,6 +54,7 @@ func do(t *testing.T, method, url, body string, header map[string]string) (*http
 // would refuse) answered with Access-Control-Allow-Origin and ETag exposed.
 // Other origins get neither; other routes stay protected.
 func TestOFREPCORS(t *testing.T) {
+	t.Parallel()
 	const app = "http://app.example:3000"
 	base, token := ofrepCORSServer(t, app)
 
@@ -121,6 +123,7 @@ func TestOFREPCORS(t *testing.T) {
 
 // TestOFREPCORSAnyOrigin: "*" allows every origin, answered with "*".
 func TestOFREPCORSAnyOrigin(t *testing.T) {
+	t.Parallel()
 	base, token := ofrepCORSServer(t, "*")
 	resp, body := do(t, "POST", base+"/ofrep/v1/evaluate/flags/new-checkout", `{"context":{"targetingKey":"u1"}}`,
 		map[string]string{"Origin": "https://anything.example", "Sec-Fetch-Site": "cross-site", "Authorization": "Bearer " + token})

@@ -13,6 +13,7 @@ import (
 // no Cache-Control, an empty body accepted, GET on an evaluate route
 // answered 404 text/plain.
 func TestOFREPSpecConformance(t *testing.T) {
+	t.Parallel()
 	base, token := ofrepCORSServer(t)
 	bearer := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 	body := func(raw string) map[string]any {

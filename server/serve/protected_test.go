@@ -21,6 +21,7 @@ import (
 // production's results alone goes through. Over the real server, as the UI
 // makes it (session cookie and CSRF token).
 func TestEditorCannotChangeProtectedThroughSharedObjects(t *testing.T) {
+	t.Parallel()
 	f := startAuthFixture(t)
 	base := "http://" + f.srv.HTTPAddr().String()
 	ctx := context.Background()

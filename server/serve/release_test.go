@@ -19,6 +19,7 @@ import (
 // same database, at the same step, held by the new server, and goes on
 // from there.
 func TestReleasePlanSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "flagpole.db")
 	start := func() *serve.Server {
 		srv := serve.New(serve.Config{DBPath: db, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",

@@ -45,7 +45,7 @@ const (
 	DefaultHTTPAddr        = ":8080"
 	DefaultShutdownTimeout = 10 * time.Second
 
-	// Connection limits (see README "Server resource limits").
+	// Connection limits (see server/README.md, "Server resource limits").
 	DefaultHTTPReadHeaderTimeout = 10 * time.Second
 	DefaultHTTPReadTimeout       = 30 * time.Second
 	DefaultHTTPIdleTimeout       = 60 * time.Second

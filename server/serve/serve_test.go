@@ -25,6 +25,7 @@ import (
 	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/sqlite"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // testAdminToken is the bootstrap admin token of the test servers.
@@ -72,30 +73,19 @@ func clientsOf(conn *grpc.ClientConn) clients {
 	}
 }
 
-// must(call())(t) returns call's value or fails the test with its error.
-func must[T any](v T, err error) func(t *testing.T) T {
-	return func(t *testing.T) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
-
 // everything reads all the state the API exposes, for comparing before and
 // after a restart.
 func everything(t *testing.T, ctx context.Context, c clients) []proto.Message {
 	t.Helper()
-	ctxStruct := must(structpb.NewStruct(map[string]any{"email": "ada@flagpole.dev", "plan": "pro"}))(t)
+	ctxStruct := testkit.Must(structpb.NewStruct(map[string]any{"email": "ada@flagpole.dev", "plan": "pro"}))(t)
 	out := []proto.Message{
-		must(c.envs.ListEnvironments(ctx, &pb.ListEnvironmentsRequest{}))(t),
-		must(c.flags.ListFlags(ctx, &pb.ListFlagsRequest{IncludeArchived: true}))(t),
-		must(c.segs.ListSegments(ctx, &pb.ListSegmentsRequest{}))(t),
-		must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{PageSize: 1000}))(t),
+		testkit.Must(c.envs.ListEnvironments(ctx, &pb.ListEnvironmentsRequest{}))(t),
+		testkit.Must(c.flags.ListFlags(ctx, &pb.ListFlagsRequest{IncludeArchived: true}))(t),
+		testkit.Must(c.segs.ListSegments(ctx, &pb.ListSegmentsRequest{}))(t),
+		testkit.Must(c.audit.ListAuditEntries(ctx, &pb.ListAuditEntriesRequest{PageSize: 1000}))(t),
 	}
 	for _, env := range []string{"development", "staging", "production", "qa"} {
-		out = append(out, must(c.eval.EvaluateAll(ctx, &pb.EvaluateAllRequest{Environment: env, TargetingKey: "user-42", Context: ctxStruct}))(t))
+		out = append(out, testkit.Must(c.eval.EvaluateAll(ctx, &pb.EvaluateAllRequest{Environment: env, TargetingKey: "user-42", Context: ctxStruct}))(t))
 	}
 	return out
 }
@@ -104,50 +94,51 @@ func everything(t *testing.T, ctx context.Context, c clients) []proto.Message {
 // stops it, starts it again on the same file and finds every change and
 // every audit entry still there.
 func TestEndToEndRestart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	first := serve.New(config(dbPath))
 	c := clientsOf(start(t, first))
 
-	hc := must(c.health.Check(ctx, &healthpb.HealthCheckRequest{}))(t)
+	hc := testkit.Must(c.health.Check(ctx, &healthpb.HealthCheckRequest{}))(t)
 	if hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health %v", hc.GetStatus())
 	}
-	hc = must(c.health.Check(ctx, &healthpb.HealthCheckRequest{Service: "flagpole.v1.FlagService"}))(t)
+	hc = testkit.Must(c.health.Check(ctx, &healthpb.HealthCheckRequest{Service: "flagpole.v1.FlagService"}))(t)
 	if hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("FlagService health %v", hc.GetStatus())
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp := must(http.Get("http://" + first.HTTPAddr().String() + path))(t)
+		resp := testkit.Must(http.Get("http://" + first.HTTPAddr().String() + path))(t)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %d", path, resp.StatusCode)
 		}
 	}
 
-	must(c.envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa", Description: "QA"}}))(t)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean", Tags: []string{"checkout"}, Temporary: true}}))(t)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "string", Variants: []*syncpb.Variant{
+	testkit.Must(c.envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa", Description: "QA"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean", Tags: []string{"checkout"}, Temporary: true}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "string", Variants: []*syncpb.Variant{
 		{Key: "blue", Value: structpb.NewStringValue("#00f")}, {Key: "green", Value: structpb.NewStringValue("#0f0")}}}}))(t)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "old", Type: "boolean"}}))(t)
-	must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "staff", Match: "any",
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "old", Type: "boolean"}}))(t)
+	testkit.Must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "staff", Match: "any",
 		Conditions: []*syncpb.Condition{{Attribute: "email", Operator: "ends_with", Values: []string{"@flagpole.dev"}}}}}))(t)
-	must(c.flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
+	testkit.Must(c.flags.ReplaceFlagConfig(ctx, &pb.ReplaceFlagConfigRequest{Config: &syncpb.FlagConfig{
 		FlagKey: "banner", Environment: "production", Enabled: true, OffVariant: "blue",
 		Rules: []*syncpb.Rule{{Id: "staff", Conditions: []*syncpb.Condition{{Operator: "in_segment", Values: []string{"staff"}}},
 			Serve: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "green"}}}},
 		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "blue"}},
 	}}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
-	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 25}))(t)
-	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "banner", Environment: "qa", Percent: 40, Variant: "green"}))(t)
-	must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean", Description: "one-page checkout", Tags: []string{"checkout"}, Temporary: true}}))(t)
-	must(c.flags.ArchiveFlag(ctx, &pb.ArchiveFlagRequest{Key: "old", Archived: true}))(t)
-	must(c.envs.UpdateEnvironment(ctx, &pb.UpdateEnvironmentRequest{Environment: &pb.Environment{Name: "staging", Description: "pre-production"}}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "staging", Enabled: true}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 25}))(t)
+	testkit.Must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "banner", Environment: "qa", Percent: 40, Variant: "green"}))(t)
+	testkit.Must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean", Description: "one-page checkout", Tags: []string{"checkout"}, Temporary: true}}))(t)
+	testkit.Must(c.flags.ArchiveFlag(ctx, &pb.ArchiveFlagRequest{Key: "old", Archived: true}))(t)
+	testkit.Must(c.envs.UpdateEnvironment(ctx, &pb.UpdateEnvironmentRequest{Environment: &pb.Environment{Name: "staging", Description: "pre-production"}}))(t)
 
 	before := everything(t, ctx, c)
-	ev := must(c.eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "banner", Context: must(structpb.NewStruct(map[string]any{"email": "ada@flagpole.dev"}))(t)}))(t)
+	ev := testkit.Must(c.eval.Evaluate(ctx, &pb.EvaluateRequest{Environment: "production", FlagKey: "banner", Context: testkit.Must(structpb.NewStruct(map[string]any{"email": "ada@flagpole.dev"}))(t)}))(t)
 	if ev.GetEvaluation().GetVariant() != "green" {
 		t.Fatalf("banner for staff: %v", ev.GetEvaluation())
 	}
@@ -189,9 +180,10 @@ func (g *gatedStore) Update(ctx context.Context, fn func(server.Tx) error) error
 // in flight: the call completes and is stored, Shutdown waits for it, and
 // later calls are refused.
 func TestGracefulShutdownFinishesInFlightCall(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
-	db := must(sqlite.Open(ctx, dbPath))(t)
+	db := testkit.Must(sqlite.Open(ctx, dbPath))(t)
 	gated := &gatedStore{DB: db, entered: make(chan struct{}), release: make(chan struct{})}
 	srv := serve.New(config(dbPath)).WithStore(gated)
 	c := clientsOf(start(t, srv))
@@ -229,7 +221,7 @@ func TestGracefulShutdownFinishesInFlightCall(t *testing.T) {
 	}
 
 	// The in-flight write was committed before the store closed.
-	reopened := must(sqlite.Open(ctx, dbPath))(t)
+	reopened := testkit.Must(sqlite.Open(ctx, dbPath))(t)
 	defer reopened.Close()
 	if _, _, err := service.New(reopened).GetFlag(ctx, "in-flight"); err != nil {
 		t.Errorf("the in-flight flag is not stored: %v", err)
@@ -239,9 +231,10 @@ func TestGracefulShutdownFinishesInFlightCall(t *testing.T) {
 // TestShutdownCutsOffCallsAfterTimeout: a call that outlives the shutdown
 // deadline does not keep the server up.
 func TestShutdownCutsOffCallsAfterTimeout(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
-	db := must(sqlite.Open(ctx, dbPath))(t)
+	db := testkit.Must(sqlite.Open(ctx, dbPath))(t)
 	gated := &gatedStore{DB: db, entered: make(chan struct{}), release: make(chan struct{})}
 	srv := serve.New(config(dbPath)).WithStore(gated)
 	c := clientsOf(start(t, srv))
@@ -264,10 +257,11 @@ func TestShutdownCutsOffCallsAfterTimeout(t *testing.T) {
 }
 
 func TestReadyzDuringShutdown(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	start(t, srv)
 	url := "http://" + srv.HTTPAddr().String() + "/readyz"
-	resp := must(http.Get(url))(t)
+	resp := testkit.Must(http.Get(url))(t)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("readyz %d", resp.StatusCode)
@@ -282,6 +276,7 @@ func TestReadyzDuringShutdown(t *testing.T) {
 }
 
 func TestStartFailsOnBusyPort(t *testing.T) {
+	t.Parallel()
 	first := serve.New(config(filepath.Join(t.TempDir(), "a.db")))
 	start(t, first)
 	cfg := config(filepath.Join(t.TempDir(), "b.db"))

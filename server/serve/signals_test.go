@@ -15,6 +15,7 @@ import (
 // TestSignalsOverHTTP: a guarded flag's tracked events, attributed by a
 // real SDK, are stored and read back over the JSON API.
 func TestSignalsOverHTTP(t *testing.T) {
+	t.Parallel()
 	clk := &testClock{}
 	h := startHTTP(t, clk)
 	setup(h)

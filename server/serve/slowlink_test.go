@@ -16,6 +16,7 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // Issue 11 F13: on a slow link a large message arrives: the sync stream's
@@ -39,9 +40,9 @@ func TestLargeSnapshotOverSlowLink(t *testing.T) {
 		for _, k := range []string{"a", "b", "c", "d"} {
 			f.Variants = append(f.Variants, &syncpb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
 		}
-		must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
+		testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	proxy := startProxy(t, srv.GRPCAddr().String())
 	proxy.Throttle(1 << 20)
 	p, err := sdk.NewProvider(proxy.Addr(), sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"),
@@ -93,11 +94,11 @@ func TestSnapshotSlowerThanIdleTimeoutArrives(t *testing.T) {
 		for _, k := range []string{"a", "b", "c", "d"} {
 			f.Variants = append(f.Variants, &syncpb.Variant{Key: k, Value: structpb.NewStringValue(strings.Repeat(k, 60<<10))})
 		}
-		must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
+		testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: f}))(t)
 	}
 	proxy := startProxy(t, srv.GRPCAddr().String())
 	proxy.Throttle(256 << 10)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	p, err := sdk.NewProvider(proxy.Addr(), sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"),
 		sdk.WithServiceName("slow"), sdk.WithIdleTimeout(2*time.Second), sdk.WithInitTimeout(30*time.Second),
 		sdk.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))

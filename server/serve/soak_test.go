@@ -16,6 +16,7 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // soakFor is how long TestSoak churns; a CI-sized run of the soak the
@@ -38,7 +39,7 @@ func TestSoak(t *testing.T) {
 	conn := start(t, srv)
 	c := clientsOf(conn)
 	addr := srv.GRPCAddr().String()
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "churn", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "churn", Type: "boolean"}}))(t)
 	evalCtx := openfeature.FlattenedContext{openfeature.TargetingKey: "u"}
 
 	var connects, writes atomic.Int64
@@ -116,7 +117,7 @@ func TestSoak(t *testing.T) {
 	if heap > baseHeap+8<<20 {
 		t.Fatalf("live heap grew from %d to %d bytes", baseHeap, heap)
 	}
-	if n := len(must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetClients()); n != 0 {
+	if n := len(testkit.Must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetClients()); n != 0 {
 		t.Fatalf("%d clients still listed after every SDK shut down", n)
 	}
 }

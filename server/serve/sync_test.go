@@ -16,6 +16,7 @@ import (
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // events collects a client's provider events by type.
@@ -50,15 +51,16 @@ func (ev events) wait(t *testing.T, typ openfeature.EventType) openfeature.Event
 // last values, and a restarted one makes it READY again with the changes
 // made meanwhile.
 func TestSDKEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "flagpole.db")
 	srv := serve.New(config(db))
 	conn := start(t, srv)
 	c := clientsOf(conn)
 	addr := srv.GRPCAddr().String()
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
-	must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 
 	p, err := sdk.NewProvider(addr, sdk.WithToken(testAdminToken), sdk.WithEnvironment("production"), sdk.WithServiceName("e2e"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond), sdk.WithErrorGracePeriod(300*time.Millisecond),
@@ -81,7 +83,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 
 	// A change through the admin API.
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
 	if d := ev.wait(t, openfeature.ProviderConfigChange); !slices.Equal(d.FlagChanges, []string{"new-checkout"}) {
 		t.Fatalf("changed flags = %v", d.FlagChanges)
 	}
@@ -110,8 +112,8 @@ func TestSDKEndToEnd(t *testing.T) {
 	// database), then the server comes back on the original address.
 	other := serve.New(config(db))
 	oc := clientsOf(start(t, other))
-	must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
-	must(oc.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
+	testkit.Must(oc.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(oc.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
 	if err := other.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +139,11 @@ func TestSDKEndToEnd(t *testing.T) {
 // the next reconnect): the SDK reports a fatal ERROR and does not connect
 // again.
 func TestRevokedTokenEndsSyncStream(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "checkout-sdk", Scope: "sdk", Environments: []string{"production"}}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "checkout-sdk", Scope: "sdk", Environments: []string{"production"}}))(t)
 	p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok.GetSecret()), sdk.WithServiceName("revoked"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 100*time.Millisecond), sdk.WithErrorGracePeriod(time.Minute))
 	if err != nil {
@@ -166,7 +169,7 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 	waitFor(t, "the stream to register", func() bool { return connected() == 1 })
 
 	revoked := time.Now()
-	must(pb.NewTokenServiceClient(conn).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "checkout-sdk"}))(t)
+	testkit.Must(pb.NewTokenServiceClient(conn).RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "checkout-sdk"}))(t)
 	d := ev.wait(t, openfeature.ProviderError)
 	// Heartbeats come every 15 s and the error grace period is a minute:
 	// only the revocation can have ended the stream this soon.
@@ -190,8 +193,9 @@ func TestRevokedTokenEndsSyncStream(t *testing.T) {
 // The sync server logs to the server's logger, not to slog.Default: a
 // stream's opening (logged at debug level) shows up in the configured log.
 func TestSyncLogsToServerLogger(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := serve.New(cfg)

@@ -14,6 +14,7 @@ import (
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/fanout"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 func liveHeap() uint64 {
@@ -47,13 +48,13 @@ func TestSyncLogBoundedInBytes(t *testing.T) {
 	srv := serve.New(config(filepath.Join(t.TempDir(), "flagpole.db")))
 	conn := start(t, srv)
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: bigFlag(0)}))(t)
-	first := must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: bigFlag(0)}))(t)
+	first := testkit.Must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
 
 	before := liveHeap()
 	const updates = 80
 	for i := 1; i <= updates; i++ {
-		must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: bigFlag(i)}))(t)
+		testkit.Must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: bigFlag(i)}))(t)
 	}
 	grown := int64(liveHeap()) - int64(before)
 	t.Logf("live heap grew by %.1f MB over %d updates of a 240 KB flag", float64(grown)/1e6, updates)
@@ -73,17 +74,17 @@ func TestSyncLogBoundedInBytes(t *testing.T) {
 		t.Errorf("the log still resumes revision %d, %d large changes ago", first, updates)
 	}
 
-	last := must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
+	last := testkit.Must(syncpb.NewSyncServiceClient(conn).ListClients(ctx, &syncpb.ListClientsRequest{Environment: "production"}))(t).GetRevision()
 	syncFrom := func(have int64) *syncpb.SyncResponse {
 		t.Helper()
 		sctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "x-flagpole-environment", "production"))
 		t.Cleanup(cancel)
-		stream := must(syncpb.NewSyncServiceClient(conn).Sync(sctx))(t)
+		stream := testkit.Must(syncpb.NewSyncServiceClient(conn).Sync(sctx))(t)
 		if err := stream.Send(&syncpb.SyncRequest{Message: &syncpb.SyncRequest_Hello{Hello: &syncpb.Hello{
 			SdkName: "test", ServiceName: "behind", InstanceId: "i-1", Revision: have, Environment: "production"}}}); err != nil {
 			t.Fatal(err)
 		}
-		return must(stream.Recv())(t)
+		return testkit.Must(stream.Recv())(t)
 	}
 	// Far behind: a snapshot at the latest revision with the latest value.
 	snap := syncFrom(first).GetSnapshot()

@@ -11,6 +11,7 @@ import (
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -20,14 +21,15 @@ import (
 // variant names and flag keys are dropped (before, every invented variant
 // became an hourly row).
 func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
 	cfg.UsageFlushInterval = 50 * time.Millisecond
 	srv := serve.New(cfg)
 	conn := start(t, srv)
 	c := clientsOf(conn)
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
-	tok := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "flooder", Scope: "sdk", Environments: []string{"production"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "flooder", Scope: "sdk", Environments: []string{"production"}}))(t)
 
 	sdkConn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: tok.GetSecret(), Insecure: true}))
@@ -37,7 +39,7 @@ func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
 	defer sdkConn.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream := must(syncpb.NewSyncServiceClient(sdkConn).Sync(sctx))(t)
+	stream := testkit.Must(syncpb.NewSyncServiceClient(sdkConn).Sync(sctx))(t)
 	send := func(m *syncpb.SyncRequest) {
 		t.Helper()
 		if err := stream.Send(m); err != nil {
@@ -45,7 +47,7 @@ func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
 		}
 	}
 	send(&syncpb.SyncRequest{Message: &syncpb.SyncRequest_Hello{Hello: &syncpb.Hello{SdkName: "test", ServiceName: "flood", InstanceId: "i-1"}}})
-	if must(stream.Recv())(t).GetSnapshot() == nil {
+	if testkit.Must(stream.Recv())(t).GetSnapshot() == nil {
 		t.Fatal("no snapshot")
 	}
 	r := &syncpb.UsageReport{}
@@ -59,7 +61,7 @@ func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
 	usage := pb.NewUsageServiceClient(conn)
 	var got *pb.FlagUsage
 	waitFor(t, "the known count to be stored", func() bool {
-		resp := must(usage.GetFlagUsage(ctx, &pb.GetFlagUsageRequest{FlagKey: "checkout", Environment: "production"}))(t)
+		resp := testkit.Must(usage.GetFlagUsage(ctx, &pb.GetFlagUsageRequest{FlagKey: "checkout", Environment: "production"}))(t)
 		for _, u := range resp.GetUsage() {
 			if u.GetEvaluationsLastDay() > 0 {
 				got = u
@@ -69,12 +71,12 @@ func TestUsageReportOfInventedNamesStoresNothing(t *testing.T) {
 		return false
 	})
 	time.Sleep(200 * time.Millisecond) // a few more flushes
-	resp := must(usage.GetFlagUsage(ctx, &pb.GetFlagUsageRequest{FlagKey: "checkout", Environment: "production"}))(t)
+	resp := testkit.Must(usage.GetFlagUsage(ctx, &pb.GetFlagUsageRequest{FlagKey: "checkout", Environment: "production"}))(t)
 	got = resp.GetUsage()[0]
 	if n := len(got.GetHourly()); n != 1 || got.GetHourly()[0].GetVariant() != "off" || got.GetHourly()[0].GetCount() != 7 {
 		t.Fatalf("%d hourly rows stored (first %v), want one: off=7", n, got.GetHourly()[0])
 	}
-	all := must(usage.ListFlagUsage(ctx, &pb.ListFlagUsageRequest{}))(t)
+	all := testkit.Must(usage.ListFlagUsage(ctx, &pb.ListFlagUsageRequest{}))(t)
 	for _, u := range all.GetUsage() {
 		if u.GetFlagKey() != "checkout" {
 			t.Fatalf("usage stored for %q", u.GetFlagKey())

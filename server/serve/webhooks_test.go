@@ -24,6 +24,7 @@ import (
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/testkit"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -110,7 +111,7 @@ func webhookServerConn(t *testing.T, opts webhook.Options) (*serve.Server, *grpc
 func createWebhook(t *testing.T, hooks pb.WebhookServiceClient, r *receiver, req *pb.CreateWebhookRequest) *pb.Webhook {
 	t.Helper()
 	req.Url = r.srv.URL + "/hook"
-	res := must(hooks.CreateWebhook(context.Background(), req))(t)
+	res := testkit.Must(hooks.CreateWebhook(context.Background(), req))(t)
 	r.mu.Lock()
 	r.secret = res.GetSecret()
 	r.mu.Unlock()
@@ -124,6 +125,7 @@ func createWebhook(t *testing.T, hooks pb.WebhookServiceClient, r *receiver, req
 // real receiver gets each one, signed, with its audit entry; that an
 // environment filter and Slack mode shape what other receivers get.
 func TestWebhooksEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, conn := webhookServerConn(t, webhook.Options{Backoff: 20 * time.Millisecond})
 	c, hooks := clientsOf(conn), pb.NewWebhookServiceClient(conn)
@@ -132,22 +134,22 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	createWebhook(t, hooks, staging, &pb.CreateWebhookRequest{Events: []string{webhook.KindConfig, webhook.KindFlag}, Environments: []string{"staging"}})
 	createWebhook(t, hooks, slack, &pb.CreateWebhookRequest{Events: []string{webhook.KindConfig}, Slack: true})
 
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
-	must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean", Description: "new"}}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "staging", Enabled: true}))(t)
-	must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "development", Enabled: true}))(t)
-	must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "staff", Match: "any"}}))(t)
-	must(c.envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.UpdateFlag(ctx, &pb.UpdateFlagRequest{Flag: &syncpb.Flag{Key: "checkout", Type: "boolean", Description: "new"}}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "staging", Enabled: true}))(t)
+	testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "checkout", Environment: "development", Enabled: true}))(t)
+	testkit.Must(c.segs.CreateSegment(ctx, &pb.CreateSegmentRequest{Segment: &syncpb.Segment{Key: "staff", Match: "any"}}))(t)
+	testkit.Must(c.envs.CreateEnvironment(ctx, &pb.CreateEnvironmentRequest{Environment: &pb.Environment{Name: "qa"}}))(t)
 	tokens, users := pb.NewTokenServiceClient(conn), pb.NewUserServiceClient(conn)
-	must(tokens.CreateToken(ctx, &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"staging"}}))(t)
-	must(users.CreateUser(ctx, &pb.CreateUserRequest{Username: "vi", Password: "a-long-password-1", Role: "editor"}))(t)
+	testkit.Must(tokens.CreateToken(ctx, &pb.CreateTokenRequest{Name: "deploy", Scope: "ci", Environments: []string{"staging"}}))(t)
+	testkit.Must(users.CreateUser(ctx, &pb.CreateUserRequest{Username: "vi", Password: "a-long-password-1", Role: "editor"}))(t)
 	for _, kind := range []string{webhook.KindReleaseStep, webhook.KindReleaseDone, webhook.KindReleaseRolled} {
 		if err := srv.Service.AuditRelease(ctx, kind, "checkout", "staging", map[string]int{"percent": 10}, map[string]int{"percent": 50}); err != nil {
 			t.Fatalf("AuditRelease(%s): %v", kind, err)
 		}
 	}
-	must(c.flags.ArchiveFlag(ctx, &pb.ArchiveFlagRequest{Key: "checkout", Archived: true}))(t)
-	must(c.flags.DeleteFlag(ctx, &pb.DeleteFlagRequest{Key: "checkout"}))(t)
+	testkit.Must(c.flags.ArchiveFlag(ctx, &pb.ArchiveFlagRequest{Key: "checkout", Archived: true}))(t)
+	testkit.Must(c.flags.DeleteFlag(ctx, &pb.DeleteFlagRequest{Key: "checkout"}))(t)
 
 	wantActions := []string{"flag.create", "flag.update", "config.set_enabled", "config.set_enabled", "segment.create",
 		"environment.create", "token.create", "user.create", "release.step", "release.completed", "release.rolled_back",
@@ -204,7 +206,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		t.Errorf("slack body %s (%v), want a text naming the change", slack.requests()[0].body, err)
 	}
 	waitFor(t, "no pending deliveries", func() bool {
-		ds := must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{State: "pending"}))(t)
+		ds := testkit.Must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{State: "pending"}))(t)
 		return len(ds.GetDeliveries()) == 0
 	})
 }
@@ -212,6 +214,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 // TestWebhookRetried: a receiver answering 500 then 200 gets the same
 // delivery id twice; the delivery ends delivered after 2 attempts.
 func TestWebhookRetried(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, c, hooks := webhookServer(t, webhook.Options{Backoff: 50 * time.Millisecond})
 	r := newReceiver(t, func(n int) int {
@@ -221,14 +224,14 @@ func TestWebhookRetried(t *testing.T) {
 		return http.StatusOK
 	})
 	createWebhook(t, hooks, r, &pb.CreateWebhookRequest{Events: []string{webhook.KindFlag}})
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "retry-me", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "retry-me", Type: "boolean"}}))(t)
 	waitFor(t, "two attempts", func() bool { return len(r.requests()) >= 2 })
 	got := r.requests()
 	if got[0].id != got[1].id || r.verify(got[0]) != nil || r.verify(got[1]) != nil {
 		t.Errorf("attempts %+v, want the same id twice, both signed", got)
 	}
 	waitFor(t, "delivered", func() bool {
-		ds := must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{}))(t).GetDeliveries()
+		ds := testkit.Must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{}))(t).GetDeliveries()
 		return len(ds) == 1 && ds[0].GetState() == "delivered" && ds[0].GetAttempts() == 2 && ds[0].GetLastStatus() == 200
 	})
 }
@@ -237,15 +240,16 @@ func TestWebhookRetried(t *testing.T) {
 // configured attempts, then the delivery is failed, listed as such and
 // counted by the metric.
 func TestWebhookFailedAfterAttempts(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, c, hooks := webhookServer(t, webhook.Options{Attempts: 3, Backoff: 10 * time.Millisecond})
 	r := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
 	createWebhook(t, hooks, r, &pb.CreateWebhookRequest{Events: []string{webhook.KindFlag}})
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "doomed", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "doomed", Type: "boolean"}}))(t)
 	waitFor(t, "a failed delivery", func() bool {
-		return len(must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{State: "failed"}))(t).GetDeliveries()) == 1
+		return len(testkit.Must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{State: "failed"}))(t).GetDeliveries()) == 1
 	})
-	d := must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{State: "failed"}))(t).GetDeliveries()[0]
+	d := testkit.Must(hooks.ListDeliveries(ctx, &pb.ListDeliveriesRequest{State: "failed"}))(t).GetDeliveries()[0]
 	if d.GetAttempts() != 3 || d.GetLastStatus() != 503 || !strings.Contains(d.GetLastError(), "503") || len(r.requests()) != 3 {
 		t.Errorf("failed delivery %+v after %d requests, want 3 attempts ending in 503", d, len(r.requests()))
 	}
@@ -278,12 +282,12 @@ func scrape(t *testing.T, url string) string {
 func TestWebhookHangingReceiverDoesNotDelayChanges(t *testing.T) {
 	ctx := context.Background()
 	_, c, hooks := webhookServer(t, webhook.Options{Timeout: 2 * time.Second, Backoff: 10 * time.Millisecond})
-	must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "toggle", Type: "boolean"}}))(t)
+	testkit.Must(c.flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "toggle", Type: "boolean"}}))(t)
 	const n = 100
 	toggle := func() (total, worst time.Duration) {
 		for i := range n {
 			start := time.Now()
-			must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "toggle", Environment: "development", Enabled: i%2 == 0}))(t)
+			testkit.Must(c.flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "toggle", Environment: "development", Enabled: i%2 == 0}))(t)
 			d := time.Since(start)
 			total += d
 			worst = max(worst, d)
@@ -307,6 +311,7 @@ func TestWebhookHangingReceiverDoesNotDelayChanges(t *testing.T) {
 // TestWebhookCreateRefusals: a metadata address is refused at creation
 // unless allow-listed; bad kinds name the field; non-admins are denied.
 func TestWebhookCreateRefusals(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, conn := webhookServerConn(t, webhook.Options{})
 	hooks := pb.NewWebhookServiceClient(conn)
@@ -318,7 +323,7 @@ func TestWebhookCreateRefusals(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "events") {
 		t.Errorf("create with an unknown kind: %v, want InvalidArgument on events", err)
 	}
-	secret := must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "ci", Scope: "ci", Environments: []string{"staging"}}))(t).GetSecret()
+	secret := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{Name: "ci", Scope: "ci", Environments: []string{"staging"}}))(t).GetSecret()
 	ci, err := grpc.NewClient(conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: secret, Insecure: true}))
 	if err != nil {

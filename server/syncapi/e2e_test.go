@@ -26,6 +26,7 @@ import (
 	"github.com/flagpole/flagpole/server/service"
 	"github.com/flagpole/flagpole/server/sqlite"
 	"github.com/flagpole/flagpole/server/syncapi"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // stack is the real server assembled as server/serve does: SQLite, the
@@ -82,16 +83,6 @@ func startStack(t *testing.T, db, addr string, opts ...grpc.ServerOption) *stack
 	return s
 }
 
-func must[T any](t *testing.T) func(v T, err error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
-
 // events collects a client's provider events by type.
 type events map[openfeature.EventType]chan openfeature.EventDetails
 
@@ -127,9 +118,9 @@ func TestSDKEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "flagpole.db")
 	srv := startStack(t, db, "127.0.0.1:0")
 	flags := pb.NewFlagServiceClient(srv.conn)
-	must[*pb.CreateFlagResponse](t)(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))
-	must[*pb.SetRolloutResponse](t)(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))
-	must[*pb.SetEnabledResponse](t)(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))
+	testkit.Must(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(flags.SetRollout(ctx, &pb.SetRolloutRequest{FlagKey: "new-checkout", Environment: "production", Percent: 100}))(t)
+	testkit.Must(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 
 	p, err := sdk.NewProvider(srv.addr, sdk.WithEnvironment("production"), sdk.WithServiceName("e2e"),
 		sdk.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond), sdk.WithErrorGracePeriod(300*time.Millisecond),
@@ -152,7 +143,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 
 	// A change through the admin API.
-	must[*pb.SetEnabledResponse](t)(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))
+	testkit.Must(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: false}))(t)
 	if d := ev.wait(t, openfeature.ProviderConfigChange); !slices.Equal(d.FlagChanges, []string{"new-checkout"}) {
 		t.Fatalf("changed flags = %v", d.FlagChanges)
 	}
@@ -180,8 +171,8 @@ func TestSDKEndToEnd(t *testing.T) {
 	// database), then the server comes back on the original address.
 	other := startStack(t, db, "127.0.0.1:0")
 	otherFlags := pb.NewFlagServiceClient(other.conn)
-	must[*pb.SetEnabledResponse](t)(otherFlags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))
-	must[*pb.CreateFlagResponse](t)(otherFlags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))
+	testkit.Must(otherFlags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
+	testkit.Must(otherFlags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "banner", Type: "boolean"}}))(t)
 	other.stop()
 	startStack(t, db, srv.addr)
 	ev.wait(t, openfeature.ProviderReady)
@@ -255,8 +246,8 @@ func TestSDKStartsFromUpToDateCache(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "flagpole.db")
 	srv := startStack(t, db, "127.0.0.1:0")
 	flags := pb.NewFlagServiceClient(srv.conn)
-	must[*pb.CreateFlagResponse](t)(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))
-	must[*pb.SetEnabledResponse](t)(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))
+	testkit.Must(flags.CreateFlag(ctx, &pb.CreateFlagRequest{Flag: &syncpb.Flag{Key: "new-checkout", Type: "boolean"}}))(t)
+	testkit.Must(flags.SetEnabled(ctx, &pb.SetEnabledRequest{FlagKey: "new-checkout", Environment: "production", Enabled: true}))(t)
 	cache := filepath.Join(t.TempDir(), "flags.cache")
 
 	run := func(srv *stack, instance string) {

@@ -46,6 +46,7 @@ const badOperatorPath = "flags[1].environments.production.rules[0].conditions[0]
 // invalid is refused as a whole, before anything is written, naming the
 // field by its path in the file; a dry run of it fails the same way.
 func TestApplyInvalidSecondFlagChangesNothing(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	file := writeFile(t, "bad.yaml", twoFlagsBadSecond)
 	before := s.auditCount(t)
@@ -75,6 +76,7 @@ func TestApplyInvalidSecondFlagChangesNothing(t *testing.T) {
 // configuration the server gives it is listed as planned, but only the
 // creation wrote something.
 func TestApplyCountsOnlyWrites(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	file := writeFile(t, "flags.yaml", "flags:\n  - key: quiet\n    type: boolean\n    environments:\n      production: {enabled: false}\n")
 	var res applyJSON
@@ -93,6 +95,7 @@ func TestApplyCountsOnlyWrites(t *testing.T) {
 // maps to exit 3): the flag it would create, the configurations it would
 // replace and the edit it would make are all absent, and no audit entry.
 func TestApplyAtomicUnderConcurrentEdit(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "shared", "--type", "boolean")
 	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -183,6 +186,7 @@ func bigFile(n int) string {
 // fractions of that time, and at least one must land while the call runs
 // (the CLI's reads done, its apply call unanswered).
 func TestApplyAllOrNothingUnderKill(t *testing.T) {
+	t.Parallel()
 	const n = 300
 	file := writeFile(t, "big.yaml", bigFile(n))
 	start := time.Now()
@@ -200,7 +204,7 @@ func TestApplyAllOrNothingUnderKill(t *testing.T) {
 		}
 		db := filepath.Join(t.TempDir(), "flagpole.db")
 		s := startServerOn(t, db)
-		cli := exec.Command(bin, "apply", "-f", file, "-o", "json")
+		cli := exec.Command(flagpoleBin(t), "apply", "-f", file, "-o", "json")
 		cli.Env = append(cleanEnv(), "FLAGPOLE_ADDR="+s.addr, "FLAGPOLE_TOKEN="+adminToken)
 		var out, errb bytes.Buffer
 		cli.Stdout, cli.Stderr = &out, &errb
@@ -261,6 +265,7 @@ func TestApplyAllOrNothingUnderKill(t *testing.T) {
 // and stops serving it (the README's former known limit needed two
 // applies); a file that removes a variant still served is refused whole.
 func TestApplyDropsAServedVariantInOneApply(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	three := "flags:\n  - key: color\n    type: string\n    variants: {blue: b, green: g, red: r}\n    environments:\n      production: {enabled: true, offVariant: blue, default: green}\n      staging: {enabled: true, offVariant: blue, default: red}\n"
 	s.ok(t, "apply", "-f", writeFile(t, "three.yaml", three))

@@ -6,6 +6,7 @@ import (
 )
 
 func TestTokenCommands(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "gated", "--type", "boolean")
 
@@ -79,6 +80,7 @@ func TestTokenCommands(t *testing.T) {
 }
 
 func TestUserCommands(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	env := []string{"FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken}
 	if r := runCLI(t, env, "correct-horse-battery\n", "user", "create", "alice", "--role", "editor", "--password-stdin"); r.code != 0 {

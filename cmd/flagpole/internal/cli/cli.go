@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/flagpole/flagpole/cmd/flagpole/internal/usage"
+	"github.com/flagpole/flagpole/cmd/flagpole/internal/misuse"
 )
 
 // Exit codes of every client command.
@@ -37,7 +37,7 @@ Exit codes:
      (release start --wait=T: the plan had not ended)
   5  release start --wait: the plan was rolled back by its guard`
 
-func usagef(format string, args ...any) error { return usage.Errorf(format, args...) }
+func usagef(format string, args ...any) error { return misuse.Errorf(format, args...) }
 
 // WaitTimeoutError says --wait gave up. It maps to exit code 4.
 type WaitTimeoutError struct {
@@ -62,7 +62,7 @@ func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	if usage.Is(err) {
+	if misuse.Is(err) {
 		return ExitUsage
 	}
 	var we *WaitTimeoutError
@@ -102,7 +102,7 @@ func Commands() []*cobra.Command {
 	cmds = append(cmds, a.authCmds()...)
 	for _, c := range cmds {
 		a.addGlobalFlags(c)
-		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage.FlagError(err) })
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return misuse.FlagError(err) })
 		documentExitCodes(c)
 	}
 	return cmds

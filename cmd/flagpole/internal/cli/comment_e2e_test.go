@@ -10,6 +10,7 @@ import (
 // environment updated to require comments refuses a change without one,
 // naming the field and the environment, and writes nothing.
 func TestChangeComments(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "checkout", "--type", "boolean", "--comment", "for the Q3 checkout")
 	r := s.expectCode(t, 1, "env", "update", "production", "--require-comment")

@@ -30,6 +30,7 @@ import (
 // handed it, so this finds a server that acknowledges before it commits, not
 // a disk that lies.
 func TestAcknowledgedChangesSurviveKill(t *testing.T) {
+	t.Parallel()
 	cycles := 4
 	if v, err := strconv.Atoi(os.Getenv("FLAGPOLE_KILL_CYCLES")); err == nil && v > 0 {
 		cycles = v

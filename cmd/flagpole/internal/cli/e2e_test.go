@@ -36,6 +36,7 @@ type flagJSON struct {
 }
 
 func TestEnvCommands(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	var envs []envJSON
 	s.json(t, &envs, "env", "list")
@@ -68,6 +69,7 @@ func TestEnvCommands(t *testing.T) {
 }
 
 func TestFlagCommands(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	var f flagJSON
 	s.json(t, &f, "flag", "create", "new-checkout", "--type", "boolean", "--description", "New checkout", "--tag", "checkout")
@@ -225,6 +227,7 @@ func (s *server) eval(t *testing.T, key, env string, args ...string) map[string]
 }
 
 func TestSegmentCommands(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	var seg struct {
 		Key        string `json:"key"`
@@ -260,6 +263,7 @@ func TestSegmentCommands(t *testing.T) {
 }
 
 func TestAuditRecordsCLISource(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "audited", "--type", "boolean")
 	s.ok(t, "flag", "enable", "audited", "--env", "staging")
@@ -288,6 +292,7 @@ func TestAuditRecordsCLISource(t *testing.T) {
 }
 
 func TestConflictOnStaleRevision(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "c", "--type", "boolean")
 	s.ok(t, "flag", "default", "c", "--env", "production", "--variant", "on")
@@ -310,6 +315,7 @@ func TestConflictOnStaleRevision(t *testing.T) {
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
 	addr := freePort(t)
 	r := runCLI(t, []string{"FLAGPOLE_ADDR=" + addr}, "", "flag", "list")
 	if r.code != 1 {
@@ -326,6 +332,7 @@ func TestUnreachableServer(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	for _, args := range [][]string{
 		{"flag", "enable"},
@@ -359,6 +366,7 @@ func TestUsageErrors(t *testing.T) {
 // TestUsageErrorsSayWhy checks that a value that does not parse is named
 // with its flag and the reason in plain words, never a Go parser's message.
 func TestUsageErrorsSayWhy(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	for _, tc := range []struct {
 		args []string
@@ -394,6 +402,7 @@ func TestUsageErrorsSayWhy(t *testing.T) {
 }
 
 func TestHelpDocumentsExitCodes(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"flag", "enable", "--help"}, {"apply", "--help"}, {"eval", "--help"}} {
 		r := runCLI(t, nil, "", args...)
 		if r.code != 0 || !strings.Contains(r.stdout, "Exit codes:") || !strings.Contains(r.stdout, "4  --wait timed out") {
@@ -471,6 +480,7 @@ type applyJSON struct {
 }
 
 func TestApplyExport(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "legacy", "--type", "boolean")
 	file := writeFile(t, "flags.yaml", applyFile)

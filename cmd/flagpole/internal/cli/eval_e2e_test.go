@@ -29,6 +29,7 @@ func (s *server) adminConn(t *testing.T) (*grpc.ClientConn, context.Context) {
 // targeting key as OFREP does, and with -o json says on stderr which
 // attribute a split lacks while stdout keeps its four fields.
 func TestEvalContextRules(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "by-org", "--type", "boolean")
 	conn, ctx := s.adminConn(t)

@@ -9,6 +9,7 @@ import (
 // TestAdminGaps (issue 12, CLI): env protect|unprotect, user role, a
 // second revoke that says so, and a hint when --addr is the HTTP port.
 func TestAdminGaps(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 
 	var env struct {
@@ -94,6 +95,7 @@ func TestAdminGaps(t *testing.T) {
 
 // TestFlagRuleCommands (issue 12): rules are editable without a file.
 func TestFlagRuleCommands(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "checkout", "--type", "boolean")
 	s.ok(t, "flag", "enable", "checkout", "--env", "staging")

@@ -3,6 +3,7 @@ package cli
 import "testing"
 
 func TestConfigGlance(t *testing.T) {
+	t.Parallel()
 	split := func(ws ...WeightSpec) *ServeSpec { return &ServeSpec{Split: ws} }
 	tests := []struct {
 		name, typ string

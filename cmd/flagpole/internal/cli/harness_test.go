@@ -24,58 +24,27 @@ import (
 
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
+	"github.com/flagpole/flagpole/server/testkit"
 )
-
-// bin is the flagpole binary built once for the whole test run.
-var bin string
 
 // adminToken bootstraps the server's admin credential (FLAGPOLE_ADMIN_TOKEN)
 // and is what the CLI sends (FLAGPOLE_TOKEN).
 const adminToken = "e2e-admin-token-0123456789abcdef0123456789"
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "flagpole-cli-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "flagpole")
-	build := exec.Command("go", "build", "-o", bin, "github.com/flagpole/flagpole/cmd/flagpole")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/flagpole: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+// flagpoleBin is the flagpole binary, built once per set of sources and
+// shared with the other test packages that run it.
+func flagpoleBin(t testing.TB) string {
+	return testkit.Binary(t, "github.com/flagpole/flagpole/cmd/flagpole")
 }
 
 // server is a real `flagpole serve` process on a temporary SQLite file.
 type server struct {
 	addr string // gRPC host:port
-	log  *syncBuffer
+	log  *testkit.Buffer
 	cmd  *exec.Cmd
 
 	mu        sync.Mutex
 	sdkTokens map[string]string // environment → sdk token
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startServer runs `flagpole serve` on 127.0.0.1 port 0 (with extra serve
@@ -89,7 +58,7 @@ func startServer(t *testing.T, extra ...string) *server {
 // startServerOn is startServer on the SQLite file db, which may exist.
 func startServerOn(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--db", db,
+	cmd := exec.Command(flagpoleBin(t), append([]string{"serve", "--db", db,
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, extra...)...)
 	cmd.Env = append(os.Environ(), "FLAGPOLE_ADMIN_TOKEN="+adminToken)
 	stderr, err := cmd.StderrPipe()
@@ -99,7 +68,7 @@ func startServerOn(t *testing.T, db string, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{log: &syncBuffer{}, cmd: cmd}
+	s := &server{log: &testkit.Buffer{}, cmd: cmd}
 	addrc := make(chan string, 1)
 	drained := make(chan struct{})
 	go func() {
@@ -163,7 +132,7 @@ func runCLI(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, flagpoleBin(t), args...)
 	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer

@@ -14,6 +14,7 @@ import (
 // lists and exports it; a definition over the limits is refused, naming
 // the field.
 func TestLargeEnvironment(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	var b strings.Builder
 	b.WriteString("flags:\n")

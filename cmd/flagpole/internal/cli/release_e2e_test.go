@@ -46,6 +46,7 @@ type auditJSON struct {
 // with 1 s holds that completes under --wait, a person's change that
 // pauses a plan, resume and cancel, refused input, and a scheduled change.
 func TestReleaseCommands(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean")
 
@@ -175,6 +176,7 @@ func waitState(t *testing.T, s *server, key, env, state string) {
 }
 
 func TestRolledBackExitCode(t *testing.T) {
+	t.Parallel()
 	if got := cli.ExitCode(&cli.RolledBackError{ID: 1, Reason: "error rate"}); got != 5 {
 		t.Errorf("exit code of a rolled back plan = %d, want 5", got)
 	}
@@ -199,6 +201,7 @@ func (regressAtStep2) Check(_ context.Context, _ fpserver.ReleasePlan, step int)
 // whose guard judge finds a regression at step 2: release start --wait
 // exits 5 and prints the evidence, and the control is served to everyone.
 func TestReleaseStartWaitRolledBack(t *testing.T) {
+	t.Parallel()
 	srv := serve.New(serve.Config{DBPath: filepath.Join(t.TempDir(), "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminToken: adminToken, Out: io.Discard,
 		ReleaseInterval: 100 * time.Millisecond, ReleaseJudge: regressAtStep2{}})

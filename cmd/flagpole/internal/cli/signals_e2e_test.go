@@ -43,6 +43,7 @@ type signalsJSON struct {
 // serves each context, stored per minute and read back with
 // `flagpole flag signals`.
 func TestSignalsEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "apply", "-f", writeFile(t, "flags.yaml", guardedFile))
 	var before signalsJSON

@@ -45,6 +45,7 @@ segments:
 `
 
 func TestParseFileReadsOrderedVariantsAndServes(t *testing.T) {
+	t.Parallel()
 	f, err := parseFile([]byte(sampleFile))
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ func TestParseFileReadsOrderedVariantsAndServes(t *testing.T) {
 }
 
 func TestParseFileRejectsUnknownFieldsAndBadServes(t *testing.T) {
+	t.Parallel()
 	for name, doc := range map[string]string{
 		"unknown field": "flags:\n  - key: a\n    type: boolean\n    enabeld: true\n",
 		"serve both":    "flags:\n  - key: a\n    type: boolean\n    environments:\n      dev:\n        enabled: true\n        default: {variant: on, split: {on: 1}}\n",
@@ -79,6 +81,7 @@ func TestParseFileRejectsUnknownFieldsAndBadServes(t *testing.T) {
 
 // TestFileRoundTrip checks that YAML and JSON encodings read back equal.
 func TestFileRoundTrip(t *testing.T) {
+	t.Parallel()
 	f, err := parseFile([]byte(sampleFile))
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +127,7 @@ func protoFlag(t *testing.T, key, typ string, rev int64, variants ...any) *syncp
 }
 
 func TestPlanOnlyChangesWhatDiffers(t *testing.T) {
+	t.Parallel()
 	st := &state{envs: []string{"production", "staging"}, segments: map[string]*syncpb.Segment{},
 		flags: map[string]*flagpolev1.FlagWithConfigs{
 			"max-items": {Flag: protoFlag(t, "max-items", "integer", 4, "low", 10.0, "high", 100.0)},
@@ -156,6 +160,7 @@ func TestPlanOnlyChangesWhatDiffers(t *testing.T) {
 }
 
 func TestPlanConfigKeepsServerFilledFields(t *testing.T) {
+	t.Parallel()
 	cur := &syncpb.FlagConfig{FlagKey: "a", Environment: "production", Enabled: false, OffVariant: "off",
 		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "off"}}, Revision: 7,
 		Rules: []*syncpb.Rule{{Id: "r-1", Serve: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "on"}}}}}
@@ -171,6 +176,7 @@ func TestPlanConfigKeepsServerFilledFields(t *testing.T) {
 }
 
 func TestPlanConfigKeepsGuardedUnlessTheFileSaysSo(t *testing.T) {
+	t.Parallel()
 	cur := &syncpb.FlagConfig{FlagKey: "a", Environment: "production", OffVariant: "off", Guarded: true,
 		DefaultServe: &syncpb.Serve{Kind: &syncpb.Serve_Variant{Variant: "off"}}, Revision: 7}
 	if ch, ok := planConfig("a", "production", &ConfigSpec{}, cur); ok {
@@ -191,6 +197,7 @@ func TestPlanConfigKeepsGuardedUnlessTheFileSaysSo(t *testing.T) {
 }
 
 func TestPlanRejectsBadInputNamingTheField(t *testing.T) {
+	t.Parallel()
 	st := &state{envs: []string{"production"}, flags: map[string]*flagpolev1.FlagWithConfigs{
 		"a": {Flag: protoFlag(t, "a", "boolean", 1, "on", true, "off", false)}}, segments: map[string]*syncpb.Segment{}}
 	for doc, field := range map[string]string{
@@ -213,6 +220,7 @@ func TestPlanRejectsBadInputNamingTheField(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want int
@@ -232,6 +240,7 @@ func TestExitCodes(t *testing.T) {
 // TestParseFileErrorsNameThePath: unknown fields and values of the wrong
 // type are reported by their path in the file, not by a Go type.
 func TestParseFileErrorsNameThePath(t *testing.T) {
+	t.Parallel()
 	for doc, path := range map[string]string{
 		"flags:\n  - key: a\n    type: boolean\n    environments:\n      production:\n        enabeld: true\n":                                                       "flags[0].environments.production.enabeld",
 		"flags:\n  - key: a\n    type: boolean\n  - key: b\n    typ: boolean\n":                                                                                      "flags[1].typ",

@@ -5,6 +5,7 @@ import "testing"
 // TestFlagListStale: with a stale period of a millisecond, a flag nobody
 // evaluates is listed by `flag list --stale` as never evaluated.
 func TestFlagListStale(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "--stale-after", "1ms")
 	s.ok(t, "flag", "create", "forgotten", "--type", "boolean")
 	var list []struct {

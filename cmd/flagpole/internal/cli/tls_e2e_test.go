@@ -51,6 +51,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 }
 
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	cert, key := selfSigned(t)
 	s := startServer(t, "--tls-cert", cert, "--tls-key", key)
 	env := []string{"FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken}

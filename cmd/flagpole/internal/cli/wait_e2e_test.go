@@ -14,9 +14,11 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/flagpole/flagpole/sdk"
+	"github.com/flagpole/flagpole/server/testkit"
 )
 
 func TestClientsAndWait(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "w", "--type", "boolean")
 	s.ok(t, "flag", "default", "w", "--env", "production", "--variant", "on")
@@ -69,6 +71,7 @@ func TestClientsAndWait(t *testing.T) {
 }
 
 func TestApplyWait(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.connectSDK(t, "production", "svc-1")
 	file := writeFile(t, "f.yaml", applyFile)
@@ -79,6 +82,7 @@ func TestApplyWait(t *testing.T) {
 }
 
 func TestReleaseScript(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean")
 	s.ok(t, "flag", "default", "new-checkout", "--env", "production", "--variant", "on")
@@ -87,7 +91,7 @@ func TestReleaseScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"FLAGPOLE=" + bin, "FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken,
+	env := []string{"FLAGPOLE=" + flagpoleBin(t), "FLAGPOLE_ADDR=" + s.addr, "FLAGPOLE_TOKEN=" + adminToken,
 		"WAIT=20s", "HEALTH_RETRIES=2", "HEALTH_INTERVAL=0"}
 
 	// A failing health check rolls the release back.
@@ -137,11 +141,9 @@ func runScript(t *testing.T, script string, env []string, args ...string) result
 // TestQuickstart follows the README quickstart: the example service gated
 // by a flag changes behaviour when the CLI flips the flag, with no restart.
 func TestQuickstart(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
-	svcBin := filepath.Join(t.TempDir(), "flagged-service")
-	if out, err := exec.Command("go", "build", "-o", svcBin, "github.com/flagpole/flagpole/examples/flagged-service").CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/flagged-service: %v\n%s", err, out)
-	}
+	svcBin := testkit.Binary(t, "github.com/flagpole/flagpole/examples/flagged-service")
 	s.ok(t, "flag", "create", "new-checkout", "--type", "boolean", "--description", "New checkout flow")
 	s.ok(t, "flag", "default", "new-checkout", "--env", "production", "--variant", "on")
 
@@ -149,7 +151,7 @@ func TestQuickstart(t *testing.T) {
 	svc := exec.Command(svcBin)
 	svc.Env = append(cleanEnv(), "FLAGPOLE_ADDR="+s.addr, "FLAGPOLE_TOKEN="+s.sdkToken(t, "production"),
 		"FLAGPOLE_ENV=production", "FLAGPOLE_CACHE="+filepath.Join(t.TempDir(), "flags.cache"), "ADDR="+httpAddr)
-	var svcLog syncBuffer
+	var svcLog testkit.Buffer
 	svc.Stdout, svc.Stderr = &svcLog, &svcLog
 	if err := svc.Start(); err != nil {
 		t.Fatal(err)

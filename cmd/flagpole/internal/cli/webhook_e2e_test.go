@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flagpole/flagpole/server/testkit"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -21,7 +22,7 @@ import (
 // gRPC address; the caller ends it (the test kills it with SIGKILL).
 func serveProcess(t *testing.T, dbPath string, extra ...string) (*exec.Cmd, *server) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--db", dbPath,
+	cmd := exec.Command(flagpoleBin(t), append([]string{"serve", "--db", dbPath,
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, extra...)...)
 	cmd.Env = append(cleanEnv(), "FLAGPOLE_ADMIN_TOKEN="+adminToken)
 	stderr, err := cmd.StderrPipe()
@@ -31,7 +32,7 @@ func serveProcess(t *testing.T, dbPath string, extra ...string) (*exec.Cmd, *ser
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{log: &syncBuffer{}}
+	s := &server{log: &testkit.Buffer{}}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -104,6 +105,7 @@ type deliveryJSON struct {
 // the server again on the same database, and counts ids at the receiver:
 // each delivery arrives exactly once.
 func TestWebhookKilledServerDeliversAfterRestart(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "flagpole.db")
 	flags := []string{"--webhook-backoff", "300ms", "--webhook-attempts", "50"}
 	// A port nobody listens on yet: the receiver is down.

@@ -1,7 +1,7 @@
-// Package usage marks errors of the flagpole command line that are the
+// Package misuse marks errors of the flagpole command line that are the
 // caller's mistake in calling it (a bad flag value, a wrong argument), so
 // that main exits with status 2 for them instead of 1.
-package usage
+package misuse
 
 import (
 	"errors"

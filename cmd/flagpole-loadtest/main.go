@@ -1,4 +1,4 @@
-// Command loadtest measures how fast a committed change reaches many SDK
+// Command flagpole-loadtest measures how fast a committed change reaches many SDK
 // streams and what each stream costs the server.
 //
 // It runs the real server program (server/serve, as `flagpole serve` runs
@@ -21,7 +21,7 @@
 // their own, so one-time set-up is not counted) to after, each reading
 // taken after 8 collections.
 //
-//	go run ./server/syncapi/loadtest -streams 1000 -toggles 20
+//	go run ./cmd/flagpole-loadtest -streams 1000 -toggles 20
 //
 // It also records when the server reported every connected instance's
 // acknowledgement (WatchClients, what `flag enable --wait` waits for): the
