@@ -80,3 +80,27 @@ func TestBrowserChangeComments(t *testing.T) {
 		t.Errorf("page errors: %q", errs)
 	}
 }
+
+// TestBrowserCommentOnFormChanges: changes made through a form rather than
+// a confirm dialog (a flag's definition here; flag create and segment save
+// use the same field) carry the optional comment into the audit trail.
+func TestBrowserCommentOnFormChanges(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t)
+	s := startServer(t)
+	s.createFlag(t, "formed", "Formed", "")
+	signIn(tb, s, "#/flags/formed")
+	const why = "owner moves to the web team (JIRA-12)"
+	tb.do("edit definition", chromedp.WaitVisible(chromedp.CSS(`[data-action=edit-definition]`)),
+		chromedp.Click(chromedp.CSS(`[data-action=edit-definition]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-action=save-definition]`)),
+		chromedp.SendKeys(chromedp.CSS(`form [data-field=owner]`), "team-web"),
+		chromedp.SendKeys(chromedp.CSS(`form [data-field=comment]`), why))
+	tb.checkLabels("definition form")
+	tb.do("save", chromedp.Click(chromedp.CSS(`[data-action=save-definition]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-action=edit-definition]`)))
+	entries := s.mustCall(t, "GET", "/api/v1/audit?flagKey=formed", nil)["entries"].([]any)
+	if len(entries) == 0 || entries[0].(map[string]any)["comment"] != why {
+		t.Fatalf("newest entry of formed: %v, want the comment %q", entries, why)
+	}
+}

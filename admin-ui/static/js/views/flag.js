@@ -135,6 +135,7 @@ function definition(state, page, reload) {
     const owner = h('input', { type: 'text', value: flag.owner || '' });
     const temporary = h('input', { type: 'checkbox', checked: !!flag.temporary, id: 'def-temporary' });
     const variants = variantsEditor(flag.variants || [], flag.type);
+    const comment = h('input', { type: 'text', maxlength: 1000 });
     const msg = h('div');
     const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
     cancel.addEventListener('click', view);
@@ -145,6 +146,7 @@ function definition(state, page, reload) {
       field('Tags', tags, { fieldPath: 'tags', hint: 'Comma-separated.' }),
       h('div', { class: 'field' }, h('label', { class: 'check', for: temporary.id }, temporary, 'Temporary')),
       variants.el,
+      field('Comment (optional)', comment, { fieldPath: 'comment', hint: 'Why: kept with the change in the audit log.' }),
       h('div', { class: 'actions' }, h('button', { type: 'submit', dataset: { action: 'save-definition' } }, 'Save definition'), cancel));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -157,7 +159,7 @@ function definition(state, page, reload) {
         variants: flag.type === 'boolean' ? flag.variants : vars,
       };
       try {
-        await api.updateFlag(next);
+        await commented(comment.value.trim()).updateFlag(next);
         toast('Definition saved');
         reload();
       } catch (err) { handleWriteError(err, page, 'flag', form, msg); }

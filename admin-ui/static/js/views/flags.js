@@ -3,7 +3,7 @@
 // the form that creates a flag.
 
 import { canDefine, lock } from '../access.js';
-import { api, ApiError } from '../api.js';
+import { api, ApiError, commented } from '../api.js';
 import { h, field, select, clear } from '../dom.js';
 import { errorBanner, showFieldErrors, toast } from '../ui.js';
 import { rollout, matchesStatus, matchesSearch, num } from '../model.js';
@@ -149,6 +149,7 @@ function openCreate(slot, ctx, opener) {
   const owner = h('input', { type: 'text', name: 'owner' });
   const temporary = h('input', { type: 'checkbox', name: 'temporary', checked: true, id: 'new-temporary' });
   const variants = variantsEditor([], 'boolean');
+  const comment = h('input', { type: 'text', maxlength: 1000 });
   const msg = h('div');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   const form = h('form', { class: 'panel', 'aria-label': 'New flag', novalidate: true },
@@ -165,6 +166,7 @@ function openCreate(slot, ctx, opener) {
     h('div', { class: 'field' }, h('label', { class: 'check', for: temporary.id }, temporary,
       'Temporary (a release flag, to be removed once fully rolled out)')),
     variants.el,
+    field('Comment (optional)', comment, { fieldPath: 'comment', hint: 'Why: kept with the change in the audit log.' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create flag'), cancel));
   type.addEventListener('change', () => variants.setType(type.value));
   cancel.addEventListener('click', () => { clear(slot); opener.focus(); });
@@ -179,7 +181,7 @@ function openCreate(slot, ctx, opener) {
       temporary: temporary.checked, variants: vars,
     };
     try {
-      const resp = await api.createFlag(flag);
+      const resp = await commented(comment.value.trim()).createFlag(flag);
       toast(`Flag ${resp.flag.key} created`);
       ctx.navigate(`#/flags/${encodeURIComponent(resp.flag.key)}`);
     } catch (err) {

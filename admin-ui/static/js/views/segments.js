@@ -64,6 +64,7 @@ function edit(slot, seg, segments, ctx) {
     if (focusSel) conds.querySelector(focusSel)?.focus();
   };
   drawConds();
+  const comment = h('input', { type: 'text', maxlength: 1000 });
   const msg = h('div');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   cancel.addEventListener('click', () => clear(slot));
@@ -75,6 +76,7 @@ function edit(slot, seg, segments, ctx) {
     h('div', { class: 'row' },
       field('Always included targeting keys', included, { fieldPath: 'included', hint: 'One per line.' }),
       field('Always excluded targeting keys', excluded, { fieldPath: 'excluded', hint: 'One per line; wins over everything.' })),
+    field('Comment (optional)', comment, { fieldPath: 'comment', hint: 'Why: kept with the change in the audit log.' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, seg ? 'Save segment' : 'Create segment'), cancel));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -82,7 +84,8 @@ function edit(slot, seg, segments, ctx) {
     const lines = (t) => t.value.split('\n').map((s) => s.trim()).filter(Boolean);
     const next = { ...draft, key: key.value.trim(), name: name.value.trim(), description: description.value, match: match.value, included: lines(included), excluded: lines(excluded) };
     try {
-      if (seg) await api.updateSegment(next); else await api.createSegment(next);
+      const said = commented(comment.value.trim());
+      if (seg) await said.updateSegment(next); else await said.createSegment(next);
       toast(seg ? 'Segment saved' : 'Segment created');
       ctx.navigate('#/segments');
     } catch (err) {
