@@ -33,6 +33,7 @@ import (
 	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
 	"github.com/flagpole/flagpole/server/fanout"
+	"github.com/flagpole/flagpole/server/grpcstatus"
 )
 
 // EnvironmentHeader is the metadata key naming the environment a stream
@@ -536,36 +537,17 @@ func toStatus(err error) error {
 		return err
 	}
 	if errors.Is(err, context.Canceled) {
-		return &statusError{st: status.New(codes.Canceled, "canceled"), cause: err}
+		return grpcstatus.WithCause(status.New(codes.Canceled, "canceled"), err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &statusError{st: status.New(codes.DeadlineExceeded, "deadline exceeded"), cause: err}
+		return grpcstatus.WithCause(status.New(codes.DeadlineExceeded, "deadline exceeded"), err)
 	}
-	code := codes.Internal
-	switch server.ErrorCode(err) {
-	case server.EINVALID:
-		code = codes.InvalidArgument
-	case server.ENOTFOUND:
-		code = codes.NotFound
-	case server.EUNAUTHORIZED:
-		code = codes.Unauthenticated
-	case server.EFORBIDDEN:
-		code = codes.PermissionDenied
-	case server.EUNAVAILABLE:
-		code = codes.Unavailable
+	code, ok := grpcstatus.Code(server.ErrorCode(err))
+	if !ok {
+		code = codes.Internal
 	}
-	return &statusError{st: status.New(code, server.ErrorMessage(err)), cause: err}
+	return grpcstatus.WithCause(status.New(code, server.ErrorMessage(err)), err)
 }
-
-// statusError is a gRPC status error that keeps the error it was made from.
-type statusError struct {
-	st    *status.Status
-	cause error
-}
-
-func (e *statusError) Error() string              { return e.st.Err().Error() }
-func (e *statusError) GRPCStatus() *status.Status { return e.st }
-func (e *statusError) Unwrap() error              { return e.cause }
 
 func peerAddress(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
