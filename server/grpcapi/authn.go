@@ -57,27 +57,28 @@ func admit(ctx context.Context, a *auth.Authenticator, method string, req proto.
 		return ctx, nil
 	}
 	if _, ok := auth.FromContext(ctx); !ok {
-		md, _ := metadata.FromIncomingContext(ctx)
-		secret := auth.Bearer(first(md, "authorization"))
+		secret := auth.Bearer(first(ctx, "authorization"))
 		if secret == "" {
-			secret = strings.TrimSpace(first(md, strings.ToLower(auth.APIKeyHeader)))
+			secret = strings.TrimSpace(first(ctx, strings.ToLower(auth.APIKeyHeader)))
 		}
 		id, err := a.TokenIdentity(ctx, secret)
 		if err != nil {
 			return ctx, err
 		}
-		ctx = auth.WithIdentity(ctx, id, auth.NormalizeSource(first(md, auth.SourceHeader), server.SourceAPI, false))
+		ctx = auth.WithIdentity(ctx, id, auth.NormalizeSource(first(ctx, auth.SourceHeader), server.SourceAPI, false))
 	}
 	authz := ctx // the handler's context does not keep the stream's environment
 	if perm.Env == server.EnvStream {
-		md, _ := metadata.FromIncomingContext(ctx)
-		authz = auth.WithStreamEnvironment(ctx, first(md, auth.EnvironmentHeader))
+		authz = auth.WithStreamEnvironment(ctx, first(ctx, auth.EnvironmentHeader))
 	}
 	return ctx, a.Authorize(authz, method, req)
 }
 
-func first(md metadata.MD, key string) string {
-	if v := md.Get(key); len(v) > 0 {
+// first is the call's first value of the metadata key (lower case). It looks
+// the one key up: metadata.FromIncomingContext would copy all of the call's
+// metadata, on every call.
+func first(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""

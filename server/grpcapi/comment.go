@@ -19,8 +19,9 @@ import (
 // before the call runs; so is a call that sends the header twice.
 func CommentInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
-		values := md.Get(server.CommentHeader)
+		// ValueFromIncomingContext looks the one key up; FromIncomingContext
+		// would copy all of the call's metadata on every call.
+		values := metadata.ValueFromIncomingContext(ctx, server.CommentHeader)
 		switch len(values) {
 		case 0:
 			return handler(ctx, req)
