@@ -82,6 +82,7 @@ func main() {
 // server is one running flagpole serve.
 type server struct {
 	bin   string
+	dir   string // its database and log, removed by stop
 	cmd   *exec.Cmd
 	url   string
 	token string
@@ -105,6 +106,7 @@ func run(bins []string, n, c, rounds, warmup int, extra []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", bin, err)
 		}
+		fmt.Printf("%s: server pid %d\n", bin, s.cmd.Process.Pid)
 		if _, _, err := s.drive(warmup, c); err != nil {
 			return fmt.Errorf("%s: warm-up: %w", bin, err)
 		}
@@ -141,7 +143,7 @@ func start(ctx context.Context, bin string, extra []string) (*server, error) {
 	}
 	grpcAddr, httpAddr := freePort(), freePort()
 	args := append([]string{"serve", "--db", filepath.Join(dir, "flagpole.db"), "--grpc-addr", grpcAddr, "--http-addr", httpAddr}, extra...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "FLAGPOLE_ADMIN_TOKEN="+adminToken, "FLAGPOLE_ADMIN_PASSWORD=ofrepcpu-admin-password")
 	logf, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
@@ -149,9 +151,10 @@ func start(ctx context.Context, bin string, extra []string) (*server, error) {
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf // the log is written, as a deployed server writes it
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &server{bin: bin, cmd: cmd, url: "http://" + httpAddr + "/ofrep/v1/evaluate/flags/" + flagKey}
+	s := &server{bin: bin, dir: dir, cmd: cmd, url: "http://" + httpAddr + "/ofrep/v1/evaluate/flags/" + flagKey}
 	if err := waitHealthy(ctx, "http://"+httpAddr+"/healthz"); err != nil {
 		return s, fmt.Errorf("%w (log: %s)", err, logf.Name())
 	}
@@ -167,7 +170,9 @@ func (s *server) stop() {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		s.cmd.Process.Kill()
+		<-done
 	}
+	os.RemoveAll(s.dir)
 }
 
 func freePort() string {
