@@ -97,3 +97,36 @@ var errorAnswers = map[string]string{
 	"body too large":              `413 {"key":"color","errorCode":"GENERAL","errorDetails":"request body larger than 4096 bytes"}`,
 	"wrong method":                `405 {"errorCode":"GENERAL","errorDetails":"GET /ofrep/v1/evaluate/flags/color: use POST"}`,
 }
+
+// TestBodyLimitWhateverTheLength: the limit holds for a body without a
+// length (chunked) and for one longer than its request says, as for one
+// that announces its length.
+func TestBodyLimitWhateverTheLength(t *testing.T) {
+	h := &ofrep.Handler{Snapshots: snapshots{"production": testSnapshot(t, 1)}, Authenticate: ofrep.HeaderAuthenticator, MaxBodyBytes: 64}
+	mux := http.NewServeMux()
+	h.Register(mux, nil)
+	small := `{"CONTEXT":{"country":"NL"}}`
+	large := `{"context":{"a":"` + strings.Repeat("x", 100) + `"}}`
+	for _, tc := range []struct {
+		name   string
+		body   string
+		length int64
+		want   string
+	}{
+		{"chunked, within", small, -1, `200 {"key":"color","value":"#00f"`},
+		{"chunked, over", large, -1, `413 {"key":"color","errorCode":"GENERAL","errorDetails":"request body larger than 64 bytes"}`},
+		{"announced short, longer", large, 10, `413 {"key":"color","errorCode":"GENERAL","errorDetails":"request body larger than 64 bytes"}`},
+		{"announced, within", small, int64(len(small)), `200 {"key":"color","value":"#00f"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/ofrep/v1/evaluate/flags/color", strings.NewReader(tc.body))
+			req.ContentLength = tc.length
+			req.Header.Set(ofrep.EnvironmentHeader, "production")
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, req)
+			if got := w.Result().Status[:3] + " " + w.Body.String(); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("answer %s, want %s…", got, tc.want)
+			}
+		})
+	}
+}
