@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,11 +150,67 @@ func TestTrackDoesNotAllocate(t *testing.T) {
 		t.Skip("sync.Pool drops objects at random under the race detector")
 	}
 	p := guardedProvider(t, 50)
-	ec := openfeature.NewEvaluationContext("user-42", map[string]any{"country": "de"})
 	details := openfeature.NewTrackingEventDetails(12.5)
+	ec := openfeature.NewEvaluationContext("user-42", map[string]any{"country": "de"})
 	p.Track(context.Background(), "latency", ec, details) // the first event of a name allocates its counters
-	if allocs := testing.AllocsPerRun(1000, func() { p.Track(context.Background(), "latency", ec, details) }); allocs != 0 {
-		t.Errorf("%.1f allocations per Track", allocs)
+	t.Run("context=same", func(t *testing.T) {
+		if allocs := testing.AllocsPerRun(1000, func() { p.Track(context.Background(), "latency", ec, details) }); allocs != 0 {
+			t.Errorf("%.1f allocations per Track", allocs)
+		}
+	})
+	t.Run("context=new-every-call", func(t *testing.T) {
+		ecs := make([]openfeature.EvaluationContext, 1001)
+		for i := range ecs {
+			ecs[i] = openfeature.NewEvaluationContext(fmt.Sprintf("user-%d", i), map[string]any{"country": "de"})
+		}
+		i := 0
+		if allocs := testing.AllocsPerRun(1000, func() {
+			p.Track(context.Background(), "latency", ecs[i%len(ecs)], details)
+			i++
+		}); allocs != 0 {
+			t.Errorf("%.1f allocations per Track", allocs)
+		}
+	})
+}
+
+// TestTrackAttributesEachCallToItsKey: the scratch that holds the
+// targeting key is reused, but every event counts for the variant its own
+// key is served, whatever ran before it, on this goroutine or another.
+func TestTrackAttributesEachCallToItsKey(t *testing.T) {
+	p := guardedProvider(t, 50)
+	ctx := context.Background()
+	const users = 200
+	ecs := make([]openfeature.EvaluationContext, users)
+	want := map[string][2]float64{} // variant: count, sum
+	for i := range ecs {
+		key := fmt.Sprintf("user-%d", i)
+		ecs[i] = openfeature.NewEvaluationContext(key, nil)
+		v := p.BooleanEvaluation(ctx, "release", false, openfeature.FlattenedContext{"targetingKey": key}).Variant
+		w := want[v]
+		want[v] = [2]float64{w[0] + 4, w[1] + 4*float64(i)}
+	}
+	p.signals.take(time.Now(), time.Now()) // forget the exposures
+	keyless := openfeature.NewTargetlessEvaluationContext(nil)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range users {
+				i := (j*7 + g*53) % users // each goroutine its own order
+				p.Track(ctx, "latency", ecs[i], openfeature.NewTrackingEventDetails(float64(i)))
+				p.Track(ctx, "latency", keyless, openfeature.NewTrackingEventDetails(1e6)) // dropped: no bucket
+			}
+		}()
+	}
+	wg.Wait()
+	r := p.signals.take(time.Now(), time.Now())
+	got := map[string][2]float64{}
+	for _, c := range r.GetCounts() {
+		got[c.GetVariant()] = [2]float64{float64(c.GetCount()), c.GetSum()}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || r.GetDropped() != 4*users {
+		t.Errorf("counts, sums per variant = %v, dropped %d\nwant %v, dropped %d", got, r.GetDropped(), want, 4*users)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -17,7 +18,7 @@ import (
 // flag it is counted under the variant the flag serves evalCtx, with
 // details.Value() added to the sum (see signals.go). Without guarded flags
 // it does nothing. It never blocks and, once the event name is known,
-// allocates nothing.
+// allocates nothing, for a new targeting key too.
 //
 // Raw events (context, details' attributes) are not forwarded: doing so
 // cost several allocations and a lock per call, and nothing on the server
@@ -37,21 +38,46 @@ func (p *Provider) Track(_ context.Context, name string, evalCtx openfeature.Eva
 			p.signals.dropped.Add(1)
 		}
 	}
-	trackScratches.Put(sc)
+	sc.release()
 }
 
 // trackScratch is the flattened context Track evaluates guarded flags
 // with: only the attributes they read, in a map reused from call to call.
 type trackScratch struct {
 	ctx map[string]any
-	// key is the last targeting key put in ctx and boxed the same string
-	// as an interface value: boxing a string allocates, so a context that
-	// tracks several events boxes its key once.
-	key   string
-	boxed any
+	// key and boxedKey hold the targeting key without allocating: boxedKey
+	// is an interface value whose box is key itself (see boxString), so
+	// writing the call's key to *key puts it in ctx as a string, where
+	// any(key) would allocate a new 16-byte box for every new key.
+	key      *string
+	boxedKey any
 }
 
-var trackScratches = sync.Pool{New: func() any { return &trackScratch{ctx: make(map[string]any, 8)} }}
+var trackScratches = sync.Pool{New: func() any { return newTrackScratch() }}
+
+func newTrackScratch() *trackScratch {
+	key := new(string)
+	return &trackScratch{ctx: make(map[string]any, 8), key: key, boxedKey: boxString(key)}
+}
+
+// boxString returns an interface value of dynamic type string whose box is
+// *p: later writes to *p change the string it holds.
+//
+// Why this is safe: *p is a heap string (new(string)), so the interface's
+// type word (string) and data word (a pointer to a string header) are what
+// the compiler would build, and the garbage collector scans *p as a string;
+// writes to *p are ordinary typed stores. The box belongs to one scratch,
+// which one Track call holds from trackScratches.Get to Put, so nothing
+// else reads or writes it meanwhile; and the value in ctx is read only
+// during that call: the engine returns precomputed results and a variant
+// index, and signalFlag.track gets the event name, variant and value,
+// never the context, so no reader sees the box after the call has moved
+// on (TestTrackAttributesEachCallToItsKey checks this).
+func boxString(p *string) any {
+	var v any = "" // only its type word is used
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
+	return v
+}
 
 // fill sets the attributes named in inputs in the scratch context, as
 // OpenFeature flattens a context (the targeting key, when set, under
@@ -63,10 +89,8 @@ func (sc *trackScratch) fill(inputs []string, evalCtx openfeature.EvaluationCont
 	for _, name := range inputs {
 		if name == engine.TargetingKey {
 			if key := evalCtx.TargetingKey(); key != "" {
-				if key != sc.key || sc.boxed == nil {
-					sc.key, sc.boxed = key, key
-				}
-				sc.ctx[name] = sc.boxed
+				*sc.key = key
+				sc.ctx[name] = sc.boxedKey
 				continue
 			}
 		}
@@ -77,6 +101,13 @@ func (sc *trackScratch) fill(inputs []string, evalCtx openfeature.EvaluationCont
 		}
 	}
 	return sc.ctx
+}
+
+// release returns the scratch to the pool without keeping the caller's
+// key alive there.
+func (sc *trackScratch) release() {
+	*sc.key = ""
+	trackScratches.Put(sc)
 }
 
 // reportSignals sends the signal counts every interval (at most

@@ -7,8 +7,10 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,13 +168,75 @@ func (m *Metrics) HTTP(method string, next http.Handler) http.Handler {
 	if m == nil {
 		return next
 	}
+	rt := &httpRoute{m: m, method: method}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := statusWriters.Get().(*statusWriter)
+		*sw = statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		m.observeCall("http", method, strconv.Itoa(sw.status), time.Since(start))
+		status := sw.status
+		*sw = statusWriter{} // a handler may not use its writer after returning
+		statusWriters.Put(sw)
+		rt.observe(status, time.Since(start))
 	})
 }
+
+// httpRoute holds a route's series, resolved at its first request (not
+// before: a route nobody called has no series, as with WithLabelValues per
+// request) and then reused, where WithLabelValues would hash the labels
+// and format the status for every request. Nothing deletes or resets the
+// API series, so a resolved series stays the vector's.
+type httpRoute struct {
+	m       *Metrics
+	method  string
+	latency atomic.Pointer[prometheus.Observer]
+	calls   atomic.Pointer[[]statusCounter] // copied on insert
+	mu      sync.Mutex                      // serialises inserts
+}
+
+type statusCounter struct {
+	status int
+	c      prometheus.Counter
+}
+
+func (rt *httpRoute) observe(status int, d time.Duration) {
+	rt.counter(status).Inc()
+	latency := rt.latency.Load()
+	if latency == nil {
+		o := rt.m.apiLatency.WithLabelValues("http", rt.method)
+		latency = &o
+		rt.latency.Store(latency) // a race stores the same series
+	}
+	(*latency).Observe(d.Seconds())
+}
+
+// counter returns the route's counter of status.
+func (rt *httpRoute) counter(status int) prometheus.Counter {
+	if calls := rt.calls.Load(); calls != nil {
+		for _, sc := range *calls {
+			if sc.status == status {
+				return sc.c
+			}
+		}
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var old []statusCounter
+	if calls := rt.calls.Load(); calls != nil {
+		old = *calls
+	}
+	for _, sc := range old {
+		if sc.status == status {
+			return sc.c
+		}
+	}
+	c := rt.m.apiCalls.WithLabelValues("http", rt.method, strconv.Itoa(status))
+	next := append(slices.Clip(old), statusCounter{status, c})
+	rt.calls.Store(&next)
+	return c
+}
+
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
 
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {

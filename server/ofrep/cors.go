@@ -56,7 +56,11 @@ func CORS(origins []string, next http.Handler) http.Handler {
 		value, ok := allow(origin)
 		h := w.Header()
 		if !anyOrigin {
-			h.Add("Vary", "Origin")
+			if _, set := h["Vary"]; set {
+				h.Add("Vary", "Origin")
+			} else {
+				h["Vary"] = varyOrigin // shared, as writeJSON's headers are
+			}
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if !ok {
@@ -78,6 +82,8 @@ func CORS(origins []string, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+var varyOrigin = []string{"Origin"}
 
 func quoteOrigin(o string) string {
 	if o == "" {

@@ -11,6 +11,7 @@
 package ofrep
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/server"
@@ -128,13 +130,36 @@ func methodNotAllowed(allow string) http.Handler {
 	})
 }
 
-// success is a successful evaluation; failure a failed one.
+// success is a successful evaluation in the bulk answer; single is one in
+// the answer for one flag, whose metadata also carries the environment's
+// revision; failure is a failed one. The metadata are structs whose fields
+// are in the order encoding/json sorts a map's keys, so that they encode to
+// the bytes a map did, without the map.
 type success struct {
+	Key      string       `json:"key"`
+	Value    any          `json:"value"`
+	Variant  string       `json:"variant,omitempty"`
+	Reason   string       `json:"reason"`
+	Metadata flagMetadata `json:"metadata"`
+}
+
+type flagMetadata struct {
+	FlagSetID string `json:"flagSetId"`
+	Version   string `json:"version"`
+}
+
+type single struct {
 	Key      string         `json:"key"`
 	Value    any            `json:"value"`
 	Variant  string         `json:"variant,omitempty"`
 	Reason   string         `json:"reason"`
-	Metadata map[string]any `json:"metadata"`
+	Metadata singleMetadata `json:"metadata"`
+}
+
+type singleMetadata struct {
+	EnvironmentRevision int64  `json:"environmentRevision"`
+	FlagSetID           string `json:"flagSetId"`
+	Version             string `json:"version"`
 }
 
 type failure struct {
@@ -168,9 +193,10 @@ func (h *Handler) evaluateFlag(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, failure{Key: key, ErrorCode: string(res.ErrorCode), ErrorDetails: res.ErrorMessage})
 		return
 	}
-	ok := h.success(snap, res)
-	ok.Metadata["environmentRevision"] = snap.Revision()
-	writeJSON(w, http.StatusOK, ok)
+	e := encoders.Get().(*encoder)
+	e.single = single{Key: res.FlagKey, Value: res.Value, Variant: res.Variant, Reason: string(res.Reason),
+		Metadata: singleMetadata{EnvironmentRevision: snap.Revision(), FlagSetID: snap.Environment(), Version: snap.VersionOf(res.FlagKey)}}
+	e.write(w, http.StatusOK, &e.single)
 }
 
 func (h *Handler) evaluateFlags(w http.ResponseWriter, r *http.Request) {
@@ -251,16 +277,129 @@ func (h *Handler) decodeContext(w http.ResponseWriter, r *http.Request) (map[str
 	if limit <= 0 {
 		limit = 1 << 20
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
+	buf := bodies.Get().(*bytes.Buffer)
+	defer putBody(buf)
+	body, err := readBody(buf, w, r, limit)
 	switch {
-	case errors.As(err, &tooLarge):
+	case tooLarge(err):
 		return nil, &failure{ErrorCode: codeGeneral, ErrorDetails: "request body larger than " + strconv.FormatInt(limit, 10) + " bytes"}
 	case err != nil:
 		return nil, &failure{ErrorCode: codeParse, ErrorDetails: "reading request body: " + err.Error()}
-	case len(strings.TrimSpace(string(body))) == 0:
+	case len(bytes.TrimSpace(body)) == 0:
 		return nil, &failure{ErrorCode: codeParse, ErrorDetails: `request body is empty: send {"context": {...}}`}
 	}
+	ctx, ok := decodeOnce(body)
+	if !ok {
+		var fail *failure
+		if ctx, fail = decodeTwice(body); fail != nil {
+			return nil, fail
+		}
+	}
+	if err := engine.CheckContext(ctx); err != nil {
+		return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: err.Error()}
+	}
+	return ctx, nil
+}
+
+// tooLarge reports whether err says the body exceeded the limit. (A
+// function of its own: the target errors.As needs would otherwise be
+// allocated for every request, error or not.)
+func tooLarge(err error) bool {
+	var e *http.MaxBytesError
+	return err != nil && errors.As(err, &e)
+}
+
+// bodies are the buffers request bodies are read into.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBody(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledAnswer {
+		buf.Reset()
+		bodies.Put(buf)
+	}
+}
+
+// readBody reads the request body into buf, refusing more than limit
+// bytes with an *http.MaxBytesError. A body that announces its length
+// (Content-Length, as every OFREP provider sends it) within the limit is
+// read as it is: net/http's body reader ends at that length, so it cannot
+// exceed the limit, and http.MaxBytesReader (an allocation) is not needed.
+// Should a handler's caller hand it a longer body all the same, the limit
+// still holds.
+func readBody(buf *bytes.Buffer, w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength < 0 || r.ContentLength > limit {
+		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+		return buf.Bytes(), err
+	}
+	buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	for {
+		if int64(buf.Len()) > limit {
+			return nil, &http.MaxBytesError{Limit: limit}
+		}
+		b := buf.AvailableBuffer()
+		n, err := r.Body.Read(b[:cap(b)])
+		buf.Write(b[:n]) // in place: b is buf's own free space
+		switch {
+		case err == io.EOF:
+			if int64(buf.Len()) > limit {
+				return nil, &http.MaxBytesError{Limit: limit}
+			}
+			return buf.Bytes(), nil
+		case err != nil:
+			return nil, err
+		case n == len(b[:cap(b)]):
+			buf.Grow(bytes.MinRead)
+		}
+	}
+}
+
+// decodeOnce decodes the context in one pass over the body, where
+// decodeTwice takes two (the body, then the context's raw bytes). It
+// reports false when it cannot tell that the result is decodeTwice's:
+// when decoding fails (decodeTwice then words the error), or when the body
+// may name the context member more than once (a backslash escape could
+// spell it; two spellings would merge into one map where decodeTwice keeps
+// the last). encoding/json matches member names without regard to case,
+// and no letter of "context" has a non-ASCII case variant, so an ASCII
+// case-insensitive count finds every spelling.
+func decodeOnce(body []byte) (map[string]any, bool) {
+	if bytes.IndexByte(body, '\\') >= 0 || contextMembers(body) > 1 {
+		return nil, false
+	}
+	var req struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, false
+	}
+	if req.Context == nil { // no member, or null
+		req.Context = map[string]any{}
+	}
+	return req.Context, true
+}
+
+// contextMembers counts `context"` in body, ASCII letters in any case.
+func contextMembers(body []byte) int {
+	const name = `context"`
+	n := 0
+	for i := 0; i+len(name) <= len(body); i++ {
+		if body[i]|0x20 != 'c' {
+			continue
+		}
+		j := 1
+		for j < len(name) && body[i+j]|0x20 == name[j] {
+			j++
+		}
+		if j == len(name) {
+			n++
+		}
+	}
+	return n
+}
+
+// decodeTwice decodes the body, then its context member, wording the
+// errors of each.
+func decodeTwice(body []byte) (map[string]any, *failure) {
 	var req struct {
 		Context json.RawMessage `json:"context"`
 	}
@@ -273,9 +412,6 @@ func (h *Handler) decodeContext(w http.ResponseWriter, r *http.Request) (map[str
 			return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: "context must be a JSON object"}
 		}
 	}
-	if err := engine.CheckContext(ctx); err != nil {
-		return nil, &failure{ErrorCode: codeInvalidContext, ErrorDetails: err.Error()}
-	}
 	return ctx, nil
 }
 
@@ -285,9 +421,9 @@ func (h *Handler) success(snap *engine.Snapshot, res engine.Result) success {
 		Value:   res.Value,
 		Variant: res.Variant,
 		Reason:  string(res.Reason),
-		Metadata: map[string]any{
-			"flagSetId": snap.Environment(),
-			"version":   snap.VersionOf(res.FlagKey),
+		Metadata: flagMetadata{
+			FlagSetID: snap.Environment(),
+			Version:   snap.VersionOf(res.FlagKey),
 		},
 	}
 }
@@ -358,8 +494,51 @@ func matches(header, etag string) bool {
 // depends on the credential and the context, and the bulk answer's ETag is
 // revalidated by the provider itself (If-None-Match), not by an HTTP cache.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	encoders.Get().(*encoder).write(w, status, v)
+}
+
+// The values of writeJSON's headers, shared by every answer instead of a
+// new slice per header and answer (what Header.Set makes). Nothing in the
+// server writes into a header's slice in place: Set and Add replace it or
+// append to it, which copies a slice this full.
+var (
+	contentTypeJSON = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
+// encoder encodes an answer into a buffer reused from answer to answer,
+// and holds the single-flag answer, so that encoding one allocates nothing
+// of its own.
+type encoder struct {
+	buf    bytes.Buffer
+	json   *json.Encoder
+	single single
+}
+
+// maxPooledAnswer is the largest buffer kept for reuse: a bulk answer of
+// many flags is not kept alive for the single answers.
+const maxPooledAnswer = 64 << 10
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.json = json.NewEncoder(&e.buf)
+	return e
+}}
+
+// write sends v, encoded as json.NewEncoder(w).Encode(v) encodes it (a
+// newline after the value, HTML characters escaped), in one Write, and
+// returns e to the pool.
+func (e *encoder) write(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	e.buf.Reset()
+	if err := e.json.Encode(v); err == nil {
+		w.Write(e.buf.Bytes())
+	}
+	e.single = single{}
+	if e.buf.Cap() <= maxPooledAnswer {
+		encoders.Put(e)
+	}
 }

@@ -43,7 +43,7 @@ func (r *recorder) Record(env, service, flag, variant string, n int64) {
 	r.usage = append(r.usage, env+" "+service+" "+flag+" "+variant)
 }
 
-func testSnapshot(t *testing.T, revision int64) *engine.Snapshot {
+func testSnapshot(t testing.TB, revision int64) *engine.Snapshot {
 	t.Helper()
 	boolFlag := engine.Flag{Key: "new-checkout", Type: engine.TypeBoolean}
 	if err := engine.ValidateFlag(&boolFlag); err != nil {

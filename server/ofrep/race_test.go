@@ -1,0 +1,5 @@
+//go:build race
+
+package ofrep_test
+
+const raceEnabled = true
