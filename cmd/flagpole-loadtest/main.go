@@ -25,7 +25,10 @@
 //
 // It also records when the server reported every connected instance's
 // acknowledgement (WatchClients, what `flag enable --wait` waits for): the
-// kill switch as a CI step sees it.
+// kill switch as a CI step sees it; and, from the server's client registry,
+// when the server received each instance's acknowledgement of the
+// revision (fanout.ClientInfo.AckedAt, the server's clock, which is this
+// process's): t0 → the last acknowledgement received.
 //
 // Server and client processes share the machine, so client cost counts. A
 // garbage collection in a client process delays every stream it holds;
@@ -264,7 +267,7 @@ func run(ctx context.Context, cfg config) error {
 		defer func() { _ = writeAllocs(cfg.allocProfile) }()
 	}
 	watcher := syncpb.NewSyncServiceClient(conn)
-	var writes, publishes, e2e, pubLast, pubEach, acked []time.Duration
+	var writes, publishes, e2e, pubLast, pubEach, acked, lastAck, ackEach []time.Duration
 	enabled := false
 	loadBefore := loadavg()
 	for i := range cfg.toggles {
@@ -312,6 +315,19 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("toggle %d: watching acknowledgements: %w", i, err)
 		}
 		e2e = append(e2e, time.Unix(0, last).Sub(t0))
+		// Every instance acknowledged r.Revision (WatchClients said so) and
+		// none can have acknowledged a later one yet.
+		var lastAt time.Time
+		for _, c := range srv.SyncClients(environment) {
+			if c.AppliedRevision != r.Revision {
+				return fmt.Errorf("toggle %d: instance %s at revision %d, not %d", i, c.InstanceID, c.AppliedRevision, r.Revision)
+			}
+			ackEach = append(ackEach, c.AckedAt.Sub(published))
+			if c.AckedAt.After(lastAt) {
+				lastAt = c.AckedAt
+			}
+		}
+		lastAck = append(lastAck, lastAt.Sub(t0))
 		pubLast = append(pubLast, time.Unix(0, last).Sub(published))
 		if cfg.verbose {
 			fmt.Printf("toggle %2d: end-to-end %9s  server GCs %d  client GCs so far %d (summed over client processes)\n", i,
@@ -337,6 +353,8 @@ func run(ctx context.Context, cfg config) error {
 	line("publish→applied, last stream", pubLast)
 	line("end-to-end t0→all applied", e2e)
 	line("t0→server saw all acknowledged", acked)
+	line("t0→last ack received (server clock)", lastAck)
+	line("publish→ack received, each stream", ackEach)
 	n := float64(cfg.streams)
 	heap := float64(after.heap-before.heap) / n / 1024
 	stack := float64(after.stack-before.stack) / n / 1024

@@ -177,6 +177,14 @@ type Server struct {
 	closeOnce sync.Once
 	clockOnce sync.Once
 
+	// Streams the hub told of an event wait in startQ for the starter
+	// goroutine to start their writers: a publication so costs the hub's
+	// lock one append per subscriber, not one goroutine start.
+	startMu   sync.Mutex
+	startQ    []*syncStream
+	startWake chan struct{}
+	startOnce sync.Once
+
 	snapMu  sync.Mutex
 	snaps   map[string]*snapshot // latest encoded snapshot per environment
 	loading singleflight.Group
@@ -212,6 +220,7 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 		now:          time.Now,
 		snaps:        make(map[string]*snapshot),
 		closing:      make(chan struct{}),
+		startWake:    make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(s)
@@ -307,6 +316,40 @@ func (s *Server) clock() {
 				}
 			}
 			s.streamsMu.Unlock()
+		}
+	}
+}
+
+// startWriter has the starter goroutine start st's writer. st.busy is
+// set; called with the hub's lock held, so it must not block.
+func (s *Server) startWriter(st *syncStream) {
+	s.startOnce.Do(func() { go s.starter() })
+	s.startMu.Lock()
+	s.startQ = append(s.startQ, st)
+	s.startMu.Unlock()
+	select {
+	case s.startWake <- struct{}{}:
+	default:
+	}
+}
+
+// starter starts the writers of the streams startWriter queued, until the
+// server closes (which ends every stream: a writer left unstarted then has
+// nothing to do).
+func (s *Server) starter() {
+	var batch []*syncStream
+	for {
+		select {
+		case <-s.startWake:
+		case <-s.closing:
+			return
+		}
+		s.startMu.Lock()
+		batch, s.startQ = s.startQ, batch[:0]
+		s.startMu.Unlock()
+		for i, st := range batch {
+			go st.write()
+			batch[i] = nil
 		}
 	}
 }
