@@ -516,10 +516,10 @@ func (s *Server) WatchClients(req *pb.WatchClientsRequest, stream grpc.ServerStr
 		rev = env.Revision
 	}
 	var (
-		last     *pb.WatchClientsResponse
-		listed   time.Time // when the pending instances were last named
-		unnamed  bool      // last named none of more than maxWatchPending
-		nameAt <-chan time.Time
+		last    *pb.WatchClientsResponse
+		listed  time.Time // when the pending instances were last named
+		unnamed bool      // last named none of more than maxWatchPending
+		nameAt  <-chan time.Time
 	)
 	for {
 		wake, done := s.clients.Watch(env.Name)
