@@ -186,22 +186,36 @@ func (r *Registry) Pending(env string, rev int64) (pending, connected int) {
 }
 
 // PendingClients returns up to limit of the clients of env that have not
-// acknowledged rev, in List's order. It copies only the pending clients.
+// acknowledged rev, the first in List's order. It copies only those it
+// returns and never sorts more than 2 × limit at once.
 func (r *Registry) PendingClients(env string, rev int64, limit int) []ClientInfo {
-	var pending []*Client
+	if limit <= 0 {
+		return nil
+	}
+	byOrder := func(a, b *Client) int {
+		return cmp.Or(cmp.Compare(a.ServiceName, b.ServiceName), cmp.Compare(a.InstanceID, b.InstanceID),
+			a.ConnectedAt.Compare(b.ConnectedAt))
+	}
+	pending := make([]*Client, 0, 2*limit)
 	r.mu.RLock()
 	for c := range r.envs[env] {
-		if c.applied.Load() < rev {
-			pending = append(pending, c)
+		if c.applied.Load() >= rev {
+			continue
 		}
+		if len(pending) == 2*limit {
+			slices.SortFunc(pending, byOrder)
+			clear(pending[limit:])
+			pending = pending[:limit]
+		}
+		pending = append(pending, c)
 	}
 	r.mu.RUnlock()
+	slices.SortFunc(pending, byOrder)
 	out := make([]ClientInfo, 0, min(len(pending), limit))
-	for _, c := range pending {
+	for _, c := range pending[:min(len(pending), limit)] {
 		out = append(out, infoOf(c))
 	}
-	sortClients(out)
-	return out[:min(len(out), limit)]
+	return out
 }
 
 // Watch returns a channel that is closed at the next change of env's
