@@ -91,7 +91,7 @@ func main() {
 		pause     = flag.Duration("pause", 200*time.Millisecond, "pause between toggles")
 		snapFlags = flag.Int("flags", 0, "extra flags in the environment (snapshot size)")
 		memprof   = flag.String("memprofile", "", "write a heap profile of the server process, streams connected, to this file")
-		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement delay (sdk.WithAckDelay)")
+		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement window (sdk.WithAckDelay: a lone revision is acknowledged at once, more within the window coalesced)")
 		warmup    = flag.Int("warmup", 8, "streams connected (from a process of their own) before the server's memory is first measured, so one-time set-up is not counted per stream")
 		procs     = flag.Int("client-procs", 4, "client processes the streams are spread over (each SDK instance is its own process in production; a collection in a client process delays all of its streams; 4 keeps each process's collections short on a 2-core machine without the processes outnumbering the cores by much)")
 		firstInst = flag.Int("first-instance", 0, "internal: number of the child's first instance id")
