@@ -46,15 +46,16 @@ const (
 	KeepaliveTimeout = 10 * time.Second
 )
 
-// DefaultAckDelay is how long the provider waits before acknowledging
-// what it applied; see WithAckDelay.
+// DefaultAckDelay is the window within which the provider coalesces
+// acknowledgements after one it sent; see WithAckDelay.
 const DefaultAckDelay = 50 * time.Millisecond
 
-// WithAckDelay sets how long after applying a change the provider
-// acknowledges it (default DefaultAckDelay; 0 acknowledges every message at
-// once). Acknowledgements within the delay are coalesced into one for the
-// latest revision, and they are kept out of the moment a change reaches
-// every instance, when the server and the instances are busiest.
+// WithAckDelay sets the provider's acknowledgement window (default
+// DefaultAckDelay; 0 acknowledges every message at once). A change applied
+// after a quiet spell is acknowledged at once, so a lone change (a kill
+// switch) is confirmed as soon as it is applied; changes applied within the
+// delay after an acknowledgement are coalesced into one acknowledgement of
+// the latest revision when the delay ends.
 func WithAckDelay(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.ackDelay = max(d, 0) })
 }

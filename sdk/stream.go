@@ -180,17 +180,10 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 	// Armed after idle is set, so the callback sees it.
 	idle.Reset(p.o.idleTimeout)
 	defer idle.Stop()
-	// Acknowledgements are coalesced: the first applied message arms the
-	// timer, which acknowledges the latest revision when it fires.
-	var ackRev atomic.Int64
-	var ackArmed atomic.Bool
-	ackTimer := time.AfterFunc(time.Hour, func() {
-		ackArmed.Store(false)
-		// Best effort: a failed send surfaces as a failed Recv.
-		_ = p.sendAck(ackRev.Load())
-	})
-	ackTimer.Stop()
-	defer ackTimer.Stop()
+	// A lone applied revision is acknowledged at once; more within the ack
+	// delay after it are coalesced (see acker).
+	ack := newAcker(p.o.ackDelay, p.sendAck)
+	defer ack.close()
 	for {
 		m, err := stream.Recv()
 		if err != nil {
@@ -229,12 +222,7 @@ func (p *Provider) session(ctx context.Context) (applied bool, err error) {
 		if !first && len(changed) > 0 {
 			p.emit(openfeature.ProviderConfigChange, "revision "+strconv.FormatInt(p.revision, 10), changed, "")
 		}
-		ackRev.Store(p.revision)
-		if p.o.ackDelay <= 0 {
-			_ = p.sendAck(p.revision)
-		} else if ackArmed.CompareAndSwap(false, true) {
-			ackTimer.Reset(p.o.ackDelay)
-		}
+		ack.applied(p.revision)
 	}
 }
 

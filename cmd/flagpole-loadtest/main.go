@@ -25,7 +25,10 @@
 //
 // It also records when the server reported every connected instance's
 // acknowledgement (WatchClients, what `flag enable --wait` waits for): the
-// kill switch as a CI step sees it.
+// kill switch as a CI step sees it; and, from the server's client registry,
+// when the server received each instance's acknowledgement of the
+// revision (fanout.ClientInfo.AckedAt, the server's clock, which is this
+// process's): t0 → the last acknowledgement received.
 //
 // Server and client processes share the machine, so client cost counts. A
 // garbage collection in a client process delays every stream it holds;
@@ -88,7 +91,7 @@ func main() {
 		pause     = flag.Duration("pause", 200*time.Millisecond, "pause between toggles")
 		snapFlags = flag.Int("flags", 0, "extra flags in the environment (snapshot size)")
 		memprof   = flag.String("memprofile", "", "write a heap profile of the server process, streams connected, to this file")
-		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement delay (sdk.WithAckDelay)")
+		ackDelay  = flag.Duration("ack-delay", sdk.DefaultAckDelay, "the providers' acknowledgement window (sdk.WithAckDelay: a lone revision is acknowledged at once, more within the window coalesced)")
 		warmup    = flag.Int("warmup", 8, "streams connected (from a process of their own) before the server's memory is first measured, so one-time set-up is not counted per stream")
 		procs     = flag.Int("client-procs", 4, "client processes the streams are spread over (each SDK instance is its own process in production; a collection in a client process delays all of its streams; 4 keeps each process's collections short on a 2-core machine without the processes outnumbering the cores by much)")
 		firstInst = flag.Int("first-instance", 0, "internal: number of the child's first instance id")
@@ -264,7 +267,7 @@ func run(ctx context.Context, cfg config) error {
 		defer func() { _ = writeAllocs(cfg.allocProfile) }()
 	}
 	watcher := syncpb.NewSyncServiceClient(conn)
-	var writes, publishes, e2e, pubLast, pubEach, acked []time.Duration
+	var writes, publishes, e2e, pubLast, pubEach, acked, lastAck, ackEach []time.Duration
 	enabled := false
 	loadBefore := loadavg()
 	for i := range cfg.toggles {
@@ -312,6 +315,19 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("toggle %d: watching acknowledgements: %w", i, err)
 		}
 		e2e = append(e2e, time.Unix(0, last).Sub(t0))
+		// Every instance acknowledged r.Revision (WatchClients said so) and
+		// none can have acknowledged a later one yet.
+		var lastAt time.Time
+		for _, c := range srv.SyncClients(environment) {
+			if c.AppliedRevision != r.Revision {
+				return fmt.Errorf("toggle %d: instance %s at revision %d, not %d", i, c.InstanceID, c.AppliedRevision, r.Revision)
+			}
+			ackEach = append(ackEach, c.AckedAt.Sub(published))
+			if c.AckedAt.After(lastAt) {
+				lastAt = c.AckedAt
+			}
+		}
+		lastAck = append(lastAck, lastAt.Sub(t0))
 		pubLast = append(pubLast, time.Unix(0, last).Sub(published))
 		if cfg.verbose {
 			fmt.Printf("toggle %2d: end-to-end %9s  server GCs %d  client GCs so far %d (summed over client processes)\n", i,
@@ -337,6 +353,8 @@ func run(ctx context.Context, cfg config) error {
 	line("publish→applied, last stream", pubLast)
 	line("end-to-end t0→all applied", e2e)
 	line("t0→server saw all acknowledged", acked)
+	line("t0→last ack received (server clock)", lastAck)
+	line("publish→ack received, each stream", ackEach)
 	n := float64(cfg.streams)
 	heap := float64(after.heap-before.heap) / n / 1024
 	stack := float64(after.stack-before.stack) / n / 1024

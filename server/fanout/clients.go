@@ -21,22 +21,28 @@ type Client struct {
 	ConnectedAt time.Time
 
 	applied  atomic.Int64
+	ackedAt  atomic.Int64 // unix nanoseconds: when applied last moved
 	lastSeen atomic.Int64 // unix nanoseconds
 	reg      *Registry    // set by Add: told of every acknowledgement
+	counted  bool         // in reg's revision counts; reg.cmu held
 }
 
 // Ack records that the instance applied rev.
 func (c *Client) Ack(rev int64, now time.Time) {
-	for {
-		old := c.applied.Load()
-		if rev <= old {
-			break
+	if c.reg != nil {
+		if c.reg.ack(c, rev, now) {
+			c.reg.changed(c.Environment)
 		}
-		if c.applied.CompareAndSwap(old, rev) {
-			if c.reg != nil {
-				c.reg.changed(c.Environment)
+	} else {
+		for {
+			old := c.applied.Load()
+			if rev <= old {
+				break
 			}
-			break
+			if c.applied.CompareAndSwap(old, rev) {
+				c.ackedAt.Store(now.UnixNano())
+				break
+			}
 		}
 	}
 	c.Seen(now)
@@ -55,7 +61,10 @@ type ClientInfo struct {
 	PeerAddress     string
 	ConnectedAt     time.Time
 	AppliedRevision int64
-	LastSeen        time.Time
+	// AckedAt is when the server received the acknowledgement of
+	// AppliedRevision (zero before the first), on the server's clock.
+	AckedAt  time.Time
+	LastSeen time.Time
 }
 
 // Registry knows which SDK instances are connected to which environment.
@@ -63,6 +72,12 @@ type ClientInfo struct {
 type Registry struct {
 	mu   sync.RWMutex
 	envs map[string]map[*Client]struct{}
+
+	// counts[env][rev] is how many of env's clients have applied exactly
+	// rev: Pending answers from it without looking at every client. Every
+	// move of a registered client's applied revision happens under cmu.
+	cmu    sync.Mutex
+	counts map[string]map[int64]int
 
 	// Watchers of an environment wait on its channel, which is closed (and
 	// forgotten) when an instance connects, disconnects or acknowledges a
@@ -86,6 +101,12 @@ func (r *Registry) Add(c *Client) {
 	}
 	c.reg = r
 	m[c] = struct{}{}
+	r.cmu.Lock()
+	if !c.counted {
+		r.count(c.Environment, c.applied.Load())
+		c.counted = true
+	}
+	r.cmu.Unlock()
 	r.mu.Unlock()
 	r.changed(c.Environment)
 }
@@ -94,8 +115,107 @@ func (r *Registry) Add(c *Client) {
 func (r *Registry) Remove(c *Client) {
 	r.mu.Lock()
 	delete(r.envs[c.Environment], c)
+	r.cmu.Lock()
+	if c.counted {
+		c.counted = false
+		r.uncount(c.Environment, c.applied.Load())
+	}
+	r.cmu.Unlock()
 	r.mu.Unlock()
 	r.changed(c.Environment)
+}
+
+// count adds one client at rev to env's counts. r.cmu held.
+func (r *Registry) count(env string, rev int64) {
+	if r.counts == nil {
+		r.counts = make(map[string]map[int64]int)
+	}
+	n := r.counts[env]
+	if n == nil {
+		n = make(map[int64]int)
+		r.counts[env] = n
+	}
+	n[rev]++
+}
+
+// uncount takes one client at rev out of env's counts. r.cmu held.
+func (r *Registry) uncount(env string, rev int64) {
+	n := r.counts[env]
+	if n[rev]--; n[rev] <= 0 {
+		delete(n, rev)
+	}
+	if len(n) == 0 {
+		delete(r.counts, env)
+	}
+}
+
+// ack moves c to rev if that is newer, and reports whether it did.
+func (r *Registry) ack(c *Client, rev int64, now time.Time) bool {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	old := c.applied.Load()
+	if rev <= old {
+		return false
+	}
+	c.applied.Store(rev)
+	c.ackedAt.Store(now.UnixNano())
+	if c.counted {
+		r.uncount(c.Environment, old)
+		r.count(c.Environment, rev)
+	}
+	return true
+}
+
+// Pending reports how many of env's clients have not acknowledged rev
+// (their applied revision is older) and how many are connected. Its cost
+// grows with the number of distinct revisions the clients are at, not
+// with the number of clients.
+func (r *Registry) Pending(env string, rev int64) (pending, connected int) {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	if r.counts[env] == nil {
+		return 0, 0
+	}
+	for at, n := range r.counts[env] {
+		connected += n
+		if at < rev {
+			pending += n
+		}
+	}
+	return pending, connected
+}
+
+// PendingClients returns up to limit of the clients of env that have not
+// acknowledged rev, the first in List's order. It copies only those it
+// returns and never sorts more than 2 × limit at once.
+func (r *Registry) PendingClients(env string, rev int64, limit int) []ClientInfo {
+	if limit <= 0 {
+		return nil
+	}
+	byOrder := func(a, b *Client) int {
+		return cmp.Or(cmp.Compare(a.ServiceName, b.ServiceName), cmp.Compare(a.InstanceID, b.InstanceID),
+			a.ConnectedAt.Compare(b.ConnectedAt))
+	}
+	pending := make([]*Client, 0, 2*limit)
+	r.mu.RLock()
+	for c := range r.envs[env] {
+		if c.applied.Load() >= rev {
+			continue
+		}
+		if len(pending) == 2*limit {
+			slices.SortFunc(pending, byOrder)
+			clear(pending[limit:])
+			pending = pending[:limit]
+		}
+		pending = append(pending, c)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(pending, byOrder)
+	out := make([]ClientInfo, 0, min(len(pending), limit))
+	for _, c := range pending[:min(len(pending), limit)] {
+		out = append(out, infoOf(c))
+	}
+	return out
 }
 
 // Watch returns a channel that is closed at the next change of env's
@@ -136,22 +256,35 @@ func (r *Registry) List(env string) []ClientInfo {
 	r.mu.RLock()
 	out := make([]ClientInfo, 0, len(r.envs[env]))
 	for c := range r.envs[env] {
-		out = append(out, ClientInfo{
-			InstanceID:      c.InstanceID,
-			ServiceName:     c.ServiceName,
-			SDKName:         c.SDKName,
-			SDKVersion:      c.SDKVersion,
-			Environment:     c.Environment,
-			PeerAddress:     c.PeerAddress,
-			ConnectedAt:     c.ConnectedAt,
-			AppliedRevision: c.applied.Load(),
-			LastSeen:        time.Unix(0, c.lastSeen.Load()),
-		})
+		out = append(out, infoOf(c))
 	}
 	r.mu.RUnlock()
-	slices.SortFunc(out, func(a, b ClientInfo) int {
+	sortClients(out)
+	return out
+}
+
+func infoOf(c *Client) ClientInfo {
+	i := ClientInfo{
+		InstanceID:      c.InstanceID,
+		ServiceName:     c.ServiceName,
+		SDKName:         c.SDKName,
+		SDKVersion:      c.SDKVersion,
+		Environment:     c.Environment,
+		PeerAddress:     c.PeerAddress,
+		ConnectedAt:     c.ConnectedAt,
+		AppliedRevision: c.applied.Load(),
+		LastSeen:        time.Unix(0, c.lastSeen.Load()),
+	}
+	if at := c.ackedAt.Load(); at != 0 {
+		i.AckedAt = time.Unix(0, at)
+	}
+	return i
+}
+
+// sortClients orders list by service name, instance id and connection time.
+func sortClients(list []ClientInfo) {
+	slices.SortFunc(list, func(a, b ClientInfo) int {
 		return cmp.Or(cmp.Compare(a.ServiceName, b.ServiceName), cmp.Compare(a.InstanceID, b.InstanceID),
 			a.ConnectedAt.Compare(b.ConnectedAt))
 	})
-	return out
 }

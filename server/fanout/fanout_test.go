@@ -2,6 +2,8 @@ package fanout
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,5 +306,98 @@ func TestLogBoundedInBytes(t *testing.T) {
 	}
 	if _, _, ok := big.Subscribe("production", 2); !ok {
 		t.Fatal("a client at the latest revision needs no snapshot")
+	}
+}
+
+// Pending's counts, and PendingClients's list, agree with the full list at
+// every step of connecting, acknowledging (in and out of order, also
+// concurrently) and leaving.
+func TestPendingMatchesList(t *testing.T) {
+	var r Registry
+	now := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var live []*Client
+	check := func(step string) {
+		t.Helper()
+		for _, env := range []string{"production", "staging", "none"} {
+			list := r.List(env)
+			for rev := int64(0); rev <= 12; rev++ {
+				var want []ClientInfo
+				for _, c := range list {
+					if c.AppliedRevision < rev {
+						want = append(want, c)
+					}
+				}
+				pending, connected := r.Pending(env, rev)
+				if pending != len(want) || connected != len(list) {
+					t.Fatalf("%s: Pending(%s, %d) = %d of %d; the list says %d of %d", step, env, rev, pending, connected, len(want), len(list))
+				}
+				got := r.PendingClients(env, rev, 5)
+				if len(got) != min(5, len(want)) {
+					t.Fatalf("%s: PendingClients(%s, %d) = %d clients; want %d", step, env, rev, len(got), min(5, len(want)))
+				}
+				for i := range got {
+					if got[i].InstanceID != want[i].InstanceID || got[i].AppliedRevision != want[i].AppliedRevision {
+						t.Fatalf("%s: PendingClients(%s, %d)[%d] = %+v; want %+v", step, env, rev, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	check("empty")
+	for i := range 300 {
+		switch op := rng.IntN(10); {
+		case op < 4 || len(live) == 0:
+			env := "production"
+			if rng.IntN(3) == 0 {
+				env = "staging"
+			}
+			c := &Client{InstanceID: fmt.Sprintf("i%03d", i), ServiceName: fmt.Sprintf("s%d", rng.IntN(3)), Environment: env, ConnectedAt: now}
+			if rng.IntN(4) == 0 {
+				c.Ack(int64(rng.IntN(5)), now) // acknowledged before it was added
+			}
+			r.Add(c)
+			live = append(live, c)
+		case op < 8:
+			live[rng.IntN(len(live))].Ack(int64(rng.IntN(12)), now)
+		default:
+			k := rng.IntN(len(live))
+			r.Remove(live[k])
+			live = append(live[:k], live[k+1:]...)
+		}
+		check(fmt.Sprintf("step %d", i))
+	}
+	var wg sync.WaitGroup
+	for _, c := range live {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rev := int64(1); rev <= 12; rev++ {
+				c.Ack(rev, now)
+			}
+		}()
+	}
+	wg.Wait()
+	check("after concurrent acknowledgements")
+	if pending, connected := r.Pending("production", 12); pending != 0 || connected == 0 {
+		t.Fatalf("after everyone acknowledged 12: %d of %d pending", pending, connected)
+	}
+}
+
+// AckedAt is when the acknowledgement that moved the applied revision
+// arrived: a repeated or older one leaves it.
+func TestAckedAt(t *testing.T) {
+	var r Registry
+	now := time.Now()
+	c := &Client{InstanceID: "a", Environment: "production", ConnectedAt: now}
+	r.Add(c)
+	if got := r.List("production")[0].AckedAt; !got.IsZero() {
+		t.Fatalf("AckedAt before any acknowledgement = %v", got)
+	}
+	c.Ack(3, now.Add(time.Second))
+	c.Ack(3, now.Add(2*time.Second))
+	c.Ack(2, now.Add(3*time.Second))
+	if got := r.List("production")[0]; got.AppliedRevision != 3 || !got.AckedAt.Equal(now.Add(time.Second)) {
+		t.Fatalf("got %+v; want revision 3 acknowledged at %v", got, now.Add(time.Second))
 	}
 }

@@ -307,6 +307,11 @@ func (s *Server) GRPCAddr() net.Addr { return s.grpcLn.Addr() }
 // by Start. The sync load test subscribes to it to time publication.
 func (s *Server) SyncHub() *fanout.Hub { return s.hub }
 
+// SyncClients lists the SDK instances connected to env, with the revision
+// each acknowledged and when (on this server's clock). The sync load test
+// reads it to time acknowledgements.
+func (s *Server) SyncClients(env string) []fanout.ClientInfo { return s.sync.Clients(env) }
+
 // HTTPAddr is the address the HTTP listener is bound to.
 func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
 

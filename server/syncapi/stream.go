@@ -217,16 +217,18 @@ func (st *syncStream) endError(err error) error {
 }
 
 // notify is the hub's callback: there is an event or the subscription was
-// dropped. It starts a writer unless one runs. Called with the hub's lock
-// held: it must not block.
+// dropped. It has a writer started unless one runs. Called with the hub's
+// lock held: it must not block, and it leaves starting the writer's
+// goroutine to the server's starter.
 func (st *syncStream) notify() {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if st.busy || st.ended {
+		st.mu.Unlock()
 		return
 	}
 	st.busy = true
-	go st.write()
+	st.mu.Unlock()
+	st.s.startWriter(st)
 }
 
 // tick is the server clock's look at the stream at now (unix ns): it ends

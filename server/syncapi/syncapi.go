@@ -177,6 +177,14 @@ type Server struct {
 	closeOnce sync.Once
 	clockOnce sync.Once
 
+	// Streams the hub told of an event wait in startQ for the starter
+	// goroutine to start their writers: a publication so costs the hub's
+	// lock one append per subscriber, not one goroutine start.
+	startMu   sync.Mutex
+	startQ    []*syncStream
+	startWake chan struct{}
+	startOnce sync.Once
+
 	snapMu  sync.Mutex
 	snaps   map[string]*snapshot // latest encoded snapshot per environment
 	loading singleflight.Group
@@ -212,6 +220,7 @@ func New(src Source, hub *fanout.Hub, opts ...Option) *Server {
 		now:          time.Now,
 		snaps:        make(map[string]*snapshot),
 		closing:      make(chan struct{}),
+		startWake:    make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(s)
@@ -307,6 +316,40 @@ func (s *Server) clock() {
 				}
 			}
 			s.streamsMu.Unlock()
+		}
+	}
+}
+
+// startWriter has the starter goroutine start st's writer. st.busy is
+// set; called with the hub's lock held, so it must not block.
+func (s *Server) startWriter(st *syncStream) {
+	s.startOnce.Do(func() { go s.starter() })
+	s.startMu.Lock()
+	s.startQ = append(s.startQ, st)
+	s.startMu.Unlock()
+	select {
+	case s.startWake <- struct{}{}:
+	default:
+	}
+}
+
+// starter starts the writers of the streams startWriter queued, until the
+// server closes (which ends every stream: a writer left unstarted then has
+// nothing to do).
+func (s *Server) starter() {
+	var batch []*syncStream
+	for {
+		select {
+		case <-s.startWake:
+		case <-s.closing:
+			return
+		}
+		s.startMu.Lock()
+		batch, s.startQ = s.startQ, batch[:0]
+		s.startMu.Unlock()
+		for i, st := range batch {
+			go st.write()
+			batch[i] = nil
 		}
 	}
 }
@@ -438,15 +481,24 @@ func (s *Server) ListClients(ctx context.Context, req *pb.ListClientsRequest) (*
 }
 
 // maxWatchPending bounds the pending instances one WatchClients message
-// lists; watchEvery is the least time between two looks at the clients, so
-// a thousand acknowledgements in a burst cost a few looks, not a thousand.
+// names; watchEvery is the least time between two looks at the clients, so
+// a thousand acknowledgements in a burst cost a few looks, not a thousand;
+// watchListEvery is the least time between two lookups of the pending
+// instances' names while more than maxWatchPending are pending (a lookup
+// visits every client; the counts cost nothing per client).
 const (
 	maxWatchPending = 100
 	watchEvery      = 2 * time.Millisecond
+	watchListEvery  = 100 * time.Millisecond
 )
 
 // WatchClients reports the environment's instances that lack a revision,
-// now and whenever that changes, until none does.
+// now and whenever that changes, until none does. Each message counts them
+// (fanout.Registry.Pending: no look at every client). It names up to
+// maxWatchPending of them when that many or fewer are left, and otherwise
+// at most every watchListEvery; a message sent without names is followed,
+// once the count holds still for watchListEvery, by one with them, so the
+// last message before a timeout names who is pending.
 func (s *Server) WatchClients(req *pb.WatchClientsRequest, stream grpc.ServerStreamingServer[pb.WatchClientsResponse]) error {
 	ctx := stream.Context()
 	if req.GetEnvironment() == "" {
@@ -463,20 +515,40 @@ func (s *Server) WatchClients(req *pb.WatchClientsRequest, stream grpc.ServerStr
 	if rev == 0 {
 		rev = env.Revision
 	}
-	sent := false
-	var last *pb.WatchClientsResponse
+	var (
+		last    *pb.WatchClientsResponse
+		listed  time.Time // when the pending instances were last named
+		unnamed bool      // last named none of more than maxWatchPending
+		nameAt  <-chan time.Time
+	)
 	for {
 		wake, done := s.clients.Watch(env.Name)
-		m := pendingOf(s.clients.List(env.Name), rev)
-		if !sent || m.GetConnected() != last.GetConnected() || m.GetPendingCount() != last.GetPendingCount() {
+		pending, connected := s.clients.Pending(env.Name, rev)
+		changed := last == nil || int32(connected) != last.GetConnected() || int32(pending) != last.GetPendingCount()
+		if changed || (unnamed && nameAt == nil) {
+			m := &pb.WatchClientsResponse{Revision: rev, Connected: int32(connected), PendingCount: int32(pending), AllApplied: pending == 0}
+			now := time.Now()
+			unnamed = false
+			nameAt = nil
+			if pending > 0 {
+				if pending <= maxWatchPending || now.Sub(listed) >= watchListEvery {
+					m.Pending = clientsOf(s.clients.PendingClients(env.Name, rev, maxWatchPending))
+					listed = now
+				} else {
+					unnamed = true
+					nameAt = time.After(watchListEvery - now.Sub(listed))
+				}
+			}
 			if err := stream.Send(m); err != nil || m.GetAllApplied() {
 				done()
 				return err
 			}
-			sent, last = true, m
+			last = m
 		}
 		select {
 		case <-wake:
+		case <-nameAt:
+			nameAt = nil // named at the next look
 		case <-ctx.Done():
 			done()
 			return toStatus(ctx.Err())
@@ -491,23 +563,6 @@ func (s *Server) WatchClients(req *pb.WatchClientsRequest, stream grpc.ServerStr
 			return toStatus(ctx.Err())
 		}
 	}
-}
-
-// pendingOf is the WatchClients message for list at rev.
-func pendingOf(list []fanout.ClientInfo, rev int64) *pb.WatchClientsResponse {
-	m := &pb.WatchClientsResponse{Revision: rev, Connected: int32(len(list))}
-	var pending []fanout.ClientInfo
-	for _, c := range list {
-		if c.AppliedRevision < rev {
-			m.PendingCount++
-			if len(pending) < maxWatchPending {
-				pending = append(pending, c)
-			}
-		}
-	}
-	m.Pending = clientsOf(pending)
-	m.AllApplied = m.PendingCount == 0
-	return m
 }
 
 func clientsOf(list []fanout.ClientInfo) []*pb.Client {

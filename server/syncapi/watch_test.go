@@ -2,14 +2,17 @@ package syncapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/fanout"
 )
 
 func (f *fakeSource) GetEnvironment(ctx context.Context, name string) (server.Environment, error) {
@@ -88,5 +91,53 @@ func TestWatchClientsEndsAtTheLastAck(t *testing.T) {
 	}
 	if _, err := nope.Recv(); status.Code(err) != codes.NotFound {
 		t.Fatalf("watch of an unknown environment: %v, want NotFound", err)
+	}
+}
+
+// TestWatchClientsNamesPendingWhenManyAre: with more instances pending
+// than one message names, the counts follow every acknowledgement and the
+// names, which are looked up less often, come once the count holds still:
+// they are always instances still pending, the first ones in order.
+func TestWatchClientsNamesPendingWhenManyAre(t *testing.T) {
+	ts := startServer(t)
+	rev := ts.src.set("checkout", "")
+	n := maxWatchPending + 50
+	clients := make([]*fanout.Client, n)
+	for i := range clients {
+		clients[i] = &fanout.Client{InstanceID: fmt.Sprintf("i-%03d", i), ServiceName: "checkout", Environment: "production", ConnectedAt: time.Now()}
+		ts.sync.clients.Add(clients[i])
+	}
+	c := dial(t, ts.addr)
+	w, err := c.WatchClients(context.Background(), &pb.WatchClientsRequest{Environment: "production", Revision: rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Recv()
+	if err != nil || m.GetPendingCount() != int32(n) || m.GetConnected() != int32(n) || len(m.GetPending()) != maxWatchPending {
+		t.Fatalf("first message %d of %d pending, %d named, %v: want %d of %d, %d named", m.GetPendingCount(), m.GetConnected(), len(m.GetPending()), err, n, n, maxWatchPending)
+	}
+	// The first 10 in order acknowledge: the message that counts n-10 and
+	// names instances names none of them, and names i-010 first.
+	for _, cl := range clients[:10] {
+		cl.Ack(rev, time.Now())
+	}
+	for {
+		if m, err = w.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		if m.GetPendingCount() == int32(n-10) && len(m.GetPending()) > 0 {
+			break
+		}
+	}
+	if len(m.GetPending()) != maxWatchPending || m.GetPending()[0].GetInstanceId() != "i-010" {
+		t.Fatalf("named %d, first %q: want %d from i-010", len(m.GetPending()), m.GetPending()[0].GetInstanceId(), maxWatchPending)
+	}
+	for _, cl := range clients[10:] {
+		cl.Ack(rev, time.Now())
+	}
+	for !m.GetAllApplied() {
+		if m, err = w.Recv(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
