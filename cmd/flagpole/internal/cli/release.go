@@ -148,6 +148,9 @@ func printPlan(t *tabwriter.Writer, v planView) {
 		row(t, "Reason:", v.Reason)
 	}
 	if v.Evidence != nil {
+		if w := evidenceWords(v.Evidence); w != "" {
+			row(t, "Judged:", w)
+		}
 		row(t, "Evidence:", compact(v.Evidence))
 	}
 	for i, s := range v.Steps {
@@ -612,4 +615,51 @@ follow it with the release commands.`,
 	cmd.Flags().StringVar(&variant, "variant", "", "serve this variant (and enable the flag)")
 	addPlanWaitFlag(cmd, &wait)
 	return cmd
+}
+
+// evidenceWords says a guard decision (a plan's evidence) in words: per
+// variant the samples and the rate, or for a mean guard the mean and the
+// standard deviation; the limit, the statistic and the threshold. "" when
+// the evidence is not a judged decision.
+func evidenceWords(ev any) string {
+	m, _ := ev.(map[string]any)
+	verdict, _ := m["verdict"].(string)
+	if verdict == "" || verdict == "waiting" {
+		return ""
+	}
+	num := func(v any) float64 { f, _ := v.(float64); return f }
+	g := func(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+	mean := m["measure"] == "mean"
+	arm := func(name string) string {
+		a, _ := m[name].(map[string]any)
+		if mean {
+			return fmt.Sprintf("mean %s (n %d, stddev %s)", g(num(a["mean"])), int64(num(a["samples"])), g(num(a["stddev"])))
+		}
+		return fmt.Sprintf("%s%% (%d events of %d)", g(100*num(a["rate"])), int64(num(a["events"])), int64(num(a["samples"])))
+	}
+	what := "rate"
+	if mean {
+		what = "mean"
+	}
+	if e, _ := m["event"].(string); e != "" {
+		what += " of " + e
+	}
+	against := "control"
+	if m["baseline"] == true {
+		against = "baseline (the step before)"
+	}
+	limit := g(num(m["limit"]))
+	if !mean {
+		limit = g(100*num(m["limit"])) + "%"
+	}
+	cmp := "<"
+	if num(m["statistic"]) >= num(m["threshold"]) {
+		cmp = "≥"
+	}
+	s := fmt.Sprintf("%s, %s: new %s vs %s %s; tolerated up to %s; statistic %s %s threshold %s",
+		verdict, what, arm("new"), against, arm("control"), limit, g(num(m["statistic"])), cmp, g(num(m["threshold"])))
+	if step := num(m["step"]); step > 0 {
+		s += fmt.Sprintf(" (step %d)", int(step))
+	}
+	return s
 }
