@@ -18,7 +18,8 @@ import (
 // (engine.Config.Guarded), each tracked event is attributed to the variant
 // the flag serves the event's context (evaluated here, in process), and
 // counted per flag, variant and event name with the sum of the events'
-// values; next to them the flag's exposures, its evaluations per served
+// values and the sum of their squares (mean guards estimate the variance
+// from it); next to them the flag's exposures, its evaluations per served
 // variant. The counts are sent as a SignalReport on the sync stream.
 //
 // Memory is bounded whatever the event names: a flag keeps at most
@@ -49,11 +50,13 @@ type signalFlag struct {
 	mu sync.Mutex // serialises inserts into events
 }
 
-// eventCounts counts one event name per variant. sums holds float64 bits.
+// eventCounts counts one event name per variant. sums and squares hold
+// float64 bits: the sum of the values and the sum of their squares.
 type eventCounts struct {
-	name   string
-	counts []atomic.Int64
-	sums   []atomic.Uint64
+	name    string
+	counts  []atomic.Int64
+	sums    []atomic.Uint64
+	squares []atomic.Uint64
 }
 
 func newSignalFlag(key string, variants []string) *signalFlag {
@@ -74,6 +77,7 @@ func (s *signalFlag) track(name string, v int, value float64) bool {
 	e.counts[v].Add(1)
 	if value != 0 {
 		addFloat(&e.sums[v], value)
+		addFloat(&e.squares[v], value*value)
 	}
 	return true
 }
@@ -96,7 +100,8 @@ func (s *signalFlag) insert(name string) *eventCounts {
 	for k, e := range old {
 		next[k] = e
 	}
-	e := &eventCounts{name: name, counts: make([]atomic.Int64, len(s.variants)), sums: make([]atomic.Uint64, len(s.variants))}
+	n := len(s.variants)
+	e := &eventCounts{name: name, counts: make([]atomic.Int64, n), sums: make([]atomic.Uint64, n), squares: make([]atomic.Uint64, n)}
 	next[name] = e
 	s.events.Store(&next)
 	return e
@@ -111,9 +116,10 @@ func addFloat(a *atomic.Uint64, d float64) {
 	}
 }
 
-// take moves the flag's counts into r and resets them. A count and its sum
-// are reset one after the other: an event tracked in between has its value
-// in the next report.
+// take moves the flag's counts into r and resets them. A count, its sum and
+// its sum of squares are reset one after the other: an event tracked in
+// between may be split across two reports; the totals over both stay
+// exact, and a report is off by that one value at most.
 func (s *signalFlag) take(r *pb.SignalReport) {
 	for i := range s.exposures {
 		if n := s.exposures[i].Swap(0); n > 0 {
@@ -129,10 +135,11 @@ func (s *signalFlag) take(r *pb.SignalReport) {
 	for _, name := range names {
 		e := events[name]
 		for i := range e.counts {
-			n := e.counts[i].Swap(0)
+			sq := math.Float64frombits(e.squares[i].Swap(0))
 			sum := math.Float64frombits(e.sums[i].Swap(0))
-			if n > 0 || sum != 0 {
-				r.Counts = append(r.Counts, &pb.SignalCount{FlagKey: s.flag, Variant: s.variants[i], Event: name, Count: n, Sum: sum})
+			n := e.counts[i].Swap(0)
+			if n > 0 || sum != 0 || sq != 0 {
+				r.Counts = append(r.Counts, &pb.SignalCount{FlagKey: s.flag, Variant: s.variants[i], Event: name, Count: n, Sum: sum, SumSquares: sq})
 			}
 		}
 	}

@@ -64,7 +64,7 @@ func keyServed(t testing.TB, p *Provider, flag, variant string) string {
 func signalCounts(r *pb.SignalReport) map[string]string {
 	out := map[string]string{}
 	for _, c := range r.GetCounts() {
-		out[c.GetFlagKey()+"/"+c.GetVariant()+"/"+c.GetEvent()] = fmt.Sprintf("%d %g", c.GetCount(), c.GetSum())
+		out[c.GetFlagKey()+"/"+c.GetVariant()+"/"+c.GetEvent()] = fmt.Sprintf("%d %g %g", c.GetCount(), c.GetSum(), c.GetSumSquares())
 	}
 	for _, c := range r.GetExposures() {
 		out["exposed "+c.GetFlagKey()+"/"+c.GetVariant()] = fmt.Sprint(c.GetCount())
@@ -94,9 +94,9 @@ func TestTrackAttributesToServedVariant(t *testing.T) {
 
 	r := p.signals.take(time.Now().Add(-time.Second), time.Now())
 	want := map[string]string{
-		"release/on/error":    "2 0",
-		"release/on/latency":  "2 200",
-		"release/off/latency": "1 10",
+		"release/on/error":    "2 0 0",
+		"release/on/latency":  "2 200 20840.5", // 120.5² + 79.5²
+		"release/off/latency": "1 10 100",
 		"exposed release/on":  "1",
 	}
 	if got := signalCounts(r); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -276,7 +276,7 @@ func TestTrackReadsOnlyThisContext(t *testing.T) {
 	p.Track(ctx, "error", openfeature.NewEvaluationContext("u2", nil), openfeature.NewTrackingEventDetails(0))
 	p.Track(ctx, "error", openfeature.NewEvaluationContext("u3", map[string]any{"country": "fr"}), openfeature.NewTrackingEventDetails(0))
 	got := signalCounts(p.signals.take(time.Now(), time.Now()))
-	if want := map[string]string{"eu/on/error": "1 0", "eu/off/error": "2 0"}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := map[string]string{"eu/on/error": "1 0 0", "eu/off/error": "2 0 0"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("report = %v, want %v", got, want)
 	}
 }

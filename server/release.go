@@ -60,16 +60,30 @@ type PlanStep struct {
 	Hold    time.Duration `json:"hold"`
 }
 
-// GuardSpec is what a plan's guard watches: the new variant's rate of
-// Event may be at most MaxRatio × control's and at most control's +
-// MaxDiff (0 = unset), judged once every variant has MinSamples. The
-// release code stores it; the guard decides with it.
+// GuardSpec is what a plan's guard watches. With Measure MeasureRate (or
+// empty) the new variant's rate of Event (events per exposure) may be at
+// most MaxRatio × control's and at most control's + MaxDiff (0 = unset),
+// judged once every variant has MinSamples exposures. With MeasureMean the
+// mean of Event's values (e.g. latency in seconds) may be up to the larger
+// of MaxRatio × control's and control's + MaxDiff, judged once every
+// variant has MinSamples events. The release code stores it; the guard
+// decides with it.
 type GuardSpec struct {
 	Event      string  `json:"event"`
+	Measure    string  `json:"measure,omitempty"`
 	MaxRatio   float64 `json:"maxRatio,omitempty"`
 	MaxDiff    float64 `json:"maxDiff,omitempty"`
 	MinSamples int64   `json:"minSamples,omitempty"`
 }
+
+// What a guard measures (GuardSpec.Measure).
+const (
+	MeasureRate = "rate" // events per exposure (the default, "")
+	MeasureMean = "mean" // the mean of the events' values
+)
+
+// Mean reports whether g judges the mean of its event's values.
+func (g GuardSpec) Mean() bool { return g.Measure == MeasureMean }
 
 // PlanSpec is what a plan was asked to do; it does not change after
 // creation.

@@ -19,7 +19,8 @@
 #   STEPS         the plan's steps [10,50,100]
 #   HOLD          each step's hold [20s]
 #   MIN_SAMPLES   exposures per variant before the guard decides [300]
-#   GUARD         the guard [http.server.error<=1.5x]
+#   GUARD         the guard [http.server.error<=1.5x]; by latency:
+#                 'mean(http.server.request.duration)<=1.2x,+0.05'
 #   TRACK_INTERVAL  how often the SDKs send signals [the SDK's default, 2s]
 #
 # Exit status: 0 when the faulty release was rolled back and the fixed one

@@ -11,6 +11,11 @@
 //
 //	flagpole release start KEY --env E --steps 5,25,100 --hold 10m --guard 'http.server.error<=1.2x'
 //
+// or by the mean request latency (the new variant's mean duration may reach
+// the larger of 1.2× the control's and the control's + 0.05 s):
+//
+//	flagpole release start KEY --env E --steps 5,25,100 --hold 10m --guard 'mean(http.server.request.duration)<=1.2x,+0.05'
+//
 // For every request the middleware tracks
 //   - ErrorEvent ("http.server.error") when the response status is 5xx, or
 //     the handler panicked (the panic goes on after it);
@@ -18,9 +23,10 @@
 //     handler took in seconds as the value, so a guarded flag's count of it
 //     is its requests and its sum their total latency.
 //
-// A guard judges an event's rate against the flag's exposures (its
+// A rate guard judges an event's rate against the flag's exposures (its
 // evaluations per variant), so the error rate is per request when a
-// request evaluates the flag once.
+// request evaluates the flag once; a mean guard judges the mean of the
+// event's values (the SDK reports their count, sum and sum of squares).
 //
 // The evaluation context of a request is, in this order: what the handler
 // set with SetContext (typically once it knows the user), what the

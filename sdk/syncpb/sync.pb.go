@@ -499,7 +499,9 @@ func (x *SignalReport) GetDropped() int64 {
 }
 
 // SignalCount is how often an event was tracked for contexts served variant
-// of flag_key, and the sum of the events' values.
+// of flag_key, and the sum of the events' values and of their squares (from
+// which the server estimates the variance that mean guards need; SDKs
+// before sum_squares send 0, which the server recognises as missing).
 type SignalCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FlagKey       string                 `protobuf:"bytes,1,opt,name=flag_key,json=flagKey,proto3" json:"flag_key,omitempty"`
@@ -507,6 +509,7 @@ type SignalCount struct {
 	Event         string                 `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
 	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	Sum           float64                `protobuf:"fixed64,5,opt,name=sum,proto3" json:"sum,omitempty"`
+	SumSquares    float64                `protobuf:"fixed64,6,opt,name=sum_squares,json=sumSquares,proto3" json:"sum_squares,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -572,6 +575,13 @@ func (x *SignalCount) GetCount() int64 {
 func (x *SignalCount) GetSum() float64 {
 	if x != nil {
 		return x.Sum
+	}
+	return 0
+}
+
+func (x *SignalCount) GetSumSquares() float64 {
+	if x != nil {
+		return x.SumSquares
 	}
 	return 0
 }
@@ -1446,13 +1456,15 @@ const file_flagpole_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x18\n" +
-	"\adropped\x18\x05 \x01(\x03R\adropped\"\x80\x01\n" +
+	"\adropped\x18\x05 \x01(\x03R\adropped\"\xa1\x01\n" +
 	"\vSignalCount\x12\x19\n" +
 	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12\x18\n" +
 	"\avariant\x18\x02 \x01(\tR\avariant\x12\x14\n" +
 	"\x05event\x18\x03 \x01(\tR\x05event\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12\x10\n" +
-	"\x03sum\x18\x05 \x01(\x01R\x03sum\">\n" +
+	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12\x1f\n" +
+	"\vsum_squares\x18\x06 \x01(\x01R\n" +
+	"sumSquares\">\n" +
 	"\vTrackReport\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.flagpole.v1.TrackEventR\x06events\"\x80\x02\n" +
 	"\n" +

@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"strconv"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -78,7 +79,7 @@ func PlanRequestFromProto(req *pb.CreateReleasePlanRequest) service.PlanRequest 
 		r.Steps = append(r.Steps, server.PlanStep{Percent: int(st.GetPercent()), Hold: st.GetHold().AsDuration()})
 	}
 	if g := req.GetGuard(); g != nil {
-		r.Guard = &server.GuardSpec{Event: g.GetEvent(), MaxRatio: g.GetMaxRatio(), MaxDiff: g.GetMaxDiff(), MinSamples: g.GetMinSamples()}
+		r.Guard = &server.GuardSpec{Event: g.GetEvent(), Measure: measureOf(g.GetMeasure()), MaxRatio: g.GetMaxRatio(), MaxDiff: g.GetMaxDiff(), MinSamples: g.GetMinSamples()}
 	}
 	return r
 }
@@ -99,7 +100,32 @@ func PlanToProto(p server.ReleasePlan) *pb.ReleasePlan {
 		out.Steps = append(out.Steps, &pb.ReleaseStep{Percent: int32(st.Percent), Hold: durationpb.New(st.Hold)})
 	}
 	if g := p.Guard; g != nil {
-		out.Guard = &pb.ReleaseGuard{Event: g.Event, MaxRatio: g.MaxRatio, MaxDiff: g.MaxDiff, MinSamples: g.MinSamples}
+		out.Guard = &pb.ReleaseGuard{Event: g.Event, Measure: measureToProto(g.Measure), MaxRatio: g.MaxRatio, MaxDiff: g.MaxDiff, MinSamples: g.MinSamples}
 	}
 	return out
+}
+
+// measureOf is a guard's measure as stored: "" (unspecified: a rate),
+// rate or mean; an unknown value keeps its number, which validation
+// refuses naming guard.measure.
+func measureOf(m pb.GuardMeasure) string {
+	switch m {
+	case pb.GuardMeasure_GUARD_MEASURE_UNSPECIFIED:
+		return ""
+	case pb.GuardMeasure_GUARD_MEASURE_RATE:
+		return server.MeasureRate
+	case pb.GuardMeasure_GUARD_MEASURE_MEAN:
+		return server.MeasureMean
+	}
+	return strconv.Itoa(int(m))
+}
+
+func measureToProto(m string) pb.GuardMeasure {
+	switch m {
+	case server.MeasureRate:
+		return pb.GuardMeasure_GUARD_MEASURE_RATE
+	case server.MeasureMean:
+		return pb.GuardMeasure_GUARD_MEASURE_MEAN
+	}
+	return pb.GuardMeasure_GUARD_MEASURE_UNSPECIFIED
 }

@@ -59,7 +59,8 @@ func (s *SignalServer) ListSignals(ctx context.Context, r *flagpolev1.ListSignal
 			out.Exposures = append(out.Exposures, &flagpolev1.ExposureMinute{MinuteTime: m, Variant: c.Variant, Count: c.Count})
 			continue
 		}
-		out.Events = append(out.Events, &flagpolev1.SignalMinute{MinuteTime: m, Variant: c.Variant, Event: c.Event, Count: c.Count, Sum: c.Sum})
+		out.Events = append(out.Events, &flagpolev1.SignalMinute{MinuteTime: m, Variant: c.Variant, Event: c.Event, Count: c.Count, Sum: c.Sum,
+			SumSquares: c.SumSquares, Mean: c.Mean(), Stddev: c.StdDev()})
 	}
 	return out, nil
 }

@@ -10,11 +10,15 @@
 //
 // # What is judged
 //
-// A Guard holds the tolerance ("new at most MaxRatio × control and at most
-// control + MaxDiff"; either may be unset), MinSamples per variant and Alpha.
-// Judge takes per-variant exposures and event counts (rate signals such as
-// `error`), JudgeNumeric takes count, sum and sum of squares (numeric signals
-// such as latency). The Decision is Waiting until every variant has
+// A Guard holds the tolerance (MaxRatio × control, control + MaxDiff; either
+// may be unset), MinSamples per variant and Alpha. Judge takes per-variant
+// exposures and event counts (rate signals such as `error`): the new rate
+// must stay within both limits (the smaller is tolerated). JudgeNumeric
+// takes count, sum and sum of squares (mean signals such as latency): the
+// new mean regresses only above both limits (the larger is tolerated), so
+// MaxDiff is a floor under the ratio — "at most 1.2× control, but 50 ms
+// more is always fine" — that keeps a fast endpoint's noise from rolling a
+// release back. The Decision is Waiting until every variant has
 // MinSamples, then Passing or Regressed, and carries the evidence (samples,
 // events, rates or means, the limit the guard tolerates, the test, its
 // statistic, threshold, z-score and always-valid p-value) with JSON tags for
@@ -53,14 +57,26 @@
 //     martingale M = 2/√(1+u) · exp(w²/2) · Φ(w), w = z·√(u/(1+u)), with
 //     mixture time u = min(n0, n1)/MinSamples (Howard et al.'s one-sided
 //     normal mixture; Robbins 1970). Asymptotic: the normal approximation.
-//   - Numeric signals: the same normal mixture on the difference of means,
-//     m1 − r·m0 or m1 − m0 − d, with the variances from the sums of squares.
+//   - Means (numeric signals): the same normal mixture on the difference of
+//     means at the null's boundary, m1 − r·m0 (variance s1²/n1 + r²·s0²/n0)
+//     or m1 − m0 − d (s1²/n1 + s0²/n0), with the sample variances from the
+//     sums of squares (plug-in; the normal approximation of the means, so
+//     asymptotic like the rate difference test). The null "m1 ≤ max(r·m0,
+//     m0 + d)" is the union of the two one-sided nulls, so with both
+//     tolerances set the guard regresses only when both tests reject, each
+//     at the full Alpha (an intersection–union test: under any point of the
+//     null one of them is a valid test, and it must reject); Decision
+//     reports the less significant one. Mixture time u = min(n0, n1) /
+//     MinSamples as above. A sum of squares that cannot belong to the
+//     values, n·Σx² < (Σx)² (SDKs that predate sum_squares send 0), is not
+//     judged: the Decision is Waiting and its Reason says so.
 //
 // # The last step (100%)
 //
 // At 100% no control group is left. JudgeBaseline (JudgeNumericBaseline)
 // compares the new variant's window at 100% with the control counts recorded
-// over the step before, a fixed baseline. Half of Alpha buys a one-sided
+// over the step before, a fixed baseline (for a mean, its n, mean and
+// standard deviation). Half of Alpha buys a one-sided
 // upper confidence bound U on the baseline rate (a fixed-sample Poisson score
 // bound: the baseline no longer grows); the other half runs a sequential test
 // of the new rate against the known limit min(r·U, U + d): for rates the
@@ -68,6 +84,7 @@
 // numeric signals the normal mixture. By the union bound the step's false
 // regression probability stays within Alpha. The cost is a slightly wider
 // tolerance: with a 50,000-exposure baseline at 1%, "1.2×" becomes 1.31%.
+// For a mean the bound is mean + z·s/√n and the limit max(r·U, U + d).
 // The plan completes when this step's hold ends with the decision Passing.
 //
 // # Measured (seeded simulations in this package, go test -v -run Simulation)
@@ -101,6 +118,32 @@
 //     "mean ≤ 1.1× control", Alpha 0.05, 200 plans of 300 judgements: A/A
 //     0 rolled back; +20% caught in all, median 700 and 95th percentile
 //     1,500 observations per variant.
+//
+// Mean (latency) guards through the realistic plan above, a report of 500
+// latencies every 5 s, guard "mean ≤ 1.2× control", MinSamples 500, Alpha
+// 0.05 for the plan; latencies log-normal with median 100 ms and log-σ 0.5
+// (CV 0.53), 1 (CV 1.31, heavy-tailed) and 1.5 (CV 2.9); 1,000 plans per
+// case (go test -run TestSimulationLatency -v ./server/guard/, 4 s):
+//
+//   - A/A, whole plan: 0 of 1,000 rolled back at every σ.
+//   - New exactly at 1.2× control, one 30-minute step, Alpha 0.05: σ 0.5:
+//     1.9% (5%/95%) and 2.8% (50%/50%); σ 1: 1.0% and 2.0%; σ 1.5: 0.3%
+//     and 2.2% (the bound is 5%). Guard "1.2x,+0.05", new exactly 50 ms
+//     above control (the larger limit): σ 0.5: 1.5% and 3.8%; σ 1: 1.2%
+//     and 2.5%.
+//     The normal approximation is closest to the bound at equal splits,
+//     where the skewed control's mean and variance move together.
+//   - 1.5× slower: 1,000 of 1,000 rolled back before completing at every σ;
+//     new-variant latencies in the detecting step's window, median (95th
+//     percentile): σ 0.5: 502 (507), at the first judgement of the 1% step;
+//     σ 1: 576 (998), since the plan began 1,136 (1,599); σ 1.5: 2,063
+//     (3,745), since the plan began 2,788 (7,335), in the 5% and 25% steps.
+//   - 2× slower: 1,000 of 1,000; σ 0.5 and 1: at the first judgement
+//     (about 500 latencies); σ 1.5: median 550, 95th percentile 972.
+//
+// The latencies are drawn as runs of a pooled population of 2^20 draws
+// (O(1) per report from prefix sums), so the run takes seconds even under
+// the race detector.
 //
 // A Judge call costs about 1.5 µs with both tolerances (go test -bench .).
 //

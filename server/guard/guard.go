@@ -25,9 +25,15 @@ type Numeric struct {
 	SumSq float64 `json:"sum_sq"`
 }
 
-// Guard is the tolerance a release step must stay within. The new variant
-// regresses when its rate (or mean) is above MaxRatio × control's OR above
-// control's + MaxDiff. At least one of the two must be set.
+// Guard is the tolerance a release step must stay within. For a rate
+// (Judge) the new variant regresses when its rate is above MaxRatio ×
+// control's OR above control's + MaxDiff: the tolerated rate is the smaller
+// of the two. For a mean (JudgeNumeric, e.g. latency) it regresses only when
+// its mean is above MaxRatio × control's AND above control's + MaxDiff: the
+// tolerated mean is the larger of the two, so MaxDiff is a floor under the
+// ratio ("at most 1.2× control, but +50 ms is always fine") that keeps a
+// fast endpoint's noise from rolling a release back. At least one of the two
+// must be set.
 type Guard struct {
 	// MaxRatio is the highest tolerated ratio new/control, e.g. 1.2; 0 means
 	// no relative limit. 1 means "no worse than control".
@@ -132,9 +138,11 @@ type Arm struct {
 	// Events is the event count (rate signals).
 	Events int64 `json:"events,omitempty"`
 	// Rate is events per exposure for a rate signal, the mean for a numeric
-	// one.
+	// one (also in Mean).
 	Rate float64 `json:"rate"`
-	// StdDev is the sample standard deviation (numeric signals).
+	// Mean and StdDev are the mean and the sample standard deviation of
+	// the values (numeric signals).
+	Mean   float64 `json:"mean,omitempty"`
 	StdDev float64 `json:"stddev,omitempty"`
 }
 
@@ -233,15 +241,25 @@ func (g Guard) Judge(control, treatment Rates) Decision {
 	return g.decide(d, ts, true)
 }
 
-// JudgeNumeric decides a release step from a numeric signal (e.g. latency),
-// comparing means with the variances the sums of squares give.
+// JudgeNumeric decides a release step from a numeric signal (e.g. latency):
+// whether the new variant's mean is above both MaxRatio × control's and
+// control's + MaxDiff (the larger of the two is tolerated), with the
+// variances the sums of squares give. Each set tolerance has its own
+// normal-mixture test of the difference of means at the null's boundary
+// (m1 − r·m0 and m1 − m0 − d), at the full Alpha: the null "within the
+// larger limit" is the union of the two nulls, so the guard regresses only
+// when every test rejects (an intersection–union test, valid without
+// splitting Alpha). The Decision reports the test with the least evidence,
+// the one that decides. A variant whose sum of squares is impossibly small
+// (n·Σx² < (Σx)², as SDKs that predate it report 0) is not judged: the
+// Decision is Waiting and its Reason says why.
 func (g Guard) JudgeNumeric(control, treatment Numeric) Decision {
 	d := Decision{Signal: "numeric", Control: numericArm(control), New: numericArm(treatment)}
 	if err := g.Validate(); err != nil {
 		return waiting(d, err.Error())
 	}
-	if bad := badNumeric(control) || badNumeric(treatment); bad {
-		return waiting(d, "negative count or non-finite sums")
+	if why := unusable("control", control, "new", treatment); why != "" {
+		return waiting(d, why)
 	}
 	need := max(g.MinSamples, 2)
 	if control.N < need || treatment.N < need {
@@ -249,7 +267,7 @@ func (g Guard) JudgeNumeric(control, treatment Numeric) Decision {
 			need, control.N, treatment.N))
 	}
 	n0, n1 := float64(control.N), float64(treatment.N)
-	m0, m1 := d.Control.Rate, d.New.Rate
+	m0, m1 := d.Control.Mean, d.New.Mean
 	v0, v1 := d.Control.StdDev*d.Control.StdDev/n0, d.New.StdDev*d.New.StdDev/n1
 	u := min(n0, n1) / float64(g.MinSamples)
 	var ts []test
@@ -259,8 +277,8 @@ func (g Guard) JudgeNumeric(control, treatment Numeric) Decision {
 	if dd := g.MaxDiff; dd > 0 {
 		ts = append(ts, normalTest("diff", m1-m0-dd, v1+v0, u))
 	}
-	d.Limit = g.limit(m0)
-	return g.decide(d, ts, false)
+	d.Limit = g.meanLimit(m0)
+	return g.decideAll(d, ts, g.alpha())
 }
 
 // JudgeBaseline decides the last step (100%, no control group left): the new
@@ -295,15 +313,17 @@ func (g Guard) JudgeBaseline(baseline, treatment Rates) Decision {
 	return g.decideAt(d, []test{t}, a, true)
 }
 
-// JudgeNumericBaseline is JudgeBaseline for a numeric signal: the bound on
-// the baseline mean is mean + z·s/√n.
+// JudgeNumericBaseline is JudgeBaseline for a numeric signal: half of
+// Alpha buys the upper confidence bound mean + z·s/√n on the baseline mean
+// U, the other half the normal-mixture test of the new mean against the
+// known limit max(MaxRatio × U, U + MaxDiff).
 func (g Guard) JudgeNumericBaseline(baseline, treatment Numeric) Decision {
 	d := Decision{Signal: "numeric", Control: numericArm(baseline), New: numericArm(treatment), Baseline: true}
 	if err := g.Validate(); err != nil {
 		return waiting(d, err.Error())
 	}
-	if badNumeric(baseline) || badNumeric(treatment) {
-		return waiting(d, "negative count or non-finite sums")
+	if why := unusable("baseline", baseline, "new", treatment); why != "" {
+		return waiting(d, why)
 	}
 	need := max(g.MinSamples, 2)
 	if baseline.N < need || treatment.N < need {
@@ -312,9 +332,9 @@ func (g Guard) JudgeNumericBaseline(baseline, treatment Numeric) Decision {
 	}
 	a := g.alpha() / 2
 	nb, n1 := float64(baseline.N), float64(treatment.N)
-	upper := d.Control.Rate + normalQuantile(1-a)*d.Control.StdDev/math.Sqrt(nb)
-	d.Limit = g.limit(upper)
-	t := normalTest("baseline", d.New.Rate-d.Limit, d.New.StdDev*d.New.StdDev/n1, n1/float64(g.MinSamples))
+	upper := d.Control.Mean + normalQuantile(1-a)*d.Control.StdDev/math.Sqrt(nb)
+	d.Limit = g.meanLimit(upper)
+	t := normalTest("baseline", d.New.Mean-d.Limit, d.New.StdDev*d.New.StdDev/n1, n1/float64(g.MinSamples))
 	return g.decideAt(d, []test{t}, a, false)
 }
 
@@ -335,6 +355,31 @@ func (g Guard) limit(c float64) float64 {
 		l = min(l, c+g.MaxDiff)
 	}
 	return l
+}
+
+// meanLimit is the highest tolerated new mean given the control mean c: the
+// larger of the two tolerances.
+func (g Guard) meanLimit(c float64) float64 {
+	l := math.Inf(-1)
+	if g.MaxRatio > 0 {
+		l = g.MaxRatio * c
+	}
+	if g.MaxDiff > 0 {
+		l = max(l, c+g.MaxDiff)
+	}
+	return l
+}
+
+// decideAll runs the tests of an intersection–union test: each at level a,
+// and the verdict is the least significant one's.
+func (g Guard) decideAll(d Decision, ts []test, a float64) Decision {
+	least := ts[0]
+	for _, t := range ts[1:] {
+		if t.logM < least.logM {
+			least = t
+		}
+	}
+	return g.decideAt(d, []test{least}, a, false)
 }
 
 // decide runs the two-sample tests, splitting Alpha between them.
@@ -416,7 +461,11 @@ func reason(d Decision, g Guard, rate bool) string {
 	b = strconv.AppendInt(b, d.Control.Samples, 10)
 	b = append(b, " samples), tolerated "...)
 	if g.MaxRatio > 0 && g.MaxDiff > 0 {
-		b = append(b, "min("...)
+		if rate {
+			b = append(b, "min("...)
+		} else {
+			b = append(b, "max("...)
+		}
 	}
 	if g.MaxRatio > 0 {
 		b = strconv.AppendFloat(b, g.MaxRatio, 'g', -1, 64)
@@ -481,10 +530,35 @@ func numericArm(x Numeric) Arm {
 	}
 	n := float64(x.N)
 	a.Rate = x.Sum / n
-	if x.N > 1 {
+	a.Mean = a.Rate
+	if x.N > 1 && sumSquaresValid(x) {
 		// Sum of squared deviations, clamped: rounding can make it negative.
 		ss := max(0, x.SumSq-x.Sum*a.Rate)
 		a.StdDev = math.Sqrt(ss / (n - 1))
 	}
 	return a
+}
+
+// sumSquaresValid reports whether x's sum of squares can belong to its
+// values: n·Σx² ≥ (Σx)² (Cauchy–Schwarz), up to rounding.
+func sumSquaresValid(x Numeric) bool {
+	return float64(x.N)*x.SumSq >= x.Sum*x.Sum*(1-1e-9)
+}
+
+// unusable says why two numeric arms cannot be judged, or "".
+func unusable(name0 string, x0 Numeric, name1 string, x1 Numeric) string {
+	if badNumeric(x0) || badNumeric(x1) {
+		return "negative count or non-finite sums"
+	}
+	for _, a := range []struct {
+		name string
+		x    Numeric
+	}{{name0, x0}, {name1, x1}} {
+		if a.x.N > 0 && !sumSquaresValid(a.x) {
+			return fmt.Sprintf("not judged: the sum of squares of the %s variant's values is impossibly small "+
+				"(n·Σx² = %.4g < (Σx)² = %.4g): SDKs that predate sum_squares report 0; waiting for SDKs that send it",
+				a.name, float64(a.x.N)*a.x.SumSq, a.x.Sum*a.x.Sum)
+		}
+	}
+	return ""
 }

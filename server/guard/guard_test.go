@@ -103,9 +103,35 @@ func TestJudgeNumeric(t *testing.T) {
 	if d.Verdict != Passing || math.Abs(d.New.StdDev-30) > 1e-6 {
 		t.Errorf("equal latency: %v", d)
 	}
+	// A mean guard tolerates the larger limit, max(1.1×100, 100+20) = 120:
+	// +15% is above 1.1× but within +20, so it passes (a rate guard would
+	// take the smaller limit).
+	d = g.JudgeNumeric(mk(10_000, 100, 30), mk(10_000, 115, 30))
+	if d.Verdict != Passing || math.Abs(d.Limit-120) > 1e-9 || d.Test != "diff" {
+		t.Errorf("+15%% latency within +20: %v", d)
+	}
 	d = g.JudgeNumeric(mk(10_000, 100, 30), mk(10_000, 130, 30))
-	if d.Verdict != Regressed || math.Abs(d.Limit-110) > 1e-9 {
+	if d.Verdict != Regressed || math.Abs(d.Limit-120) > 1e-9 || d.Alpha != 0.05 {
 		t.Errorf("+30%% latency: %v", d)
+	}
+	if d.Control.Mean != 100 || d.New.Mean != 130 || math.Abs(d.New.StdDev-30) > 1e-6 || d.New.Samples != 10_000 {
+		t.Errorf("+30%% latency evidence: %+v", d)
+	}
+	if !strings.HasPrefix(d.Reason, "regressed: new 130 (10000 samples) vs control 100 (10000 samples), tolerated max(1.1× control, control + 20) = 120; diff test") {
+		t.Errorf("reason: %s", d.Reason)
+	}
+	// The one-sided hypotheses sit at the tolerance: a new mean exactly at
+	// 1.1× control has z ≈ 0 for the ratio test.
+	if d := (Guard{MaxRatio: 1.1, MinSamples: 100}).JudgeNumeric(mk(10_000, 100, 30), mk(10_000, 110, 30)); d.Verdict != Passing || math.Abs(d.Z) > 1e-6 {
+		t.Errorf("at the ratio boundary: %v", d)
+	}
+	// An impossibly small sum of squares (an SDK that sends none): waiting,
+	// and the reason says why.
+	old := Numeric{N: 10_000, Sum: 10_000 * 130}
+	for _, d := range []Decision{g.JudgeNumeric(mk(10_000, 100, 30), old), g.JudgeNumericBaseline(old, mk(10_000, 100, 30))} {
+		if d.Verdict != Waiting || !strings.Contains(d.Reason, "sum of squares") || d.New.StdDev != 0 && d.Control.StdDev != 0 {
+			t.Errorf("no sum of squares: %v", d)
+		}
 	}
 	// Constant values (zero variance) keep the decision finite.
 	d = g.JudgeNumeric(mk(1000, 100, 0), mk(1000, 200, 0))

@@ -31,6 +31,10 @@ type GuardSample struct {
 	NewSamples           int64
 	NewEvents            int64
 	Statistic, Threshold float64
+	// Mean is set for a mean guard (latency): each arm's mean value of
+	// Event in the judged window.
+	Mean                 bool
+	ControlMean, NewMean float64
 }
 
 // WatchReleasePlans adds the series of active release plans, read with
@@ -39,7 +43,8 @@ type GuardSample struct {
 // flagpole_release_plan_step and flagpole_release_plan_percent, and per
 // guarded plan once judged, flagpole_release_guard_samples{arm},
 // flagpole_release_guard_events{arm,event}, flagpole_release_guard_statistic
-// and flagpole_release_guard_threshold.
+// and flagpole_release_guard_threshold, and for a mean guard
+// flagpole_release_guard_mean{arm,event}.
 func (m *Metrics) WatchReleasePlans(list func(context.Context) ([]PlanSample, error)) {
 	if m == nil {
 		return
@@ -60,6 +65,9 @@ var (
 	guardEventsDesc = prometheus.NewDesc("flagpole_release_guard_events",
 		"Guard events the guard last judged in the current step, by arm (control, new).",
 		[]string{"plan", "flag", "environment", "step", "arm", "event"}, nil)
+	guardMeanDesc = prometheus.NewDesc("flagpole_release_guard_mean",
+		"Mean value of the guard's event (mean guards, e.g. latency in seconds) the guard last judged in the current step, by arm (control, new).",
+		[]string{"plan", "flag", "environment", "step", "arm", "event"}, nil)
 	guardStatDesc = prometheus.NewDesc("flagpole_release_guard_statistic",
 		"The guard's sequential test statistic (log mixture likelihood ratio) at its last judgment.",
 		[]string{"plan", "flag", "environment", "step"}, nil)
@@ -78,6 +86,7 @@ func (c planCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- planPercentDesc
 	ch <- guardSamplesDesc
 	ch <- guardEventsDesc
+	ch <- guardMeanDesc
 	ch <- guardStatDesc
 	ch <- guardThresholdDesc
 }
@@ -101,9 +110,14 @@ func (c planCollector) Collect(ch chan<- prometheus.Metric) {
 			for _, arm := range []struct {
 				name            string
 				samples, events int64
-			}{{"control", g.ControlSamples, g.ControlEvents}, {"new", g.NewSamples, g.NewEvents}} {
+				mean            float64
+			}{{"control", g.ControlSamples, g.ControlEvents, g.ControlMean}, {"new", g.NewSamples, g.NewEvents, g.NewMean}} {
 				ch <- prometheus.MustNewConstMetric(guardSamplesDesc, prometheus.GaugeValue, float64(arm.samples), append(id[:4:4], arm.name)...)
-				ch <- prometheus.MustNewConstMetric(guardEventsDesc, prometheus.GaugeValue, float64(arm.events), append(id[:4:4], arm.name, g.Event)...)
+				if g.Mean {
+					ch <- prometheus.MustNewConstMetric(guardMeanDesc, prometheus.GaugeValue, arm.mean, append(id[:4:4], arm.name, g.Event)...)
+				} else {
+					ch <- prometheus.MustNewConstMetric(guardEventsDesc, prometheus.GaugeValue, float64(arm.events), append(id[:4:4], arm.name, g.Event)...)
+				}
 			}
 			ch <- prometheus.MustNewConstMetric(guardStatDesc, prometheus.GaugeValue, g.Statistic, id...)
 			ch <- prometheus.MustNewConstMetric(guardThresholdDesc, prometheus.GaugeValue, g.Threshold, id...)

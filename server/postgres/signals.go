@@ -32,10 +32,11 @@ func (db *DB) AddSignals(ctx context.Context, counts []server.SignalCount, prune
 			if !variants[c.Variant] {
 				continue
 			}
-			if _, err := t.exec(`INSERT INTO flag_signals (environment, flag_key, variant, event, minute, count, sum) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			if _, err := t.exec(`INSERT INTO flag_signals (environment, flag_key, variant, event, minute, count, sum, sum_squares) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 				ON CONFLICT (environment, flag_key, minute, variant, event)
-				DO UPDATE SET count = flag_signals.count + excluded.count, sum = flag_signals.sum + excluded.sum`,
-				c.Environment, c.FlagKey, c.Variant, c.Event, c.Minute.Unix(), c.Count, c.Sum); err != nil {
+				DO UPDATE SET count = flag_signals.count + excluded.count, sum = flag_signals.sum + excluded.sum,
+				sum_squares = flag_signals.sum_squares + excluded.sum_squares`,
+				c.Environment, c.FlagKey, c.Variant, c.Event, c.Minute.Unix(), c.Count, c.Sum, c.SumSquares); err != nil {
 				return fmt.Errorf("postgres: add signals of %q in %q: %w", c.FlagKey, c.Environment, err)
 			}
 		}
@@ -63,7 +64,7 @@ func (t *tx) configuredVariants(env, flag string) (map[string]bool, error) {
 
 // ListSignals returns a flag's counts in environment from since on.
 func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]server.SignalCount, error) {
-	rows, err := db.pool.Query(ctx, `SELECT variant, event, minute, count, sum FROM flag_signals
+	rows, err := db.pool.Query(ctx, `SELECT variant, event, minute, count, sum, sum_squares FROM flag_signals
 		WHERE environment = $1 AND flag_key = $2 AND minute >= $3 ORDER BY minute, variant, event`,
 		environment, flagKey, since.Truncate(time.Minute).Unix())
 	if err != nil {
@@ -74,7 +75,7 @@ func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, sinc
 	for rows.Next() {
 		c := server.SignalCount{Environment: environment, FlagKey: flagKey}
 		var minute int64
-		if err := rows.Scan(&c.Variant, &c.Event, &minute, &c.Count, &c.Sum); err != nil {
+		if err := rows.Scan(&c.Variant, &c.Event, &minute, &c.Count, &c.Sum, &c.SumSquares); err != nil {
 			return nil, wrap("list signals", err)
 		}
 		c.Minute = time.Unix(minute, 0).UTC()

@@ -21,12 +21,19 @@
 //     minutes this is negligible.
 //   - Rates: exposures are the counts of event signals.Exposure; events
 //     those of the guard's event name.
+//   - Means (GuardSpec.Measure mean, e.g. latency): the observations are
+//     the guard's event's count, sum and sum of squares per variant, judged
+//     with Guard.JudgeNumeric (JudgeNumericBaseline at 100%); exposures do
+//     not count. An event that carries no values yet waits for samples; a
+//     sum of squares that cannot belong to the values (SDKs that predate
+//     it send 0) waits too, and the evidence says why.
 //   - The plan's Alpha (guard.DefaultAlpha unless set) is spent across its
 //     steps with Guard.ForSteps(len(plan.Steps)).
 //   - The 100% step has no control group left: it is judged with
 //     Guard.JudgeBaseline against the control counts of the step before,
 //     taken from the control arm of the decision that advanced the plan to
-//     it (on the plan's evidence). When there is none (the runner had no
+//     it (on the plan's evidence; for a mean, its count, mean and standard
+//     deviation give back the sums). When there is none (the runner had no
 //     evidence to store), the previous step's window is re-read from the
 //     store: from the minute of its start (StepStartedAt minus its hold)
 //     up to the minute of this step's start. A plan whose only step is
@@ -70,10 +77,13 @@ var (
 	_ release.Marker = (*Judge)(nil)
 )
 
-// Counts are one variant's exposures and events in a window.
+// Counts are one variant's exposures and events in a window, and the sum
+// and sum of squares of the events' values (mean guards).
 type Counts struct {
-	Exposures int64 `json:"exposures"`
-	Events    int64 `json:"events"`
+	Exposures  int64   `json:"exposures"`
+	Events     int64   `json:"events"`
+	Sum        float64 `json:"sum,omitempty"`
+	SumSquares float64 `json:"sumSquares,omitempty"`
 }
 
 // Mark is what the minute of a decision held when it was made, per
@@ -89,8 +99,10 @@ type Mark struct {
 type Evidence struct {
 	guard.Decision
 	Event string `json:"event"`
-	Step  int    `json:"step"`
-	Mark  *Mark  `json:"mark,omitempty"`
+	// Measure is the guard's: "rate" or "mean".
+	Measure string `json:"measure,omitempty"`
+	Step    int    `json:"step"`
+	Mark    *Mark  `json:"mark,omitempty"`
 }
 
 func (j *Judge) now() time.Time {
@@ -135,18 +147,28 @@ func (j *Judge) Check(ctx context.Context, p server.ReleasePlan, step int) (rele
 	}
 	minute := now.Truncate(time.Minute)
 	mc, mn := sum(counts, p, minute, minute.Add(time.Minute))
-	ev := Evidence{Event: p.Guard.Event, Step: step, Mark: &Mark{Minute: minute, Control: mc, New: mn}}
+	ev := Evidence{Event: p.Guard.Event, Measure: measure(*p.Guard), Step: step, Mark: &Mark{Minute: minute, Control: mc, New: mn}}
 
 	if p.Steps[step-1].Percent < 100 {
-		ev.Decision = g.Judge(rates(control), rates(treatment))
+		if p.Guard.Mean() {
+			ev.Decision = g.JudgeNumeric(numeric(control), numeric(treatment))
+		} else {
+			ev.Decision = g.Judge(rates(control), rates(treatment))
+		}
 		return decision(ev)
 	}
 	if step == 1 {
 		return release.Decision{}, server.Invalid("steps", "a guarded release needs a step before 100%%: its control counts are the baseline of the last step")
 	}
 	var base Counts
-	if prev != nil && prev.Step == step-1 && !prev.Baseline {
+	if prev != nil && prev.Step == step-1 && !prev.Baseline && (prev.Measure == measure(*p.Guard) || prev.Measure == "" && !p.Guard.Mean()) {
 		base = Counts{Exposures: prev.Control.Samples, Events: prev.Control.Events}
+		if p.Guard.Mean() {
+			// The decision's count, mean and standard deviation give back
+			// the sums.
+			n, m, sd := float64(prev.Control.Samples), prev.Control.Mean, prev.Control.StdDev
+			base = Counts{Events: prev.Control.Samples, Sum: n * m, SumSquares: max(n-1, 0)*sd*sd + n*m*m}
+		}
 	} else {
 		// Re-read the previous step's window.
 		from := p.StepStartedAt.Add(-p.Steps[step-2].Hold).UTC().Truncate(time.Minute)
@@ -156,7 +178,11 @@ func (j *Judge) Check(ctx context.Context, p server.ReleasePlan, step int) (rele
 		}
 		base, _ = sum(old, p, from, start)
 	}
-	ev.Decision = g.JudgeBaseline(rates(base), rates(treatment))
+	if p.Guard.Mean() {
+		ev.Decision = g.JudgeNumericBaseline(numeric(base), numeric(treatment))
+	} else {
+		ev.Decision = g.JudgeBaseline(rates(base), rates(treatment))
+	}
 	return decision(ev)
 }
 
@@ -228,13 +254,33 @@ func sum(counts []server.SignalCount, p server.ReleasePlan, from, until time.Tim
 			to.Exposures += c.Count
 		case p.Guard.Event:
 			to.Events += c.Count
+			to.Sum += c.Sum
+			to.SumSquares += c.SumSquares
 		}
 	}
 	return control, treatment
 }
 
 func minus(a, b Counts) Counts {
-	return Counts{Exposures: max(a.Exposures-b.Exposures, 0), Events: max(a.Events-b.Events, 0)}
+	if a.Events <= b.Events {
+		a.Sum, a.SumSquares = 0, 0
+	} else {
+		a.Sum -= b.Sum
+		a.SumSquares = max(a.SumSquares-b.SumSquares, 0)
+	}
+	return Counts{Exposures: max(a.Exposures-b.Exposures, 0), Events: max(a.Events-b.Events, 0), Sum: a.Sum, SumSquares: a.SumSquares}
+}
+
+// numeric is a window's observations of a mean guard's event.
+func numeric(c Counts) guard.Numeric {
+	return guard.Numeric{N: c.Events, Sum: c.Sum, SumSq: c.SumSquares}
+}
+
+func measure(g server.GuardSpec) string {
+	if g.Mean() {
+		return server.MeasureMean
+	}
+	return server.MeasureRate
 }
 
 func rates(c Counts) guard.Rates {

@@ -3,6 +3,8 @@ package releaseguard
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,5 +211,87 @@ func TestMarkFlushesFirst(t *testing.T) {
 	var e Evidence
 	if err := json.Unmarshal(b, &e); err != nil || e.Mark == nil || e.Mark.New.Events != 40 || e.Step != 0 || e.Event != "error" {
 		t.Errorf("mark %s (%v): want the 40 errors of the minute, stored and flushed", b, err)
+	}
+}
+
+func (s *store) addValues(minute time.Time, variant, event string, n int64, mean, sd float64) {
+	s.counts = append(s.counts, server.SignalCount{Environment: "production", FlagKey: "checkout", Variant: variant, Event: event, Minute: minute,
+		Count: n, Sum: float64(n) * mean, SumSquares: float64(n-1)*sd*sd + float64(n)*mean*mean})
+}
+
+// TestCheckMeanGuard: a mean guard judges the event's values (count, sum,
+// sum of squares) per variant, not its rate; the evidence carries n, mean
+// and standard deviation; the 100% step is judged against the control of
+// the decision that advanced the plan; SDKs without sums of squares wait.
+func TestCheckMeanGuard(t *testing.T) {
+	mean := func(p server.ReleasePlan) server.ReleasePlan {
+		p.Guard = &server.GuardSpec{Event: "http.server.request.duration", Measure: server.MeasureMean, MaxRatio: 1.2, MaxDiff: 0.05, MinSamples: 500}
+		return p
+	}
+	const ev = "http.server.request.duration"
+	check := func(st *store, p server.ReleasePlan, step int) (release.Decision, Evidence) {
+		t.Helper()
+		j := &Judge{Signals: st, Now: func() time.Time { return p.StepStartedAt.Add(30 * time.Second) }}
+		d, err := j.Check(context.Background(), p, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, evidence(t, d)
+	}
+	p := mean(plan(10, 100))
+	p.Step, p.StepStartedAt = 1, t0
+
+	// Twice as slow (0.2 s against 0.1 s; tolerated max(0.12, 0.15)).
+	st := &store{}
+	st.add(t0, "off", server.Exposure, 5_000)
+	st.add(t0, "on", server.Exposure, 2_000)
+	st.addValues(t0, "off", ev, 5_000, 0.1, 0.03)
+	st.addValues(t0, "on", ev, 2_000, 0.2, 0.06)
+	st.add(t0, "on", "error", 2_000) // a rate of 100% errors: not what a mean guard judges
+	d, e := check(st, p, 1)
+	if d.Verdict != release.Regressed || e.Measure != "mean" || e.Signal != "numeric" || e.New.Samples != 2_000 ||
+		math.Abs(e.New.Mean-0.2) > 1e-9 || math.Abs(e.New.StdDev-0.06) > 1e-6 || math.Abs(e.Control.Mean-0.1) > 1e-9 ||
+		math.Abs(e.Control.StdDev-0.03) > 1e-6 || math.Abs(e.Limit-0.15) > 1e-9 || e.Statistic < e.Threshold {
+		t.Errorf("2× slower: %v %s", d.Verdict, d.Evidence)
+	}
+	if !strings.Contains(d.Reason, "tolerated max(1.2× control, control + 0.05) = 0.15") {
+		t.Errorf("reason: %s", d.Reason)
+	}
+
+	// Within the absolute tolerance (+30 ms of the +50 ms allowed): passing.
+	st = &store{}
+	st.addValues(t0, "off", ev, 5_000, 0.1, 0.03)
+	st.addValues(t0, "on", ev, 2_000, 0.13, 0.03)
+	d, e = check(st, p, 1)
+	if d.Verdict != release.Passing {
+		t.Fatalf("+30 ms: %v %s", d.Verdict, d.Evidence)
+	}
+
+	// The 100% step against that decision's control: the same latency as
+	// the baseline passes, twice it regresses.
+	last := mean(plan(10, 100))
+	t1 := t0.Add(time.Minute)
+	last.Step, last.StepStartedAt, last.Evidence = 2, t1, d.Evidence
+	st = &store{}
+	st.addValues(t1, "on", ev, 3_000, 0.1, 0.03)
+	if d, e := check(st, last, 2); d.Verdict != release.Passing || !e.Baseline || e.Control.Samples != 5_000 || math.Abs(e.Control.StdDev-0.03) > 1e-6 {
+		t.Errorf("100%%, same latency: %v %s", d.Verdict, d.Evidence)
+	}
+	st = &store{}
+	st.addValues(t1, "on", ev, 3_000, 0.2, 0.06)
+	if d, _ := check(st, last, 2); d.Verdict != release.Regressed {
+		t.Errorf("100%%, twice as slow: %v %s", d.Verdict, d.Evidence)
+	}
+
+	// An SDK that sends no sums of squares: waiting, and the evidence says so.
+	st = &store{}
+	st.addValues(t0, "off", ev, 5_000, 0.1, 0.03)
+	st.counts = append(st.counts, server.SignalCount{Environment: "production", FlagKey: "checkout", Variant: "on", Event: ev, Minute: t0, Count: 2_000, Sum: 400})
+	if d, e := check(st, p, 1); d.Verdict != release.Waiting || !strings.Contains(e.Reason, "sum of squares") {
+		t.Errorf("no sums of squares: %v %s", d.Verdict, d.Evidence)
+	}
+	// No values yet: waiting for samples.
+	if d, _ := check(&store{}, p, 1); d.Verdict != release.Waiting || !strings.Contains(d.Reason, "waiting for 500 observations") {
+		t.Errorf("no values: %v %s", d.Verdict, d.Reason)
 	}
 }

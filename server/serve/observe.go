@@ -175,7 +175,7 @@ func signalCounts(r *syncpb.SignalReport) (exposures, events []signals.Reported)
 	}
 	events = make([]signals.Reported, len(r.GetCounts()))
 	for i, c := range r.GetCounts() {
-		events[i] = signals.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: c.GetEvent(), Count: c.GetCount(), Sum: c.GetSum()}
+		events[i] = signals.Reported{FlagKey: c.GetFlagKey(), Variant: c.GetVariant(), Event: c.GetEvent(), Count: c.GetCount(), Sum: c.GetSum(), SumSquares: c.GetSumSquares()}
 	}
 	return exposures, events
 }

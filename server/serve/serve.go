@@ -406,7 +406,8 @@ func (s *Server) planSamples(ctx context.Context) ([]metrics.PlanSample, error) 
 			out[i].Guard = &metrics.GuardSample{Event: ev.Event, Step: ev.Step,
 				ControlSamples: ev.Control.Samples, ControlEvents: ev.Control.Events,
 				NewSamples: ev.New.Samples, NewEvents: ev.New.Events,
-				Statistic: ev.Statistic, Threshold: ev.Threshold}
+				Statistic: ev.Statistic, Threshold: ev.Threshold,
+				Mean: p.Guard.Mean(), ControlMean: ev.Control.Mean, NewMean: ev.New.Mean}
 		}
 	}
 	return out, nil

@@ -208,6 +208,8 @@ func validateGuard(g *server.GuardSpec) error {
 	switch {
 	case g.Event == "":
 		return server.Invalid("guard.event", "is required")
+	case g.Measure != "" && g.Measure != server.MeasureRate && g.Measure != server.MeasureMean:
+		return server.Invalid("guard.measure", "must be rate or mean, got %q", g.Measure)
 	case bad(g.MaxRatio) || g.MaxRatio < 0 || (g.MaxRatio > 0 && g.MaxRatio < 1):
 		return server.Invalid("guard.max_ratio", "must be at least 1 when set (0 = unset), got %g", g.MaxRatio)
 	case bad(g.MaxDiff) || g.MaxDiff < 0:

@@ -59,6 +59,15 @@ func TestCreatePlanValidation(t *testing.T) {
 		{"guard without tolerance", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{Event: "error", MinSamples: 1} }, server.EINVALID, "guard.max_ratio"},
 		{"guard negative diff", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{Event: "error", MaxDiff: -1, MinSamples: 1} }, server.EINVALID, "guard.max_diff"},
 		{"guard without samples", func(r *service.PlanRequest) { r.Guard = &server.GuardSpec{Event: "error", MaxRatio: 2} }, server.EINVALID, "guard.min_samples"},
+		{"guard unknown measure", func(r *service.PlanRequest) {
+			r.Guard = &server.GuardSpec{Event: "latency", Measure: "median", MaxRatio: 1.2, MinSamples: 1}
+		}, server.EINVALID, "guard.measure"},
+		{"mean guard ratio under 1", func(r *service.PlanRequest) {
+			r.Guard = &server.GuardSpec{Event: "latency", Measure: server.MeasureMean, MaxRatio: 0.9, MinSamples: 1}
+		}, server.EINVALID, "guard.max_ratio"},
+		{"mean guard negative excess", func(r *service.PlanRequest) {
+			r.Guard = &server.GuardSpec{Event: "latency", Measure: server.MeasureMean, MaxRatio: 1.2, MaxDiff: -0.05, MinSamples: 1}
+		}, server.EINVALID, "guard.max_diff"},
 		{"schedule without time", func(r *service.PlanRequest) {
 			r.Kind, r.Action, r.Steps = server.KindSchedule, server.ActionEnable, nil
 		}, server.EINVALID, "start_at"},

@@ -79,7 +79,7 @@ func NewAggregator(store server.SignalStore, opts ...Option) *Aggregator {
 type Reported struct {
 	FlagKey, Variant, Event string
 	Count                   int64
-	Sum                     float64
+	Sum, SumSquares         float64
 }
 
 // Report adds an SDK's signal report from the environment's sync stream,
@@ -99,7 +99,7 @@ func (a *Aggregator) Report(environment string, exposures, events []Reported) {
 	}
 	for _, c := range events {
 		if c.Event != "" && kept < MaxCountsPerReport &&
-			a.add(server.SignalCount{Environment: environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: c.Event, Minute: minute, Count: c.Count, Sum: c.Sum}) {
+			a.add(server.SignalCount{Environment: environment, FlagKey: c.FlagKey, Variant: c.Variant, Event: c.Event, Minute: minute, Count: c.Count, Sum: c.Sum, SumSquares: c.SumSquares}) {
 			kept++
 			continue
 		}
@@ -116,7 +116,7 @@ func (a *Aggregator) Dropped() int64 {
 
 // add adds c; a.mu is held.
 func (a *Aggregator) add(c server.SignalCount) bool {
-	if c.Count < 0 || (c.Count == 0 && c.Sum == 0) || c.FlagKey == "" || c.Variant == "" ||
+	if c.Count < 0 || (c.Count == 0 && c.Sum == 0 && c.SumSquares == 0) || c.FlagKey == "" || c.Variant == "" ||
 		len(c.Environment) > maxKeyLen || len(c.FlagKey) > maxKeyLen || len(c.Variant) > maxKeyLen || len(c.Event) > maxKeyLen {
 		return false
 	}
@@ -131,6 +131,7 @@ func (a *Aggregator) add(c server.SignalCount) bool {
 	}
 	p.Count += c.Count
 	p.Sum += c.Sum
+	p.SumSquares += c.SumSquares
 	return true
 }
 

@@ -37,7 +37,7 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 	st := &memStore{}
 	a := NewAggregator(st, WithClock(func() time.Time { return now }))
 	events := []Reported{
-		{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150},
+		{FlagKey: "checkout", Variant: "on", Event: "latency", Count: 2, Sum: 150, SumSquares: 11250},
 		{FlagKey: "checkout", Variant: "on", Event: "", Count: 1},                               // no event name
 		{FlagKey: "checkout", Variant: "", Event: "error", Count: 1},                            // no variant
 		{FlagKey: "checkout", Variant: "on", Event: strings.Repeat("e", maxKeyLen+1), Count: 1}, // too long
@@ -54,11 +54,11 @@ func TestAggregatorSumsPerMinute(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, c := range st.counts {
-		got[c.Event] = fmt.Sprintf("%s %s %s %s %d %g", c.Environment, c.FlagKey, c.Variant, c.Minute.Format("15:04:05"), c.Count, c.Sum)
+		got[c.Event] = fmt.Sprintf("%s %s %s %s %d %g %g", c.Environment, c.FlagKey, c.Variant, c.Minute.Format("15:04:05"), c.Count, c.Sum, c.SumSquares)
 	}
 	want := map[string]string{
-		"latency":       "production checkout on 10:15:00 4 300",
-		server.Exposure: "production checkout on 10:15:00 20 0",
+		"latency":       "production checkout on 10:15:00 4 300 22500", // sums of squares add up too
+		server.Exposure: "production checkout on 10:15:00 20 0 0",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("flushed %v\nwant %v", got, want)

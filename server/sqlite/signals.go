@@ -34,9 +34,10 @@ func (db *DB) AddSignals(ctx context.Context, counts []server.SignalCount, prune
 		if !variants[c.Variant] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO flag_signals (environment, flag_key, variant, event, minute, count, sum) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (environment, flag_key, minute, variant, event) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum`,
-			c.Environment, c.FlagKey, c.Variant, c.Event, c.Minute.Unix(), c.Count, c.Sum); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO flag_signals (environment, flag_key, variant, event, minute, count, sum, sum_squares) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (environment, flag_key, minute, variant, event) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,
+			sum_squares = sum_squares + excluded.sum_squares`,
+			c.Environment, c.FlagKey, c.Variant, c.Event, c.Minute.Unix(), c.Count, c.Sum, c.SumSquares); err != nil {
 			return fmt.Errorf("sqlite: add signals of %q in %q: %w", c.FlagKey, c.Environment, err)
 		}
 	}
@@ -66,7 +67,7 @@ func configuredVariants(ctx context.Context, tx *sql.Tx, env, flag string) (map[
 
 // ListSignals returns a flag's counts in environment from since on.
 func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, since time.Time) ([]server.SignalCount, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT variant, event, minute, count, sum FROM flag_signals
+	rows, err := db.reader.QueryContext(ctx, `SELECT variant, event, minute, count, sum, sum_squares FROM flag_signals
 		WHERE environment = ? AND flag_key = ? AND minute >= ? ORDER BY minute, variant, event`,
 		environment, flagKey, since.Truncate(time.Minute).Unix())
 	if err != nil {
@@ -77,7 +78,7 @@ func (db *DB) ListSignals(ctx context.Context, environment, flagKey string, sinc
 	for rows.Next() {
 		c := server.SignalCount{Environment: environment, FlagKey: flagKey}
 		var minute int64
-		if err := rows.Scan(&c.Variant, &c.Event, &minute, &c.Count, &c.Sum); err != nil {
+		if err := rows.Scan(&c.Variant, &c.Event, &minute, &c.Count, &c.Sum, &c.SumSquares); err != nil {
 			return nil, fmt.Errorf("sqlite: list signals: %w", err)
 		}
 		c.Minute = time.Unix(minute, 0).UTC()

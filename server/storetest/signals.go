@@ -22,6 +22,7 @@ type SignalStore interface {
 func RunSignals(t *testing.T, open func(t *testing.T) SignalStore) {
 	t.Run("RoundTrip", func(t *testing.T) { testSignalsRoundTrip(t, signalsDB(t, open(t))) })
 	t.Run("Prune", func(t *testing.T) { testSignalsPrune(t, signalsDB(t, open(t))) })
+	t.Run("SumSquares", func(t *testing.T) { testSignalsSumSquares(t, signalsDB(t, open(t))) })
 }
 
 // signalsDB seeds db with the environments production and staging and the
@@ -135,5 +136,41 @@ func testSignalsPrune(t *testing.T, db SignalStore) {
 	}
 	if g := signalRows(got); len(g) != 1 || g[0] != recent.Format("15:04")+" on error 1 0" {
 		t.Errorf("after pruning: %q", g)
+	}
+}
+
+// testSignalsSumSquares: the sum of the squares of the values (mean guards'
+// variance) is stored, added up across flushes like the sum, and read back;
+// counts without it (older SDKs) keep 0.
+func testSignalsSumSquares(t *testing.T, db SignalStore) {
+	ctx := context.Background()
+	m0 := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
+	prune := m0.Add(-server.SignalRetention)
+	latency := func(variant string, n int64, sum, squares float64) server.SignalCount {
+		c := signal("production", "checkout", variant, "latency", m0, n, sum)
+		c.SumSquares = squares
+		return c
+	}
+	// 0.1 s, 0.2 s and 0.3 s for on; 0.1 s twice for off.
+	if err := db.AddSignals(ctx, []server.SignalCount{latency("on", 2, 0.3, 0.05), latency("off", 2, 0.2, 0)}, prune); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddSignals(ctx, []server.SignalCount{latency("on", 1, 0.3, 0.09)}, prune); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ListSignals(ctx, "production", "checkout", prune)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, c := range got {
+		rows = append(rows, fmt.Sprintf("%s %d %.6g %.6g mean %.6g sd %.6g", c.Variant, c.Count, c.Sum, c.SumSquares, c.Mean(), c.StdDev()))
+	}
+	want := []string{
+		"off 2 0.2 0 mean 0.1 sd 0", // no squares sent: no standard deviation
+		"on 3 0.6 0.14 mean 0.2 sd 0.1",
+	}
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("ListSignals =\n%q\nwant\n%q", rows, want)
 	}
 }

@@ -1,8 +1,9 @@
 // release.js is a flag's release plan in one environment, on the flag
 // page: the plan as a timeline of its steps (the current one marked, when
-// each was applied) with its state, and the guard's chart: the error rate
-// of the new variant and of the control per step, with the decision in
-// words and numbers. The chart is SVG drawn here (no library), labelled for
+// each was applied) with its state, and the guard's chart: for a rate
+// guard the event's rate of the new variant and of the control per step,
+// for a mean guard (latency) each variant's mean value minute by minute
+// with the steps marked; with the decision in words and numbers. The chart is SVG drawn here (no library), labelled for
 // screen readers, focusable, and backed by a table of the same numbers.
 // An active plan can be paused, resumed and cancelled here, by the roles
 // that may change the environment. While the plan is active the panel
@@ -137,7 +138,18 @@ export function fmtHold(d) {
 
 const pct = (r) => (r === null || r === undefined ? '—' : `${(r * 100).toFixed(r < 0.1 ? 2 : 1)}%`);
 
+// isMean reports whether a guard judges the mean of its event's values
+// (protobuf JSON writes the enum's name).
+export const isMean = (g) => !!g && (g.measure === 'GUARD_MEASURE_MEAN' || g.measure === 2);
+
+const fmtVal = (v) => (v === null || v === undefined || !Number.isFinite(Number(v)) ? '—' : String(Number(Number(v).toPrecision(3))));
+
 function guardText(g) {
+  if (isMean(g)) {
+    const limits = [g.maxRatio ? `${g.maxRatio}× control's` : '', g.maxDiff ? `control's + ${g.maxDiff}` : ''].filter(Boolean);
+    const lim = limits.length > 1 ? `the larger of ${limits.join(' and ')}` : limits[0] || "control's";
+    return `mean ${g.event} at most ${lim}, once every variant has ${num(g.minSamples)} values`;
+  }
   const limits = [g.maxRatio ? `${g.maxRatio}× control` : '', g.maxDiff ? `control + ${(g.maxDiff * 100).toFixed(2)} points` : '']
     .filter(Boolean).join(' and ');
   return `${g.event} at most ${limits || 'control'}, once every variant has ${num(g.minSamples)} samples`;
@@ -175,7 +187,7 @@ function draw(el, env, plan, times, signals) {
   if (plan.reason) {
     el.append(h('p', { class: plan.state === 'rolled_back' ? 'banner warn' : 'hint', dataset: { planReason: '' } }, plan.reason));
   }
-  if (plan.guard) el.append(guardChart(plan, stepRates(plan, times, signals)));
+  if (plan.guard) el.append(isMean(plan.guard) ? meanChart(plan, times, signals) : guardChart(plan, stepRates(plan, times, signals)));
 }
 
 // controls are the pause / resume / cancel buttons of an active plan.
@@ -271,5 +283,93 @@ export function guardChart(plan, steps, { width = 480, height = 170 } = {}) {
   return h('figure', { class: 'chart', dataset: { guardChart: '' } },
     svg, legend, h('figcaption', { dataset: { decision: ev?.verdict || '' } }, decision),
     h('p', { class: 'hint' }, 'Per step from the per-minute counts (a minute counts in the step running at its middle); the deciding step shows the guard\'s own window.'),
+    h('details', {}, h('summary', {}, 'Numbers'), h('div', { class: 'table-wrap' }, table)));
+}
+
+// meanSeries is the mean of a mean guard's event per minute for the new
+// variant and the control, from the stored signals (count, sum, mean,
+// stddev per minute), oldest first.
+export function meanSeries(plan, signals) {
+  const out = { new: [], control: [] };
+  for (const e of signals?.events || []) {
+    if (e.event !== plan.guard?.event) continue;
+    const arm = e.variant === plan.variant ? 'new' : e.variant === plan.control ? 'control' : '';
+    const n = num(e.count);
+    if (!arm || !n) continue;
+    const mean = e.mean !== undefined ? Number(e.mean) : Number(e.sum || 0) / n;
+    out[arm].push({ t: Date.parse(e.minuteTime), n, mean, sd: Number(e.stddev || 0) });
+  }
+  for (const a of Object.values(out)) a.sort((x, y) => x.t - y.t);
+  return out;
+}
+
+// meanChart draws a mean guard's signal over time: one line per variant
+// through its per-minute means, the steps' starts as dashed lines, with the
+// decision in words and a table of the same numbers.
+export function meanChart(plan, times, signals, { width = 480, height = 170 } = {}) {
+  const pad = { l: 52, r: 8, t: 12, b: 30 };
+  const w = width - pad.l - pad.r;
+  const hgt = height - pad.t - pad.b;
+  const series = meanSeries(plan, signals);
+  const points = [...series.new, ...series.control];
+  const tMin = points.length ? Math.min(...points.map((p) => p.t)) : Date.now();
+  const tMax = points.length ? Math.max(...points.map((p) => p.t)) + 60e3 : tMin + 60e3;
+  const max = Math.max(1e-9, ...points.map((p) => p.mean)) * 1.15;
+  const x = (t) => pad.l + ((t - tMin) / (tMax - tMin)) * w;
+  const y = (v) => pad.t + hgt - (v / max) * hgt;
+  const hhmm = (t) => new Date(t).toISOString().slice(11, 16);
+  const marks = [];
+  (plan.steps || []).forEach((st, i) => {
+    const at = times.get(i + 1);
+    if (at === undefined || at < tMin || at > tMax) return;
+    marks.push(s('line', { x1: x(at).toFixed(1), y1: pad.t, x2: x(at).toFixed(1), y2: pad.t + hgt, stroke: '#5b6475', 'stroke-dasharray': '3 3', 'data-step-start': i + 1 }),
+      s('text', { x: (x(at) + 2).toFixed(1), y: pad.t + 8, 'font-size': 10, fill: '#5b6475' }, `${st.percent}%`));
+  });
+  for (const arm of ['control', 'new']) {
+    const pts = series[arm];
+    const name = arm === 'new' ? `${plan.variant} (new)` : `${plan.control} (control)`;
+    if (pts.length > 1) {
+      marks.push(s('polyline', { points: pts.map((p) => `${x(p.t + 30e3).toFixed(1)},${y(p.mean).toFixed(1)}`).join(' '),
+        fill: 'none', stroke: colors[arm], 'stroke-width': 2, 'data-arm': arm }));
+    }
+    for (const p of pts) {
+      marks.push(s('circle', { cx: x(p.t + 30e3).toFixed(1), cy: y(p.mean).toFixed(1), r: 3, fill: colors[arm], 'data-arm': arm },
+        s('title', {}, `${hhmm(p.t)}: ${name} mean ${fmtVal(p.mean)} (n ${p.n}, stddev ${fmtVal(p.sd)})`)));
+    }
+  }
+  const axis = [
+    s('line', { x1: pad.l, y1: pad.t + hgt, x2: width - pad.r, y2: pad.t + hgt, stroke: '#5b6475' }),
+    s('text', { x: pad.l - 4, y: pad.t + 8, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, fmtVal(max)),
+    s('text', { x: pad.l - 4, y: pad.t + hgt, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, '0'),
+    s('text', { x: pad.l, y: height - 14, 'font-size': 10, fill: '#5b6475' }, hhmm(tMin)),
+    s('text', { x: width - pad.r, y: height - 14, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, hhmm(tMax)),
+    s('text', { x: pad.l, y: height - 2, 'font-size': 10, fill: '#5b6475' }, 'time (UTC, per minute)'),
+  ];
+  const ev = evidence(plan);
+  const armText = (a) => `mean ${fmtVal(a?.mean ?? a?.rate)} (n ${num(a?.samples)}, stddev ${fmtVal(a?.stddev ?? 0)})`;
+  const decision = ev ? `Decision at step ${ev.step}: ${ev.verdict}, new ${armText(ev.new)} vs ${ev.baseline ? 'baseline' : 'control'} ${armText(ev.control)}`
+    + `${ev.limit !== undefined ? `, tolerated up to ${fmtVal(ev.limit)}` : ''}`
+    + `${ev.statistic !== undefined ? `, statistic ${Number(ev.statistic).toFixed(2)} against threshold ${Number(ev.threshold).toFixed(2)}` : ''}.` : 'No decision yet.';
+  const last = (a) => (a.length ? fmtVal(a[a.length - 1].mean) : '—');
+  const summary = points.length ? `latest minute: new ${last(series.new)}, control ${last(series.control)}` : 'no values yet';
+  const label = `Mean ${plan.guard.event} of ${plan.variant} (new) and ${plan.control} (control) per minute: ${summary}. ${decision}`;
+  const titleId = `guard-chart-${num(plan.id)}`;
+  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': titleId, tabindex: 0, class: 'guard-chart' },
+    s('title', { id: titleId }, label), axis, marks);
+  const legend = h('ul', { class: 'legend' },
+    ['new', 'control'].map((arm) => h('li', {},
+      s('svg', { width: 10, height: 10, 'aria-hidden': 'true' }, s('rect', { width: 10, height: 10, fill: colors[arm] })),
+      ` ${arm === 'new' ? `${plan.variant} (new)` : `${plan.control} (control)`}`)));
+  const minutes = [...new Set(points.map((p) => p.t))].sort((a, b) => a - b);
+  const at = (arm, t) => series[arm].find((p) => p.t === t);
+  const cell = (p) => (p ? `${fmtVal(p.mean)} (n ${p.n}, stddev ${fmtVal(p.sd)})` : '—');
+  const table = h('table', { class: 'guard-numbers' },
+    h('caption', {}, `Mean ${plan.guard.event} per minute`),
+    h('thead', {}, h('tr', {}, ['Minute (UTC)', 'New', 'Control'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, minutes.map((t) => h('tr', { dataset: { minute: hhmm(t) } },
+      h('th', { scope: 'row' }, hhmm(t)), h('td', {}, cell(at('new', t))), h('td', {}, cell(at('control', t)))))));
+  return h('figure', { class: 'chart', dataset: { guardChart: '', measure: 'mean' } },
+    svg, legend, h('figcaption', { dataset: { decision: ev?.verdict || '' } }, decision),
+    h('p', { class: 'hint' }, 'Each variant\'s mean per minute from the stored signals; the decision is the guard\'s own window.'),
     h('details', {}, h('summary', {}, 'Numbers'), h('div', { class: 'table-wrap' }, table)));
 }

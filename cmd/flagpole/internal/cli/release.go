@@ -65,6 +65,7 @@ type stepView struct {
 
 type guardView struct {
 	Event      string  `json:"event"`
+	Measure    string  `json:"measure"`
 	MaxRatio   float64 `json:"maxRatio,omitempty"`
 	MaxDiff    float64 `json:"maxDiff,omitempty"`
 	MinSamples int64   `json:"minSamples"`
@@ -80,7 +81,10 @@ func planViewOf(p *flagpolev1.ReleasePlan) planView {
 		v.Steps = append(v.Steps, stepView{Percent: int(s.GetPercent()), Hold: s.GetHold().AsDuration().String()})
 	}
 	if g := p.GetGuard(); g != nil {
-		v.Guard = &guardView{Event: g.GetEvent(), MaxRatio: g.GetMaxRatio(), MaxDiff: g.GetMaxDiff(), MinSamples: g.GetMinSamples()}
+		v.Guard = &guardView{Event: g.GetEvent(), Measure: "rate", MaxRatio: g.GetMaxRatio(), MaxDiff: g.GetMaxDiff(), MinSamples: g.GetMinSamples()}
+		if g.GetMeasure() == flagpolev1.GuardMeasure_GUARD_MEASURE_MEAN {
+			v.Guard.Measure = "mean"
+		}
 	}
 	if e := p.GetEvidence(); e != nil {
 		v.Evidence = e.AsInterface()
@@ -112,6 +116,12 @@ func (g guardView) text() string {
 	if g.MaxRatio > 0 {
 		limits = append(limits, strconv.FormatFloat(g.MaxRatio, 'f', -1, 64)+"x")
 	}
+	if g.Measure == "mean" {
+		if g.MaxDiff > 0 {
+			limits = append(limits, "+"+strconv.FormatFloat(g.MaxDiff, 'f', -1, 64))
+		}
+		return fmt.Sprintf("mean(%s)<=%s (min %d values)", g.Event, strings.Join(limits, ","), g.MinSamples)
+	}
 	if g.MaxDiff > 0 {
 		limits = append(limits, "+"+strconv.FormatFloat(g.MaxDiff*100, 'f', -1, 64)+"%")
 	}
@@ -138,6 +148,9 @@ func printPlan(t *tabwriter.Writer, v planView) {
 		row(t, "Reason:", v.Reason)
 	}
 	if v.Evidence != nil {
+		if w := evidenceWords(v.Evidence); w != "" {
+			row(t, "Judged:", w)
+		}
 		row(t, "Evidence:", compact(v.Evidence))
 	}
 	for i, s := range v.Steps {
@@ -178,16 +191,27 @@ variant, strictly increasing, the last 100; each is held for --hold. For a
 boolean flag the new variant is on and the control off unless --variant /
 --control say otherwise.
 
---guard EVENT<=LIMITS watches EVENT: LIMITS is a ratio to the control's
-rate (1.2x), a difference in percentage points (+0.5%), or both separated
-by a comma (error<=1.2x,+0.5%). A step advances once its hold has passed
-and every variant has --min-samples exposures without a regression.
+--guard EVENT<=LIMITS (or rate(EVENT)<=LIMITS) watches EVENT's rate per
+exposure: LIMITS is a ratio to the control's rate (1.2x), a difference in
+percentage points (+0.5%), or both separated by a comma (error<=1.2x,+0.5%:
+the new rate must stay within both). A step advances once its hold has
+passed and every variant has --min-samples exposures without a regression.
+
+--guard 'mean(EVENT)<=LIMITS' watches the mean of EVENT's values, e.g. the
+request latency in seconds that the SDK's net/http middleware tracks as
+http.server.request.duration: LIMITS is a ratio to the control's mean
+(1.2x), an absolute excess in the values' unit (+0.05), or both; the new
+mean may reach the larger of the two (mean(http.server.request.duration)
+<=1.2x,+0.05: 20% slower, or 50 ms slower, whichever is more). Every
+variant needs --min-samples values.
 
 --wait follows the plan until it ends: exit 0 when it completes, exit 5
 when it is rolled back (the evidence is printed), exit 1 when it is
 cancelled; --wait=2h gives up after 2h with exit 4.`,
 		Example: `  flagpole release start new-checkout --env production --steps 1,5,25,50,100 --hold 10m \
       --guard 'error<=1.2x' --min-samples 500 --wait
+  flagpole release start new-checkout --env production --steps 1,5,25,50,100 --hold 10m \
+      --guard 'mean(http.server.request.duration)<=1.2x,+0.05' --wait
   flagpole release start new-checkout --env production --steps 10,100 --hold 1h --start-at 2026-12-04T09:00:00Z`,
 		Args: exactArgs("KEY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -219,8 +243,8 @@ cancelled; --wait=2h gives up after 2h with exit 4.`,
 	f.StringVar(&env, "env", "", "environment (required)")
 	f.StringVar(&stepsFlag, "steps", "", "percentages of the steps, e.g. 1,5,25,50,100 (required; the last is 100)")
 	f.DurationVar(&hold, "hold", 10*time.Minute, "how long each step is held (at least 1s)")
-	f.StringVar(&guard, "guard", "", "guard: EVENT<=RATIOx and/or EVENT<=+POINTS%, e.g. 'error<=1.2x'")
-	f.Int64Var(&minSamples, "min-samples", 500, "exposures every variant needs before the guard decides")
+	f.StringVar(&guard, "guard", "", "guard: EVENT<=RATIOx and/or EVENT<=+POINTS%, e.g. 'error<=1.2x'; mean(EVENT)<=RATIOx,+EXCESS for a mean, e.g. 'mean(http.server.request.duration)<=1.2x,+0.05'")
+	f.Int64Var(&minSamples, "min-samples", 500, "exposures (rate) or values (mean) every variant needs before the guard decides")
 	f.StringVar(&startAt, "start-at", "", "start at this time (RFC 3339, or +DURATION from now); default now")
 	f.StringVar(&variant, "variant", "", "the new variant (default: on for a boolean flag)")
 	f.StringVar(&control, "control", "", "the control variant (default: off for a boolean flag, else the off variant)")
@@ -325,15 +349,31 @@ func parseSteps(s string, hold time.Duration) ([]*flagpolev1.ReleaseStep, error)
 	return steps, nil
 }
 
-// parseGuard reads EVENT<=LIMIT[,LIMIT]: a ratio "1.2x" or a difference in
-// percentage points "+0.5%".
+// parseGuard reads a guard: EVENT<=LIMIT[,LIMIT] or rate(EVENT)<=... for a
+// rate, limits a ratio "1.2x" or a difference in percentage points "+0.5%";
+// mean(EVENT)<=... for the mean of the event's values, limits a ratio
+// "1.2x" or an excess in the values' unit "+0.05".
 func parseGuard(s string) (*flagpolev1.ReleaseGuard, error) {
+	const want = "want EVENT<=RATIOx, EVENT<=+POINTS%% or mean(EVENT)<=RATIOx,+EXCESS, e.g. 'error<=1.2x' or 'mean(http.server.request.duration)<=1.2x,+0.05'"
 	event, limits, ok := strings.Cut(s, "<=")
 	event = strings.TrimSpace(event)
-	if !ok || event == "" || strings.TrimSpace(limits) == "" {
-		return nil, usagef("--guard %q: want EVENT<=RATIOx or EVENT<=+POINTS%%, e.g. 'error<=1.2x'", s)
+	g := &flagpolev1.ReleaseGuard{}
+	for _, m := range []struct {
+		prefix  string
+		measure flagpolev1.GuardMeasure
+	}{{"mean(", flagpolev1.GuardMeasure_GUARD_MEASURE_MEAN}, {"rate(", flagpolev1.GuardMeasure_GUARD_MEASURE_RATE}} {
+		if inner, found := strings.CutPrefix(event, m.prefix); found {
+			if inner, found = strings.CutSuffix(inner, ")"); !found {
+				return nil, usagef("--guard %q: %s without its closing parenthesis; "+want, s, strings.TrimSuffix(m.prefix, "("))
+			}
+			event, g.Measure = strings.TrimSpace(inner), m.measure
+		}
 	}
-	g := &flagpolev1.ReleaseGuard{Event: event}
+	if !ok || event == "" || strings.ContainsAny(event, "()") || strings.TrimSpace(limits) == "" {
+		return nil, usagef("--guard %q: "+want, s)
+	}
+	g.Event = event
+	mean := g.Measure == flagpolev1.GuardMeasure_GUARD_MEASURE_MEAN
 	for _, l := range strings.Split(limits, ",") {
 		l = strings.TrimSpace(l)
 		switch {
@@ -343,12 +383,22 @@ func parseGuard(s string) (*flagpolev1.ReleaseGuard, error) {
 				return nil, usagef("--guard %q: ratio %q is not a number", s, l)
 			}
 			g.MaxRatio = r
+		case mean && strings.HasPrefix(l, "+") && strings.HasSuffix(l, "%"):
+			return nil, usagef("--guard %q: a mean's excess %q is in the values' unit (+0.05 for 50 ms of a latency in seconds), not a percentage; for 5%% write 1.05x", s, l)
+		case mean && strings.HasPrefix(l, "+"):
+			d, err := strconv.ParseFloat(strings.TrimPrefix(l, "+"), 64)
+			if err != nil {
+				return nil, usagef("--guard %q: excess %q is not a number", s, l)
+			}
+			g.MaxDiff = d
 		case strings.HasPrefix(l, "+") && strings.HasSuffix(l, "%"):
 			d, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(l, "+"), "%"), 64)
 			if err != nil {
 				return nil, usagef("--guard %q: difference %q is not a number", s, l)
 			}
 			g.MaxDiff = d / 100
+		case mean:
+			return nil, usagef("--guard %q: limit %q is neither a ratio (1.2x) nor an excess (+0.05)", s, l)
 		default:
 			return nil, usagef("--guard %q: limit %q is neither a ratio (1.2x) nor a difference in points (+0.5%%)", s, l)
 		}
@@ -565,4 +615,51 @@ follow it with the release commands.`,
 	cmd.Flags().StringVar(&variant, "variant", "", "serve this variant (and enable the flag)")
 	addPlanWaitFlag(cmd, &wait)
 	return cmd
+}
+
+// evidenceWords says a guard decision (a plan's evidence) in words: per
+// variant the samples and the rate, or for a mean guard the mean and the
+// standard deviation; the limit, the statistic and the threshold. "" when
+// the evidence is not a judged decision.
+func evidenceWords(ev any) string {
+	m, _ := ev.(map[string]any)
+	verdict, _ := m["verdict"].(string)
+	if verdict == "" || verdict == "waiting" {
+		return ""
+	}
+	num := func(v any) float64 { f, _ := v.(float64); return f }
+	g := func(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+	mean := m["measure"] == "mean"
+	arm := func(name string) string {
+		a, _ := m[name].(map[string]any)
+		if mean {
+			return fmt.Sprintf("mean %s (n %d, stddev %s)", g(num(a["mean"])), int64(num(a["samples"])), g(num(a["stddev"])))
+		}
+		return fmt.Sprintf("%s%% (%d events of %d)", g(100*num(a["rate"])), int64(num(a["events"])), int64(num(a["samples"])))
+	}
+	what := "rate"
+	if mean {
+		what = "mean"
+	}
+	if e, _ := m["event"].(string); e != "" {
+		what += " of " + e
+	}
+	against := "control"
+	if m["baseline"] == true {
+		against = "baseline (the step before)"
+	}
+	limit := g(num(m["limit"]))
+	if !mean {
+		limit = g(100*num(m["limit"])) + "%"
+	}
+	cmp := "<"
+	if num(m["statistic"]) >= num(m["threshold"]) {
+		cmp = "≥"
+	}
+	s := fmt.Sprintf("%s, %s: new %s vs %s %s; tolerated up to %s; statistic %s %s threshold %s",
+		verdict, what, arm("new"), against, arm("control"), limit, g(num(m["statistic"])), cmp, g(num(m["threshold"])))
+	if step := num(m["step"]); step > 0 {
+		s += fmt.Sprintf(" (step %d)", int(step))
+	}
+	return s
 }

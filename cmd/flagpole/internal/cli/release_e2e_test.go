@@ -29,6 +29,7 @@ type planJSON struct {
 	Control     string `json:"control"`
 	Guard       *struct {
 		Event      string  `json:"event"`
+		Measure    string  `json:"measure"`
 		MaxRatio   float64 `json:"maxRatio"`
 		MaxDiff    float64 `json:"maxDiff"`
 		MinSamples int64   `json:"minSamples"`
@@ -66,6 +67,18 @@ func TestReleaseCommands(t *testing.T) {
 	}
 	s.expectCode(t, 2, "release", "start", "new-checkout", "--env", "staging", "--steps", "5,x")
 	s.expectCode(t, 2, "release", "start", "new-checkout", "--env", "staging", "--steps", "5,100", "--guard", "error<=lots")
+	// Mean guards: bad syntax is refused by the CLI (exit 2), a ratio under 1
+	// or a negative excess by the server naming the field.
+	for _, bad := range []string{"mean(latency<=1.2x", "mean()<=1.2x", "mean(latency)<=+5%", "mean(latency)<=fast", "mean(latency)<="} {
+		if r := s.expectCode(t, 2, "release", "start", "new-checkout", "--env", "staging", "--steps", "5,100", "--guard", bad); !strings.Contains(r.stderr, "--guard") {
+			t.Errorf("--guard %s: %s", bad, r)
+		}
+	}
+	for bad, field := range map[string]string{"mean(latency)<=0.9x": "guard.max_ratio", "mean(latency)<=1.2x,+-0.05": "guard.max_diff"} {
+		if r := s.expectCode(t, 1, "release", "start", "new-checkout", "--env", "staging", "--steps", "5,100", "--guard", bad); !strings.Contains(r.stderr, field) {
+			t.Errorf("--guard %s: error does not name %s:\n%s", bad, field, r)
+		}
+	}
 	if got := s.auditCount(t); got != before {
 		t.Errorf("refused plans wrote %d audit entries", got-before)
 	}
@@ -153,6 +166,20 @@ func TestReleaseCommands(t *testing.T) {
 	}
 	s.expectCode(t, 2, "flag", "schedule", "new-checkout", "--env", "staging", "--at", "+1s")
 	s.expectCode(t, 2, "flag", "schedule", "new-checkout", "flip", "--env", "staging", "--at", "+1s")
+
+	s.ok(t, "flag", "create", "new-search", "--type", "boolean")
+	// A mean guard on an event no SDK has reported yet is accepted: it
+	// waits for values.
+	var meanPlan planJSON
+	s.json(t, &meanPlan, "release", "start", "new-search", "--env", "staging", "--steps", "10,100", "--hold", "1s",
+		"--guard", "mean(http.server.request.duration)<=1.2x,+0.05", "--min-samples", "100")
+	if g := meanPlan.Guard; g == nil || g.Event != "http.server.request.duration" || g.Measure != "mean" || g.MaxRatio != 1.2 || g.MaxDiff != 0.05 {
+		t.Errorf("mean guard stored as %+v", meanPlan.Guard)
+	}
+	if out := s.ok(t, "release", "status", "new-search", "--env", "staging"); !strings.Contains(out, "mean(http.server.request.duration)<=1.2x,+0.05") {
+		t.Errorf("release status of a mean guard:\n%s", out)
+	}
+	s.ok(t, "release", "cancel", "new-search", "--env", "staging")
 }
 
 func compactJSON(raw json.RawMessage) string {

@@ -28,6 +28,11 @@ type signalRow struct {
 	Event   string    `json:"event"`
 	Count   int64     `json:"count"`
 	Sum     float64   `json:"sum"`
+	// SumSquares, Mean and StdDev describe the values (numeric signals
+	// such as latency); StdDev is 0 when the SDK sent no sum of squares.
+	SumSquares float64 `json:"sumSquares"`
+	Mean       float64 `json:"mean"`
+	StdDev     float64 `json:"stddev"`
 }
 
 type exposureRow struct {
@@ -82,7 +87,8 @@ minute for 7 days.`,
 					Events: []signalRow{}, Exposures: []exposureRow{}}
 				for _, e := range res.GetEvents() {
 					v.Events = append(v.Events, signalRow{Minute: e.GetMinuteTime().AsTime(), Variant: e.GetVariant(),
-						Event: e.GetEvent(), Count: e.GetCount(), Sum: e.GetSum()})
+						Event: e.GetEvent(), Count: e.GetCount(), Sum: e.GetSum(),
+						SumSquares: e.GetSumSquares(), Mean: e.GetMean(), StdDev: e.GetStddev()})
 				}
 				for _, e := range res.GetExposures() {
 					v.Exposures = append(v.Exposures, exposureRow{Minute: e.GetMinuteTime().AsTime(), Variant: e.GetVariant(), Count: e.GetCount()})
@@ -92,17 +98,41 @@ minute for 7 days.`,
 						row(t, fmt.Sprintf("No signals for %s in %s since %s.", v.FlagKey, env, v.StartTime.Format(time.RFC3339)))
 						return
 					}
-					row(t, "MINUTE", "VARIANT", "EVENT", "COUNT", "SUM")
+					// MEAN and STDDEV only when some event carries values.
+					values := false
+					for _, e := range v.Events {
+						values = values || e.Sum != 0 || e.SumSquares != 0
+					}
+					header := []any{"MINUTE", "VARIANT", "EVENT", "COUNT", "SUM"}
+					if values {
+						header = append(header, "MEAN", "STDDEV")
+					}
+					row(t, header...)
 					i, j := 0, 0 // exposures first within each minute
 					for i < len(v.Exposures) || j < len(v.Events) {
 						if i < len(v.Exposures) && (j == len(v.Events) || !v.Events[j].Minute.Before(v.Exposures[i].Minute)) {
 							x := v.Exposures[i]
-							row(t, x.Minute.Format("2006-01-02 15:04"), x.Variant, "(exposures)", x.Count, "-")
+							cells := []any{x.Minute.Format("2006-01-02 15:04"), x.Variant, "(exposures)", x.Count, "-"}
+							if values {
+								cells = append(cells, "-", "-")
+							}
+							row(t, cells...)
 							i++
 							continue
 						}
 						e := v.Events[j]
-						row(t, e.Minute.Format("2006-01-02 15:04"), e.Variant, e.Event, e.Count, strconv.FormatFloat(e.Sum, 'g', -1, 64))
+						cells := []any{e.Minute.Format("2006-01-02 15:04"), e.Variant, e.Event, e.Count, strconv.FormatFloat(e.Sum, 'g', -1, 64)}
+						if values {
+							mean, sd := "-", "-"
+							if e.Sum != 0 || e.SumSquares != 0 {
+								mean = strconv.FormatFloat(e.Mean, 'g', 4, 64)
+							}
+							if e.StdDev > 0 {
+								sd = strconv.FormatFloat(e.StdDev, 'g', 4, 64)
+							}
+							cells = append(cells, mean, sd)
+						}
+						row(t, cells...)
 						j++
 					}
 				})

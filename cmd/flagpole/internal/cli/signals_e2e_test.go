@@ -31,6 +31,9 @@ type signalsJSON struct {
 		Event   string  `json:"event"`
 		Count   int64   `json:"count"`
 		Sum     float64 `json:"sum"`
+		Squares float64 `json:"sumSquares"`
+		Mean    float64 `json:"mean"`
+		StdDev  float64 `json:"stddev"`
 	} `json:"events"`
 	Exposures []struct {
 		Variant string `json:"variant"`
@@ -84,7 +87,7 @@ func TestSignalsEndToEnd(t *testing.T) {
 	p.Track(ctx, "latency", offCtx, openfeature.NewTrackingEventDetails(120))
 	p.Track(ctx, "latency", offCtx, openfeature.NewTrackingEventDetails(80))
 
-	want := fmt.Sprint(map[string]string{"on/error": "3 0", "off/latency": "2 200",
+	want := fmt.Sprint(map[string]string{"on/error": "3 0", "off/latency": "2 200 20800 mean 100 sd 28.28",
 		"exposed on": fmt.Sprint(exposed["on"]), "exposed off": fmt.Sprint(exposed["off"])})
 	var got string
 	deadline := time.Now().Add(20 * time.Second) // the SDK sends every 100ms, the server writes every 5s
@@ -94,6 +97,9 @@ func TestSignalsEndToEnd(t *testing.T) {
 		sums := map[string]string{}
 		for _, e := range v.Events {
 			sums[e.Variant+"/"+e.Event] = fmt.Sprintf("%d %g", e.Count, e.Sum)
+			if e.Squares != 0 {
+				sums[e.Variant+"/"+e.Event] += fmt.Sprintf(" %g mean %g sd %.4g", e.Squares, e.Mean, e.StdDev)
+			}
 		}
 		exp := map[string]int64{}
 		for _, e := range v.Exposures {
@@ -111,7 +117,8 @@ func TestSignalsEndToEnd(t *testing.T) {
 		t.Fatalf("flag signals = %s\nwant %s", got, want)
 	}
 	table := s.ok(t, "flag", "signals", "release", "--env", "production")
-	if !strings.Contains(table, "(exposures)") || !strings.Contains(table, "latency") {
+	if !strings.Contains(table, "(exposures)") || !strings.Contains(table, "latency") ||
+		!strings.Contains(table, "MEAN") || !strings.Contains(table, "STDDEV") || !strings.Contains(table, "28.28") {
 		t.Errorf("table output:\n%s", table)
 	}
 	s.expectCode(t, 2, "flag", "signals", "release")

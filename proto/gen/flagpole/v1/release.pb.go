@@ -24,6 +24,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GuardMeasure is what a guard compares between the variants.
+type GuardMeasure int32
+
+const (
+	// GUARD_MEASURE_UNSPECIFIED is a rate guard.
+	GuardMeasure_GUARD_MEASURE_UNSPECIFIED GuardMeasure = 0
+	// GUARD_MEASURE_RATE compares events per exposure.
+	GuardMeasure_GUARD_MEASURE_RATE GuardMeasure = 1
+	// GUARD_MEASURE_MEAN compares the mean of the events' values.
+	GuardMeasure_GUARD_MEASURE_MEAN GuardMeasure = 2
+)
+
+// Enum value maps for GuardMeasure.
+var (
+	GuardMeasure_name = map[int32]string{
+		0: "GUARD_MEASURE_UNSPECIFIED",
+		1: "GUARD_MEASURE_RATE",
+		2: "GUARD_MEASURE_MEAN",
+	}
+	GuardMeasure_value = map[string]int32{
+		"GUARD_MEASURE_UNSPECIFIED": 0,
+		"GUARD_MEASURE_RATE":        1,
+		"GUARD_MEASURE_MEAN":        2,
+	}
+)
+
+func (x GuardMeasure) Enum() *GuardMeasure {
+	p := new(GuardMeasure)
+	*p = x
+	return p
+}
+
+func (x GuardMeasure) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GuardMeasure) Descriptor() protoreflect.EnumDescriptor {
+	return file_flagpole_v1_release_proto_enumTypes[0].Descriptor()
+}
+
+func (GuardMeasure) Type() protoreflect.EnumType {
+	return &file_flagpole_v1_release_proto_enumTypes[0]
+}
+
+func (x GuardMeasure) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GuardMeasure.Descriptor instead.
+func (GuardMeasure) EnumDescriptor() ([]byte, []int) {
+	return file_flagpole_v1_release_proto_rawDescGZIP(), []int{0}
+}
+
 // ReleaseStep serves the new variant to percent of the contexts the default
 // serve reaches, for hold.
 type ReleaseStep struct {
@@ -78,15 +131,21 @@ func (x *ReleaseStep) GetHold() *durationpb.Duration {
 	return nil
 }
 
-// ReleaseGuard is what a plan's guard watches: the new variant's rate of
-// event may be at most max_ratio times control's and at most control's plus
-// max_diff (0 = unset), judged once each variant has min_samples.
+// ReleaseGuard is what a plan's guard watches. With measure RATE (the
+// default) the new variant's rate of event (events per exposure) may be at
+// most max_ratio times control's and at most control's plus max_diff (0 =
+// unset); with measure MEAN the new variant's mean value of event (e.g.
+// request latency in seconds) regresses only when it exceeds both max_ratio
+// times control's mean and control's mean plus max_diff, i.e. it is allowed
+// up to the larger of the two. Judged once each variant has min_samples
+// (exposures for a rate, events carrying values for a mean).
 type ReleaseGuard struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Event         string                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 	MaxRatio      float64                `protobuf:"fixed64,2,opt,name=max_ratio,json=maxRatio,proto3" json:"max_ratio,omitempty"`
 	MaxDiff       float64                `protobuf:"fixed64,3,opt,name=max_diff,json=maxDiff,proto3" json:"max_diff,omitempty"`
 	MinSamples    int64                  `protobuf:"varint,4,opt,name=min_samples,json=minSamples,proto3" json:"min_samples,omitempty"`
+	Measure       GuardMeasure           `protobuf:"varint,5,opt,name=measure,proto3,enum=flagpole.v1.GuardMeasure" json:"measure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +206,13 @@ func (x *ReleaseGuard) GetMinSamples() int64 {
 		return x.MinSamples
 	}
 	return 0
+}
+
+func (x *ReleaseGuard) GetMeasure() GuardMeasure {
+	if x != nil {
+		return x.Measure
+	}
+	return GuardMeasure_GUARD_MEASURE_UNSPECIFIED
 }
 
 // ReleasePlan is a release plan or scheduled change of one flag in one
@@ -1037,13 +1103,14 @@ const file_flagpole_v1_release_proto_rawDesc = "" +
 	"\x19flagpole/v1/release.proto\x12\vflagpole.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n" +
 	"\vReleaseStep\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\x05R\apercent\x12-\n" +
-	"\x04hold\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x04hold\"}\n" +
+	"\x04hold\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x04hold\"\xb2\x01\n" +
 	"\fReleaseGuard\x12\x14\n" +
 	"\x05event\x18\x01 \x01(\tR\x05event\x12\x1b\n" +
 	"\tmax_ratio\x18\x02 \x01(\x01R\bmaxRatio\x12\x19\n" +
 	"\bmax_diff\x18\x03 \x01(\x01R\amaxDiff\x12\x1f\n" +
 	"\vmin_samples\x18\x04 \x01(\x03R\n" +
-	"minSamples\"\xe0\x06\n" +
+	"minSamples\x123\n" +
+	"\ameasure\x18\x05 \x01(\x0e2\x19.flagpole.v1.GuardMeasureR\ameasure\"\xe0\x06\n" +
 	"\vReleasePlan\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x19\n" +
 	"\bflag_key\x18\x02 \x01(\tR\aflagKey\x12 \n" +
@@ -1113,7 +1180,11 @@ const file_flagpole_v1_release_proto_rawDesc = "" +
 	"\venvironment\x18\x01 \x01(\tR\venvironment\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\"I\n" +
 	"\x19CancelReleasePlanResponse\x12,\n" +
-	"\x04plan\x18\x01 \x01(\v2\x18.flagpole.v1.ReleasePlanR\x04plan2\xd9\x04\n" +
+	"\x04plan\x18\x01 \x01(\v2\x18.flagpole.v1.ReleasePlanR\x04plan*]\n" +
+	"\fGuardMeasure\x12\x1d\n" +
+	"\x19GUARD_MEASURE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12GUARD_MEASURE_RATE\x10\x01\x12\x16\n" +
+	"\x12GUARD_MEASURE_MEAN\x10\x022\xd9\x04\n" +
 	"\x0eReleaseService\x12b\n" +
 	"\x11CreateReleasePlan\x12%.flagpole.v1.CreateReleasePlanRequest\x1a&.flagpole.v1.CreateReleasePlanResponse\x12Y\n" +
 	"\x0eGetReleasePlan\x12\".flagpole.v1.GetReleasePlanRequest\x1a#.flagpole.v1.GetReleasePlanResponse\x12_\n" +
@@ -1134,64 +1205,67 @@ func file_flagpole_v1_release_proto_rawDescGZIP() []byte {
 	return file_flagpole_v1_release_proto_rawDescData
 }
 
+var file_flagpole_v1_release_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_flagpole_v1_release_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_flagpole_v1_release_proto_goTypes = []any{
-	(*ReleaseStep)(nil),               // 0: flagpole.v1.ReleaseStep
-	(*ReleaseGuard)(nil),              // 1: flagpole.v1.ReleaseGuard
-	(*ReleasePlan)(nil),               // 2: flagpole.v1.ReleasePlan
-	(*CreateReleasePlanRequest)(nil),  // 3: flagpole.v1.CreateReleasePlanRequest
-	(*CreateReleasePlanResponse)(nil), // 4: flagpole.v1.CreateReleasePlanResponse
-	(*GetReleasePlanRequest)(nil),     // 5: flagpole.v1.GetReleasePlanRequest
-	(*GetReleasePlanResponse)(nil),    // 6: flagpole.v1.GetReleasePlanResponse
-	(*ListReleasePlansRequest)(nil),   // 7: flagpole.v1.ListReleasePlansRequest
-	(*ListReleasePlansResponse)(nil),  // 8: flagpole.v1.ListReleasePlansResponse
-	(*PauseReleasePlanRequest)(nil),   // 9: flagpole.v1.PauseReleasePlanRequest
-	(*PauseReleasePlanResponse)(nil),  // 10: flagpole.v1.PauseReleasePlanResponse
-	(*ResumeReleasePlanRequest)(nil),  // 11: flagpole.v1.ResumeReleasePlanRequest
-	(*ResumeReleasePlanResponse)(nil), // 12: flagpole.v1.ResumeReleasePlanResponse
-	(*CancelReleasePlanRequest)(nil),  // 13: flagpole.v1.CancelReleasePlanRequest
-	(*CancelReleasePlanResponse)(nil), // 14: flagpole.v1.CancelReleasePlanResponse
-	(*durationpb.Duration)(nil),       // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
-	(*structpb.Value)(nil),            // 17: google.protobuf.Value
+	(GuardMeasure)(0),                 // 0: flagpole.v1.GuardMeasure
+	(*ReleaseStep)(nil),               // 1: flagpole.v1.ReleaseStep
+	(*ReleaseGuard)(nil),              // 2: flagpole.v1.ReleaseGuard
+	(*ReleasePlan)(nil),               // 3: flagpole.v1.ReleasePlan
+	(*CreateReleasePlanRequest)(nil),  // 4: flagpole.v1.CreateReleasePlanRequest
+	(*CreateReleasePlanResponse)(nil), // 5: flagpole.v1.CreateReleasePlanResponse
+	(*GetReleasePlanRequest)(nil),     // 6: flagpole.v1.GetReleasePlanRequest
+	(*GetReleasePlanResponse)(nil),    // 7: flagpole.v1.GetReleasePlanResponse
+	(*ListReleasePlansRequest)(nil),   // 8: flagpole.v1.ListReleasePlansRequest
+	(*ListReleasePlansResponse)(nil),  // 9: flagpole.v1.ListReleasePlansResponse
+	(*PauseReleasePlanRequest)(nil),   // 10: flagpole.v1.PauseReleasePlanRequest
+	(*PauseReleasePlanResponse)(nil),  // 11: flagpole.v1.PauseReleasePlanResponse
+	(*ResumeReleasePlanRequest)(nil),  // 12: flagpole.v1.ResumeReleasePlanRequest
+	(*ResumeReleasePlanResponse)(nil), // 13: flagpole.v1.ResumeReleasePlanResponse
+	(*CancelReleasePlanRequest)(nil),  // 14: flagpole.v1.CancelReleasePlanRequest
+	(*CancelReleasePlanResponse)(nil), // 15: flagpole.v1.CancelReleasePlanResponse
+	(*durationpb.Duration)(nil),       // 16: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 17: google.protobuf.Timestamp
+	(*structpb.Value)(nil),            // 18: google.protobuf.Value
 }
 var file_flagpole_v1_release_proto_depIdxs = []int32{
-	15, // 0: flagpole.v1.ReleaseStep.hold:type_name -> google.protobuf.Duration
-	0,  // 1: flagpole.v1.ReleasePlan.steps:type_name -> flagpole.v1.ReleaseStep
-	1,  // 2: flagpole.v1.ReleasePlan.guard:type_name -> flagpole.v1.ReleaseGuard
-	16, // 3: flagpole.v1.ReleasePlan.start_time:type_name -> google.protobuf.Timestamp
-	16, // 4: flagpole.v1.ReleasePlan.step_start_time:type_name -> google.protobuf.Timestamp
-	16, // 5: flagpole.v1.ReleasePlan.started_time:type_name -> google.protobuf.Timestamp
-	16, // 6: flagpole.v1.ReleasePlan.end_time:type_name -> google.protobuf.Timestamp
-	17, // 7: flagpole.v1.ReleasePlan.evidence:type_name -> google.protobuf.Value
-	16, // 8: flagpole.v1.ReleasePlan.create_time:type_name -> google.protobuf.Timestamp
-	16, // 9: flagpole.v1.ReleasePlan.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 10: flagpole.v1.CreateReleasePlanRequest.steps:type_name -> flagpole.v1.ReleaseStep
-	1,  // 11: flagpole.v1.CreateReleasePlanRequest.guard:type_name -> flagpole.v1.ReleaseGuard
-	16, // 12: flagpole.v1.CreateReleasePlanRequest.start_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: flagpole.v1.CreateReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
-	2,  // 14: flagpole.v1.GetReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
-	2,  // 15: flagpole.v1.ListReleasePlansResponse.plans:type_name -> flagpole.v1.ReleasePlan
-	2,  // 16: flagpole.v1.PauseReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
-	2,  // 17: flagpole.v1.ResumeReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
-	2,  // 18: flagpole.v1.CancelReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
-	3,  // 19: flagpole.v1.ReleaseService.CreateReleasePlan:input_type -> flagpole.v1.CreateReleasePlanRequest
-	5,  // 20: flagpole.v1.ReleaseService.GetReleasePlan:input_type -> flagpole.v1.GetReleasePlanRequest
-	7,  // 21: flagpole.v1.ReleaseService.ListReleasePlans:input_type -> flagpole.v1.ListReleasePlansRequest
-	9,  // 22: flagpole.v1.ReleaseService.PauseReleasePlan:input_type -> flagpole.v1.PauseReleasePlanRequest
-	11, // 23: flagpole.v1.ReleaseService.ResumeReleasePlan:input_type -> flagpole.v1.ResumeReleasePlanRequest
-	13, // 24: flagpole.v1.ReleaseService.CancelReleasePlan:input_type -> flagpole.v1.CancelReleasePlanRequest
-	4,  // 25: flagpole.v1.ReleaseService.CreateReleasePlan:output_type -> flagpole.v1.CreateReleasePlanResponse
-	6,  // 26: flagpole.v1.ReleaseService.GetReleasePlan:output_type -> flagpole.v1.GetReleasePlanResponse
-	8,  // 27: flagpole.v1.ReleaseService.ListReleasePlans:output_type -> flagpole.v1.ListReleasePlansResponse
-	10, // 28: flagpole.v1.ReleaseService.PauseReleasePlan:output_type -> flagpole.v1.PauseReleasePlanResponse
-	12, // 29: flagpole.v1.ReleaseService.ResumeReleasePlan:output_type -> flagpole.v1.ResumeReleasePlanResponse
-	14, // 30: flagpole.v1.ReleaseService.CancelReleasePlan:output_type -> flagpole.v1.CancelReleasePlanResponse
-	25, // [25:31] is the sub-list for method output_type
-	19, // [19:25] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 0: flagpole.v1.ReleaseStep.hold:type_name -> google.protobuf.Duration
+	0,  // 1: flagpole.v1.ReleaseGuard.measure:type_name -> flagpole.v1.GuardMeasure
+	1,  // 2: flagpole.v1.ReleasePlan.steps:type_name -> flagpole.v1.ReleaseStep
+	2,  // 3: flagpole.v1.ReleasePlan.guard:type_name -> flagpole.v1.ReleaseGuard
+	17, // 4: flagpole.v1.ReleasePlan.start_time:type_name -> google.protobuf.Timestamp
+	17, // 5: flagpole.v1.ReleasePlan.step_start_time:type_name -> google.protobuf.Timestamp
+	17, // 6: flagpole.v1.ReleasePlan.started_time:type_name -> google.protobuf.Timestamp
+	17, // 7: flagpole.v1.ReleasePlan.end_time:type_name -> google.protobuf.Timestamp
+	18, // 8: flagpole.v1.ReleasePlan.evidence:type_name -> google.protobuf.Value
+	17, // 9: flagpole.v1.ReleasePlan.create_time:type_name -> google.protobuf.Timestamp
+	17, // 10: flagpole.v1.ReleasePlan.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: flagpole.v1.CreateReleasePlanRequest.steps:type_name -> flagpole.v1.ReleaseStep
+	2,  // 12: flagpole.v1.CreateReleasePlanRequest.guard:type_name -> flagpole.v1.ReleaseGuard
+	17, // 13: flagpole.v1.CreateReleasePlanRequest.start_time:type_name -> google.protobuf.Timestamp
+	3,  // 14: flagpole.v1.CreateReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
+	3,  // 15: flagpole.v1.GetReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
+	3,  // 16: flagpole.v1.ListReleasePlansResponse.plans:type_name -> flagpole.v1.ReleasePlan
+	3,  // 17: flagpole.v1.PauseReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
+	3,  // 18: flagpole.v1.ResumeReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
+	3,  // 19: flagpole.v1.CancelReleasePlanResponse.plan:type_name -> flagpole.v1.ReleasePlan
+	4,  // 20: flagpole.v1.ReleaseService.CreateReleasePlan:input_type -> flagpole.v1.CreateReleasePlanRequest
+	6,  // 21: flagpole.v1.ReleaseService.GetReleasePlan:input_type -> flagpole.v1.GetReleasePlanRequest
+	8,  // 22: flagpole.v1.ReleaseService.ListReleasePlans:input_type -> flagpole.v1.ListReleasePlansRequest
+	10, // 23: flagpole.v1.ReleaseService.PauseReleasePlan:input_type -> flagpole.v1.PauseReleasePlanRequest
+	12, // 24: flagpole.v1.ReleaseService.ResumeReleasePlan:input_type -> flagpole.v1.ResumeReleasePlanRequest
+	14, // 25: flagpole.v1.ReleaseService.CancelReleasePlan:input_type -> flagpole.v1.CancelReleasePlanRequest
+	5,  // 26: flagpole.v1.ReleaseService.CreateReleasePlan:output_type -> flagpole.v1.CreateReleasePlanResponse
+	7,  // 27: flagpole.v1.ReleaseService.GetReleasePlan:output_type -> flagpole.v1.GetReleasePlanResponse
+	9,  // 28: flagpole.v1.ReleaseService.ListReleasePlans:output_type -> flagpole.v1.ListReleasePlansResponse
+	11, // 29: flagpole.v1.ReleaseService.PauseReleasePlan:output_type -> flagpole.v1.PauseReleasePlanResponse
+	13, // 30: flagpole.v1.ReleaseService.ResumeReleasePlan:output_type -> flagpole.v1.ResumeReleasePlanResponse
+	15, // 31: flagpole.v1.ReleaseService.CancelReleasePlan:output_type -> flagpole.v1.CancelReleasePlanResponse
+	26, // [26:32] is the sub-list for method output_type
+	20, // [20:26] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_flagpole_v1_release_proto_init() }
@@ -1204,13 +1278,14 @@ func file_flagpole_v1_release_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flagpole_v1_release_proto_rawDesc), len(file_flagpole_v1_release_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_flagpole_v1_release_proto_goTypes,
 		DependencyIndexes: file_flagpole_v1_release_proto_depIdxs,
+		EnumInfos:         file_flagpole_v1_release_proto_enumTypes,
 		MessageInfos:      file_flagpole_v1_release_proto_msgTypes,
 	}.Build()
 	File_flagpole_v1_release_proto = out.File

@@ -138,7 +138,10 @@ func (x *ListSignalsResponse) GetExposures() []*ExposureMinute {
 }
 
 // SignalMinute is how often an event was tracked within one minute for
-// contexts served a variant, and the sum of the events' values.
+// contexts served a variant, and the sum of the events' values and of their
+// squares. mean and stddev (the sample standard deviation) are derived from
+// them: mean is sum / count; stddev is 0 with fewer than two events or when
+// the sum of squares is missing (SDKs that predate it send 0).
 type SignalMinute struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MinuteTime    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=minute_time,json=minuteTime,proto3" json:"minute_time,omitempty"`
@@ -146,6 +149,9 @@ type SignalMinute struct {
 	Event         string                 `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
 	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	Sum           float64                `protobuf:"fixed64,5,opt,name=sum,proto3" json:"sum,omitempty"`
+	SumSquares    float64                `protobuf:"fixed64,6,opt,name=sum_squares,json=sumSquares,proto3" json:"sum_squares,omitempty"`
+	Mean          float64                `protobuf:"fixed64,7,opt,name=mean,proto3" json:"mean,omitempty"`
+	Stddev        float64                `protobuf:"fixed64,8,opt,name=stddev,proto3" json:"stddev,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -211,6 +217,27 @@ func (x *SignalMinute) GetCount() int64 {
 func (x *SignalMinute) GetSum() float64 {
 	if x != nil {
 		return x.Sum
+	}
+	return 0
+}
+
+func (x *SignalMinute) GetSumSquares() float64 {
+	if x != nil {
+		return x.SumSquares
+	}
+	return 0
+}
+
+func (x *SignalMinute) GetMean() float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return 0
+}
+
+func (x *SignalMinute) GetStddev() float64 {
+	if x != nil {
+		return x.Stddev
 	}
 	return 0
 }
@@ -289,14 +316,18 @@ const file_flagpole_v1_signal_proto_rawDesc = "" +
 	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\x83\x01\n" +
 	"\x13ListSignalsResponse\x121\n" +
 	"\x06events\x18\x01 \x03(\v2\x19.flagpole.v1.SignalMinuteR\x06events\x129\n" +
-	"\texposures\x18\x02 \x03(\v2\x1b.flagpole.v1.ExposureMinuteR\texposures\"\xa3\x01\n" +
+	"\texposures\x18\x02 \x03(\v2\x1b.flagpole.v1.ExposureMinuteR\texposures\"\xf0\x01\n" +
 	"\fSignalMinute\x12;\n" +
 	"\vminute_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"minuteTime\x12\x18\n" +
 	"\avariant\x18\x02 \x01(\tR\avariant\x12\x14\n" +
 	"\x05event\x18\x03 \x01(\tR\x05event\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12\x10\n" +
-	"\x03sum\x18\x05 \x01(\x01R\x03sum\"}\n" +
+	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12\x1f\n" +
+	"\vsum_squares\x18\x06 \x01(\x01R\n" +
+	"sumSquares\x12\x12\n" +
+	"\x04mean\x18\a \x01(\x01R\x04mean\x12\x16\n" +
+	"\x06stddev\x18\b \x01(\x01R\x06stddev\"}\n" +
 	"\x0eExposureMinute\x12;\n" +
 	"\vminute_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"minuteTime\x12\x18\n" +
