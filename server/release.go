@@ -64,9 +64,8 @@ type PlanStep struct {
 // empty) the new variant's rate of Event (events per exposure) may be at
 // most MaxRatio × control's and at most control's + MaxDiff (0 = unset),
 // judged once every variant has MinSamples exposures. With MeasureMean the
-// mean of Event's values (e.g. latency in seconds) may be up to the larger
-// of MaxRatio × control's and control's + MaxDiff, judged once every
-// variant has MinSamples events. The release code stores it; the guard
+// same limits apply to the mean of Event's values (e.g. latency in
+// seconds), judged once every variant has MinSamples events. The release code stores it; the guard
 // decides with it.
 type GuardSpec struct {
 	Event      string  `json:"event"`

@@ -11,8 +11,8 @@
 //
 //	flagpole release start KEY --env E --steps 5,25,100 --hold 10m --guard 'http.server.error<=1.2x'
 //
-// or by the mean request latency (the new variant's mean duration may reach
-// the larger of 1.2× the control's and the control's + 0.05 s):
+// or by the mean request latency (the new variant's mean duration must stay
+// within 1.2× the control's and the control's + 0.05 s):
 //
 //	flagpole release start KEY --env E --steps 5,25,100 --hold 10m --guard 'mean(http.server.request.duration)<=1.2x,+0.05'
 //

@@ -15,10 +15,9 @@
 // exposures and event counts (rate signals such as `error`): the new rate
 // must stay within both limits (the smaller is tolerated). JudgeNumeric
 // takes count, sum and sum of squares (mean signals such as latency): the
-// new mean regresses only above both limits (the larger is tolerated), so
-// MaxDiff is a floor under the ratio — "at most 1.2× control, but 50 ms
-// more is always fine" — that keeps a fast endpoint's noise from rolling a
-// release back. The Decision is Waiting until every variant has
+// new mean too must stay within both limits, so one guard syntax means one
+// thing for both measures ("1.2x,+0.05": at most 20% and at most 50 ms
+// slower). The Decision is Waiting until every variant has
 // MinSamples, then Passing or Regressed, and carries the evidence (samples,
 // events, rates or means, the limit the guard tolerates, the test, its
 // statistic, threshold, z-score and always-valid p-value) with JSON tags for
@@ -61,12 +60,11 @@
 //     means at the null's boundary, m1 − r·m0 (variance s1²/n1 + r²·s0²/n0)
 //     or m1 − m0 − d (s1²/n1 + s0²/n0), with the sample variances from the
 //     sums of squares (plug-in; the normal approximation of the means, so
-//     asymptotic like the rate difference test). The null "m1 ≤ max(r·m0,
-//     m0 + d)" is the union of the two one-sided nulls, so with both
-//     tolerances set the guard regresses only when both tests reject, each
-//     at the full Alpha (an intersection–union test: under any point of the
-//     null one of them is a valid test, and it must reject); Decision
-//     reports the less significant one. Mixture time u = min(n0, n1) /
+//     asymptotic like the rate difference test). With both tolerances set
+//     the null "m1 ≤ min(r·m0, m0 + d)" is the intersection of the two
+//     one-sided nulls: either test rejecting is a regression, so Alpha is
+//     split between them as for rates, and the Decision reports the more
+//     significant one. Mixture time u = min(n0, n1) /
 //     MinSamples as above. A sum of squares that cannot belong to the
 //     values, n·Σx² < (Σx)² (SDKs that predate sum_squares send 0), is not
 //     judged: the Decision is Waiting and its Reason says so.
@@ -84,7 +82,7 @@
 // numeric signals the normal mixture. By the union bound the step's false
 // regression probability stays within Alpha. The cost is a slightly wider
 // tolerance: with a 50,000-exposure baseline at 1%, "1.2×" becomes 1.31%.
-// For a mean the bound is mean + z·s/√n and the limit max(r·U, U + d).
+// For a mean the bound is mean + z·s/√n, with the same limit.
 // The plan completes when this step's hold ends with the decision Passing.
 //
 // # Measured (seeded simulations in this package, go test -v -run Simulation)
@@ -128,9 +126,9 @@
 //   - A/A, whole plan: 0 of 1,000 rolled back at every σ.
 //   - New exactly at 1.2× control, one 30-minute step, Alpha 0.05: σ 0.5:
 //     1.9% (5%/95%) and 2.8% (50%/50%); σ 1: 1.0% and 2.0%; σ 1.5: 0.3%
-//     and 2.2% (the bound is 5%). Guard "1.2x,+0.05", new exactly 50 ms
-//     above control (the larger limit): σ 0.5: 1.5% and 3.8%; σ 1: 1.2%
-//     and 2.5%.
+//     and 2.2% (the bound is 5%). Guard "2x,+0.05", new exactly 50 ms
+//     above control (the smaller limit; each test at Alpha/2): σ 0.5: 0.7%
+//     and 1.5%; σ 1: 0.5% and 1.2%; σ 1.5: 0.2% and 0.7%.
 //     The normal approximation is closest to the bound at equal splits,
 //     where the skewed control's mean and variance move together.
 //   - 1.5× slower: 1,000 of 1,000 rolled back before completing at every σ;

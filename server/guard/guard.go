@@ -242,16 +242,13 @@ func (g Guard) Judge(control, treatment Rates) Decision {
 }
 
 // JudgeNumeric decides a release step from a numeric signal (e.g. latency):
-// whether the new variant's mean is above both MaxRatio × control's and
-// control's + MaxDiff (the larger of the two is tolerated), with the
-// variances the sums of squares give. Each set tolerance has its own
-// normal-mixture test of the difference of means at the null's boundary
-// (m1 − r·m0 and m1 − m0 − d), at the full Alpha: the null "within the
-// larger limit" is the union of the two nulls, so the guard regresses only
-// when every test rejects (an intersection–union test, valid without
-// splitting Alpha). The Decision reports the test with the least evidence,
-// the one that decides. A variant whose sum of squares is impossibly small
-// (n·Σx² < (Σx)², as SDKs that predate it report 0) is not judged: the
+// whether the new variant's mean is above MaxRatio × control's or above
+// control's + MaxDiff (the new mean must stay within both, as a rate must in
+// Judge), with the variances the sums of squares give. Each set tolerance
+// has its own normal-mixture test of the difference of means at the null's
+// boundary (m1 − r·m0 and m1 − m0 − d); with both set, Alpha is split
+// between them, as in Judge. A variant whose sum of squares is impossibly
+// small (n·Σx² < (Σx)², as SDKs that predate it report 0) is not judged: the
 // Decision is Waiting and its Reason says why.
 func (g Guard) JudgeNumeric(control, treatment Numeric) Decision {
 	d := Decision{Signal: "numeric", Control: numericArm(control), New: numericArm(treatment)}
@@ -277,8 +274,8 @@ func (g Guard) JudgeNumeric(control, treatment Numeric) Decision {
 	if dd := g.MaxDiff; dd > 0 {
 		ts = append(ts, normalTest("diff", m1-m0-dd, v1+v0, u))
 	}
-	d.Limit = g.meanLimit(m0)
-	return g.decideAll(d, ts, g.alpha())
+	d.Limit = g.limit(m0)
+	return g.decide(d, ts, false)
 }
 
 // JudgeBaseline decides the last step (100%, no control group left): the new
@@ -316,7 +313,7 @@ func (g Guard) JudgeBaseline(baseline, treatment Rates) Decision {
 // JudgeNumericBaseline is JudgeBaseline for a numeric signal: half of
 // Alpha buys the upper confidence bound mean + z·s/√n on the baseline mean
 // U, the other half the normal-mixture test of the new mean against the
-// known limit max(MaxRatio × U, U + MaxDiff).
+// known limit min(MaxRatio × U, U + MaxDiff).
 func (g Guard) JudgeNumericBaseline(baseline, treatment Numeric) Decision {
 	d := Decision{Signal: "numeric", Control: numericArm(baseline), New: numericArm(treatment), Baseline: true}
 	if err := g.Validate(); err != nil {
@@ -333,7 +330,7 @@ func (g Guard) JudgeNumericBaseline(baseline, treatment Numeric) Decision {
 	a := g.alpha() / 2
 	nb, n1 := float64(baseline.N), float64(treatment.N)
 	upper := d.Control.Mean + normalQuantile(1-a)*d.Control.StdDev/math.Sqrt(nb)
-	d.Limit = g.meanLimit(upper)
+	d.Limit = g.limit(upper)
 	t := normalTest("baseline", d.New.Mean-d.Limit, d.New.StdDev*d.New.StdDev/n1, n1/float64(g.MinSamples))
 	return g.decideAt(d, []test{t}, a, false)
 }
@@ -355,31 +352,6 @@ func (g Guard) limit(c float64) float64 {
 		l = min(l, c+g.MaxDiff)
 	}
 	return l
-}
-
-// meanLimit is the highest tolerated new mean given the control mean c: the
-// larger of the two tolerances.
-func (g Guard) meanLimit(c float64) float64 {
-	l := math.Inf(-1)
-	if g.MaxRatio > 0 {
-		l = g.MaxRatio * c
-	}
-	if g.MaxDiff > 0 {
-		l = max(l, c+g.MaxDiff)
-	}
-	return l
-}
-
-// decideAll runs the tests of an intersection–union test: each at level a,
-// and the verdict is the least significant one's.
-func (g Guard) decideAll(d Decision, ts []test, a float64) Decision {
-	least := ts[0]
-	for _, t := range ts[1:] {
-		if t.logM < least.logM {
-			least = t
-		}
-	}
-	return g.decideAt(d, []test{least}, a, false)
 }
 
 // decide runs the two-sample tests, splitting Alpha between them.
@@ -461,11 +433,7 @@ func reason(d Decision, g Guard, rate bool) string {
 	b = strconv.AppendInt(b, d.Control.Samples, 10)
 	b = append(b, " samples), tolerated "...)
 	if g.MaxRatio > 0 && g.MaxDiff > 0 {
-		if rate {
-			b = append(b, "min("...)
-		} else {
-			b = append(b, "max("...)
-		}
+		b = append(b, "min("...)
 	}
 	if g.MaxRatio > 0 {
 		b = strconv.AppendFloat(b, g.MaxRatio, 'g', -1, 64)

@@ -103,21 +103,21 @@ func TestJudgeNumeric(t *testing.T) {
 	if d.Verdict != Passing || math.Abs(d.New.StdDev-30) > 1e-6 {
 		t.Errorf("equal latency: %v", d)
 	}
-	// A mean guard tolerates the larger limit, max(1.1×100, 100+20) = 120:
-	// +15% is above 1.1× but within +20, so it passes (a rate guard would
-	// take the smaller limit).
+	// A mean guard, like a rate guard, tolerates the smaller limit,
+	// min(1.1×100, 100+20) = 110: +15% is within +20 but above 1.1×, so it
+	// regresses on the ratio test, each test at half of Alpha.
 	d = g.JudgeNumeric(mk(10_000, 100, 30), mk(10_000, 115, 30))
-	if d.Verdict != Passing || math.Abs(d.Limit-120) > 1e-9 || d.Test != "diff" {
-		t.Errorf("+15%% latency within +20: %v", d)
+	if d.Verdict != Regressed || math.Abs(d.Limit-110) > 1e-9 || d.Test != "ratio" || d.Alpha != 0.025 {
+		t.Errorf("+15%% latency, above 1.1× though within +20: %v", d)
 	}
 	d = g.JudgeNumeric(mk(10_000, 100, 30), mk(10_000, 130, 30))
-	if d.Verdict != Regressed || math.Abs(d.Limit-120) > 1e-9 || d.Alpha != 0.05 {
+	if d.Verdict != Regressed || math.Abs(d.Limit-110) > 1e-9 || d.Alpha != 0.025 {
 		t.Errorf("+30%% latency: %v", d)
 	}
 	if d.Control.Mean != 100 || d.New.Mean != 130 || math.Abs(d.New.StdDev-30) > 1e-6 || d.New.Samples != 10_000 {
 		t.Errorf("+30%% latency evidence: %+v", d)
 	}
-	if !strings.HasPrefix(d.Reason, "regressed: new 130 (10000 samples) vs control 100 (10000 samples), tolerated max(1.1× control, control + 20) = 120; diff test") {
+	if !strings.HasPrefix(d.Reason, "regressed: new 130 (10000 samples) vs control 100 (10000 samples), tolerated min(1.1× control, control + 20) = 110; ratio test") {
 		t.Errorf("reason: %s", d.Reason)
 	}
 	// The one-sided hypotheses sit at the tolerance: a new mean exactly at

@@ -241,7 +241,7 @@ func TestCheckMeanGuard(t *testing.T) {
 	p := mean(plan(10, 100))
 	p.Step, p.StepStartedAt = 1, t0
 
-	// Twice as slow (0.2 s against 0.1 s; tolerated max(0.12, 0.15)).
+	// Twice as slow (0.2 s against 0.1 s; tolerated min(0.12, 0.15)).
 	st := &store{}
 	st.add(t0, "off", server.Exposure, 5_000)
 	st.add(t0, "on", server.Exposure, 2_000)
@@ -251,20 +251,29 @@ func TestCheckMeanGuard(t *testing.T) {
 	d, e := check(st, p, 1)
 	if d.Verdict != release.Regressed || e.Measure != "mean" || e.Signal != "numeric" || e.New.Samples != 2_000 ||
 		math.Abs(e.New.Mean-0.2) > 1e-9 || math.Abs(e.New.StdDev-0.06) > 1e-6 || math.Abs(e.Control.Mean-0.1) > 1e-9 ||
-		math.Abs(e.Control.StdDev-0.03) > 1e-6 || math.Abs(e.Limit-0.15) > 1e-9 || e.Statistic < e.Threshold {
+		math.Abs(e.Control.StdDev-0.03) > 1e-6 || math.Abs(e.Limit-0.12) > 1e-9 || e.Statistic < e.Threshold {
 		t.Errorf("2× slower: %v %s", d.Verdict, d.Evidence)
 	}
-	if !strings.Contains(d.Reason, "tolerated max(1.2× control, control + 0.05) = 0.15") {
+	if !strings.Contains(d.Reason, "tolerated min(1.2× control, control + 0.05) = 0.12") {
 		t.Errorf("reason: %s", d.Reason)
 	}
 
-	// Within the absolute tolerance (+30 ms of the +50 ms allowed): passing.
+	// +30 ms is within the absolute tolerance (+50 ms) but above 1.2×:
+	// the new mean must stay within both, as a rate must.
 	st = &store{}
 	st.addValues(t0, "off", ev, 5_000, 0.1, 0.03)
 	st.addValues(t0, "on", ev, 2_000, 0.13, 0.03)
+	if d, _ := check(st, p, 1); d.Verdict != release.Regressed {
+		t.Errorf("+30 ms, above 1.2×: %v %s", d.Verdict, d.Evidence)
+	}
+
+	// Within both (+10 ms, 1.1×): passing.
+	st = &store{}
+	st.addValues(t0, "off", ev, 5_000, 0.1, 0.03)
+	st.addValues(t0, "on", ev, 2_000, 0.11, 0.03)
 	d, e = check(st, p, 1)
 	if d.Verdict != release.Passing {
-		t.Fatalf("+30 ms: %v %s", d.Verdict, d.Evidence)
+		t.Fatalf("+10 ms: %v %s", d.Verdict, d.Evidence)
 	}
 
 	// The 100% step against that decision's control: the same latency as

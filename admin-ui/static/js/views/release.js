@@ -147,7 +147,7 @@ const fmtVal = (v) => (v === null || v === undefined || !Number.isFinite(Number(
 function guardText(g) {
   if (isMean(g)) {
     const limits = [g.maxRatio ? `${g.maxRatio}× control's` : '', g.maxDiff ? `control's + ${g.maxDiff}` : ''].filter(Boolean);
-    const lim = limits.length > 1 ? `the larger of ${limits.join(' and ')}` : limits[0] || "control's";
+    const lim = limits.join(' and ') || "control's";
     return `mean ${g.event} at most ${lim}, once every variant has ${num(g.minSamples)} values`;
   }
   const limits = [g.maxRatio ? `${g.maxRatio}× control` : '', g.maxDiff ? `control + ${(g.maxDiff * 100).toFixed(2)} points` : '']

@@ -200,10 +200,10 @@ passed and every variant has --min-samples exposures without a regression.
 --guard 'mean(EVENT)<=LIMITS' watches the mean of EVENT's values, e.g. the
 request latency in seconds that the SDK's net/http middleware tracks as
 http.server.request.duration: LIMITS is a ratio to the control's mean
-(1.2x), an absolute excess in the values' unit (+0.05), or both; the new
-mean may reach the larger of the two (mean(http.server.request.duration)
-<=1.2x,+0.05: 20% slower, or 50 ms slower, whichever is more). Every
-variant needs --min-samples values.
+(1.2x), an absolute excess in the values' unit (+0.05), or both; as for a
+rate, the new mean must stay within both (mean(http.server.request.duration)
+<=1.2x,+0.05: at most 20% and at most 50 ms slower). Every variant needs
+--min-samples values.
 
 --wait follows the plan until it ends: exit 0 when it completes, exit 5
 when it is rolled back (the evidence is printed), exit 1 when it is

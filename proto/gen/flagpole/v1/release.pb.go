@@ -134,10 +134,9 @@ func (x *ReleaseStep) GetHold() *durationpb.Duration {
 // ReleaseGuard is what a plan's guard watches. With measure RATE (the
 // default) the new variant's rate of event (events per exposure) may be at
 // most max_ratio times control's and at most control's plus max_diff (0 =
-// unset); with measure MEAN the new variant's mean value of event (e.g.
-// request latency in seconds) regresses only when it exceeds both max_ratio
-// times control's mean and control's mean plus max_diff, i.e. it is allowed
-// up to the larger of the two. Judged once each variant has min_samples
+// unset); with measure MEAN the same limits apply to the new variant's mean
+// value of event (e.g. request latency in seconds) against control's mean.
+// Judged once each variant has min_samples
 // (exposures for a rate, events carrying values for a mean).
 type ReleaseGuard struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
