@@ -155,6 +155,19 @@ function guardText(g) {
   return `${g.event} at most ${limits || 'control'}, once every variant has ${num(g.minSamples)} samples`;
 }
 
+// chartFrame is the guard chart's SVG, titled by label for screen readers,
+// and its legend of the two variants.
+function chartFrame(plan, label, axis, marks, width, height) {
+  const titleId = `guard-chart-${num(plan.id)}`;
+  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': titleId, tabindex: 0, class: 'guard-chart' },
+    s('title', { id: titleId }, label), axis, marks);
+  const legend = h('ul', { class: 'legend' },
+    ['new', 'control'].map((arm) => h('li', {},
+      s('svg', { width: 10, height: 10, 'aria-hidden': 'true' }, s('rect', { width: 10, height: 10, fill: colors[arm] })),
+      ` ${arm === 'new' ? `${plan.variant} (new)` : `${plan.control} (control)`}`)));
+  return { svg, legend };
+}
+
 function draw(el, env, plan, times, signals) {
   clear(el);
   el.hidden = false;
@@ -265,13 +278,7 @@ export function guardChart(plan, steps, { width = 480, height = 170 } = {}) {
   const summary = steps.filter((st) => st.measured)
     .map((st) => `step ${st.n} (${st.percent}%): new ${pct(st.newRate)}, control ${pct(st.controlRate)}`).join('; ');
   const label = `${plan.guard.event} rate of ${plan.variant} (new) and ${plan.control} (control) per step: ${summary || 'no signals yet'}. ${decision}`;
-  const titleId = `guard-chart-${num(plan.id)}`;
-  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': titleId, tabindex: 0, class: 'guard-chart' },
-    s('title', { id: titleId }, label), axis, marks);
-  const legend = h('ul', { class: 'legend' },
-    ['new', 'control'].map((arm) => h('li', {},
-      s('svg', { width: 10, height: 10, 'aria-hidden': 'true' }, s('rect', { width: 10, height: 10, fill: colors[arm] })),
-      ` ${arm === 'new' ? `${plan.variant} (new)` : `${plan.control} (control)`}`)));
+  const { svg, legend } = chartFrame(plan, label, axis, marks, width, height);
   const table = h('table', { class: 'guard-numbers' },
     h('caption', {}, `${plan.guard.event} per step`),
     h('thead', {}, h('tr', {}, ['Step', 'New', 'Control', 'Decision'].map((c) => h('th', { scope: 'col' }, c)))),
@@ -353,13 +360,7 @@ export function meanChart(plan, times, signals, { width = 480, height = 170 } = 
   const last = (a) => (a.length ? fmtVal(a[a.length - 1].mean) : '—');
   const summary = points.length ? `latest minute: new ${last(series.new)}, control ${last(series.control)}` : 'no values yet';
   const label = `Mean ${plan.guard.event} of ${plan.variant} (new) and ${plan.control} (control) per minute: ${summary}. ${decision}`;
-  const titleId = `guard-chart-${num(plan.id)}`;
-  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': titleId, tabindex: 0, class: 'guard-chart' },
-    s('title', { id: titleId }, label), axis, marks);
-  const legend = h('ul', { class: 'legend' },
-    ['new', 'control'].map((arm) => h('li', {},
-      s('svg', { width: 10, height: 10, 'aria-hidden': 'true' }, s('rect', { width: 10, height: 10, fill: colors[arm] })),
-      ` ${arm === 'new' ? `${plan.variant} (new)` : `${plan.control} (control)`}`)));
+  const { svg, legend } = chartFrame(plan, label, axis, marks, width, height);
   const minutes = [...new Set(points.map((p) => p.t))].sort((a, b) => a - b);
   const at = (arm, t) => series[arm].find((p) => p.t === t);
   const cell = (p) => (p ? `${fmtVal(p.mean)} (n ${p.n}, stddev ${fmtVal(p.sd)})` : '—');
