@@ -30,6 +30,8 @@ const (
 // happens over HTTP only (POST /api/v1/auth/sign-in and /api/v1/auth/sign-out),
 // because it sets and clears the session cookie.
 type AuthServiceClient interface {
+	// WhoAmI returns the caller: user or token name, role or scope, and the
+	// environments it may change.
 	WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error)
 }
 
@@ -59,6 +61,8 @@ func (c *authServiceClient) WhoAmI(ctx context.Context, in *WhoAmIRequest, opts 
 // happens over HTTP only (POST /api/v1/auth/sign-in and /api/v1/auth/sign-out),
 // because it sets and clears the session cookie.
 type AuthServiceServer interface {
+	// WhoAmI returns the caller: user or token name, role or scope, and the
+	// environments it may change.
 	WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }

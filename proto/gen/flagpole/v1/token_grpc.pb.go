@@ -34,6 +34,7 @@ type TokenServiceClient interface {
 	// CreateToken returns the new token and its secret, the only time the
 	// secret is ever shown.
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
+	// ListTokens lists tokens (never their secrets).
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
 	// RevokeToken makes the token unusable at once. Revoking a revoked token
 	// succeeds and changes nothing.
@@ -101,6 +102,7 @@ type TokenServiceServer interface {
 	// CreateToken returns the new token and its secret, the only time the
 	// secret is ever shown.
 	CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error)
+	// ListTokens lists tokens (never their secrets).
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
 	// RevokeToken makes the token unusable at once. Revoking a revoked token
 	// succeeds and changes nothing.
