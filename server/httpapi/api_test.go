@@ -236,7 +236,7 @@ func TestOpenAPI(t *testing.T) {
 		p, _ := p.(map[string]any)
 		names = append(names, p["in"].(string)+":"+p["name"].(string))
 	}
-	if strings.Join(names, " ") != "path:flagKey path:environment body:body" {
-		t.Errorf("SetEnabled parameters %v, want path flagKey, path environment, body", names)
+	if strings.Join(names, " ") != "path:flagKey path:environment body:body header:X-Flagpole-Comment" {
+		t.Errorf("SetEnabled parameters %v, want path flagKey, path environment, body, header X-Flagpole-Comment", names)
 	}
 }

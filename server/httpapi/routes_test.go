@@ -61,6 +61,9 @@ type swagger struct {
 		OperationID string `json:"operationId"`
 		Summary     string `json:"summary"`
 		Description string `json:"description"`
+		Parameters  []struct {
+			Name, In string
+		} `json:"parameters"`
 	} `json:"paths"`
 }
 
@@ -150,6 +153,27 @@ func TestOpenAPIDescribesEveryOperation(t *testing.T) {
 			}
 			if strings.Contains(text, "gRPC /flagpole") {
 				t.Errorf("%s %s: summary %q names the gRPC method instead of describing it", strings.ToUpper(method), path, text)
+			}
+		}
+	}
+}
+
+// TestOpenAPIChangesTakeAComment: every operation that can change
+// something documents the X-Flagpole-Comment header (proto/openapiv2.yaml
+// lists them), so a new call that changes state cannot be left out.
+func TestOpenAPIChangesTakeAComment(t *testing.T) {
+	changesNothing := map[string]bool{
+		"EvaluationService_Evaluate": true, "EvaluationService_EvaluateAll": true,
+		"WebhookService_TestWebhook": true, // sends a test event, stores nothing
+	}
+	for path, methods := range readOpenAPI(t).Paths {
+		for method, op := range methods {
+			has := false
+			for _, p := range op.Parameters {
+				has = has || p.In == "header" && p.Name == "X-Flagpole-Comment"
+			}
+			if want := method != "get" && !changesNothing[op.OperationID]; has != want {
+				t.Errorf("%s %s (%s): X-Flagpole-Comment header documented %v, want %v", strings.ToUpper(method), path, op.OperationID, has, want)
 			}
 		}
 	}

@@ -41,7 +41,8 @@ type EnvironmentServiceClient interface {
 	// UpdateEnvironment changes an environment's description, protection and
 	// comment requirement.
 	UpdateEnvironment(ctx context.Context, in *UpdateEnvironmentRequest, opts ...grpc.CallOption) (*UpdateEnvironmentResponse, error)
-	// DeleteEnvironment removes an environment and every flag configuration in it.
+	// DeleteEnvironment removes an environment and every flag configuration in
+	// it. A protected environment must be unprotected first.
 	DeleteEnvironment(ctx context.Context, in *DeleteEnvironmentRequest, opts ...grpc.CallOption) (*DeleteEnvironmentResponse, error)
 }
 
@@ -118,7 +119,8 @@ type EnvironmentServiceServer interface {
 	// UpdateEnvironment changes an environment's description, protection and
 	// comment requirement.
 	UpdateEnvironment(context.Context, *UpdateEnvironmentRequest) (*UpdateEnvironmentResponse, error)
-	// DeleteEnvironment removes an environment and every flag configuration in it.
+	// DeleteEnvironment removes an environment and every flag configuration in
+	// it. A protected environment must be unprotected first.
 	DeleteEnvironment(context.Context, *DeleteEnvironmentRequest) (*DeleteEnvironmentResponse, error)
 	mustEmbedUnimplementedEnvironmentServiceServer()
 }

@@ -40,7 +40,8 @@ type SegmentServiceClient interface {
 	ListSegments(ctx context.Context, in *ListSegmentsRequest, opts ...grpc.CallOption) (*ListSegmentsResponse, error)
 	// UpdateSegment replaces a segment's conditions and include and exclude lists.
 	UpdateSegment(ctx context.Context, in *UpdateSegmentRequest, opts ...grpc.CallOption) (*UpdateSegmentResponse, error)
-	// DeleteSegment removes a segment that no flag rule uses.
+	// DeleteSegment removes a segment that no flag rule and no other segment
+	// uses.
 	DeleteSegment(ctx context.Context, in *DeleteSegmentRequest, opts ...grpc.CallOption) (*DeleteSegmentResponse, error)
 }
 
@@ -116,7 +117,8 @@ type SegmentServiceServer interface {
 	ListSegments(context.Context, *ListSegmentsRequest) (*ListSegmentsResponse, error)
 	// UpdateSegment replaces a segment's conditions and include and exclude lists.
 	UpdateSegment(context.Context, *UpdateSegmentRequest) (*UpdateSegmentResponse, error)
-	// DeleteSegment removes a segment that no flag rule uses.
+	// DeleteSegment removes a segment that no flag rule and no other segment
+	// uses.
 	DeleteSegment(context.Context, *DeleteSegmentRequest) (*DeleteSegmentResponse, error)
 	mustEmbedUnimplementedSegmentServiceServer()
 }
