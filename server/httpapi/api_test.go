@@ -207,28 +207,36 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// TestOpenAPI serves the generated document: Swagger 2.0, with the schemas
+// of the protobuf JSON mapping (64-bit integers as strings, timestamps as
+// date-times) and the body and path parameters of a call.
 func TestOpenAPI(t *testing.T) {
 	srv := newAPI(t)
 	r := call(t, srv, "GET", "/api/v1/openapi.json", "")
-	if r.status != 200 || r.body["openapi"] != "3.0.3" {
-		t.Fatalf("openapi: %d", r.status)
+	if r.status != 200 || r.body["swagger"] != "2.0" {
+		t.Fatalf("openapi: %d %.200s", r.status, r.raw)
 	}
-	paths, _ := r.body["paths"].(map[string]any)
-	for _, rt := range httpapi.Routes {
-		op, _ := paths[rt.Path].(map[string]any)[strings.ToLower(rt.Method)].(map[string]any)
-		if op == nil {
-			t.Errorf("no operation for %s", rt.Pattern())
-		}
+	if info, _ := r.body["info"].(map[string]any); info["title"] != "Flagpole API" {
+		t.Errorf("info: %v, want the title of proto/openapiv2.yaml", info)
 	}
-	schemas := r.body["components"].(map[string]any)["schemas"].(map[string]any)
-	flag, _ := schemas["flagpole.v1.Flag"].(map[string]any)
+	defs, _ := r.body["definitions"].(map[string]any)
+	flag, _ := defs["Flag"].(map[string]any)
 	props, _ := flag["properties"].(map[string]any)
-	if props["createTime"].(map[string]any)["format"] != "date-time" || props["revision"].(map[string]any)["format"] != "int64" {
+	createTime, _ := props["createTime"].(map[string]any)
+	revision, _ := props["revision"].(map[string]any)
+	if createTime["format"] != "date-time" || revision["format"] != "int64" || revision["type"] != "string" {
 		t.Errorf("Flag schema: %v", props)
 	}
-	setEnabled := paths["/api/v1/flags/{key}/environments/{env}/enabled"].(map[string]any)["post"].(map[string]any)
-	params := setEnabled["parameters"].([]any)
-	if len(params) != 3 || setEnabled["requestBody"] == nil || params[2].(map[string]any)["name"] != "X-Flagpole-Comment" {
-		t.Errorf("SetEnabled operation: %v, want path key, env and header X-Flagpole-Comment", setEnabled)
+	paths, _ := r.body["paths"].(map[string]any)
+	ops, _ := paths["/api/v1/flags/{flagKey}/environments/{environment}/enabled"].(map[string]any)
+	setEnabled, _ := ops["post"].(map[string]any)
+	var names []string
+	params, _ := setEnabled["parameters"].([]any)
+	for _, p := range params {
+		p, _ := p.(map[string]any)
+		names = append(names, p["in"].(string)+":"+p["name"].(string))
+	}
+	if strings.Join(names, " ") != "path:flagKey path:environment body:body header:X-Flagpole-Comment" {
+		t.Errorf("SetEnabled parameters %v, want path flagKey, path environment, body, header X-Flagpole-Comment", names)
 	}
 }

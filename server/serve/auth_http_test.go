@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 type httpRoute struct {
 	method, path, rule string
 	body               bool
+	params             map[string]string // path wildcard → request field path
 }
 
 // httpRoutes is every HTTP route that needs a credential: the JSON API's
@@ -30,24 +32,47 @@ type httpRoute struct {
 func httpRoutes() []httpRoute {
 	var rs []httpRoute
 	for _, rt := range httpapi.Routes {
-		rs = append(rs, httpRoute{rt.Method, rt.Path, rt.RPC, rt.Body != ""})
+		rs = append(rs, httpRoute{rt.Method, rt.Path, rt.RPC, rt.Body != "", rt.Params})
 	}
 	return append(rs,
-		httpRoute{"POST", "/ofrep/v1/evaluate/flags/{key}", pb.EvaluationService_Evaluate_FullMethodName, true},
-		httpRoute{"POST", "/ofrep/v1/evaluate/flags", pb.EvaluationService_EvaluateAll_FullMethodName, true},
-		httpRoute{"GET", "/ofrep/v1/configuration", pb.EvaluationService_EvaluateAll_FullMethodName, false},
-		httpRoute{"GET", "/metrics", server.MethodMetrics, false},
-		httpRoute{"GET", "/api/v1/openapi.json", server.MethodOpenAPI, false},
-		httpRoute{"POST", httpapi.SignOutPath, server.MethodSignOut, true},
+		httpRoute{"POST", "/ofrep/v1/evaluate/flags/{key}", pb.EvaluationService_Evaluate_FullMethodName, true, nil},
+		httpRoute{"POST", "/ofrep/v1/evaluate/flags", pb.EvaluationService_EvaluateAll_FullMethodName, true, nil},
+		httpRoute{"GET", "/ofrep/v1/configuration", pb.EvaluationService_EvaluateAll_FullMethodName, false, nil},
+		httpRoute{"GET", "/metrics", server.MethodMetrics, false, nil},
+		httpRoute{"GET", "/api/v1/openapi.json", server.MethodOpenAPI, false, nil},
+		httpRoute{"POST", httpapi.SignOutPath, server.MethodSignOut, true, nil},
 	)
 }
 
-// url fills the route's wildcards: environments are production, users admin,
-// release plans 1.
-func (r httpRoute) url(base string) string {
-	p := strings.NewReplacer("{env}", "production", "{key}", "walk", "{name}", "walk", "{username}", "admin", "{id}", "1").Replace(r.path)
+// url fills the route's wildcards by the request field each one sets:
+// environments are production, users admin, release plans and webhooks 1,
+// flags, segments and tokens walk. A wildcard it cannot place fails the test.
+func (r httpRoute) url(t *testing.T, base string) string {
+	t.Helper()
+	p := wildcard.ReplaceAllStringFunc(r.path, func(w string) string {
+		name := strings.Trim(w, "{}")
+		field := name
+		if f, ok := r.params[name]; ok {
+			field = f
+		}
+		field = field[strings.LastIndex(field, ".")+1:]
+		switch {
+		case field == "environment", field == "name" && strings.Contains(r.rule, "EnvironmentService"):
+			return "production"
+		case field == "username":
+			return "admin"
+		case field == "id":
+			return "1"
+		case field == "key", field == "flag_key", field == "name":
+			return "walk"
+		}
+		t.Fatalf("%s %s: no value for wildcard %s (field %s)", r.method, r.path, w, field)
+		return ""
+	})
 	return base + p
 }
+
+var wildcard = regexp.MustCompile(`\{\w+\}`)
 
 type httpCaller struct {
 	name   string
@@ -62,7 +87,7 @@ func (c httpCaller) do(t *testing.T, r httpRoute, base string) (int, string) {
 	if r.body {
 		body = strings.NewReader(`{}`)
 	}
-	req, err := http.NewRequest(r.method, r.url(base), body)
+	req, err := http.NewRequest(r.method, r.url(t, base), body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +194,7 @@ func TestEveryHTTPRouteRefusesWrongCredentials(t *testing.T) {
 			}
 		}
 	}
-	signOut := httpRoute{"POST", httpapi.SignOutPath, server.MethodSignOut, true}
+	signOut := httpRoute{"POST", httpapi.SignOutPath, server.MethodSignOut, true, nil}
 	if got, _ := callers[0].do(t, signOut, base); got != 401 {
 		t.Errorf("sign-out without a session: %d, want 401", got)
 	}
@@ -190,7 +215,7 @@ func TestUISessionOverRealServer(t *testing.T) {
 		t.Fatalf("sign-in: %d", code)
 	}
 	editor := func(hdr http.Header) httpCaller { return httpCaller{client: ed, header: hdr} }
-	create := httpRoute{"POST", "/api/v1/flags", "", true}
+	create := httpRoute{"POST", "/api/v1/flags", "", true, nil}
 	if got, body := editor(nil).do(t, create, base); got != 403 || !strings.Contains(body, "CSRF") {
 		t.Fatalf("create flag without CSRF token: %d %s, want 403", got, body)
 	}
@@ -206,7 +231,7 @@ func TestUISessionOverRealServer(t *testing.T) {
 		t.Fatalf("create flag with CSRF token: %d", resp.StatusCode)
 	}
 	toggle := func(env string) (int, string) {
-		return editor(withCSRF).do(t, httpRoute{"POST", "/api/v1/flags/beta/environments/" + env + "/enabled", "", true}, base)
+		return editor(withCSRF).do(t, httpRoute{"POST", "/api/v1/flags/beta/environments/" + env + "/enabled", "", true, nil}, base)
 	}
 	if got, body := toggle("staging"); got != 200 {
 		t.Fatalf("editor toggles staging: %d %s", got, body)
@@ -222,7 +247,7 @@ func TestUISessionOverRealServer(t *testing.T) {
 		t.Fatalf("latest audit entry by %q (%s) from %q, want ed (user) from ui", e.GetActor(), e.GetActorKind(), e.GetSource())
 	}
 	// Sign-out ends the session for good.
-	if got, _ := editor(withCSRF).do(t, httpRoute{"POST", httpapi.SignOutPath, "", true}, base); got != 204 {
+	if got, _ := editor(withCSRF).do(t, httpRoute{"POST", httpapi.SignOutPath, "", true, nil}, base); got != 204 {
 		t.Fatalf("sign-out: %d", got)
 	}
 	if got, _ := toggle("staging"); got != 401 {

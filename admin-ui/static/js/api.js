@@ -1,7 +1,10 @@
 // api.js is the UI's only way to the server: the HTTP JSON API under
 // /api/v1 (protobuf JSON mapping, lowerCamelCase fields), the same API the
 // CLI and scripts use. Every route the UI calls is in the `routes` table
-// below, which mirrors the server's route table (server/httpapi).
+// below; a test (admin-ui/openapi_test.go) checks each method, path and
+// query parameter against the OpenAPI document that is generated from the
+// protos' google.api.http annotations (proto/gen/openapi), as the server's
+// route table is.
 
 const base = '/api/v1';
 
@@ -26,8 +29,9 @@ function csrfFromCookie() {
 
 const enc = encodeURIComponent;
 
-// routes maps each call to [method, path, body?]. Keep in step with
-// server/httpapi's route table.
+// routes maps each call to [method, path, body?]. Paths and query
+// parameter names must be those of the OpenAPI document (GET
+// /api/v1/openapi.json); TestUICallsExistInOpenAPI parses this table.
 export const routes = {
   signIn: (username, password) => ['POST', '/auth/sign-in', { username, password }],
   signOut: () => ['POST', '/auth/sign-out', {}],

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -330,7 +331,7 @@ var File_flagpole_v1_audit_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x17flagpole/v1/audit.proto\x12\vflagpole.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x02\n" +
+	"\x17flagpole/v1/audit.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x02\n" +
 	"\n" +
 	"AuditEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +
@@ -360,9 +361,9 @@ const file_flagpole_v1_audit_proto_rawDesc = "" +
 	"\x05actor\x18\t \x01(\tR\x05actor\"u\n" +
 	"\x18ListAuditEntriesResponse\x121\n" +
 	"\aentries\x18\x01 \x03(\v2\x17.flagpole.v1.AuditEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2o\n" +
-	"\fAuditService\x12_\n" +
-	"\x10ListAuditEntries\x12$.flagpole.v1.ListAuditEntriesRequest\x1a%.flagpole.v1.ListAuditEntriesResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x86\x01\n" +
+	"\fAuditService\x12v\n" +
+	"\x10ListAuditEntries\x12$.flagpole.v1.ListAuditEntriesRequest\x1a%.flagpole.v1.ListAuditEntriesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/auditB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_audit_proto_rawDescOnce sync.Once

@@ -28,6 +28,8 @@ const (
 //
 // AuditService lists the audit trail. There is no call that changes it.
 type AuditServiceClient interface {
+	// ListAuditEntries lists audit entries, newest first, a page at a time,
+	// filtered by flag, environment, resource, actor and time.
 	ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
 }
 
@@ -55,6 +57,8 @@ func (c *auditServiceClient) ListAuditEntries(ctx context.Context, in *ListAudit
 //
 // AuditService lists the audit trail. There is no call that changes it.
 type AuditServiceServer interface {
+	// ListAuditEntries lists audit entries, newest first, a page at a time,
+	// filtered by flag, environment, resource, actor and time.
 	ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -152,7 +153,7 @@ var File_flagpole_v1_auth_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x16flagpole/v1/auth.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
+	"\x16flagpole/v1/auth.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
 	"\rWhoAmIRequest\"\xc3\x01\n" +
 	"\x0eWhoAmIResponse\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
@@ -161,9 +162,9 @@ const file_flagpole_v1_auth_proto_rawDesc = "" +
 	"\x05scope\x18\x04 \x01(\tR\x05scope\x12\"\n" +
 	"\fenvironments\x18\x05 \x03(\tR\fenvironments\x12;\n" +
 	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime2P\n" +
-	"\vAuthService\x12A\n" +
-	"\x06WhoAmI\x12\x1a.flagpole.v1.WhoAmIRequest\x1a\x1b.flagpole.v1.WhoAmIResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"expireTime2h\n" +
+	"\vAuthService\x12Y\n" +
+	"\x06WhoAmI\x12\x1a.flagpole.v1.WhoAmIRequest\x1a\x1b.flagpole.v1.WhoAmIResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/whoamiB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_auth_proto_rawDescOnce sync.Once

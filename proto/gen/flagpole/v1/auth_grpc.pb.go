@@ -30,6 +30,8 @@ const (
 // happens over HTTP only (POST /api/v1/auth/sign-in and /api/v1/auth/sign-out),
 // because it sets and clears the session cookie.
 type AuthServiceClient interface {
+	// WhoAmI returns the caller: a user and its role, or a token and its scope
+	// and environments, and when the session or token expires.
 	WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error)
 }
 
@@ -59,6 +61,8 @@ func (c *authServiceClient) WhoAmI(ctx context.Context, in *WhoAmIRequest, opts 
 // happens over HTTP only (POST /api/v1/auth/sign-in and /api/v1/auth/sign-out),
 // because it sets and clears the session cookie.
 type AuthServiceServer interface {
+	// WhoAmI returns the caller: a user and its role, or a token and its scope
+	// and environments, and when the session or token expires.
 	WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -543,7 +544,7 @@ var File_flagpole_v1_environment_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_environment_proto_rawDesc = "" +
 	"\n" +
-	"\x1dflagpole/v1/environment.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\x01\n" +
+	"\x1dflagpole/v1/environment.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\x01\n" +
 	"\vEnvironment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1c\n" +
@@ -569,13 +570,13 @@ const file_flagpole_v1_environment_proto_rawDesc = "" +
 	"\venvironment\x18\x01 \x01(\v2\x18.flagpole.v1.EnvironmentR\venvironment\".\n" +
 	"\x18DeleteEnvironmentRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x1b\n" +
-	"\x19DeleteEnvironmentResponse2\xfc\x03\n" +
-	"\x12EnvironmentService\x12_\n" +
-	"\x10ListEnvironments\x12$.flagpole.v1.ListEnvironmentsRequest\x1a%.flagpole.v1.ListEnvironmentsResponse\x12Y\n" +
-	"\x0eGetEnvironment\x12\".flagpole.v1.GetEnvironmentRequest\x1a#.flagpole.v1.GetEnvironmentResponse\x12b\n" +
-	"\x11CreateEnvironment\x12%.flagpole.v1.CreateEnvironmentRequest\x1a&.flagpole.v1.CreateEnvironmentResponse\x12b\n" +
-	"\x11UpdateEnvironment\x12%.flagpole.v1.UpdateEnvironmentRequest\x1a&.flagpole.v1.UpdateEnvironmentResponse\x12b\n" +
-	"\x11DeleteEnvironment\x12%.flagpole.v1.DeleteEnvironmentRequest\x1a&.flagpole.v1.DeleteEnvironmentResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\x19DeleteEnvironmentResponse2\xd0\x05\n" +
+	"\x12EnvironmentService\x12}\n" +
+	"\x10ListEnvironments\x12$.flagpole.v1.ListEnvironmentsRequest\x1a%.flagpole.v1.ListEnvironmentsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/environments\x12~\n" +
+	"\x0eGetEnvironment\x12\".flagpole.v1.GetEnvironmentRequest\x1a#.flagpole.v1.GetEnvironmentResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/environments/{name}\x12\x8d\x01\n" +
+	"\x11CreateEnvironment\x12%.flagpole.v1.CreateEnvironmentRequest\x1a&.flagpole.v1.CreateEnvironmentResponse\")\x82\xd3\xe4\x93\x02#:\venvironment\"\x14/api/v1/environments\x12\xa0\x01\n" +
+	"\x11UpdateEnvironment\x12%.flagpole.v1.UpdateEnvironmentRequest\x1a&.flagpole.v1.UpdateEnvironmentResponse\"<\x82\xd3\xe4\x93\x026:\venvironment\x1a'/api/v1/environments/{environment.name}\x12\x87\x01\n" +
+	"\x11DeleteEnvironment\x12%.flagpole.v1.DeleteEnvironmentRequest\x1a&.flagpole.v1.DeleteEnvironmentResponse\"#\x82\xd3\xe4\x93\x02\x1d*\x1b/api/v1/environments/{name}B?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_environment_proto_rawDescOnce sync.Once

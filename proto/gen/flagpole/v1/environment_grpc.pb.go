@@ -32,10 +32,17 @@ const (
 //
 // EnvironmentService manages environments.
 type EnvironmentServiceClient interface {
+	// ListEnvironments lists every environment.
 	ListEnvironments(ctx context.Context, in *ListEnvironmentsRequest, opts ...grpc.CallOption) (*ListEnvironmentsResponse, error)
+	// GetEnvironment returns one environment.
 	GetEnvironment(ctx context.Context, in *GetEnvironmentRequest, opts ...grpc.CallOption) (*GetEnvironmentResponse, error)
+	// CreateEnvironment creates an environment; every flag starts disabled in it.
 	CreateEnvironment(ctx context.Context, in *CreateEnvironmentRequest, opts ...grpc.CallOption) (*CreateEnvironmentResponse, error)
+	// UpdateEnvironment changes an environment's description, protection and
+	// comment requirement.
 	UpdateEnvironment(ctx context.Context, in *UpdateEnvironmentRequest, opts ...grpc.CallOption) (*UpdateEnvironmentResponse, error)
+	// DeleteEnvironment removes an environment and every flag configuration in
+	// it. A protected environment must be unprotected first.
 	DeleteEnvironment(ctx context.Context, in *DeleteEnvironmentRequest, opts ...grpc.CallOption) (*DeleteEnvironmentResponse, error)
 }
 
@@ -103,10 +110,17 @@ func (c *environmentServiceClient) DeleteEnvironment(ctx context.Context, in *De
 //
 // EnvironmentService manages environments.
 type EnvironmentServiceServer interface {
+	// ListEnvironments lists every environment.
 	ListEnvironments(context.Context, *ListEnvironmentsRequest) (*ListEnvironmentsResponse, error)
+	// GetEnvironment returns one environment.
 	GetEnvironment(context.Context, *GetEnvironmentRequest) (*GetEnvironmentResponse, error)
+	// CreateEnvironment creates an environment; every flag starts disabled in it.
 	CreateEnvironment(context.Context, *CreateEnvironmentRequest) (*CreateEnvironmentResponse, error)
+	// UpdateEnvironment changes an environment's description, protection and
+	// comment requirement.
 	UpdateEnvironment(context.Context, *UpdateEnvironmentRequest) (*UpdateEnvironmentResponse, error)
+	// DeleteEnvironment removes an environment and every flag configuration in
+	// it. A protected environment must be unprotected first.
 	DeleteEnvironment(context.Context, *DeleteEnvironmentRequest) (*DeleteEnvironmentResponse, error)
 	mustEmbedUnimplementedEnvironmentServiceServer()
 }

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -355,7 +356,7 @@ var File_flagpole_v1_evaluation_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_evaluation_proto_rawDesc = "" +
 	"\n" +
-	"\x1cflagpole/v1/evaluation.proto\x12\vflagpole.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xba\x01\n" +
+	"\x1cflagpole/v1/evaluation.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xba\x01\n" +
 	"\x0fEvaluateRequest\x12 \n" +
 	"\venvironment\x18\x01 \x01(\tR\venvironment\x12\x19\n" +
 	"\bflag_key\x18\x02 \x01(\tR\aflagKey\x12\x12\n" +
@@ -382,10 +383,10 @@ const file_flagpole_v1_evaluation_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x05 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\x06 \x01(\tR\ferrorMessage\x123\n" +
-	"\bmetadata\x18\a \x01(\v2\x17.google.protobuf.StructR\bmetadata2\xae\x01\n" +
-	"\x11EvaluationService\x12G\n" +
-	"\bEvaluate\x12\x1c.flagpole.v1.EvaluateRequest\x1a\x1d.flagpole.v1.EvaluateResponse\x12P\n" +
-	"\vEvaluateAll\x12\x1f.flagpole.v1.EvaluateAllRequest\x1a .flagpole.v1.EvaluateAllResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\bmetadata\x18\a \x01(\v2\x17.google.protobuf.StructR\bmetadata2\xb1\x02\n" +
+	"\x11EvaluationService\x12\x90\x01\n" +
+	"\bEvaluate\x12\x1c.flagpole.v1.EvaluateRequest\x1a\x1d.flagpole.v1.EvaluateResponse\"G\x82\xd3\xe4\x93\x02A:\x01*\"</api/v1/environments/{environment}/flags/{flag_key}/evaluate\x12\x88\x01\n" +
+	"\vEvaluateAll\x12\x1f.flagpole.v1.EvaluateAllRequest\x1a .flagpole.v1.EvaluateAllResponse\"6\x82\xd3\xe4\x93\x020:\x01*\"+/api/v1/environments/{environment}/evaluateB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_evaluation_proto_rawDescOnce sync.Once

@@ -29,7 +29,9 @@ const (
 //
 // EvaluationService evaluates flags remotely with the same engine as the SDK.
 type EvaluationServiceClient interface {
+	// Evaluate evaluates one flag for a context in one environment.
 	Evaluate(ctx context.Context, in *EvaluateRequest, opts ...grpc.CallOption) (*EvaluateResponse, error)
+	// EvaluateAll evaluates every flag of an environment for a context.
 	EvaluateAll(ctx context.Context, in *EvaluateAllRequest, opts ...grpc.CallOption) (*EvaluateAllResponse, error)
 }
 
@@ -67,7 +69,9 @@ func (c *evaluationServiceClient) EvaluateAll(ctx context.Context, in *EvaluateA
 //
 // EvaluationService evaluates flags remotely with the same engine as the SDK.
 type EvaluationServiceServer interface {
+	// Evaluate evaluates one flag for a context in one environment.
 	Evaluate(context.Context, *EvaluateRequest) (*EvaluateResponse, error)
+	// EvaluateAll evaluates every flag of an environment for a context.
 	EvaluateAll(context.Context, *EvaluateAllRequest) (*EvaluateAllResponse, error)
 	mustEmbedUnimplementedEvaluationServiceServer()
 }

@@ -8,6 +8,7 @@ package flagpolev1
 
 import (
 	syncpb "github.com/flagpole/flagpole/sdk/syncpb"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -1482,7 +1483,7 @@ var File_flagpole_v1_flag_service_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x19flagpole/v1/segment.proto\x1a!flagpole/v1/segment_service.proto\x1a\x17flagpole/v1/usage.proto\":\n" +
+	"\x1eflagpole/v1/flag_service.proto\x12\vflagpole.v1\x1a\x16flagpole/v1/flag.proto\x1a\x19flagpole/v1/segment.proto\x1a!flagpole/v1/segment_service.proto\x1a\x17flagpole/v1/usage.proto\x1a\x1cgoogle/api/annotations.proto\":\n" +
 	"\x11CreateFlagRequest\x12%\n" +
 	"\x04flag\x18\x01 \x01(\v2\x11.flagpole.v1.FlagR\x04flag\"n\n" +
 	"\x12CreateFlagResponse\x12%\n" +
@@ -1567,24 +1568,24 @@ const file_flagpole_v1_flag_service_proto_rawDesc = "" +
 	"\aresults\x18\x01 \x03(\v2\x1e.flagpole.v1.ApplyChangeResultR\aresults\x12\x18\n" +
 	"\aapplied\x18\x02 \x01(\x05R\aapplied\"-\n" +
 	"\x11ApplyChangeResult\x12\x18\n" +
-	"\achanged\x18\x01 \x01(\bR\achanged2\x8d\a\n" +
-	"\vFlagService\x12M\n" +
+	"\achanged\x18\x01 \x01(\bR\achanged2\x89\v\n" +
+	"\vFlagService\x12j\n" +
 	"\n" +
-	"CreateFlag\x12\x1e.flagpole.v1.CreateFlagRequest\x1a\x1f.flagpole.v1.CreateFlagResponse\x12D\n" +
-	"\aGetFlag\x12\x1b.flagpole.v1.GetFlagRequest\x1a\x1c.flagpole.v1.GetFlagResponse\x12J\n" +
-	"\tListFlags\x12\x1d.flagpole.v1.ListFlagsRequest\x1a\x1e.flagpole.v1.ListFlagsResponse\x12M\n" +
+	"CreateFlag\x12\x1e.flagpole.v1.CreateFlagRequest\x1a\x1f.flagpole.v1.CreateFlagResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x04flag\"\r/api/v1/flags\x12a\n" +
+	"\aGetFlag\x12\x1b.flagpole.v1.GetFlagRequest\x1a\x1c.flagpole.v1.GetFlagResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/flags/{key}\x12a\n" +
+	"\tListFlags\x12\x1d.flagpole.v1.ListFlagsRequest\x1a\x1e.flagpole.v1.ListFlagsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/flags\x12u\n" +
 	"\n" +
-	"UpdateFlag\x12\x1e.flagpole.v1.UpdateFlagRequest\x1a\x1f.flagpole.v1.UpdateFlagResponse\x12P\n" +
-	"\vArchiveFlag\x12\x1f.flagpole.v1.ArchiveFlagRequest\x1a .flagpole.v1.ArchiveFlagResponse\x12M\n" +
+	"UpdateFlag\x12\x1e.flagpole.v1.UpdateFlagRequest\x1a\x1f.flagpole.v1.UpdateFlagResponse\"&\x82\xd3\xe4\x93\x02 :\x04flag\x1a\x18/api/v1/flags/{flag.key}\x12x\n" +
+	"\vArchiveFlag\x12\x1f.flagpole.v1.ArchiveFlagRequest\x1a .flagpole.v1.ArchiveFlagResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/flags/{key}/archive\x12j\n" +
 	"\n" +
-	"DeleteFlag\x12\x1e.flagpole.v1.DeleteFlagRequest\x1a\x1f.flagpole.v1.DeleteFlagResponse\x12V\n" +
-	"\rGetFlagConfig\x12!.flagpole.v1.GetFlagConfigRequest\x1a\".flagpole.v1.GetFlagConfigResponse\x12b\n" +
-	"\x11ReplaceFlagConfig\x12%.flagpole.v1.ReplaceFlagConfigRequest\x1a&.flagpole.v1.ReplaceFlagConfigResponse\x12M\n" +
+	"DeleteFlag\x12\x1e.flagpole.v1.DeleteFlagRequest\x1a\x1f.flagpole.v1.DeleteFlagResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/api/v1/flags/{key}\x12\x93\x01\n" +
+	"\rGetFlagConfig\x12!.flagpole.v1.GetFlagConfigRequest\x1a\".flagpole.v1.GetFlagConfigResponse\";\x82\xd3\xe4\x93\x025\x123/api/v1/flags/{flag_key}/environments/{environment}\x12\xb5\x01\n" +
+	"\x11ReplaceFlagConfig\x12%.flagpole.v1.ReplaceFlagConfigRequest\x1a&.flagpole.v1.ReplaceFlagConfigResponse\"Q\x82\xd3\xe4\x93\x02K:\x06config\x1aA/api/v1/flags/{config.flag_key}/environments/{config.environment}\x12\x95\x01\n" +
 	"\n" +
-	"SetEnabled\x12\x1e.flagpole.v1.SetEnabledRequest\x1a\x1f.flagpole.v1.SetEnabledResponse\x12M\n" +
+	"SetEnabled\x12\x1e.flagpole.v1.SetEnabledRequest\x1a\x1f.flagpole.v1.SetEnabledResponse\"F\x82\xd3\xe4\x93\x02@:\x01*\";/api/v1/flags/{flag_key}/environments/{environment}/enabled\x12\x95\x01\n" +
 	"\n" +
-	"SetRollout\x12\x1e.flagpole.v1.SetRolloutRequest\x1a\x1f.flagpole.v1.SetRolloutResponse\x12S\n" +
-	"\fApplyChanges\x12 .flagpole.v1.ApplyChangesRequest\x1a!.flagpole.v1.ApplyChangesResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"SetRollout\x12\x1e.flagpole.v1.SetRolloutRequest\x1a\x1f.flagpole.v1.SetRolloutResponse\"F\x82\xd3\xe4\x93\x02@:\x01*\";/api/v1/flags/{flag_key}/environments/{environment}/rollout\x12m\n" +
+	"\fApplyChanges\x12 .flagpole.v1.ApplyChangesRequest\x1a!.flagpole.v1.ApplyChangesResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/api/v1/applyB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_flag_service_proto_rawDescOnce sync.Once

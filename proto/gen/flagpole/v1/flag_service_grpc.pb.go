@@ -38,13 +38,25 @@ const (
 //
 // FlagService manages flag definitions and their per-environment configuration.
 type FlagServiceClient interface {
+	// CreateFlag creates a flag, disabled in every environment.
 	CreateFlag(ctx context.Context, in *CreateFlagRequest, opts ...grpc.CallOption) (*CreateFlagResponse, error)
+	// GetFlag returns a flag and its configuration in every environment.
 	GetFlag(ctx context.Context, in *GetFlagRequest, opts ...grpc.CallOption) (*GetFlagResponse, error)
+	// ListFlags lists flags, filtered by tag, text, environment or staleness.
 	ListFlags(ctx context.Context, in *ListFlagsRequest, opts ...grpc.CallOption) (*ListFlagsResponse, error)
+	// UpdateFlag replaces a flag's definition (name, description, tags, owner,
+	// variants); its type cannot change.
 	UpdateFlag(ctx context.Context, in *UpdateFlagRequest, opts ...grpc.CallOption) (*UpdateFlagResponse, error)
+	// ArchiveFlag archives a flag, or restores an archived one.
+	//
+	// An archived flag is no longer served: evaluating it gives FLAG_NOT_FOUND.
 	ArchiveFlag(ctx context.Context, in *ArchiveFlagRequest, opts ...grpc.CallOption) (*ArchiveFlagResponse, error)
+	// DeleteFlag removes a flag from every environment.
 	DeleteFlag(ctx context.Context, in *DeleteFlagRequest, opts ...grpc.CallOption) (*DeleteFlagResponse, error)
+	// GetFlagConfig returns a flag's configuration in one environment.
 	GetFlagConfig(ctx context.Context, in *GetFlagConfigRequest, opts ...grpc.CallOption) (*GetFlagConfigResponse, error)
+	// ReplaceFlagConfig replaces a flag's configuration in one environment:
+	// enabled, off variant, rules and default serve.
 	ReplaceFlagConfig(ctx context.Context, in *ReplaceFlagConfigRequest, opts ...grpc.CallOption) (*ReplaceFlagConfigResponse, error)
 	// SetEnabled flips the kill switch of a flag in one environment.
 	SetEnabled(ctx context.Context, in *SetEnabledRequest, opts ...grpc.CallOption) (*SetEnabledResponse, error)
@@ -186,13 +198,25 @@ func (c *flagServiceClient) ApplyChanges(ctx context.Context, in *ApplyChangesRe
 //
 // FlagService manages flag definitions and their per-environment configuration.
 type FlagServiceServer interface {
+	// CreateFlag creates a flag, disabled in every environment.
 	CreateFlag(context.Context, *CreateFlagRequest) (*CreateFlagResponse, error)
+	// GetFlag returns a flag and its configuration in every environment.
 	GetFlag(context.Context, *GetFlagRequest) (*GetFlagResponse, error)
+	// ListFlags lists flags, filtered by tag, text, environment or staleness.
 	ListFlags(context.Context, *ListFlagsRequest) (*ListFlagsResponse, error)
+	// UpdateFlag replaces a flag's definition (name, description, tags, owner,
+	// variants); its type cannot change.
 	UpdateFlag(context.Context, *UpdateFlagRequest) (*UpdateFlagResponse, error)
+	// ArchiveFlag archives a flag, or restores an archived one.
+	//
+	// An archived flag is no longer served: evaluating it gives FLAG_NOT_FOUND.
 	ArchiveFlag(context.Context, *ArchiveFlagRequest) (*ArchiveFlagResponse, error)
+	// DeleteFlag removes a flag from every environment.
 	DeleteFlag(context.Context, *DeleteFlagRequest) (*DeleteFlagResponse, error)
+	// GetFlagConfig returns a flag's configuration in one environment.
 	GetFlagConfig(context.Context, *GetFlagConfigRequest) (*GetFlagConfigResponse, error)
+	// ReplaceFlagConfig replaces a flag's configuration in one environment:
+	// enabled, off variant, rules and default serve.
 	ReplaceFlagConfig(context.Context, *ReplaceFlagConfigRequest) (*ReplaceFlagConfigResponse, error)
 	// SetEnabled flips the kill switch of a flag in one environment.
 	SetEnabled(context.Context, *SetEnabledRequest) (*SetEnabledResponse, error)

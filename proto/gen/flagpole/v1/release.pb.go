@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -1099,7 +1100,7 @@ var File_flagpole_v1_release_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_release_proto_rawDesc = "" +
 	"\n" +
-	"\x19flagpole/v1/release.proto\x12\vflagpole.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n" +
+	"\x19flagpole/v1/release.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n" +
 	"\vReleaseStep\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\x05R\apercent\x12-\n" +
 	"\x04hold\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x04hold\"\xb2\x01\n" +
@@ -1183,14 +1184,14 @@ const file_flagpole_v1_release_proto_rawDesc = "" +
 	"\fGuardMeasure\x12\x1d\n" +
 	"\x19GUARD_MEASURE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12GUARD_MEASURE_RATE\x10\x01\x12\x16\n" +
-	"\x12GUARD_MEASURE_MEAN\x10\x022\xd9\x04\n" +
-	"\x0eReleaseService\x12b\n" +
-	"\x11CreateReleasePlan\x12%.flagpole.v1.CreateReleasePlanRequest\x1a&.flagpole.v1.CreateReleasePlanResponse\x12Y\n" +
-	"\x0eGetReleasePlan\x12\".flagpole.v1.GetReleasePlanRequest\x1a#.flagpole.v1.GetReleasePlanResponse\x12_\n" +
-	"\x10ListReleasePlans\x12$.flagpole.v1.ListReleasePlansRequest\x1a%.flagpole.v1.ListReleasePlansResponse\x12_\n" +
-	"\x10PauseReleasePlan\x12$.flagpole.v1.PauseReleasePlanRequest\x1a%.flagpole.v1.PauseReleasePlanResponse\x12b\n" +
-	"\x11ResumeReleasePlan\x12%.flagpole.v1.ResumeReleasePlanRequest\x1a&.flagpole.v1.ResumeReleasePlanResponse\x12b\n" +
-	"\x11CancelReleasePlan\x12%.flagpole.v1.CancelReleasePlanRequest\x1a&.flagpole.v1.CancelReleasePlanResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\x12GUARD_MEASURE_MEAN\x10\x022\xb8\a\n" +
+	"\x0eReleaseService\x12\x84\x01\n" +
+	"\x11CreateReleasePlan\x12%.flagpole.v1.CreateReleasePlanRequest\x1a&.flagpole.v1.CreateReleasePlanResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/release-plans\x12\x98\x01\n" +
+	"\x0eGetReleasePlan\x12\".flagpole.v1.GetReleasePlanRequest\x1a#.flagpole.v1.GetReleasePlanResponse\"=\x82\xd3\xe4\x93\x027\x125/api/v1/environments/{environment}/release-plans/{id}\x12~\n" +
+	"\x10ListReleasePlans\x12$.flagpole.v1.ListReleasePlansRequest\x1a%.flagpole.v1.ListReleasePlansResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/release-plans\x12\xa7\x01\n" +
+	"\x10PauseReleasePlan\x12$.flagpole.v1.PauseReleasePlanRequest\x1a%.flagpole.v1.PauseReleasePlanResponse\"F\x82\xd3\xe4\x93\x02@:\x01*\";/api/v1/environments/{environment}/release-plans/{id}/pause\x12\xab\x01\n" +
+	"\x11ResumeReleasePlan\x12%.flagpole.v1.ResumeReleasePlanRequest\x1a&.flagpole.v1.ResumeReleasePlanResponse\"G\x82\xd3\xe4\x93\x02A:\x01*\"</api/v1/environments/{environment}/release-plans/{id}/resume\x12\xab\x01\n" +
+	"\x11CancelReleasePlan\x12%.flagpole.v1.CancelReleasePlanRequest\x1a&.flagpole.v1.CancelReleasePlanResponse\"G\x82\xd3\xe4\x93\x02A:\x01*\"</api/v1/environments/{environment}/release-plans/{id}/cancelB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_release_proto_rawDescOnce sync.Once

@@ -43,7 +43,11 @@ type ReleaseServiceClient interface {
 	// CreateReleasePlan stores a plan; the server starts it at start_time (at
 	// once when unset). A flag has at most one active plan per environment.
 	CreateReleasePlan(ctx context.Context, in *CreateReleasePlanRequest, opts ...grpc.CallOption) (*CreateReleasePlanResponse, error)
+	// GetReleasePlan returns one release plan: its steps, guard and state, and
+	// the evidence of a rollback.
 	GetReleasePlan(ctx context.Context, in *GetReleasePlanRequest, opts ...grpc.CallOption) (*GetReleasePlanResponse, error)
+	// ListReleasePlans lists release plans and scheduled changes, filtered by
+	// environment and flag, optionally only the active ones.
 	ListReleasePlans(ctx context.Context, in *ListReleasePlansRequest, opts ...grpc.CallOption) (*ListReleasePlansResponse, error)
 	// PauseReleasePlan stops a scheduled or running plan where it is.
 	PauseReleasePlan(ctx context.Context, in *PauseReleasePlanRequest, opts ...grpc.CallOption) (*PauseReleasePlanResponse, error)
@@ -139,7 +143,11 @@ type ReleaseServiceServer interface {
 	// CreateReleasePlan stores a plan; the server starts it at start_time (at
 	// once when unset). A flag has at most one active plan per environment.
 	CreateReleasePlan(context.Context, *CreateReleasePlanRequest) (*CreateReleasePlanResponse, error)
+	// GetReleasePlan returns one release plan: its steps, guard and state, and
+	// the evidence of a rollback.
 	GetReleasePlan(context.Context, *GetReleasePlanRequest) (*GetReleasePlanResponse, error)
+	// ListReleasePlans lists release plans and scheduled changes, filtered by
+	// environment and flag, optionally only the active ones.
 	ListReleasePlans(context.Context, *ListReleasePlansRequest) (*ListReleasePlansResponse, error)
 	// PauseReleasePlan stops a scheduled or running plan where it is.
 	PauseReleasePlan(context.Context, *PauseReleasePlanRequest) (*PauseReleasePlanResponse, error)

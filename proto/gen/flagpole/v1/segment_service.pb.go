@@ -8,6 +8,7 @@ package flagpolev1
 
 import (
 	syncpb "github.com/flagpole/flagpole/sdk/syncpb"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -460,7 +461,7 @@ var File_flagpole_v1_segment_service_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_segment_service_proto_rawDesc = "" +
 	"\n" +
-	"!flagpole/v1/segment_service.proto\x12\vflagpole.v1\x1a\x19flagpole/v1/segment.proto\"F\n" +
+	"!flagpole/v1/segment_service.proto\x12\vflagpole.v1\x1a\x19flagpole/v1/segment.proto\x1a\x1cgoogle/api/annotations.proto\"F\n" +
 	"\x14CreateSegmentRequest\x12.\n" +
 	"\asegment\x18\x01 \x01(\v2\x14.flagpole.v1.SegmentR\asegment\"G\n" +
 	"\x15CreateSegmentResponse\x12.\n" +
@@ -479,14 +480,14 @@ const file_flagpole_v1_segment_service_proto_rawDesc = "" +
 	"\x14DeleteSegmentRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x11expected_revision\x18\x02 \x01(\x03R\x10expectedRevision\"\x17\n" +
-	"\x15DeleteSegmentResponse2\xbc\x03\n" +
-	"\x0eSegmentService\x12V\n" +
-	"\rCreateSegment\x12!.flagpole.v1.CreateSegmentRequest\x1a\".flagpole.v1.CreateSegmentResponse\x12M\n" +
+	"\x15DeleteSegmentResponse2\xeb\x04\n" +
+	"\x0eSegmentService\x12y\n" +
+	"\rCreateSegment\x12!.flagpole.v1.CreateSegmentRequest\x1a\".flagpole.v1.CreateSegmentResponse\"!\x82\xd3\xe4\x93\x02\x1b:\asegment\"\x10/api/v1/segments\x12m\n" +
 	"\n" +
-	"GetSegment\x12\x1e.flagpole.v1.GetSegmentRequest\x1a\x1f.flagpole.v1.GetSegmentResponse\x12S\n" +
-	"\fListSegments\x12 .flagpole.v1.ListSegmentsRequest\x1a!.flagpole.v1.ListSegmentsResponse\x12V\n" +
-	"\rUpdateSegment\x12!.flagpole.v1.UpdateSegmentRequest\x1a\".flagpole.v1.UpdateSegmentResponse\x12V\n" +
-	"\rDeleteSegment\x12!.flagpole.v1.DeleteSegmentRequest\x1a\".flagpole.v1.DeleteSegmentResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"GetSegment\x12\x1e.flagpole.v1.GetSegmentRequest\x1a\x1f.flagpole.v1.GetSegmentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/segments/{key}\x12m\n" +
+	"\fListSegments\x12 .flagpole.v1.ListSegmentsRequest\x1a!.flagpole.v1.ListSegmentsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/segments\x12\x87\x01\n" +
+	"\rUpdateSegment\x12!.flagpole.v1.UpdateSegmentRequest\x1a\".flagpole.v1.UpdateSegmentResponse\"/\x82\xd3\xe4\x93\x02):\asegment\x1a\x1e/api/v1/segments/{segment.key}\x12v\n" +
+	"\rDeleteSegment\x12!.flagpole.v1.DeleteSegmentRequest\x1a\".flagpole.v1.DeleteSegmentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/api/v1/segments/{key}B?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_segment_service_proto_rawDescOnce sync.Once

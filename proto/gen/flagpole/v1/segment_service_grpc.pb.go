@@ -32,10 +32,16 @@ const (
 //
 // SegmentService manages segments.
 type SegmentServiceClient interface {
+	// CreateSegment creates a segment.
 	CreateSegment(ctx context.Context, in *CreateSegmentRequest, opts ...grpc.CallOption) (*CreateSegmentResponse, error)
+	// GetSegment returns one segment.
 	GetSegment(ctx context.Context, in *GetSegmentRequest, opts ...grpc.CallOption) (*GetSegmentResponse, error)
+	// ListSegments lists every segment.
 	ListSegments(ctx context.Context, in *ListSegmentsRequest, opts ...grpc.CallOption) (*ListSegmentsResponse, error)
+	// UpdateSegment replaces a segment's conditions and include and exclude lists.
 	UpdateSegment(ctx context.Context, in *UpdateSegmentRequest, opts ...grpc.CallOption) (*UpdateSegmentResponse, error)
+	// DeleteSegment removes a segment that no flag rule and no other segment
+	// uses.
 	DeleteSegment(ctx context.Context, in *DeleteSegmentRequest, opts ...grpc.CallOption) (*DeleteSegmentResponse, error)
 }
 
@@ -103,10 +109,16 @@ func (c *segmentServiceClient) DeleteSegment(ctx context.Context, in *DeleteSegm
 //
 // SegmentService manages segments.
 type SegmentServiceServer interface {
+	// CreateSegment creates a segment.
 	CreateSegment(context.Context, *CreateSegmentRequest) (*CreateSegmentResponse, error)
+	// GetSegment returns one segment.
 	GetSegment(context.Context, *GetSegmentRequest) (*GetSegmentResponse, error)
+	// ListSegments lists every segment.
 	ListSegments(context.Context, *ListSegmentsRequest) (*ListSegmentsResponse, error)
+	// UpdateSegment replaces a segment's conditions and include and exclude lists.
 	UpdateSegment(context.Context, *UpdateSegmentRequest) (*UpdateSegmentResponse, error)
+	// DeleteSegment removes a segment that no flag rule and no other segment
+	// uses.
 	DeleteSegment(context.Context, *DeleteSegmentRequest) (*DeleteSegmentResponse, error)
 	mustEmbedUnimplementedSegmentServiceServer()
 }

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -308,7 +309,7 @@ var File_flagpole_v1_signal_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_signal_proto_rawDesc = "" +
 	"\n" +
-	"\x18flagpole/v1/signal.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n" +
+	"\x18flagpole/v1/signal.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n" +
 	"\x12ListSignalsRequest\x12 \n" +
 	"\venvironment\x18\x01 \x01(\tR\venvironment\x12\x19\n" +
 	"\bflag_key\x18\x02 \x01(\tR\aflagKey\x129\n" +
@@ -332,9 +333,9 @@ const file_flagpole_v1_signal_proto_rawDesc = "" +
 	"\vminute_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"minuteTime\x12\x18\n" +
 	"\avariant\x18\x02 \x01(\tR\avariant\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count2a\n" +
-	"\rSignalService\x12P\n" +
-	"\vListSignals\x12\x1f.flagpole.v1.ListSignalsRequest\x1a .flagpole.v1.ListSignalsResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\x05count\x18\x03 \x01(\x03R\x05count2\xa7\x01\n" +
+	"\rSignalService\x12\x95\x01\n" +
+	"\vListSignals\x12\x1f.flagpole.v1.ListSignalsRequest\x1a .flagpole.v1.ListSignalsResponse\"C\x82\xd3\xe4\x93\x02=\x12;/api/v1/flags/{flag_key}/environments/{environment}/signalsB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_signal_proto_rawDescOnce sync.Once

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -526,7 +527,7 @@ var File_flagpole_v1_token_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_token_proto_rawDesc = "" +
 	"\n" +
-	"\x17flagpole/v1/token.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x03\n" +
+	"\x17flagpole/v1/token.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x03\n" +
 	"\x05Token\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\"\n" +
@@ -560,13 +561,13 @@ const file_flagpole_v1_token_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\v2\x12.flagpole.v1.TokenR\x05token\"(\n" +
 	"\x12DeleteTokenRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x15\n" +
-	"\x13DeleteTokenResponse2\xd3\x02\n" +
-	"\fTokenService\x12P\n" +
-	"\vCreateToken\x12\x1f.flagpole.v1.CreateTokenRequest\x1a .flagpole.v1.CreateTokenResponse\x12M\n" +
+	"\x13DeleteTokenResponse2\xce\x03\n" +
+	"\fTokenService\x12k\n" +
+	"\vCreateToken\x12\x1f.flagpole.v1.CreateTokenRequest\x1a .flagpole.v1.CreateTokenResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/api/v1/tokens\x12e\n" +
 	"\n" +
-	"ListTokens\x12\x1e.flagpole.v1.ListTokensRequest\x1a\x1f.flagpole.v1.ListTokensResponse\x12P\n" +
-	"\vRevokeToken\x12\x1f.flagpole.v1.RevokeTokenRequest\x1a .flagpole.v1.RevokeTokenResponse\x12P\n" +
-	"\vDeleteToken\x12\x1f.flagpole.v1.DeleteTokenRequest\x1a .flagpole.v1.DeleteTokenResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"ListTokens\x12\x1e.flagpole.v1.ListTokensRequest\x1a\x1f.flagpole.v1.ListTokensResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/tokens\x12y\n" +
+	"\vRevokeToken\x12\x1f.flagpole.v1.RevokeTokenRequest\x1a .flagpole.v1.RevokeTokenResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/tokens/{name}/revoke\x12o\n" +
+	"\vDeleteToken\x12\x1f.flagpole.v1.DeleteTokenRequest\x1a .flagpole.v1.DeleteTokenResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/tokens/{name}B?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_token_proto_rawDescOnce sync.Once

@@ -34,6 +34,8 @@ type TokenServiceClient interface {
 	// CreateToken returns the new token and its secret, the only time the
 	// secret is ever shown.
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
+	// ListTokens lists tokens, never their secrets; revoked ones only with
+	// include_revoked.
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
 	// RevokeToken makes the token unusable at once. Revoking a revoked token
 	// succeeds and changes nothing.
@@ -101,6 +103,8 @@ type TokenServiceServer interface {
 	// CreateToken returns the new token and its secret, the only time the
 	// secret is ever shown.
 	CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error)
+	// ListTokens lists tokens, never their secrets; revoked ones only with
+	// include_revoked.
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
 	// RevokeToken makes the token unusable at once. Revoking a revoked token
 	// succeeds and changes nothing.

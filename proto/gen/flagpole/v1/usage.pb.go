@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -488,7 +489,7 @@ var File_flagpole_v1_usage_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_usage_proto_rawDesc = "" +
 	"\n" +
-	"\x17flagpole/v1/usage.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"h\n" +
+	"\x17flagpole/v1/usage.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"h\n" +
 	"\x13GetFlagUsageRequest\x12\x19\n" +
 	"\bflag_key\x18\x01 \x01(\tR\aflagKey\x12 \n" +
 	"\venvironment\x18\x02 \x01(\tR\venvironment\x12\x14\n" +
@@ -521,10 +522,10 @@ const file_flagpole_v1_usage_proto_rawDesc = "" +
 	"\vHourlyCount\x127\n" +
 	"\thour_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bhourTime\x12\x18\n" +
 	"\avariant\x18\x02 \x01(\tR\avariant\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count2\xbb\x01\n" +
-	"\fUsageService\x12S\n" +
-	"\fGetFlagUsage\x12 .flagpole.v1.GetFlagUsageRequest\x1a!.flagpole.v1.GetFlagUsageResponse\x12V\n" +
-	"\rListFlagUsage\x12!.flagpole.v1.ListFlagUsageRequest\x1a\".flagpole.v1.ListFlagUsageResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"\x05count\x18\x03 \x01(\x03R\x05count2\xfa\x01\n" +
+	"\fUsageService\x12{\n" +
+	"\fGetFlagUsage\x12 .flagpole.v1.GetFlagUsageRequest\x1a!.flagpole.v1.GetFlagUsageResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/flags/{flag_key}/usage\x12m\n" +
+	"\rListFlagUsage\x12!.flagpole.v1.ListFlagUsageRequest\x1a\".flagpole.v1.ListFlagUsageResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/usageB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_usage_proto_rawDescOnce sync.Once

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -558,7 +559,7 @@ var File_flagpole_v1_user_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x16flagpole/v1/user.proto\x12\vflagpole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x01\n" +
+	"\x16flagpole/v1/user.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x01\n" +
 	"\x04User\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12;\n" +
@@ -587,15 +588,15 @@ const file_flagpole_v1_user_proto_rawDesc = "" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\"8\n" +
 	"\x0fSetRoleResponse\x12%\n" +
-	"\x04user\x18\x01 \x01(\v2\x11.flagpole.v1.UserR\x04user2\x8f\x03\n" +
-	"\vUserService\x12M\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.flagpole.v1.UserR\x04user2\xba\x04\n" +
+	"\vUserService\x12g\n" +
 	"\n" +
-	"CreateUser\x12\x1e.flagpole.v1.CreateUserRequest\x1a\x1f.flagpole.v1.CreateUserResponse\x12J\n" +
-	"\tListUsers\x12\x1d.flagpole.v1.ListUsersRequest\x1a\x1e.flagpole.v1.ListUsersResponse\x12M\n" +
+	"CreateUser\x12\x1e.flagpole.v1.CreateUserRequest\x1a\x1f.flagpole.v1.CreateUserResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/api/v1/users\x12a\n" +
+	"\tListUsers\x12\x1d.flagpole.v1.ListUsersRequest\x1a\x1e.flagpole.v1.ListUsersResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/users\x12o\n" +
 	"\n" +
-	"DeleteUser\x12\x1e.flagpole.v1.DeleteUserRequest\x1a\x1f.flagpole.v1.DeleteUserResponse\x12P\n" +
-	"\vSetPassword\x12\x1f.flagpole.v1.SetPasswordRequest\x1a .flagpole.v1.SetPasswordResponse\x12D\n" +
-	"\aSetRole\x12\x1b.flagpole.v1.SetRoleRequest\x1a\x1c.flagpole.v1.SetRoleResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"DeleteUser\x12\x1e.flagpole.v1.DeleteUserRequest\x1a\x1f.flagpole.v1.DeleteUserResponse\" \x82\xd3\xe4\x93\x02\x1a*\x18/api/v1/users/{username}\x12~\n" +
+	"\vSetPassword\x12\x1f.flagpole.v1.SetPasswordRequest\x1a .flagpole.v1.SetPasswordResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/api/v1/users/{username}/password\x12n\n" +
+	"\aSetRole\x12\x1b.flagpole.v1.SetRoleRequest\x1a\x1c.flagpole.v1.SetRoleResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/users/{username}/roleB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_user_proto_rawDescOnce sync.Once

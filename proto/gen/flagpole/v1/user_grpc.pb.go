@@ -33,7 +33,9 @@ const (
 // UserService manages users. Admins only, except that every user may change
 // their own password.
 type UserServiceClient interface {
+	// CreateUser creates a user of the admin UI with a password and a role.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
+	// ListUsers lists the users of the admin UI and their roles.
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
 	// DeleteUser removes the user and ends their sessions. The last admin
 	// cannot be deleted.
@@ -110,7 +112,9 @@ func (c *userServiceClient) SetRole(ctx context.Context, in *SetRoleRequest, opt
 // UserService manages users. Admins only, except that every user may change
 // their own password.
 type UserServiceServer interface {
+	// CreateUser creates a user of the admin UI with a password and a role.
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
+	// ListUsers lists the users of the admin UI and their roles.
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
 	// DeleteUser removes the user and ends their sessions. The last admin
 	// cannot be deleted.

@@ -7,6 +7,7 @@
 package flagpolev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -751,7 +752,7 @@ var File_flagpole_v1_webhook_proto protoreflect.FileDescriptor
 
 const file_flagpole_v1_webhook_proto_rawDesc = "" +
 	"\n" +
-	"\x19flagpole/v1/webhook.proto\x12\vflagpole.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x01\n" +
+	"\x19flagpole/v1/webhook.proto\x12\vflagpole.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x01\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
@@ -807,13 +808,13 @@ const file_flagpole_v1_webhook_proto_rawDesc = "" +
 	"\x16ListDeliveriesResponse\x125\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x15.flagpole.v1.DeliveryR\n" +
-	"deliveries2\xc2\x03\n" +
-	"\x0eWebhookService\x12V\n" +
-	"\rCreateWebhook\x12!.flagpole.v1.CreateWebhookRequest\x1a\".flagpole.v1.CreateWebhookResponse\x12S\n" +
-	"\fListWebhooks\x12 .flagpole.v1.ListWebhooksRequest\x1a!.flagpole.v1.ListWebhooksResponse\x12V\n" +
-	"\rDeleteWebhook\x12!.flagpole.v1.DeleteWebhookRequest\x1a\".flagpole.v1.DeleteWebhookResponse\x12P\n" +
-	"\vTestWebhook\x12\x1f.flagpole.v1.TestWebhookRequest\x1a .flagpole.v1.TestWebhookResponse\x12Y\n" +
-	"\x0eListDeliveries\x12\".flagpole.v1.ListDeliveriesRequest\x1a#.flagpole.v1.ListDeliveriesResponseB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
+	"deliveries2\xe0\x04\n" +
+	"\x0eWebhookService\x12s\n" +
+	"\rCreateWebhook\x12!.flagpole.v1.CreateWebhookRequest\x1a\".flagpole.v1.CreateWebhookResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/webhooks\x12m\n" +
+	"\fListWebhooks\x12 .flagpole.v1.ListWebhooksRequest\x1a!.flagpole.v1.ListWebhooksResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/webhooks\x12u\n" +
+	"\rDeleteWebhook\x12!.flagpole.v1.DeleteWebhookRequest\x1a\".flagpole.v1.DeleteWebhookResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/webhooks/{id}\x12t\n" +
+	"\vTestWebhook\x12\x1f.flagpole.v1.TestWebhookRequest\x1a .flagpole.v1.TestWebhookResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x1a/api/v1/webhooks/{id}/test\x12}\n" +
+	"\x0eListDeliveries\x12\".flagpole.v1.ListDeliveriesRequest\x1a#.flagpole.v1.ListDeliveriesResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/webhook-deliveriesB?Z=github.com/flagpole/flagpole/proto/gen/flagpole/v1;flagpolev1b\x06proto3"
 
 var (
 	file_flagpole_v1_webhook_proto_rawDescOnce sync.Once

@@ -35,6 +35,7 @@ type WebhookServiceClient interface {
 	// CreateWebhook returns the new webhook and its signing secret, the only
 	// time the secret is ever shown.
 	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
+	// ListWebhooks lists webhooks (never their secrets).
 	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
 	// DeleteWebhook removes the webhook and its pending deliveries.
 	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
@@ -112,6 +113,7 @@ type WebhookServiceServer interface {
 	// CreateWebhook returns the new webhook and its signing secret, the only
 	// time the secret is ever shown.
 	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
+	// ListWebhooks lists webhooks (never their secrets).
 	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
 	// DeleteWebhook removes the webhook and its pending deliveries.
 	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
