@@ -190,16 +190,21 @@ func compactJSON(raw json.RawMessage) string {
 	return b.String()
 }
 
+// waitState polls the plan's status until it is state. The runner takes a
+// plan up on its next tick (every second by default), so a number of polls
+// is no bound: quick polls could all come before the tick. A minute is.
 func waitState(t *testing.T, s *server, key, env, state string) {
 	t.Helper()
-	for range 100 {
+	var last string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var p planJSON
 		out := s.ok(t, "release", "status", key, "--env", env, "-o", "json")
 		if json.Unmarshal([]byte(out), &p) == nil && p.State == state {
 			return
 		}
+		last = p.State
 	}
-	t.Fatalf("plan of %s in %s never became %s", key, env, state)
+	t.Fatalf("plan of %s in %s never became %s within a minute (last %s)", key, env, state, last)
 }
 
 func TestRolledBackExitCode(t *testing.T) {
