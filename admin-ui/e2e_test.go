@@ -20,7 +20,7 @@ import (
 
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/engine"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 )
 
 // call sends one JSON API request with the admin token and decodes the
@@ -460,7 +460,7 @@ func TestBrowserSegmentsRulesKeyboard(t *testing.T) {
 func TestBrowserSearchAndStatusFilters(t *testing.T) {
 	t.Parallel()
 	tb := newTab(t)
-	s := startServer(t, func(c *serve.Config) { c.StaleAfter = time.Millisecond })
+	s := startServer(t, func(c *daemon.Config) { c.StaleAfter = time.Millisecond })
 	s.createFlag(t, "old-banner", "Old banner", "")
 	s.createFlag(t, "new-pricing", "New pricing", "")
 	s.createFlag(t, "gone-promo", "Gone promo", "")

@@ -14,7 +14,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/flagpole/flagpole/sdk"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 )
 
 // putConfig replaces a flag's configuration in an environment through the API.
@@ -397,7 +397,7 @@ func TestBrowserThousandFlagsFirstRender(t *testing.T) {
 func TestBrowserUsageChart(t *testing.T) {
 	t.Parallel()
 	tb := newTab(t)
-	s := startServer(t, func(c *serve.Config) { c.StaleAfter = time.Millisecond })
+	s := startServer(t, func(c *daemon.Config) { c.StaleAfter = time.Millisecond })
 	s.createFlag(t, "charted", "Charted", "")
 	s.createFlag(t, "forgotten", "Forgotten", "")
 	s.putConfig(t, "charted", "production", map[string]any{"enabled": true, "offVariant": "off", "defaultServe": split("on", 50, "off", 50)})

@@ -12,7 +12,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/flagpole/flagpole/sdk"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 )
 
 // TestBrowserReleasePlanLatencyChart opens a flag whose mean (latency)
@@ -26,7 +26,7 @@ import (
 // serious or critical violation.
 func TestBrowserReleasePlanLatencyChart(t *testing.T) {
 	tb := newTab(t)
-	s := startServer(t, func(c *serve.Config) {
+	s := startServer(t, func(c *daemon.Config) {
 		c.ReleaseInterval = 50 * time.Millisecond
 		c.UsageFlushInterval = 100 * time.Millisecond
 	})

@@ -12,7 +12,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/flagpole/flagpole/sdk"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 )
 
 // TestBrowserReleasePlanTimelineAndChart opens a flag whose guarded release
@@ -25,7 +25,7 @@ import (
 // and cancel move the plan.
 func TestBrowserReleasePlanTimelineAndChart(t *testing.T) {
 	tb := newTab(t)
-	s := startServer(t, func(c *serve.Config) {
+	s := startServer(t, func(c *daemon.Config) {
 		c.ReleaseInterval = 50 * time.Millisecond
 		c.UsageFlushInterval = 100 * time.Millisecond
 	})

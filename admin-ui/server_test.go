@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 	"github.com/flagpole/flagpole/server/testkit"
 )
 
-// testServer is the real server program (server/serve: SQLite, gRPC, the
+// testServer is the real server program (server/daemon: SQLite, gRPC, the
 // HTTP API with authentication, sync, the UI) on 127.0.0.1 ports chosen
 // by the system, with a temporary database and known bootstrap credentials.
 type testServer struct {
@@ -33,11 +33,11 @@ func randomHex(t *testing.T, n int) string {
 }
 
 // startServer starts the server program; options adjust its Config.
-func startServer(t *testing.T, options ...func(*serve.Config)) *testServer {
+func startServer(t *testing.T, options ...func(*daemon.Config)) *testServer {
 	t.Helper()
 	logs := &testkit.Buffer{}
 	ts := &testServer{AdminPassword: "pw-" + randomHex(t, 12), AdminToken: "admin-" + randomHex(t, 24)}
-	cfg := serve.Config{
+	cfg := daemon.Config{
 		DBPath:        filepath.Join(t.TempDir(), "flagpole.db"),
 		GRPCAddr:      "127.0.0.1:0",
 		HTTPAddr:      "127.0.0.1:0",
@@ -48,7 +48,7 @@ func startServer(t *testing.T, options ...func(*serve.Config)) *testServer {
 	for _, o := range options {
 		o(&cfg)
 	}
-	srv := serve.New(cfg)
+	srv := daemon.New(cfg)
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatalf("start server: %v\n%s", err, logs)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 	"github.com/flagpole/flagpole/server/sqlite"
 )
 
@@ -21,7 +21,7 @@ func TestBrowserUsageChartWeek(t *testing.T) {
 	t.Parallel()
 	tb := newTab(t)
 	var dbPath string
-	s := startServer(t, func(c *serve.Config) { dbPath = c.DBPath })
+	s := startServer(t, func(c *daemon.Config) { dbPath = c.DBPath })
 	s.createFlag(t, "weekly", "Weekly", "")
 	db, err := sqlite.Open(context.Background(), dbPath)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 	"github.com/flagpole/flagpole/server/webhook"
 )
 
@@ -23,7 +23,7 @@ func TestBrowserWebhooks(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	defer receiver.Close()
-	s := startServer(t, func(c *serve.Config) {
+	s := startServer(t, func(c *daemon.Config) {
 		c.Webhooks = webhook.Options{Attempts: 1, Backoff: time.Millisecond, Poll: 20 * time.Millisecond}
 	})
 	signIn(tb, s, "")

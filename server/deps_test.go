@@ -15,7 +15,7 @@ const module = "github.com/flagpole/flagpole"
 
 // adapters are the packages that adapt one technology to the domain. None
 // may import another: what two of them share belongs in the middle (the
-// root package) or in a package of the job they share. server/serve and
+// root package) or in a package of the job they share. server/daemon and
 // cmd/ wire them together and may import them all.
 var adapters = []string{
 	module + "/server/sqlite",

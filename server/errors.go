@@ -10,7 +10,7 @@
 // Around it: application services (service, auth, usage, signals, release,
 // webhook), adapters named after their technology (sqlite, postgres,
 // grpcapi, httpapi, ofrep, syncapi, metrics), which never import one
-// another, and serve, which wires them into the `flagpole serve` program.
+// another, and daemon, which wires them into the `flagpole serve` program.
 package server
 
 import (

@@ -1,7 +1,7 @@
 // Command flagpole-loadtest measures how fast a committed change reaches many SDK
 // streams and what each stream costs the server.
 //
-// It runs the real server program (server/serve, as `flagpole serve` runs
+// It runs the real server program (server/daemon, as `flagpole serve` runs
 // it: SQLite in a temporary directory, gRPC and HTTP on 127.0.0.1 port 0)
 // in this process, creates an sdk token for the production environment and
 // starts a child process that connects -streams SDK providers (package sdk,
@@ -69,7 +69,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 )
 
 const (
@@ -164,7 +164,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv := serve.New(serve.Config{
+	srv := daemon.New(daemon.Config{
 		DBPath: filepath.Join(dir, "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminToken: adminToken, Out: io.Discard,
 		// One connection per stream, plus the admin's: above the default

@@ -13,13 +13,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flagpole/flagpole/cmd/flagpole/internal/misuse"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 	flagusage "github.com/flagpole/flagpole/server/usage"
 )
 
 func newServeCommand() *cobra.Command {
 	var (
-		cfg       serve.Config
+		cfg       daemon.Config
 		logLevel  string
 		logFormat string
 		proxies   []string
@@ -73,15 +73,15 @@ func newServeCommand() *cobra.Command {
 			cfg.AdminPassword = os.Getenv("FLAGPOLE_ADMIN_PASSWORD")
 			cfg.AdminToken = os.Getenv("FLAGPOLE_ADMIN_TOKEN")
 			cfg.Out = cmd.OutOrStdout()
-			return serve.New(cfg).Run(cmd.Context())
+			return daemon.New(cfg).Run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DBPath, "db", serve.DefaultDBPath, "SQLite database file, or a postgres:// URL to share one PostgreSQL database among replicas")
-	f.StringVar(&cfg.GRPCAddr, "grpc-addr", serve.DefaultGRPCAddr, "gRPC listen address")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", serve.DefaultHTTPAddr, "HTTP listen address")
+	f.StringVar(&cfg.DBPath, "db", daemon.DefaultDBPath, "SQLite database file, or a postgres:// URL to share one PostgreSQL database among replicas")
+	f.StringVar(&cfg.GRPCAddr, "grpc-addr", daemon.DefaultGRPCAddr, "gRPC listen address")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", daemon.DefaultHTTPAddr, "HTTP listen address")
 	f.DurationVar(&cfg.StaleAfter, "stale-after", flagusage.DefaultStaleAfter, "a flag not evaluated, or serving a single variant, for this long is stale")
-	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long in-flight calls may finish after SIGINT/SIGTERM")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", daemon.DefaultShutdownTimeout, "how long in-flight calls may finish after SIGINT/SIGTERM")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file: serve both ports over TLS (with --tls-key)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringSliceVar(&proxies, "trusted-proxies", nil, "reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For names the client address for sign-in limits")

@@ -21,8 +21,8 @@ import (
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
+	"github.com/flagpole/flagpole/server/daemon"
 	"github.com/flagpole/flagpole/server/grpcapi"
-	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/testkit"
 )
 
@@ -116,7 +116,7 @@ func (s *service) checkout(t *testing.T, user string) string {
 // program, with an sdk token, as the README's quickstart does.
 func TestRestartFromCache(t *testing.T) {
 	ctx := context.Background()
-	srv := serve.New(serve.Config{
+	srv := daemon.New(daemon.Config{
 		DBPath: filepath.Join(t.TempDir(), "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminToken: adminToken,
 		AdminPassword: "example-test-password", Out: io.Discard,

@@ -17,18 +17,18 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
+	"github.com/flagpole/flagpole/server/daemon"
 	"github.com/flagpole/flagpole/server/grpcapi"
 	"github.com/flagpole/flagpole/server/postgres/pgtest"
-	"github.com/flagpole/flagpole/server/serve"
 	"github.com/flagpole/flagpole/server/testkit"
 )
 
 const adminToken = "replicas-admin-token-0123456789abcdef"
 
 // startReplica runs the real server program on dsn, on port 0.
-func startReplica(t *testing.T, dsn string) (*serve.Server, *grpc.ClientConn) {
+func startReplica(t *testing.T, dsn string) (*daemon.Server, *grpc.ClientConn) {
 	t.Helper()
-	srv := serve.New(serve.Config{
+	srv := daemon.New(daemon.Config{
 		DBPath: dsn, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AdminToken: adminToken, AdminPassword: "replicas-admin-password", Out: io.Discard,

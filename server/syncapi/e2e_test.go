@@ -29,7 +29,7 @@ import (
 	"github.com/flagpole/flagpole/server/testkit"
 )
 
-// stack is the real server assembled as server/serve does: SQLite, the
+// stack is the real server assembled as server/daemon does: SQLite, the
 // service publishing to the sync hub, the admin gRPC API and the
 // SyncService on one gRPC server on 127.0.0.1.
 type stack struct {

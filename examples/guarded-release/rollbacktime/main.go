@@ -3,7 +3,7 @@
 // to the plan's rollback committed, and to the rollback reaching every
 // service instance.
 //
-// Each run starts the real Flagpole server (server/serve, a temporary
+// Each run starts the real Flagpole server (server/daemon, a temporary
 // SQLite file, real sockets, the production defaults: the release runner
 // ticks every second, the server stores signals every 5 s, the SDKs report
 // them every 2 s), creates the flag new-checkout, starts -instances
@@ -40,7 +40,7 @@ import (
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
-	"github.com/flagpole/flagpole/server/serve"
+	"github.com/flagpole/flagpole/server/daemon"
 )
 
 func main() {
@@ -124,7 +124,7 @@ func measure(ctx context.Context, p params, name string) (result, error) {
 		logs = io.Discard
 	}
 	const admin = "rollbacktime-admin-token-0123456789abcdef"
-	srv := serve.New(serve.Config{DBPath: filepath.Join(dir, "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+	srv := daemon.New(daemon.Config{DBPath: filepath.Join(dir, "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), AdminToken: admin, AdminPassword: "rollbacktime-password", Out: io.Discard,
 		ReleaseInterval: p.ReleaseInterval, UsageFlushInterval: p.SignalsInterval})
 	if err := srv.Start(ctx); err != nil {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/flagpole/flagpole/cmd/flagpole/internal/cli"
 	fpserver "github.com/flagpole/flagpole/server"
+	"github.com/flagpole/flagpole/server/daemon"
 	"github.com/flagpole/flagpole/server/release"
-	"github.com/flagpole/flagpole/server/serve"
 )
 
 type planJSON struct {
@@ -85,7 +85,7 @@ func TestReleaseCommands(t *testing.T) {
 
 	// A guarded plan with 1 s holds: the server judges its guard, and with
 	// no SDK reporting signals it waits for samples at step 1 past its
-	// hold. (Judged releases run end to end in server/serve's
+	// hold. (Judged releases run end to end in server/daemon's
 	// TestGuardedReleaseEndToEnd.)
 	var guarded planJSON
 	s.json(t, &guarded, "release", "start", "new-checkout", "--env", "staging", "--steps", "10,50,100", "--hold", "1s",
@@ -234,7 +234,7 @@ func (regressAtStep2) Check(_ context.Context, _ fpserver.ReleasePlan, step int)
 // exits 5 and prints the evidence, and the control is served to everyone.
 func TestReleaseStartWaitRolledBack(t *testing.T) {
 	t.Parallel()
-	srv := serve.New(serve.Config{DBPath: filepath.Join(t.TempDir(), "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+	srv := daemon.New(daemon.Config{DBPath: filepath.Join(t.TempDir(), "flagpole.db"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminToken: adminToken, Out: io.Discard,
 		ReleaseInterval: 100 * time.Millisecond, ReleaseJudge: regressAtStep2{}})
 	if err := srv.Start(context.Background()); err != nil {

@@ -1,6 +1,0 @@
-//go:build !unix
-
-package serve
-
-// descriptorLimit is the process's limit of open files, 0 if unknown.
-func descriptorLimit() int { return 0 }
