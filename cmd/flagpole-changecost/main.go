@@ -44,8 +44,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +57,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/flagpole/flagpole/cmd/internal/serveproc"
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
@@ -69,8 +68,6 @@ const (
 	adminToken = "fp_changecost_admin_token_0123456789abcdef"
 	flagKey    = "flag-00000"
 	env        = "production"
-	// clockTicks is USER_HZ, the unit of /proc/PID/stat's times.
-	clockTicks = 100
 )
 
 type bins []string
@@ -107,10 +104,8 @@ func main() {
 
 // server is one running flagpole serve with its SDK instance.
 type server struct {
+	*serveproc.Server
 	name, bin string
-	dir       string
-	cmd       *exec.Cmd
-	grpcAddr  string
 	conn      *grpc.ClientConn
 	flags     pb.FlagServiceClient
 	p         *sdk.Provider
@@ -124,7 +119,7 @@ type server struct {
 func run(bs []string, ns []int, k, rounds int, gap time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	fmt.Printf("load %s; %d toggles per series, %v apart; server CPU = utime+stime of its process\n", loadavg(), k, gap)
+	fmt.Printf("load %s; %d toggles per series, %v apart; server CPU = utime+stime of its process\n", serveproc.LoadAvg(), k, gap)
 	var summary []string
 	for _, n := range ns {
 		var servers []*server
@@ -147,7 +142,7 @@ func run(bs []string, ns []int, k, rounds int, gap time.Duration) error {
 				stopAll()
 				return fmt.Errorf("%s at %d flags: %w", name, n, err)
 			}
-			fmt.Printf("%s: %d flags, server pid %d, set up in %.1fs\n", name, n, s.cmd.Process.Pid, time.Since(t0).Seconds())
+			fmt.Printf("%s: %d flags, server pid %d, set up in %.1fs\n", name, n, s.Pid(), time.Since(t0).Seconds())
 			// Warm-up: a few toggles of each kind, not counted.
 			if _, err := s.series(ctx, 3, gap, true); err != nil {
 				stopAll()
@@ -184,7 +179,7 @@ func run(bs []string, ns []int, k, rounds int, gap time.Duration) error {
 					} else {
 						s.probeCPU = append(s.probeCPU, cpu)
 					}
-					fmt.Printf("flags %5d round %d %-4s %s %6.2f CPU-ms/toggle  load %s\n", n, r+1, s.name, what, cpu, loadavg())
+					fmt.Printf("flags %5d round %d %-4s %s %6.2f CPU-ms/toggle  load %s\n", n, r+1, s.name, what, cpu, serveproc.LoadAvg())
 				}
 			}
 		}
@@ -198,7 +193,7 @@ func run(bs []string, ns []int, k, rounds int, gap time.Duration) error {
 		}
 		stopAll()
 	}
-	fmt.Printf("summary (CPU: median of %d series, min–max; times: percentiles over all toggles), load %s\n", rounds, loadavg())
+	fmt.Printf("summary (CPU: median of %d series, min–max; times: percentiles over all toggles), load %s\n", rounds, serveproc.LoadAvg())
 	for _, l := range summary {
 		fmt.Println(l)
 	}
@@ -220,27 +215,15 @@ func pct(v []time.Duration, p int) time.Duration {
 // start runs bin serve on free loopback ports with a new database, creates n
 // flags and an sdk token, and connects one SDK instance.
 func start(ctx context.Context, name, bin string, n int) (*server, error) {
-	dir, err := os.MkdirTemp("", "changecost-")
+	p, err := serveproc.Start(ctx, bin, adminToken)
+	if p == nil {
+		return nil, err
+	}
+	s := &server{Server: p, name: name, bin: bin, changed: make(chan struct{}, 1)}
 	if err != nil {
-		return nil, err
+		return s, err
 	}
-	grpcAddr, httpAddr := freePort(), freePort()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--db", filepath.Join(dir, "flagpole.db"), "--grpc-addr", grpcAddr, "--http-addr", httpAddr)
-	cmd.Env = append(os.Environ(), "FLAGPOLE_ADMIN_TOKEN="+adminToken, "FLAGPOLE_ADMIN_PASSWORD=changecost-admin-password")
-	logf, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf // written as a deployed server writes it
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s := &server{name: name, bin: bin, dir: dir, cmd: cmd, grpcAddr: grpcAddr, changed: make(chan struct{}, 1)}
-	if err := waitHealthy(ctx, "http://"+httpAddr+"/healthz"); err != nil {
-		return s, fmt.Errorf("%w (log: %s)", err, logf.Name())
-	}
-	s.conn, err = grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	s.conn, err = grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(grpcapi.TokenCredentials{Token: adminToken, Insecure: true}))
 	if err != nil {
 		return s, err
@@ -253,7 +236,7 @@ func start(ctx context.Context, name, bin string, n int) (*server, error) {
 	if err != nil {
 		return s, fmt.Errorf("create token: %w", err)
 	}
-	s.p, err = sdk.NewProvider(grpcAddr, sdk.WithToken(tok.GetSecret()), sdk.WithInstanceID("changecost-1"),
+	s.p, err = sdk.NewProvider(p.GRPCAddr, sdk.WithToken(tok.GetSecret()), sdk.WithInstanceID("changecost-1"),
 		sdk.WithInitTimeout(60*time.Second), sdk.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		return s, err
@@ -317,8 +300,7 @@ func (s *server) serves() bool {
 // series toggles the flag k times, with the CLI and --wait or with
 // SetEnabled and the SDK probe, and returns the server's CPU-ms per toggle.
 func (s *server) series(ctx context.Context, k int, gap time.Duration, wait bool) (float64, error) {
-	pid := s.cmd.Process.Pid
-	cpu0, err := processCPU(pid)
+	cpu0, err := s.CPU()
 	if err != nil {
 		return 0, err
 	}
@@ -335,7 +317,7 @@ func (s *server) series(ctx context.Context, k int, gap time.Duration, wait bool
 		}
 		s.enabled = want
 	}
-	cpu1, err := processCPU(pid)
+	cpu1, err := s.CPU()
 	if err != nil {
 		return 0, err
 	}
@@ -345,12 +327,12 @@ func (s *server) series(ctx context.Context, k int, gap time.Duration, wait bool
 // idle returns the server's CPU-ms per gap while nothing changes, over k
 // gaps.
 func (s *server) idle(k int, gap time.Duration) (float64, error) {
-	cpu0, err := processCPU(s.cmd.Process.Pid)
+	cpu0, err := s.CPU()
 	if err != nil {
 		return 0, err
 	}
 	time.Sleep(time.Duration(k) * gap)
-	cpu1, err := processCPU(s.cmd.Process.Pid)
+	cpu1, err := s.CPU()
 	if err != nil {
 		return 0, err
 	}
@@ -362,7 +344,7 @@ func (s *server) cliToggle(ctx context.Context, on bool) error {
 	if on {
 		verb = "enable"
 	}
-	cmd := exec.CommandContext(ctx, s.bin, "flag", verb, flagKey, "--env", env, "--wait=60s", "--addr", s.grpcAddr, "--token", adminToken)
+	cmd := exec.CommandContext(ctx, s.bin, "flag", verb, flagKey, "--env", env, "--wait=60s", "--addr", s.GRPCAddr, "--token", adminToken)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	t0 := time.Now()
@@ -414,69 +396,5 @@ func (s *server) stop() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
-	os.RemoveAll(s.dir)
-}
-
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitHealthy(ctx context.Context, url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return errors.New("server not healthy after 30s")
-}
-
-// processCPU reads utime+stime of process pid.
-func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name's closing parenthesis: utime and stime
-	// are fields 14 and 15, the 12th and 13th after it.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
+	s.Stop()
 }

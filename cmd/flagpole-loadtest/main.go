@@ -55,7 +55,6 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -66,6 +65,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/flagpole/flagpole/cmd/internal/serveproc"
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
 	"github.com/flagpole/flagpole/sdk/syncpb"
@@ -269,7 +269,7 @@ func run(ctx context.Context, cfg config) error {
 	watcher := syncpb.NewSyncServiceClient(conn)
 	var writes, publishes, e2e, pubLast, pubEach, acked, lastAck, ackEach []time.Duration
 	enabled := false
-	loadBefore := loadavg()
+	loadBefore := serveproc.LoadAvg()
 	for i := range cfg.toggles {
 		enabled = !enabled
 		gcBefore := gcCount()
@@ -335,7 +335,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 		time.Sleep(cfg.pause)
 	}
-	loadAfter := loadavg()
+	loadAfter := serveproc.LoadAvg()
 	if err := clients.stop(); err != nil {
 		return err
 	}
@@ -386,18 +386,6 @@ func writeProfile(name, path string, debug int) error {
 	}
 	defer f.Close()
 	return pprof.Lookup(name).WriteTo(f, debug)
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // pct is the nearest-rank percentile of sorted durations.

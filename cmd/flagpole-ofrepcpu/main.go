@@ -26,17 +26,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +40,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/flagpole/flagpole/cmd/internal/serveproc"
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk/syncpb"
 	"github.com/flagpole/flagpole/server/grpcapi"
@@ -53,9 +49,6 @@ import (
 const (
 	adminToken = "fp_ofrepcpu_admin_token_0123456789abcdef"
 	flagKey    = "checkout"
-	// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on
-	// every Linux architecture Go supports.
-	clockTicks = 100
 )
 
 func main() {
@@ -81,9 +74,8 @@ func main() {
 
 // server is one running flagpole serve.
 type server struct {
+	*serveproc.Server
 	bin   string
-	dir   string // its database and log, removed by stop
-	cmd   *exec.Cmd
 	url   string
 	token string
 	cpu   []float64 // CPU-µs per request, per round
@@ -95,7 +87,7 @@ func run(bins []string, n, c, rounds, warmup int, extra []string) error {
 	var servers []*server
 	defer func() {
 		for _, s := range servers {
-			s.stop()
+			s.Stop()
 		}
 	}()
 	for _, bin := range bins {
@@ -106,7 +98,7 @@ func run(bins []string, n, c, rounds, warmup int, extra []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", bin, err)
 		}
-		fmt.Printf("%s: server pid %d\n", bin, s.cmd.Process.Pid)
+		fmt.Printf("%s: server pid %d\n", bin, s.Pid())
 		if _, _, err := s.drive(warmup, c); err != nil {
 			return fmt.Errorf("%s: warm-up: %w", bin, err)
 		}
@@ -124,7 +116,7 @@ func run(bins []string, n, c, rounds, warmup int, extra []string) error {
 			}
 			per := float64(cpu.Microseconds()) / float64(n)
 			s.cpu = append(s.cpu, per)
-			fmt.Printf("round %d  %-28s %6.1f CPU-µs/req  %7.0f req/s  load %s\n", r+1, s.bin, per, float64(n)/wall.Seconds(), loadavg())
+			fmt.Printf("round %d  %-28s %6.1f CPU-µs/req  %7.0f req/s  load %s\n", r+1, s.bin, per, float64(n)/wall.Seconds(), serveproc.LoadAvg())
 		}
 	}
 	for _, s := range servers {
@@ -137,69 +129,16 @@ func run(bins []string, n, c, rounds, warmup int, extra []string) error {
 // start runs bin serve on free loopback ports with a new database, and
 // creates the flag and an sdk token.
 func start(ctx context.Context, bin string, extra []string) (*server, error) {
-	dir, err := os.MkdirTemp("", "ofrepcpu-")
+	p, err := serveproc.Start(ctx, bin, adminToken, extra...)
+	if p == nil {
+		return nil, err
+	}
+	s := &server{Server: p, bin: bin, url: "http://" + p.HTTPAddr + "/ofrep/v1/evaluate/flags/" + flagKey}
 	if err != nil {
-		return nil, err
+		return s, err
 	}
-	grpcAddr, httpAddr := freePort(), freePort()
-	args := append([]string{"serve", "--db", filepath.Join(dir, "flagpole.db"), "--grpc-addr", grpcAddr, "--http-addr", httpAddr}, extra...)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "FLAGPOLE_ADMIN_TOKEN="+adminToken, "FLAGPOLE_ADMIN_PASSWORD=ofrepcpu-admin-password")
-	logf, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf // the log is written, as a deployed server writes it
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s := &server{bin: bin, dir: dir, cmd: cmd, url: "http://" + httpAddr + "/ofrep/v1/evaluate/flags/" + flagKey}
-	if err := waitHealthy(ctx, "http://"+httpAddr+"/healthz"); err != nil {
-		return s, fmt.Errorf("%w (log: %s)", err, logf.Name())
-	}
-	s.token, err = setUp(ctx, grpcAddr)
+	s.token, err = setUp(ctx, p.GRPCAddr)
 	return s, err
-}
-
-func (s *server) stop() {
-	s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
-	os.RemoveAll(s.dir)
-}
-
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitHealthy(ctx context.Context, url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return errors.New("server not healthy after 30s")
 }
 
 // setUp creates the flag (a rule, then a 30/70 split by targeting key) in
@@ -240,7 +179,7 @@ func (s *server) drive(n, c int) (cpu, wall time.Duration, err error) {
 	var next atomic.Int64
 	var firstErr error
 	var mu sync.Mutex
-	cpu0, err := processCPU(s.cmd.Process.Pid)
+	cpu0, err := s.CPU()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -262,7 +201,7 @@ func (s *server) drive(n, c int) (cpu, wall time.Duration, err error) {
 	}
 	wg.Wait()
 	wall = time.Since(start)
-	cpu1, err := processCPU(s.cmd.Process.Pid)
+	cpu1, err := s.CPU()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -294,34 +233,4 @@ func (s *server) evaluate(client *http.Client, key string) error {
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
 	}
 	return nil
-}
-
-// processCPU reads utime+stime of process pid.
-func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// count fields after its closing one. utime and stime are fields 14
-	// and 15, so the 12th and 13th after it.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:3], " ")
 }
