@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/open-feature/go-sdk/openfeature"
-
-	"github.com/flagpole/flagpole/sdk"
-	"github.com/flagpole/flagpole/server/daemon"
 )
 
 // TestBrowserReleasePlanLatencyChart opens a flag whose mean (latency)
@@ -26,23 +21,7 @@ import (
 // serious or critical violation.
 func TestBrowserReleasePlanLatencyChart(t *testing.T) {
 	tb := newTab(t)
-	s := startServer(t, func(c *daemon.Config) {
-		c.ReleaseInterval = 50 * time.Millisecond
-		c.UsageFlushInterval = 100 * time.Millisecond
-	})
-	s.createFlag(t, "slow-checkout", "Slow checkout", "")
-	tok := s.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": "latency-sdk", "scope": "sdk", "environments": []string{"production"}})
-	p, err := sdk.NewProvider(s.GRPCAddr, sdk.WithToken(tok["secret"].(string)), sdk.WithServiceName("checkout"),
-		sdk.WithTrackFlushInterval(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.ShutdownWithContext(context.Background()) })
+	s, p := startGuardedFlag(t, "slow-checkout", "Slow checkout")
 
 	const event = "http.server.request.duration"
 	plan := s.mustCall(t, "POST", "/api/v1/release-plans", map[string]any{
@@ -52,22 +31,13 @@ func TestBrowserReleasePlanLatencyChart(t *testing.T) {
 	})["plan"].(map[string]any)
 	id := fmt.Sprint(plan["id"])
 
-	loadCtx, stop := context.WithCancel(context.Background())
-	var load sync.WaitGroup
-	t.Cleanup(func() { stop(); load.Wait() })
-	load.Go(func() {
-		for n := 0; loadCtx.Err() == nil; n++ {
-			user := fmt.Sprint("user-", n)
-			d := p.BooleanEvaluation(loadCtx, "slow-checkout", false, openfeature.FlattenedContext{"targetingKey": user})
-			seconds := 0.002 + 0.0002*float64(n%5) // 2.0 to 2.8 ms
-			if d.Value {
-				seconds *= 2
-			}
-			p.Track(loadCtx, event, openfeature.NewEvaluationContext(user, nil), openfeature.NewTrackingEventDetails(seconds))
-			if n%50 == 0 {
-				time.Sleep(5 * time.Millisecond)
-			}
+	serveUsers(t, func(ctx context.Context, n int, user string) {
+		d := p.BooleanEvaluation(ctx, "slow-checkout", false, openfeature.FlattenedContext{"targetingKey": user})
+		seconds := 0.002 + 0.0002*float64(n%5) // 2.0 to 2.8 ms
+		if d.Value {
+			seconds *= 2
 		}
+		p.Track(ctx, event, openfeature.NewEvaluationContext(user, nil), openfeature.NewTrackingEventDetails(seconds))
 	})
 	waitSDK(t, "the plan rolled back", func() (bool, string) {
 		got := s.mustCall(t, "GET", "/api/v1/environments/production/release-plans/"+id, nil)["plan"].(map[string]any)

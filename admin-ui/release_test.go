@@ -25,23 +25,7 @@ import (
 // and cancel move the plan.
 func TestBrowserReleasePlanTimelineAndChart(t *testing.T) {
 	tb := newTab(t)
-	s := startServer(t, func(c *daemon.Config) {
-		c.ReleaseInterval = 50 * time.Millisecond
-		c.UsageFlushInterval = 100 * time.Millisecond
-	})
-	s.createFlag(t, "guarded-checkout", "Guarded checkout", "")
-	tok := s.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": "release-sdk", "scope": "sdk", "environments": []string{"production"}})
-	p, err := sdk.NewProvider(s.GRPCAddr, sdk.WithToken(tok["secret"].(string)), sdk.WithServiceName("checkout"),
-		sdk.WithTrackFlushInterval(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.ShutdownWithContext(context.Background()) })
+	s, p := startGuardedFlag(t, "guarded-checkout", "Guarded checkout")
 
 	plan := s.mustCall(t, "POST", "/api/v1/release-plans", map[string]any{
 		"flagKey": "guarded-checkout", "environment": "production",
@@ -50,19 +34,10 @@ func TestBrowserReleasePlanTimelineAndChart(t *testing.T) {
 	})["plan"].(map[string]any)
 	id := fmt.Sprint(plan["id"])
 
-	loadCtx, stop := context.WithCancel(context.Background())
-	var load sync.WaitGroup
-	t.Cleanup(func() { stop(); load.Wait() })
-	load.Go(func() {
-		for n := 0; loadCtx.Err() == nil; n++ {
-			user := fmt.Sprint("user-", n)
-			d := p.BooleanEvaluation(loadCtx, "guarded-checkout", false, openfeature.FlattenedContext{"targetingKey": user})
-			if !d.Value && n%20 == 0 {
-				p.Track(loadCtx, "error", openfeature.NewEvaluationContext(user, nil), openfeature.TrackingEventDetails{})
-			}
-			if n%50 == 0 {
-				time.Sleep(5 * time.Millisecond)
-			}
+	serveUsers(t, func(ctx context.Context, n int, user string) {
+		d := p.BooleanEvaluation(ctx, "guarded-checkout", false, openfeature.FlattenedContext{"targetingKey": user})
+		if !d.Value && n%20 == 0 {
+			p.Track(ctx, "error", openfeature.NewEvaluationContext(user, nil), openfeature.TrackingEventDetails{})
 		}
 	})
 	waitSDK(t, "the plan at step 2", func() (bool, string) {
@@ -141,4 +116,45 @@ func TestBrowserReleasePlanTimelineAndChart(t *testing.T) {
 	if errs := tb.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
 	}
+}
+
+// startGuardedFlag starts a server whose release runner and signal store
+// act within a tenth of a second, creates the flag, and connects a real SDK
+// to production that reports tracked events every 50 ms.
+func startGuardedFlag(t *testing.T, key, name string) (*testServer, *sdk.Provider) {
+	t.Helper()
+	s := startServer(t, func(c *daemon.Config) {
+		c.ReleaseInterval = 50 * time.Millisecond
+		c.UsageFlushInterval = 100 * time.Millisecond
+	})
+	s.createFlag(t, key, name, "")
+	tok := s.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": key + "-sdk", "scope": "sdk", "environments": []string{"production"}})
+	p, err := sdk.NewProvider(s.GRPCAddr, sdk.WithToken(tok["secret"].(string)), sdk.WithServiceName("checkout"),
+		sdk.WithTrackFlushInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.ShutdownWithContext(context.Background()) })
+	return s, p
+}
+
+// serveUsers calls serve for user-0, user-1, … until the test ends, pausing
+// 5 ms every 50 users.
+func serveUsers(t *testing.T, serve func(ctx context.Context, n int, user string)) {
+	ctx, stop := context.WithCancel(context.Background())
+	var load sync.WaitGroup
+	t.Cleanup(func() { stop(); load.Wait() })
+	load.Go(func() {
+		for n := 0; ctx.Err() == nil; n++ {
+			serve(ctx, n, fmt.Sprint("user-", n))
+			if n%50 == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	})
 }
