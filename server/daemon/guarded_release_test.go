@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
+	"google.golang.org/grpc"
 
 	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
 	"github.com/flagpole/flagpole/sdk"
@@ -37,24 +38,13 @@ func TestGuardedReleaseEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs release plans for several seconds")
 	}
-	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
-	cfg.ReleaseInterval = 50 * time.Millisecond
-	cfg.UsageFlushInterval = 100 * time.Millisecond // signals flush as often
-	cfg.Webhooks = webhook.Options{Poll: 20 * time.Millisecond}
-	srv := daemon.New(cfg)
-	conn := start(t, srv)
+	srv, conn, shop := startShop(t, 5, func(cfg *daemon.Config) {
+		cfg.Webhooks = webhook.Options{Poll: 20 * time.Millisecond}
+	})
 	ctx := context.Background()
 	hooks := newReceiver(t, nil)
 	createWebhook(t, pb.NewWebhookServiceClient(conn), hooks, &pb.CreateWebhookRequest{
 		Events: []string{webhook.KindReleaseStep, webhook.KindReleaseDone, webhook.KindReleaseRolled}})
-
-	for _, key := range []string{"checkout", "search"} {
-		if _, _, err := srv.Service.CreateFlag(ctx, engine.Flag{Key: key, Type: engine.TypeBoolean}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{
-		Name: "shop", Scope: "sdk", Environments: []string{"production"}}))(t).GetSecret()
 
 	// Five service instances serve requests; a request evaluates both flags
 	// and fails with the error rate of each variant it is served, tracking
@@ -69,16 +59,7 @@ func TestGuardedReleaseEndToEnd(t *testing.T) {
 	var load sync.WaitGroup
 	t.Cleanup(func() { stop(); load.Wait() })
 	var requests atomic.Int64
-	for i := range 5 {
-		p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok), sdk.WithInstanceID(fmt.Sprint("shop-", i)),
-			sdk.WithTrackFlushInterval(50*time.Millisecond), sdk.WithInitTimeout(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Shutdown)
-		if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
-			t.Fatal(err)
-		}
+	for i, p := range shop {
 		load.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(i), 14))
 			for n := 0; loadCtx.Err() == nil; n++ {
@@ -233,4 +214,42 @@ func TestGuardedReleaseEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests; rollback %s; completion %s", requests.Load(), bad.Evidence, good.Evidence)
+}
+
+// startShop starts a server whose release runner and signal store act
+// within a tenth of a second (tune may change more), creates the boolean
+// flags checkout and search, and connects n SDK instances, shop-0 to
+// shop-n-1, to production that report tracked events every 50 ms.
+func startShop(t *testing.T, n int, tune func(*daemon.Config)) (*daemon.Server, *grpc.ClientConn, []*sdk.Provider) {
+	t.Helper()
+	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
+	cfg.ReleaseInterval = 50 * time.Millisecond
+	cfg.UsageFlushInterval = 100 * time.Millisecond // signals flush as often
+	if tune != nil {
+		tune(&cfg)
+	}
+	srv := daemon.New(cfg)
+	conn := start(t, srv)
+	ctx := context.Background()
+	for _, key := range []string{"checkout", "search"} {
+		if _, _, err := srv.Service.CreateFlag(ctx, engine.Flag{Key: key, Type: engine.TypeBoolean}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{
+		Name: "shop", Scope: "sdk", Environments: []string{"production"}}))(t).GetSecret()
+	var shop []*sdk.Provider
+	for i := range n {
+		p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok), sdk.WithInstanceID(fmt.Sprint("shop-", i)),
+			sdk.WithTrackFlushInterval(50*time.Millisecond), sdk.WithInitTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Shutdown)
+		if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
+			t.Fatal(err)
+		}
+		shop = append(shop, p)
+	}
+	return srv, conn, shop
 }

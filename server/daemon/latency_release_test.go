@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,14 +15,9 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 
-	pb "github.com/flagpole/flagpole/proto/gen/flagpole/v1"
-	"github.com/flagpole/flagpole/sdk"
-	"github.com/flagpole/flagpole/sdk/engine"
 	"github.com/flagpole/flagpole/sdk/httpsignals"
 	"github.com/flagpole/flagpole/server"
-	"github.com/flagpole/flagpole/server/daemon"
 	"github.com/flagpole/flagpole/server/service"
-	"github.com/flagpole/flagpole/server/testkit"
 )
 
 // TestLatencyGuardedReleaseEndToEnd runs mean (latency) guarded release
@@ -40,19 +34,8 @@ func TestLatencyGuardedReleaseEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs release plans for several seconds")
 	}
-	cfg := config(filepath.Join(t.TempDir(), "flagpole.db"))
-	cfg.ReleaseInterval = 50 * time.Millisecond
-	cfg.UsageFlushInterval = 100 * time.Millisecond // signals flush as often
-	srv := daemon.New(cfg)
-	conn := start(t, srv)
+	srv, _, shop := startShop(t, 5, nil)
 	ctx := context.Background()
-	for _, key := range []string{"checkout", "search"} {
-		if _, _, err := srv.Service.CreateFlag(ctx, engine.Flag{Key: key, Type: engine.TypeBoolean}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tok := testkit.Must(pb.NewTokenServiceClient(conn).CreateToken(ctx, &pb.CreateTokenRequest{
-		Name: "shop", Scope: "sdk", Environments: []string{"production"}}))(t).GetSecret()
 
 	// Each instance: GET /checkout?user=U and GET /search?user=U, each
 	// evaluating its flag for the user and sleeping the variant's latency.
@@ -64,16 +47,7 @@ func TestLatencyGuardedReleaseEndToEnd(t *testing.T) {
 		"search":   {true: 2 * time.Millisecond, false: 2 * time.Millisecond}, // as fast as the control
 	}
 	var urls []string
-	for i := range 5 {
-		p, err := sdk.NewProvider(srv.GRPCAddr().String(), sdk.WithToken(tok), sdk.WithInstanceID(fmt.Sprint("shop-", i)),
-			sdk.WithTrackFlushInterval(50*time.Millisecond), sdk.WithInitTimeout(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Shutdown)
-		if err := p.InitWithContext(ctx, openfeature.EvaluationContext{}); err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range shop {
 		mux := http.NewServeMux()
 		for key, event := range map[string]string{"checkout": "", "search": searchEvent} {
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
