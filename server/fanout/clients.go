@@ -193,8 +193,7 @@ func (r *Registry) PendingClients(env string, rev int64, limit int) []ClientInfo
 		return nil
 	}
 	byOrder := func(a, b *Client) int {
-		return cmp.Or(cmp.Compare(a.ServiceName, b.ServiceName), cmp.Compare(a.InstanceID, b.InstanceID),
-			a.ConnectedAt.Compare(b.ConnectedAt))
+		return listOrder(a.ServiceName, a.InstanceID, a.ConnectedAt, b.ServiceName, b.InstanceID, b.ConnectedAt)
 	}
 	pending := make([]*Client, 0, 2*limit)
 	r.mu.RLock()
@@ -259,7 +258,9 @@ func (r *Registry) List(env string) []ClientInfo {
 		out = append(out, infoOf(c))
 	}
 	r.mu.RUnlock()
-	sortClients(out)
+	slices.SortFunc(out, func(a, b ClientInfo) int {
+		return listOrder(a.ServiceName, a.InstanceID, a.ConnectedAt, b.ServiceName, b.InstanceID, b.ConnectedAt)
+	})
 	return out
 }
 
@@ -281,10 +282,8 @@ func infoOf(c *Client) ClientInfo {
 	return i
 }
 
-// sortClients orders list by service name, instance id and connection time.
-func sortClients(list []ClientInfo) {
-	slices.SortFunc(list, func(a, b ClientInfo) int {
-		return cmp.Or(cmp.Compare(a.ServiceName, b.ServiceName), cmp.Compare(a.InstanceID, b.InstanceID),
-			a.ConnectedAt.Compare(b.ConnectedAt))
-	})
+// listOrder is List's order of two clients, a and b: by service name,
+// instance id and connection time. PendingClients uses it too.
+func listOrder(aService, aInstance string, aAt time.Time, bService, bInstance string, bAt time.Time) int {
+	return cmp.Or(cmp.Compare(aService, bService), cmp.Compare(aInstance, bInstance), aAt.Compare(bAt))
 }
